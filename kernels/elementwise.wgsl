@@ -1,0 +1,144 @@
+// Elementwise kernels. Three entry points share this file:
+//   unary  — y = f(x) for one of the ops below, chosen by the OP override;
+//   binary — z = g(a, b) with NumPy broadcasting through per-input strides (stride 0 = broadcast);
+//   gather — y[i] = x[offset(i)]: a strided copy, used for broadcast-expand and transposes.
+// Shapes and strides travel in a uniform (rank ≤ 8); variants come from overrides, never from
+// editing this text. Every access is bounds-checked by the index it is computed from.
+
+override WG: u32 = 256;
+override OP: u32 = 0;
+// binary: true when an input's strides differ from the output's (else a plain zip).
+override BROADCAST: bool = false;
+
+// Unary OP codes.
+const U_AFFINE: u32 = 0u;   // p0 * x + p1  (neg, scalar add/mul/sub)
+const U_EXP: u32 = 1u;
+const U_LOG: u32 = 2u;
+const U_SQRT: u32 = 3u;
+const U_RELU: u32 = 4u;
+const U_POW: u32 = 5u;      // x^p0 with the sign rules of real powers
+const U_RDIV: u32 = 6u;     // p0 / x
+// Binary OP codes.
+const B_ADD: u32 = 0u;
+const B_SUB: u32 = 1u;
+const B_MUL: u32 = 2u;
+const B_DIV: u32 = 3u;
+const B_RELU_GRAD: u32 = 4u; // a * (b > 0): ReLU's backward, a = dy, b = x
+
+struct UnaryParams {
+  n: u32,
+  p0: f32,
+  p1: f32,
+  _pad: u32,
+}
+
+struct IndexParams {
+  n: u32,
+  rank: u32,
+  _p0: u32,
+  _p1: u32,
+  shape: array<vec4<u32>, 2>,
+  stride_a: array<vec4<u32>, 2>,
+  stride_b: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> ux: array<f32>;
+@group(0) @binding(1) var<storage, read_write> uy: array<f32>;
+@group(0) @binding(2) var<uniform> up: UnaryParams;
+
+@group(0) @binding(3) var<storage, read> ba: array<f32>;
+@group(0) @binding(4) var<storage, read> bb: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bz: array<f32>;
+@group(0) @binding(6) var<uniform> bp: IndexParams;
+
+@group(0) @binding(7) var<storage, read> gx: array<f32>;
+@group(0) @binding(8) var<storage, read_write> gy: array<f32>;
+@group(0) @binding(9) var<uniform> gp: IndexParams;
+
+fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid;
+}
+
+fn real_pow(x: f32, p: f32) -> f32 {
+  if (p == 0.0) { return 1.0; }
+  let m = pow(abs(x), p);
+  if (x >= 0.0) { return m; }
+  // A negative base with a non-integer exponent has no real power: NaN (built at run time, since
+  // WGSL rejects a constant NaN).
+  if (fract(p) != 0.0) { return bitcast<f32>(0x7fc00000u | (bitcast<u32>(x) & 0u)); }
+  let odd = fract(p * 0.5) != 0.0;
+  return select(m, -m, odd);
+}
+
+fn unary_op(x: f32) -> f32 {
+  switch (OP) {
+    case U_AFFINE: { return up.p0 * x + up.p1; }
+    case U_EXP: { return exp(x); }
+    case U_LOG: { return log(x); }
+    case U_SQRT: { return sqrt(x); }
+    case U_RELU: { return max(x, 0.0); }
+    case U_POW: { return real_pow(x, up.p0); }
+    case U_RDIV: { return up.p0 / x; }
+    default: { return x; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn unary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= up.n) { return; }
+  uy[i] = unary_op(ux[i]);
+}
+
+fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 {
+  return v[d / 4u][d % 4u];
+}
+
+fn binary_op(a: f32, b: f32) -> f32 {
+  switch (OP) {
+    case B_ADD: { return a + b; }
+    case B_SUB: { return a - b; }
+    case B_MUL: { return a * b; }
+    case B_DIV: { return a / b; }
+    case B_RELU_GRAD: { return select(0.0, a, b > 0.0); }
+    default: { return a; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn binary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= bp.n) { return; }
+  if (!BROADCAST) {
+    bz[i] = binary_op(ba[i], bb[i]);
+    return;
+  }
+  var rem = i;
+  var oa = 0u;
+  var ob = 0u;
+  for (var d = i32(bp.rank) - 1; d >= 0; d--) {
+    let s = dim(bp.shape, u32(d));
+    let idx = rem % s;
+    rem = rem / s;
+    oa += idx * dim(bp.stride_a, u32(d));
+    ob += idx * dim(bp.stride_b, u32(d));
+  }
+  bz[i] = binary_op(ba[min(oa, arrayLength(&ba) - 1u)], bb[min(ob, arrayLength(&bb) - 1u)]);
+}
+
+@compute @workgroup_size(WG)
+fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= gp.n) { return; }
+  var rem = i;
+  var o = 0u;
+  for (var d = i32(gp.rank) - 1; d >= 0; d--) {
+    let s = dim(gp.shape, u32(d));
+    o += (rem % s) * dim(gp.stride_a, u32(d));
+    rem = rem / s;
+  }
+  gy[i] = gx[min(o, arrayLength(&gx) - 1u)];
+}

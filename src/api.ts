@@ -1,0 +1,51 @@
+/**
+ * The public API, shared by the Node and browser entry points (each registers its WebGPU
+ * provider first and then re-exports this module).
+ */
+import { setGradOps } from './autograd/tape.ts';
+import { createEngine as createEngineRaw, init as initEngine, type Engine } from './device/engine.ts';
+import type { InitOptions } from './device/provider.ts';
+import { checkKernels } from './kernels/registry.ts';
+import { add } from './ops/elementwise.ts';
+import { ones } from './ops/create.ts';
+import { sumToShape } from './ops/reduce.ts';
+
+setGradOps({ add: (a, b) => add(a, b), sumToShape, ones: (shape) => ones(shape) });
+
+const checked = new WeakSet<Engine>();
+
+async function ready(e: Engine): Promise<Engine> {
+  if (!checked.has(e)) {
+    await checkKernels(e);
+    checked.add(e);
+  }
+  return e;
+}
+
+/**
+ * Get the engine's WebGPU device (created once per process; later calls return it). Compiles
+ * every kernel once so a WGSL error surfaces here with the kernel's name.
+ */
+export async function init(options: InitOptions = {}): Promise<Engine> {
+  return ready(await initEngine(options));
+}
+
+/** A second, independent engine (its own device), e.g. to compare robustness settings. */
+export async function createEngine(options: InitOptions = {}): Promise<Engine> {
+  return ready(await createEngineRaw(options));
+}
+
+export { adapterInfo, sync, shutdown, withEngine, type Engine, type AdapterSummary } from './device/engine.ts';
+export type { InitOptions, AdapterPreference } from './device/provider.ts';
+export { Tensor, memoryStats, type MemoryStats, type TensorOptions } from './tensor/tensor.ts';
+export { tidy, keep } from './tensor/scope.ts';
+export { noGrad, isGradEnabled } from './autograd/tape.ts';
+export { tensor, zeros, ones, full, rand, randn, type RandomOptions } from './ops/create.ts';
+export { add, sub, mul, div, neg, exp, log, sqrt, relu, pow } from './ops/elementwise.ts';
+export { sum, mean, type ReduceOptions } from './ops/reduce.ts';
+export { reshape, transpose, permute, expand } from './ops/layout.ts';
+export { matmul, type MatmulOptions } from './ops/matmul.ts';
+export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './ops/matmul-config.ts';
+export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
+export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy.ts';
+export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';

@@ -1,0 +1,308 @@
+/**
+ * The engine: one GPUDevice, its command batching, the uniform arena, the buffer pool, and the
+ * translation of WebGPU errors and device loss into JavaScript errors that name the kernel.
+ *
+ * Dispatches are recorded into one compute pass and submitted together when results are needed
+ * (read, upload, sync) or the batch is full, which keeps per-op overhead to recording a command.
+ */
+import { BufferPool } from '../tensor/buffer-pool.ts';
+import type { InitOptions } from './provider.ts';
+import { getGpuProvider, isSoftwareAdapter } from './provider.ts';
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for CPU drivers (SwiftShader and the like). */
+  software: boolean;
+  /** 'node' or 'browser'. */
+  platform: string;
+  /** How the adapter was reached, e.g. 'dawn/vulkan (SwiftShader ICD ...)'. */
+  via: string;
+  /** Whether Dawn's bounds-clamping robustness is on. */
+  robustness: boolean;
+  /** A short name for tables and file names, e.g. 'swiftshader' or 'nvidia-h100'. */
+  name: string;
+}
+
+const MAX_DISPATCHES_PER_BATCH = 256;
+const UNIFORM_ARENA_BYTES = 64 * 1024;
+
+export class Engine {
+  readonly pool: BufferPool;
+  readonly limits: GPUSupportedLimits;
+  /** Pipelines, bind group layouts and shader modules, keyed by the registry. */
+  readonly cache = new Map<string, unknown>();
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private readonly labels: string[] = [];
+
+  private readonly uniformAlign: number;
+  private readonly arenaCpu = new Uint8Array(UNIFORM_ARENA_BYTES);
+  private arenaGpu: GPUBuffer;
+  private arenaUsed = 0;
+
+  private pendingError: Error | null = null;
+  private lostInfo: GPUDeviceLostInfo | null = null;
+  private destroyed = false;
+  private readonly staging: GPUBuffer[] = [];
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: AdapterSummary,
+  ) {
+    this.pool = new BufferPool(device);
+    this.limits = device.limits;
+    this.uniformAlign = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
+    this.arenaGpu = this.newArena();
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      if (!this.pendingError) {
+        this.pendingError = new Error(`hemgpu: WebGPU ${e.constructor.name}: ${e.message}`);
+      }
+    });
+    void device.lost.then((info) => {
+      this.lostInfo = info;
+    });
+  }
+
+  private newArena(): GPUBuffer {
+    return this.device.createBuffer({
+      size: UNIFORM_ARENA_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'hemgpu uniforms',
+    });
+  }
+
+  /** Throw if the device is lost or destroyed; called before any GPU work. */
+  assertUsable(what: string): void {
+    if (this.destroyed) throw new Error(`hemgpu ${what}: the engine was destroyed; call init() again.`);
+    if (this.lostInfo) {
+      throw new Error(
+        `hemgpu ${what}: the GPU device was lost (${this.lostInfo.reason}: ${this.lostInfo.message}). ` +
+          'Tensors on it are gone; call init() again to get a new device.',
+      );
+    }
+  }
+
+  /** Throw the first WebGPU error reported since the last check, naming the kernels in flight. */
+  checkErrors(): void {
+    if (this.pendingError) {
+      const e = this.pendingError;
+      this.pendingError = null;
+      throw e;
+    }
+  }
+
+  /** Copy uniform data into this batch's arena; returns the binding for it. */
+  uniform(data: ArrayBuffer, label: string): GPUBufferBinding {
+    const size = Math.ceil(data.byteLength / 16) * 16;
+    if (size > UNIFORM_ARENA_BYTES) throw new Error(`hemgpu ${label}: uniform block of ${size} bytes is too large`);
+    if (this.arenaUsed + size > UNIFORM_ARENA_BYTES) this.flush();
+    const offset = this.arenaUsed;
+    this.arenaCpu.set(new Uint8Array(data), offset);
+    this.arenaUsed = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
+    return { buffer: this.arenaGpu, offset, size };
+  }
+
+  /** Record one compute dispatch into the current batch. */
+  dispatch(
+    pipeline: GPUComputePipeline,
+    bindGroup: GPUBindGroup,
+    workgroups: [number, number, number],
+    label: string,
+  ): void {
+    this.assertUsable(label);
+    this.checkErrors();
+    if (!this.pass) {
+      this.encoder = this.device.createCommandEncoder({ label: 'hemgpu batch' });
+      this.pass = this.encoder.beginComputePass({ label: 'hemgpu pass' });
+    }
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    this.labels.push(label);
+    if (++this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (this.arenaUsed > 0) {
+      // Queue order makes this safe: the previous batch was submitted before this write.
+      this.device.queue.writeBuffer(this.arenaGpu, 0, this.arenaCpu, 0, this.arenaUsed);
+      this.arenaUsed = 0;
+    }
+    if (this.pass && this.encoder) {
+      this.pass.end();
+      this.device.queue.submit([this.encoder.finish()]);
+    }
+    this.pass = null;
+    this.encoder = null;
+    this.dispatches = 0;
+    this.labels.length = 0;
+  }
+
+  /** Write host data into a buffer, after every dispatch recorded so far. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, label: string): void {
+    this.assertUsable(label);
+    this.flush();
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copy `bytes` of `buffer` back to the host once every recorded dispatch has run. */
+  async read(buffer: GPUBuffer, bytes: number, label: string): Promise<ArrayBuffer> {
+    this.assertUsable(label);
+    this.flush();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.takeStaging(size);
+    const enc = this.device.createCommandEncoder({ label: `read ${label}` });
+    enc.copyBufferToBuffer(buffer, 0, staging, 0, size);
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (err) {
+      this.assertUsable(label);
+      this.checkErrors();
+      throw new Error(`hemgpu ${label}: reading the result back failed: ${(err as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    this.staging.push(staging);
+    this.checkErrors();
+    return out;
+  }
+
+  private takeStaging(size: number): GPUBuffer {
+    const i = this.staging.findIndex((b) => b.size >= size && b.size <= 4 * size + 4096);
+    if (i >= 0) return this.staging.splice(i, 1)[0]!;
+    return this.device.createBuffer({
+      size: Math.max(256, Math.ceil(size / 256) * 256),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'hemgpu readback',
+    });
+  }
+
+  /** Wait until the GPU has finished everything submitted; throw any WebGPU error. */
+  async sync(): Promise<void> {
+    this.assertUsable('sync');
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.assertUsable('sync');
+    this.checkErrors();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.destroyed = true;
+    this.pool.trim();
+    for (const b of this.staging) b.destroy();
+    this.arenaGpu.destroy();
+    this.device.destroy();
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+}
+
+let defaultEngine: Engine | null = null;
+let pending: Promise<Engine> | null = null;
+let current: Engine | null = null;
+
+/** Create a new engine (a device of its own). Most code wants `init()` instead. */
+export async function createEngine(options: InitOptions = {}): Promise<Engine> {
+  const provider = getGpuProvider();
+  const opts = provider.resolveOptions(options);
+  const { adapter, via } = await provider.requestAdapter(opts);
+  const info = adapter.info;
+  const wanted: Record<string, number> = {};
+  for (const k of [
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxStorageBuffersPerShaderStage',
+  ] as const) {
+    wanted[k] = adapter.limits[k];
+  }
+  const device = await adapter.requestDevice({ requiredLimits: wanted, label: 'hemgpu' });
+  const software = isSoftwareAdapter(info);
+  const name = software
+    ? (info.architecture || info.vendor || 'software').toLowerCase().replace(/[^a-z0-9]+/g, '-')
+    : `${info.vendor}-${info.device || info.architecture}`.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  return new Engine(device, {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    software,
+    platform: provider.platform,
+    via,
+    robustness: opts.robustness,
+    name: name.replace(/^-|-$/g, '') || 'unknown',
+  });
+}
+
+/**
+ * Get the engine's device, creating it on the first call. Idempotent: later calls return the
+ * same engine (options are only read the first time).
+ */
+export async function init(options: InitOptions = {}): Promise<Engine> {
+  if (defaultEngine && !defaultEngine.isDestroyed) return defaultEngine;
+  if (!pending) {
+    pending = createEngine(options).then(
+      (e) => {
+        defaultEngine = e;
+        pending = null;
+        return e;
+      },
+      (err) => {
+        pending = null;
+        throw err;
+      },
+    );
+  }
+  return pending;
+}
+
+/** The engine ops run on: the one set by withEngine(), else the default one from init(). */
+export function engine(): Engine {
+  const e = current ?? defaultEngine;
+  if (!e || e.isDestroyed) {
+    throw new Error('hemgpu: no device yet. Call `await init()` once before creating tensors or running ops.');
+  }
+  return e;
+}
+
+/** Run `fn` with `e` as the engine for new tensors and ops (tests use a second engine this way). */
+export function withEngine<T>(e: Engine, fn: () => T): T {
+  const prev = current;
+  current = e;
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
+}
+
+/** The adapter in use (vendor, device, software or not, how it was reached). */
+export function adapterInfo(): AdapterSummary {
+  return engine().adapterInfo;
+}
+
+/** Wait for all submitted GPU work (benchmarks time through this). */
+export async function sync(): Promise<void> {
+  await engine().sync();
+}
+
+/** Destroy the default engine's device so the process can exit; init() makes a new one. */
+export function shutdown(): void {
+  defaultEngine?.destroy();
+  defaultEngine = null;
+}

@@ -1,0 +1,61 @@
+/**
+ * How a platform hands the engine a WebGPU adapter. Node (Dawn) and the browser each register
+ * one provider from their own entry point, so no Node-only import reaches the browser bundle.
+ */
+
+export type AdapterPreference = 'auto' | 'gpu' | 'swiftshader';
+
+export interface InitOptions {
+  /**
+   * Which adapter to use. 'auto' (default): the platform's default adapter, then a software
+   * driver if none is found. 'gpu': a hardware adapter only. 'swiftshader': the CPU Vulkan driver.
+   * In Node the environment variable HEMGPU_ADAPTER overrides the default.
+   */
+  adapter?: AdapterPreference;
+  /**
+   * Node only. Turn off Dawn's bounds clamping on buffer accesses. Every hemgpu kernel checks its
+   * own bounds, so results are identical; it is faster on SwiftShader. Browsers never allow it.
+   * Default: on (robust), or HEMGPU_ROBUSTNESS=off.
+   */
+  robustness?: boolean;
+  /** Ask for the high-performance adapter where there is a choice. Default true. */
+  powerPreference?: GPUPowerPreference;
+}
+
+export interface AdapterRequest {
+  adapter: GPUAdapter;
+  /** Human-readable list of what was tried, in order, for diagnostics. */
+  tried: string[];
+  /** The platform's name for the path that worked, e.g. 'dawn/vulkan (swiftshader ICD)'. */
+  via: string;
+}
+
+export interface GpuProvider {
+  readonly platform: 'node' | 'browser';
+  /** Resolve the preference (environment variables included) the platform would use. */
+  resolveOptions(options: InitOptions): Required<InitOptions>;
+  /** Find an adapter or throw an Error that lists what was tried and how to fix it. */
+  requestAdapter(options: Required<InitOptions>): Promise<AdapterRequest>;
+}
+
+let provider: GpuProvider | null = null;
+
+export function setGpuProvider(p: GpuProvider): void {
+  provider = p;
+}
+
+export function getGpuProvider(): GpuProvider {
+  if (!provider) {
+    throw new Error(
+      'hemgpu: no WebGPU provider registered. Import hemgpu through its package entry ' +
+        "('hemgpu'), which selects the Node (Dawn) or browser provider.",
+    );
+  }
+  return provider;
+}
+
+/** True for adapters that are CPU implementations (SwiftShader, lavapipe, llvmpipe, WARP). */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  return /swiftshader|llvmpipe|lavapipe|warp|software|cpu/.test(text);
+}

@@ -1,0 +1,110 @@
+/** Making tensors: from host data, or filled on the GPU (constants, seeded random numbers). */
+import { K } from '../kernels/kernels.ts';
+import { checkShape, fmt, sizeOf, type Shape } from '../tensor/shape.ts';
+import { Tensor, type TensorOptions } from '../tensor/tensor.ts';
+import { groupsFor, uniform } from './util.ts';
+
+type NestedArray = number | readonly NestedArray[];
+
+function flatten(data: NestedArray, out: number[]): void {
+  if (typeof data === 'number') out.push(data);
+  else for (const d of data) flatten(d, out);
+}
+
+/**
+ * A tensor from host data. `data` is a Float32Array, a flat number array, or nested arrays; the
+ * shape defaults to the data's length (1-D). Options: requiresGrad.
+ */
+export function tensor(data: Float32Array | NestedArray, shape?: Shape, options: TensorOptions = {}): Tensor {
+  let values: Float32Array;
+  if (data instanceof Float32Array) values = data;
+  else if (typeof data === 'number') values = Float32Array.of(data);
+  else if (Array.isArray(data)) {
+    const flat: number[] = [];
+    flatten(data, flat);
+    values = Float32Array.from(flat);
+  } else {
+    throw new Error(`tensor(): data must be a Float32Array, a number or (nested) number arrays, got ${Object.prototype.toString.call(data)}.`);
+  }
+  const s = shape ?? (typeof data === 'number' ? [] : [values.length]);
+  checkShape('tensor()', s);
+  if (values.length !== sizeOf(s)) {
+    throw new Error(
+      `tensor(): ${values.length} values do not fill shape ${fmt(s)}, which holds ${sizeOf(s)}. ` +
+        'Pass data of exactly that length, or the shape that matches the data.',
+    );
+  }
+  const t = Tensor.empty(s, 'tensor()');
+  t.write(values);
+  t.requiresGrad = options.requiresGrad ?? false;
+  return t;
+}
+
+/** A tensor with every element equal to `value`, filled on the GPU. */
+export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
+  checkShape('full()', shape);
+  const t = Tensor.empty(shape, 'full()');
+  K.fill.dispatch({
+    bindings: { y: t.bind('full()', 'read_write'), p: uniform({ n: t.size, seed: 0, a: value, b: 0 }) },
+    workgroups: groupsFor(t.size, 256),
+  });
+  t.requiresGrad = options.requiresGrad ?? false;
+  return t;
+}
+
+export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+export interface RandomOptions extends TensorOptions {
+  /** Seed (an unsigned 32-bit integer). The same seed gives the same tensor on every device. */
+  seed?: number;
+}
+
+let autoSeed = 0x1234567;
+function seedOf(op: string, seed: number | undefined): number {
+  if (seed === undefined) {
+    autoSeed = (Math.imul(autoSeed, 1664525) + 1013904223) >>> 0;
+    return autoSeed;
+  }
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new Error(`${op}: seed must be an integer in [0, 2^32), got ${seed}.`);
+  }
+  return seed;
+}
+
+/** Uniform random numbers in [low, high), generated on the GPU from (seed, index). */
+export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  checkShape('rand()', shape);
+  const seed = seedOf('rand()', options.seed);
+  const t = Tensor.empty(shape, 'rand()');
+  K.uniformRandom.dispatch({
+    bindings: {
+      y: t.bind('rand()', 'read_write'),
+      p: uniform({ n: t.size, seed, a: options.low ?? 0, b: options.high ?? 1 }),
+    },
+    workgroups: groupsFor(t.size, 256),
+  });
+  t.requiresGrad = options.requiresGrad ?? false;
+  return t;
+}
+
+/** Normal random numbers (mean 0, std 1 unless given), generated on the GPU from (seed, index). */
+export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  checkShape('randn()', shape);
+  const seed = seedOf('randn()', options.seed);
+  const t = Tensor.empty(shape, 'randn()');
+  K.normalRandom.dispatch({
+    bindings: {
+      y: t.bind('randn()', 'read_write'),
+      p: uniform({ n: t.size, seed, a: options.mean ?? 0, b: options.std ?? 1 }),
+    },
+    workgroups: groupsFor(t.size, 256),
+  });
+  t.requiresGrad = options.requiresGrad ?? false;
+  return t;
+}

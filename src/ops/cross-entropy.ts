@@ -1,0 +1,86 @@
+/**
+ * Fused log-softmax + negative log-likelihood over the last axis, averaged over the rows whose
+ * label is not the ignore index. Labels are host integers, validated before any GPU work.
+ */
+import { record } from '../autograd/tape.ts';
+import { K } from '../kernels/kernels.ts';
+import { fmt, sizeOf } from '../tensor/shape.ts';
+import { Tensor } from '../tensor/tensor.ts';
+import { checkTensor } from './elementwise.ts';
+import { groupsFor, uniform } from './util.ts';
+import { sumAll } from './reduce.ts';
+
+export interface CrossEntropyOptions {
+  /** Rows with this label contribute neither loss nor gradient (default −100, as PyTorch). */
+  ignoreIndex?: number;
+}
+
+const WG = 64;
+
+/**
+ * mean over counted rows of (logsumexp(logits_i) − logits_i[label_i]).
+ * logits: [..., C]; labels: integers of shape logits.shape[:-1] (an Int32Array, a number array,
+ * or anything array-like). A scalar tensor; 0 if every label is ignored.
+ */
+export function crossEntropy(logits: Tensor, labels: ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
+  const op = 'crossEntropy';
+  checkTensor(op, logits, 'logits');
+  const ignore = options.ignoreIndex ?? -100;
+  if (!Number.isInteger(ignore)) throw new Error(`${op}: ignoreIndex must be an integer, got ${ignore}.`);
+  if (logits.rank < 1) throw new Error(`${op}: logits need rank ≥ 1 ([..., classes]), got ${fmt(logits.shape)}.`);
+  const classes = logits.shape[logits.rank - 1]!;
+  const rows = logits.size / classes;
+  const labelShape = logits.shape.slice(0, -1);
+  if (!labels || typeof labels.length !== 'number') {
+    throw new Error(`${op}: labels must be an array of integers of shape ${fmt(labelShape)}.`);
+  }
+  if (labels.length !== rows) {
+    throw new Error(`${op}: ${labels.length} labels for logits ${fmt(logits.shape)}, which need ${sizeOf(labelShape)} (shape ${fmt(labelShape)}).`);
+  }
+  const ints = new Int32Array(rows);
+  let count = 0;
+  for (let i = 0; i < rows; i++) {
+    const l = labels[i]!;
+    if (l === ignore) {
+      ints[i] = l;
+      continue;
+    }
+    if (!Number.isInteger(l) || l < 0 || l >= classes) {
+      throw new Error(
+        `${op}: label ${String(l)} at position ${i} is outside [0, ${classes}) for logits ${fmt(logits.shape)} ` +
+          `and is not the ignore index (${ignore}). Labels must be class indices or the ignore index.`,
+      );
+    }
+    ints[i] = l;
+    count++;
+  }
+  const lab = Tensor.empty([rows], `${op} labels`, 'i32').write(ints);
+  const params = uniform({ rows, classes, ignore_index: ignore, inv_count: count ? 1 / count : 0 });
+  const perRow = Tensor.empty([rows], op);
+  K.crossEntropy.dispatch({
+    bindings: { x: logits.bind(op), labels: lab.bind(op), loss: perRow.bind(op, 'read_write'), p: params },
+    overrides: { WG },
+    workgroups: groupsFor(rows, WG),
+  });
+  // Mean over counted rows; with every row ignored each wrote 0 and the loss is 0.
+  const loss = sumAll(op, perRow, count ? 1 / count : 0);
+  perRow.dispose();
+  // L = Σ_i ℓ_i / count: adjoint dx_i = g · (softmax(x_i) − onehot(label_i)) / count, one kernel
+  // that recomputes the softmax from x.
+  record(op, loss, [logits], (g) => {
+    const dx = Tensor.empty(logits.shape, `${op} backward`);
+    K.crossEntropyBackward.dispatch({
+      bindings: {
+        bx: logits.bind(`${op} backward`),
+        blabels: lab.bind(`${op} backward`),
+        bg: g.bind(`${op} backward`),
+        bdx: dx.bind(`${op} backward`, 'read_write'),
+        bp: params,
+      },
+      overrides: { WG },
+      workgroups: groupsFor(rows, WG),
+    });
+    return [dx];
+  });
+  return loss.own(lab);
+}

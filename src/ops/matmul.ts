@@ -1,0 +1,119 @@
+/**
+ * Batched matrix product with transpose flags: C = op(A) · op(B), op(X) = X or Xᵀ.
+ * A: [..., M, K] ([..., K, M] with transA), B: [..., K, N] ([..., N, K] with transB). Leading
+ * (batch) dimensions must match, or one operand is 2-D (or has batch 1) and is shared.
+ * The backward pass uses the same kernel with other flags, so no transposed copy is made.
+ */
+import { record } from '../autograd/tape.ts';
+import { engine } from '../device/engine.ts';
+import { K } from '../kernels/kernels.ts';
+import { fmt, sizeOf } from '../tensor/shape.ts';
+import { Tensor } from '../tensor/tensor.ts';
+import { checkTensor } from './elementwise.ts';
+import { matmulConfig } from './matmul-config.ts';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+interface Plan {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  batchShape: number[];
+  strideA: number;
+  strideB: number;
+}
+
+function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Plan {
+  const op = 'matmul';
+  if (a.rank < 2 || b.rank < 2) {
+    throw new Error(`${op}: both operands need rank ≥ 2 ([..., rows, cols]); got a ${fmt(a.shape)} and b ${fmt(b.shape)}. Reshape vectors to [1, n] or [n, 1].`);
+  }
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const M = transA ? ac : ar;
+  const Ka = transA ? ar : ac;
+  const Kb = transB ? bc : br;
+  const N = transB ? br : bc;
+  if (Ka !== Kb) {
+    throw new Error(
+      `${op}: inner dimensions differ: a ${fmt(a.shape)} gives K = ${Ka} and b ${fmt(b.shape)} gives K = ${Kb} ` +
+        `(transA = ${transA}, transB = ${transB}: a is [..., ${transA ? 'K, M' : 'M, K'}], b is [..., ${transB ? 'N, K' : 'K, N'}]).`,
+    );
+  }
+  const la = a.shape.slice(0, -2);
+  const lb = b.shape.slice(0, -2);
+  const ba = sizeOf(la);
+  const bb = sizeOf(lb);
+  let batchShape: number[];
+  if (ba === bb && (la.length === lb.length || ba === 1)) batchShape = la.length >= lb.length ? la : lb;
+  else if (ba === 1) batchShape = lb;
+  else if (bb === 1) batchShape = la;
+  else {
+    throw new Error(
+      `${op}: batch dimensions ${fmt(la)} of a ${fmt(a.shape)} and ${fmt(lb)} of b ${fmt(b.shape)} differ; ` +
+        'they must be equal, or one operand must be 2-D (shared across the batch).',
+    );
+  }
+  const batch = Math.max(ba, bb);
+  const maxZ = engine().limits.maxComputeWorkgroupsPerDimension;
+  if (batch > maxZ) throw new Error(`${op}: batch of ${batch} matrices is above this device's limit of ${maxZ}; split the batch.`);
+  return { M, N, K: Ka, batch, batchShape, strideA: ba === 1 ? 0 : M * Ka, strideB: bb === 1 ? 0 : Ka * N };
+}
+
+/** Record the kernel (forward only). */
+function matmulForward(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha = 1): Tensor {
+  const p = plan(a, b, transA, transB);
+  const c = Tensor.empty([...p.batchShape, p.M, p.N], 'matmul');
+  const cfg = matmulConfig(p.M, p.N, p.K);
+  K.matmul.dispatch({
+    bindings: {
+      a: a.bind('matmul'),
+      b: b.bind('matmul'),
+      c: c.bind('matmul', 'read_write'),
+      p: {
+        kind: 'uniform',
+        values: { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha },
+      },
+    },
+    overrides: { TM: cfg.TM, TN: cfg.TN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
+    workgroups: [Math.ceil(p.N / (cfg.TN * cfg.WG_X)), Math.ceil(p.M / (cfg.TM * cfg.WG_Y)), p.batch],
+  });
+  return c;
+}
+
+/** C = op(A) · op(B) (see the file comment for shapes). */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  checkTensor('matmul', a, 'a');
+  checkTensor('matmul', b, 'b');
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  const c = matmulForward(a, b, transA, transB);
+  // dC = dA·B + A·dB (with op()): adjoints dA = dC·op(B)ᵀ (or op(B)·dCᵀ when A is stored
+  // transposed) and dB = op(A)ᵀ·dC (or dCᵀ·op(A)); a shared operand's gradient is summed over
+  // the batch by the tape's broadcast reduction, or directly when the batch can be folded into M.
+  return record('matmul', c, [a, b], (g) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a.requiresGrad) {
+      da = transA ? matmulForward(b, g, transB, true) : matmulForward(g, b, false, !transB);
+    }
+    if (b.requiresGrad) {
+      const foldBatch = b.rank === 2 && a.rank > 2 && !transA;
+      if (foldBatch) {
+        // Σ_b A_bᵀ G_b = A'ᵀ G' with A' = [batch·M, K], G' = [batch·M, N]: one product, no sum.
+        const a2 = a.view([a.size / a.shape[a.rank - 1]!, a.shape[a.rank - 1]!], 'matmul backward');
+        const g2 = g.view([g.size / g.shape[g.rank - 1]!, g.shape[g.rank - 1]!], 'matmul backward');
+        db = transB ? matmulForward(g2, a2, true, false) : matmulForward(a2, g2, true, false);
+        a2.dispose();
+        g2.dispose();
+      } else {
+        db = transB ? matmulForward(g, a, true, transA) : matmulForward(a, g, !transA, false);
+      }
+    }
+    return [da, db];
+  });
+}

@@ -1,0 +1,222 @@
+/**
+ * f32 tensors on the GPU. A tensor is a shape plus a reference-counted storage (a pooled
+ * GPUBuffer); reshape, detach and alias share storage. Every tensor is tracked by the innermost
+ * `tidy` scope and freed by `dispose()`; using a disposed tensor is an error naming the op.
+ */
+import { engine, type Engine } from '../device/engine.ts';
+import type { StorageArg } from '../kernels/registry.ts';
+import { backward as runBackward, type GradNode } from '../autograd/tape.ts';
+import { checkShape, fmt, sizeOf, type Shape } from './shape.ts';
+import { keep, track } from './scope.ts';
+
+let liveTensors = 0;
+let liveBytes = 0;
+let nextId = 1;
+
+/** One GPU allocation shared by every tensor that views it. */
+class Storage {
+  refs = 1;
+  constructor(
+    readonly engine: Engine,
+    readonly buffer: GPUBuffer,
+    readonly bytes: number,
+  ) {
+    liveBytes += bytes;
+  }
+  release(): void {
+    if (--this.refs === 0) {
+      liveBytes -= this.bytes;
+      if (!this.engine.isDestroyed) this.engine.pool.release(this.buffer);
+    }
+  }
+}
+
+export interface TensorOptions {
+  requiresGrad?: boolean;
+}
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly size: number;
+  /** Element type: 'f32' for data; 'i32' only for internal index tensors (labels). */
+  readonly dtype: 'f32' | 'i32';
+  /** True if gradients flow to this tensor (leaves: set by the user; others: by the tape). */
+  requiresGrad = false;
+  /** After `backward()`, the gradient of the root w.r.t. this leaf tensor. */
+  grad: Tensor | null = null;
+  /** The op that made this tensor, for autograd (null for leaves). */
+  gradNode: GradNode | null = null;
+  private storage_: Storage | null;
+  /** Tensors whose lifetime ends with this one (hidden inputs saved for backward). */
+  private owned: Tensor[] | null = null;
+
+  private constructor(shape: readonly number[], storage: Storage, dtype: 'f32' | 'i32' = 'f32') {
+    this.dtype = dtype;
+    this.shape = Object.freeze([...shape]);
+    this.size = sizeOf(shape);
+    this.storage_ = storage;
+    liveTensors++;
+    track(this);
+  }
+
+  /** Allocate an uninitialised tensor (ops write it). Throws before any GPU work if too big. */
+  static empty(shape: Shape, op = 'tensor', dtype: 'f32' | 'i32' = 'f32'): Tensor {
+    checkShape(op, shape);
+    const e = engine();
+    e.assertUsable(op);
+    const bytes = sizeOf(shape) * 4;
+    const max = Math.min(e.limits.maxStorageBufferBindingSize, e.limits.maxBufferSize);
+    if (bytes > max) {
+      throw new Error(
+        `${op}: a tensor of shape ${fmt(shape)} needs ${bytes} bytes, more than this device allows in one ` +
+          `buffer binding (maxStorageBufferBindingSize = ${max} bytes). Split the work into smaller tensors.`,
+      );
+    }
+    const buffer = e.pool.acquire(bytes, op);
+    return new Tensor(shape, new Storage(e, buffer, bytes), dtype);
+  }
+
+  private storage(op: string): Storage {
+    if (!this.storage_) {
+      throw new Error(
+        `${op}: tensor #${this.id} ${fmt(this.shape)} was disposed and cannot be used. ` +
+          'Keep it out of tidy() (return it, or keep() it) or do not dispose it before this use.',
+      );
+    }
+    return this.storage_;
+  }
+
+  get isDisposed(): boolean {
+    return this.storage_ === null;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** The engine this tensor lives on. */
+  get engine(): Engine {
+    return this.storage('engine').engine;
+  }
+
+  /** Bind this tensor's data to a kernel, read-only or read-write. */
+  bind(op: string, kind: 'read' | 'read_write' = 'read'): StorageArg {
+    const s = this.storage(op);
+    if (s.engine !== engine()) {
+      throw new Error(`${op}: tensor #${this.id} ${fmt(this.shape)} lives on another engine (device); tensors cannot cross devices.`);
+    }
+    return { kind, buffer: s.buffer, bytes: this.size * 4, element: this.dtype };
+  }
+
+  /** Copy the data back to the host once all GPU work writing it has run. */
+  async read(): Promise<Float32Array> {
+    const s = this.storage('read()');
+    s.refs++; // keep the buffer out of the pool while the copy is in flight
+    try {
+      const data = await s.engine.read(s.buffer, this.size * 4, `read() of tensor ${fmt(this.shape)}`);
+      return new Float32Array(data);
+    } finally {
+      s.release();
+    }
+  }
+
+  /** Read a one-element tensor as a number. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item(): tensor has shape ${fmt(this.shape)}; item() needs exactly one element.`);
+    return (await this.read())[0]!;
+  }
+
+  /** Upload host data into this tensor (length must match). */
+  write(data: Float32Array | Int32Array): this {
+    const s = this.storage('write()');
+    if ((data instanceof Int32Array) !== (this.dtype === 'i32')) {
+      throw new Error(`write(): ${data.constructor.name} data for a ${this.dtype} tensor.`);
+    }
+    if (data.length !== this.size) {
+      throw new Error(`write(): ${data.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} elements).`);
+    }
+    s.engine.write(s.buffer, data, 'write()');
+    return this;
+  }
+
+  /** A new tensor handle on the same storage with another shape (no copy). */
+  view(shape: Shape, op = 'reshape'): Tensor {
+    const s = this.storage(op);
+    s.refs++;
+    return new Tensor(shape, s, this.dtype);
+  }
+
+  /** A second handle on the same storage and shape, with no autograd history. */
+  alias(): Tensor {
+    return this.view(this.shape, 'alias');
+  }
+
+  /** A tensor sharing this one's data, cut from the autograd graph. */
+  detach(): Tensor {
+    return this.view(this.shape, 'detach()');
+  }
+
+  /** Compute gradients of this tensor w.r.t. every leaf with requiresGrad (see autograd/tape). */
+  backward(seed?: Tensor): void {
+    this.storage('backward()');
+    runBackward(this, seed);
+  }
+
+  /** Free this handle (the storage returns to the pool when no handle uses it). Idempotent. */
+  dispose(): void {
+    if (!this.storage_) return;
+    this.storage_.release();
+    this.storage_ = null;
+    this.gradNode = null;
+    liveTensors--;
+    if (this.owned) for (const t of this.owned) t.dispose();
+    this.owned = null;
+  }
+
+  /** Tie `t`'s lifetime to this tensor's: it leaves every tidy scope and is disposed with this. */
+  own(t: Tensor): this {
+    keep(t);
+    (this.owned ??= []).push(t);
+    return this;
+  }
+
+  /** Exempt this tensor from tidy(); returns it. */
+  keep(): this {
+    return keep(this);
+  }
+
+  /** Drop the gradient (optimisers call this between steps). */
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  toString(): string {
+    return `Tensor#${this.id}${fmt(this.shape)}${this.requiresGrad ? ' requiresGrad' : ''}${this.isDisposed ? ' (disposed)' : ''}`;
+  }
+}
+
+export interface MemoryStats {
+  /** Tensor handles not yet disposed. */
+  liveTensors: number;
+  /** Bytes of tensor data held by live tensors (shared storage counted once). */
+  liveBytes: number;
+  /** Bytes of GPU buffers lent out by the pool (live data rounded up to size classes). */
+  inUseBytes: number;
+  /** Bytes of free GPU buffers the pool keeps for reuse. */
+  pooledBytes: number;
+  /** GPU buffers created so far; flat across training steps when the pool works. */
+  buffersCreated: number;
+}
+
+export function memoryStats(): MemoryStats {
+  const pool = engine().pool.stats();
+  return {
+    liveTensors,
+    liveBytes,
+    inUseBytes: pool.inUseBytes,
+    pooledBytes: pool.pooledBytes,
+    buffersCreated: pool.created,
+  };
+}

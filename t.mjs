@@ -1,0 +1,11 @@
+const { create } = await import('webgpu');
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+let a = await create([]).requestAdapter();
+console.log('first', a && a.info.vendor);
+process.env.VK_ICD_FILENAMES='/usr/lib/chromium/vk_swiftshader_icd.json';
+a = await create([]).requestAdapter();
+console.log('second', a && a.info.vendor, a && a.info.architecture, a&&a.info.device, a&&a.info.description, a&&a.info.isFallbackAdapter);
+const g2 = create(['enable-dawn-features=disable_robustness']);
+const a2 = await g2.requestAdapter(); console.log('third', a2 && a2.info.description);
+const d = await a2.requestDevice(); console.log(typeof d.onuncapturederror, typeof d.addEventListener);
+process.exit(0);
