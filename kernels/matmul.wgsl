@@ -92,3 +92,100 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// `tiled4`: the fast path when every row of every operand starts on a 16-byte boundary
+// (K % 4 == 0, N % 4 == 0, and M % 4 == 0 when A is transposed). Operands are read as vec4s and
+// multiplied in 4×4 blocks with WGSL's mat4x4 product: each invocation owns BM × BN blocks of C
+// and, per step of 4 in k, loads BM + BN blocks (4 vec4 loads each) for 64·BM·BN FMAs.
+// With column-major mat4x4, loading the rows of a row-major block gives its transpose, so the
+// kernel accumulates Cᵀ-blocks: Cᵀ += Bᵀ·Aᵀ needs no transposes when neither operand is
+// transposed; a transposed operand's block is transposed in registers.
+
+override BM: u32 = 2;        // 4×4 blocks of C per invocation along M (1 or 2)
+override BN: u32 = 2;        // 4×4 blocks of C per invocation along N (1 or 2)
+
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> c4: array<vec4<f32>>;
+@group(0) @binding(7) var<uniform> q: Params;
+
+// Aᵀ-block for rows m..m+3 (clamped into range) and k..k+3, as a mat4x4 whose column i is row i.
+fn a_block_t(base: u32, m: u32, k: u32) -> mat4x4<f32> {
+  if (TRANS_A) {
+    // A is stored [K, M]: a vec4 at (k + kk, m..m+3) is column kk of the block.
+    let mm = min(m, q.M - 4u);
+    let s = q.M / 4u;
+    let blk = mat4x4<f32>(a4[base + k * s + mm / 4u], a4[base + (k + 1u) * s + mm / 4u],
+                          a4[base + (k + 2u) * s + mm / 4u], a4[base + (k + 3u) * s + mm / 4u]);
+    return transpose(blk);
+  }
+  let s = q.K / 4u;
+  let last = q.M - 1u;
+  return mat4x4<f32>(a4[base + min(m, last) * s + k / 4u], a4[base + min(m + 1u, last) * s + k / 4u],
+                     a4[base + min(m + 2u, last) * s + k / 4u], a4[base + min(m + 3u, last) * s + k / 4u]);
+}
+
+// Bᵀ-block for k..k+3 and columns n..n+3 (clamped into range): column j of Bᵀ is row j of B.
+fn b_block_t(base: u32, n: u32, k: u32) -> mat4x4<f32> {
+  if (TRANS_B) {
+    // B is stored [N, K]: a vec4 at (n + j, k..k+3) is row j of the Bᵀ-block.
+    let s = q.K / 4u;
+    let last = q.N - 1u;
+    let blk = mat4x4<f32>(b4[base + min(n, last) * s + k / 4u], b4[base + min(n + 1u, last) * s + k / 4u],
+                          b4[base + min(n + 2u, last) * s + k / 4u], b4[base + min(n + 3u, last) * s + k / 4u]);
+    return transpose(blk);
+  }
+  // B is stored [K, N]: a vec4 at (k + kk, n..n+3) is row kk of the B-block = column kk of Bᵀ.
+  let nn = min(n, q.N - 4u);
+  let s = q.N / 4u;
+  return mat4x4<f32>(b4[base + k * s + nn / 4u], b4[base + (k + 1u) * s + nn / 4u],
+                     b4[base + (k + 2u) * s + nn / 4u], b4[base + (k + 3u) * s + nn / 4u]);
+}
+
+fn store_block(base: u32, m: u32, n: u32, acc_t: mat4x4<f32>) {
+  if (n >= q.N) { return; }
+  let s = q.N / 4u;
+  for (var i = 0u; i < 4u; i++) {
+    if (m + i < q.M) {
+      c4[base + (m + i) * s + n / 4u] = acc_t[i] * q.alpha;
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn tiled4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row0 = (wid.y * WG_Y + lid.y) * 4u * BM;
+  let col0 = (wid.x * WG_X + lid.x) * 4u * BN;
+  if (row0 >= q.M || col0 >= q.N) { return; }
+  let a0 = wid.z * (q.stride_a / 4u);
+  let b0 = wid.z * (q.stride_b / 4u);
+  var acc00 = mat4x4<f32>();
+  var acc01 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>();
+  var acc11 = mat4x4<f32>();
+  for (var k = 0u; k < q.K; k += 4u) {
+    let at0 = a_block_t(a0, row0, k);
+    let bt0 = b_block_t(b0, col0, k);
+    acc00 += bt0 * at0;
+    if (BN > 1u) {
+      let bt1 = b_block_t(b0, col0 + 4u, k);
+      acc01 += bt1 * at0;
+      if (BM > 1u) {
+        let at1 = a_block_t(a0, row0 + 4u, k);
+        acc10 += bt0 * at1;
+        acc11 += bt1 * at1;
+      }
+    } else if (BM > 1u) {
+      let at1 = a_block_t(a0, row0 + 4u, k);
+      acc10 += bt0 * at1;
+    }
+  }
+  let c0 = wid.z * (q.stride_c / 4u);
+  store_block(c0, row0, col0, acc00);
+  if (BN > 1u) { store_block(c0, row0, col0 + 4u, acc01); }
+  if (BM > 1u) {
+    store_block(c0, row0 + 4u, col0, acc10);
+    if (BN > 1u) { store_block(c0, row0 + 4u, col0 + 4u, acc11); }
+  }
+}

@@ -46,6 +46,7 @@ export { sum, mean, type ReduceOptions } from './ops/reduce.ts';
 export { reshape, transpose, permute, expand } from './ops/layout.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './ops/matmul-config.ts';
+export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';

@@ -16,6 +16,7 @@ export const K = {
   gather: defineKernel('gather', elementwiseWgsl, 'gather'),
   reduce: defineKernel('reduce', reduceWgsl, 'main'),
   matmul: defineKernel('matmul', matmulWgsl, 'main'),
+  matmulTiled4: defineKernel('matmul_tiled4', matmulWgsl, 'tiled4'),
   softmax: defineKernel('softmax', softmaxWgsl, 'forward'),
   softmaxBackward: defineKernel('softmax_backward', softmaxWgsl, 'backward'),
   crossEntropy: defineKernel('cross_entropy', crossEntropyWgsl, 'forward'),

@@ -5,22 +5,22 @@
 import { engine } from '../device/engine.ts';
 
 export interface MatmulConfig {
-  /** Rows of C per invocation (1..8). */
-  TM: number;
-  /** Columns of C per invocation (4 or 8). */
-  TN: number;
+  /** 4×4 blocks of C per invocation along M (1 or 2): 4·BM rows. */
+  BM: number;
+  /** 4×4 blocks of C per invocation along N (1 or 2): 4·BN columns. */
+  BN: number;
   /** Invocations per workgroup along N and M. */
   WG_X: number;
   WG_Y: number;
 }
 
-export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { TM: 4, TN: 4, WG_X: 8, WG_Y: 8 };
+export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { BM: 2, BN: 2, WG_X: 16, WG_Y: 16 };
 
 const configs = new WeakMap<object, MatmulConfig>();
 
 export function checkMatmulConfig(c: MatmulConfig): void {
-  if (!Number.isInteger(c.TM) || c.TM < 1 || c.TM > 8) throw new Error(`matmul config: TM must be 1..8, got ${c.TM}.`);
-  if (c.TN !== 4 && c.TN !== 8) throw new Error(`matmul config: TN must be 4 or 8, got ${c.TN}.`);
+  if (c.BM !== 1 && c.BM !== 2) throw new Error(`matmul config: BM must be 1 or 2, got ${c.BM}.`);
+  if (c.BN !== 1 && c.BN !== 2) throw new Error(`matmul config: BN must be 1 or 2, got ${c.BN}.`);
   const inv = c.WG_X * c.WG_Y;
   const max = engine().limits.maxComputeInvocationsPerWorkgroup;
   if (!Number.isInteger(c.WG_X) || !Number.isInteger(c.WG_Y) || c.WG_X < 1 || c.WG_Y < 1 || inv > max) {
@@ -38,9 +38,9 @@ export function getMatmulConfig(): MatmulConfig {
   return configs.get(engine()) ?? DEFAULT_MATMUL_CONFIG;
 }
 
-/** The tile shape for one product (small matrices get small tiles so more invocations work). */
-export function matmulConfig(M: number, N: number, _K: number): MatmulConfig {
+/** The tile shape for one product (small outputs get small tiles so more invocations work). */
+export function matmulConfig(M: number, N: number): MatmulConfig {
   const c = getMatmulConfig();
-  if (M * N <= 64 * 64) return { TM: Math.min(c.TM, 2), TN: 4, WG_X: 8, WG_Y: 8 };
+  if (M * N <= 64 * 64) return { BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
   return c;
 }

@@ -64,24 +64,38 @@ function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Plan {
   return { M, N, K: Ka, batch, batchShape, strideA: ba === 1 ? 0 : M * Ka, strideB: bb === 1 ? 0 : Ka * N };
 }
 
+/** Whether every operand row starts on a 16-byte boundary, so the vec4 `tiled4` path applies. */
+function vec4Aligned(p: Plan, transA: boolean): boolean {
+  return p.K % 4 === 0 && p.N % 4 === 0 && (!transA || p.M % 4 === 0);
+}
+
 /** Record the kernel (forward only). */
 function matmulForward(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha = 1): Tensor {
   const p = plan(a, b, transA, transB);
   const c = Tensor.empty([...p.batchShape, p.M, p.N], 'matmul');
-  const cfg = matmulConfig(p.M, p.N, p.K);
-  K.matmul.dispatch({
-    bindings: {
-      a: a.bind('matmul'),
-      b: b.bind('matmul'),
-      c: c.bind('matmul', 'read_write'),
-      p: {
-        kind: 'uniform',
-        values: { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha },
-      },
-    },
-    overrides: { TM: cfg.TM, TN: cfg.TN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
-    workgroups: [Math.ceil(p.N / (cfg.TN * cfg.WG_X)), Math.ceil(p.M / (cfg.TM * cfg.WG_Y)), p.batch],
-  });
+  const cfg = matmulConfig(p.M, p.N);
+  const params = {
+    kind: 'uniform' as const,
+    values: { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha },
+  };
+  const workgroups: [number, number, number] = [
+    Math.ceil(p.N / (4 * cfg.BN * cfg.WG_X)),
+    Math.ceil(p.M / (4 * cfg.BM * cfg.WG_Y)),
+    p.batch,
+  ];
+  if (vec4Aligned(p, transA)) {
+    K.matmulTiled4.dispatch({
+      bindings: { a4: a.bind('matmul'), b4: b.bind('matmul'), c4: c.bind('matmul', 'read_write'), q: params },
+      overrides: { BM: cfg.BM, BN: cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
+      workgroups,
+    });
+  } else {
+    K.matmul.dispatch({
+      bindings: { a: a.bind('matmul'), b: b.bind('matmul'), c: c.bind('matmul', 'read_write'), p: params },
+      overrides: { TM: 4 * cfg.BM, TN: 4 * cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
+      workgroups,
+    });
+  }
   return c;
 }
 

@@ -1,0 +1,164 @@
+/**
+ * Shared benchmark plumbing: start the engine on the requested adapter, verify every case
+ * against its reference before timing it, time cases in alternating rounds with tinybench so
+ * that ratios come from one run on a noisy machine, and record results as JSON under
+ * bench/results/<date>-<adapter>.json (one key per subject).
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Bench } from 'tinybench';
+import { adapterInfo, init, type AdapterSummary } from '../src/index.node.ts';
+
+// Benchmarks run from the repository root (npm run bench, node scripts/run.mjs ...).
+export const RESULTS_DIR = join(process.cwd(), 'bench', 'results');
+
+export interface Case {
+  name: string;
+  /** Throws if the case's output disagrees with its reference. Runs before any timing. */
+  verify: () => Promise<void>;
+  /** One timed call; must await GPU completion. */
+  run: () => Promise<void>;
+  /** Floating-point operations per call, for GFLOPS (optional). */
+  flops?: number;
+  /** Extra columns for the table and JSON. */
+  meta?: Record<string, string | number>;
+}
+
+export interface CaseResult {
+  name: string;
+  medianMs: number;
+  /** Spread: median absolute deviation of the per-round medians, in ms. */
+  madMs: number;
+  minMs: number;
+  samples: number;
+  gflops?: number;
+  meta?: Record<string, string | number>;
+}
+
+export async function startBench(): Promise<AdapterSummary> {
+  await init();
+  return adapterInfo();
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export interface TimeOptions {
+  /** Alternating rounds; each round times every case with tinybench. */
+  rounds?: number;
+  /** Milliseconds of sampling per case per round. */
+  timePerRound?: number;
+  /** Minimum calls per case per round. */
+  iterations?: number;
+}
+
+/** Verify every case, then time them in alternating rounds. */
+export async function timeCases(cases: Case[], options: TimeOptions = {}): Promise<CaseResult[]> {
+  for (const c of cases) {
+    try {
+      await c.verify();
+    } catch (err) {
+      throw new Error(`benchmark case '${c.name}' failed verification, so it is not timed: ${(err as Error).message}`);
+    }
+  }
+  const rounds = options.rounds ?? 3;
+  const perRound = new Map<string, number[]>();
+  const mins = new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (let r = 0; r < rounds; r++) {
+    const bench = new Bench({
+      time: options.timePerRound ?? 300,
+      iterations: options.iterations ?? 3,
+      warmupIterations: r === 0 ? 2 : 1,
+      warmupTime: 0,
+    });
+    for (const c of cases) bench.add(c.name, c.run);
+    await bench.run();
+    for (const t of bench.tasks) {
+      const res = t.result as { state: string; latency?: { p50: number; min: number; samplesCount?: number }; error?: Error };
+      if (res.state !== 'completed' || !res.latency) {
+        throw new Error(`benchmark case '${t.name}' did not complete: ${res.error?.message ?? res.state}`);
+      }
+      (perRound.get(t.name) ?? perRound.set(t.name, []).get(t.name)!).push(res.latency.p50);
+      mins.set(t.name, Math.min(mins.get(t.name) ?? Infinity, res.latency.min));
+      counts.set(t.name, (counts.get(t.name) ?? 0) + t.runs);
+    }
+  }
+  return cases.map((c) => {
+    const meds = perRound.get(c.name)!;
+    const med = median(meds);
+    const mad = median(meds.map((m) => Math.abs(m - med)));
+    const out: CaseResult = { name: c.name, medianMs: med, madMs: mad, minMs: mins.get(c.name)!, samples: counts.get(c.name)! };
+    if (c.flops) out.gflops = c.flops / (med * 1e6);
+    if (c.meta) out.meta = c.meta;
+    return out;
+  });
+}
+
+export function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+/** Merge one subject's results into bench/results/<date>-<adapter>.json; returns the path. */
+export function recordResults(subject: string, adapter: AdapterSummary, results: unknown): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${today()}-${adapter.name}.json`);
+  const doc = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  doc.date = today();
+  doc.adapter = adapter;
+  doc.node = process.version;
+  const subjects = (doc.subjects ?? {}) as Record<string, unknown>;
+  subjects[subject] = { measuredAt: new Date().toISOString(), results };
+  doc.subjects = subjects;
+  writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+  return file;
+}
+
+export function adapterLine(a: AdapterSummary): string {
+  return `${a.description || a.device} (${a.vendor}${a.architecture ? `, ${a.architecture}` : ''}; ${a.software ? 'CPU driver' : 'GPU'}; robustness ${a.robustness ? 'on' : 'off'})`;
+}
+
+/** A Markdown table. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Largest |a−b| / (atol + rtol·|b|) over all elements; ≤ 1 passes. */
+export function checkClose(actual: Float32Array, expected: Float64Array | Float32Array, atol: number, rtol: number, what: string): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} vs ${expected.length}`);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    const r = Math.abs(a - e) / (atol + rtol * Math.abs(e));
+    if (!(r <= worst)) {
+      worst = Number.isNaN(r) ? Infinity : r;
+      at = i;
+    }
+  }
+  if (worst > 1) throw new Error(`${what}: element ${at} is ${actual[at]} but the reference is ${expected[at]} (atol ${atol}, rtol ${rtol})`);
+}
+
+/** Seeded host RNG (mulberry32), for inputs the references also see. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomArray(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}

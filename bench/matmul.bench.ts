@@ -1,0 +1,91 @@
+/**
+ * Matmul GFLOPS: square n³ for n ∈ {256, 512, 1024} and the HEM layer's two products
+ * (E-step logits X·Mᵀ: [4096×64]·[64×64]ᵀ; N-step γᵀX: [4096×64]ᵀ·[4096×256]).
+ * Every case is checked against a float64 host reference before it is timed.
+ * Flags: --tune (time the tile-shape candidates first and use the fastest), --quick (skip 1024).
+ *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick]
+ */
+import { getMatmulConfig, matmul, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type Tensor } from '../src/index.node.ts';
+import { adapterLine, checkClose, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+
+const args = new Set(process.argv.slice(2));
+const adapter = await startBench();
+console.log(`# matmul on ${adapterLine(adapter)}`);
+
+let tuning: unknown = null;
+if (args.has('--tune')) {
+  const res = await tuneMatmul({ n: 512, reps: 3 });
+  console.log(table(['rows×cols per invocation', 'workgroup', 'ms (512³)', 'GFLOPS'], res.map((r) => [`${4 * r.config.BM}×${4 * r.config.BN}`, `${r.config.WG_X}×${r.config.WG_Y}`, r.ms.toFixed(1), r.gflops.toFixed(2)])));
+  tuning = res;
+} else if (process.env.HEMGPU_MATMUL_CONFIG) {
+  setMatmulConfig(JSON.parse(process.env.HEMGPU_MATMUL_CONFIG));
+}
+const cfg = getMatmulConfig();
+console.log(`tile config: ${4 * cfg.BM}×${4 * cfg.BN} per invocation, workgroup ${cfg.WG_X}×${cfg.WG_Y}`);
+
+/** Host reference of op(A)·op(B) in float64. */
+function reference(a: Float32Array, b: Float32Array, M: number, N: number, K: number, transA: boolean, transB: boolean): Float64Array {
+  const c = new Float64Array(M * N);
+  const bt = new Float64Array(K * N); // B as [K, N]
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) bt[k * N + n] = transB ? b[n * K + k]! : b[k * N + n]!;
+  for (let m = 0; m < M; m++) {
+    for (let k = 0; k < K; k++) {
+      const av = transA ? a[k * M + m]! : a[m * K + k]!;
+      if (av === 0) continue;
+      const row = k * N;
+      const out = m * N;
+      for (let n = 0; n < N; n++) c[out + n] += av * bt[row + n]!;
+    }
+  }
+  return c;
+}
+
+function mmCase(name: string, M: number, N: number, K: number, transA = false, transB = false): Case {
+  const ha = randomArray(M * K, M * 7 + K);
+  const hb = randomArray(K * N, N * 13 + K);
+  let a: Tensor | null = null;
+  let b: Tensor | null = null;
+  const tensors = (): [Tensor, Tensor] => {
+    a ??= tensor(ha, transA ? [K, M] : [M, K]).keep();
+    b ??= tensor(hb, transB ? [N, K] : [K, N]).keep();
+    return [a, b];
+  };
+  return {
+    name,
+    flops: 2 * M * N * K,
+    meta: { M, N, K, op: `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}` },
+    async verify() {
+      const [ta, tb] = tensors();
+      const c = matmul(ta, tb, { transA, transB });
+      const got = await c.read();
+      c.dispose();
+      // f32 dot products of K terms in [-1, 1]: errors grow ~ √K·2⁻²⁴·|terms|; 2e-6·K bounds it with room.
+      checkClose(got, reference(ha, hb, M, N, K, transA, transB), 2e-6 * K, 1e-4, name);
+    },
+    async run() {
+      const [ta, tb] = tensors();
+      tidy(() => {
+        matmul(ta, tb, { transA, transB });
+      });
+      await sync();
+    },
+  };
+}
+
+const cases: Case[] = [
+  mmCase('256³', 256, 256, 256),
+  mmCase('512³', 512, 512, 512),
+  ...(args.has('--quick') ? [] : [mmCase('1024³', 1024, 1024, 1024)]),
+  mmCase('E-step X·Mᵀ [4096×64]·[64×64]ᵀ', 4096, 64, 64, false, true),
+  mmCase('N-step γᵀX [4096×64]ᵀ·[4096×256]', 64, 256, 4096, true, false),
+];
+const results = await timeCases(cases, { rounds: 3, timePerRound: 400, iterations: 3 });
+console.log(
+  table(
+    ['case', 'median ms', '± (MAD)', 'GFLOPS'],
+    results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.gflops!.toFixed(2)]),
+  ),
+);
+const file = recordResults('matmul', adapter, { config: cfg, tuning, cases: results });
+console.log(`results: ${file}`);
+process.exit(0);

@@ -1,0 +1,81 @@
+/**
+ * A small autotuner for kernels/matmul.wgsl: times candidate tile shapes (override values) on
+ * the current adapter, checks each candidate's result against the default configuration's,
+ * and installs the fastest. What wins on a CPU driver (few invocations, big register tiles)
+ * differs from what wins on a GPU, so the choice is per adapter; callers may persist it.
+ */
+import { sync } from '../device/engine.ts';
+import { tidy } from '../tensor/scope.ts';
+import { randn } from './create.ts';
+import { matmul } from './matmul.ts';
+import { DEFAULT_MATMUL_CONFIG, checkMatmulConfig, getMatmulConfig, setMatmulConfig, type MatmulConfig } from './matmul-config.ts';
+
+export interface TuneResult {
+  config: MatmulConfig;
+  ms: number;
+  gflops: number;
+}
+
+export const MATMUL_CANDIDATES: MatmulConfig[] = [
+  { BM: 2, BN: 2, WG_X: 16, WG_Y: 16 },
+  { BM: 2, BN: 2, WG_X: 8, WG_Y: 8 },
+  { BM: 2, BN: 2, WG_X: 16, WG_Y: 8 },
+  { BM: 2, BN: 2, WG_X: 4, WG_Y: 4 },
+  { BM: 1, BN: 2, WG_X: 16, WG_Y: 16 },
+  { BM: 2, BN: 1, WG_X: 16, WG_Y: 16 },
+  { BM: 1, BN: 1, WG_X: 16, WG_Y: 16 },
+  { BM: 1, BN: 1, WG_X: 8, WG_Y: 8 },
+];
+
+/**
+ * Time every candidate on an n×n×n product (median of `reps`), install the fastest, and return
+ * all results, fastest first. Candidates whose output differs from the default's are dropped.
+ */
+export async function tuneMatmul(options: { n?: number; reps?: number; candidates?: MatmulConfig[] } = {}): Promise<TuneResult[]> {
+  const n = options.n ?? 512;
+  const reps = options.reps ?? 3;
+  const candidates = options.candidates ?? MATMUL_CANDIDATES;
+  const before = getMatmulConfig();
+  const a = randn([n, n], { seed: 11 });
+  const b = randn([n, n], { seed: 12 });
+  const results: TuneResult[] = [];
+  try {
+    setMatmulConfig(DEFAULT_MATMUL_CONFIG);
+    const ref = matmul(a, b);
+    const expected = await ref.read();
+    ref.dispose();
+    for (const config of candidates) {
+      checkMatmulConfig(config);
+      setMatmulConfig(config);
+      const c = matmul(a, b);
+      const got = await c.read();
+      c.dispose();
+      let bad = false;
+      for (let i = 0; i < got.length; i++) {
+        if (!(Math.abs(got[i]! - expected[i]!) <= 1e-3 * (1 + Math.abs(expected[i]!)))) {
+          bad = true;
+          break;
+        }
+      }
+      if (bad) continue;
+      const times: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        tidy(() => {
+          matmul(a, b);
+        });
+        await sync();
+        times.push(performance.now() - t0);
+      }
+      times.sort((x, y) => x - y);
+      const ms = times[times.length >> 1]!;
+      results.push({ config, ms, gflops: (2 * n * n * n) / (ms * 1e6) });
+    }
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+  results.sort((x, y) => x.ms - y.ms);
+  setMatmulConfig(results[0]?.config ?? before);
+  return results;
+}
