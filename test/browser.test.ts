@@ -40,9 +40,10 @@ const CASES: Case[] = [
   { op: 'matmul', name: 'matmul 130×67 · 67×65 (several tiles)', a: [130, 67], b: [67, 65], seed: 5 },
   { op: 'matmul', name: 'matmul 1×5 · 5×1', a: [1, 5], b: [5, 1], seed: 6 },
   { op: 'matmul', name: 'matmul batched [3,33,17] · [3,17,29]', a: [3, 33, 17], b: [3, 17, 29], seed: 7 },
-  { op: 'matmul', name: 'matmul batched transA transB', a: [3, 17, 33], b: [3, 29, 17], transA: true, transB: true, seed: 8 },
+  { op: 'matmul', name: 'matmul batched transA transB: [3,17,35]ᵀ · [3,31,17]ᵀ', a: [3, 17, 35], b: [3, 31, 17], transA: true, transB: true, seed: 8 },
   { op: 'matmul', name: 'matmul batched, shared b: [2,3,33,17] · [17,29]', a: [2, 3, 33, 17], b: [17, 29], seed: 9 },
-  { op: 'matmul', name: 'matmul batched, shared b, transB', a: [3, 33, 17], b: [29, 17], transB: true, seed: 10 },
+  { op: 'matmul', name: 'matmul batched, shared b, transB: [3,33,17] · [30,17]ᵀ', a: [3, 33, 17], b: [30, 17], transB: true, seed: 10 },
+  { op: 'matmul', name: 'matmul batched transA, shared b: [3,17,33]ᵀ · [17,29]', a: [3, 17, 33], b: [17, 29], transA: true, seed: 13 },
   { op: 'matmul', name: 'matmul batched, shared a, transA', a: [17, 33], b: [3, 17, 29], transA: true, seed: 11 },
   { op: 'matmul', name: 'matmul batch-1 a [1,33,17] · [4,17,29]', a: [1, 33, 17], b: [4, 17, 29], seed: 12 },
   { op: 'softmax', name: 'softmax rows of 7', shape: [5, 7], spread: 3, seed: 21 },
@@ -93,6 +94,11 @@ function serve(): Promise<string> {
   const html = '<!doctype html><meta charset="utf-8"><title>hemgpu browser checks</title><p>hemgpu</p>';
   server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    if (path === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     if (path === '/' || path === '/index.html') {
       res.writeHead(200, { 'content-type': TYPES['.html']!, 'cache-control': 'no-store' });
       res.end(html);
@@ -148,7 +154,9 @@ beforeAll(async () => {
   }
   page = await browser.newPage();
   page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') pageLog.push(`console.${m.type()}: ${m.text()}`);
+    if (m.type() !== 'error' && m.type() !== 'warning') return;
+    const at = m.location().url ? ` (${m.location().url}:${m.location().lineNumber})` : '';
+    pageLog.push(`console.${m.type()}: ${m.text()}${at}`);
   });
   page.on('pageerror', (e) => pageLog.push(`page error: ${e.stack ?? e.message}`));
   page.on('crash', () => pageLog.push('the page crashed'));
