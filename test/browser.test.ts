@@ -10,13 +10,15 @@ import { build, type Metafile } from 'esbuild';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, resolve } from 'node:path';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserOptions } from '../scripts/esbuild-options.mjs';
 import type { Case, CaseResult } from './browser/checks.ts';
 
-const OUT = resolve('.cache/browser');
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OUT = join(ROOT, '.cache/browser');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 /** ../shared/docs/environment.md, "Chrome"; Playwright adds its own fresh temp --user-data-dir. */
 const CHROME_ARGS = [
@@ -73,12 +75,17 @@ const pageLog: string[] = [];
 
 async function bundle(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
-  const engine = await build({ ...browserOptions('src/index.browser.ts', join(OUT, 'hemgpu.browser.js')), metafile: true });
+  const engine = await build({
+    ...browserOptions('src/index.browser.ts', join(OUT, 'hemgpu.browser.js')),
+    absWorkingDir: ROOT,
+    metafile: true,
+  });
   browserMeta = engine.metafile ?? null;
   browserBundle = readFileSync(join(OUT, 'hemgpu.browser.js'), 'utf8');
   // The checks import the engine's entry point; in the page that import is the bundle above.
   await build({
     ...browserOptions('test/browser/checks.ts', join(OUT, 'checks.js')),
+    absWorkingDir: ROOT,
     plugins: [
       {
         name: 'hemgpu-external',
