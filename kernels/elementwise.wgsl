@@ -1,7 +1,8 @@
-// Elementwise kernels. Three entry points share this file:
+// Elementwise kernels. Four entry points share this file:
 //   unary  — y = f(x) for one of the ops below, chosen by the OP override;
 //   binary — z = g(a, b) with NumPy broadcasting through per-input strides (stride 0 = broadcast);
-//   gather — y[i] = x[offset(i)]: a strided copy, used for broadcast-expand and transposes.
+//   gather — y[i] = x[offset(i)]: a strided copy, used for broadcast-expand, transposes, slices;
+//   pad    — a gather that reads 0 wherever a coordinate is past the source's extent.
 // Shapes and strides travel in a uniform (rank ≤ 8); variants come from overrides, never from
 // editing this text. Every access is bounds-checked by the index it is computed from.
 
@@ -59,13 +60,29 @@ fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;
 }
 
+// ±∞ and NaN built at run time (WGSL rejects them as constants); `zero` is 0 but not a constant.
+fn special(bits: u32, zero: f32) -> f32 {
+  return bitcast<f32>(bits | (bitcast<u32>(zero) & 0u));
+}
+
+// WGSL leaves log(x) for x ≤ 0 indeterminate (SwiftShader returns −88.03 for 0 and log|x| for
+// x < 0): give the IEEE results −∞ and NaN explicitly.
+fn real_log(x: f32) -> f32 {
+  if (x > 0.0) { return log(x); }
+  if (x == 0.0) { return special(0xff800000u, x); }
+  return special(0x7fc00000u, x);
+}
+
 fn real_pow(x: f32, p: f32) -> f32 {
   if (p == 0.0) { return 1.0; }
+  // pow(0, p) = exp2(p · log2(0)) is indeterminate too (SwiftShader: 7.7e-20 for p = 0.5,
+  // 1.7e38 for p = −1): 0 for p > 0, +∞ for p < 0.
+  if (x == 0.0) { return select(0.0, special(0x7f800000u, x), p < 0.0); }
   let m = pow(abs(x), p);
   if (x >= 0.0) { return m; }
   // A negative base with a non-integer exponent has no real power: NaN (built at run time, since
   // WGSL rejects a constant NaN).
-  if (fract(p) != 0.0) { return bitcast<f32>(0x7fc00000u | (bitcast<u32>(x) & 0u)); }
+  if (fract(p) != 0.0) { return special(0x7fc00000u, x); }
   let odd = fract(p * 0.5) != 0.0;
   return select(m, -m, odd);
 }
@@ -74,7 +91,7 @@ fn unary_op(x: f32) -> f32 {
   switch (OP) {
     case U_AFFINE: { return up.p0 * x + up.p1; }
     case U_EXP: { return exp(x); }
-    case U_LOG: { return log(x); }
+    case U_LOG: { return real_log(x); }
     case U_SQRT: { return sqrt(x); }
     case U_RELU: { return max(x, 0.0); }
     case U_POW: { return real_pow(x, up.p0); }
@@ -141,4 +158,26 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     rem = rem / s;
   }
   gy[i] = gx[min(o, arrayLength(&gx) - 1u)];
+}
+
+@group(0) @binding(10) var<storage, read> px: array<f32>;
+@group(0) @binding(11) var<storage, read_write> py: array<f32>;
+@group(0) @binding(12) var<uniform> pp: IndexParams; // stride_a: source strides; stride_b: source shape
+
+@compute @workgroup_size(WG)
+fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+       @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= pp.n) { return; }
+  var rem = i;
+  var o = 0u;
+  var inside = true;
+  for (var d = i32(pp.rank) - 1; d >= 0; d--) {
+    let s = dim(pp.shape, u32(d));
+    let idx = rem % s;
+    rem = rem / s;
+    inside = inside && idx < dim(pp.stride_b, u32(d));
+    o += idx * dim(pp.stride_a, u32(d));
+  }
+  py[i] = select(0.0, px[min(o, arrayLength(&px) - 1u)], inside);
 }
