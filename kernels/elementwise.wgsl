@@ -19,12 +19,14 @@ const U_SQRT: u32 = 3u;
 const U_RELU: u32 = 4u;
 const U_POW: u32 = 5u;      // x^p0 with the sign rules of real powers
 const U_RDIV: u32 = 6u;     // p0 / x
+const U_ABS: u32 = 7u;
 // Binary OP codes.
 const B_ADD: u32 = 0u;
 const B_SUB: u32 = 1u;
 const B_MUL: u32 = 2u;
 const B_DIV: u32 = 3u;
 const B_RELU_GRAD: u32 = 4u; // a * (b > 0): ReLU's backward, a = dy, b = x
+const B_SIGN_MUL: u32 = 5u;  // a * sign(b): |x|'s backward, a = dy, b = x
 
 struct UnaryParams {
   n: u32,
@@ -96,6 +98,7 @@ fn unary_op(x: f32) -> f32 {
     case U_RELU: { return max(x, 0.0); }
     case U_POW: { return real_pow(x, up.p0); }
     case U_RDIV: { return up.p0 / x; }
+    case U_ABS: { return abs(x); }
     default: { return x; }
   }
 }
@@ -119,6 +122,7 @@ fn binary_op(a: f32, b: f32) -> f32 {
     case B_MUL: { return a * b; }
     case B_DIV: { return a / b; }
     case B_RELU_GRAD: { return select(0.0, a, b > 0.0); }
+    case B_SIGN_MUL: { return a * sign(b); }
     default: { return a; }
   }
 }

@@ -41,12 +41,14 @@ export { Tensor, memoryStats, type MemoryStats, type TensorOptions } from './ten
 export { tidy, keep } from './tensor/scope.ts';
 export { noGrad, isGradEnabled } from './autograd/tape.ts';
 export { tensor, zeros, ones, full, rand, randn, type RandomOptions } from './ops/create.ts';
-export { add, sub, mul, div, neg, exp, log, sqrt, relu, pow } from './ops/elementwise.ts';
+export { add, sub, mul, div, neg, exp, log, sqrt, relu, pow, abs } from './ops/elementwise.ts';
 export { sum, mean, type ReduceOptions } from './ops/reduce.ts';
-export { reshape, transpose, permute, expand } from './ops/layout.ts';
+export { reshape, transpose, permute, expand, padTo, sliceTo } from './ops/layout.ts';
+export { hook } from './autograd/hook.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './ops/matmul-config.ts';
 export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';
+export { hem, elbo, resolveHemOptions, HemTrace, FUSED_MAX_BASES, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './nn/hem.ts';

@@ -8,12 +8,14 @@ import matmulWgsl from '../../kernels/matmul.wgsl';
 import softmaxWgsl from '../../kernels/softmax.wgsl';
 import crossEntropyWgsl from '../../kernels/cross_entropy.wgsl';
 import randomWgsl from '../../kernels/random.wgsl';
+import hemWgsl from '../../kernels/hem.wgsl';
 import { defineKernel } from './registry.ts';
 
 export const K = {
   unary: defineKernel('unary', elementwiseWgsl, 'unary'),
   binary: defineKernel('binary', elementwiseWgsl, 'binary'),
   gather: defineKernel('gather', elementwiseWgsl, 'gather'),
+  pad: defineKernel('pad', elementwiseWgsl, 'pad'),
   reduce: defineKernel('reduce', reduceWgsl, 'main'),
   matmul: defineKernel('matmul', matmulWgsl, 'main'),
   matmulTiled4: defineKernel('matmul_tiled4', matmulWgsl, 'tiled4'),
@@ -24,9 +26,18 @@ export const K = {
   fill: defineKernel('fill', randomWgsl, 'const_fill'),
   uniformRandom: defineKernel('uniform_random', randomWgsl, 'uniform_fill'),
   normalRandom: defineKernel('normal_random', randomWgsl, 'normal_fill'),
+  hemEstep: defineKernel('hem_estep', hemWgsl, 'estep'),
+  hemNstep: defineKernel('hem_nstep', hemWgsl, 'nstep'),
+  hemNormalize: defineKernel('hem_normalize', hemWgsl, 'normalize'),
+  hemNormalizeGrad: defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad'),
+  hemNstepPrep: defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep'),
+  hemEstepGrad: defineKernel('hem_estep_grad', hemWgsl, 'estep_grad'),
+  hemDx: defineKernel('hem_dx', hemWgsl, 'dx'),
+  hemDmu: defineKernel('hem_dmu', hemWgsl, 'dmu'),
+  hemElbo: defineKernel('hem_elbo', hemWgsl, 'elbo'),
 } as const;
 
 /** Unary op codes of kernels/elementwise.wgsl (keep in sync with its constants). */
-export const UNARY = { affine: 0, exp: 1, log: 2, sqrt: 3, relu: 4, pow: 5, rdiv: 6 } as const;
+export const UNARY = { affine: 0, exp: 1, log: 2, sqrt: 3, relu: 4, pow: 5, rdiv: 6, abs: 7 } as const;
 /** Binary op codes of kernels/elementwise.wgsl. */
-export const BINARY = { add: 0, sub: 1, mul: 2, div: 3, reluGrad: 4 } as const;
+export const BINARY = { add: 0, sub: 1, mul: 2, div: 3, reluGrad: 4, signMul: 5 } as const;

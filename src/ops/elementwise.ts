@@ -227,6 +227,14 @@ export function relu(x: Tensor): Tensor {
   return record('relu', y, [x], (g) => [binaryForward('relu backward', g, x, BINARY.reluGrad)]);
 }
 
+/** |x| */
+export function abs(x: Tensor): Tensor {
+  checkTensor('abs', x, 'the input');
+  const y = unaryForward('abs', x, UNARY.abs);
+  // d|x| = sign(x) dx: adjoint g ⊙ sign(x).
+  return record('abs', y, [x], (g) => [binaryForward('abs backward', g, x, BINARY.signMul)]);
+}
+
 /** xᵖ for a scalar exponent p (negative bases need an integer p, else NaN). */
 export function pow(x: Tensor, p: number): Tensor {
   checkTensor('pow', x, 'the base');

@@ -87,3 +87,37 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   // Broadcasting copies each element; its adjoint sums the copies.
   return record('expand', y, [x], (g) => [sumToShape(g, x.shape)]);
 }
+
+/** Zero-pad x at the end of each dimension up to `shape` (same rank, each dim ≥ x's). */
+export function padTo(x: Tensor, shape: Shape): Tensor {
+  checkTensor('padTo', x, 'the input');
+  checkShape('padTo', shape, 'target shape');
+  if (shape.length !== x.rank || shape.some((d, i) => d < x.shape[i]!)) {
+    throw new Error(`padTo: cannot pad ${fmt(x.shape)} to ${fmt(shape)}; same rank and every dimension at least as large.`);
+  }
+  const y = Tensor.empty(shape, 'padTo');
+  const src = stridesOf(x.shape);
+  K.pad.dispatch({
+    bindings: {
+      px: x.bind('padTo'),
+      py: y.bind('padTo', 'read_write'),
+      pp: uniform({ n: y.size, rank: shape.length, shape: pad8(shape), stride_a: pad8(src), stride_b: pad8(x.shape) }),
+    },
+    overrides: { WG },
+    workgroups: groupsFor(y.size, WG),
+  });
+  // Padding embeds x; its adjoint takes the leading block back out.
+  return record('padTo', y, [x], (g) => [sliceTo(g, x.shape)]);
+}
+
+/** The leading block of x of `shape` (same rank, each dim ≤ x's): x[:s0, :s1, ...]. */
+export function sliceTo(x: Tensor, shape: Shape): Tensor {
+  checkTensor('sliceTo', x, 'the input');
+  checkShape('sliceTo', shape, 'target shape');
+  if (shape.length !== x.rank || shape.some((d, i) => d > x.shape[i]!)) {
+    throw new Error(`sliceTo: cannot take ${fmt(shape)} from ${fmt(x.shape)}; same rank and every dimension at most as large.`);
+  }
+  const y = gather('sliceTo', x, shape, stridesOf(x.shape));
+  // Slicing's adjoint zero-pads the gradient back to the full shape.
+  return record('sliceTo', y, [x], (g) => [padTo(g, x.shape)]);
+}

@@ -1,0 +1,439 @@
+// The HEM layer's fused kernels (Highway Expectation Maximization, Song et al. AAAI 2021;
+// formulas in docs/math.md). Shapes per batch element b = workgroup_id.z:
+//   X [N, C], bases μ [K, C] (stride 0 when μ⁽⁰⁾ is shared by the batch), γ [N, K].
+// C and K are multiples of 4 here (the host zero-pads odd sizes; padded bases are masked out of
+// the softmax, so they get γ = 0). N is arbitrary: rows past N are clamped on load and masked.
+// Every entry point owns 4 rows (or 4 bases) × a vec4 of columns and multiplies 4×4 blocks with
+// WGSL's mat4x4 product or with vec4 outer products, as kernels/matmul.wgsl does.
+//
+// Forward, per iteration:   estep  γ = softmax(S / τ) with S = X μᵀ ('dot') or
+//                                  S = 2 X μᵀ − ‖μ‖² ('rbf', ‖x‖² dropped: the softmax is
+//                                  invariant to a per-row shift), logits never leave registers;
+//                           nstep  N_k = Σ_n γ_nk, A = γᵀ X, F = A / (N + ε),
+//                                  μ' = (1 − η) μ + η F, one pass over X and γ;
+//                           normalize (EMANet) μ' / (‖μ'‖ + ε) per base.
+// Backward, per iteration:  nstep_prep  dA = η dμ' / (N + ε), dN = −Σ_c η dμ'_kc F_kc / (N_k + ε)
+//                           estep_grad  dγ = X dAᵀ + 1 dNᵀ (+ the R-step's dγ), then the softmax
+//                                       adjoint dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)) in registers;
+//                           dx          dX += γ dA + s · dS μ  (s = 1/τ 'dot', 2/τ 'rbf');
+//                           dmu         dμ = (1 − η) dμ' + s · (dSᵀ X − [rbf] colsum(dS) ⊙ μ);
+//                           normalize_grad  the adjoint of μ̂ ↦ μ̂ / (‖μ̂‖ + ε).
+// What is saved between forward and backward: γ of every iteration (the softmax adjoint needs
+// it and it is N×K), the bases μ⁽ᵗ⁾, F and N (K×C and K: small). The logits S are never stored:
+// the softmax adjoint needs only γ.
+
+override WG: u32 = 64;
+override RBF: bool = false;
+// dx only: 0 = add both parts into dx, 1 = write the N-step part γ dA alone, 2 = the E-step part
+// s · dS μ alone (the trace uses 1 and 2 to report them separately).
+override PART: u32 = 0u;
+
+const KB_MAX: u32 = 16u; // bases per fused E-step: 4 · KB_MAX = 64
+const EPS: f32 = 1e-6;   // N_k + ε and ‖μ‖ + ε, as in EMANet's reference implementation
+const NEG_BIG: f32 = -3.402823e38;
+
+struct Params {
+  N: u32,
+  C: u32,        // channels (a multiple of 4)
+  K: u32,        // real number of bases (≤ K4); bases K..K4-1 are padding
+  K4: u32,       // padded number of bases (a multiple of 4)
+  x_stride: u32, // N·C, elements between batch elements of X
+  mu_stride: u32,// K4·C, or 0 when the bases are shared across the batch
+  eta: f32,
+  inv_tau: f32,
+  scale: f32,    // dx, dmu: s = 1/τ ('dot') or 2/τ ('rbf')
+  c_real: u32,   // elbo: the channel count before padding
+  _p0: u32,
+  _p1: u32,
+}
+
+fn row_block(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+  return ((wid.y * nwg.x + wid.x) * WG + lid) * 4u;
+}
+
+// ------------------------------------------------------------------------------------------ estep
+@group(0) @binding(0) var<storage, read> ex: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> emu: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> egamma: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> ep: Params;
+
+// Rows n..n+3 of X at channels c..c+3 as a mat4x4 (column i = row n+i; rows past N clamped).
+fn x_block(xb: u32, n: u32, c4: u32, N: u32, C: u32) -> mat4x4<f32> {
+  let s = C / 4u;
+  let last = N - 1u;
+  return mat4x4<f32>(ex[xb + min(n, last) * s + c4], ex[xb + min(n + 1u, last) * s + c4],
+                     ex[xb + min(n + 2u, last) * s + c4], ex[xb + min(n + 3u, last) * s + c4]);
+}
+
+@compute @workgroup_size(WG)
+fn estep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+  let n0 = row_block(wid, nwg, lid);
+  if (n0 >= ep.N) { return; }
+  let b = wid.z;
+  let xb = b * (ep.x_stride / 4u);
+  let mb = b * (ep.mu_stride / 4u);
+  let cs = ep.C / 4u;
+  let kbs = ep.K4 / 4u;
+  // acc[kb]: column i holds the logits x_{n0+i} · μ_k for k in block kb.
+  var acc: array<mat4x4<f32>, KB_MAX>;
+  var musq: array<vec4<f32>, KB_MAX>;
+  for (var c4 = 0u; c4 < cs; c4++) {
+    let xt = x_block(xb, n0, c4, ep.N, ep.C);
+    for (var kb = 0u; kb < kbs; kb++) {
+      let k = kb * 4u;
+      let m0 = emu[mb + k * cs + c4];
+      let m1 = emu[mb + (k + 1u) * cs + c4];
+      let m2 = emu[mb + (k + 2u) * cs + c4];
+      let m3 = emu[mb + (k + 3u) * cs + c4];
+      // transpose(μ-block) · Xᵀ-block = (X μᵀ)ᵀ for these 4 rows and 4 bases.
+      acc[kb] += transpose(mat4x4<f32>(m0, m1, m2, m3)) * xt;
+      if (RBF) {
+        musq[kb] += vec4<f32>(dot(m0, m0), dot(m1, m1), dot(m2, m2), dot(m3, m3));
+      }
+    }
+  }
+  let gs = ep.K4 / 4u;
+  let gb = b * ep.N * gs;
+  for (var i = 0u; i < 4u; i++) {
+    let n = n0 + i;
+    if (n >= ep.N) { break; }
+    var m = NEG_BIG;
+    for (var kb = 0u; kb < kbs; kb++) {
+      m = max(m, max4(logits(acc[kb][i], musq[kb], kb)));
+    }
+    var total = 0.0;
+    for (var kb = 0u; kb < kbs; kb++) {
+      let e = masked_exp(logits(acc[kb][i], musq[kb], kb) - vec4<f32>(m), kb);
+      total += e.x + e.y + e.z + e.w;
+    }
+    let inv = 1.0 / total;
+    for (var kb = 0u; kb < kbs; kb++) {
+      egamma[gb + n * gs + kb] = masked_exp(logits(acc[kb][i], musq[kb], kb) - vec4<f32>(m), kb) * inv;
+    }
+  }
+}
+
+fn max4(v: vec4<f32>) -> f32 {
+  return max(max(v.x, v.y), max(v.z, v.w));
+}
+
+// Scaled logits for bases 4kb..4kb+3; padded bases get −∞ (a large negative number).
+fn logits(dots: vec4<f32>, musq: vec4<f32>, kb: u32) -> vec4<f32> {
+  var s = dots * ep.inv_tau;
+  if (RBF) { s = (2.0 * dots - musq) * ep.inv_tau; }
+  let k = vec4<u32>(kb * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+  return select(vec4<f32>(NEG_BIG), s, k < vec4<u32>(ep.K));
+}
+
+fn masked_exp(v: vec4<f32>, kb: u32) -> vec4<f32> {
+  let k = vec4<u32>(kb * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+  return select(vec4<f32>(0.0), exp(v), k < vec4<u32>(ep.K));
+}
+
+// ------------------------------------------------------------------------------------------ nstep
+@group(0) @binding(4) var<storage, read> nx: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> ngamma: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> nmu: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> nmu_out: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> nf: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> ncount: array<vec4<f32>>;
+@group(0) @binding(10) var<uniform> np: Params;
+
+// One invocation per 4 bases × 4 channels: a single pass over N accumulates Aᵀ-block (columns:
+// bases) by outer products and the counts N_k, then writes F and the convex update.
+@compute @workgroup_size(WG)
+fn nstep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+  let cs = np.C / 4u;
+  let gs = np.K4 / 4u;
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (id >= gs * cs) { return; }
+  let kb = id / cs;
+  let c4 = id % cs;
+  let b = wid.z;
+  let xb = b * (np.x_stride / 4u);
+  let gb = b * np.N * gs;
+  var acc = mat4x4<f32>(); // column j: Σ_n γ_{n,4kb+j} x_n[c4]
+  var count = vec4<f32>();
+  for (var n = 0u; n < np.N; n++) {
+    let g = ngamma[gb + n * gs + kb];
+    let x = nx[xb + n * cs + c4];
+    acc += mat4x4<f32>(x * g.x, x * g.y, x * g.z, x * g.w);
+    count += g;
+  }
+  let inv = vec4<f32>(1.0) / (count + vec4<f32>(EPS));
+  let mb = b * (np.mu_stride / 4u);
+  let ob = b * (np.K4 * cs);
+  for (var j = 0u; j < 4u; j++) {
+    let k = kb * 4u + j;
+    let f = acc[j] * inv[j];
+    nf[ob + k * cs + c4] = f;
+    nmu_out[ob + k * cs + c4] = (1.0 - np.eta) * nmu[mb + k * cs + c4] + np.eta * f;
+  }
+  if (c4 == 0u) {
+    ncount[b * gs + kb] = count;
+  }
+}
+
+// ------------------------------------------------------------------------------------- normalize
+@group(0) @binding(11) var<storage, read> zin: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read_write> zout: array<vec4<f32>>;
+@group(0) @binding(13) var<uniform> zp: Params;
+
+// μ_k / (‖μ_k‖ + ε) for every base row k of every batch element (one invocation per row).
+@compute @workgroup_size(WG)
+fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (row >= zp.K4) { return; }
+  let cs = zp.C / 4u;
+  let base = (wid.z * zp.K4 + row) * cs;
+  var ss = 0.0;
+  for (var c4 = 0u; c4 < cs; c4++) { let v = zin[base + c4]; ss += dot(v, v); }
+  let inv = 1.0 / (sqrt(ss) + EPS);
+  for (var c4 = 0u; c4 < cs; c4++) { zout[base + c4] = zin[base + c4] * inv; }
+}
+
+// -------------------------------------------------------------------------------- normalize_grad
+@group(0) @binding(14) var<storage, read> yu: array<vec4<f32>>;   // μ̂ (before normalisation)
+@group(0) @binding(15) var<storage, read> ydy: array<vec4<f32>>;  // dμ (after)
+@group(0) @binding(16) var<storage, read_write> ydu: array<vec4<f32>>;
+@group(0) @binding(17) var<uniform> yp: Params;
+
+// y = u / (r + ε), r = ‖u‖:  du = dy / (r + ε) − u (u · dy) / (r (r + ε)²).
+@compute @workgroup_size(WG)
+fn normalize_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (row >= yp.K4) { return; }
+  let cs = yp.C / 4u;
+  let base = (wid.z * yp.K4 + row) * cs;
+  var ss = 0.0;
+  var ud = 0.0;
+  for (var c4 = 0u; c4 < cs; c4++) {
+    let u = yu[base + c4];
+    ss += dot(u, u);
+    ud += dot(u, ydy[base + c4]);
+  }
+  let r = sqrt(ss);
+  let re = r + EPS;
+  let k = select(0.0, ud / (max(r, 1e-30) * re * re), r > 0.0);
+  for (var c4 = 0u; c4 < cs; c4++) {
+    ydu[base + c4] = ydy[base + c4] / re - yu[base + c4] * k;
+  }
+}
+
+// ------------------------------------------------------------------------------------ nstep_prep
+@group(0) @binding(18) var<storage, read> pdmu: array<vec4<f32>>;   // dμ' [B, K4, C]
+@group(0) @binding(19) var<storage, read> pf: array<vec4<f32>>;     // F [B, K4, C]
+@group(0) @binding(20) var<storage, read> pcount: array<f32>;       // N [B, K4]
+@group(0) @binding(21) var<storage, read_write> pda: array<vec4<f32>>;
+@group(0) @binding(22) var<storage, read_write> pdn: array<f32>;
+@group(0) @binding(23) var<uniform> pp: Params;
+
+// dF = η dμ';  dA = dF / (N + ε);  dN_k = −Σ_c dF_kc F_kc / (N_k + ε). One invocation per base.
+@compute @workgroup_size(WG)
+fn nstep_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (row >= pp.K4) { return; }
+  let cs = pp.C / 4u;
+  let r = wid.z * pp.K4 + row;
+  let inv = 1.0 / (pcount[r] + EPS);
+  var acc = 0.0;
+  for (var c4 = 0u; c4 < cs; c4++) {
+    let df = pp.eta * pdmu[r * cs + c4];
+    acc += dot(df, pf[r * cs + c4]);
+    pda[r * cs + c4] = df * inv;
+  }
+  pdn[r] = -acc * inv;
+}
+
+// ------------------------------------------------------------------------------------ estep_grad
+@group(0) @binding(24) var<storage, read> gx: array<vec4<f32>>;      // X [B, N, C]
+@group(0) @binding(25) var<storage, read> gda: array<vec4<f32>>;     // dA [B, K4, C]
+@group(0) @binding(26) var<storage, read> gdn: array<vec4<f32>>;     // dN [B, K4]
+@group(0) @binding(27) var<storage, read> ggamma: array<vec4<f32>>;  // γ [B, N, K4]
+@group(0) @binding(28) var<storage, read> gextra: array<vec4<f32>>;  // extra dγ [B, N, K4] (R-step)
+@group(0) @binding(29) var<storage, read_write> gds: array<vec4<f32>>; // dS [B, N, K4]
+@group(0) @binding(30) var<uniform> gp: Params;
+
+override HAS_EXTRA: bool = false;
+
+// Rows n..n+3 of X at channels c..c+3 as a mat4x4 (column i = row n+i; rows past N clamped).
+fn gx_block(xb: u32, n: u32, c4: u32) -> mat4x4<f32> {
+  let s = gp.C / 4u;
+  let last = gp.N - 1u;
+  return mat4x4<f32>(gx[xb + min(n, last) * s + c4], gx[xb + min(n + 1u, last) * s + c4],
+                     gx[xb + min(n + 2u, last) * s + c4], gx[xb + min(n + 3u, last) * s + c4]);
+}
+
+@compute @workgroup_size(WG)
+fn estep_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let n0 = row_block(wid, nwg, lid);
+  if (n0 >= gp.N) { return; }
+  let b = wid.z;
+  let xb = b * (gp.x_stride / 4u);
+  let cs = gp.C / 4u;
+  let kbs = gp.K4 / 4u;
+  let ab = b * gp.K4 * cs;
+  // acc[kb]: column i holds x_{n0+i} · dA_k for the 4 bases of block kb.
+  var acc: array<mat4x4<f32>, KB_MAX>;
+  for (var c4 = 0u; c4 < cs; c4++) {
+    let xt = gx_block(xb, n0, c4);
+    for (var kb = 0u; kb < kbs; kb++) {
+      let k = kb * 4u;
+      let blk = mat4x4<f32>(gda[ab + k * cs + c4], gda[ab + (k + 1u) * cs + c4],
+                            gda[ab + (k + 2u) * cs + c4], gda[ab + (k + 3u) * cs + c4]);
+      acc[kb] += transpose(blk) * xt;
+    }
+  }
+  let gb = b * gp.N * kbs;
+  let nb = b * kbs;
+  for (var i = 0u; i < 4u; i++) {
+    let n = n0 + i;
+    if (n >= gp.N) { break; }
+    // dγ for this row, then r = Σ_k dγ_k γ_k.
+    var r = 0.0;
+    for (var kb = 0u; kb < kbs; kb++) {
+      var dg = acc[kb][i] + gdn[nb + kb];
+      if (HAS_EXTRA) { dg += gextra[gb + n * kbs + kb]; }
+      r += dot(dg, ggamma[gb + n * kbs + kb]);
+    }
+    for (var kb = 0u; kb < kbs; kb++) {
+      var dg = acc[kb][i] + gdn[nb + kb];
+      if (HAS_EXTRA) { dg += gextra[gb + n * kbs + kb]; }
+      let g = ggamma[gb + n * kbs + kb];
+      gds[gb + n * kbs + kb] = g * (dg - vec4<f32>(r));
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------- dx
+@group(0) @binding(31) var<storage, read> xgamma: array<vec4<f32>>; // γ [B, N, K4]
+@group(0) @binding(32) var<storage, read> xds: array<vec4<f32>>;    // dS [B, N, K4]
+@group(0) @binding(33) var<storage, read> xda: array<vec4<f32>>;    // dA [B, K4, C]
+@group(0) @binding(34) var<storage, read> xmu: array<vec4<f32>>;    // μ⁽ᵗ⁾ [B or 1, K4, C]
+@group(0) @binding(35) var<storage, read_write> xdx: array<vec4<f32>>; // dX [B, N, C], in place
+@group(0) @binding(36) var<uniform> xp: Params;
+
+// One invocation per 4 rows × 4 channels: dXᵀ-block += dAᵀ-block · γᵀ-block + s μᵀ-block · dSᵀ-block.
+@compute @workgroup_size(WG)
+fn dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+      @builtin(local_invocation_index) lid: u32) {
+  let cs = xp.C / 4u;
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let nblocks = (xp.N + 3u) / 4u;
+  if (id >= nblocks * cs) { return; }
+  let n0 = (id / cs) * 4u;
+  let c4 = id % cs;
+  let b = wid.z;
+  let kbs = xp.K4 / 4u;
+  let gb = b * xp.N * kbs;
+  let ab = b * xp.K4 * cs;
+  let mb = b * (xp.mu_stride / 4u);
+  let last = xp.N - 1u;
+  var accn = mat4x4<f32>();
+  var acce = mat4x4<f32>();
+  for (var kb = 0u; kb < kbs; kb++) {
+    let k = kb * 4u;
+    let g = mat4x4<f32>(xgamma[gb + min(n0, last) * kbs + kb], xgamma[gb + min(n0 + 1u, last) * kbs + kb],
+                        xgamma[gb + min(n0 + 2u, last) * kbs + kb], xgamma[gb + min(n0 + 3u, last) * kbs + kb]);
+    let d = mat4x4<f32>(xds[gb + min(n0, last) * kbs + kb], xds[gb + min(n0 + 1u, last) * kbs + kb],
+                        xds[gb + min(n0 + 2u, last) * kbs + kb], xds[gb + min(n0 + 3u, last) * kbs + kb]);
+    let da = mat4x4<f32>(xda[ab + k * cs + c4], xda[ab + (k + 1u) * cs + c4],
+                         xda[ab + (k + 2u) * cs + c4], xda[ab + (k + 3u) * cs + c4]);
+    let mu = mat4x4<f32>(xmu[mb + k * cs + c4], xmu[mb + (k + 1u) * cs + c4],
+                         xmu[mb + (k + 2u) * cs + c4], xmu[mb + (k + 3u) * cs + c4]);
+    accn += da * g;
+    acce += mu * d;
+  }
+  let xb = b * (xp.x_stride / 4u);
+  for (var i = 0u; i < 4u; i++) {
+    let n = n0 + i;
+    if (n >= xp.N) { break; }
+    let at = xb + n * cs + c4;
+    switch (PART) {
+      case 1u: { xdx[at] = accn[i]; }
+      case 2u: { xdx[at] = xp.scale * acce[i]; }
+      default: { xdx[at] = xdx[at] + accn[i] + xp.scale * acce[i]; }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------- dmu
+@group(0) @binding(37) var<storage, read> mx: array<vec4<f32>>;      // X [B, N, C]
+@group(0) @binding(38) var<storage, read> mds: array<vec4<f32>>;     // dS [B, N, K4]
+@group(0) @binding(39) var<storage, read> mmu: array<vec4<f32>>;     // μ⁽ᵗ⁾ [B or 1, K4, C]
+@group(0) @binding(40) var<storage, read> mdnext: array<vec4<f32>>;  // dμ̂' [B, K4, C] (highway)
+@group(0) @binding(41) var<storage, read_write> mdmu: array<vec4<f32>>; // dμ⁽ᵗ⁾ [B, K4, C]
+@group(0) @binding(42) var<uniform> mp: Params;
+
+// One invocation per 4 bases × 4 channels: a pass over N accumulates (dSᵀ X)ᵀ-block and
+// colsum(dS), then dμ = (1 − η) dμ̂' + s (dSᵀ X − [rbf] colsum(dS) μ).
+@compute @workgroup_size(WG)
+fn dmu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+       @builtin(local_invocation_index) lid: u32) {
+  let cs = mp.C / 4u;
+  let gs = mp.K4 / 4u;
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (id >= gs * cs) { return; }
+  let kb = id / cs;
+  let c4 = id % cs;
+  let b = wid.z;
+  let xb = b * (mp.x_stride / 4u);
+  let gb = b * mp.N * gs;
+  var acc = mat4x4<f32>();
+  var colsum = vec4<f32>();
+  for (var n = 0u; n < mp.N; n++) {
+    let d = mds[gb + n * gs + kb];
+    let x = mx[xb + n * cs + c4];
+    acc += mat4x4<f32>(x * d.x, x * d.y, x * d.z, x * d.w);
+    colsum += d;
+  }
+  let mb = b * (mp.mu_stride / 4u);
+  let ob = b * (mp.K4 * cs);
+  for (var j = 0u; j < 4u; j++) {
+    let k = kb * 4u + j;
+    var g = acc[j];
+    if (RBF) { g -= colsum[j] * mmu[mb + k * cs + c4]; }
+    mdmu[ob + k * cs + c4] = (1.0 - mp.eta) * mdnext[ob + k * cs + c4] + mp.scale * g;
+  }
+}
+
+// ------------------------------------------------------------------------------------------ elbo
+@group(0) @binding(43) var<storage, read> lx: array<vec4<f32>>;      // X [B, N, C]
+@group(0) @binding(44) var<storage, read> lmu: array<vec4<f32>>;     // μ [B or 1, K4, C]
+@group(0) @binding(45) var<storage, read> lgamma: array<f32>;        // γ [B, N, K4]
+@group(0) @binding(46) var<storage, read_write> lrow: array<f32>;    // per-row ELBO terms [B, N]
+@group(0) @binding(47) var<uniform> lp: Params;
+
+// Σ_k γ_nk (−(C/2) ln(2πv) − ‖x_n − μ_k‖² / (2v)) − γ_nk ln γ_nk with v = τ / 2, one row each
+// (0 · ln 0 = 0). The caller sums the rows. C in the constant is the real channel count.
+@compute @workgroup_size(WG)
+fn elbo(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let n = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (n >= lp.N) { return; }
+  let b = wid.z;
+  let cs = lp.C / 4u;
+  let xb = b * (lp.x_stride / 4u) + n * cs;
+  let mb = b * (lp.mu_stride / 4u);
+  let gb = (b * lp.N + n) * lp.K4;
+  let v = 0.5 / lp.inv_tau;
+  let log_norm = -0.5 * f32(lp.c_real) * log(6.283185307179586 * v);
+  var total = 0.0;
+  for (var k = 0u; k < lp.K; k++) {
+    let g = lgamma[gb + k];
+    if (g <= 0.0) { continue; }
+    var d2 = 0.0;
+    for (var c4 = 0u; c4 < cs; c4++) {
+      let d = lx[xb + c4] - lmu[mb + k * cs + c4];
+      d2 += dot(d, d);
+    }
+    total += g * (log_norm - d2 / (2.0 * v)) - g * log(g);
+  }
+  lrow[b * lp.N + n] = total;
+}
