@@ -1,0 +1,81 @@
+/**
+ * HEM and EMAU modules: the HEM layer with its initial bases μ⁽⁰⁾ held as a buffer (not a
+ * parameter) that follows EMANet's moving average during training:
+ *   μ⁽⁰⁾ ← normalise(m · μ⁽⁰⁾ + (1 − m) · mean over the batch of μ⁽ᵀ⁾),  m = 0.9,
+ * each base l2-normalised. Initialisation as EMANet: N(0, 2/K) per entry, l2-normalised.
+ */
+import { noGrad } from '../autograd/tape.ts';
+import { randn } from '../ops/create.ts';
+import { add, div, mul, sqrt } from '../ops/elementwise.ts';
+import { mean, sum } from '../ops/reduce.ts';
+import { keep, tidy } from '../tensor/scope.ts';
+import { fmt } from '../tensor/shape.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { hem, HEM_EPS, type HemOptions, type HemResult } from './hem.ts';
+
+export interface HemModuleOptions extends Omit<HemOptions, 'trace'> {
+  /** Feature channels C. */
+  channels: number;
+  /** Number of bases K. */
+  bases: number;
+  /** Moving-average momentum of μ⁽⁰⁾ (EMANet: 0.9). */
+  momentum?: number;
+  /** Seed for the initial bases. */
+  seed?: number;
+}
+
+function l2normRows(m: Tensor): Tensor {
+  return div(m, add(sqrt(sum(mul(m, m), -1, { keepdim: true })), HEM_EPS));
+}
+
+export class HEM {
+  /** The initial bases μ⁽⁰⁾, [K, C], l2-normalised rows. Replaced (not mutated) by updates. */
+  mu0: Tensor;
+  readonly momentum: number;
+  readonly options: HemOptions;
+  training = true;
+
+  constructor(readonly config: HemModuleOptions) {
+    const { channels: C, bases: K } = config;
+    for (const [name, v] of [['channels', C], ['bases', K]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`HEM: ${name} must be a positive integer, got ${String(v)}.`);
+    }
+    this.momentum = config.momentum ?? 0.9;
+    if (!(this.momentum >= 0 && this.momentum < 1)) {
+      throw new Error(`HEM: momentum must be in [0, 1), got ${String(config.momentum)}.`);
+    }
+    const { channels: _c, bases: _k, momentum: _m, seed: _s, ...opts } = config;
+    this.options = opts;
+    this.mu0 = keep(tidy(() => noGrad(() => l2normRows(randn([K, C], { seed: config.seed ?? 1, std: Math.sqrt(2 / K) })))));
+  }
+
+  /** Run the layer on x [B, N, C]; in training mode, then update μ⁽⁰⁾ by the moving average. */
+  forward(x: Tensor, extra: Pick<HemOptions, 'trace' | 'iterations'> = {}): HemResult {
+    if (x.rank !== 3 || x.shape[2] !== this.config.channels) {
+      throw new Error(`HEM.forward: x must be [B, N, ${this.config.channels}], got ${fmt(x.shape)}.`);
+    }
+    const r = hem(x, this.mu0, { ...this.options, ...extra });
+    if (this.training) this.updateBases(r.mu);
+    return r;
+  }
+
+  /** μ⁽⁰⁾ ← normalise(m μ⁽⁰⁾ + (1 − m) mean_b μ⁽ᵀ⁾). */
+  updateBases(muFinal: Tensor): void {
+    const next = tidy(() =>
+      noGrad(() => l2normRows(add(mul(this.mu0, this.momentum), mul(mean(muFinal, 0), 1 - this.momentum)))),
+    );
+    this.mu0.dispose();
+    this.mu0 = keep(next);
+  }
+
+  dispose(): void {
+    this.mu0.dispose();
+  }
+}
+
+/** EMANet's EM attention unit: the HEM module with the 'emanet' preset (η = 1, τ = 1, normalised, detached). */
+export class EMAU extends HEM {
+  constructor(config: HemModuleOptions) {
+    super({ preset: 'emanet', ...config });
+  }
+}
