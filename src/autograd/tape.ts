@@ -134,6 +134,12 @@ export function backward(root: Tensor, seed?: Tensor): void {
       }
     };
 
+    if (!root.gradNode) {
+      // The root is itself a leaf: its gradient is the seed (its own handle; the caller keeps the seed).
+      const g0 = grads.get(root)!;
+      grads.delete(root);
+      accumulate(root, g0 === userSeed ? g0.alias() : g0);
+    }
     for (const t of order) {
       const node = t.gradNode;
       const g = grads.get(t);
