@@ -16,6 +16,13 @@ export function checkTensor(op: string, x: unknown, what: string): asserts x is 
     throw new Error(`${op}: ${what} must be a Tensor, got ${typeof x === 'object' ? Object.prototype.toString.call(x) : typeof x}.`);
   }
   if (x.dtype !== 'f32') throw new Error(`${op}: ${what} is an ${x.dtype} index tensor; ops take f32 tensors.`);
+  // Checked here, before the op allocates its output (else the output would leak on the throw).
+  if (x.isDisposed) {
+    throw new Error(
+      `${op}: ${what} (tensor #${x.id} [${x.shape.join(', ')}]) was disposed and cannot be used. ` +
+        'Keep it out of tidy() (return it, or keep() it) or do not dispose it before this use.',
+    );
+  }
 }
 
 function checkScalar(op: string, v: number): void {
