@@ -3,8 +3,9 @@
 //   binary — z = g(a, b) with NumPy broadcasting through per-input strides (stride 0 = broadcast);
 //   gather — y[i] = x[offset(i)]: a strided copy, used for broadcast-expand, transposes, slices;
 //   pad    — a gather that reads 0 wherever a coordinate is past the source's extent.
-// Shapes and strides travel in a uniform (rank ≤ 8); variants come from overrides, never from
-// editing this text. Every access is bounds-checked by the index it is computed from.
+// Shapes and strides travel in a uniform (rank ≤ 8), indexed in place: a helper taking the array
+// as a parameter would copy it per call (WGSL passes arrays by value), which SwiftShader does not
+// optimise away. Variants come from overrides, never from editing this text. Every access is bounds-checked by the index it is computed from.
 
 override WG: u32 = 256;
 override OP: u32 = 0;
@@ -111,10 +112,6 @@ fn unary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
   uy[i] = unary_op(ux[i]);
 }
 
-fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 {
-  return v[d / 4u][d % 4u];
-}
-
 fn binary_op(a: f32, b: f32) -> f32 {
   switch (OP) {
     case B_ADD: { return a + b; }
@@ -140,11 +137,11 @@ fn binary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   var oa = 0u;
   var ob = 0u;
   for (var d = i32(bp.rank) - 1; d >= 0; d--) {
-    let s = dim(bp.shape, u32(d));
+    let s = bp.shape[u32(d) / 4u][u32(d) % 4u];
     let idx = rem % s;
     rem = rem / s;
-    oa += idx * dim(bp.stride_a, u32(d));
-    ob += idx * dim(bp.stride_b, u32(d));
+    oa += idx * bp.stride_a[u32(d) / 4u][u32(d) % 4u];
+    ob += idx * bp.stride_b[u32(d) / 4u][u32(d) % 4u];
   }
   bz[i] = binary_op(ba[min(oa, arrayLength(&ba) - 1u)], bb[min(ob, arrayLength(&bb) - 1u)]);
 }
@@ -157,8 +154,8 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   var rem = i;
   var o = 0u;
   for (var d = i32(gp.rank) - 1; d >= 0; d--) {
-    let s = dim(gp.shape, u32(d));
-    o += (rem % s) * dim(gp.stride_a, u32(d));
+    let s = gp.shape[u32(d) / 4u][u32(d) % 4u];
+    o += (rem % s) * gp.stride_a[u32(d) / 4u][u32(d) % 4u];
     rem = rem / s;
   }
   gy[i] = gx[min(o, arrayLength(&gx) - 1u)];
@@ -177,11 +174,11 @@ fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var o = 0u;
   var inside = true;
   for (var d = i32(pp.rank) - 1; d >= 0; d--) {
-    let s = dim(pp.shape, u32(d));
+    let s = pp.shape[u32(d) / 4u][u32(d) % 4u];
     let idx = rem % s;
     rem = rem / s;
-    inside = inside && idx < dim(pp.stride_b, u32(d));
-    o += idx * dim(pp.stride_a, u32(d));
+    inside = inside && idx < pp.stride_b[u32(d) / 4u][u32(d) % 4u];
+    o += idx * pp.stride_a[u32(d) / 4u][u32(d) % 4u];
   }
   py[i] = select(0.0, px[min(o, arrayLength(&px) - 1u)], inside);
 }

@@ -31,16 +31,12 @@ struct Params {
 
 var<workgroup> partial: array<f32, WG>;
 
-fn dim(v: array<vec4<u32>, 2>, d: u32) -> u32 {
-  return v[d / 4u][d % 4u];
-}
-
 fn kept_offset(o: u32) -> u32 {
   var rem = o;
   var off = 0u;
   for (var d = i32(p.kept_rank) - 1; d >= 0; d--) {
-    let s = dim(p.kept_shape, u32(d));
-    off += (rem % s) * dim(p.kept_stride, u32(d));
+    let s = p.kept_shape[u32(d) / 4u][u32(d) % 4u];
+    off += (rem % s) * p.kept_stride[u32(d) / 4u][u32(d) % 4u];
     rem = rem / s;
   }
   return off;
@@ -50,8 +46,8 @@ fn red_offset(r: u32) -> u32 {
   var rem = r;
   var off = 0u;
   for (var d = i32(p.red_rank) - 1; d >= 0; d--) {
-    let s = dim(p.red_shape, u32(d));
-    off += (rem % s) * dim(p.red_stride, u32(d));
+    let s = p.red_shape[u32(d) / 4u][u32(d) % 4u];
+    off += (rem % s) * p.red_stride[u32(d) / 4u][u32(d) % 4u];
     rem = rem / s;
   }
   return off;

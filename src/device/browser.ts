@@ -43,6 +43,6 @@ export const browserProvider: GpuProvider = {
     if (opts.adapter === 'swiftshader' && !soft) {
       throw new Error("hemgpu init: adapter 'swiftshader' requested but the browser offered a hardware adapter; start the browser with --use-webgpu-adapter=swiftshader.");
     }
-    return { adapter, tried: [], via: 'navigator.gpu' };
+    return { adapter, tried: [], via: 'navigator.gpu', robustness: true };
   },
 };

@@ -45,6 +45,8 @@ export class Engine {
   private arenaGpu: GPUBuffer;
   private arenaUsed = 0;
 
+  private profiler: { querySet: GPUQuerySet; resolve: GPUBuffer; labels: string[]; used: number; results: Map<string, { ms: number; count: number }>; pending: Promise<void>[] } | null = null;
+
   private pendingError: Error | null = null;
   private lostInfo: GPUDeviceLostInfo | null = null;
   private destroyed = false;
@@ -117,13 +119,25 @@ export class Engine {
   ): void {
     this.assertUsable(label);
     this.checkErrors();
-    if (!this.pass) {
-      this.encoder = this.device.createCommandEncoder({ label: 'hemgpu batch' });
+    if (this.profiler) {
+      // Profiling: one pass per dispatch, bracketed by timestamps.
+      const prof = this.profiler;
+      if (prof.used + 2 > prof.querySet.count) this.flush();
+      this.endPass();
+      this.encoder ??= this.device.createCommandEncoder({ label: 'hemgpu batch' });
+      this.pass = this.encoder.beginComputePass({
+        label: label,
+        timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: prof.used, endOfPassWriteIndex: prof.used + 1 },
+      });
+      prof.labels.push(label);
+      prof.used += 2;
+    } else if (!this.pass) {
+      this.encoder ??= this.device.createCommandEncoder({ label: 'hemgpu batch' });
       this.pass = this.encoder.beginComputePass({ label: 'hemgpu pass' });
     }
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
-    this.pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    this.pass!.setPipeline(pipeline);
+    this.pass!.setBindGroup(0, bindGroup);
+    this.pass!.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     this.labels.push(label);
     if (++this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
   }
@@ -135,14 +149,71 @@ export class Engine {
       this.device.queue.writeBuffer(this.arenaGpu, 0, this.arenaCpu, 0, this.arenaUsed);
       this.arenaUsed = 0;
     }
-    if (this.pass && this.encoder) {
-      this.pass.end();
+    this.endPass();
+    if (this.encoder) {
+      if (this.profiler && this.profiler.used > 0) this.collectTimestamps(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
     }
-    this.pass = null;
     this.encoder = null;
     this.dispatches = 0;
     this.labels.length = 0;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  private collectTimestamps(enc: GPUCommandEncoder): void {
+    const prof = this.profiler!;
+    const n = prof.used;
+    const labels = prof.labels.splice(0);
+    prof.used = 0;
+    enc.resolveQuerySet(prof.querySet, 0, n, prof.resolve, 0);
+    const staging = this.device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.copyBufferToBuffer(prof.resolve, 0, staging, 0, n * 8);
+    const done = (async () => {
+      await this.device.queue.onSubmittedWorkDone();
+      await staging.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(staging.getMappedRange().slice(0));
+      staging.destroy();
+      labels.forEach((label, i) => {
+        const ms = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
+        const r = prof.results.get(label) ?? { ms: 0, count: 0 };
+        r.ms += ms;
+        r.count++;
+        prof.results.set(label, r);
+      });
+    })();
+    prof.pending.push(done);
+  }
+
+  /**
+   * Time every dispatch made while `fn` runs with GPU timestamps (one compute pass per dispatch,
+   * so totals include a little per-pass overhead). Returns milliseconds and counts per kernel.
+   * Needs the adapter's 'timestamp-query' feature.
+   */
+  async profileKernels(fn: () => unknown | Promise<unknown>): Promise<Map<string, { ms: number; count: number }>> {
+    if (!this.device.features.has('timestamp-query')) {
+      throw new Error("profileKernels: this adapter has no 'timestamp-query' feature.");
+    }
+    this.flush();
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 512 });
+    const resolve = this.device.createBuffer({ size: 512 * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.profiler = { querySet, resolve, labels: [], used: 0, results: new Map(), pending: [] };
+    const prof = this.profiler;
+    try {
+      await fn();
+      this.flush();
+      await Promise.all(prof.pending);
+    } finally {
+      this.flush();
+      this.profiler = null;
+      await Promise.all(prof.pending);
+      querySet.destroy();
+      resolve.destroy();
+    }
+    return prof.results;
   }
 
   /** Write host data into a buffer, after every dispatch recorded so far. */
@@ -217,7 +288,7 @@ let current: Engine | null = null;
 export async function createEngine(options: InitOptions = {}): Promise<Engine> {
   const provider = getGpuProvider();
   const opts = provider.resolveOptions(options);
-  const { adapter, via } = await provider.requestAdapter(opts);
+  const { adapter, via, robustness } = await provider.requestAdapter(opts);
   const info = adapter.info;
   const wanted: Record<string, number> = {};
   for (const k of [
@@ -231,7 +302,9 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
   ] as const) {
     wanted[k] = adapter.limits[k];
   }
-  const device = await adapter.requestDevice({ requiredLimits: wanted, label: 'hemgpu' });
+  // Timestamp queries power the per-kernel profiler (profileKernels); optional everywhere.
+  const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const device = await adapter.requestDevice({ requiredLimits: wanted, requiredFeatures: features, label: 'hemgpu' });
   const software = isSoftwareAdapter(info);
   const name = software
     ? (info.architecture || info.vendor || 'software').toLowerCase().replace(/[^a-z0-9]+/g, '-')
@@ -244,7 +317,7 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
     software,
     platform: provider.platform,
     via,
-    robustness: opts.robustness,
+    robustness,
     name: name.replace(/^-|-$/g, '') || 'unknown',
   });
 }

@@ -96,13 +96,20 @@ export const nodeProvider: GpuProvider = {
       );
     }
     const envRobust = process.env.HEMGPU_ROBUSTNESS;
-    const robustness = options.robustness ?? !(envRobust === 'off' || envRobust === '0');
+    const fromEnv = envRobust === 'off' || envRobust === '0' ? false : envRobust === 'on' || envRobust === '1' ? true : 'auto';
+    const robustness = options.robustness ?? fromEnv;
+    if (robustness !== true && robustness !== false && robustness !== 'auto') {
+      throw new Error(`hemgpu init: robustness must be true, false or 'auto', got ${String(robustness)}.`);
+    }
     return { adapter, robustness, powerPreference: options.powerPreference ?? 'high-performance' };
   },
 
   async requestAdapter(opts: Required<InitOptions>): Promise<AdapterRequest> {
     process.env.XDG_RUNTIME_DIR ??= tmpdir();
-    const flags = opts.robustness ? [] : ['enable-dawn-features=disable_robustness'];
+    // 'auto': robust on GPU drivers, not on the CPU driver (where an out-of-bounds access could
+    // only crash this process, and the clamping halves the speed).
+    const robustFor = (software: boolean): boolean => (opts.robustness === 'auto' ? !software : opts.robustness);
+    const flagsFor = (software: boolean): string[] => (robustFor(software) ? [] : ['enable-dawn-features=disable_robustness']);
     const tried: string[] = [];
     const loader = vulkanLoaderPresent();
 
@@ -110,9 +117,9 @@ export const nodeProvider: GpuProvider = {
     if (opts.adapter === 'auto' && !hardware) {
       tried.push('system drivers: skipped, no GPU device node (/dev/dri/renderD*, /dev/nvidia0)');
     } else if (opts.adapter !== 'swiftshader') {
-      const adapter = await tryAdapter(flags, opts.powerPreference);
+      const adapter = await tryAdapter(flagsFor(false), opts.powerPreference);
       if (adapter && !(opts.adapter === 'gpu' && isSoftwareAdapter(adapter.info))) {
-        return { adapter, tried, via: 'dawn (system drivers)' };
+        return { adapter, tried, via: 'dawn (system drivers)', robustness: robustFor(false) };
       }
       tried.push(
         adapter
@@ -131,8 +138,8 @@ export const nodeProvider: GpuProvider = {
     }
     // The Vulkan loader reads this when Dawn creates its instance, i.e. at create().
     process.env.VK_ICD_FILENAMES = icd;
-    const adapter = await tryAdapter(flags, opts.powerPreference);
-    if (adapter) return { adapter, tried, via: `dawn/vulkan (SwiftShader ICD ${icd})` };
+    const adapter = await tryAdapter(flagsFor(true), opts.powerPreference);
+    if (adapter) return { adapter, tried, via: `dawn/vulkan (SwiftShader ICD ${icd})`, robustness: robustFor(true) };
     tried.push(`SwiftShader ICD ${icd}: no adapter${loader ? '' : ' (libvulkan.so.1 missing)'}`);
     throw new Error(`hemgpu init: no WebGPU adapter found. Tried: ${tried.join('; ')}. ${FIX}`);
   },

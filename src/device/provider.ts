@@ -13,17 +13,21 @@ export interface InitOptions {
    */
   adapter?: AdapterPreference;
   /**
-   * Node only. Turn off Dawn's bounds clamping on buffer accesses. Every hemgpu kernel checks its
-   * own bounds, so results are identical; it is faster on SwiftShader. Browsers never allow it.
-   * Default: on (robust), or HEMGPU_ROBUSTNESS=off.
+   * Dawn's bounds clamping on every buffer access (Node only; browsers always keep it).
+   * Every hemgpu kernel keeps its own accesses in bounds, so results are identical either way
+   * (test/robustness.test.ts checks it bit for bit); without it SwiftShader runs about 2× faster.
+   * 'auto' (default): off on the SwiftShader CPU driver, on for GPU drivers. true / false force
+   * it; HEMGPU_ROBUSTNESS=on|off sets the default from the environment.
    */
-  robustness?: boolean;
+  robustness?: boolean | 'auto';
   /** Ask for the high-performance adapter where there is a choice. Default true. */
   powerPreference?: GPUPowerPreference;
 }
 
 export interface AdapterRequest {
   adapter: GPUAdapter;
+  /** Whether the adapter was created with Dawn's robustness on. */
+  robustness: boolean;
   /** Human-readable list of what was tried, in order, for diagnostics. */
   tried: string[];
   /** The platform's name for the path that worked, e.g. 'dawn/vulkan (swiftshader ICD)'. */
