@@ -9,14 +9,15 @@
 // Forward, per iteration:   estep  γ = softmax(S / τ) with S = X μᵀ ('dot') or
 //                                  S = 2 X μᵀ − ‖μ‖² ('rbf', ‖x‖² dropped: the softmax is
 //                                  invariant to a per-row shift), logits never leave registers;
-//                           nstep  N_k = Σ_n γ_nk, A = γᵀ X, F = A / (N + ε),
-//                                  μ' = (1 − η) μ + η F, one pass over X and γ;
+//                           wsum + nstep_finish  N_k = Σ_n γ_nk, A = γᵀ X (one pass over X and
+//                                  γ, split over chunks of rows), F = A / (N + ε),
+//                                  μ' = (1 − η) μ + η F;
 //                           normalize (EMANet) μ' / (‖μ'‖ + ε) per base.
 // Backward, per iteration:  nstep_prep  dA = η dμ' / (N + ε), dN = −Σ_c η dμ'_kc F_kc / (N_k + ε)
 //                           estep_grad  dγ = X dAᵀ + 1 dNᵀ (+ the R-step's dγ), then the softmax
 //                                       adjoint dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)) in registers;
 //                           dx          dX += γ dA + s · dS μ  (s = 1/τ 'dot', 2/τ 'rbf');
-//                           dmu         dμ = (1 − η) dμ' + s · (dSᵀ X − [rbf] colsum(dS) ⊙ μ);
+//                           wsum + dmu_finish  dμ = (1 − η) dμ' + s · (dSᵀ X − [rbf] colsum(dS) ⊙ μ);
 //                           normalize_grad  the adjoint of μ̂ ↦ μ̂ / (‖μ̂‖ + ε).
 // What is saved between forward and backward: γ of every iteration (the softmax adjoint needs
 // it and it is N×K), the bases μ⁽ᵗ⁾, F and N (K×C and K: small). The logits S are never stored:
@@ -43,8 +44,8 @@ struct Params {
   inv_tau: f32,
   scale: f32,    // dx, dmu: s = 1/τ ('dot') or 2/τ ('rbf')
   c_real: u32,   // elbo: the channel count before padding
-  _p0: u32,
-  _p1: u32,
+  chunks: u32,   // wsum / *_finish: N is split into this many chunks of rows_per_chunk rows
+  rows_per_chunk: u32,
 }
 
 fn row_block(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
@@ -131,48 +132,104 @@ fn masked_exp(v: vec4<f32>, kb: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), exp(v), k < vec4<u32>(ep.K));
 }
 
-// ------------------------------------------------------------------------------------------ nstep
-@group(0) @binding(4) var<storage, read> nx: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> ngamma: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> nmu: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> nmu_out: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> nf: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read_write> ncount: array<vec4<f32>>;
-@group(0) @binding(10) var<uniform> np: Params;
+// ------------------------------------------------------------------------------------------- wsum
+// The reduction over N shared by the N-step (W = γ) and the μ-gradient (W = dS):
+//   P[chunk] = Σ_{n in chunk} W_nᵀ ⊗ x_n  (K4 × C),   s[chunk] = Σ_{n in chunk} W_n  (K4).
+// N is split into chunks so that there are enough invocations to fill the device; the *_finish
+// entry points add the chunks and apply the epilogue. One invocation per (chunk, 8 bases,
+// 8 channels) accumulates outer products over its rows.
+@group(0) @binding(4) var<storage, read> wx: array<vec4<f32>>;       // X [B, N, C]
+@group(0) @binding(5) var<storage, read> ww: array<vec4<f32>>;       // W [B, N, K4]
+@group(0) @binding(6) var<storage, read_write> wpart: array<vec4<f32>>;  // P [B, chunks, K4, C]
+@group(0) @binding(7) var<storage, read_write> wsum_w: array<vec4<f32>>; // s [B, chunks, K4]
+@group(0) @binding(8) var<uniform> wp: Params;
 
-// One invocation per 4 bases × 4 channels: a single pass over N accumulates Aᵀ-block (columns:
-// bases) by outer products and the counts N_k, then writes F and the convex update.
 @compute @workgroup_size(WG)
-fn nstep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-  let cs = np.C / 4u;
-  let gs = np.K4 / 4u;
+fn wsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  // Each invocation owns 8 bases × 8 channels (2 × 2 blocks): per row, 4 vec4 loads feed 64 FMAs.
+  let cs = wp.C / 4u;
+  let gs = wp.K4 / 4u;
+  let cp = (cs + 1u) / 2u; // channel pairs
+  let gp2 = (gs + 1u) / 2u; // base-block pairs
   let id = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (id >= gs * cs) { return; }
-  let kb = id / cs;
-  let c4 = id % cs;
+  if (id >= wp.chunks * gp2 * cp) { return; }
+  let c4 = (id % cp) * 2u;
+  let kb = ((id / cp) % gp2) * 2u;
+  let chunk = id / (cp * gp2);
+  let c4b = min(c4 + 1u, cs - 1u); // clamped: a duplicate column whose result is not stored
+  let kbb = min(kb + 1u, gs - 1u);
   let b = wid.z;
-  let xb = b * (np.x_stride / 4u);
-  let gb = b * np.N * gs;
-  var acc = mat4x4<f32>(); // column j: Σ_n γ_{n,4kb+j} x_n[c4]
-  var count = vec4<f32>();
-  for (var n = 0u; n < np.N; n++) {
-    let g = ngamma[gb + n * gs + kb];
-    let x = nx[xb + n * cs + c4];
-    acc += mat4x4<f32>(x * g.x, x * g.y, x * g.z, x * g.w);
-    count += g;
+  let xb = b * (wp.x_stride / 4u);
+  let gb = b * wp.N * gs;
+  let n_end = min(wp.N, (chunk + 1u) * wp.rows_per_chunk);
+  var a00 = mat4x4<f32>(); // column j: Σ_n W_{n,4kb+j} x_n[c4]
+  var a01 = mat4x4<f32>();
+  var a10 = mat4x4<f32>();
+  var a11 = mat4x4<f32>();
+  var s0 = vec4<f32>();
+  var s1 = vec4<f32>();
+  for (var n = chunk * wp.rows_per_chunk; n < n_end; n++) {
+    let w0 = ww[gb + n * gs + kb];
+    let w1 = ww[gb + n * gs + kbb];
+    let x0 = wx[xb + n * cs + c4];
+    let x1 = wx[xb + n * cs + c4b];
+    a00 += mat4x4<f32>(x0 * w0.x, x0 * w0.y, x0 * w0.z, x0 * w0.w);
+    a01 += mat4x4<f32>(x1 * w0.x, x1 * w0.y, x1 * w0.z, x1 * w0.w);
+    a10 += mat4x4<f32>(x0 * w1.x, x0 * w1.y, x0 * w1.z, x0 * w1.w);
+    a11 += mat4x4<f32>(x1 * w1.x, x1 * w1.y, x1 * w1.z, x1 * w1.w);
+    s0 += w0;
+    s1 += w1;
   }
-  let inv = vec4<f32>(1.0) / (count + vec4<f32>(EPS));
-  let mb = b * (np.mu_stride / 4u);
-  let ob = b * (np.K4 * cs);
+  let pb = (b * wp.chunks + chunk) * wp.K4 * cs;
+  let two_c = c4 + 1u < cs;
+  let two_k = kb + 1u < gs;
   for (var j = 0u; j < 4u; j++) {
-    let k = kb * 4u + j;
-    let f = acc[j] * inv[j];
-    nf[ob + k * cs + c4] = f;
-    nmu_out[ob + k * cs + c4] = (1.0 - np.eta) * nmu[mb + k * cs + c4] + np.eta * f;
+    wpart[pb + (kb * 4u + j) * cs + c4] = a00[j];
+    if (two_c) { wpart[pb + (kb * 4u + j) * cs + c4 + 1u] = a01[j]; }
+    if (two_k) {
+      wpart[pb + ((kb + 1u) * 4u + j) * cs + c4] = a10[j];
+      if (two_c) { wpart[pb + ((kb + 1u) * 4u + j) * cs + c4 + 1u] = a11[j]; }
+    }
   }
   if (c4 == 0u) {
-    ncount[b * gs + kb] = count;
+    wsum_w[(b * wp.chunks + chunk) * gs + kb] = s0;
+    if (two_k) { wsum_w[(b * wp.chunks + chunk) * gs + kb + 1u] = s1; }
+  }
+}
+
+// ----------------------------------------------------------------------------------- nstep_finish
+@group(0) @binding(48) var<storage, read> fpart: array<vec4<f32>>;   // P [B, chunks, K4, C]
+@group(0) @binding(49) var<storage, read> fsum: array<f32>;          // s [B, chunks, K4]
+@group(0) @binding(50) var<storage, read> fmu: array<vec4<f32>>;     // μ [B or 1, K4, C]
+@group(0) @binding(9) var<storage, read_write> nmu_out: array<vec4<f32>>; // μ̂' [B, K4, C]
+@group(0) @binding(10) var<storage, read_write> nf: array<vec4<f32>>;     // F [B, K4, C]
+@group(0) @binding(51) var<storage, read_write> ncount: array<f32>;      // N [B, K4]
+@group(0) @binding(52) var<uniform> fp: Params;
+
+// N_k = Σ chunks s, A = Σ chunks P, F = A / (N + ε), μ̂' = (1 − η) μ + η F. One invocation per
+// (base, 4 channels).
+@compute @workgroup_size(WG)
+fn nstep_finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+  let cs = fp.C / 4u;
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (id >= fp.K4 * cs) { return; }
+  let k = id / cs;
+  let c4 = id % cs;
+  let b = wid.z;
+  var a = vec4<f32>();
+  var count = 0.0;
+  for (var ch = 0u; ch < fp.chunks; ch++) {
+    a += fpart[((b * fp.chunks + ch) * fp.K4 + k) * cs + c4];
+    count += fsum[(b * fp.chunks + ch) * fp.K4 + k];
+  }
+  let f = a / (count + EPS);
+  let o = (b * fp.K4 + k) * cs + c4;
+  nf[o] = f;
+  nmu_out[o] = (1.0 - fp.eta) * fmu[b * (fp.mu_stride / 4u) + k * cs + c4] + fp.eta * f;
+  if (c4 == 0u) {
+    ncount[b * fp.K4 + k] = count;
   }
 }
 
@@ -319,38 +376,17 @@ fn estep_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 @group(0) @binding(35) var<storage, read_write> xdx: array<vec4<f32>>; // dX [B, N, C], in place
 @group(0) @binding(36) var<uniform> xp: Params;
 
-// One invocation per 4 rows × 4 channels: dXᵀ-block += dAᵀ-block · γᵀ-block + s μᵀ-block · dSᵀ-block.
-@compute @workgroup_size(WG)
-fn dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-      @builtin(local_invocation_index) lid: u32) {
-  let cs = xp.C / 4u;
-  let id = (wid.y * nwg.x + wid.x) * WG + lid;
-  let nblocks = (xp.N + 3u) / 4u;
-  if (id >= nblocks * cs) { return; }
-  let n0 = (id / cs) * 4u;
-  let c4 = id % cs;
-  let b = wid.z;
-  let kbs = xp.K4 / 4u;
-  let gb = b * xp.N * kbs;
-  let ab = b * xp.K4 * cs;
-  let mb = b * (xp.mu_stride / 4u);
+fn rows4(buf_is_gamma: bool, base: u32, n: u32, kb: u32, kbs: u32) -> mat4x4<f32> {
   let last = xp.N - 1u;
-  var accn = mat4x4<f32>();
-  var acce = mat4x4<f32>();
-  for (var kb = 0u; kb < kbs; kb++) {
-    let k = kb * 4u;
-    let g = mat4x4<f32>(xgamma[gb + min(n0, last) * kbs + kb], xgamma[gb + min(n0 + 1u, last) * kbs + kb],
-                        xgamma[gb + min(n0 + 2u, last) * kbs + kb], xgamma[gb + min(n0 + 3u, last) * kbs + kb]);
-    let d = mat4x4<f32>(xds[gb + min(n0, last) * kbs + kb], xds[gb + min(n0 + 1u, last) * kbs + kb],
-                        xds[gb + min(n0 + 2u, last) * kbs + kb], xds[gb + min(n0 + 3u, last) * kbs + kb]);
-    let da = mat4x4<f32>(xda[ab + k * cs + c4], xda[ab + (k + 1u) * cs + c4],
-                         xda[ab + (k + 2u) * cs + c4], xda[ab + (k + 3u) * cs + c4]);
-    let mu = mat4x4<f32>(xmu[mb + k * cs + c4], xmu[mb + (k + 1u) * cs + c4],
-                         xmu[mb + (k + 2u) * cs + c4], xmu[mb + (k + 3u) * cs + c4]);
-    accn += da * g;
-    acce += mu * d;
+  if (buf_is_gamma) {
+    return mat4x4<f32>(xgamma[base + min(n, last) * kbs + kb], xgamma[base + min(n + 1u, last) * kbs + kb],
+                       xgamma[base + min(n + 2u, last) * kbs + kb], xgamma[base + min(n + 3u, last) * kbs + kb]);
   }
-  let xb = b * (xp.x_stride / 4u);
+  return mat4x4<f32>(xds[base + min(n, last) * kbs + kb], xds[base + min(n + 1u, last) * kbs + kb],
+                     xds[base + min(n + 2u, last) * kbs + kb], xds[base + min(n + 3u, last) * kbs + kb]);
+}
+
+fn store_dx(xb: u32, n0: u32, c4: u32, cs: u32, accn: mat4x4<f32>, acce: mat4x4<f32>) {
   for (var i = 0u; i < 4u; i++) {
     let n = n0 + i;
     if (n >= xp.N) { break; }
@@ -363,44 +399,79 @@ fn dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<
   }
 }
 
-// ------------------------------------------------------------------------------------------- dmu
-@group(0) @binding(37) var<storage, read> mx: array<vec4<f32>>;      // X [B, N, C]
-@group(0) @binding(38) var<storage, read> mds: array<vec4<f32>>;     // dS [B, N, K4]
+// One invocation per 8 rows × 8 channels (2 × 2 blocks):
+// dXᵀ-block += dAᵀ-block · γᵀ-block + s μᵀ-block · dSᵀ-block.
+@compute @workgroup_size(WG)
+fn dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+      @builtin(local_invocation_index) lid: u32) {
+  let cs = xp.C / 4u;
+  let cp = (cs + 1u) / 2u;
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  let nblocks = (xp.N + 7u) / 8u;
+  if (id >= nblocks * cp) { return; }
+  let n0 = (id / cp) * 8u;
+  let c4 = (id % cp) * 2u;
+  let c4b = min(c4 + 1u, cs - 1u);
+  let b = wid.z;
+  let kbs = xp.K4 / 4u;
+  let gb = b * xp.N * kbs;
+  let ab = b * xp.K4 * cs;
+  let mb = b * (xp.mu_stride / 4u);
+  var n00 = mat4x4<f32>(); var n01 = mat4x4<f32>(); var n10 = mat4x4<f32>(); var n11 = mat4x4<f32>();
+  var e00 = mat4x4<f32>(); var e01 = mat4x4<f32>(); var e10 = mat4x4<f32>(); var e11 = mat4x4<f32>();
+  for (var kb = 0u; kb < kbs; kb++) {
+    let k = kb * 4u;
+    let g0 = rows4(true, gb, n0, kb, kbs);
+    let g1 = rows4(true, gb, n0 + 4u, kb, kbs);
+    let d0 = rows4(false, gb, n0, kb, kbs);
+    let d1 = rows4(false, gb, n0 + 4u, kb, kbs);
+    let da0 = mat4x4<f32>(xda[ab + k * cs + c4], xda[ab + (k + 1u) * cs + c4],
+                          xda[ab + (k + 2u) * cs + c4], xda[ab + (k + 3u) * cs + c4]);
+    let da1 = mat4x4<f32>(xda[ab + k * cs + c4b], xda[ab + (k + 1u) * cs + c4b],
+                          xda[ab + (k + 2u) * cs + c4b], xda[ab + (k + 3u) * cs + c4b]);
+    let mu0 = mat4x4<f32>(xmu[mb + k * cs + c4], xmu[mb + (k + 1u) * cs + c4],
+                          xmu[mb + (k + 2u) * cs + c4], xmu[mb + (k + 3u) * cs + c4]);
+    let mu1 = mat4x4<f32>(xmu[mb + k * cs + c4b], xmu[mb + (k + 1u) * cs + c4b],
+                          xmu[mb + (k + 2u) * cs + c4b], xmu[mb + (k + 3u) * cs + c4b]);
+    n00 += da0 * g0; n01 += da1 * g0; n10 += da0 * g1; n11 += da1 * g1;
+    e00 += mu0 * d0; e01 += mu1 * d0; e10 += mu0 * d1; e11 += mu1 * d1;
+  }
+  let xb = b * (xp.x_stride / 4u);
+  store_dx(xb, n0, c4, cs, n00, e00);
+  store_dx(xb, n0 + 4u, c4, cs, n10, e10);
+  if (c4 + 1u < cs) {
+    store_dx(xb, n0, c4 + 1u, cs, n01, e01);
+    store_dx(xb, n0 + 4u, c4 + 1u, cs, n11, e11);
+  }
+}
+
+// ------------------------------------------------------------------------------------ dmu_finish
+@group(0) @binding(37) var<storage, read> mpart: array<vec4<f32>>;   // P [B, chunks, K4, C] of dSᵀ X
+@group(0) @binding(38) var<storage, read> msum: array<f32>;          // colsum(dS) [B, chunks, K4]
 @group(0) @binding(39) var<storage, read> mmu: array<vec4<f32>>;     // μ⁽ᵗ⁾ [B or 1, K4, C]
 @group(0) @binding(40) var<storage, read> mdnext: array<vec4<f32>>;  // dμ̂' [B, K4, C] (highway)
 @group(0) @binding(41) var<storage, read_write> mdmu: array<vec4<f32>>; // dμ⁽ᵗ⁾ [B, K4, C]
 @group(0) @binding(42) var<uniform> mp: Params;
 
-// One invocation per 4 bases × 4 channels: a pass over N accumulates (dSᵀ X)ᵀ-block and
-// colsum(dS), then dμ = (1 − η) dμ̂' + s (dSᵀ X − [rbf] colsum(dS) μ).
+// dμ = (1 − η) dμ̂' + s (dSᵀ X − [rbf] colsum(dS) μ), summing the chunks of wsum.
 @compute @workgroup_size(WG)
-fn dmu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-       @builtin(local_invocation_index) lid: u32) {
+fn dmu_finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
   let cs = mp.C / 4u;
-  let gs = mp.K4 / 4u;
   let id = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (id >= gs * cs) { return; }
-  let kb = id / cs;
+  if (id >= mp.K4 * cs) { return; }
+  let k = id / cs;
   let c4 = id % cs;
   let b = wid.z;
-  let xb = b * (mp.x_stride / 4u);
-  let gb = b * mp.N * gs;
-  var acc = mat4x4<f32>();
-  var colsum = vec4<f32>();
-  for (var n = 0u; n < mp.N; n++) {
-    let d = mds[gb + n * gs + kb];
-    let x = mx[xb + n * cs + c4];
-    acc += mat4x4<f32>(x * d.x, x * d.y, x * d.z, x * d.w);
-    colsum += d;
+  var g = vec4<f32>();
+  var colsum = 0.0;
+  for (var ch = 0u; ch < mp.chunks; ch++) {
+    g += mpart[((b * mp.chunks + ch) * mp.K4 + k) * cs + c4];
+    colsum += msum[(b * mp.chunks + ch) * mp.K4 + k];
   }
-  let mb = b * (mp.mu_stride / 4u);
-  let ob = b * (mp.K4 * cs);
-  for (var j = 0u; j < 4u; j++) {
-    let k = kb * 4u + j;
-    var g = acc[j];
-    if (RBF) { g -= colsum[j] * mmu[mb + k * cs + c4]; }
-    mdmu[ob + k * cs + c4] = (1.0 - mp.eta) * mdnext[ob + k * cs + c4] + mp.scale * g;
-  }
+  if (RBF) { g -= colsum * mmu[b * (mp.mu_stride / 4u) + k * cs + c4]; }
+  let o = (b * mp.K4 + k) * cs + c4;
+  mdmu[o] = (1.0 - mp.eta) * mdnext[o] + mp.scale * g;
 }
 
 // ------------------------------------------------------------------------------------------ elbo

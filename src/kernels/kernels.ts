@@ -27,13 +27,14 @@ export const K = {
   uniformRandom: defineKernel('uniform_random', randomWgsl, 'uniform_fill'),
   normalRandom: defineKernel('normal_random', randomWgsl, 'normal_fill'),
   hemEstep: defineKernel('hem_estep', hemWgsl, 'estep'),
-  hemNstep: defineKernel('hem_nstep', hemWgsl, 'nstep'),
+  hemWsum: defineKernel('hem_wsum', hemWgsl, 'wsum'),
+  hemNstepFinish: defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish'),
   hemNormalize: defineKernel('hem_normalize', hemWgsl, 'normalize'),
   hemNormalizeGrad: defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad'),
   hemNstepPrep: defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep'),
   hemEstepGrad: defineKernel('hem_estep_grad', hemWgsl, 'estep_grad'),
   hemDx: defineKernel('hem_dx', hemWgsl, 'dx'),
-  hemDmu: defineKernel('hem_dmu', hemWgsl, 'dmu'),
+  hemDmuFinish: defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish'),
   hemElbo: defineKernel('hem_elbo', hemWgsl, 'elbo'),
 } as const;
 

@@ -362,6 +362,7 @@ function params(p: {
   scale: number;
   cReal?: number;
 }): ReturnType<typeof uniform> {
+  const ch = chunking(p.N, p.K4, p.C);
   return uniform({
     N: p.N,
     C: p.C,
@@ -373,7 +374,33 @@ function params(p: {
     inv_tau: p.invTau,
     scale: p.scale,
     c_real: p.cReal ?? p.C,
+    chunks: ch.chunks,
+    rows_per_chunk: ch.rows,
   });
+}
+
+/**
+ * How the reductions over N (wsum) are split: enough (chunk, 8 bases, 8 channels) invocations to
+ * fill a large GPU (~4096), with at least 32 rows per chunk.
+ */
+export function chunking(N: number, K4: number, C: number): { chunks: number; rows: number } {
+  const tiles = Math.ceil(K4 / 8) * Math.ceil(C / 8);
+  const want = Math.max(1, Math.min(Math.ceil(4096 / tiles), Math.ceil(N / 32)));
+  const rows = Math.ceil(N / want);
+  return { chunks: Math.ceil(N / rows), rows };
+}
+
+/** Σ over chunks of rows of Wᵀ ⊗ X and of W (kernels/hem.wgsl `wsum`): partials for *_finish. */
+function weightedSums(x: Tensor, w: Tensor, p: ReturnType<typeof uniform>, d: { B: number; N: number; C: number; K4: number }): { part: Tensor; sums: Tensor } {
+  const { chunks } = chunking(d.N, d.K4, d.C);
+  const part = Tensor.empty([d.B, chunks, d.K4, d.C], 'hem wsum');
+  const sums = Tensor.empty([d.B, chunks, d.K4], 'hem wsum');
+  K.hemWsum.dispatch({
+    bindings: { wx: x.bind('hem'), ww: w.bind('hem'), wpart: part.bind('hem', 'read_write'), wsum_w: sums.bind('hem', 'read_write'), wp: p },
+    overrides: { WG },
+    workgroups: batched(Math.ceil((chunks * Math.ceil(d.K4 / 8) * Math.ceil(d.C / 8)) / WG), d.B),
+  });
+  return { part, sums };
 }
 
 const WG = 64;
@@ -406,19 +433,22 @@ function fusedForward(x: Tensor, mu0: Tensor, o: ResolvedHemOptions, d: Dims, tr
     const muHat = Tensor.empty([B, K4, C], 'hem N-step');
     const f = Tensor.empty([B, K4, C], 'hem N-step');
     const counts = Tensor.empty([B, K4], 'hem N-step');
-    K.hemNstep.dispatch({
+    const ws = weightedSums(x, gamma, p, d);
+    K.hemNstepFinish.dispatch({
       bindings: {
-        nx: x.bind('hem'),
-        ngamma: gamma.bind('hem'),
-        nmu: mu.bind('hem'),
+        fpart: ws.part.bind('hem'),
+        fsum: ws.sums.bind('hem'),
+        fmu: mu.bind('hem'),
         nmu_out: muHat.bind('hem', 'read_write'),
         nf: f.bind('hem', 'read_write'),
         ncount: counts.bind('hem', 'read_write'),
-        np: p,
+        fp: p,
       },
       overrides: { WG },
-      workgroups: batched(Math.ceil(((K4 / 4) * (C / 4)) / WG), B),
+      workgroups: batched(Math.ceil((K4 * (C / 4)) / WG), B),
     });
+    ws.part.dispose();
+    ws.sums.dispose();
     let next = muHat;
     if (o.normalizeBases) {
       next = Tensor.empty([B, K4, C], 'hem normalize');
@@ -561,7 +591,7 @@ function fusedBackward(
       xdx: out.bind('hem backward', 'read_write'),
       xp: p,
     });
-    const dxGroups = batched(Math.ceil((Math.ceil(N / 4) * (C / 4)) / WG), B);
+    const dxGroups = batched(Math.ceil((Math.ceil(N / 8) * Math.ceil(C / 8)) / WG), B);
     if (trace) {
       // The two parts separately (the paper's Fig. 3b-c), then their sum into dX.
       for (const [part, slot] of [[1, 'gradXFromNStep'], [2, 'gradXFromEStep']] as const) {
@@ -577,18 +607,21 @@ function fusedBackward(
     K.hemDx.dispatch({ bindings: dxBindings(dx), overrides: { WG, PART: 0 }, workgroups: dxGroups });
     // dμ⁽ᵗ⁾ = (1 − η) dμ̂ (the highway) + s (dSᵀ X − [rbf] colsum(dS) μ).
     const dmu = Tensor.empty([B, K4, C], 'hem backward');
-    K.hemDmu.dispatch({
+    const ws = weightedSums(x, dS, p, d);
+    K.hemDmuFinish.dispatch({
       bindings: {
-        mx: x.bind('hem backward'),
-        mds: dS.bind('hem backward'),
+        mpart: ws.part.bind('hem backward'),
+        msum: ws.sums.bind('hem backward'),
         mmu: mu.bind('hem backward'),
         mdnext: dhat.bind('hem backward'),
         mdmu: dmu.bind('hem backward', 'read_write'),
         mp: p,
       },
       overrides: { WG, RBF: o.estep === 'rbf' },
-      workgroups: batched(Math.ceil(((K4 / 4) * (C / 4)) / WG), B),
+      workgroups: batched(Math.ceil((K4 * (C / 4)) / WG), B),
     });
+    ws.part.dispose();
+    ws.sums.dispose();
     dhat.dispose();
     dA.dispose();
     dN.dispose();

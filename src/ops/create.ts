@@ -42,10 +42,15 @@ export function tensor(data: Float32Array | NestedArray, shape?: Shape, options:
 
 /** A tensor with every element equal to `value`, filled on the GPU. */
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
-  checkShape('full()', shape);
-  const t = Tensor.empty(shape, 'full()');
+  return fill('full()', shape, value, options);
+}
+
+/** full() under the caller's name, so its errors name the op the user called. */
+function fill(op: string, shape: Shape, value: number, options: TensorOptions): Tensor {
+  checkShape(op, shape);
+  const t = Tensor.empty(shape, op);
   K.fill.dispatch({
-    bindings: { y: t.bind('full()', 'read_write'), p: uniform({ n: t.size, seed: 0, a: value, b: 0 }) },
+    bindings: { y: t.bind(op, 'read_write'), p: uniform({ n: t.size, seed: 0, a: value, b: 0 }) },
     workgroups: groupsFor(t.size, 256),
   });
   t.requiresGrad = options.requiresGrad ?? false;
@@ -53,11 +58,11 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
 }
 
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
-  return full(shape, 0, options);
+  return fill('zeros()', shape, 0, options);
 }
 
 export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
-  return full(shape, 1, options);
+  return fill('ones()', shape, 1, options);
 }
 
 export interface RandomOptions extends TensorOptions {

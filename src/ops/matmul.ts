@@ -7,7 +7,7 @@
 import { record } from '../autograd/tape.ts';
 import { engine } from '../device/engine.ts';
 import { K } from '../kernels/kernels.ts';
-import { fmt, sizeOf } from '../tensor/shape.ts';
+import { fmt, sameShape, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './elementwise.ts';
 import { matmulConfig } from './matmul-config.ts';
@@ -49,7 +49,8 @@ function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Plan {
   const ba = sizeOf(la);
   const bb = sizeOf(lb);
   let batchShape: number[];
-  if (ba === bb && (la.length === lb.length || ba === 1)) batchShape = la.length >= lb.length ? la : lb;
+  // Equal counts are not enough: [2, 3] and [3, 2] batches hold 6 matrices each but do not pair up.
+  if ((ba === bb && sameShape(la, lb)) || (ba === 1 && bb === 1)) batchShape = la.length >= lb.length ? la : lb;
   else if (ba === 1) batchShape = lb;
   else if (bb === 1) batchShape = la;
   else {
