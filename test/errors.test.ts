@@ -47,6 +47,13 @@ describe('shape and rank mismatches', () => {
     rejects(() => hg.matmul(a, b, { transB: true }), /^matmul: inner dimensions differ: a \[2, 3\] gives K = 3 and b \[4, 5\] gives K = 5/, /b is \[\.\.\., N, K\]/);
   });
 
+  test('matmul: a batch above the device limit on workgroups per dimension', () => {
+    const limit = engine.limits.maxComputeWorkgroupsPerDimension;
+    const a = hg.zeros([limit + 1, 1, 1]);
+    const b = hg.zeros([1, 1]);
+    rejects(() => hg.matmul(a, b), new RegExp(`^matmul: batch of ${limit + 1} matrices is above this device's limit of ${limit}; split the batch`));
+  });
+
   test('matmul: rank below 2', () => {
     const v = hg.zeros([3]);
     const m = hg.zeros([3, 2]);
@@ -173,6 +180,13 @@ describe('tensors bigger than maxStorageBufferBindingSize', () => {
     rejects(() => hg.matmul(a, b), new RegExp(`^matmul: a tensor of shape \\[${m}, ${nCols}\\] needs ${4 * m * nCols} bytes`), limit);
     rejects(() => hg.add(a, b), new RegExp(`^add: a tensor of shape \\[${m}, ${nCols}\\]`), limit);
     rejects(() => hg.expand(b, [m, nCols]), /^expand: a tensor of shape/, limit);
+  });
+});
+
+describe('reading', () => {
+  test('item() needs exactly one element', async () => {
+    const t = hg.zeros([2]);
+    await expect(t.item()).rejects.toThrow(/^item\(\): tensor has shape \[2\]; item\(\) needs exactly one element/);
   });
 });
 
