@@ -54,7 +54,17 @@ export class HEM {
     if (x.rank !== 3 || x.shape[2] !== this.config.channels) {
       throw new Error(`HEM.forward: x must be [B, N, ${this.config.channels}], got ${fmt(x.shape)}.`);
     }
-    const r = hem(x, this.mu0, { ...this.options, ...extra });
+    // The layer's backward reads μ⁽⁰⁾, and the update below replaces (disposes) this.mu0: give the
+    // layer its own handle on the storage, living as long as the output it differentiates.
+    const mu0 = this.mu0.alias();
+    let r: HemResult;
+    try {
+      r = hem(x, mu0, { ...this.options, ...extra });
+    } catch (err) {
+      mu0.dispose();
+      throw err;
+    }
+    r.out.own(mu0);
     if (this.training) this.updateBases(r.mu);
     return r;
   }
