@@ -191,6 +191,8 @@ function checkInputs(x: Tensor, mu0: Tensor): { B: number; N: number; C: number;
 /**
  * One HEM layer: T iterations from bases mu0 over features x, then the reconstruction.
  * x: [B, N, C]; mu0: [K, C] (shared by the batch) or [B, K, C]. See HemOptions.
+ * NaN in x is not checked for (that would need a read-back): the call completes, and the batch
+ * element holding it gets NaN in mu and in every entry of out (other batch elements are unaffected).
  */
 export function hem(x: Tensor, mu0: Tensor, options: HemOptions = {}): HemResult {
   const dims = checkInputs(x, mu0);
