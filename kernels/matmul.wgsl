@@ -1,6 +1,7 @@
 // Batched matrix product C[b] = alpha · op(A[b]) · op(B[b]), op = optional transpose.
 // A is [M, K] (or [K, M] when TRANS_A), B is [K, N] (or [N, K] when TRANS_B), all row-major.
-// A batch stride of 0 shares one operand across the batch; the batch index is workgroup_id.z.
+// A batch stride of 0 shares one operand across the batch; workgroup_id.z is batch · splits + s,
+// where split s covers one chunk of k (split-K, for small outputs with long dot products).
 //
 // Register tiling: each invocation accumulates a TM × TN block of C in registers (TN in vec4
 // columns), reading TM values of A and TN values of B per step of k. There is no workgroup
@@ -24,7 +25,13 @@ struct Params {
   stride_b: u32,
   stride_c: u32,
   alpha: f32,
-  _pad: u32,
+  // Split-K: workgroup_id.z = batch · splits + s; split s sums k in [s·k_chunk, (s+1)·k_chunk)
+  // into its own output slice (the host adds the slices). splits = 1, k_chunk = K otherwise.
+  splits: u32,
+  k_chunk: u32,
+  _p0: u32,
+  _p1: u32,
+  _p2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -43,8 +50,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let row0 = (wid.y * WG_Y + lid.y) * TM;
   let col0 = (wid.x * WG_X + lid.x) * TN;
   if (row0 >= M || col0 >= N) { return; }
-  let a0 = wid.z * p.stride_a;
-  let b0 = wid.z * p.stride_b;
+  let batch = wid.z / p.splits;
+  let k_begin = (wid.z % p.splits) * p.k_chunk;
+  let k_end = min(K, k_begin + p.k_chunk);
+  let a0 = batch * p.stride_a;
+  let b0 = batch * p.stride_b;
   let tn4 = TN / 4u;
 
   // Clamped row/column indices (loads past the edge read a valid element whose result is dropped).
@@ -57,7 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 
   var acc: array<vec4<f32>, 16>; // [MAX_TM][MAX_TN4]
-  for (var k = 0u; k < K; k++) {
+  for (var k = k_begin; k < k_end; k++) {
     var bv: array<vec4<f32>, MAX_TN4>;
     for (var j = 0u; j < tn4; j++) {
       let cj = cols[j];
@@ -158,13 +168,16 @@ fn tiled4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   let row0 = (wid.y * WG_Y + lid.y) * 4u * BM;
   let col0 = (wid.x * WG_X + lid.x) * 4u * BN;
   if (row0 >= q.M || col0 >= q.N) { return; }
-  let a0 = wid.z * (q.stride_a / 4u);
-  let b0 = wid.z * (q.stride_b / 4u);
+  let batch = wid.z / q.splits;
+  let k_begin = (wid.z % q.splits) * q.k_chunk; // k_chunk is a multiple of 4 here
+  let k_end = min(q.K, k_begin + q.k_chunk);
+  let a0 = batch * (q.stride_a / 4u);
+  let b0 = batch * (q.stride_b / 4u);
   var acc00 = mat4x4<f32>();
   var acc01 = mat4x4<f32>();
   var acc10 = mat4x4<f32>();
   var acc11 = mat4x4<f32>();
-  for (var k = 0u; k < q.K; k += 4u) {
+  for (var k = k_begin; k < k_end; k += 4u) {
     let at0 = a_block_t(a0, row0, k);
     let bt0 = b_block_t(b0, col0, k);
     acc00 += bt0 * at0;

@@ -1,12 +1,17 @@
 // Tensor initialisation on the GPU: constant fill and seeded counter-based random numbers.
 // Element i of a random tensor depends only on (seed, i), so results are reproducible and
 // independent of dispatch shape. The generator is the PCG hash (O'Neill's PCG-RXS-M-XS step
-// applied to a counter), chained twice over (seed, i) and mixed once more for a second stream.
+// applied to a counter): pcg(pcg(seed ^ stream) ^ i), mixed once more for Box-Muller's second draw.
 //   const_fill   — y = value
 //   uniform_fill — y = low + (high − low) · u, u ∈ [0, 1) with 24 random bits
 //   normal_fill  — y = mean + std · z, z standard normal by the Box-Muller transform
 
 override WG: u32 = 256;
+
+// Per-generator salts, so rand and randn with one seed are independent streams. The seed is
+// hashed before the index is mixed in, so (seed a, index b) and (seed b, index a) differ.
+const UNIFORM_STREAM: u32 = 0x2545f491u;
+const NORMAL_STREAM: u32 = 0x6a09e667u;
 
 struct Params {
   n: u32,
@@ -45,7 +50,7 @@ fn uniform_fill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
            @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
   if (i >= p.n) { return; }
-  let h = pcg(pcg(i) ^ pcg(p.seed));
+  let h = pcg(pcg(p.seed ^ UNIFORM_STREAM) ^ i);
   y[i] = p.a + (p.b - p.a) * unit(h);
 }
 
@@ -54,7 +59,7 @@ fn normal_fill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
           @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
   if (i >= p.n) { return; }
-  let h1 = pcg(pcg(i) ^ pcg(p.seed));
+  let h1 = pcg(pcg(p.seed ^ NORMAL_STREAM) ^ i);
   let h2 = pcg(h1 ^ 0x9e3779b9u);
   let u1 = 1.0 - unit(h1); // (0, 1]: log stays finite
   let u2 = unit(h2);

@@ -12,6 +12,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
+import { splitsFor } from '../src/ops/matmul.ts';
 import {
   Rng,
   abs,
@@ -221,6 +222,28 @@ describe('matmul forward, 2-D', () => {
       hg.setMatmulConfig(before);
     }
   });
+});
+
+describe('matmul split-K (small outputs, long dot products)', () => {
+  // Outputs below 2^18 elements with K ≥ 1024 split K into chunks summed by a reduction
+  // (src/ops/matmul.ts splitsFor); both kernel paths, ragged K, batches and every flag.
+  test('splitsFor engages only for long K and small outputs', () => {
+    expect(splitsFor(64 * 64, 4096)).toBeGreaterThan(1);
+    expect(splitsFor(64 * 64, 512)).toBe(1);
+    expect(splitsFor(1 << 18, 1 << 16)).toBe(1);
+  });
+  const SHAPES: [number, number, number, Shape][] = [
+    [8, 2048, 8, []],
+    [7, 4225, 9, []],
+    [64, 1028, 20, []],
+    [12, 2051, 16, [3]],
+  ];
+  for (const [M, K, N, batch] of SHAPES) {
+    test(`[${M}×${K}]·[${K}×${N}] batch ${JSON.stringify(batch)}, all four transpose combinations, with gradients`, async () => {
+      const rng = new Rng(M * 7919 + K + N);
+      for (const o of COMBOS) await check(makeCase(M, K, N, o, batch, batch), rng, true);
+    });
+  }
 });
 
 describe('matmul forward, batched and shared operands', () => {

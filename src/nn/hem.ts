@@ -517,6 +517,29 @@ function hemFused(
   return o.detach ? noGrad(run) : run();
 }
 
+/** Wᵀ X for W [B, N, K4], X [B, N, C] → [B, K4, C]: wsum over row chunks, then the chunks summed
+ * by dmu_finish with η = 1 and s = 1 (so its highway term (1 − η)·dμ̂' vanishes). */
+function transposedProduct(w: Tensor, x: Tensor, d: Dims): Tensor {
+  const p = params({ ...d, shared: false, eta: 1, invTau: 0, scale: 1 });
+  const ws = weightedSums(x, w, p, d);
+  const out = Tensor.empty([d.B, d.K4, d.C], 'hem backward');
+  K.hemDmuFinish.dispatch({
+    bindings: {
+      mpart: ws.part.bind('hem backward'),
+      msum: ws.sums.bind('hem backward'),
+      mmu: ws.part.bind('hem backward'), // unused: RBF is off
+      mdnext: ws.part.bind('hem backward'), // multiplied by 1 − η = 0
+      mdmu: out.bind('hem backward', 'read_write'),
+      mp: p,
+    },
+    overrides: { WG, RBF: false },
+    workgroups: batched(Math.ceil((d.K4 * (d.C / 4)) / WG), d.B),
+  });
+  ws.part.dispose();
+  ws.sums.dispose();
+  return out;
+}
+
 function fusedBackward(
   g: Tensor,
   x: Tensor,
@@ -531,8 +554,10 @@ function fusedBackward(
   const sScale = (o.estep === 'rbf' ? 2 : 1) / o.temperature;
   const gammaT = s.gammas[T - 1]!;
   const muT = s.mus[T]!;
-  // R-step X̃ = γ μ: dμ⁽ᵀ⁾ = γᵀ dX̃, dγ⁽ᵀ⁾ = dX̃ μᵀ.
-  let dnext = matmul(gammaT, g, { transA: true }); // [B, K4, C]
+  // R-step X̃ = γ μ: dμ⁽ᵀ⁾ = γᵀ dX̃ (a reduction over N: the N-step's chunked wsum kernel, which
+  // keeps a GPU busy where a product with a 64 × C output and N-long dot products would not),
+  // dγ⁽ᵀ⁾ = dX̃ μᵀ.
+  let dnext = transposedProduct(gammaT, g, d);
   const dgammaR = matmul(g, muT, { transB: true }); // [B, N, K4]
   if (trace) trace.set('gradMuNorm', T, norm(dnext));
   const dx = full([B, N, C], 0);

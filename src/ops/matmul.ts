@@ -11,6 +11,7 @@ import { fmt, sameShape, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './elementwise.ts';
 import { matmulConfig } from './matmul-config.ts';
+import { sumAxis1 } from './reduce.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -70,19 +71,37 @@ function vec4Aligned(p: Plan, transA: boolean): boolean {
   return p.K % 4 === 0 && p.N % 4 === 0 && (!transA || p.M % 4 === 0);
 }
 
+/**
+ * Split-K: products with few outputs and long dot products (γᵀX: 64 × C outputs, K = N rows)
+ * would leave most of a GPU idle, so K is cut into chunks that run as extra workgroups and the
+ * partial products are summed by one reduction. Returns 1 when the plain kernel has enough work.
+ */
+export function splitsFor(outputs: number, K: number): number {
+  if (K < 1024 || outputs >= 1 << 18) return 1;
+  const byWork = Math.floor((1 << 18) / outputs); // aim for ~256K outputs·splits in flight
+  return Math.max(1, Math.min(byWork, Math.floor(K / 256), 64));
+}
+
 /** Record the kernel (forward only). */
 function matmulForward(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha = 1): Tensor {
   const p = plan(a, b, transA, transB);
-  const c = Tensor.empty([...p.batchShape, p.M, p.N], 'matmul');
   const cfg = matmulConfig(p.M, p.N);
+  let splits = splitsFor(p.batch * p.M * p.N, p.K);
+  const kChunk = splits > 1 ? Math.ceil(p.K / splits / 4) * 4 : p.K;
+  if (splits > 1) splits = Math.ceil(p.K / kChunk);
+  const maxZ = engine().limits.maxComputeWorkgroupsPerDimension;
+  if (p.batch * splits > maxZ) splits = 1;
+  const chunk = splits > 1 ? kChunk : p.K;
+  // With splits, each (batch, split) writes its own [M, N] slice of a [batch, splits, M, N] buffer.
+  const c = Tensor.empty(splits > 1 ? [p.batch, splits, p.M, p.N] : [...p.batchShape, p.M, p.N], 'matmul');
   const params = {
     kind: 'uniform' as const,
-    values: { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha },
+    values: { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha, splits, k_chunk: chunk },
   };
   const workgroups: [number, number, number] = [
     Math.ceil(p.N / (4 * cfg.BN * cfg.WG_X)),
     Math.ceil(p.M / (4 * cfg.BM * cfg.WG_Y)),
-    p.batch,
+    p.batch * splits,
   ];
   if (vec4Aligned(p, transA)) {
     K.matmulTiled4.dispatch({
@@ -97,7 +116,12 @@ function matmulForward(a: Tensor, b: Tensor, transA: boolean, transB: boolean, a
       workgroups,
     });
   }
-  return c;
+  if (splits === 1) return c;
+  const summed = sumAxis1(c);
+  c.dispose();
+  const out = summed.view([...p.batchShape, p.M, p.N], 'matmul');
+  summed.dispose();
+  return out;
 }
 
 /** C = op(A) · op(B) (see the file comment for shapes). */

@@ -72,6 +72,11 @@ function reduce(op: string, x: Tensor, axes: number | readonly number[] | undefi
   });
 }
 
+/** Σ over axis 1 of a rank-4 tensor (matmul's split-K partials), forward only. */
+export function sumAxis1(x: Tensor): Tensor {
+  return reduceForward('matmul split-K', x, [1], false, 1);
+}
+
 /** scale · Σ of every element, as a scalar tensor (forward only). */
 export function sumAll(op: string, x: Tensor, scale: number): Tensor {
   return reduceForward(op, x, x.shape.map((_, i) => i), false, scale);
