@@ -306,9 +306,12 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
   const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
   const device = await adapter.requestDevice({ requiredLimits: wanted, requiredFeatures: features, label: 'hemgpu' });
   const software = isSoftwareAdapter(info);
+  const slug = (v: string): string => v.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  const model = slug(info.device || info.architecture || '');
+  const vendor = slug(info.vendor || '');
   const name = software
-    ? (info.architecture || info.vendor || 'software').toLowerCase().replace(/[^a-z0-9]+/g, '-')
-    : `${info.vendor}-${info.device || info.architecture}`.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+    ? slug(info.architecture || info.vendor || 'software')
+    : model.startsWith(vendor) ? model : `${vendor}-${model}`;
   return new Engine(device, {
     vendor: info.vendor,
     architecture: info.architecture,

@@ -1,0 +1,104 @@
+/**
+ * Render the README's benchmark tables from bench/results/*.json (the newest file per adapter),
+ * between the `<!-- bench:start -->` and `<!-- bench:end -->` markers, so the README shows what
+ * was measured and nothing else.   node scripts/run.mjs bench/render.ts
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RESULTS_DIR, table } from './common.ts';
+
+interface CaseResult {
+  name: string;
+  medianMs: number;
+  madMs: number;
+  gflops?: number;
+}
+interface EmRow {
+  B: number;
+  C: number;
+  N: number;
+  K: number;
+  T: number;
+  cases: CaseResult[];
+  speedupForward: number;
+  speedupForwardBackward: number;
+  hemOverEm: number;
+}
+interface Doc {
+  date: string;
+  adapter: { name: string; description: string; vendor: string; device: string; software: boolean; robustness: boolean };
+  subjects: Record<string, { measuredAt: string; results: unknown }>;
+}
+interface TorchDoc {
+  device: string;
+  torch: string;
+  [k: string]: unknown;
+}
+
+const files = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
+const docs = new Map<string, Doc>();
+const torch: { file: string; doc: TorchDoc }[] = [];
+for (const f of files) {
+  const doc = JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as Doc & TorchDoc;
+  if ('torch' in doc) torch.push({ file: f, doc });
+  else docs.set(doc.adapter.name, doc); // sorted by date: the newest file per adapter wins
+}
+
+const ms = (v: number): string => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+const out: string[] = [];
+for (const doc of docs.values()) {
+  const a = doc.adapter;
+  out.push(`### ${a.software ? 'SwiftShader (CPU driver, 2 cores)' : a.device || a.description} — ${doc.date}`);
+  out.push('');
+  out.push(`Adapter: ${a.description || a.device} (${a.vendor}${a.software ? ', CPU driver' : ''}), Dawn robustness ${a.robustness ? 'on' : 'off'}; from \`bench/results/${doc.date}-${a.name}.json\`.`);
+  out.push('');
+  const mm = doc.subjects.matmul?.results as { config: { BM: number; BN: number; WG_X: number; WG_Y: number }; cases: CaseResult[] } | undefined;
+  if (mm) {
+    const c = mm.config;
+    out.push(`**matmul** (tile ${4 * c.BM}×${4 * c.BN} per invocation, workgroup ${c.WG_X}×${c.WG_Y}):`);
+    out.push('');
+    out.push(table(['product', 'median ms', '± MAD', 'GFLOPS'], mm.cases.map((r) => [r.name, ms(r.medianMs), ms(r.madMs), r.gflops!.toFixed(1)])));
+    out.push('');
+  }
+  for (const key of ['em', 'em-paper-shape']) {
+    const em = doc.subjects[key]?.results as EmRow[] | undefined;
+    if (!em) continue;
+    out.push(`**HEM layer** (K = ${em[0]!.K}, T = ${em[0]!.T}; η = 0.5 unless noted; fwd+bwd = gradients of sum(X̃ ⊙ G) w.r.t. X and μ⁽⁰⁾):`);
+    out.push('');
+    out.push(
+      table(
+        ['B, N, C', 'fused fwd ms', 'unfused fwd ms', 'fwd speedup', 'fused fwd+bwd ms', 'unfused fwd+bwd ms', 'fwd+bwd speedup', 'EM (η = 1) fwd+bwd ms', 'HEM / EM'],
+        em.map((r) => [
+          `${r.B}, ${r.N}, ${r.C}`,
+          ms(r.cases[0]!.medianMs),
+          ms(r.cases[1]!.medianMs),
+          `${r.speedupForward.toFixed(2)}×`,
+          ms(r.cases[2]!.medianMs),
+          ms(r.cases[3]!.medianMs),
+          `${r.speedupForwardBackward.toFixed(2)}×`,
+          ms(r.cases[4]!.medianMs),
+          r.hemOverEm.toFixed(3),
+        ]),
+      ),
+    );
+    out.push('');
+  }
+}
+for (const { file, doc } of torch) {
+  const mm = doc.matmul_4096 as { gflops: number } | undefined;
+  const hemT = doc['hem_eta0.5'] as { forward_ms: number; forward_backward_ms: number; shape: number[] } | undefined;
+  out.push(`**PyTorch ${doc.torch} eager on ${doc.device}** (float32, TF32 off; \`bench/results/${file}\`, from \`bench/peers/torch_hem.py\`):`);
+  if (mm) out.push(`matmul 4096³ ${(mm.gflops / 1000).toFixed(1)} TFLOPS;`);
+  if (hemT) out.push(`HEM layer B, N, C = ${hemT.shape[0]}, ${hemT.shape[1]}, ${hemT.shape[2]}: forward ${ms(hemT.forward_ms)} ms, forward+backward ${ms(hemT.forward_backward_ms)} ms.`);
+  out.push('');
+}
+
+const readme = readFileSync('README.md', 'utf8');
+const start = '<!-- bench:start -->';
+const end = '<!-- bench:end -->';
+const i = readme.indexOf(start);
+const j = readme.indexOf(end);
+if (i < 0 || j < i) throw new Error('README.md has no <!-- bench:start --> … <!-- bench:end --> section');
+writeFileSync('README.md', `${readme.slice(0, i + start.length)}\n${out.join('\n')}\n${readme.slice(j)}`);
+console.log(`README.md: rendered ${docs.size} adapter(s) and ${torch.length} PyTorch file(s)`);
+process.exit(0);
