@@ -39,9 +39,9 @@ const files = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort()
 const docs = new Map<string, Doc>();
 const torch: { file: string; doc: TorchDoc }[] = [];
 for (const f of files) {
-  const doc = JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as Doc & TorchDoc;
-  if ('torch' in doc) torch.push({ file: f, doc });
-  else docs.set(doc.adapter.name, doc); // sorted by date: the newest file per adapter wins
+  const doc = JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as Partial<Doc> & Partial<TorchDoc>;
+  if (typeof doc.torch === 'string') torch.push({ file: f, doc: doc as TorchDoc });
+  else docs.set((doc as Doc).adapter.name, doc as Doc); // sorted by date: the newest file per adapter wins
 }
 
 const ms = (v: number): string => (v < 10 ? v.toFixed(2) : v.toFixed(1));
