@@ -21,5 +21,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The default console report, plus a JSON summary .ci/run turns into a plain closing line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.cache/vitest-results.json' },
   },
 });
