@@ -3,7 +3,7 @@
 //   X [N, C], bases μ [K, C] (stride 0 when μ⁽⁰⁾ is shared by the batch), γ [N, K].
 // C and K are multiples of 4 here (the host zero-pads odd sizes; padded bases are masked out of
 // the softmax, so they get γ = 0). N is arbitrary: rows past N are clamped on load and masked.
-// Every entry point owns 4 rows (or 4 bases) × a vec4 of columns and multiplies 4×4 blocks with
+// Every entry point owns 8 rows (or 8 bases) × vec4s of columns and multiplies 4×4 blocks with
 // WGSL's mat4x4 product or with vec4 outer products, as kernels/matmul.wgsl does.
 //
 // Forward, per iteration:   estep  γ = softmax(S / τ) with S = X μᵀ ('dot') or
@@ -48,8 +48,9 @@ struct Params {
   rows_per_chunk: u32,
 }
 
+// First of the 8 rows an E-step invocation owns.
 fn row_block(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return ((wid.y * nwg.x + wid.x) * WG + lid) * 4u;
+  return ((wid.y * nwg.x + wid.x) * WG + lid) * 8u;
 }
 
 // ------------------------------------------------------------------------------------------ estep
@@ -76,41 +77,52 @@ fn estep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
   let mb = b * (ep.mu_stride / 4u);
   let cs = ep.C / 4u;
   let kbs = ep.K4 / 4u;
-  // acc[kb]: column i holds the logits x_{n0+i} · μ_k for k in block kb.
-  var acc: array<mat4x4<f32>, KB_MAX>;
+  // acc[2 kb + h]: column i holds the logits x_{n0+4h+i} · μ_k for the 4 bases k of block kb.
+  // The k-block loop is outside the channel loop, so the two accumulators stay in registers;
+  // each (block, channel step) loads 4 vec4 of μ and 8 of X for 128 FMAs.
+  var acc: array<mat4x4<f32>, 2u * KB_MAX>;
   var musq: array<vec4<f32>, KB_MAX>;
-  for (var c4 = 0u; c4 < cs; c4++) {
-    let xt = x_block(xb, n0, c4, ep.N, ep.C);
-    for (var kb = 0u; kb < kbs; kb++) {
-      let k = kb * 4u;
+  for (var kb = 0u; kb < kbs; kb++) {
+    let k = kb * 4u;
+    var a0 = mat4x4<f32>();
+    var a1 = mat4x4<f32>();
+    var q = vec4<f32>();
+    for (var c4 = 0u; c4 < cs; c4++) {
       let m0 = emu[mb + k * cs + c4];
       let m1 = emu[mb + (k + 1u) * cs + c4];
       let m2 = emu[mb + (k + 2u) * cs + c4];
       let m3 = emu[mb + (k + 3u) * cs + c4];
-      // transpose(μ-block) · Xᵀ-block = (X μᵀ)ᵀ for these 4 rows and 4 bases.
-      acc[kb] += transpose(mat4x4<f32>(m0, m1, m2, m3)) * xt;
+      // transpose(μ-block) · Xᵀ-block = (X μᵀ)ᵀ for 4 rows and these 4 bases.
+      let mt = transpose(mat4x4<f32>(m0, m1, m2, m3));
+      a0 += mt * x_block(xb, n0, c4, ep.N, ep.C);
+      a1 += mt * x_block(xb, n0 + 4u, c4, ep.N, ep.C);
       if (RBF) {
-        musq[kb] += vec4<f32>(dot(m0, m0), dot(m1, m1), dot(m2, m2), dot(m3, m3));
+        q += vec4<f32>(dot(m0, m0), dot(m1, m1), dot(m2, m2), dot(m3, m3));
       }
     }
+    acc[2u * kb] = a0;
+    acc[2u * kb + 1u] = a1;
+    musq[kb] = q;
   }
   let gs = ep.K4 / 4u;
   let gb = b * ep.N * gs;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < 8u; i++) {
     let n = n0 + i;
     if (n >= ep.N) { break; }
+    let h = i / 4u;
+    let col = i % 4u;
     var m = NEG_BIG;
     for (var kb = 0u; kb < kbs; kb++) {
-      m = max(m, max4(logits(acc[kb][i], musq[kb], kb)));
+      m = max(m, max4(logits(acc[2u * kb + h][col], musq[kb], kb)));
     }
     var total = 0.0;
     for (var kb = 0u; kb < kbs; kb++) {
-      let e = masked_exp(logits(acc[kb][i], musq[kb], kb) - vec4<f32>(m), kb);
+      let e = masked_exp(logits(acc[2u * kb + h][col], musq[kb], kb) - vec4<f32>(m), kb);
       total += e.x + e.y + e.z + e.w;
     }
     let inv = 1.0 / total;
     for (var kb = 0u; kb < kbs; kb++) {
-      egamma[gb + n * gs + kb] = masked_exp(logits(acc[kb][i], musq[kb], kb) - vec4<f32>(m), kb) * inv;
+      egamma[gb + n * gs + kb] = masked_exp(logits(acc[2u * kb + h][col], musq[kb], kb) - vec4<f32>(m), kb) * inv;
     }
   }
 }
@@ -336,31 +348,37 @@ fn estep_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let cs = gp.C / 4u;
   let kbs = gp.K4 / 4u;
   let ab = b * gp.K4 * cs;
-  // acc[kb]: column i holds x_{n0+i} · dA_k for the 4 bases of block kb.
-  var acc: array<mat4x4<f32>, KB_MAX>;
-  for (var c4 = 0u; c4 < cs; c4++) {
-    let xt = gx_block(xb, n0, c4);
-    for (var kb = 0u; kb < kbs; kb++) {
-      let k = kb * 4u;
-      let blk = mat4x4<f32>(gda[ab + k * cs + c4], gda[ab + (k + 1u) * cs + c4],
-                            gda[ab + (k + 2u) * cs + c4], gda[ab + (k + 3u) * cs + c4]);
-      acc[kb] += transpose(blk) * xt;
+  // acc[2 kb + h]: column i holds x_{n0+4h+i} · dA_k for the 4 bases of block kb (as in estep).
+  var acc: array<mat4x4<f32>, 2u * KB_MAX>;
+  for (var kb = 0u; kb < kbs; kb++) {
+    let k = kb * 4u;
+    var a0 = mat4x4<f32>();
+    var a1 = mat4x4<f32>();
+    for (var c4 = 0u; c4 < cs; c4++) {
+      let blk = transpose(mat4x4<f32>(gda[ab + k * cs + c4], gda[ab + (k + 1u) * cs + c4],
+                                      gda[ab + (k + 2u) * cs + c4], gda[ab + (k + 3u) * cs + c4]));
+      a0 += blk * gx_block(xb, n0, c4);
+      a1 += blk * gx_block(xb, n0 + 4u, c4);
     }
+    acc[2u * kb] = a0;
+    acc[2u * kb + 1u] = a1;
   }
   let gb = b * gp.N * kbs;
   let nb = b * kbs;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < 8u; i++) {
     let n = n0 + i;
     if (n >= gp.N) { break; }
+    let h = i / 4u;
+    let col = i % 4u;
     // dγ for this row, then r = Σ_k dγ_k γ_k.
     var r = 0.0;
     for (var kb = 0u; kb < kbs; kb++) {
-      var dg = acc[kb][i] + gdn[nb + kb];
+      var dg = acc[2u * kb + h][col] + gdn[nb + kb];
       if (HAS_EXTRA) { dg += gextra[gb + n * kbs + kb]; }
       r += dot(dg, ggamma[gb + n * kbs + kb]);
     }
     for (var kb = 0u; kb < kbs; kb++) {
-      var dg = acc[kb][i] + gdn[nb + kb];
+      var dg = acc[2u * kb + h][col] + gdn[nb + kb];
       if (HAS_EXTRA) { dg += gextra[gb + n * kbs + kb]; }
       let g = ggamma[gb + n * kbs + kb];
       gds[gb + n * kbs + kb] = g * (dg - vec4<f32>(r));

@@ -430,7 +430,7 @@ function fusedForward(x: Tensor, mu0: Tensor, o: ResolvedHemOptions, d: Dims, tr
     K.hemEstep.dispatch({
       bindings: { ex: x.bind('hem'), emu: mu.bind('hem'), egamma: gamma.bind('hem', 'read_write'), ep: p },
       overrides: { WG, RBF: o.estep === 'rbf' },
-      workgroups: batched(Math.ceil(Math.ceil(N / 4) / WG), B),
+      workgroups: batched(Math.ceil(Math.ceil(N / 8) / WG), B),
     });
     const muHat = Tensor.empty([B, K4, C], 'hem N-step');
     const f = Tensor.empty([B, K4, C], 'hem N-step');
@@ -607,7 +607,7 @@ function fusedBackward(
         gp: p,
       },
       overrides: { WG, HAS_EXTRA: t === T - 1 },
-      workgroups: batched(Math.ceil(Math.ceil(N / 4) / WG), B),
+      workgroups: batched(Math.ceil(Math.ceil(N / 8) / WG), B),
     });
     // dX += γ dA (N-step) + s dS μ (E-step).
     const dxBindings = (out: Tensor) => ({
