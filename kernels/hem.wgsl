@@ -181,17 +181,26 @@ fn wsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var a11 = mat4x4<f32>();
   var s0 = vec4<f32>();
   var s1 = vec4<f32>();
-  for (var n = chunk * wp.rows_per_chunk; n < n_end; n++) {
-    let w0 = ww[gb + n * gs + kb];
-    let w1 = ww[gb + n * gs + kbb];
-    let x0 = wx[xb + n * cs + c4];
-    let x1 = wx[xb + n * cs + c4b];
-    a00 += mat4x4<f32>(x0 * w0.x, x0 * w0.y, x0 * w0.z, x0 * w0.w);
-    a01 += mat4x4<f32>(x1 * w0.x, x1 * w0.y, x1 * w0.z, x1 * w0.w);
-    a10 += mat4x4<f32>(x0 * w1.x, x0 * w1.y, x0 * w1.z, x0 * w1.w);
-    a11 += mat4x4<f32>(x1 * w1.x, x1 * w1.y, x1 * w1.z, x1 * w1.w);
-    s0 += w0;
-    s1 += w1;
+  // Four rows at a time: Aᵀ-block (channels × bases) += Xᵀ-block · W-block as mat4x4 products.
+  // Rows past the chunk's end are clamped on load and given weight 0.
+  let last = n_end - 1u;
+  for (var n = chunk * wp.rows_per_chunk; n < n_end; n += 4u) {
+    let r0 = n; let r1 = min(n + 1u, last); let r2 = min(n + 2u, last); let r3 = min(n + 3u, last);
+    let keep = vec4<f32>(1.0, select(0.0, 1.0, n + 1u < n_end), select(0.0, 1.0, n + 2u < n_end), select(0.0, 1.0, n + 3u < n_end));
+    let wa = mat4x4<f32>(ww[gb + r0 * gs + kb] * keep.x, ww[gb + r1 * gs + kb] * keep.y,
+                         ww[gb + r2 * gs + kb] * keep.z, ww[gb + r3 * gs + kb] * keep.w);
+    let wb = mat4x4<f32>(ww[gb + r0 * gs + kbb] * keep.x, ww[gb + r1 * gs + kbb] * keep.y,
+                         ww[gb + r2 * gs + kbb] * keep.z, ww[gb + r3 * gs + kbb] * keep.w);
+    let xa = mat4x4<f32>(wx[xb + r0 * cs + c4], wx[xb + r1 * cs + c4], wx[xb + r2 * cs + c4], wx[xb + r3 * cs + c4]);
+    let xc = mat4x4<f32>(wx[xb + r0 * cs + c4b], wx[xb + r1 * cs + c4b], wx[xb + r2 * cs + c4b], wx[xb + r3 * cs + c4b]);
+    let wat = transpose(wa);
+    let wbt = transpose(wb);
+    a00 += xa * wat;
+    a01 += xc * wat;
+    a10 += xa * wbt;
+    a11 += xc * wbt;
+    s0 += wa[0] + wa[1] + wa[2] + wa[3];
+    s1 += wb[0] + wb[1] + wb[2] + wb[3];
   }
   let pb = (b * wp.chunks + chunk) * wp.K4 * cs;
   let two_c = c4 + 1u < cs;
