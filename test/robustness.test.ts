@@ -3,7 +3,8 @@
  * keeps its own accesses in bounds. Then results must be identical either way: this runs the same
  * ops — matmul (scalar and vec4 paths, all flag combinations, batched and shared operands),
  * softmax (both variants), reductions (both variants), broadcasting binary ops, unary ops,
- * layout copies, cross-entropy, random fills, and every backward pass — on ragged shapes on an
+ * layout copies, cross-entropy, random fills, the HEM layer's fused kernels, and every backward
+ * pass — on ragged shapes on an
  * engine with robustness forced on and one with it forced off (and on the default engine), and
  * asserts the results are bit-identical.
  */
@@ -164,6 +165,27 @@ function workload(): Output[] {
     put('rand', hg.rand([1001], { seed: 3 }));
     put('randn', hg.randn([1001], { seed: 4 }));
     put('full', hg.full([3, 333], 0.1));
+  }
+
+  // The HEM layer's fused kernels (E-step, chunked reductions, N-step, normalisation, the
+  // backward kernels, ELBO via the trace): ragged N, odd C and K (padding), shared and batched
+  // bases, both E-step forms.
+  for (const [B, N, C, K, shared, estep, normalizeBases] of [
+    [1, 37, 8, 4, true, 'dot', false],
+    [2, 205, 7, 5, false, 'rbf', false],
+    [3, 13, 12, 9, true, 'dot', true],
+  ] as const) {
+    const x = param([B, N, C]);
+    const mu0 = param(shared ? [K, C] : [B, K, C]);
+    const r = hg.hem(x, mu0, { eta: 0.5, iterations: 3, estep, normalizeBases, trace: true });
+    r.out.backward(hg.tensor(rng.f32(B * N * C), [B, N, C]));
+    const l = `hem B=${B} N=${N} C=${C} K=${K} ${estep}${normalizeBases ? ' normalised' : ''}`;
+    put(l, r.out);
+    put(`${l} mu`, r.mu);
+    put(`${l} gamma`, r.gamma);
+    put(`${l} dx`, x.grad);
+    put(`${l} dmu0`, mu0.grad);
+    r.trace!.elbo.forEach((t, i) => put(`${l} elbo ${i}`, t));
   }
   return out;
 }
