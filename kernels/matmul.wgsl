@@ -112,7 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 // kernel accumulates Cᵀ-blocks: Cᵀ += Bᵀ·Aᵀ needs no transposes when neither operand is
 // transposed; a transposed operand's block is transposed in registers.
 
-override BM: u32 = 2;        // 4×4 blocks of C per invocation along M (1 or 2)
+override BM: u32 = 2;        // 4×4 blocks of C per invocation along M (1, 2 or 4)
 override BN: u32 = 2;        // 4×4 blocks of C per invocation along N (1 or 2)
 
 @group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
@@ -177,21 +177,29 @@ fn tiled4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   var acc01 = mat4x4<f32>();
   var acc10 = mat4x4<f32>();
   var acc11 = mat4x4<f32>();
+  var acc20 = mat4x4<f32>();
+  var acc21 = mat4x4<f32>();
+  var acc30 = mat4x4<f32>();
+  var acc31 = mat4x4<f32>();
   for (var k = k_begin; k < k_end; k += 4u) {
-    let at0 = a_block_t(a0, row0, k);
     let bt0 = b_block_t(b0, col0, k);
+    var bt1 = mat4x4<f32>();
+    if (BN > 1u) { bt1 = b_block_t(b0, col0 + 4u, k); }
+    let at0 = a_block_t(a0, row0, k);
     acc00 += bt0 * at0;
-    if (BN > 1u) {
-      let bt1 = b_block_t(b0, col0 + 4u, k);
-      acc01 += bt1 * at0;
-      if (BM > 1u) {
-        let at1 = a_block_t(a0, row0 + 4u, k);
-        acc10 += bt0 * at1;
-        acc11 += bt1 * at1;
-      }
-    } else if (BM > 1u) {
+    if (BN > 1u) { acc01 += bt1 * at0; }
+    if (BM > 1u) {
       let at1 = a_block_t(a0, row0 + 4u, k);
       acc10 += bt0 * at1;
+      if (BN > 1u) { acc11 += bt1 * at1; }
+    }
+    if (BM > 2u) {
+      let at2 = a_block_t(a0, row0 + 8u, k);
+      acc20 += bt0 * at2;
+      if (BN > 1u) { acc21 += bt1 * at2; }
+      let at3 = a_block_t(a0, row0 + 12u, k);
+      acc30 += bt0 * at3;
+      if (BN > 1u) { acc31 += bt1 * at3; }
     }
   }
   let c0 = wid.z * (q.stride_c / 4u);
@@ -200,5 +208,13 @@ fn tiled4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   if (BM > 1u) {
     store_block(c0, row0 + 4u, col0, acc10);
     if (BN > 1u) { store_block(c0, row0 + 4u, col0 + 4u, acc11); }
+  }
+  if (BM > 2u) {
+    store_block(c0, row0 + 8u, col0, acc20);
+    store_block(c0, row0 + 12u, col0, acc30);
+    if (BN > 1u) {
+      store_block(c0, row0 + 8u, col0 + 4u, acc21);
+      store_block(c0, row0 + 12u, col0 + 4u, acc31);
+    }
   }
 }

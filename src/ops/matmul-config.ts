@@ -1,11 +1,11 @@
 /**
- * Tile shapes for kernels/matmul.wgsl, per engine. Defaults suit both CPU drivers and GPUs
- * reasonably; `setMatmulConfig` (or the tuner in bench/) can replace them per adapter.
+ * Tile shapes for kernels/matmul.wgsl, per engine: a default per kind of adapter (CPU driver or
+ * GPU), replaced by `setMatmulConfig` or by `tuneMatmul` (src/ops/matmul-tune.ts).
  */
 import { engine } from '../device/engine.ts';
 
 export interface MatmulConfig {
-  /** 4×4 blocks of C per invocation along M (1 or 2): 4·BM rows. */
+  /** 4×4 blocks of C per invocation along M (1, 2 or 4): 4·BM rows (the scalar path caps it at 2). */
   BM: number;
   /** 4×4 blocks of C per invocation along N (1 or 2): 4·BN columns. */
   BN: number;
@@ -14,12 +14,20 @@ export interface MatmulConfig {
   WG_Y: number;
 }
 
-export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { BM: 2, BN: 2, WG_X: 16, WG_Y: 16 };
+/**
+ * Defaults per kind of adapter, from bench/matmul.bench.ts --tune (2026-11-22): on SwiftShader
+ * (2 cores) 16×8 outputs per invocation in 8×8 workgroups ran 1024³ at 4.1 GFLOPS vs 3.6 for
+ * 8×8 outputs; on an H100 8×4 outputs in 16×16 workgroups was fastest at 2048³.
+ */
+export const CPU_DRIVER_MATMUL_CONFIG: MatmulConfig = { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 };
+export const GPU_MATMUL_CONFIG: MatmulConfig = { BM: 2, BN: 1, WG_X: 16, WG_Y: 16 };
+/** The configuration the tuner compares candidates against (the CPU-driver default). */
+export const DEFAULT_MATMUL_CONFIG: MatmulConfig = CPU_DRIVER_MATMUL_CONFIG;
 
 const configs = new WeakMap<object, MatmulConfig>();
 
 export function checkMatmulConfig(c: MatmulConfig): void {
-  if (c.BM !== 1 && c.BM !== 2) throw new Error(`matmul config: BM must be 1 or 2, got ${c.BM}.`);
+  if (c.BM !== 1 && c.BM !== 2 && c.BM !== 4) throw new Error(`matmul config: BM must be 1, 2 or 4, got ${c.BM}.`);
   if (c.BN !== 1 && c.BN !== 2) throw new Error(`matmul config: BN must be 1 or 2, got ${c.BN}.`);
   const inv = c.WG_X * c.WG_Y;
   const max = engine().limits.maxComputeInvocationsPerWorkgroup;
@@ -35,7 +43,8 @@ export function setMatmulConfig(c: MatmulConfig): void {
 }
 
 export function getMatmulConfig(): MatmulConfig {
-  return configs.get(engine()) ?? DEFAULT_MATMUL_CONFIG;
+  const e = engine();
+  return configs.get(e) ?? (e.adapterInfo.software ? CPU_DRIVER_MATMUL_CONFIG : GPU_MATMUL_CONFIG);
 }
 
 /** The tile shape for one product (small outputs get small tiles so more invocations work). */

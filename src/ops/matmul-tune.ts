@@ -17,6 +17,10 @@ export interface TuneResult {
 }
 
 export const MATMUL_CANDIDATES: MatmulConfig[] = [
+  { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 },
+  { BM: 4, BN: 2, WG_X: 16, WG_Y: 8 },
+  { BM: 4, BN: 2, WG_X: 16, WG_Y: 16 },
+  { BM: 4, BN: 1, WG_X: 16, WG_Y: 16 },
   { BM: 2, BN: 2, WG_X: 16, WG_Y: 16 },
   { BM: 2, BN: 2, WG_X: 8, WG_Y: 8 },
   { BM: 2, BN: 2, WG_X: 16, WG_Y: 8 },

@@ -98,22 +98,23 @@ function matmulForward(a: Tensor, b: Tensor, transA: boolean, transB: boolean, a
     kind: 'uniform' as const,
     values: { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha, splits, k_chunk: chunk },
   };
-  const workgroups: [number, number, number] = [
+  const groups = (bm: number): [number, number, number] => [
     Math.ceil(p.N / (4 * cfg.BN * cfg.WG_X)),
-    Math.ceil(p.M / (4 * cfg.BM * cfg.WG_Y)),
+    Math.ceil(p.M / (4 * bm * cfg.WG_Y)),
     p.batch * splits,
   ];
   if (vec4Aligned(p, transA)) {
     K.matmulTiled4.dispatch({
       bindings: { a4: a.bind('matmul'), b4: b.bind('matmul'), c4: c.bind('matmul', 'read_write'), q: params },
       overrides: { BM: cfg.BM, BN: cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
-      workgroups,
+      workgroups: groups(cfg.BM),
     });
   } else {
+    const bm = Math.min(cfg.BM, 2); // the scalar kernel holds at most 8 rows per invocation
     K.matmul.dispatch({
       bindings: { a: a.bind('matmul'), b: b.bind('matmul'), c: c.bind('matmul', 'read_write'), p: params },
-      overrides: { TM: 4 * cfg.BM, TN: 4 * cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
-      workgroups,
+      overrides: { TM: 4 * bm, TN: 4 * cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
+      workgroups: groups(bm),
     });
   }
   if (splits === 1) return c;
