@@ -4,8 +4,9 @@
 // Two variants, chosen by the PER_THREAD override:
 //   PER_THREAD = true  — one thread per output, a serial loop over the reduced elements
 //                        (many outputs, short reductions: no barriers at all);
-//   PER_THREAD = false — one workgroup per output, WG threads stride over the reduced elements
-//                        and combine in a workgroup-memory tree (few outputs, long reductions).
+//   PER_THREAD = false — one workgroup per output (or per slice of a long reduction: a first
+//                        pass of a two-pass sum), WG threads stride over the reduced elements and
+//                        combine in a workgroup-memory tree (few outputs, long reductions).
 
 override WG: u32 = 64;
 override PER_THREAD: bool = false;
@@ -16,9 +17,12 @@ struct Params {
   kept_rank: u32,
   red_rank: u32,
   scale: f32,
+  // Workgroup variant only: the reduced range of each output is split into `chunks` slices of
+  // `chunk_len` elements, one workgroup each, writing y[o · chunks + slice] (the host sums the
+  // slices in a second pass). 1 and n_red when not split.
+  chunks: u32,
+  chunk_len: u32,
   _p0: u32,
-  _p1: u32,
-  _p2: u32,
   kept_shape: array<vec4<u32>, 2>,
   kept_stride: array<vec4<u32>, 2>,
   red_shape: array<vec4<u32>, 2>,
@@ -74,14 +78,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     return;
   }
-  // One workgroup per output; `group` is uniform across the workgroup, so the barriers below are
-  // reached by every invocation.
-  let o = group;
+  // One workgroup per (output, slice); `group` is uniform across the workgroup, so the barriers
+  // below are reached by every invocation.
+  let o = group / p.chunks;
+  let slice = group % p.chunks;
   let live = o < p.n_out;
   let base = select(0u, kept_offset(o), live);
+  let r_end = min(p.n_red, (slice + 1u) * p.chunk_len);
   var acc = 0.0;
   if (live) {
-    for (var r = lid; r < p.n_red; r += WG) {
+    for (var r = slice * p.chunk_len + lid; r < r_end; r += WG) {
       acc += load(base + red_offset(r));
     }
   }
@@ -94,6 +100,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
   if (lid == 0u && live) {
-    y[o] = partial[0] * p.scale;
+    y[group] = partial[0] * p.scale;
   }
 }

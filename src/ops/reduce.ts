@@ -13,6 +13,8 @@ import { broadcastStrides } from '../tensor/shape.ts';
 import { coalesce, groupsFor, pad8, stridesOf, uniform } from './util.ts';
 
 const WG = 64;
+/** Elements per workgroup in the first pass of a long reduction. */
+const SLICE = 4096;
 
 /** scale · Σ over `axes` of x; the output keeps size-1 dims where `keepdim` (forward only). */
 function reduceForward(op: string, x: Tensor, axes: number[], keepdim: boolean, scale: number): Tensor {
@@ -24,18 +26,25 @@ function reduceForward(op: string, x: Tensor, axes: number[], keepdim: boolean, 
   const r = coalesce(axes.map((i) => x.shape[i]!), [axes.map((i) => xs[i]!)]);
   const nOut = y.size;
   const nRed = x.size / nOut;
-  // Many outputs or short reductions: a thread per output; else a workgroup per output.
+  // Many outputs or short reductions: a thread per output; else a workgroup per output, and for
+  // long reductions a workgroup per slice of SLICE elements, the slices summed by a second pass
+  // (one workgroup summing 17M elements took 70 ms on an H100; sliced, the work spreads).
   const perThread = nRed <= 32 || nOut >= 2048;
+  const chunks = perThread || nRed <= 2 * SLICE ? 1 : Math.min(1024, Math.ceil(nRed / SLICE));
+  const chunkLen = Math.ceil(nRed / chunks);
+  const target = chunks > 1 ? Tensor.empty([nOut, chunks], op) : y;
   K.reduce.dispatch({
     bindings: {
       x: x.bind(op),
-      y: y.bind(op, 'read_write'),
+      y: target.bind(op, 'read_write'),
       p: uniform({
         n_out: nOut,
         n_red: nRed,
         kept_rank: k.shape.length,
         red_rank: r.shape.length,
-        scale,
+        scale: chunks > 1 ? 1 : scale,
+        chunks,
+        chunk_len: chunkLen,
         kept_shape: pad8(k.shape),
         kept_stride: pad8(k.strides[0]!),
         red_shape: pad8(r.shape),
@@ -43,8 +52,16 @@ function reduceForward(op: string, x: Tensor, axes: number[], keepdim: boolean, 
       }),
     },
     overrides: { WG, PER_THREAD: perThread },
-    workgroups: perThread ? groupsFor(nOut, WG) : groupsFor(nOut, 1),
+    workgroups: perThread ? groupsFor(nOut, WG) : groupsFor(nOut * chunks, 1),
   });
+  if (chunks > 1) {
+    const total = reduceForward(op, target, [1], false, scale);
+    target.dispose();
+    y.dispose();
+    const out = total.view(outShape, op);
+    total.dispose();
+    return out;
+  }
   return y;
 }
 
