@@ -8,14 +8,15 @@
 //
 // Forward, per iteration:   estep  γ = softmax(S / τ) with S = X μᵀ ('dot') or
 //                                  S = 2 X μᵀ − ‖μ‖² ('rbf', ‖x‖² dropped: the softmax is
-//                                  invariant to a per-row shift), logits never leave registers;
+//                                  invariant to a per-row shift), an online softmax whose only
+//                                  memory traffic is γ itself (used as scratch for the logits);
 //                           wsum + nstep_finish  N_k = Σ_n γ_nk, A = γᵀ X (one pass over X and
 //                                  γ, split over chunks of rows), F = A / (N + ε),
 //                                  μ' = (1 − η) μ + η F;
 //                           normalize (EMANet) μ' / (‖μ'‖ + ε) per base.
 // Backward, per iteration:  nstep_prep  dA = η dμ' / (N + ε), dN = −Σ_c η dμ'_kc F_kc / (N_k + ε)
 //                           estep_grad  dγ = X dAᵀ + 1 dNᵀ (+ the R-step's dγ), then the softmax
-//                                       adjoint dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)) in registers;
+//                                       adjoint dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)) (dS as scratch);
 //                           dx          dX += γ dA + s · dS μ  (s = 1/τ 'dot', 2/τ 'rbf');
 //                           wsum + dmu_finish  dμ = (1 − η) dμ' + s · (dSᵀ X − [rbf] colsum(dS) ⊙ μ);
 //                           normalize_grad  the adjoint of μ̂ ↦ μ̂ / (‖μ̂‖ + ε).
@@ -29,7 +30,6 @@ override RBF: bool = false;
 // s · dS μ alone (the trace uses 1 and 2 to report them separately).
 override PART: u32 = 0u;
 
-const KB_MAX: u32 = 16u; // bases per fused E-step: 4 · KB_MAX = 64
 const EPS: f32 = 1e-6;   // N_k + ε and ‖μ‖ + ε, as in EMANet's reference implementation
 const NEG_BIG: f32 = -3.402823e38;
 
@@ -77,11 +77,15 @@ fn estep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
   let mb = b * (ep.mu_stride / 4u);
   let cs = ep.C / 4u;
   let kbs = ep.K4 / 4u;
-  // acc[2 kb + h]: column i holds the logits x_{n0+4h+i} · μ_k for the 4 bases k of block kb.
-  // The k-block loop is outside the channel loop, so the two accumulators stay in registers;
-  // each (block, channel step) loads 4 vec4 of μ and 8 of X for 128 FMAs.
-  var acc: array<mat4x4<f32>, 2u * KB_MAX>;
-  var musq: array<vec4<f32>, KB_MAX>;
+  // Online softmax (Milakov & Gimelshein, 2018): each block's scaled logits go straight to γ as
+  // scratch while a running maximum and a running sum of exponentials are kept per row; a last
+  // pass over each row turns the stored logits into responsibilities. No per-row array of K
+  // logits lives in the invocation (on GPUs it spilled to local memory).
+  // Per (block, channel step): 4 vec4 loads of μ and 8 of X for 128 FMAs.
+  let gs = ep.K4 / 4u;
+  let gb = b * ep.N * gs;
+  var ml0 = array<vec2<f32>, 4>(vec2<f32>(NEG_BIG, 0.0), vec2<f32>(NEG_BIG, 0.0), vec2<f32>(NEG_BIG, 0.0), vec2<f32>(NEG_BIG, 0.0));
+  var ml1 = ml0;
   for (var kb = 0u; kb < kbs; kb++) {
     let k = kb * 4u;
     var a0 = mat4x4<f32>();
@@ -100,31 +104,34 @@ fn estep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
         q += vec4<f32>(dot(m0, m0), dot(m1, m1), dot(m2, m2), dot(m3, m3));
       }
     }
-    acc[2u * kb] = a0;
-    acc[2u * kb + 1u] = a1;
-    musq[kb] = q;
+    ml0[0] = online_block(gb, n0, kb, logits(a0[0], q, kb), ml0[0]);
+    ml0[1] = online_block(gb, n0 + 1u, kb, logits(a0[1], q, kb), ml0[1]);
+    ml0[2] = online_block(gb, n0 + 2u, kb, logits(a0[2], q, kb), ml0[2]);
+    ml0[3] = online_block(gb, n0 + 3u, kb, logits(a0[3], q, kb), ml0[3]);
+    ml1[0] = online_block(gb, n0 + 4u, kb, logits(a1[0], q, kb), ml1[0]);
+    ml1[1] = online_block(gb, n0 + 5u, kb, logits(a1[1], q, kb), ml1[1]);
+    ml1[2] = online_block(gb, n0 + 6u, kb, logits(a1[2], q, kb), ml1[2]);
+    ml1[3] = online_block(gb, n0 + 7u, kb, logits(a1[3], q, kb), ml1[3]);
   }
-  let gs = ep.K4 / 4u;
-  let gb = b * ep.N * gs;
   for (var i = 0u; i < 8u; i++) {
     let n = n0 + i;
     if (n >= ep.N) { break; }
-    let h = i / 4u;
-    let col = i % 4u;
-    var m = NEG_BIG;
+    let ml = select(ml1[i % 4u], ml0[i % 4u], i < 4u);
+    let inv = 1.0 / ml.y;
     for (var kb = 0u; kb < kbs; kb++) {
-      m = max(m, max4(logits(acc[2u * kb + h][col], musq[kb], kb)));
-    }
-    var total = 0.0;
-    for (var kb = 0u; kb < kbs; kb++) {
-      let e = masked_exp(logits(acc[2u * kb + h][col], musq[kb], kb) - vec4<f32>(m), kb);
-      total += e.x + e.y + e.z + e.w;
-    }
-    let inv = 1.0 / total;
-    for (var kb = 0u; kb < kbs; kb++) {
-      egamma[gb + n * gs + kb] = masked_exp(logits(acc[2u * kb + h][col], musq[kb], kb) - vec4<f32>(m), kb) * inv;
+      let at = gb + n * gs + kb;
+      egamma[at] = masked_exp(egamma[at] - vec4<f32>(ml.x), kb) * inv;
     }
   }
+}
+
+// Store one row's 4 scaled logits of block kb and fold them into its running (max, Σ exp).
+fn online_block(gb: u32, n: u32, kb: u32, s: vec4<f32>, ml: vec2<f32>) -> vec2<f32> {
+  if (n >= ep.N) { return ml; }
+  egamma[gb + n * (ep.K4 / 4u) + kb] = s;
+  let m = max(ml.x, max4(s));
+  let e = masked_exp(s - vec4<f32>(m), kb);
+  return vec2<f32>(m, ml.y * exp(ml.x - m) + e.x + e.y + e.z + e.w);
 }
 
 fn max4(v: vec4<f32>) -> f32 {
@@ -357,8 +364,12 @@ fn estep_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let cs = gp.C / 4u;
   let kbs = gp.K4 / 4u;
   let ab = b * gp.K4 * cs;
-  // acc[2 kb + h]: column i holds x_{n0+4h+i} · dA_k for the 4 bases of block kb (as in estep).
-  var acc: array<mat4x4<f32>, 2u * KB_MAX>;
+  // As in estep: each block's dγ goes to dS as scratch while r = Σ_k dγ_k γ_k accumulates per
+  // row; a last pass turns dγ into dS = γ ⊙ (dγ − r). No per-row array lives in the invocation.
+  let gb = b * gp.N * kbs;
+  let nb = b * kbs;
+  var r0 = vec4<f32>();
+  var r1 = vec4<f32>();
   for (var kb = 0u; kb < kbs; kb++) {
     let k = kb * 4u;
     var a0 = mat4x4<f32>();
@@ -369,30 +380,35 @@ fn estep_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       a0 += blk * gx_block(xb, n0, c4);
       a1 += blk * gx_block(xb, n0 + 4u, c4);
     }
-    acc[2u * kb] = a0;
-    acc[2u * kb + 1u] = a1;
+    let dn = gdn[nb + kb];
+    r0.x += grad_block(gb, n0, kb, a0[0] + dn);
+    r0.y += grad_block(gb, n0 + 1u, kb, a0[1] + dn);
+    r0.z += grad_block(gb, n0 + 2u, kb, a0[2] + dn);
+    r0.w += grad_block(gb, n0 + 3u, kb, a0[3] + dn);
+    r1.x += grad_block(gb, n0 + 4u, kb, a1[0] + dn);
+    r1.y += grad_block(gb, n0 + 5u, kb, a1[1] + dn);
+    r1.z += grad_block(gb, n0 + 6u, kb, a1[2] + dn);
+    r1.w += grad_block(gb, n0 + 7u, kb, a1[3] + dn);
   }
-  let gb = b * gp.N * kbs;
-  let nb = b * kbs;
   for (var i = 0u; i < 8u; i++) {
     let n = n0 + i;
     if (n >= gp.N) { break; }
-    let h = i / 4u;
-    let col = i % 4u;
-    // dγ for this row, then r = Σ_k dγ_k γ_k.
-    var r = 0.0;
+    let r = select(r1[i % 4u], r0[i % 4u], i < 4u);
     for (var kb = 0u; kb < kbs; kb++) {
-      var dg = acc[2u * kb + h][col] + gdn[nb + kb];
-      if (HAS_EXTRA) { dg += gextra[gb + n * kbs + kb]; }
-      r += dot(dg, ggamma[gb + n * kbs + kb]);
-    }
-    for (var kb = 0u; kb < kbs; kb++) {
-      var dg = acc[2u * kb + h][col] + gdn[nb + kb];
-      if (HAS_EXTRA) { dg += gextra[gb + n * kbs + kb]; }
-      let g = ggamma[gb + n * kbs + kb];
-      gds[gb + n * kbs + kb] = g * (dg - vec4<f32>(r));
+      let at = gb + n * kbs + kb;
+      gds[at] = ggamma[at] * (gds[at] - vec4<f32>(r));
     }
   }
+}
+
+// Store one row's dγ for block kb (plus the R-step's dγ when given); return Σ dγ γ over the block.
+fn grad_block(gb: u32, n: u32, kb: u32, dg_in: vec4<f32>) -> f32 {
+  if (n >= gp.N) { return 0.0; }
+  let at = gb + n * (gp.K4 / 4u) + kb;
+  var dg = dg_in;
+  if (HAS_EXTRA) { dg += gextra[at]; }
+  gds[at] = dg;
+  return dot(dg, ggamma[at]);
 }
 
 // -------------------------------------------------------------------------------------------- dx

@@ -51,5 +51,5 @@ export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tun
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';
-export { hem, elbo, resolveHemOptions, HemTrace, FUSED_MAX_BASES, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './nn/hem.ts';
+export { hem, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './nn/hem.ts';
 export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';

@@ -73,8 +73,6 @@ export interface HemResult {
   options: ResolvedHemOptions;
 }
 
-/** The largest K the fused E-step holds in registers (kernels/hem.wgsl KB_MAX · 4). */
-export const FUSED_MAX_BASES = 64;
 /** ε in N_k + ε and ‖μ‖ + ε (EMANet's reference implementation). */
 export const HEM_EPS = 1e-6;
 
@@ -198,9 +196,8 @@ export function hem(x: Tensor, mu0: Tensor, options: HemOptions = {}): HemResult
   const dims = checkInputs(x, mu0);
   const o = resolveHemOptions(dims.C, options);
   const trace = o.trace ? new HemTrace(o.iterations) : null;
-  const useFused = o.fused && Math.ceil(dims.K / 4) * 4 <= FUSED_MAX_BASES;
-  const r = useFused ? hemFused(x, mu0, o, dims, trace) : hemUnfused(x, mu0, o, dims, trace);
-  return { ...r, trace, options: { ...o, fused: useFused } };
+  const r = o.fused ? hemFused(x, mu0, o, dims, trace) : hemUnfused(x, mu0, o, dims, trace);
+  return { ...r, trace, options: o };
 }
 
 // ------------------------------------------------------------------------------------ diagnostics
