@@ -63,7 +63,8 @@ for (const doc of docs.values()) {
   for (const key of ['em', 'em-paper-shape']) {
     const em = doc.subjects[key]?.results as EmRow[] | undefined;
     if (!em) continue;
-    out.push(`**HEM layer** (K = ${em[0]!.K}, T = ${em[0]!.T}; η = 0.5 unless noted; fwd+bwd = gradients of sum(X̃ ⊙ G) w.r.t. X and μ⁽⁰⁾):`);
+    const what = key === 'em' ? 'HEM layer' : "HEM layer at the paper's shape";
+    out.push(`**${what}** (K = ${em[0]!.K}, T = ${em[0]!.T}; η = 0.5 unless noted; fwd+bwd = gradients of sum(X̃ ⊙ G) w.r.t. X and μ⁽⁰⁾):`);
     out.push('');
     out.push(
       table(
@@ -81,6 +82,21 @@ for (const doc of docs.values()) {
         ]),
       ),
     );
+    out.push('');
+  }
+  for (const [key, v] of Object.entries(doc.subjects)) {
+    if (!key.startsWith('hem-profile-')) continue;
+    const prof = v.results as Record<string, { dispatches: number; totalMs: number; kernels: Record<string, { ms: number; count: number }> }>;
+    out.push(`**Where the time goes** (${key.replace('hem-profile-', '').replace(/-/g, ' ')}, one forward+backward, GPU timestamps per dispatch):`);
+    out.push('');
+    for (const [path, p] of Object.entries(prof)) {
+      const top = Object.entries(p.kernels)
+        .sort((x, y) => y[1].ms - x[1].ms)
+        .slice(0, 4)
+        .map(([k, t]) => `${k} ${((100 * t.ms) / p.totalMs).toFixed(0)}%`)
+        .join(', ');
+      out.push(`- ${path}: ${p.dispatches} dispatches, ${ms(p.totalMs)} ms of kernel time; ${top}`);
+    }
     out.push('');
   }
 }
