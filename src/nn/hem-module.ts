@@ -8,10 +8,11 @@ import { noGrad } from '../autograd/tape.ts';
 import { randn } from '../ops/create.ts';
 import { add, div, mul, sqrt } from '../ops/elementwise.ts';
 import { mean, sum } from '../ops/reduce.ts';
-import { keep, tidy } from '../tensor/scope.ts';
+import { tidy } from '../tensor/scope.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { hem, HEM_EPS, type HemOptions, type HemResult } from './hem.ts';
+import { Module } from './module.ts';
 
 export interface HemModuleOptions extends Omit<HemOptions, 'trace'> {
   /** Feature channels C. */
@@ -28,14 +29,17 @@ function l2normRows(m: Tensor): Tensor {
   return div(m, add(sqrt(sum(mul(m, m), -1, { keepdim: true })), HEM_EPS));
 }
 
-export class HEM {
-  /** The initial bases μ⁽⁰⁾, [K, C], l2-normalised rows. Replaced (not mutated) by updates. */
-  mu0: Tensor;
+export class HEM extends Module {
   readonly momentum: number;
   readonly options: HemOptions;
-  training = true;
+
+  /** The initial bases μ⁽⁰⁾, [K, C], l2-normalised rows: the buffer 'mu0', replaced (not mutated) by updates. */
+  get mu0(): Tensor {
+    return this.buffers().get('mu0')!;
+  }
 
   constructor(readonly config: HemModuleOptions) {
+    super();
     const { channels: C, bases: K } = config;
     for (const [name, v] of [['channels', C], ['bases', K]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`HEM: ${name} must be a positive integer, got ${String(v)}.`);
@@ -46,7 +50,7 @@ export class HEM {
     }
     const { channels: _c, bases: _k, momentum: _m, seed: _s, ...opts } = config;
     this.options = opts;
-    this.mu0 = keep(tidy(() => noGrad(() => l2normRows(randn([K, C], { seed: config.seed ?? 1, std: Math.sqrt(2 / K) })))));
+    this.buffer('mu0', tidy(() => noGrad(() => l2normRows(randn([K, C], { seed: config.seed ?? 1, std: Math.sqrt(2 / K) })))));
   }
 
   /** Run the layer on x [B, N, C]; in training mode, then update μ⁽⁰⁾ by the moving average. */
@@ -74,12 +78,7 @@ export class HEM {
     const next = tidy(() =>
       noGrad(() => l2normRows(add(mul(this.mu0, this.momentum), mul(mean(muFinal, 0), 1 - this.momentum)))),
     );
-    this.mu0.dispose();
-    this.mu0 = keep(next);
-  }
-
-  dispose(): void {
-    this.mu0.dispose();
+    this.buffer('mu0', next); // disposes the previous bases
   }
 }
 
