@@ -1,0 +1,132 @@
+/**
+ * Command-line flags of the `hemgpu` CLI: parsing (node:util parseArgs, strict), defaults, and
+ * validation that names the flag at fault. Every command has --help.
+ */
+import { parseArgs } from 'node:util';
+
+export class UsageError extends Error {}
+
+export type ModelName = 'hemnet' | 'emanet' | 'plain';
+
+export interface TrainFlags {
+  model: ModelName;
+  eta: number;
+  iterations: number;
+  steps: number;
+  batch: number;
+  lr: number;
+  optimizer: 'sgd' | 'adamw';
+  seed: number;
+  data: 'digits' | 'voc';
+  vocRoot: string | null;
+  size: number;
+  trainScenes: number;
+  valScenes: number;
+  bases: number;
+  channels: number;
+  out: string;
+  resume: string | null;
+  evalEvery: number;
+  checkpointEvery: number;
+  quiet: boolean;
+}
+
+type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; help: string; default?: string }>;
+
+export const TRAIN_SPEC: Spec = {
+  model: { type: 'string', help: "hemnet | emanet | plain (no EM unit)", default: 'hemnet' },
+  eta: { type: 'string', help: 'HEM step size η ∈ (0, 1] (hemnet only; emanet is η = 1)', default: '0.5' },
+  iterations: { type: 'string', help: 'EM iterations T during training', default: '3' },
+  steps: { type: 'string', help: 'optimizer steps', default: '300' },
+  batch: { type: 'string', help: 'images per step', default: '8' },
+  lr: { type: 'string', help: 'base learning rate (poly schedule, power 0.9)', default: '0.01' },
+  optimizer: { type: 'string', help: 'sgd (momentum 0.9, weight decay 1e-4, as the paper) | adamw', default: 'sgd' },
+  seed: { type: 'string', help: 'seed for initialisation and data', default: '1' },
+  data: { type: 'string', help: 'digits (MNIST digit scenes) | voc (PASCAL VOC layout, needs --voc-root)', default: 'digits' },
+  'voc-root': { type: 'string', help: 'PASCAL VOC directory (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/)' },
+  size: { type: 'string', help: 'image size (digits: canvas side; voc: crop side)', default: '64' },
+  'train-scenes': { type: 'string', help: 'digit scenes in the training set', default: '2000' },
+  'val-scenes': { type: 'string', help: 'digit scenes in the validation set', default: '200' },
+  bases: { type: 'string', help: 'EM bases K', default: '16' },
+  channels: { type: 'string', help: 'channels C entering the EM unit', default: '64' },
+  out: { type: 'string', help: 'output directory (checkpoints, PNGs, logs)', default: 'runs/train' },
+  resume: { type: 'string', help: 'continue from this checkpoint exactly where it stopped' },
+  'eval-every': { type: 'string', help: 'validate every N steps (0: only at the end)', default: '0' },
+  'checkpoint-every': { type: 'string', help: 'write a checkpoint every N steps (0: only at the end)', default: '0' },
+  quiet: { type: 'boolean', help: 'no progress bar' },
+};
+
+function num(flag: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number; minExclusive?: boolean } = {}): number {
+  const x = Number(v);
+  const range = `${opts.min !== undefined ? `${opts.minExclusive ? '>' : '≥'} ${opts.min}` : ''}${opts.max !== undefined ? ` and ≤ ${opts.max}` : ''}`;
+  const bad =
+    v === undefined ||
+    v.trim() === '' ||
+    !Number.isFinite(x) ||
+    (opts.int && !Number.isInteger(x)) ||
+    (opts.min !== undefined && (opts.minExclusive ? x <= opts.min : x < opts.min)) ||
+    (opts.max !== undefined && x > opts.max);
+  if (bad) throw new UsageError(`--${flag}: expected ${opts.int ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${v ?? ''}'.`);
+  return x;
+}
+
+function parse(command: string, spec: Spec, argv: string[]): Record<string, string | boolean | undefined> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [k, v] of Object.entries(spec)) options[k] = v.short ? { type: v.type, short: v.short } : { type: v.type };
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    if (positionals.length) throw new UsageError(`hemgpu ${command}: unexpected argument '${positionals[0]}'.`);
+    const out: Record<string, string | boolean | undefined> = {};
+    for (const [k, v] of Object.entries(spec)) out[k] = (values as Record<string, string | boolean | undefined>)[k] ?? v.default;
+    out.help = (values as { help?: boolean }).help ?? false;
+    return out;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const m = /Unknown option '([^']+)'/.exec((err as Error).message);
+    if (m) throw new UsageError(`hemgpu ${command}: unknown flag ${m[1]} (see hemgpu ${command} --help).`);
+    throw new UsageError(`hemgpu ${command}: ${(err as Error).message}`);
+  }
+}
+
+export function usage(command: string, summary: string, spec: Spec): string {
+  const rows = Object.entries(spec).map(([k, v]) => `  --${k}${v.type === 'string' ? ' <value>' : ''}`.padEnd(30) + v.help + (v.default !== undefined ? ` (default ${v.default})` : ''));
+  return [`usage: hemgpu ${command} [flags]`, '', summary, '', ...rows, '  --help'.padEnd(30) + 'this text'].join('\n');
+}
+
+/** Parse and validate `hemgpu train` flags; null means --help was asked for. */
+export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = TRAIN_SPEC): TrainFlags | null {
+  const v = parse(command, spec, argv);
+  if (v.help) return null;
+  const model = String(v.model);
+  if (!['hemnet', 'emanet', 'plain'].includes(model)) {
+    throw new UsageError(`--model: unknown model '${model}'; use hemnet, emanet or plain.`);
+  }
+  const optimizer = String(v.optimizer);
+  if (optimizer !== 'sgd' && optimizer !== 'adamw') throw new UsageError(`--optimizer: unknown optimizer '${optimizer}'; use sgd or adamw.`);
+  const data = String(v.data);
+  if (data !== 'digits' && data !== 'voc') throw new UsageError(`--data: unknown data source '${data}'; use digits or voc.`);
+  const vocRoot = (v['voc-root'] as string | undefined) ?? null;
+  if (data === 'voc' && !vocRoot) throw new UsageError('--voc-root: --data voc needs the path of a PASCAL VOC directory.');
+  return {
+    model: model as ModelName,
+    eta: num('eta', v.eta as string, { min: 0, minExclusive: true, max: 1 }),
+    iterations: num('iterations', v.iterations as string, { int: true, min: 1 }),
+    steps: num('steps', v.steps as string, { int: true, min: 1 }),
+    batch: num('batch', v.batch as string, { int: true, min: 1 }),
+    lr: num('lr', v.lr as string, { min: 0, minExclusive: true }),
+    optimizer,
+    seed: num('seed', v.seed as string, { int: true, min: 0, max: 0xffffffff }),
+    data,
+    vocRoot,
+    size: num('size', v.size as string, { int: true, min: 16 }),
+    trainScenes: num('train-scenes', v['train-scenes'] as string, { int: true, min: 1 }),
+    valScenes: num('val-scenes', v['val-scenes'] as string, { int: true, min: 1 }),
+    bases: num('bases', v.bases as string, { int: true, min: 1 }),
+    channels: num('channels', v.channels as string, { int: true, min: 1 }),
+    out: String(v.out),
+    resume: (v.resume as string | undefined) ?? null,
+    evalEvery: num('eval-every', v['eval-every'] as string, { int: true, min: 0 }),
+    checkpointEvery: num('checkpoint-every', v['checkpoint-every'] as string, { int: true, min: 0 }),
+    quiet: Boolean(v.quiet),
+  };
+}
