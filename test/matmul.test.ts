@@ -233,7 +233,8 @@ describe('matmul split-K (small outputs, long dot products)', () => {
   test('splitsFor engages only for long K and small outputs', () => {
     expect(splitsFor(64 * 64, 4096)).toBeGreaterThan(1);
     expect(splitsFor(64 * 64, 512)).toBe(1);
-    expect(splitsFor(1 << 18, 1 << 16)).toBe(1);
+    expect(splitsFor(1 << 22, 1 << 16)).toBe(1);
+    expect(splitsFor(8 * 64 * 512, 4225)).toBeGreaterThan(1); // γᵀX at the paper's shape
   });
   const SHAPES: [number, number, number, Shape][] = [
     [8, 2048, 8, []],

@@ -73,13 +73,15 @@ function vec4Aligned(p: Plan, transA: boolean): boolean {
 
 /**
  * Split-K: products with few outputs and long dot products (γᵀX: 64 × C outputs, K = N rows)
- * would leave most of a GPU idle, so K is cut into chunks that run as extra workgroups and the
- * partial products are summed by one reduction. Returns 1 when the plain kernel has enough work.
+ * would leave most of a GPU idle (8 × 64 × 512 outputs are only 2K invocations), so K is cut
+ * into chunks that run as extra workgroups and the partial products are summed by one
+ * reduction. Returns 1 when the plain kernel has enough work.
  */
 export function splitsFor(outputs: number, K: number): number {
-  if (K < 1024 || outputs >= 1 << 18) return 1;
-  const byWork = Math.floor((1 << 18) / outputs); // aim for ~256K outputs·splits in flight
-  return Math.max(1, Math.min(byWork, Math.floor(K / 256), 64));
+  // Invocations at the default 16×8 outputs each; ~32K of them fill a large GPU.
+  const invocations = Math.ceil(outputs / 128);
+  if (K < 1024 || invocations >= 1 << 15) return 1;
+  return Math.max(1, Math.min(Math.floor((1 << 15) / invocations), Math.floor(K / 256), 64));
 }
 
 /** Record the kernel (forward only). */
