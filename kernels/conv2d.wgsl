@@ -1,0 +1,212 @@
+// conv2d helpers, NHWC. The op (src/ops/conv2d.ts) pads the matmul operands to multiples of 4 so
+// that every product takes the matmul's vec4 path: cols has mp ≥ M = B·Ho·Wo rows and kp ≥ kh·kw·Cin
+// columns, both multiples of 4, the extra rows and columns being 0; the product has cp ≥ Cout
+// columns. Entry points:
+//   im2col     — cols[m, k] for m = (b, oy, ox) and k = (ky, kx, ci):
+//                x[b, oy·sh − ph + ky·dh, ox·sw − pw + kx·dw, ci], or 0 in the zero padding. One
+//                invocation writes 4 consecutive columns (one vec4).
+//   im2col_c4  — the same when Cin is a multiple of 4: the 4 columns are one vec4 of x.
+//   col2im     — the adjoint of im2col as a gather: each input element (b, iy, ix, ci) sums the
+//                dcols entries that read it, Σ_{ky, kx} dcols[(b, oy, ox), (ky, kx, ci)] over the taps
+//                with oy·sh − ph + ky·dh = iy and ox·sw − pw + kx·dw = ix for an output pixel in
+//                range. One invocation per input element, no atomics.
+//   col2im_c4  — the same for 4 channels at once when Cin is a multiple of 4.
+//   epilogue   — y[m, co] = prod[m, co] + bias[co] for m < M, co < Cout: drops the padded rows and
+//                columns of the product and adds the bias (HAS_BIAS) in one pass.
+// Every read is bounds-checked by the invocation that makes it (robustness is off on SwiftShader).
+
+override WG: u32 = 256;
+override HAS_BIAS: bool = false;
+
+struct ConvParams {
+  n: u32,       // invocations
+  m: u32,       // B·Ho·Wo (rows of cols that hold data)
+  h: u32,
+  w: u32,
+  c: u32,       // Cin
+  ho: u32,
+  wo: u32,
+  kh: u32,
+  kw: u32,
+  sh: u32,
+  sw: u32,
+  ph: u32,
+  pw: u32,
+  dh: u32,
+  dw: u32,
+  kp: u32,      // row length of cols (a multiple of 4, ≥ kh·kw·Cin)
+}
+
+struct EpilogueParams {
+  n: u32,       // M·Cout
+  cout: u32,
+  cp: u32,      // row length of the product
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> cols: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> p: ConvParams;
+@group(0) @binding(3) var<storage, read> x4: array<vec4<f32>>;
+
+@group(0) @binding(4) var<storage, read> dcols: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(6) var<storage, read> dcols4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(8) var<uniform> q: ConvParams;
+
+@group(0) @binding(9) var<storage, read> prod: array<f32>;
+@group(0) @binding(10) var<storage, read> bias: array<f32>;
+@group(0) @binding(11) var<storage, read_write> y: array<f32>;
+@group(0) @binding(12) var<uniform> e: EpilogueParams;
+
+fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid;
+}
+
+// Output pixel (b·h + oy, ox) → the input row base b·H and the top-left tap position (iy0, ix0).
+struct Origin {
+  b: u32,
+  iy0: i32,
+  ix0: i32,
+}
+
+fn origin(row: u32) -> Origin {
+  let ox = row % p.wo;
+  let r2 = row / p.wo;
+  let oy = r2 % p.ho;
+  return Origin(r2 / p.ho, i32(oy * p.sh) - i32(p.ph), i32(ox * p.sw) - i32(p.pw));
+}
+
+// x[b, iy, ix, ci] or 0 outside the image.
+fn tap(o: Origin, ky: u32, kx: u32, ci: u32) -> f32 {
+  let iy = o.iy0 + i32(ky * p.dh);
+  let ix = o.ix0 + i32(kx * p.dw);
+  if (iy < 0 || iy >= i32(p.h) || ix < 0 || ix >= i32(p.w)) { return 0.0; }
+  let src = ((o.b * p.h + u32(iy)) * p.w + u32(ix)) * p.c + ci;
+  return x[min(src, arrayLength(&x) - 1u)];
+}
+
+@compute @workgroup_size(WG)
+fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= p.n) { return; }
+  let kp4 = p.kp / 4u;
+  let row = i / kp4;
+  let col = (i - row * kp4) * 4u;
+  var v = vec4<f32>(0.0);
+  if (row < p.m) {
+    let o = origin(row);
+    var ci = col % p.c;
+    let t = col / p.c;
+    var kx = t % p.kw;
+    var ky = t / p.kw;
+    for (var j = 0u; j < 4u; j++) {
+      if (ky < p.kh) { v[j] = tap(o, ky, kx, ci); } // columns past kh·kw·Cin stay 0
+      ci++;
+      if (ci == p.c) {
+        ci = 0u;
+        kx++;
+        if (kx == p.kw) { kx = 0u; ky++; }
+      }
+    }
+  }
+  cols[i] = v;
+}
+
+@compute @workgroup_size(WG)
+fn im2col_c4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= p.n) { return; }
+  let kp4 = p.kp / 4u;
+  let row = i / kp4;
+  let col = (i - row * kp4) * 4u;
+  var v = vec4<f32>(0.0);
+  let t = col / p.c;
+  if (row < p.m && t < p.kh * p.kw) {
+    let o = origin(row);
+    let iy = o.iy0 + i32((t / p.kw) * p.dh);
+    let ix = o.ix0 + i32((t % p.kw) * p.dw);
+    if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+      let src = (((o.b * p.h + u32(iy)) * p.w + u32(ix)) * p.c + (col - t * p.c)) / 4u;
+      v = x4[min(src, arrayLength(&x4) - 1u)];
+    }
+  }
+  cols[i] = v;
+}
+
+// The output pixel that reads input position i through tap k along one axis, or none:
+// o·s = i + pad − k·d must be a non-negative multiple of s below n_out·s.
+fn source_out(i: u32, k: u32, s: u32, pad: u32, d: u32, n_out: u32) -> i32 {
+  let t = i32(i + pad) - i32(k * d);
+  if (t < 0) { return -1; }
+  let o = u32(t) / s;
+  if (o * s != u32(t) || o >= n_out) { return -1; }
+  return i32(o);
+}
+
+@compute @workgroup_size(WG)
+fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= q.n) { return; }
+  let ci = i % q.c;
+  let r1 = i / q.c;
+  let ix = r1 % q.w;
+  let r2 = r1 / q.w;
+  let iy = r2 % q.h;
+  let b = r2 / q.h;
+  let last = arrayLength(&dcols) - 1u;
+  var acc = 0.0;
+  for (var ky = 0u; ky < q.kh; ky++) {
+    let oy = source_out(iy, ky, q.sh, q.ph, q.dh, q.ho);
+    if (oy < 0) { continue; }
+    for (var kx = 0u; kx < q.kw; kx++) {
+      let ox = source_out(ix, kx, q.sw, q.pw, q.dw, q.wo);
+      if (ox < 0) { continue; }
+      let m = (b * q.ho + u32(oy)) * q.wo + u32(ox);
+      acc += dcols[min(m * q.kp + (ky * q.kw + kx) * q.c + ci, last)];
+    }
+  }
+  dx[i] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn col2im_c4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid); // one vec4 of dx: channels 4·(i % (Cin/4)) .. +3
+  if (i >= q.n) { return; }
+  let c4 = q.c / 4u;
+  let ci = (i % c4) * 4u;
+  let r1 = i / c4;
+  let ix = r1 % q.w;
+  let r2 = r1 / q.w;
+  let iy = r2 % q.h;
+  let b = r2 / q.h;
+  let last = arrayLength(&dcols4) - 1u;
+  var acc = vec4<f32>(0.0);
+  for (var ky = 0u; ky < q.kh; ky++) {
+    let oy = source_out(iy, ky, q.sh, q.ph, q.dh, q.ho);
+    if (oy < 0) { continue; }
+    for (var kx = 0u; kx < q.kw; kx++) {
+      let ox = source_out(ix, kx, q.sw, q.pw, q.dw, q.wo);
+      if (ox < 0) { continue; }
+      let m = (b * q.ho + u32(oy)) * q.wo + u32(ox);
+      acc += dcols4[min((m * q.kp + (ky * q.kw + kx) * q.c + ci) / 4u, last)];
+    }
+  }
+  dx4[i] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn epilogue(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= e.n) { return; }
+  let co = i % e.cout;
+  var v = prod[min((i / e.cout) * e.cp + co, arrayLength(&prod) - 1u)];
+  if (HAS_BIAS) { v += bias[min(co, arrayLength(&bias) - 1u)]; }
+  y[i] = v;
+}
