@@ -5,3 +5,4 @@ import { setGpuProvider } from './device/provider.ts';
 setGpuProvider(nodeProvider);
 
 export * from './api.ts';
+export * from './node-extras.ts';

