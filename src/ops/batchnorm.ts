@@ -1,0 +1,276 @@
+/**
+ * Batch normalisation over the last axis (channels): x [..., C] is normalised per channel over
+ * every other axis, so NHWC images [B, H, W, C] and feature rows [N, C] both work. PyTorch
+ * semantics (nn.BatchNorm1d/2d with affine = true and track_running_stats = true):
+ *   training: y = (x − mean_B) / sqrt(var_B + eps) · γ + β with the batch mean and the biased batch
+ *             variance; the running statistics are updated in place on the GPU,
+ *             running = (1 − momentum) · running + momentum · batch, with the unbiased variance;
+ *   eval:     the same with the running mean and variance (which stay unchanged).
+ *
+ * Kernels (kernels/batchnorm.wgsl): training forward = a sliced per-channel Welford pass (mean
+ * and M2, robust to |mean| ≫ σ where Σx, Σx² cancel), a per-channel finalize that also updates the
+ * running statistics, and a fused normalise + affine pass; eval forward = a [C] snapshot of the
+ * running statistics + the same normalise pass. Backward = a sliced per-channel Σdy, Σdy·(x − mean)
+ * pass, a per-channel finalize (dβ, dγ), and one dx pass. x̂ is recomputed from x (never stored);
+ * the saved state is a [2, C] tensor of mean and 1/σ owned by the output.
+ */
+import { record } from '../autograd/tape.ts';
+import { defineKernel } from '../kernels/registry.ts';
+import { fmt } from '../tensor/shape.ts';
+import { keep } from '../tensor/scope.ts';
+import { Tensor } from '../tensor/tensor.ts';
+import batchnormWgsl from '../../kernels/batchnorm.wgsl';
+import { full } from './create.ts';
+import { checkTensor } from './elementwise.ts';
+import { groupsFor, uniform } from './util.ts';
+
+const K = {
+  statsPartial: defineKernel('batchnorm_stats', batchnormWgsl, 'stats_partial'),
+  statsFinalize: defineKernel('batchnorm_stats_finalize', batchnormWgsl, 'stats_finalize'),
+  statsEval: defineKernel('batchnorm_stats_eval', batchnormWgsl, 'stats_eval'),
+  normalize: defineKernel('batchnorm_normalize', batchnormWgsl, 'normalize'),
+  gradPartial: defineKernel('batchnorm_grad_partial', batchnormWgsl, 'grad_partial'),
+  gradFinalize: defineKernel('batchnorm_grad_finalize', batchnormWgsl, 'grad_finalize'),
+  dxTrain: defineKernel('batchnorm_dx', batchnormWgsl, 'dx_train'),
+  dxEval: defineKernel('batchnorm_dx_eval', batchnormWgsl, 'dx_eval'),
+};
+
+/** Running statistics of a batch-norm layer: buffers (no gradients), updated in place in training. */
+export interface BatchNormState {
+  /** [C], initially 0 (PyTorch). */
+  runningMean: Tensor;
+  /** [C], initially 1 (PyTorch). */
+  runningVar: Tensor;
+}
+
+export interface BatchNormOptions {
+  /** true: batch statistics, running statistics updated; false: running statistics used. Required. */
+  training: boolean;
+  /** Weight of the batch statistic in the running update (PyTorch's momentum). Default 0.1. */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+}
+
+const WG = 64;
+/** Most row slices of a per-channel reduction (the finalize pass combines them serially). */
+const MAX_CHUNKS = 256;
+/** Rows each row lane reduces serially before another slice is opened. */
+const ROWS_PER_LANE = 32;
+
+/** Tiling of the per-channel reductions over R rows × C channels (see kernels/batchnorm.wgsl). */
+export interface ReductionPlan {
+  /** Channels per workgroup (a power of two ≤ WG). */
+  ct: number;
+  blocks: number;
+  chunkRows: number;
+  chunks: number;
+}
+
+export function reductionPlan(rows: number, channels: number): ReductionPlan {
+  let ct = 1;
+  while (ct < channels && ct < WG) ct *= 2;
+  const lanes = WG / ct;
+  let chunkRows = lanes * ROWS_PER_LANE;
+  let chunks = Math.ceil(rows / chunkRows);
+  if (chunks > MAX_CHUNKS) {
+    chunkRows = Math.ceil(rows / MAX_CHUNKS);
+    chunks = Math.ceil(rows / chunkRows);
+  }
+  return { ct, blocks: Math.ceil(channels / ct), chunkRows, chunks };
+}
+
+/** Fresh running statistics for `channels` channels: mean 0, variance 1 (kept out of tidy). */
+export function batchNormState(channels: number): BatchNormState {
+  if (!Number.isInteger(channels) || channels < 1) {
+    throw new Error(`batchNormState: channels must be a positive integer, got ${String(channels)}.`);
+  }
+  return { runningMean: keep(full([channels], 0)), runningVar: keep(full([channels], 1)) };
+}
+
+function checkVector(op: string, t: unknown, what: string, C: number, x: Tensor): asserts t is Tensor {
+  checkTensor(op, t, what);
+  if (t.rank !== 1 || t.shape[0] !== C) {
+    throw new Error(`${op}: ${what} must have shape [${C}] (one value per channel of x ${fmt(x.shape)}), got ${fmt(t.shape)}.`);
+  }
+}
+
+/**
+ * Batch normalisation of x [..., C] over all axes but the last, with per-channel scale γ [C] and
+ * shift β [C] (parameters) and running statistics `state` (buffers, updated in place when
+ * training). Returns y with x's shape.
+ */
+export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNormState, options: BatchNormOptions): Tensor {
+  const op = 'batchNorm';
+  checkTensor(op, x, 'x');
+  if (x.rank < 2) {
+    throw new Error(`${op}: x must have rank ≥ 2 ([N, C] or NHWC [B, H, W, C], channels last), got ${fmt(x.shape)}.`);
+  }
+  const C = x.shape[x.rank - 1]!;
+  const R = x.size / C;
+  checkVector(op, gamma, 'gamma', C, x);
+  checkVector(op, beta, 'beta', C, x);
+  if (!state || typeof state !== 'object') {
+    throw new Error(`${op}: state must be { runningMean, runningVar } (tensors of shape [${C}]); batchNormState(${C}) makes one.`);
+  }
+  checkVector(op, state.runningMean, 'state.runningMean', C, x);
+  checkVector(op, state.runningVar, 'state.runningVar', C, x);
+  for (const [name, t] of [['runningMean', state.runningMean], ['runningVar', state.runningVar]] as const) {
+    if (t.requiresGrad) {
+      throw new Error(`${op}: state.${name} has requiresGrad: true; running statistics are buffers updated in place, not parameters.`);
+    }
+  }
+  if (!options || typeof options !== 'object' || typeof options.training !== 'boolean') {
+    throw new Error(`${op}: options.training must be true (batch statistics, running statistics updated) or false (running statistics used), got ${String(options?.training)}.`);
+  }
+  const training = options.training;
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
+    throw new Error(`${op}: momentum must be a number in [0, 1], got ${String(momentum)}.`);
+  }
+  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) {
+    throw new Error(`${op}: eps must be a finite number > 0, got ${String(eps)}.`);
+  }
+  if (training) {
+    if (R < 2) {
+      throw new Error(`${op}: training needs more than one value per channel (the batch variance of one value is undefined), got x ${fmt(x.shape)} with ${R} value per channel.`);
+    }
+    if (state.runningMean.bind(op).buffer === state.runningVar.bind(op).buffer) {
+      throw new Error(`${op}: state.runningMean and state.runningVar share storage; they are updated in place and need separate tensors.`);
+    }
+  }
+
+  const plan = reductionPlan(R, C);
+  const params = uniform({
+    rows: R,
+    channels: C,
+    chunk_rows: plan.chunkRows,
+    chunks: plan.chunks,
+    blocks: plan.blocks,
+    n: x.size,
+    momentum,
+    eps,
+  });
+  const overrides = { WG, CT: plan.ct };
+  const reduceGroups = groupsFor(plan.blocks * plan.chunks, 1);
+  const channelGroups = groupsFor(C, WG);
+  const elementGroups = groupsFor(x.size, WG);
+
+  // Per-channel mean and 1/σ: of the batch (training) or a snapshot of the running statistics.
+  const stats = Tensor.empty([2, C], `${op} statistics`);
+  if (training) {
+    const part = Tensor.empty([plan.chunks, C, 2], `${op} statistics`);
+    K.statsPartial.dispatch({
+      bindings: { x: x.bind(op), part: part.bind(op, 'read_write'), p: params },
+      overrides,
+      workgroups: reduceGroups,
+    });
+    K.statsFinalize.dispatch({
+      bindings: {
+        fpart: part.bind(op),
+        stats: stats.bind(op, 'read_write'),
+        run_mean: state.runningMean.bind(op, 'read_write'),
+        run_var: state.runningVar.bind(op, 'read_write'),
+        p: params,
+      },
+      overrides: { WG },
+      workgroups: channelGroups,
+    });
+    part.dispose();
+  } else {
+    K.statsEval.dispatch({
+      bindings: {
+        ev_mean: state.runningMean.bind(op),
+        ev_var: state.runningVar.bind(op),
+        stats: stats.bind(op, 'read_write'),
+        p: params,
+      },
+      overrides: { WG },
+      workgroups: channelGroups,
+    });
+  }
+  const y = Tensor.empty(x.shape, op);
+  K.normalize.dispatch({
+    bindings: {
+      x: x.bind(op),
+      sstats: stats.bind(op),
+      gamma: gamma.bind(op),
+      beta: beta.bind(op),
+      y: y.bind(op, 'read_write'),
+      p: params,
+    },
+    overrides: { WG },
+    workgroups: elementGroups,
+  });
+
+  // Training: dβ = Σ dy, dγ = Σ dy ⊙ x̂, dx = γ/σ · (dy − mean(dy) − x̂ ⊙ mean(dy ⊙ x̂)) (the
+  // batch statistics' own adjoints included); eval: the same dβ, dγ and dx = γ/σ · dy.
+  record(op, y, [x, gamma, beta], (g) => {
+    const bop = `${op} backward`;
+    const needParams = gamma.requiresGrad || beta.requiresGrad;
+    let dgamma: Tensor | null = null;
+    let dbeta: Tensor | null = null;
+    if (training || needParams) {
+      const part = Tensor.empty([plan.chunks, C, 2], bop);
+      K.gradPartial.dispatch({
+        bindings: { x: x.bind(bop), dy: g.bind(bop), sstats: stats.bind(bop), part: part.bind(bop, 'read_write'), p: params },
+        overrides,
+        workgroups: reduceGroups,
+      });
+      dgamma = Tensor.empty([C], bop);
+      dbeta = Tensor.empty([C], bop);
+      K.gradFinalize.dispatch({
+        bindings: {
+          fpart: part.bind(bop),
+          sstats: stats.bind(bop),
+          dgamma: dgamma.bind(bop, 'read_write'),
+          dbeta: dbeta.bind(bop, 'read_write'),
+          p: params,
+        },
+        overrides: { WG },
+        workgroups: channelGroups,
+      });
+      part.dispose();
+    }
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = Tensor.empty(x.shape, bop);
+      if (training) {
+        K.dxTrain.dispatch({
+          bindings: {
+            x: x.bind(bop),
+            dy: g.bind(bop),
+            sstats: stats.bind(bop),
+            gamma: gamma.bind(bop),
+            rdgamma: dgamma!.bind(bop),
+            rdbeta: dbeta!.bind(bop),
+            dx: dx.bind(bop, 'read_write'),
+            p: params,
+          },
+          overrides: { WG },
+          workgroups: elementGroups,
+        });
+      } else {
+        K.dxEval.dispatch({
+          bindings: { dy: g.bind(bop), sstats: stats.bind(bop), gamma: gamma.bind(bop), dx: dx.bind(bop, 'read_write'), p: params },
+          overrides: { WG },
+          workgroups: elementGroups,
+        });
+      }
+    }
+    if (dgamma && !gamma.requiresGrad) {
+      dgamma.dispose();
+      dgamma = null;
+    }
+    if (dbeta && !beta.requiresGrad) {
+      dbeta.dispose();
+      dbeta = null;
+    }
+    return [dx, dgamma, dbeta];
+  });
+  // The statistics live as long as the backward rule that reads them.
+  if (y.gradNode) y.own(stats);
+  else stats.dispose();
+  return y;
+}
