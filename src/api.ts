@@ -53,3 +53,21 @@ export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';
 export { hem, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './nn/hem.ts';
 export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';
+export {
+  digitScenes,
+  renderScene,
+  resizeDigit,
+  digitSampleRange,
+  DIGIT_SIZE,
+  DIGIT_TRAIN_FRACTION,
+  DIGIT_SCENE_CLASSES,
+  type DigitSource,
+  type DigitClassSource,
+  type DigitPlacement,
+  type DigitSplit,
+  type DigitScenesOptions,
+  type DigitSceneDataset,
+  type RenderOptions,
+} from './data/digit-scenes.ts';
+export { batches, batchCount, type Batch, type BatchOptions, type ArrayDataset, type SampleSource } from './data/batches.ts';
+export { DataRng, mixSeed, permutation } from './data/rng.ts';
