@@ -1,5 +1,5 @@
 /**
- * conv2d(x, w, { stride, padding, dilation, bias }), NHWC x [B, H, W, Cin], HWIO w [kh, kw, Cin,
+ * hg.conv2d(x, w, { stride, padding, dilation, bias }), NHWC x [B, H, W, Cin], HWIO w [kh, kw, Cin,
  * Cout]: forward and all three gradients against a float64 reference written from the definition
  * (a direct 7-loop convolution; its gradient scatters each output's gradient, independent of the
  * engine's im2col / col2im / matmul formulation), central finite differences, and every bad-input
@@ -19,7 +19,6 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { conv2d, type Conv2dOptions } from '../src/ops/conv2d.ts';
 import { Rng, expectClose, gamma, numericGrad, read, readGrad, upload } from './helpers.ts';
 
 let engine: hg.Engine;
@@ -114,8 +113,8 @@ function refConvGrad(g: Geo, x: ArrayLike<number>, w: ArrayLike<number>, G: Arra
 
 const absArr = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
 
-function options(c: Case): Conv2dOptions {
-  const o: Conv2dOptions = {};
+function options(c: Case): hg.Conv2dOptions {
+  const o: hg.Conv2dOptions = {};
   if (c.stride !== undefined) o.stride = c.stride;
   if (c.padding !== undefined) o.padding = c.padding;
   if (c.dilation !== undefined) o.dilation = c.dilation;
@@ -159,7 +158,7 @@ async function checkCase(c: Case, rng: Rng): Promise<void> {
   const tx = hg.tensor(xs, c.x, { requiresGrad: true });
   const tw = hg.tensor(ws, [g.kh, g.kw, g.Cin, g.Cout], { requiresGrad: true });
   const tb = bs ? hg.tensor(bs, [g.Cout], { requiresGrad: true }) : null;
-  const y = conv2d(tx, tw, { ...options(c), ...(tb ? { bias: tb } : {}) });
+  const y = hg.conv2d(tx, tw, { ...options(c), ...(tb ? { bias: tb } : {}) });
   const L = label(c);
   expect(y.shape, `${L}: output shape`).toEqual([g.B, g.Ho, g.Wo, g.Cout]);
 
@@ -230,7 +229,7 @@ describe('conv2d gradients vs central finite differences', () => {
       const tx = hg.tensor(xs, c.x, { requiresGrad: true });
       const tw = hg.tensor(ws, [g.kh, g.kw, g.Cin, g.Cout], { requiresGrad: true });
       const tb = hg.tensor(bs, [g.Cout], { requiresGrad: true });
-      hg.sum(hg.mul(conv2d(tx, tw, { ...options(c), bias: tb }), upload(G, [g.B, g.Ho, g.Wo, g.Cout]))).backward();
+      hg.sum(hg.mul(hg.conv2d(tx, tw, { ...options(c), bias: tb }), upload(G, [g.B, g.Ho, g.Wo, g.Cout]))).backward();
       const mag = refConvGrad(g, absArr(xs), absArr(ws), absArr(G));
       const M = g.B * g.Ho * g.Wo;
       // The mul and the sum over the output add no error to dY = G (exact copies of G).
@@ -258,7 +257,7 @@ describe('conv2d gradient subsets, autograd and memory', () => {
       const tx = hg.tensor(xs, c.x, { requiresGrad: which === 'x' });
       const tw = hg.tensor(ws, [3, 3, 3, 4], { requiresGrad: which === 'w' });
       const tb = hg.tensor(bs, [4], { requiresGrad: which === 'b' });
-      conv2d(tx, tw, { padding: 1, bias: tb }).backward(upload(G, [g.B, g.Ho, g.Wo, g.Cout]));
+      hg.conv2d(tx, tw, { padding: 1, bias: tb }).backward(upload(G, [g.B, g.Ho, g.Wo, g.Cout]));
       expect(tx.grad === null, `${which}: x.grad`).toBe(which !== 'x');
       expect(tw.grad === null, `${which}: w.grad`).toBe(which !== 'w');
       expect(tb.grad === null, `${which}: bias.grad`).toBe(which !== 'b');
@@ -275,8 +274,8 @@ describe('conv2d gradient subsets, autograd and memory', () => {
   test('under noGrad nothing is recorded; the result equals the recorded forward', async () => {
     const tx = hg.tensor(xs, c.x, { requiresGrad: true });
     const tw = hg.tensor(ws, [3, 3, 3, 4], { requiresGrad: true });
-    const y1 = hg.noGrad(() => conv2d(tx, tw, { padding: 1 }));
-    const y2 = conv2d(tx, tw, { padding: 1 });
+    const y1 = hg.noGrad(() => hg.conv2d(tx, tw, { padding: 1 }));
+    const y2 = hg.conv2d(tx, tw, { padding: 1 });
     expect(y1.requiresGrad).toBe(false);
     expect(y2.requiresGrad).toBe(true);
     expect(Array.from(await y1.read())).toEqual(Array.from(await y2.read()));
@@ -289,7 +288,7 @@ describe('conv2d gradient subsets, autograd and memory', () => {
     const tb = hg.tensor(bs, [4], { requiresGrad: true });
     const seed = upload(G, [g.B, g.Ho, g.Wo, g.Cout]);
     const step = () => {
-      hg.tidy(() => conv2d(tx, tw, { padding: 1, bias: tb }).backward(seed));
+      hg.tidy(() => hg.conv2d(tx, tw, { padding: 1, bias: tb }).backward(seed));
       for (const t of [tx, tw, tb]) t.zeroGrad();
     };
     step();
@@ -310,12 +309,12 @@ describe('conv2d gradient subsets, autograd and memory', () => {
       // still checked by the cases above.
       return;
     }
-    const kernels = async (xs: number[], ws: number[], o: Conv2dOptions) => {
+    const kernels = async (xs: number[], ws: number[], o: hg.Conv2dOptions) => {
       const tx = hg.tensor(rng.f32(xs.reduce((a, d) => a * d, 1)), xs, { requiresGrad: true });
       const tw = hg.tensor(rng.f32(ws.reduce((a, d) => a * d, 1)), ws, { requiresGrad: true });
       const prof = await engine.profileKernels(() =>
         hg.tidy(() => {
-          const y = conv2d(tx, tw, o);
+          const y = hg.conv2d(tx, tw, o);
           y.backward(hg.ones(y.shape));
         }),
       );
@@ -330,7 +329,7 @@ describe('conv2d gradient subsets, autograd and memory', () => {
     expect(pointwise).toContain('matmul_tiled4');
     const classifier = await kernels([2, 4, 4, 8], [1, 1, 8, 11], {}); // Cout = 11 padded to 12
     expect(classifier).toContain('conv2d_epilogue');
-    const cases: [number[], number[], Conv2dOptions][] = [
+    const cases: [number[], number[], hg.Conv2dOptions][] = [
       [[2, 9, 9, 3], [3, 3, 3, 8], { padding: 1 }], // kc = 27, Cin = 3: scalar im2col and col2im
       [[1, 7, 5, 3], [1, 1, 3, 5], {}], // 1×1 with Cin = 3: through im2col
       [[1, 7, 7, 8], [3, 3, 8, 5], { stride: 2 }], // M = 9, Cout = 5; Cin = 8: vec4 im2col, col2im
@@ -350,27 +349,27 @@ describe('conv2d bad input', () => {
   const w = () => hg.zeros([3, 3, 3, 4]);
   test('rank, channels, kernel size, stride, dilation, padding and bias are checked before any GPU work', () => {
     hg.tidy(() => {
-      expect(() => conv2d(hg.zeros([5, 5, 3]), w())).toThrow(/conv2d: x must be \[B, H, W, Cin\] \(NHWC, rank 4\), got \[5, 5, 3\] \(rank 3\)/);
-      expect(() => conv2d(x(), hg.zeros([3, 3, 12]))).toThrow(/conv2d: w must be \[kh, kw, Cin, Cout\] \(HWIO, rank 4\), got \[3, 3, 12\]/);
-      expect(() => conv2d(x(), hg.zeros([3, 3, 4, 4]))).toThrow(
+      expect(() => hg.conv2d(hg.zeros([5, 5, 3]), w())).toThrow(/conv2d: x must be \[B, H, W, Cin\] \(NHWC, rank 4\), got \[5, 5, 3\] \(rank 3\)/);
+      expect(() => hg.conv2d(x(), hg.zeros([3, 3, 12]))).toThrow(/conv2d: w must be \[kh, kw, Cin, Cout\] \(HWIO, rank 4\), got \[3, 3, 12\]/);
+      expect(() => hg.conv2d(x(), hg.zeros([3, 3, 4, 4]))).toThrow(
         /conv2d: x \[2, 5, 5, 3\] has Cin = 3 channels but w \[3, 3, 4, 4\] is for Cin = 4 \(w is \[kh, kw, Cin, Cout\]\); they must match/,
       );
-      expect(() => conv2d(x(), hg.zeros([7, 3, 3, 4]))).toThrow(
+      expect(() => hg.conv2d(x(), hg.zeros([7, 3, 3, 4]))).toThrow(
         /conv2d: the kernel spans 7 pixels along h .* but the padded input has only 5 \(H \+ 2·padding = 5 \+ 2·0\)/,
       );
-      expect(() => conv2d(x(), hg.zeros([3, 6, 3, 4]), { padding: [1, 0] })).toThrow(/conv2d: the kernel spans 6 pixels along w .* has only 5/);
-      expect(() => conv2d(x(), w(), { dilation: 3 })).toThrow(/conv2d: the kernel spans 7 pixels along h \(dilation·\(k − 1\) \+ 1 = 3·\(3 − 1\) \+ 1\)/);
-      expect(() => conv2d(x(), w(), { stride: 0 })).toThrow(/conv2d: stride must be a positive integer or a pair \[h, w\] of them, got 0/);
-      expect(() => conv2d(x(), w(), { stride: [1, -2] })).toThrow(/conv2d: stride must be a positive integer .* got \[1, -2\]/);
-      expect(() => conv2d(x(), w(), { stride: 1.5 })).toThrow(/conv2d: stride must be a positive integer/);
-      expect(() => conv2d(x(), w(), { dilation: 0 })).toThrow(/conv2d: dilation must be a positive integer or a pair \[h, w\] of them, got 0/);
-      expect(() => conv2d(x(), w(), { dilation: [1, 0] })).toThrow(/conv2d: dilation must be a positive integer .* got \[1, 0\]/);
-      expect(() => conv2d(x(), w(), { padding: -1 })).toThrow(/conv2d: padding must be a non-negative integer or a pair \[h, w\] of them, got -1/);
-      expect(() => conv2d(x(), w(), { padding: [0, 1, 2] as unknown as [number, number] })).toThrow(/conv2d: padding must be .* got \[0, 1, 2\]/);
-      expect(() => conv2d(x(), w(), { bias: hg.zeros([3]) })).toThrow(/conv2d: bias must be \[Cout\] = \[4\] \(w \[3, 3, 3, 4\] has Cout = 4\), got \[3\]/);
-      expect(() => conv2d(x(), w(), { bias: hg.zeros([1, 4]) })).toThrow(/conv2d: bias must be \[Cout\] = \[4\] .* got \[1, 4\]/);
-      expect(() => conv2d(x(), w(), { bias: 3 as unknown as hg.Tensor })).toThrow(/conv2d: bias must be a Tensor/);
-      expect(() => conv2d([1, 2] as unknown as hg.Tensor, w())).toThrow(/conv2d: x must be a Tensor/);
+      expect(() => hg.conv2d(x(), hg.zeros([3, 6, 3, 4]), { padding: [1, 0] })).toThrow(/conv2d: the kernel spans 6 pixels along w .* has only 5/);
+      expect(() => hg.conv2d(x(), w(), { dilation: 3 })).toThrow(/conv2d: the kernel spans 7 pixels along h \(dilation·\(k − 1\) \+ 1 = 3·\(3 − 1\) \+ 1\)/);
+      expect(() => hg.conv2d(x(), w(), { stride: 0 })).toThrow(/conv2d: stride must be a positive integer or a pair \[h, w\] of them, got 0/);
+      expect(() => hg.conv2d(x(), w(), { stride: [1, -2] })).toThrow(/conv2d: stride must be a positive integer .* got \[1, -2\]/);
+      expect(() => hg.conv2d(x(), w(), { stride: 1.5 })).toThrow(/conv2d: stride must be a positive integer/);
+      expect(() => hg.conv2d(x(), w(), { dilation: 0 })).toThrow(/conv2d: dilation must be a positive integer or a pair \[h, w\] of them, got 0/);
+      expect(() => hg.conv2d(x(), w(), { dilation: [1, 0] })).toThrow(/conv2d: dilation must be a positive integer .* got \[1, 0\]/);
+      expect(() => hg.conv2d(x(), w(), { padding: -1 })).toThrow(/conv2d: padding must be a non-negative integer or a pair \[h, w\] of them, got -1/);
+      expect(() => hg.conv2d(x(), w(), { padding: [0, 1, 2] as unknown as [number, number] })).toThrow(/conv2d: padding must be .* got \[0, 1, 2\]/);
+      expect(() => hg.conv2d(x(), w(), { bias: hg.zeros([3]) })).toThrow(/conv2d: bias must be \[Cout\] = \[4\] \(w \[3, 3, 3, 4\] has Cout = 4\), got \[3\]/);
+      expect(() => hg.conv2d(x(), w(), { bias: hg.zeros([1, 4]) })).toThrow(/conv2d: bias must be \[Cout\] = \[4\] .* got \[1, 4\]/);
+      expect(() => hg.conv2d(x(), w(), { bias: 3 as unknown as hg.Tensor })).toThrow(/conv2d: bias must be a Tensor/);
+      expect(() => hg.conv2d([1, 2] as unknown as hg.Tensor, w())).toThrow(/conv2d: x must be a Tensor/);
     });
   });
   test('a bad call leaks nothing', async () => {
@@ -378,7 +377,7 @@ describe('conv2d bad input', () => {
     const wt = w();
     await hg.sync();
     const before = hg.memoryStats();
-    expect(() => conv2d(xt, wt, { bias: hg.zeros([3]) })).toThrow(/bias/);
+    expect(() => hg.conv2d(xt, wt, { bias: hg.zeros([3]) })).toThrow(/bias/);
     await hg.sync();
     expect(hg.memoryStats().liveTensors).toBe(before.liveTensors + 1); // only the bias argument
     xt.dispose();

@@ -1,5 +1,5 @@
 /**
- * upsampleBilinear(x, { size } | { scale }), NHWC, PyTorch's align_corners = false: forward and
+ * hg.upsampleBilinear(x, { size } | { scale }), NHWC, PyTorch's align_corners = false: forward and
  * backward against a float64 reference (the gradient written as the scatter of each output's
  * gradient to its 4 source pixels, independent of the kernel's gather), central finite
  * differences, values PyTorch prints for small inputs, up- and down-sampling with non-integer
@@ -23,7 +23,6 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { upsampleBilinear, type UpsampleOptions } from '../src/ops/upsample.ts';
 import { Rng, U, expectClose, expectExact, gamma, numericGrad, read, readGrad, upload } from './helpers.ts';
 
 beforeAll(async () => {
@@ -74,7 +73,7 @@ interface Plan {
   ax: Axis;
 }
 
-function plan(shape: X4, o: UpsampleOptions): Plan {
+function plan(shape: X4, o: hg.UpsampleOptions): Plan {
   const [B, H, W, C] = shape;
   let Ho: number, Wo: number, ry: number, rx: number;
   if (o.size) {
@@ -164,11 +163,11 @@ function backwardBound(p: Plan, G: ArrayLike<number>): Float64Array {
   return out;
 }
 
-function describeOpts(o: UpsampleOptions): string {
+function describeOpts(o: hg.UpsampleOptions): string {
   return o.size ? `size [${o.size.join(', ')}]` : `scale ${String(o.scale)}`;
 }
 
-const CASES: [X4, UpsampleOptions][] = [
+const CASES: [X4, hg.UpsampleOptions][] = [
   [[1, 1, 1, 1], { size: [3, 5] }], // one pixel broadcast
   [[2, 7, 5, 3], { size: [10, 13] }], // up, non-integer ratios 0.7 and 0.385
   [[1, 9, 11, 5], { size: [4, 6] }], // down, non-integer ratios 2.25 and 1.83
@@ -194,7 +193,7 @@ describe('upsampleBilinear forward and backward vs the float64 reference', () =>
       const p = plan(shape, o);
       const xs = rng.f32(shape.reduce((a, d) => a * d, 1));
       const tx = hg.tensor(xs, shape, { requiresGrad: true });
-      const y = upsampleBilinear(tx, o);
+      const y = hg.upsampleBilinear(tx, o);
       expect(y.shape).toEqual([p.B, p.Ho, p.Wo, p.C]);
       expectClose(await read(y), refUpsample(p, xs), { atol: 0, rtol: 0, bound: forwardBound(p, xs), shape: y.shape, label: 'forward' });
       const G = rng.f32(y.size);
@@ -215,7 +214,7 @@ describe('upsampleBilinear forward and backward vs the float64 reference', () =>
 
 describe('upsampleBilinear: values PyTorch gives (F.interpolate, mode="bilinear", align_corners=False)', () => {
   test('[[1, 2], [3, 4]] to 4 × 4 (exact in f32)', async () => {
-    const y = upsampleBilinear(hg.tensor(new Float32Array([1, 2, 3, 4]), [1, 2, 2, 1]), { size: [4, 4] });
+    const y = hg.upsampleBilinear(hg.tensor(new Float32Array([1, 2, 3, 4]), [1, 2, 2, 1]), { size: [4, 4] });
     // prettier-ignore
     expectExact(await read(y), [
       1, 1.25, 1.75, 2,
@@ -225,12 +224,12 @@ describe('upsampleBilinear: values PyTorch gives (F.interpolate, mode="bilinear"
     ]);
   });
   test('arange(5) with scale_factor 1.5 samples at (o + 0.5)/1.5 − 0.5, not at (o + 0.5)·5/7 − 0.5', async () => {
-    const y = upsampleBilinear(hg.tensor(new Float32Array([0, 1, 2, 3, 4]), [1, 1, 5, 1]), { scale: 1.5 });
+    const y = hg.upsampleBilinear(hg.tensor(new Float32Array([0, 1, 2, 3, 4]), [1, 1, 5, 1]), { scale: 1.5 });
     expect(y.shape).toEqual([1, 1, 7, 1]);
     expectClose(await read(y), [0, 0.5, 7 / 6, 11 / 6, 2.5, 19 / 6, 23 / 6], { atol: 0, rtol: 1e-6, label: 'scale 1.5' });
   });
   test('arange(8) down to 3 samples at 0.8333, 3.5, 6.1667', async () => {
-    const y = upsampleBilinear(hg.tensor(new Float32Array([0, 1, 2, 3, 4, 5, 6, 7]), [1, 1, 8, 1]), { size: [1, 3] });
+    const y = hg.upsampleBilinear(hg.tensor(new Float32Array([0, 1, 2, 3, 4, 5, 6, 7]), [1, 1, 8, 1]), { size: [1, 3] });
     expectClose(await read(y), [5 / 6, 3.5, 37 / 6], { atol: 0, rtol: 1e-6, label: 'down 8 → 3' });
   });
 });
@@ -239,7 +238,7 @@ describe('upsampleBilinear gradient vs central finite differences', () => {
   for (const [shape, o] of [
     [[2, 3, 4, 2], { size: [7, 5] }],
     [[1, 7, 5, 3], { scale: [0.6, 1.7] }],
-  ] as [X4, UpsampleOptions][]) {
+  ] as [X4, hg.UpsampleOptions][]) {
     test(`x [${shape.join(', ')}] ${describeOpts(o)}`, async () => {
       const rng = new Rng(9);
       const p = plan(shape, o);
@@ -249,7 +248,7 @@ describe('upsampleBilinear gradient vs central finite differences', () => {
       const fd = numericGrad((x) => refUpsample(p, x).reduce((s, v, i) => s + v * G[i]!, 0), xs);
       expectClose(refUpsampleGrad(p, G), fd, { atol: 1e-9, rtol: 1e-9, label: 'reference vs FD' });
       const tx = hg.tensor(xs, shape, { requiresGrad: true });
-      hg.sum(hg.mul(upsampleBilinear(tx, o), upload(G, [p.B, p.Ho, p.Wo, p.C]))).backward();
+      hg.sum(hg.mul(hg.upsampleBilinear(tx, o), upload(G, [p.B, p.Ho, p.Wo, p.C]))).backward();
       expectClose(await readGrad(tx), fd, { atol: 1e-9, rtol: 0, bound: backwardBound(p, G), label: 'GPU vs FD' });
       tx.zeroGrad();
       tx.dispose();
@@ -260,9 +259,9 @@ describe('upsampleBilinear gradient vs central finite differences', () => {
 describe('upsampleBilinear autograd and memory', () => {
   test('noGrad records nothing; tidy forward + backward leaves only the gradient and makes no new buffers', async () => {
     const tx = hg.tensor(new Rng(1).f32(2 * 5 * 6 * 3), [2, 5, 6, 3], { requiresGrad: true });
-    expect(hg.noGrad(() => upsampleBilinear(tx, { scale: 2 })).requiresGrad).toBe(false);
+    expect(hg.noGrad(() => hg.upsampleBilinear(tx, { scale: 2 })).requiresGrad).toBe(false);
     const step = () => {
-      hg.tidy(() => hg.sum(upsampleBilinear(tx, { size: [9, 13] })).backward());
+      hg.tidy(() => hg.sum(hg.upsampleBilinear(tx, { size: [9, 13] })).backward());
       tx.zeroGrad();
     };
     step();
@@ -281,12 +280,12 @@ describe('upsampleBilinear bad input', () => {
   test('rank, size, scale and options are checked before any GPU work', () => {
     hg.tidy(() => {
       const x = hg.zeros([1, 4, 4, 2]);
-      const up = (o: unknown) => () => upsampleBilinear(x, o as UpsampleOptions);
-      expect(() => upsampleBilinear(hg.zeros([4, 4]), { scale: 2 })).toThrow(
+      const up = (o: unknown) => () => hg.upsampleBilinear(x, o as hg.UpsampleOptions);
+      expect(() => hg.upsampleBilinear(hg.zeros([4, 4]), { scale: 2 })).toThrow(
         /upsampleBilinear: x must be \[B, H, W, C\] \(NHWC, rank 4\), got \[4, 4\] \(rank 2\)/,
       );
-      expect(() => upsampleBilinear(hg.zeros([1, 1, 4, 4, 2]), { scale: 2 })).toThrow(/rank 4\), got \[1, 1, 4, 4, 2\] \(rank 5\)/);
-      expect(() => upsampleBilinear([1] as unknown as hg.Tensor, { scale: 2 })).toThrow(/upsampleBilinear: x must be a Tensor/);
+      expect(() => hg.upsampleBilinear(hg.zeros([1, 1, 4, 4, 2]), { scale: 2 })).toThrow(/rank 4\), got \[1, 1, 4, 4, 2\] \(rank 5\)/);
+      expect(() => hg.upsampleBilinear([1] as unknown as hg.Tensor, { scale: 2 })).toThrow(/upsampleBilinear: x must be a Tensor/);
       expect(up(undefined)).toThrow(/upsampleBilinear: options must be \{ size: \[Ho, Wo\] \} or \{ scale \}, got undefined/);
       expect(up({})).toThrow(/upsampleBilinear: give exactly one of size \(\[Ho, Wo\]\) and scale \(a number or \[h, w\]\); got neither/);
       expect(up({ size: [8, 8], scale: 2 })).toThrow(/give exactly one of size .* got both/);
