@@ -71,5 +71,5 @@ export {
 } from './data/digit-scenes.ts';
 export { batches, batchCount, type Batch, type BatchOptions, type ArrayDataset, type SampleSource } from './data/batches.ts';
 export { DataRng, mixSeed, permutation } from './data/rng.ts';
-export { maxPool2d, avgPool2d, type Pool2dOptions, type AvgPool2dOptions, type Size2 as PoolSize } from './ops/pool.ts';
-export { dropout, type DropoutOptions } from './ops/dropout.ts';
+export { conv2d, type Conv2dOptions, type Pair as Conv2dPair } from './ops/conv2d.ts';
+export { upsampleBilinear, type UpsampleOptions } from './ops/upsample.ts';
