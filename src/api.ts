@@ -53,6 +53,10 @@ export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';
 export { hem, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './nn/hem.ts';
 export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';
+export { Optimizer, type OptimizerState, type OptimizerStateInput, type ParamGroup, type HostTensor } from './optim/optimizer.ts';
+export { SGD, SGD_DEFAULTS, type SGDOptions } from './optim/sgd.ts';
+export { AdamW, ADAMW_DEFAULTS, type AdamWOptions } from './optim/adamw.ts';
+export { polyLr, LrSchedule, type LrScheduleOptions, type LrTarget } from './optim/schedule.ts';
 export {
   digitScenes,
   renderScene,
@@ -73,3 +77,6 @@ export { batches, batchCount, type Batch, type BatchOptions, type ArrayDataset, 
 export { DataRng, mixSeed, permutation } from './data/rng.ts';
 export { conv2d, type Conv2dOptions, type Pair as Conv2dPair } from './ops/conv2d.ts';
 export { upsampleBilinear, type UpsampleOptions } from './ops/upsample.ts';
+export { batchNorm, batchNormState, type BatchNormOptions, type BatchNormState } from './ops/batchnorm.ts';
+export { maxPool2d, avgPool2d, type Pool2dOptions, type AvgPool2dOptions, type Size2 as PoolSize } from './ops/pool.ts';
+export { dropout, type DropoutOptions } from './ops/dropout.ts';

@@ -54,3 +54,16 @@ export {
   type SegmentationOptions,
 } from './viz/png.ts';
 export { Canvas, type Rgb, type Colormap } from './viz/canvas.ts';
+
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  encodeSafetensors,
+  decodeSafetensors,
+  type Checkpoint,
+  type CheckpointInput,
+  type LoadedTensor,
+  type HostArray,
+  type HostData,
+  type SafetensorsDtype,
+} from './io/safetensors.ts';
