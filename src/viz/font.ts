@@ -130,6 +130,9 @@ const GLYPHS: Record<string, string> = {
   '‖': '.#.#. .#.#. .#.#. .#.#. .#.#. .#.#. .#.#. .#.#.',
 };
 
+/** The glyph table itself (read-only; for tests and for listing the characters). */
+export const GLYPH_TABLE: Readonly<Record<string, string>> = GLYPHS;
+
 /** Shown for characters the font lacks. */
 const MISSING = '##### #...# #...# #...# #...# #...# #####';
 

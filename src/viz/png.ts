@@ -446,7 +446,10 @@ export function renderSegmentation(
   const nPanels = predictions ? 3 : 2;
   const headH = options.title ? lineH + 2 * gap : gap;
   const rowH = lineH + ts * 2 + panel + gap;
-  const W = gap + nPanels * (panel + gap);
+  // Columns are wide enough for their titles ('prediction 100.0%' is wider than small panels).
+  const colW = Math.max(panel, Canvas.textWidth(predictions ? 'prediction 100.0%' : 'image', ts));
+  const inset = Math.floor((colW - panel) / 2);
+  const W = gap + nPanels * (colW + gap);
   // Legend: swatches with names, wrapped to the width.
   const items = names.map((n, i) => ({ n, w: 9 * ts + ts * 3 + Canvas.textWidth(n, ts) + gap, i }));
   const legendRows: (typeof items)[] = [[]];
@@ -467,7 +470,7 @@ export function renderSegmentation(
     const img = Array.from({ length: px * channels }, (_, i) => image[s * px * channels + i]!);
     const [lo, hi] = finiteRange(img);
     const inv = hi > lo ? 1 / (hi - lo) : 0;
-    const x0 = gap;
+    const x0 = gap + inset;
     c.blit(
       (k) => {
         if (channels === 1) return colormap((img[k]! - lo) * inv, 'gray');
@@ -481,7 +484,7 @@ export function renderSegmentation(
       scale,
     );
     c.text('image', x0 + panel / 2, y, BLACK, { scale: ts, align: 'center' });
-    const x1 = gap + (panel + gap);
+    const x1 = gap + (colW + gap) + inset;
     c.blit((k) => colorOf(labels[s * px + k]!), size, size, x1, y + lineH + ts * 2, scale);
     c.text('truth', x1 + panel / 2, y, BLACK, { scale: ts, align: 'center' });
     if (predictions) {
@@ -493,7 +496,7 @@ export function renderSegmentation(
         scored++;
         if (predictions[s * px + k] === l) right++;
       }
-      const x2 = gap + 2 * (panel + gap);
+      const x2 = gap + 2 * (colW + gap) + inset;
       c.blit((k) => colorOf(predictions[s * px + k]!), size, size, x2, y + lineH + ts * 2, scale);
       const acc = scored ? ` ${((100 * right) / scored).toFixed(1)}%` : '';
       c.text(`prediction${acc}`, x2 + panel / 2, y, BLACK, { scale: ts, align: 'center' });
