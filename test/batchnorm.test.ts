@@ -1,5 +1,5 @@
 /**
- * batchNorm(x, γ, β, state, { training, momentum, eps }) over the last axis, against a float64
+ * hg.batchNorm(x, γ, β, state, { training, momentum, eps }) over the last axis, against a float64
  * reference: forward (training and eval), the running statistics over 3 steps, the backward
  * (dx, dγ, dβ) against the reference's analytic adjoint, and that adjoint against central finite
  * differences; [N, C] and NHWC inputs, odd sizes, reductions split over many row slices and
@@ -33,7 +33,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { batchNorm, batchNormState, reductionPlan, type BatchNormState } from '../src/ops/batchnorm.ts';
+import { reductionPlan } from '../src/ops/batchnorm.ts';
 import { Rng, U, dot, expectClose, gamma as gammaN, numericGrad, read, readGrad, sizeOf, type Shape } from './helpers.ts';
 
 beforeAll(async () => {
@@ -113,7 +113,7 @@ function refBatchNorm(
   return { y, mean, variance, runningMean, runningVar };
 }
 
-/** Analytic adjoint of y = batchNorm(x) for dy, from the reference's statistics. */
+/** Analytic adjoint of y = hg.batchNorm(x) for dy, from the reference's statistics. */
 function refBatchNormGrad(x: ArrayLike<number>, C: number, g: ArrayLike<number>, dy: ArrayLike<number>, ref: RefBn, training: boolean, eps: number) {
   const R = x.length / C;
   const is = ref.variance.map((v) => 1 / Math.sqrt(v + eps));
@@ -252,7 +252,7 @@ function makeCase(shape: Shape, seed: number, scale = 2, offset = 0): Case {
   };
 }
 
-function uploadState(k: Case): BatchNormState {
+function uploadState(k: Case): hg.BatchNormState {
   return { runningMean: hg.tensor(Float32Array.from(k.rm)), runningVar: hg.tensor(Float32Array.from(k.rv)) };
 }
 
@@ -262,7 +262,7 @@ async function checkCase(k: Case, training: boolean, label: string, momentum = 0
   const tg = hg.tensor(k.g, [C], { requiresGrad: true });
   const tb = hg.tensor(k.b, [C], { requiresGrad: true });
   const state = uploadState(k);
-  const y = batchNorm(tx, tg, tb, state, { training, momentum, eps });
+  const y = hg.batchNorm(tx, tg, tb, state, { training, momentum, eps });
   const ref = refBatchNorm(k.x, C, k.g, k.b, k.rm, k.rv, training, momentum, eps);
   const sb = statBounds(k.x, C, k.rv, training, eps);
   expectClose(await read(y), ref.y, { atol: 0, rtol: 0, bound: yBound(k.x, C, k.g, ref, sb, eps), shape: k.shape, label: `${label} y` });
@@ -340,8 +340,8 @@ describe('batchNorm forward, running statistics and backward vs the float64 refe
     const x = hg.tensor(Float32Array.from({ length: 30 }, (_, i) => [2.5, -1, 0][i % C]!), [10, C], { requiresGrad: true });
     const g = hg.tensor([1, 2, 3], [C], { requiresGrad: true });
     const b = hg.tensor([0.5, -0.5, 7], [C], { requiresGrad: true });
-    const state = batchNormState(C);
-    const y = batchNorm(x, g, b, state, { training: true });
+    const state = hg.batchNormState(C);
+    const y = hg.batchNorm(x, g, b, state, { training: true });
     // Welford on a constant is exact (every d is 0): x − μ = 0, so y = β exactly.
     expectClose(await y.read(), Float32Array.from({ length: 30 }, (_, i) => [0.5, -0.5, 7][i % C]!), { atol: 0, rtol: 0, label: 'constant y' });
     // running var = 0.9 · 1 + 0.1 · 0 (rounding of 0.9·1: u).
@@ -361,7 +361,7 @@ describe('running statistics over 3 training steps', () => {
       const C = shape[shape.length - 1]!;
       const momentum = 0.3;
       const eps = 1e-5;
-      const state = batchNormState(C);
+      const state = hg.batchNormState(C);
       const g = hg.tensor(new Rng(3).f32(C, 0.5, 1.5), [C]);
       const b = hg.tensor(new Rng(4).f32(C), [C]);
       let rm: Float64Array<ArrayBufferLike> = new Float64Array(C);
@@ -371,7 +371,7 @@ describe('running statistics over 3 training steps', () => {
       const dm = Math.abs(Math.fround(momentum) - momentum);
       for (let step = 0; step < 3; step++) {
         const k = makeCase(shape, 100 + step, 1 + step, step - 1);
-        const y = batchNorm(hg.tensor(k.x, shape), g, b, state, { training: true, momentum, eps });
+        const y = hg.batchNorm(hg.tensor(k.x, shape), g, b, state, { training: true, momentum, eps });
         const R = k.x.length / C;
         const ref = refBatchNorm(k.x, C, new Float64Array(C).fill(1), new Float64Array(C), rm, rv, true, momentum, eps);
         const sb = statBounds(k.x, C, rv, true, eps);
@@ -394,7 +394,7 @@ describe('running statistics over 3 training steps', () => {
       const rvGpu = await read(state.runningVar);
       const gv = await read(g);
       const bv = await read(b);
-      const y = batchNorm(hg.tensor(k.x, shape), g, b, state, { training: false, eps });
+      const y = hg.batchNorm(hg.tensor(k.x, shape), g, b, state, { training: false, eps });
       const ref = refBatchNorm(k.x, C, gv, bv, rmGpu, rvGpu, false, momentum, eps);
       const sb = statBounds(k.x, C, rvGpu, false, eps);
       expectClose(await read(y), ref.y, { atol: 0, rtol: 0, bound: yBound(k.x, C, gv, ref, sb, eps), label: 'eval after 3 steps' });
@@ -432,7 +432,7 @@ describe('batchNorm gradients vs central finite differences (float64 reference)'
       const tx = hg.tensor(k.x, shape, { requiresGrad: true });
       const tg = hg.tensor(k.g, [C], { requiresGrad: true });
       const tb = hg.tensor(k.b, [C], { requiresGrad: true });
-      const y = batchNorm(tx, tg, tb, uploadState(k), { training, eps });
+      const y = hg.batchNorm(tx, tg, tb, uploadState(k), { training, eps });
       hg.sum(hg.mul(y, hg.tensor(w, shape))).backward();
       const gb = gradBounds(k.x, C, k.g, w, ref, statBounds(k.x, C, k.rv, training, eps), training, eps);
       expectClose(await readGrad(tx), fdx, { atol: 1e-6, rtol: 0, bound: gb.dx, label: 'GPU dx vs FD' });
@@ -450,11 +450,11 @@ describe('batchNorm gradients vs central finite differences (float64 reference)'
       const ref = refBatchNorm(k.x, C, k.g, k.b, k.rm, k.rv, training, 0.1, 1e-5);
       const gb = gradBounds(k.x, C, k.g, dy, ref, statBounds(k.x, C, k.rv, training, 1e-5), training, 1e-5);
       const tx = hg.tensor(k.x, shape, { requiresGrad: true });
-      batchNorm(tx, hg.tensor(k.g), hg.tensor(k.b), uploadState(k), { training }).backward(hg.tensor(dy, shape));
+      hg.batchNorm(tx, hg.tensor(k.g), hg.tensor(k.b), uploadState(k), { training }).backward(hg.tensor(dy, shape));
       expectClose(await readGrad(tx), gb.grad.dx, { atol: 0, rtol: 0, bound: gb.dx, label: `only x (${training})` });
       const tg = hg.tensor(k.g, [C], { requiresGrad: true });
       const tb = hg.tensor(k.b, [C], { requiresGrad: true });
-      batchNorm(hg.tensor(k.x, shape), tg, tb, uploadState(k), { training }).backward(hg.tensor(dy, shape));
+      hg.batchNorm(hg.tensor(k.x, shape), tg, tb, uploadState(k), { training }).backward(hg.tensor(dy, shape));
       expectClose(await readGrad(tg), gb.grad.dgamma, { atol: 0, rtol: 0, bound: gb.dgamma, label: `only γ (${training})` });
       expectClose(await readGrad(tb), gb.grad.dbeta, { atol: 0, rtol: 0, bound: gb.dbeta, label: `only β (${training})` });
     }
@@ -463,17 +463,17 @@ describe('batchNorm gradients vs central finite differences (float64 reference)'
 
 describe('batchNorm memory and bad inputs', () => {
   test('no gradient: the statistics are freed at once; with one: freed with the output', async () => {
-    const state = batchNormState(4);
+    const state = hg.batchNormState(4);
     const g = hg.ones([4]);
     const b = hg.zeros([4]);
     const x = hg.rand([8, 4], { seed: 1 });
     const before = hg.memoryStats().liveTensors;
-    const y = hg.noGrad(() => batchNorm(x, g, b, state, { training: true }));
+    const y = hg.noGrad(() => hg.batchNorm(x, g, b, state, { training: true }));
     expect(hg.memoryStats().liveTensors).toBe(before + 1);
     y.dispose();
     const xg = hg.rand([8, 4], { seed: 2, requiresGrad: true });
     const before2 = hg.memoryStats().liveTensors;
-    const y2 = batchNorm(xg, g, b, state, { training: true });
+    const y2 = hg.batchNorm(xg, g, b, state, { training: true });
     expect(hg.memoryStats().liveTensors).toBe(before2 + 2); // y and its [2, C] statistics
     y2.dispose();
     expect(hg.memoryStats().liveTensors).toBe(before2);
@@ -483,33 +483,33 @@ describe('batchNorm memory and bad inputs', () => {
     const x = hg.zeros([4, 3]);
     const g = hg.ones([3]);
     const b = hg.zeros([3]);
-    const st = batchNormState(3);
+    const st = hg.batchNormState(3);
     const train = { training: true };
-    expect(() => batchNorm(hg.zeros([3]), g, b, st, train)).toThrow(/batchNorm: x must have rank ≥ 2 \(\[N, C\] or NHWC \[B, H, W, C\], channels last\), got \[3\]/);
-    expect(() => batchNorm(x, hg.ones([4]), b, st, train)).toThrow(/batchNorm: gamma must have shape \[3\] \(one value per channel of x \[4, 3\]\), got \[4\]/);
-    expect(() => batchNorm(x, g, hg.zeros([3, 1]), st, train)).toThrow(/batchNorm: beta must have shape \[3\].*got \[3, 1\]/);
-    expect(() => batchNorm(x, g, b, batchNormState(2), train)).toThrow(/batchNorm: state.runningMean must have shape \[3\].*got \[2\]/);
-    expect(() => batchNorm(x, g, b, { runningMean: st.runningMean, runningVar: hg.ones([1]) }, train)).toThrow(/batchNorm: state.runningVar must have shape \[3\]/);
-    expect(() => batchNorm(x, g, b, undefined as unknown as BatchNormState, train)).toThrow(/batchNorm: state must be \{ runningMean, runningVar \}.*batchNormState\(3\)/);
-    expect(() => batchNorm(x, g, b, { runningMean: hg.zeros([3], { requiresGrad: true }), runningVar: hg.ones([3]) }, train)).toThrow(
+    expect(() => hg.batchNorm(hg.zeros([3]), g, b, st, train)).toThrow(/batchNorm: x must have rank ≥ 2 \(\[N, C\] or NHWC \[B, H, W, C\], channels last\), got \[3\]/);
+    expect(() => hg.batchNorm(x, hg.ones([4]), b, st, train)).toThrow(/batchNorm: gamma must have shape \[3\] \(one value per channel of x \[4, 3\]\), got \[4\]/);
+    expect(() => hg.batchNorm(x, g, hg.zeros([3, 1]), st, train)).toThrow(/batchNorm: beta must have shape \[3\].*got \[3, 1\]/);
+    expect(() => hg.batchNorm(x, g, b, hg.batchNormState(2), train)).toThrow(/batchNorm: state.runningMean must have shape \[3\].*got \[2\]/);
+    expect(() => hg.batchNorm(x, g, b, { runningMean: st.runningMean, runningVar: hg.ones([1]) }, train)).toThrow(/batchNorm: state.runningVar must have shape \[3\]/);
+    expect(() => hg.batchNorm(x, g, b, undefined as unknown as hg.BatchNormState, train)).toThrow(/batchNorm: state must be \{ runningMean, runningVar \}.*batchNormState\(3\)/);
+    expect(() => hg.batchNorm(x, g, b, { runningMean: hg.zeros([3], { requiresGrad: true }), runningVar: hg.ones([3]) }, train)).toThrow(
       /batchNorm: state.runningMean has requiresGrad: true; running statistics are buffers/,
     );
     const shared = hg.ones([3]);
-    expect(() => batchNorm(x, g, b, { runningMean: shared, runningVar: shared }, train)).toThrow(/batchNorm: state.runningMean and state.runningVar share storage/);
-    expect(() => batchNorm(x, g, b, st, {} as { training: boolean })).toThrow(/batchNorm: options.training must be true .* or false .*, got undefined/);
-    expect(() => batchNorm(x, g, b, st, { training: true, momentum: 1.5 })).toThrow(/batchNorm: momentum must be a number in \[0, 1\], got 1.5/);
-    expect(() => batchNorm(x, g, b, st, { training: true, momentum: Number.NaN })).toThrow(/batchNorm: momentum must be a number in \[0, 1\], got NaN/);
-    expect(() => batchNorm(x, g, b, st, { training: true, eps: 0 })).toThrow(/batchNorm: eps must be a finite number > 0, got 0/);
-    expect(() => batchNorm(x, g, b, st, { training: true, eps: -1 })).toThrow(/batchNorm: eps must be a finite number > 0, got -1/);
-    expect(() => batchNorm(hg.zeros([1, 1, 1, 3]), g, b, st, train)).toThrow(
+    expect(() => hg.batchNorm(x, g, b, { runningMean: shared, runningVar: shared }, train)).toThrow(/batchNorm: state.runningMean and state.runningVar share storage/);
+    expect(() => hg.batchNorm(x, g, b, st, {} as { training: boolean })).toThrow(/batchNorm: options.training must be true .* or false .*, got undefined/);
+    expect(() => hg.batchNorm(x, g, b, st, { training: true, momentum: 1.5 })).toThrow(/batchNorm: momentum must be a number in \[0, 1\], got 1.5/);
+    expect(() => hg.batchNorm(x, g, b, st, { training: true, momentum: Number.NaN })).toThrow(/batchNorm: momentum must be a number in \[0, 1\], got NaN/);
+    expect(() => hg.batchNorm(x, g, b, st, { training: true, eps: 0 })).toThrow(/batchNorm: eps must be a finite number > 0, got 0/);
+    expect(() => hg.batchNorm(x, g, b, st, { training: true, eps: -1 })).toThrow(/batchNorm: eps must be a finite number > 0, got -1/);
+    expect(() => hg.batchNorm(hg.zeros([1, 1, 1, 3]), g, b, st, train)).toThrow(
       /batchNorm: training needs more than one value per channel .*got x \[1, 1, 1, 3\] with 1 value per channel/,
     );
     // One value per channel is fine in eval (the running statistics are used).
-    expect(() => batchNorm(hg.zeros([1, 3]), g, b, st, { training: false })).not.toThrow();
-    expect(() => batchNorm(x, 'g' as unknown as hg.Tensor, b, st, train)).toThrow(/batchNorm: gamma must be a Tensor/);
+    expect(() => hg.batchNorm(hg.zeros([1, 3]), g, b, st, { training: false })).not.toThrow();
+    expect(() => hg.batchNorm(x, 'g' as unknown as hg.Tensor, b, st, train)).toThrow(/batchNorm: gamma must be a Tensor/);
     const gone = hg.zeros([4, 3]);
     gone.dispose();
-    expect(() => batchNorm(gone, g, b, st, train)).toThrow(/batchNorm: x \(tensor #\d+ \[4, 3\]\) was disposed/);
-    expect(() => batchNormState(0)).toThrow(/batchNormState: channels must be a positive integer, got 0/);
+    expect(() => hg.batchNorm(gone, g, b, st, train)).toThrow(/batchNorm: x \(tensor #\d+ \[4, 3\]\) was disposed/);
+    expect(() => hg.batchNormState(0)).toThrow(/batchNormState: channels must be a positive integer, got 0/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * dropout(x, { p, training, seed }): the mask against a host replica of the kernel's counter-based
+ * hg.dropout(x, { p, training, seed }): the mask against a host replica of the kernel's counter-based
  * PCG hash (exact), determinism per seed, keep-rate statistics, mask equality between forward and
  * backward (the backward regenerates the mask from the seed), the identity outside training and
  * for p = 0, finite differences, and every bad input.
@@ -12,7 +12,6 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { dropout } from '../src/ops/dropout.ts';
 import { Rng, dot, expectClose, expectExact, numericGrad, read, readGrad } from './helpers.ts';
 
 beforeAll(async () => {
@@ -54,7 +53,7 @@ describe('dropout forward and backward', () => {
       const x = rng.awayFromZero(n, 0.1, 2);
       const shape = n % 7 === 0 ? [n / 7, 7] : [n];
       const tx = hg.tensor(x, shape, { requiresGrad: true });
-      const y = dropout(tx, { p, training: true, seed });
+      const y = hg.dropout(tx, { p, training: true, seed });
       expect(y.shape).toEqual(shape);
       const mask = refMask(n, seed, p);
       expectExact(await read(y), refDropout(x, mask, p), `n ${n} forward`);
@@ -69,7 +68,7 @@ describe('dropout forward and backward', () => {
   test('forward and backward masks are the same elements (x = g = 1)', async () => {
     const n = 10007;
     const tx = hg.ones([n], { requiresGrad: true });
-    const y = dropout(tx, { p: 0.4, seed: 5 });
+    const y = hg.dropout(tx, { p: 0.4, seed: 5 });
     y.backward(hg.ones([n]));
     const fwd = await y.read();
     const bwd = await tx.grad!.read();
@@ -81,11 +80,11 @@ describe('dropout forward and backward', () => {
 
   test('the same seed gives the same mask; other seeds other masks; no seed a fresh mask per call', async () => {
     const x = hg.ones([4096]);
-    const a = await dropout(x, { p: 0.5, seed: 3 }).read();
-    const b = await dropout(x, { p: 0.5, seed: 3 }).read();
-    const c = await dropout(x, { p: 0.5, seed: 4 }).read();
-    const d1 = await dropout(x, { p: 0.5 }).read();
-    const d2 = await dropout(x, { p: 0.5 }).read();
+    const a = await hg.dropout(x, { p: 0.5, seed: 3 }).read();
+    const b = await hg.dropout(x, { p: 0.5, seed: 3 }).read();
+    const c = await hg.dropout(x, { p: 0.5, seed: 4 }).read();
+    const d1 = await hg.dropout(x, { p: 0.5 }).read();
+    const d2 = await hg.dropout(x, { p: 0.5 }).read();
     expectExact(a, b, 'same seed');
     // Independent masks disagree on a fraction 2p(1 − p) = 0.5 of elements: 2048 ± 5·32.
     const differ = (u: Float32Array, v: Float32Array) => u.reduce((k, ui, i) => k + (ui !== v[i] ? 1 : 0), 0);
@@ -108,7 +107,7 @@ describe('dropout forward and backward', () => {
       [0.9, 3],
       [1 / 3, 4],
     ] as const) {
-      const y = await dropout(x, { p, seed }).read();
+      const y = await hg.dropout(x, { p, seed }).read();
       const q = Math.round(p * 2 ** 24) / 2 ** 24;
       const keep = 1 - q;
       const kept = y.reduce((k, v) => k + (v !== 0 ? 1 : 0), 0);
@@ -135,7 +134,7 @@ describe('dropout forward and backward', () => {
     const data = rng.f32(37);
     for (const o of [{ p: 0.5, training: false }, { p: 0 }, { p: 0, training: true, seed: 3 }]) {
       const tx = hg.tensor(data, [37], { requiresGrad: true });
-      const y = dropout(tx, o);
+      const y = hg.dropout(tx, o);
       expect(y).not.toBe(tx);
       expectExact(await read(y), data, 'identity forward');
       const g = rng.f32(37);
@@ -155,23 +154,23 @@ describe('dropout forward and backward', () => {
     const mask = refMask(n, 77, 0.3);
     const fd = numericGrad((v) => dot(Float64Array.from(v, (vi, i) => (mask[i] ? vi / 0.7 : 0)), w), x);
     const tx = hg.tensor(x, [n], { requiresGrad: true });
-    hg.sum(hg.mul(dropout(tx, { p: 0.3, seed: 77 }), hg.tensor(w))).backward();
+    hg.sum(hg.mul(hg.dropout(tx, { p: 0.3, seed: 77 }), hg.tensor(w))).backward();
     // The GPU multiplies by f32(1/0.7) (relative error ≤ u) and rounds (u): 2u·|w/0.7| + FD roundoff.
     expectClose(await readGrad(tx), fd, { atol: 1e-10, rtol: 2 ** -23 });
   });
 
   test('bad inputs throw naming the op and what is valid', () => {
     const x = hg.ones([4]);
-    expect(() => dropout(x, { p: 1 })).toThrow(/dropout: p must be a number in \[0, 1\) \(the probability of zeroing an element\), got 1/);
-    expect(() => dropout(x, { p: -0.1 })).toThrow(/dropout: p must be a number in \[0, 1\).*got -0.1/);
-    expect(() => dropout(x, { p: Number.NaN })).toThrow(/dropout: p must be a number in \[0, 1\).*got NaN/);
-    expect(() => dropout(x, { p: '0.5' as unknown as number })).toThrow(/dropout: p must be a number in \[0, 1\).*got 0.5/);
-    expect(() => dropout(x, { p: 1, training: false })).toThrow(/dropout: p must be a number in \[0, 1\)/);
-    expect(() => dropout(x, { training: 1 as unknown as boolean })).toThrow(/dropout: training must be true or false, got 1/);
-    expect(() => dropout(x, { seed: -1 })).toThrow(/dropout: seed must be an integer in \[0, 2\^32\), got -1/);
-    expect(() => dropout(x, { seed: 2 ** 32 })).toThrow(/dropout: seed must be an integer in \[0, 2\^32\), got 4294967296/);
-    expect(() => dropout(x, { seed: 1.5 })).toThrow(/dropout: seed must be an integer in \[0, 2\^32\), got 1.5/);
-    expect(() => dropout({} as hg.Tensor)).toThrow(/dropout: x must be a Tensor/);
-    expect(() => dropout(x, null as unknown as object)).toThrow(/dropout: options must be an object \{ p, training, seed \}/);
+    expect(() => hg.dropout(x, { p: 1 })).toThrow(/dropout: p must be a number in \[0, 1\) \(the probability of zeroing an element\), got 1/);
+    expect(() => hg.dropout(x, { p: -0.1 })).toThrow(/dropout: p must be a number in \[0, 1\).*got -0.1/);
+    expect(() => hg.dropout(x, { p: Number.NaN })).toThrow(/dropout: p must be a number in \[0, 1\).*got NaN/);
+    expect(() => hg.dropout(x, { p: '0.5' as unknown as number })).toThrow(/dropout: p must be a number in \[0, 1\).*got 0.5/);
+    expect(() => hg.dropout(x, { p: 1, training: false })).toThrow(/dropout: p must be a number in \[0, 1\)/);
+    expect(() => hg.dropout(x, { training: 1 as unknown as boolean })).toThrow(/dropout: training must be true or false, got 1/);
+    expect(() => hg.dropout(x, { seed: -1 })).toThrow(/dropout: seed must be an integer in \[0, 2\^32\), got -1/);
+    expect(() => hg.dropout(x, { seed: 2 ** 32 })).toThrow(/dropout: seed must be an integer in \[0, 2\^32\), got 4294967296/);
+    expect(() => hg.dropout(x, { seed: 1.5 })).toThrow(/dropout: seed must be an integer in \[0, 2\^32\), got 1.5/);
+    expect(() => hg.dropout({} as hg.Tensor)).toThrow(/dropout: x must be a Tensor/);
+    expect(() => hg.dropout(x, null as unknown as object)).toThrow(/dropout: options must be an object \{ p, training, seed \}/);
   });
 });

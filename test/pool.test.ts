@@ -18,7 +18,6 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { avgPool2d, maxPool2d } from '../src/ops/pool.ts';
 import { Rng, U, dot, expectClose, expectExact, gamma, numericGrad, read, readGrad, sizeOf, type Shape } from './helpers.ts';
 
 beforeAll(async () => {
@@ -197,7 +196,7 @@ describe('maxPool2d vs the float64 reference', () => {
       const rng = new Rng(sizeOf(c.shape) + c.k[0] * 7 + c.s[1]);
       const x = rng.f32(sizeOf(c.shape), -3, 3);
       const tx = hg.tensor(x, c.shape, { requiresGrad: true });
-      const y = maxPool2d(tx, opts(c));
+      const y = hg.maxPool2d(tx, opts(c));
       expect(y.shape).toEqual([g.B, g.OH, g.OW, g.C]);
       const ref = refMaxPool(x, g);
       expectExact(await read(y), ref.y, `${label(c)} forward`);
@@ -207,7 +206,7 @@ describe('maxPool2d vs the float64 reference', () => {
       expectExact(await readGrad(tx), refMaxPoolGrad(ref.arg, dyInt, g), `${label(c)} backward (integer dy)`);
       tx.zeroGrad();
       const dy = rng.f32(y.size);
-      const y2 = maxPool2d(tx, opts(c));
+      const y2 = hg.maxPool2d(tx, opts(c));
       y2.backward(hg.tensor(dy, y.shape));
       const m = Math.ceil(c.k[0] / c.s[0]) * Math.ceil(c.k[1] / c.s[1]);
       const ref2 = refMaxPoolGrad(ref.arg, dy, g);
@@ -223,7 +222,7 @@ describe('maxPool2d vs the float64 reference', () => {
       const rng = new Rng(sizeOf(c.shape));
       const x = rng.ints(sizeOf(c.shape), 0, 2);
       const tx = hg.tensor(x, c.shape, { requiresGrad: true });
-      const y = maxPool2d(tx, opts(c));
+      const y = hg.maxPool2d(tx, opts(c));
       const ref = refMaxPool(x, g);
       expectExact(await read(y), ref.y, `ties ${label(c)} forward`);
       const dy = rng.ints(y.size, 1, 9);
@@ -235,7 +234,7 @@ describe('maxPool2d vs the float64 reference', () => {
   test('a constant image: every output routes to the first pixel of its window', async () => {
     const g = geo([1, 3, 3, 1], [2, 2], [1, 1], [1, 1]);
     const tx = hg.tensor(new Float32Array(9).fill(5), [1, 3, 3, 1], { requiresGrad: true });
-    const y = maxPool2d(tx, { kernel: 2, stride: 1, padding: 1 });
+    const y = hg.maxPool2d(tx, { kernel: 2, stride: 1, padding: 1 });
     expect(y.shape).toEqual([1, 4, 4, 1]);
     y.backward(hg.ones(y.shape));
     // Output (oh, ow) covers rows oh − 1, oh and columns ow − 1, ow; its first image pixel is
@@ -252,7 +251,7 @@ describe('maxPool2d vs the float64 reference', () => {
     const shape = [1, 4, 4, 1];
     const g = geo(shape, [2, 2], [2, 2], [0, 0]);
     const tx = hg.tensor(x, shape, { requiresGrad: true });
-    const y = maxPool2d(tx, { kernel: 2 });
+    const y = hg.maxPool2d(tx, { kernel: 2 });
     const ref = refMaxPool(x, g);
     expectClose(await read(y), ref.y, { atol: 0, rtol: 0, label: 'inf/nan forward' });
     expect(Array.from(ref.y)).toEqual([Number.NaN, 7, -Infinity, 2]);
@@ -270,7 +269,7 @@ describe('avgPool2d vs the float64 reference', () => {
         const rng = new Rng(sizeOf(c.shape) * 3 + c.k[1] + (includePad ? 1 : 0));
         const x = rng.f32(sizeOf(c.shape), -3, 3);
         const tx = hg.tensor(x, c.shape, { requiresGrad: true });
-        const y = includePad ? avgPool2d(tx, opts(c)) : avgPool2d(tx, { ...opts(c), countIncludePad: false });
+        const y = includePad ? hg.avgPool2d(tx, opts(c)) : hg.avgPool2d(tx, { ...opts(c), countIncludePad: false });
         expect(y.shape).toEqual([g.B, g.OH, g.OW, g.C]);
         const ref = refAvgPool(x, g, includePad);
         expectClose(await read(y), ref.y, { atol: 0, rtol: 0, bound: ref.bound, shape: y.shape, label: `${label(c)} forward` });
@@ -284,8 +283,8 @@ describe('avgPool2d vs the float64 reference', () => {
 
   test('count_include_pad: a corner window of ones averages to 4/9 (true) or 1 (false)', async () => {
     const x = hg.ones([1, 3, 3, 1]);
-    const a = await avgPool2d(x, { kernel: 3, stride: 2, padding: 1 }).read();
-    const b = await avgPool2d(x, { kernel: 3, stride: 2, padding: 1, countIncludePad: false }).read();
+    const a = await hg.avgPool2d(x, { kernel: 3, stride: 2, padding: 1 }).read();
+    const b = await hg.avgPool2d(x, { kernel: 3, stride: 2, padding: 1, countIncludePad: false }).read();
     expectClose(a, [4 / 9, 4 / 9, 4 / 9, 4 / 9], { atol: 0, rtol: 1.01 * (gamma(9) + 5 * U), label: 'include pad' });
     expectExact(b, [1, 1, 1, 1], 'exclude pad');
   });
@@ -309,7 +308,7 @@ describe('pooling gradients vs central finite differences (float64 reference)', 
       const fdMax = numericGrad((v) => dot(refMaxPool(v, g).y, w), x);
       expectClose(refMaxPoolGrad(refMaxPool(x, g).arg, w, g), fdMax, { atol: 1e-10, rtol: 0, label: 'reference max adjoint vs FD' });
       const tx = hg.tensor(x, c.shape, { requiresGrad: true });
-      hg.sum(hg.mul(maxPool2d(tx, opts(c)), hg.tensor(w, [g.B, g.OH, g.OW, g.C]))).backward();
+      hg.sum(hg.mul(hg.maxPool2d(tx, opts(c)), hg.tensor(w, [g.B, g.OH, g.OW, g.C]))).backward();
       const m = Math.ceil(c.k[0] / c.s[0]) * Math.ceil(c.k[1] / c.s[1]);
       const absW = refMaxPoolGrad(refMaxPool(x, g).arg, Float64Array.from(w, Math.abs), g);
       expectClose(await readGrad(tx), fdMax, { atol: 1e-10, rtol: 0, bound: absW.map((a) => gamma(m) * a), label: 'GPU max grad vs FD' });
@@ -318,7 +317,7 @@ describe('pooling gradients vs central finite differences (float64 reference)', 
         const rg = refAvgPoolGrad(w, g, includePad);
         expectClose(rg.dx, fdAvg, { atol: 1e-10, rtol: 0, label: 'reference avg adjoint vs FD' });
         const ta = hg.tensor(x, c.shape, { requiresGrad: true });
-        hg.sum(hg.mul(avgPool2d(ta, { ...opts(c), countIncludePad: includePad }), hg.tensor(w, [g.B, g.OH, g.OW, g.C]))).backward();
+        hg.sum(hg.mul(hg.avgPool2d(ta, { ...opts(c), countIncludePad: includePad }), hg.tensor(w, [g.B, g.OH, g.OW, g.C]))).backward();
         expectClose(await readGrad(ta), fdAvg, { atol: 1e-10, rtol: 0, bound: rg.bound, label: `GPU avg grad vs FD (include pad ${includePad})` });
       }
     });
@@ -329,12 +328,12 @@ describe('pooling memory and bad inputs', () => {
   test('the argmax lives with the output when a gradient is needed, else is freed at once', () => {
     const x = hg.rand([1, 4, 4, 2], { seed: 3 });
     const before = hg.memoryStats().liveTensors;
-    const y = maxPool2d(x, { kernel: 2 });
+    const y = hg.maxPool2d(x, { kernel: 2 });
     expect(hg.memoryStats().liveTensors).toBe(before + 1);
     y.dispose();
     const xg = hg.rand([1, 4, 4, 2], { seed: 3, requiresGrad: true });
     const before2 = hg.memoryStats().liveTensors;
-    const y2 = maxPool2d(xg, { kernel: 2 });
+    const y2 = hg.maxPool2d(xg, { kernel: 2 });
     expect(hg.memoryStats().liveTensors).toBe(before2 + 2);
     y2.dispose();
     expect(hg.memoryStats().liveTensors).toBe(before2);
@@ -343,8 +342,8 @@ describe('pooling memory and bad inputs', () => {
   test('bad inputs throw naming the op, the shapes and what is valid', () => {
     const x = hg.zeros([1, 5, 5, 2]);
     for (const [name, f] of [
-      ['maxPool2d', (t: hg.Tensor, o: object) => maxPool2d(t, o as never)],
-      ['avgPool2d', (t: hg.Tensor, o: object) => avgPool2d(t, o as never)],
+      ['maxPool2d', (t: hg.Tensor, o: object) => hg.maxPool2d(t, o as never)],
+      ['avgPool2d', (t: hg.Tensor, o: object) => hg.avgPool2d(t, o as never)],
     ] as const) {
       expect(() => f(hg.zeros([5, 5, 2]), { kernel: 2 })).toThrow(new RegExp(`${name}: x must be \\[B, H, W, C\\] \\(NHWC, rank 4\\), got \\[5, 5, 2\\] \\(rank 3\\)`));
       expect(() => f(x, { kernel: 0 })).toThrow(new RegExp(`${name}: kernel must be an integer ≥ 1 or a pair \\[h, w\\] of them, got 0`));
@@ -357,6 +356,6 @@ describe('pooling memory and bad inputs', () => {
       expect(() => f(x, undefined as unknown as object)).toThrow(new RegExp(`${name}: options \\{ kernel, stride\\?, padding\\? \\} are required`));
       expect(() => f([1, 2] as unknown as hg.Tensor, { kernel: 2 })).toThrow(new RegExp(`${name}: x must be a Tensor`));
     }
-    expect(() => avgPool2d(x, { kernel: 2, countIncludePad: 'yes' as unknown as boolean })).toThrow(/avgPool2d: countIncludePad must be true or false, got yes/);
+    expect(() => hg.avgPool2d(x, { kernel: 2, countIncludePad: 'yes' as unknown as boolean })).toThrow(/avgPool2d: countIncludePad must be true or false, got yes/);
   });
 });
