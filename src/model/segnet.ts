@@ -1,0 +1,162 @@
+/**
+ * The segmentation network of the HEMNet experiments at small scale (NHWC throughout):
+ *   backbone (3×3 conv-BN-ReLU, strides 2, 2, 1: output stride 4) → 3×3 conv-BN-ReLU to C →
+ *   EM unit in EMANet's frame (1×1 conv → HEM/EM → ReLU → 1×1 conv + BN → + input → ReLU) →
+ *   3×3 conv-BN-ReLU → dropout → 1×1 classifier → bilinear upsampling to the input size.
+ * Variants: 'hemnet' (η, T from the flags, τ = √C, gradients through every iteration),
+ * 'emanet' (the EMANet preset), 'plain' (no EM unit) — identical otherwise, for fair comparison.
+ */
+import { noGrad } from '../autograd/tape.ts';
+import { randn, zeros, ones } from '../ops/create.ts';
+import { add, relu } from '../ops/elementwise.ts';
+import { reshape } from '../ops/layout.ts';
+import { conv2d } from '../ops/conv2d.ts';
+import { batchNorm } from '../ops/batchnorm.ts';
+import { dropout } from '../ops/dropout.ts';
+import { upsampleBilinear } from '../ops/upsample.ts';
+import { fmt } from '../tensor/shape.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { HEM, EMAU } from '../nn/hem-module.ts';
+import type { HemTrace } from '../nn/hem.ts';
+import { Module } from '../nn/module.ts';
+
+export type SegModelName = 'hemnet' | 'emanet' | 'plain';
+
+export interface SegNetConfig {
+  model: SegModelName;
+  inChannels: number;
+  classes: number;
+  /** Channels C entering the EM unit. */
+  channels: number;
+  /** EM bases K. */
+  bases: number;
+  /** HEM step size (hemnet). */
+  eta: number;
+  /** EM iterations T during training. */
+  iterations: number;
+  seed: number;
+  /** Dropout before the classifier (EMANet: 0.1). */
+  dropout?: number;
+}
+
+let seedCounter = 0;
+function heNormal(shape: number[], fanIn: number, seed: number): Tensor {
+  return noGrad(() => randn(shape, { seed: seed + 7919 * ++seedCounter, std: Math.sqrt(2 / fanIn) }));
+}
+
+export class Conv extends Module {
+  constructor(
+    readonly cin: number,
+    readonly cout: number,
+    readonly k: number,
+    readonly stride: number,
+    seed: number,
+    bias: boolean,
+  ) {
+    super();
+    this.param('weight', heNormal([k, k, cin, cout], k * k * cin, seed));
+    if (bias) this.param('bias', noGrad(() => zeros([cout])));
+  }
+  forward(x: Tensor): Tensor {
+    const p = this.parameters();
+    return conv2d(x, p.get('weight')!, { stride: this.stride, padding: (this.k - 1) >> 1, bias: p.get('bias') });
+  }
+}
+
+export class BatchNorm extends Module {
+  constructor(readonly channels: number) {
+    super();
+    this.param('gamma', noGrad(() => ones([channels])));
+    this.param('beta', noGrad(() => zeros([channels])));
+    this.buffer('runningMean', noGrad(() => zeros([channels])));
+    this.buffer('runningVar', noGrad(() => ones([channels])));
+  }
+  forward(x: Tensor): Tensor {
+    const p = this.parameters();
+    const b = this.buffers();
+    return batchNorm(x, p.get('gamma')!, p.get('beta')!, { runningMean: b.get('runningMean')!, runningVar: b.get('runningVar')! }, { training: this.training });
+  }
+}
+
+export class ConvBnRelu extends Module {
+  readonly conv: Conv;
+  readonly bn: BatchNorm;
+  constructor(cin: number, cout: number, k: number, stride: number, seed: number) {
+    super();
+    this.conv = this.child('conv', new Conv(cin, cout, k, stride, seed, false));
+    this.bn = this.child('bn', new BatchNorm(cout));
+  }
+  forward(x: Tensor): Tensor {
+    return relu(this.bn.forward(this.conv.forward(x)));
+  }
+}
+
+/** EMANet's EM unit frame around the HEM layer. */
+export class EmBlock extends Module {
+  readonly conv1: Conv;
+  readonly em: HEM;
+  readonly conv2: Conv;
+  readonly bn: BatchNorm;
+  /** The last forward's trace (when asked for). */
+  lastTrace: HemTrace | null = null;
+
+  constructor(C: number, K: number, model: 'hemnet' | 'emanet', eta: number, iterations: number, seed: number) {
+    super();
+    this.conv1 = this.child('conv1', new Conv(C, C, 1, 1, seed, true));
+    this.em = this.child(
+      'em',
+      model === 'emanet' ? new EMAU({ channels: C, bases: K, iterations, seed }) : new HEM({ channels: C, bases: K, eta, iterations, seed }),
+    );
+    this.conv2 = this.child('conv2', new Conv(C, C, 1, 1, seed + 1, false));
+    this.bn = this.child('bn', new BatchNorm(C));
+  }
+
+  forward(x: Tensor, opts: { iterations?: number; trace?: boolean } = {}): Tensor {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    const y = reshape(this.conv1.forward(x), [B, H * W, C]);
+    const r = this.em.forward(y, opts.iterations ? { iterations: opts.iterations, trace: opts.trace } : { trace: opts.trace });
+    this.lastTrace = r.trace;
+    const z = relu(reshape(r.out, [B, H, W, C]));
+    return relu(add(this.bn.forward(this.conv2.forward(z)), x));
+  }
+}
+
+export class SegNet extends Module {
+  readonly stem: ConvBnRelu[];
+  readonly pre: ConvBnRelu;
+  readonly em: EmBlock | null;
+  readonly post: ConvBnRelu;
+  readonly classifier: Conv;
+
+  constructor(readonly config: SegNetConfig) {
+    super();
+    const s = config.seed;
+    const C = config.channels;
+    this.stem = [
+      this.child('stem0', new ConvBnRelu(config.inChannels, 32, 3, 2, s + 10)),
+      this.child('stem1', new ConvBnRelu(32, 64, 3, 2, s + 20)),
+      this.child('stem2', new ConvBnRelu(64, 64, 3, 1, s + 30)),
+    ];
+    this.pre = this.child('pre', new ConvBnRelu(64, C, 3, 1, s + 40));
+    this.em = config.model === 'plain' ? null : this.child('em', new EmBlock(C, config.bases, config.model, config.eta, config.iterations, s + 50));
+    this.post = this.child('post', new ConvBnRelu(C, 64, 3, 1, s + 60));
+    this.classifier = this.child('classifier', new Conv(64, config.classes, 1, 1, s + 70, true));
+  }
+
+  /** Logits [B, H, W, classes] for images x [B, H, W, inChannels]. */
+  forward(x: Tensor, opts: { iterations?: number; trace?: boolean; dropoutSeed?: number } = {}): Tensor {
+    if (x.rank !== 4 || x.shape[3] !== this.config.inChannels) {
+      throw new Error(`SegNet.forward: images must be [B, H, W, ${this.config.inChannels}], got ${fmt(x.shape)}.`);
+    }
+    let h = x;
+    for (const l of this.stem) h = l.forward(h);
+    h = this.pre.forward(h);
+    if (this.em) h = this.em.forward(h, opts);
+    h = this.post.forward(h);
+    const p = this.config.dropout ?? 0.1;
+    if (this.training && p > 0) h = dropout(h, { p, training: true, seed: opts.dropoutSeed ?? 0 });
+    const logits = this.classifier.forward(h);
+    return upsampleBilinear(logits, { size: [x.shape[1]!, x.shape[2]!] });
+  }
+}
+
