@@ -10,6 +10,7 @@ import { browserOptions, nodeOptions } from './esbuild-options.mjs';
 rmSync('dist', { recursive: true, force: true });
 await build(nodeOptions('src/index.node.ts', 'dist/hemgpu.node.js'));
 await build(browserOptions('src/index.browser.ts', 'dist/hemgpu.browser.js'));
+await build(nodeOptions('src/cli/main.ts', 'dist/cli.js'));
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 // Declarations keep the sources' `.ts` specifiers; point them at the emitted `.d.ts` siblings.
 for (const f of readdirSync('dist/types', { recursive: true })) {
@@ -17,4 +18,4 @@ for (const f of readdirSync('dist/types', { recursive: true })) {
   const p = join('dist/types', String(f));
   writeFileSync(p, readFileSync(p, 'utf8').replace(/(from\s+'\.{1,2}\/[^']*)\.ts'/g, "$1.js'"));
 }
-console.log('hemgpu: built dist/hemgpu.node.js, dist/hemgpu.browser.js and dist/types');
+console.log('hemgpu: built dist/hemgpu.node.js, dist/hemgpu.browser.js, dist/cli.js and dist/types');

@@ -22,8 +22,22 @@ export interface TrainFlags {
   size: number;
   trainScenes: number;
   valScenes: number;
+  /** Digits per scene, uniform in [minDigits, maxDigits]. */
+  minDigits: number;
+  maxDigits: number;
+  /** Side of a pasted digit in pixels, uniform in [minScale, maxScale]. */
+  minScale: number;
+  maxScale: number;
+  /** Digit intensity from which a pixel is labelled as the digit. */
+  threshold: number;
   bases: number;
   channels: number;
+  /** Backbone width w (stem channels w, 2w, 2w; head 2w). */
+  width: number;
+  /** Dilation of the 3×3 convs at output stride 4. */
+  dilation: number;
+  /** Linear learning-rate warm-up steps before the poly schedule. */
+  warmup: number;
   out: string;
   resume: string | null;
   evalEvery: number;
@@ -47,8 +61,16 @@ export const TRAIN_SPEC: Spec = {
   size: { type: 'string', help: 'image size (digits: canvas side; voc: crop side)', default: '64' },
   'train-scenes': { type: 'string', help: 'digit scenes in the training set', default: '2000' },
   'val-scenes': { type: 'string', help: 'digit scenes in the validation set', default: '200' },
+  'min-digits': { type: 'string', help: 'digits: fewest digits per scene', default: '1' },
+  'max-digits': { type: 'string', help: 'digits: most digits per scene', default: '4' },
+  'min-scale': { type: 'string', help: 'digits: smallest pasted digit side in pixels', default: '20' },
+  'max-scale': { type: 'string', help: 'digits: largest pasted digit side in pixels', default: '36' },
+  threshold: { type: 'string', help: 'digits: intensity ∈ (0, 1] from which a pixel is labelled as the digit', default: '0.5' },
   bases: { type: 'string', help: 'EM bases K', default: '16' },
   channels: { type: 'string', help: 'channels C entering the EM unit', default: '64' },
+  width: { type: 'string', help: 'backbone width w (stem channels w, 2w, 2w; head 2w)', default: '32' },
+  dilation: { type: 'string', help: 'dilation of the 3×3 convs at output stride 4 (wider receptive field)', default: '1' },
+  warmup: { type: 'string', help: 'linear learning-rate warm-up steps before the poly schedule', default: '0' },
   out: { type: 'string', help: 'output directory (checkpoints, PNGs, logs)', default: 'runs/train' },
   resume: { type: 'string', help: 'continue from this checkpoint exactly where it stopped' },
   'eval-every': { type: 'string', help: 'validate every N steps (0: only at the end)', default: '0' },
@@ -107,6 +129,11 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   if (data !== 'digits' && data !== 'voc') throw new UsageError(`--data: unknown data source '${data}'; use digits or voc.`);
   const vocRoot = (v['voc-root'] as string | undefined) ?? null;
   if (data === 'voc' && !vocRoot) throw new UsageError('--voc-root: --data voc needs the path of a PASCAL VOC directory.');
+  const size = num('size', v.size as string, { int: true, min: 16 });
+  const minDigits = num('min-digits', v['min-digits'] as string, { int: true, min: 1 });
+  const maxDigits = num('max-digits', v['max-digits'] as string, { int: true, min: minDigits });
+  const minScale = num('min-scale', v['min-scale'] as string, { int: true, min: 4, max: size });
+  const maxScale = num('max-scale', v['max-scale'] as string, { int: true, min: minScale, max: size });
   return {
     model: model as ModelName,
     eta: num('eta', v.eta as string, { min: 0, minExclusive: true, max: 1 }),
@@ -118,11 +145,19 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
     seed: num('seed', v.seed as string, { int: true, min: 0, max: 0xffffffff }),
     data,
     vocRoot,
-    size: num('size', v.size as string, { int: true, min: 16 }),
+    size,
     trainScenes: num('train-scenes', v['train-scenes'] as string, { int: true, min: 1 }),
     valScenes: num('val-scenes', v['val-scenes'] as string, { int: true, min: 1 }),
+    minDigits,
+    maxDigits,
+    minScale,
+    maxScale,
+    threshold: num('threshold', v.threshold as string, { min: 0, minExclusive: true, max: 1 }),
     bases: num('bases', v.bases as string, { int: true, min: 1 }),
     channels: num('channels', v.channels as string, { int: true, min: 1 }),
+    width: num('width', v.width as string, { int: true, min: 1 }),
+    dilation: num('dilation', v.dilation as string, { int: true, min: 1 }),
+    warmup: num('warmup', v.warmup as string, { int: true, min: 0 }),
     out: String(v.out),
     resume: (v.resume as string | undefined) ?? null,
     evalEvery: num('eval-every', v['eval-every'] as string, { int: true, min: 0 }),
