@@ -1,0 +1,174 @@
+/**
+ * Training reliability (issue 4): exact resume, flat GPU memory over 200 steps, refusal of
+ * corrupt, truncated and mismatched checkpoints without overwriting anything, a non-finite loss,
+ * and the ablation's --quick smoke run. A tiny configuration (16×16 scenes, 8 channels) keeps it fast.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import * as hg from '../src/index.node.ts';
+import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
+import { batchIndices, train } from '../src/train/trainer.ts';
+import { runAblation } from '../src/cli/ablate.ts';
+
+let dir: string;
+
+beforeAll(async () => {
+  await hg.init();
+  dir = mkdtempSync(join(tmpdir(), 'hemgpu-train-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const TINY = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '12', '--val-scenes', '4', '--lr', '0.01', '--quiet'];
+
+function tiny(extra: string[] = []): TrainFlags {
+  return parseTrainFlags([...TINY, ...extra])!;
+}
+
+async function savedWeights(checkpoint: string): Promise<Record<string, Float32Array>> {
+  const ck = await hg.loadCheckpoint(checkpoint);
+  const out: Record<string, Float32Array> = {};
+  for (const [k, t] of Object.entries(ck.tensors)) out[k] = t.data as Float32Array;
+  return out;
+}
+
+describe('training', () => {
+  test('batch order is a pure function of (seed, step): epochs are seeded permutations', () => {
+    expect(batchIndices(10, 4, 3, 7)).toEqual(batchIndices(10, 4, 3, 7));
+    expect(batchIndices(10, 4, 3, 7)).not.toEqual(batchIndices(10, 4, 3, 8));
+    // Steps 0..4 of batch 4 over 10 samples cover every sample exactly twice (two epochs).
+    const counts = new Array(10).fill(0);
+    for (let s = 0; s < 5; s++) for (const i of batchIndices(10, 4, s, 7)) counts[i]++;
+    expect(counts).toEqual(new Array(10).fill(2));
+  });
+
+  for (const model of ['hemnet', 'emanet', 'plain'] as const) {
+    test(`${model}: 2n steps straight = n steps, stop, resume, n steps (losses to 1e-5, weights, buffers and optimizer state)`, async () => {
+      const n = 3;
+      const straight = await train({ ...tiny(['--model', model, '--steps', String(2 * n)]), out: join(dir, `${model}-straight`) });
+      straight.model.dispose();
+      // Interrupt after n steps (as Ctrl-C does: a checkpoint is written, training returns).
+      let done = 0;
+      const first = await train(
+        { ...tiny(['--model', model, '--steps', String(2 * n)]), out: join(dir, `${model}-split`) },
+        { onStep: (i) => void (done = i.step), shouldStop: () => done >= n },
+      );
+      first.model.dispose();
+      expect(first.interrupted).toBe(true);
+      expect(first.steps).toBe(n);
+      const ckPath = join(dir, `${model}-split`, 'checkpoint.safetensors');
+      const resumed = await train({ ...tiny(['--model', model, '--steps', String(2 * n)]), out: join(dir, `${model}-split`), resume: ckPath });
+      resumed.model.dispose();
+      expect(resumed.history.loss.length).toBe(2 * n);
+      for (let i = 0; i < 2 * n; i++) expect(Math.abs(resumed.history.loss[i]! - straight.history.loss[i]!), `loss ${i}`).toBeLessThanOrEqual(1e-5);
+      const a = await savedWeights(straight.checkpoint);
+      const b = await savedWeights(resumed.checkpoint);
+      expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+      for (const k of Object.keys(a)) expect(Array.from(b[k]!), k).toEqual(Array.from(a[k]!));
+    });
+  }
+
+  test('GPU memory is flat across 200 training steps', async () => {
+    const samples: { step: number; live: number; bytes: number; buffers: number }[] = [];
+    const r = await train({ ...tiny(['--steps', '200']), out: join(dir, 'memory') }, {
+      onStep: (i) => {
+        if (i.step === 10 || i.step === 100 || i.step === 200) {
+          const m = hg.memoryStats();
+          samples.push({ step: i.step, live: m.liveTensors, bytes: m.liveBytes, buffers: m.buffersCreated });
+        }
+      },
+    });
+    r.model.dispose();
+    expect(samples).toHaveLength(3);
+    for (const s of samples.slice(1)) {
+      expect(s.live, `live tensors at step ${s.step}`).toBe(samples[0]!.live);
+      expect(s.bytes, `live bytes at step ${s.step}`).toBe(samples[0]!.bytes);
+      expect(s.buffers, `GPU buffers created by step ${s.step}`).toBe(samples[0]!.buffers);
+    }
+  }, 300_000);
+
+  describe('bad checkpoints are refused and nothing is overwritten', () => {
+    let good: string;
+    let goodBytes: Buffer;
+    const outDir = (): string => join(dir, 'refuse-out');
+
+    beforeAll(async () => {
+      const r = await train({ ...tiny(['--steps', '2']), out: join(dir, 'good') });
+      r.model.dispose();
+      good = r.checkpoint;
+      goodBytes = readFileSync(good);
+      mkdirSync(outDir(), { recursive: true });
+      copyFileSync(good, join(outDir(), 'checkpoint.safetensors'));
+    });
+
+    const attempt = async (resume: string, extra: string[] = []): Promise<string> => {
+      let message = '';
+      try {
+        const r = await train({ ...tiny(['--steps', '4', ...extra]), out: outDir(), resume });
+        r.model.dispose();
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      // Whatever happened, the checkpoint already in the output directory is untouched.
+      expect(readFileSync(join(outDir(), 'checkpoint.safetensors')).equals(goodBytes)).toBe(true);
+      return message;
+    };
+
+    test('truncated file', async () => {
+      const p = join(dir, 'truncated.safetensors');
+      writeFileSync(p, goodBytes.subarray(0, Math.floor(goodBytes.length / 2)));
+      expect(await attempt(p)).toMatch(/truncated\.safetensors/);
+    });
+
+    test('corrupt header', async () => {
+      const p = join(dir, 'corrupt.safetensors');
+      const bad = Buffer.from(goodBytes);
+      bad.write('#', 8 + 2); // inside the JSON header
+      writeFileSync(p, bad);
+      expect(await attempt(p)).toMatch(/corrupt\.safetensors/);
+    });
+
+    test('a checkpoint of another model shape', async () => {
+      expect(await attempt(good, ['--channels', '12'])).toMatch(/trained with --channels 8, not 12/);
+      expect(await attempt(good, ['--model', 'plain'])).toMatch(/trained with --model hemnet, not plain/);
+    });
+
+    test('a missing checkpoint', async () => {
+      expect(await attempt(join(dir, 'nope.safetensors'))).toMatch(/--resume: no checkpoint at .*nope\.safetensors/);
+    });
+  });
+
+  test('a non-finite loss stops training with a clear message and keeps the last good checkpoint', async () => {
+    const out = join(dir, 'nan');
+    let message = '';
+    try {
+      const r = await train({ ...tiny(['--steps', '20', '--lr', '1e30', '--checkpoint-every', '1']), out });
+      r.model.dispose();
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/the loss is (NaN|Infinity|-Infinity); training stopped before updating the weights/);
+    expect(message).toMatch(/last good checkpoint is .*checkpoint\.safetensors/);
+    const ck = await hg.loadCheckpoint(join(out, 'checkpoint.safetensors'));
+    const step = Number(ck.metadata.step);
+    expect(step).toBeGreaterThanOrEqual(1);
+    for (const v of JSON.parse(ck.metadata.history!).loss as number[]) expect(Number.isFinite(v)).toBe(true);
+  });
+
+  test('hemgpu ablate --quick runs the reduced grid and writes the table and CSV', async () => {
+    const out = join(dir, 'ablate');
+    const cells = await runAblation(['--quick', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
+    // 2 T × 2 η cells, plus the best cell again with a second seed.
+    expect(cells).toHaveLength(5);
+    const md = readFileSync(join(out, 'ablation.md'), 'utf8');
+    expect(md).toMatch(/\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|/);
+    expect(md).toMatch(/2 seeds/);
+    const csv = readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('T,eta,seed,miou,seconds');
+    expect(csv).toHaveLength(6);
+  }, 120_000);
+});
