@@ -37,11 +37,16 @@ export interface SegNetConfig {
   seed: number;
   /** Dropout before the classifier (EMANet: 0.1). */
   dropout?: number;
+  /** Backbone width w: stem channels w, 2w, 2w and the head's 2w (default 32). */
+  width?: number;
+  /** Dilation of the 3×3 convs at output stride 4 (stem2, pre, post; default 1), to widen the receptive field. */
+  dilation?: number;
 }
 
-let seedCounter = 0;
+/** He-normal initialisation; the seed is the layer's own (config seed + a per-layer offset), so
+ * two models built from one config are identical (a resumed run depends on it). */
 function heNormal(shape: number[], fanIn: number, seed: number): Tensor {
-  return noGrad(() => randn(shape, { seed: seed + 7919 * ++seedCounter, std: Math.sqrt(2 / fanIn) }));
+  return noGrad(() => randn(shape, { seed: (seed * 7919) >>> 0, std: Math.sqrt(2 / fanIn) }));
 }
 
 export class Conv extends Module {
@@ -52,6 +57,7 @@ export class Conv extends Module {
     readonly stride: number,
     seed: number,
     bias: boolean,
+    readonly dilation = 1,
   ) {
     super();
     this.param('weight', heNormal([k, k, cin, cout], k * k * cin, seed));
@@ -59,7 +65,7 @@ export class Conv extends Module {
   }
   forward(x: Tensor): Tensor {
     const p = this.parameters();
-    return conv2d(x, p.get('weight')!, { stride: this.stride, padding: (this.k - 1) >> 1, bias: p.get('bias') });
+    return conv2d(x, p.get('weight')!, { stride: this.stride, padding: ((this.k - 1) >> 1) * this.dilation, dilation: this.dilation, bias: p.get('bias') });
   }
 }
 
@@ -81,9 +87,9 @@ export class BatchNorm extends Module {
 export class ConvBnRelu extends Module {
   readonly conv: Conv;
   readonly bn: BatchNorm;
-  constructor(cin: number, cout: number, k: number, stride: number, seed: number) {
+  constructor(cin: number, cout: number, k: number, stride: number, seed: number, dilation = 1) {
     super();
-    this.conv = this.child('conv', new Conv(cin, cout, k, stride, seed, false));
+    this.conv = this.child('conv', new Conv(cin, cout, k, stride, seed, false, dilation));
     this.bn = this.child('bn', new BatchNorm(cout));
   }
   forward(x: Tensor): Tensor {
@@ -132,15 +138,19 @@ export class SegNet extends Module {
     super();
     const s = config.seed;
     const C = config.channels;
+    const w = config.width ?? 32;
+    const d = config.dilation ?? 1;
+    if (!Number.isInteger(w) || w < 1) throw new Error(`SegNet: width must be a positive integer, got ${String(config.width)}.`);
+    if (!Number.isInteger(d) || d < 1) throw new Error(`SegNet: dilation must be a positive integer, got ${String(config.dilation)}.`);
     this.stem = [
-      this.child('stem0', new ConvBnRelu(config.inChannels, 32, 3, 2, s + 10)),
-      this.child('stem1', new ConvBnRelu(32, 64, 3, 2, s + 20)),
-      this.child('stem2', new ConvBnRelu(64, 64, 3, 1, s + 30)),
+      this.child('stem0', new ConvBnRelu(config.inChannels, w, 3, 2, s + 10)),
+      this.child('stem1', new ConvBnRelu(w, 2 * w, 3, 2, s + 20)),
+      this.child('stem2', new ConvBnRelu(2 * w, 2 * w, 3, 1, s + 30, d)),
     ];
-    this.pre = this.child('pre', new ConvBnRelu(64, C, 3, 1, s + 40));
+    this.pre = this.child('pre', new ConvBnRelu(2 * w, C, 3, 1, s + 40, d));
     this.em = config.model === 'plain' ? null : this.child('em', new EmBlock(C, config.bases, config.model, config.eta, config.iterations, s + 50));
-    this.post = this.child('post', new ConvBnRelu(C, 64, 3, 1, s + 60));
-    this.classifier = this.child('classifier', new Conv(64, config.classes, 1, 1, s + 70, true));
+    this.post = this.child('post', new ConvBnRelu(C, 2 * w, 3, 1, s + 60, d));
+    this.classifier = this.child('classifier', new Conv(2 * w, config.classes, 1, 1, s + 70, true));
   }
 
   /** Logits [B, H, W, classes] for images x [B, H, W, inChannels]. */

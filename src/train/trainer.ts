@@ -68,12 +68,24 @@ export interface TrainHooks {
 }
 
 /** The training and validation sets a flag set asks for. */
-export function loadData(flags: Pick<TrainFlags, 'data' | 'size' | 'trainScenes' | 'valScenes' | 'seed' | 'vocRoot'>): { train: Dataset; val: Dataset } {
+export function loadData(
+  flags: Pick<TrainFlags, 'data' | 'size' | 'trainScenes' | 'valScenes' | 'seed' | 'vocRoot'> &
+    Partial<Pick<TrainFlags, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold'>>,
+): { train: Dataset; val: Dataset } {
   if (flags.data === 'voc') {
     throw new Error('--data voc: training on PASCAL VOC is not wired into the trainer yet; the loader is src/data/voc.ts (vocDataset).');
   }
-  const train = digitScenes({ split: 'train', count: flags.trainScenes, size: flags.size, seed: flags.seed });
-  const val = digitScenes({ split: 'val', count: flags.valScenes, size: flags.size, seed: flags.seed + 1 });
+  // Checkpoints from before these flags existed carry none: digitScenes' defaults apply.
+  const scene = {
+    size: flags.size,
+    minDigits: flags.minDigits,
+    maxDigits: flags.maxDigits,
+    minScale: flags.minScale,
+    maxScale: flags.maxScale,
+    threshold: flags.threshold,
+  };
+  const train = digitScenes({ split: 'train', count: flags.trainScenes, seed: flags.seed, ...scene });
+  const val = digitScenes({ split: 'val', count: flags.valScenes, seed: flags.seed + 1, ...scene });
   return { train, val };
 }
 
@@ -134,7 +146,10 @@ export async function evaluate(
 }
 
 /** The model a flag set describes. */
-export function buildModel(flags: Pick<TrainFlags, 'model' | 'channels' | 'bases' | 'eta' | 'iterations' | 'seed'>, data: Dataset): SegNet {
+export function buildModel(
+  flags: Pick<TrainFlags, 'model' | 'channels' | 'bases' | 'eta' | 'iterations' | 'seed'> & Partial<Pick<TrainFlags, 'width' | 'dilation'>>,
+  data: Dataset,
+): SegNet {
   return new SegNet({
     model: flags.model,
     inChannels: data.channels,
@@ -144,6 +159,8 @@ export function buildModel(flags: Pick<TrainFlags, 'model' | 'channels' | 'bases
     eta: flags.eta,
     iterations: flags.iterations,
     seed: flags.seed,
+    width: flags.width,
+    dilation: flags.dilation,
   });
 }
 
@@ -156,7 +173,7 @@ export function paramGroups(model: SegNet): { decay: Tensor[]; noDecay: Tensor[]
 }
 
 /** What a checkpoint must agree on with the flags to be resumed or evaluated. */
-const SHAPE_FLAGS = ['model', 'channels', 'bases', 'size', 'data'] as const;
+const SHAPE_FLAGS = ['model', 'channels', 'bases', 'size', 'data', 'width', 'dilation'] as const;
 
 function describeModel(model: SegNet): string {
   return [...model.parameters()].map(([k, v]) => `${k}${fmt(v.shape)}`).join(';');
@@ -238,6 +255,13 @@ function makeOptimizer(model: SegNet, flags: TrainFlags): SGD | AdamW {
   return new SGD([{ params: decay, weightDecay: 1e-4 }, { params: noDecay, weightDecay: 0 }], { lr: flags.lr, momentum: 0.9 });
 }
 
+/** The learning rate of a step: linear warm-up over flags.warmup steps, then the poly schedule. */
+export function learningRate(flags: Pick<TrainFlags, 'lr' | 'steps'> & Partial<Pick<TrainFlags, 'warmup'>>, step: number): number {
+  const warm = flags.warmup ?? 0;
+  const poly = polyLr(flags.lr, step, flags.steps);
+  return step < warm ? (poly * (step + 1)) / (warm + 1) : poly;
+}
+
 /** Train per the flags; resumes from flags.resume when given. */
 export async function train(flags: TrainFlags, hooks: TrainHooks = {}): Promise<TrainResult> {
   await init();
@@ -266,7 +290,7 @@ export async function train(flags: TrainFlags, hooks: TrainHooks = {}): Promise<
   const startStep = step;
   let interrupted = false;
   while (step < flags.steps) {
-    const lr = polyLr(flags.lr, step, flags.steps);
+    const lr = learningRate(flags, step);
     opt.setLr(lr);
     const idx = batchIndices(trainSet.count, flags.batch, step, flags.seed);
     const { x, labels } = gatherBatch(trainSet, idx);
