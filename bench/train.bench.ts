@@ -1,0 +1,117 @@
+/**
+ * Training throughput: images/s of one SGD step (forward, backward, update) of SegNet for
+ * hemnet, emanet and plain (same backbone), batch 8 of 64×64 digit scenes; and conv2d GFLOPS for
+ * the network's 3×3 layers (forward; forward+backward). Checks before timing: each conv2d case
+ * against a float64 host convolution on sampled outputs; each model's loss finite and falling
+ * over the first steps.   node scripts/run.mjs bench/train.bench.ts
+ */
+import { conv2d, crossEntropy, mul, randn, sum, sync, tensor, tidy, type Tensor } from '../src/index.node.ts';
+import { SegNet } from '../src/model/segnet.ts';
+import { SGD } from '../src/optim/sgd.ts';
+import { digitScenes } from '../src/data/digit-scenes.ts';
+import { adapterLine, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+
+const adapter = await startBench();
+console.log(`# training throughput on ${adapterLine(adapter)}`);
+const B = 8;
+const S = 64;
+
+// conv2d cases: [name, B, H, W, Cin, Cout, k, stride]
+const convShapes: [string, number, number, number, number, number, number, number][] = [
+  ['3×3 32→64 s2 (stem1)', B, 32, 32, 32, 64, 3, 2],
+  ['3×3 64→64 (stem2/pre/post)', B, 16, 16, 64, 64, 3, 1],
+];
+const cases: Case[] = [];
+for (const [name, b, H, W, ci, co, k, s] of convShapes) {
+  const x = randn([b, H, W, ci], { seed: 1 }).keep();
+  const w = randn([k, k, ci, co], { seed: 2, std: 0.1, requiresGrad: true }).keep();
+  const pad = (k - 1) >> 1;
+  const Ho = Math.floor((H + 2 * pad - k) / s) + 1;
+  const Wo = Math.floor((W + 2 * pad - k) / s) + 1;
+  const flops = 2 * b * Ho * Wo * k * k * ci * co;
+  const g = randn([b, Ho, Wo, co], { seed: 3 }).keep();
+  cases.push({
+    name: `conv2d ${name} fwd`,
+    flops,
+    async verify() {
+      const y = await tidy(() => conv2d(x, w, { stride: s, padding: pad })).read();
+      const hx = await x.read();
+      const hw = await w.read();
+      for (let t = 0; t < 200; t++) {
+        const n = t % b, i = (t * 7) % Ho, j = (t * 13) % Wo, o = (t * 29) % co;
+        let ref = 0;
+        for (let a = 0; a < k; a++) for (let c = 0; c < k; c++) {
+          const yi = i * s + a - pad, xj = j * s + c - pad;
+          if (yi < 0 || yi >= H || xj < 0 || xj >= W) continue;
+          for (let q = 0; q < ci; q++) ref += hx[((n * H + yi) * W + xj) * ci + q]! * hw[((a * k + c) * ci + q) * co + o]!;
+        }
+        const got = y[((n * Ho + i) * Wo + j) * co + o]!;
+        if (!(Math.abs(got - ref) <= 1e-4 * (1 + Math.abs(ref)))) throw new Error(`${name}: output (${n},${i},${j},${o}) = ${got}, reference ${ref}`);
+      }
+    },
+    async run() {
+      tidy(() => {
+        conv2d(x, w, { stride: s, padding: pad });
+      });
+      await sync();
+    },
+  });
+  cases.push({
+    name: `conv2d ${name} fwd+bwd`,
+    flops: 3 * flops,
+    async verify() {},
+    async run() {
+      w.zeroGrad();
+      tidy(() => sum(mul(conv2d(x, w, { stride: s, padding: pad }), g)).backward());
+      await sync();
+    },
+  });
+}
+
+const data = digitScenes({ split: 'train', count: 64, size: S, seed: 1 });
+function batchAt(step: number): { x: Tensor; labels: Int32Array } {
+  const i = (step * B) % data.count;
+  const px = S * S;
+  return { x: tensor(data.images.slice(i * px, (i + B) * px), [B, S, S, 1]), labels: data.labels.slice(i * px, (i + B) * px) };
+}
+const models: Record<string, { net: SegNet; opt: SGD; step: number }> = {};
+for (const model of ['hemnet', 'emanet', 'plain'] as const) {
+  const net = new SegNet({ model, inChannels: 1, classes: 11, channels: 64, bases: 16, eta: 0.5, iterations: 3, seed: 1 });
+  const opt = new SGD([...net.parameters().values()], { lr: 0.01, momentum: 0.9 });
+  models[model] = { net, opt, step: 0 };
+  const trainStep = async (): Promise<number> => {
+    const m = models[model]!;
+    const l = tidy(() => {
+      const { x, labels } = batchAt(m.step++);
+      const loss = crossEntropy(net.forward(x, { dropoutSeed: m.step }), labels);
+      loss.backward();
+      return loss;
+    });
+    opt.step();
+    net.zeroGrad();
+    const v = await l.item();
+    l.dispose();
+    return v;
+  };
+  cases.push({
+    name: `train step ${model} (batch ${B}, ${S}×${S})`,
+    meta: { images: B },
+    async verify() {
+      const first = await trainStep();
+      let last = first;
+      for (let i = 0; i < 4; i++) last = await trainStep();
+      if (!Number.isFinite(first) || !Number.isFinite(last) || !(last < first)) throw new Error(`${model}: loss ${first} → ${last} over 5 steps (expected finite and falling)`);
+    },
+    run: async () => void (await trainStep()),
+  });
+}
+
+const results = await timeCases(cases, adapter.software ? { rounds: 2, timePerRound: 0, iterations: 3 } : { rounds: 3, timePerRound: 300, iterations: 10 });
+console.log(
+  table(
+    ['case', 'median ms', '± MAD', 'GFLOPS', 'images/s'],
+    results.map((r) => [r.name, r.medianMs.toFixed(1), r.madMs.toFixed(1), r.gflops ? r.gflops.toFixed(2) : '', r.meta?.images ? ((1000 * Number(r.meta.images)) / r.medianMs).toFixed(1) : '']),
+  ),
+);
+console.log(`results: ${recordResults('train', adapter, results)}`);
+process.exit(0);
