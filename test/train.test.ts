@@ -11,6 +11,8 @@ import * as hg from '../src/index.node.ts';
 import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
 import { batchIndices, train } from '../src/train/trainer.ts';
 import { runAblation } from '../src/cli/ablate.ts';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
 
 let dir: string;
 
@@ -157,6 +159,37 @@ describe('training', () => {
     const step = Number(ck.metadata.step);
     expect(step).toBeGreaterThanOrEqual(1);
     for (const v of JSON.parse(ck.metadata.history!).loss as number[]) expect(Number.isFinite(v)).toBe(true);
+  });
+
+  test('trains on a PASCAL VOC directory (JPEG images, greyscale PNG masks, 255 = ignore)', async () => {
+    const root = join(dir, 'voc');
+    for (const d of ['JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation']) mkdirSync(join(root, d), { recursive: true });
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    ids.forEach((id, n) => {
+      const w = 24 + 4 * n;
+      const h = 20 + 2 * n;
+      const rgb = Buffer.alloc(w * h * 4);
+      const png = new PNG({ width: w, height: h, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+      const mask = Buffer.alloc(w * h);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const inside = x > w / 4 && x < (3 * w) / 4 && y > h / 4 && y < (3 * h) / 4;
+        const edge = inside && (x === Math.ceil(w / 4) || y === Math.ceil(h / 4));
+        const i = y * w + x;
+        rgb.writeUInt32BE(inside ? 0xc8503cff : 0x1e1e1eff, 4 * i);
+        mask[i] = edge ? 255 : inside ? 1 + n : 0;
+      }
+      png.data = mask;
+      writeFileSync(join(root, 'JPEGImages', `${id}.jpg`), jpeg.encode({ data: rgb, width: w, height: h }, 95).data);
+      writeFileSync(join(root, 'SegmentationClass', `${id}.png`), PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false }));
+    });
+    writeFileSync(join(root, 'ImageSets/Segmentation/train.txt'), 'a\nb\nc\n');
+    writeFileSync(join(root, 'ImageSets/Segmentation/val.txt'), 'd\ne\n');
+    const r = await train({ ...tiny(['--data', 'voc', '--voc-root', root, '--steps', '3']), out: join(dir, 'voc-run') });
+    r.model.dispose();
+    expect(r.history.loss).toHaveLength(3);
+    for (const v of r.history.loss) expect(Number.isFinite(v)).toBe(true);
+    expect(r.iou).toHaveLength(21);
+    expect(r.miou).toBeGreaterThanOrEqual(0);
   });
 
   test('hemgpu ablate --quick runs the reduced grid and writes the table and CSV', async () => {

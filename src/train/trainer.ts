@@ -19,7 +19,9 @@ import { SGD } from '../optim/sgd.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { polyLr } from '../optim/schedule.ts';
 import { digitScenes } from '../data/digit-scenes.ts';
-import { permutation } from '../data/rng.ts';
+import { DataRng, mixSeed, permutation } from '../data/rng.ts';
+import type { ArrayDataset, SampleSource } from '../data/batches.ts';
+import { vocDataset } from '../data/voc.ts';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/safetensors.ts';
 import type { TrainFlags } from '../cli/args.ts';
 import { ConfusionMatrix, argmaxLastAxis } from './metrics.ts';
@@ -28,15 +30,8 @@ export const IGNORE = 255;
 const CHECKPOINT_KIND = 'hemgpu-segnet';
 const CHECKPOINT_VERSION = '1';
 
-export interface Dataset {
-  images: Float32Array; // NHWC
-  labels: Int32Array; // NHW, 255 = ignore
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-  classes: number;
-}
+/** In-memory scenes (digits) or a source that decodes and augments per sample (PASCAL VOC). */
+export type Dataset = ArrayDataset | SampleSource;
 
 export interface History {
   loss: number[];
@@ -73,7 +68,11 @@ export function loadData(
     Partial<Pick<TrainFlags, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold'>>,
 ): { train: Dataset; val: Dataset } {
   if (flags.data === 'voc') {
-    throw new Error('--data voc: training on PASCAL VOC is not wired into the trainer yet; the loader is src/data/voc.ts (vocDataset).');
+    // Random scale (0.5–2), crop and flip for training; a centre crop/pad for validation.
+    const root = flags.vocRoot!;
+    const train = vocDataset({ root, split: 'train', cropSize: flags.size, augment: true, cache: true });
+    const val = vocDataset({ root, split: 'val', cropSize: flags.size, augment: false, cache: true, limit: flags.valScenes });
+    return { train, val };
   }
   // Checkpoints from before these flags existed carry none: digitScenes' defaults apply.
   const scene = {
@@ -107,13 +106,21 @@ export function batchIndices(count: number, batch: number, step: number, seed: n
   return out;
 }
 
-export function gatherBatch(d: Dataset, idx: readonly number[]): { x: Float32Array; labels: Int32Array } {
+/**
+ * The images and labels of samples `idx`. A per-sample source (VOC) augments sample k of step
+ * `step` with randomness seeded by (seed, step, k), so batches are reproducible for resuming.
+ */
+export function gatherBatch(d: Dataset, idx: readonly number[], step = 0, seed = 0): { x: Float32Array; labels: Int32Array } {
   const px = d.height * d.width;
   const x = new Float32Array(idx.length * px * d.channels);
   const labels = new Int32Array(idx.length * px);
   idx.forEach((s, i) => {
-    x.set(d.images.subarray(s * px * d.channels, (s + 1) * px * d.channels), i * px * d.channels);
-    labels.set(d.labels.subarray(s * px, (s + 1) * px), i * px);
+    if ('images' in d) {
+      x.set(d.images.subarray(s * px * d.channels, (s + 1) * px * d.channels), i * px * d.channels);
+      labels.set(d.labels.subarray(s * px, (s + 1) * px), i * px);
+    } else {
+      d.write(s, new DataRng(mixSeed(seed, step, i)), x, i * px * d.channels, labels, i * px);
+    }
   });
   return { x, labels };
 }
@@ -293,7 +300,7 @@ export async function train(flags: TrainFlags, hooks: TrainHooks = {}): Promise<
     const lr = learningRate(flags, step);
     opt.setLr(lr);
     const idx = batchIndices(trainSet.count, flags.batch, step, flags.seed);
-    const { x, labels } = gatherBatch(trainSet, idx);
+    const { x, labels } = gatherBatch(trainSet, idx, step, flags.seed);
     const loss = tidy(() => {
       const logits = model.forward(tensor(x, [idx.length, trainSet.height, trainSet.width, trainSet.channels]), {
         dropoutSeed: (flags.seed * 7919 + step) >>> 0,
