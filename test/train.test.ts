@@ -11,6 +11,8 @@ import * as hg from '../src/index.node.ts';
 import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
 import { batchIndices, train } from '../src/train/trainer.ts';
 import { runAblation } from '../src/cli/ablate.ts';
+import { main } from '../src/cli/main.ts';
+import { existsSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
@@ -204,4 +206,31 @@ describe('training', () => {
     expect(csv[0]).toBe('T,eta,seed,miou,seconds');
     expect(csv).toHaveLength(6);
   }, 120_000);
+
+  test('the CLI: train writes a checkpoint, figures and result.json; eval reports mIoU at another T; bad input exits 2', async () => {
+    const out = join(dir, 'cli');
+    const logs: string[] = [];
+    const errors: string[] = [];
+    const log = console.log;
+    const error = console.error;
+    console.log = (...a: unknown[]) => void logs.push(a.join(' '));
+    console.error = (...a: unknown[]) => void errors.push(a.join(' '));
+    try {
+      expect(await main(['train', ...TINY, '--steps', '2', '--out', out])).toBe(0);
+      for (const f of ['checkpoint.safetensors', 'loss.png', 'samples.png', 'result.json']) expect(existsSync(join(out, f)), f).toBe(true);
+      expect(await main(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--iterations', '1'])).toBe(0);
+      expect(logs.join('\n')).toMatch(/evaluated with T = 1 on 4 validation scenes/);
+      expect(logs.join('\n')).toMatch(/mIoU \d\.\d{4}/);
+      expect(await main(['train', '--model', 'resnet'])).toBe(2);
+      expect(await main(['eval'])).toBe(2);
+      expect(await main(['frobnicate'])).toBe(2);
+      expect(errors.join('\n')).toMatch(/--model: unknown model 'resnet'/);
+      expect(errors.join('\n')).toMatch(/--checkpoint: the checkpoint to evaluate is required/);
+      expect(errors.join('\n')).toMatch(/unknown command 'frobnicate'/);
+      expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors')])).toBe(1);
+    } finally {
+      console.log = log;
+      console.error = error;
+    }
+  });
 });
