@@ -228,6 +228,12 @@ describe('training', () => {
       expect(errors.join('\n')).toMatch(/--checkpoint: the checkpoint to evaluate is required/);
       expect(errors.join('\n')).toMatch(/unknown command 'frobnicate'/);
       expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors')])).toBe(1);
+      // The demo, reduced to a smoke run: three models, a summary, the figures.
+      const demoOut = join(dir, 'demo');
+      expect(await main(['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4'])).toBe(0);
+      for (const f of ['demo.json', 'loss.png', 'gradient-flow.png', 'attention.png', 'samples.png']) expect(existsSync(join(demoOut, f)), f).toBe(true);
+      const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }> };
+      expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'plain']);
     } finally {
       console.log = log;
       console.error = error;

@@ -18,16 +18,54 @@ export const DEMO_SPEC = {
   quick: { type: 'boolean' as const, help: 'a few steps on a few scenes (a smoke test, not a result)' },
 };
 
+/**
+ * The demo's recipe (docs/experiments/digit-scenes.md): larger digits (1–2 per 48×48 scene,
+ * 32–44 px, labelled from intensity 0.2) so that output stride 4 can resolve them, a narrow
+ * backbone (width 16, C = 32) with dilated 3×3 convs for a receptive field that covers a digit,
+ * AdamW at 0.01 with a 20-step warm-up. Flags given on the command line override it.
+ */
+export const DEMO_RECIPE: Record<string, string> = {
+  size: '48',
+  'min-digits': '1',
+  'max-digits': '2',
+  'min-scale': '32',
+  'max-scale': '44',
+  threshold: '0.2',
+  width: '16',
+  channels: '32',
+  dilation: '2',
+  optimizer: 'adamw',
+  lr: '0.01',
+  warmup: '20',
+  batch: '8',
+  'train-scenes': '8000',
+  'val-scenes': '400',
+  'eval-every': '500',
+};
+
+/** Steps per model: what fits the demo's 10-minute budget on a 2-core CPU driver, or 3000 on a GPU. */
+export function demoSteps(software: boolean): number {
+  return software ? 500 : 3000;
+}
+
 export async function runDemo(argv: string[]): Promise<void> {
   const quick = argv.includes('--quick');
-  const flags = parseTrainFlags(argv.filter((a) => a !== '--quick'), 'demo', DEMO_SPEC);
+  const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
+  const recipe = Object.entries(DEMO_RECIPE).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage('demo', 'Train hemnet, emanet and plain with the same budget and seed; print validation mIoU; write figures.', DEMO_SPEC));
+    console.log(`\nThe demo's recipe (overridable): ${Object.entries(DEMO_RECIPE).map(([k, v]) => `--${k} ${v}`).join(' ')}; --steps ${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU.`);
+    return;
+  }
+  await init();
+  const steps = given.has('steps') ? [] : ['--steps', String(demoSteps(adapterInfo().software))];
+  const flags = parseTrainFlags([...recipe, ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
   if (!flags) {
     console.log(usage('demo', 'Train hemnet, emanet and plain with the same budget and seed; print validation mIoU; write figures.', DEMO_SPEC));
     return;
   }
   if (flags.resume) throw new UsageError('--resume: the demo trains from scratch; use hemgpu train --resume.');
   const base: TrainFlags = quick ? { ...flags, steps: Math.min(flags.steps, 3), trainScenes: 16, valScenes: 8, batch: Math.min(flags.batch, 4), evalEvery: 0 } : flags;
-  await init();
   const a = adapterInfo();
   console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, seed ${base.seed}`);
   mkdirSync(base.out, { recursive: true });
