@@ -84,6 +84,18 @@ for (const doc of docs.values()) {
     );
     out.push('');
   }
+  const tr = doc.subjects.train?.results as (CaseResult & { meta?: { images?: number } })[] | undefined;
+  if (tr) {
+    out.push('**Training** (SegNet step = forward + backward + SGD update; conv2d as in the network):');
+    out.push('');
+    out.push(
+      table(
+        ['case', 'median ms', 'GFLOPS', 'images/s'],
+        tr.map((r) => [r.name, ms(r.medianMs), r.gflops ? r.gflops.toFixed(1) : '', r.meta?.images ? ((1000 * r.meta.images) / r.medianMs).toFixed(1) : '']),
+      ),
+    );
+    out.push('');
+  }
   for (const [key, v] of Object.entries(doc.subjects)) {
     if (!key.startsWith('hem-profile-')) continue;
     const prof = v.results as Record<string, { dispatches: number; totalMs: number; kernels: Record<string, { ms: number; count: number }> }>;
