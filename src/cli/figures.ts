@@ -96,7 +96,7 @@ export async function writeGradientFlow(path: string, model: SegNet, val: Datase
     series.push({ name: `N-step eta=${eta}`, values: v.gradXFromNStep.map((z) => Math.max(z, 1e-12)), x: iters, color });
     series.push({ name: `E-step eta=${eta}`, values: v.gradXFromEStep.map((z) => Math.max(z, 1e-12)), x: iters, color, dash: true });
   }
-  writeLineChart(path, { title: 'mean |dE/dX| per iteration (solid: N-step, dashed: E-step)', xLabel: 'iteration t', yLabel: 'mean |dE/dX|', logY: true, series });
+  writeLineChart(path, { title: 'mean |dE/dX| per iteration: N-step solid, E-step dashed', xLabel: 'iteration t', yLabel: 'mean |dE/dX|', logY: true, series });
   return out;
 }
 
