@@ -99,6 +99,7 @@ const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
 function matmulForward(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha = 1): Tensor {
   const p = plan(a, b, transA, transB);
   if (vec4Aligned(p, transA) || p.M * p.N * p.K < PAD_MIN) return matmulKernel(a, b, transA, transB, alpha, p);
+  Tensor.assertFits([...p.batchShape, p.M, p.N], 'matmul'); // the caller's shape, before any padding
   return noGrad(() => {
     const padLast2 = (t: Tensor, r: number, c: number): Tensor =>
       t.shape[t.rank - 2] === r && t.shape[t.rank - 1] === c ? t : padTo(t, [...t.shape.slice(0, -2), r, c]);

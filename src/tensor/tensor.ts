@@ -62,6 +62,15 @@ export class Tensor {
 
   /** Allocate an uninitialised tensor (ops write it). Throws before any GPU work if too big. */
   static empty(shape: Shape, op = 'tensor', dtype: 'f32' | 'i32' = 'f32'): Tensor {
+    Tensor.assertFits(shape, op);
+    const e = engine();
+    const bytes = sizeOf(shape) * 4;
+    const buffer = e.pool.acquire(bytes, op);
+    return new Tensor(shape, new Storage(e, buffer, bytes), dtype);
+  }
+
+  /** Throw (naming the op) unless a tensor of `shape` is valid and fits one buffer binding. */
+  static assertFits(shape: Shape, op = 'tensor'): void {
     checkShape(op, shape);
     const e = engine();
     e.assertUsable(op);
@@ -73,8 +82,6 @@ export class Tensor {
           `buffer binding (maxStorageBufferBindingSize = ${max} bytes). Split the work into smaller tensors.`,
       );
     }
-    const buffer = e.pool.acquire(bytes, op);
-    return new Tensor(shape, new Storage(e, buffer, bytes), dtype);
   }
 
   private storage(op: string): Storage {
