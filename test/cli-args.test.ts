@@ -9,6 +9,14 @@ describe('hemgpu train flags', () => {
     expect(g).toMatchObject({ model: 'emanet', eta: 1, steps: 12, batch: 2, resume: 'a.safetensors' });
   });
 
+  test('scene, model-shape and loss flags: defaults (the old behaviour) and parsed values', () => {
+    const f = parseTrainFlags([])!;
+    expect(f).toMatchObject({ minDigits: 1, maxDigits: 4, minScale: 20, maxScale: 36, threshold: 0.5, maxOverlap: 1, width: 32, dilation: 1, warmup: 0, bgKeep: 1 });
+    const g = parseTrainFlags(['--size', '48', '--min-digits', '2', '--max-digits', '3', '--min-scale', '24', '--max-scale', '48', '--threshold', '0.1',
+      '--max-overlap', '0', '--width', '16', '--dilation', '2', '--warmup', '20', '--bg-keep', '0.3'])!;
+    expect(g).toMatchObject({ size: 48, minDigits: 2, maxDigits: 3, minScale: 24, maxScale: 48, threshold: 0.1, maxOverlap: 0, width: 16, dilation: 2, warmup: 20, bgKeep: 0.3 });
+  });
+
   test('--help returns null and the usage text lists every flag', () => {
     expect(parseTrainFlags(['--help'])).toBeNull();
     const u = usage('train', 'Train a model.', TRAIN_SPEC);
@@ -28,6 +36,17 @@ describe('hemgpu train flags', () => {
       [['--data', 'coco'], /--data: unknown data source 'coco'/],
       [['--optimizer', 'adam'], /--optimizer: unknown optimizer 'adam'/],
       [['--frobnicate'], /unknown flag --frobnicate/],
+      [['--min-digits', '0'], /--min-digits: expected an integer ≥ 1, got '0'/],
+      [['--min-digits', '3', '--max-digits', '2'], /--max-digits: expected an integer ≥ 3, got '2'/],
+      [['--max-scale', '80'], /--max-scale: expected an integer ≥ 20 and ≤ 64, got '80'/],
+      [['--min-scale', '40', '--max-scale', '30'], /--max-scale: expected an integer ≥ 40 and ≤ 64, got '30'/],
+      [['--min-scale', '3'], /--min-scale: expected an integer ≥ 4 and ≤ 64, got '3'/],
+      [['--threshold', '0'], /--threshold: expected a number > 0 and ≤ 1, got '0'/],
+      [['--max-overlap', '1.2'], /--max-overlap: expected a number ≥ 0 and ≤ 1, got '1.2'/],
+      [['--width', '0'], /--width: expected an integer ≥ 1, got '0'/],
+      [['--dilation', '1.5'], /--dilation: expected an integer/],
+      [['--warmup=-1'], /--warmup: expected an integer ≥ 0, got '-1'/],
+      [['--bg-keep', '0'], /--bg-keep: expected a number > 0 and ≤ 1, got '0'/],
       [['extra'], /unexpected argument 'extra'/],
     ];
     for (const [argv, re] of bad) {

@@ -225,6 +225,43 @@ describe('digit scenes: real MNIST digits', () => {
     }
   });
 
+  it('maxOverlap: squares keep to the bound where a position allows it; 1 (the default) changes nothing', () => {
+    const opts = { count: 60, size: 64, minDigits: 2, maxDigits: 2, minScale: 16, maxScale: 24, seed: 5 };
+    // The default draws no extra numbers: maxOverlap 1 gives the very same scenes.
+    const free = hg.digitScenes(opts);
+    const same = hg.digitScenes({ ...opts, maxOverlap: 1 });
+    expect(sameBits(same.labels, free.labels) && sameBits(same.images, free.images)).toBe(true);
+    // Brute-force reference of the overlap: covered pixels of the smaller square / its area.
+    const overlap = (p: DigitPlacement, q: DigitPlacement): number => {
+      let n = 0;
+      for (let y = p.y; y < p.y + p.scale; y++) for (let x = p.x; x < p.x + p.scale; x++) if (x >= q.x && x < q.x + q.scale && y >= q.y && y < q.y + q.scale) n++;
+      return n / Math.min(p.scale, q.scale) ** 2;
+    };
+    const worst = (ds: hg.DigitSceneDataset): number =>
+      Math.max(...ds.placements.flatMap((s) => s.flatMap((p, i) => s.slice(0, i).map((q) => overlap(p, q)))));
+    expect(worst(free)).toBeGreaterThan(0.5);
+    // A second square of ≤ 24 px always has a place on a 64 canvas covering ≤ 4/24 of either
+    // square (there are ≥ 20 free px on one side of the first); most draws are such places.
+    const apart = hg.digitScenes({ ...opts, maxOverlap: 0.2 });
+    expect(worst(apart)).toBeLessThanOrEqual(0.2);
+    // The number of digits and the first digit are drawn before any redraw: they stay the same.
+    for (let i = 0; i < opts.count; i++) {
+      expect(apart.placements[i]!.length).toBe(free.placements[i]!.length);
+      expect(apart.placements[i]![0]).toEqual(free.placements[i]![0]);
+    }
+    // Where no position keeps to the bound (two 40 px squares on a 48 canvas overlap ≥ 64%), the
+    // least overlapping draw is kept: every digit is still placed inside the canvas, and the
+    // overlap is on average well below that of independent positions.
+    const t = { count: 40, size: 48, minDigits: 2, maxDigits: 2, minScale: 40, maxScale: 40, seed: 3 };
+    const mean = (ds: hg.DigitSceneDataset): number => ds.placements.reduce((a, [p, q]) => a + overlap(q!, p!), 0) / ds.count;
+    const tight = hg.digitScenes({ ...t, maxOverlap: 0 });
+    for (const s of tight.placements) for (const p of s) expect(p.x >= 0 && p.y >= 0 && p.x + 40 <= 48 && p.y + 40 <= 48).toBe(true);
+    expect(mean(tight)).toBeGreaterThanOrEqual(0.64);
+    expect(mean(tight)).toBeLessThan(mean(hg.digitScenes(t)) - 0.05);
+    expect(() => hg.digitScenes({ maxOverlap: 1.5 })).toThrow('digitScenes: maxOverlap must be in [0, 1], got 1.5.');
+    expect(() => hg.digitScenes({ maxOverlap: -0.1 })).toThrow('digitScenes: maxOverlap must be in [0, 1], got -0.1.');
+  });
+
   it('class statistics are plausible: uniform digits, 1-4 per scene, labels only of placed digits', () => {
     const ds = hg.digitScenes({ split: 'train', count: 2000, seed: 11 });
     const perDigit = new Array(10).fill(0);

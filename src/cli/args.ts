@@ -30,6 +30,8 @@ export interface TrainFlags {
   maxScale: number;
   /** Digit intensity from which a pixel is labelled as the digit. */
   threshold: number;
+  /** Largest share of a digit's square another digit's square may cover (1: independent positions). */
+  maxOverlap: number;
   bases: number;
   channels: number;
   /** Backbone width w (stem channels w, 2w, 2w; head 2w). */
@@ -38,6 +40,8 @@ export interface TrainFlags {
   dilation: number;
   /** Linear learning-rate warm-up steps before the poly schedule. */
   warmup: number;
+  /** Share of background pixels kept in the training loss (the rest ignored; 1: all). */
+  bgKeep: number;
   out: string;
   resume: string | null;
   evalEvery: number;
@@ -66,11 +70,13 @@ export const TRAIN_SPEC: Spec = {
   'min-scale': { type: 'string', help: 'digits: smallest pasted digit side in pixels', default: '20' },
   'max-scale': { type: 'string', help: 'digits: largest pasted digit side in pixels', default: '36' },
   threshold: { type: 'string', help: 'digits: intensity ∈ (0, 1] from which a pixel is labelled as the digit', default: '0.5' },
+  'max-overlap': { type: 'string', help: "digits: largest share ∈ [0, 1] of a digit's square another digit may cover (1: independent positions)", default: '1' },
   bases: { type: 'string', help: 'EM bases K', default: '16' },
   channels: { type: 'string', help: 'channels C entering the EM unit', default: '64' },
   width: { type: 'string', help: 'backbone width w (stem channels w, 2w, 2w; head 2w)', default: '32' },
   dilation: { type: 'string', help: 'dilation of the 3×3 convs at output stride 4 (wider receptive field)', default: '1' },
   warmup: { type: 'string', help: 'linear learning-rate warm-up steps before the poly schedule', default: '0' },
+  'bg-keep': { type: 'string', help: 'share ∈ (0, 1] of background pixels kept in the training loss, drawn per step (the rest ignored: the background weighs less)', default: '1' },
   out: { type: 'string', help: 'output directory (checkpoints, PNGs, logs)', default: 'runs/train' },
   resume: { type: 'string', help: 'continue from this checkpoint exactly where it stopped' },
   'eval-every': { type: 'string', help: 'validate every N steps (0: only at the end)', default: '0' },
@@ -153,11 +159,13 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
     minScale,
     maxScale,
     threshold: num('threshold', v.threshold as string, { min: 0, minExclusive: true, max: 1 }),
+    maxOverlap: num('max-overlap', v['max-overlap'] as string, { min: 0, max: 1 }),
     bases: num('bases', v.bases as string, { int: true, min: 1 }),
     channels: num('channels', v.channels as string, { int: true, min: 1 }),
     width: num('width', v.width as string, { int: true, min: 1 }),
     dilation: num('dilation', v.dilation as string, { int: true, min: 1 }),
     warmup: num('warmup', v.warmup as string, { int: true, min: 0 }),
+    bgKeep: num('bg-keep', v['bg-keep'] as string, { min: 0, minExclusive: true, max: 1 }),
     out: String(v.out),
     resume: (v.resume as string | undefined) ?? null,
     evalEvery: num('eval-every', v['eval-every'] as string, { int: true, min: 0 }),

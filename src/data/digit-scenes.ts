@@ -62,6 +62,14 @@ export interface DigitScenesOptions {
   maxScale?: number;
   /** Intensity from which a digit pixel is labelled as the digit (default 0.5). */
   threshold?: number;
+  /**
+   * Largest share of a digit's square that another digit's square in the same scene may cover,
+   * as a fraction of the smaller square, in [0, 1] (default 1: positions are independent). Below
+   * 1, a digit's position is redrawn (up to 20 times, from the scene's own random stream) until it
+   * keeps to this bound with every digit drawn before it; if no draw does, the draw with the least
+   * overlap is kept. Overlap that remains is resolved by drawing order as always.
+   */
+  maxOverlap?: number;
   /** 1 (default) or 3 (the grey image repeated). */
   channels?: 1 | 3;
   seed?: number;
@@ -221,6 +229,17 @@ export function renderScene(
   return { image, labels };
 }
 
+/** Largest overlap of a square (x, y, scale) with the squares of `placed`, as a fraction of the smaller square. */
+export function worstOverlap(placed: readonly DigitPlacement[], x: number, y: number, scale: number): number {
+  let worst = 0;
+  for (const p of placed) {
+    const w = Math.min(x + scale, p.x + p.scale) - Math.max(x, p.x);
+    const h = Math.min(y + scale, p.y + p.scale) - Math.max(y, p.y);
+    if (w > 0 && h > 0) worst = Math.max(worst, (w * h) / Math.min(scale, p.scale) ** 2);
+  }
+  return worst;
+}
+
 /** Builds `count` digit scenes of one split; see the module comment for the rules. */
 export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset {
   const split = options.split ?? 'train';
@@ -243,6 +262,8 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
   if (channels !== 1 && channels !== 3) throw new Error(`digitScenes: channels must be 1 or 3, got ${String(channels)}.`);
   if (!(threshold > 0 && threshold <= 1)) throw new Error(`digitScenes: threshold must be in (0, 1], got ${threshold}.`);
   if (!Number.isInteger(seed)) throw new Error(`digitScenes: seed must be an integer, got ${seed}.`);
+  const maxOverlap = options.maxOverlap ?? 1;
+  if (!(maxOverlap >= 0 && maxOverlap <= 1)) throw new Error(`digitScenes: maxOverlap must be in [0, 1], got ${String(options.maxOverlap)}.`);
   const source = resolveSource(options.source);
 
   const ranges = Array.from({ length: 10 }, (_, d) => digitSampleRange(source, d, split));
@@ -270,8 +291,19 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
       const [lo, hi] = ranges[digit]!;
       const sample = rng.int(lo, hi - 1);
       const scale = rng.int(minScale, maxScale);
-      const x = rng.int(0, size - scale);
-      const y = rng.int(0, size - scale);
+      let x = rng.int(0, size - scale);
+      let y = rng.int(0, size - scale);
+      if (maxOverlap < 1) {
+        // Redraw the position while it covers an earlier digit's square too much (no extra draws at the default 1).
+        let best = { x, y, overlap: worstOverlap(scene, x, y, scale) };
+        for (let t = 0; t < 20 && best.overlap > maxOverlap; t++) {
+          x = rng.int(0, size - scale);
+          y = rng.int(0, size - scale);
+          const o = worstOverlap(scene, x, y, scale);
+          if (o < best.overlap) best = { x, y, overlap: o };
+        }
+        ({ x, y } = best);
+      }
       scene.push({ digit, sample, x, y, scale });
     }
     placements.push(scene);

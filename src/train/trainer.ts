@@ -65,7 +65,7 @@ export interface TrainHooks {
 /** The training and validation sets a flag set asks for. */
 export function loadData(
   flags: Pick<TrainFlags, 'data' | 'size' | 'trainScenes' | 'valScenes' | 'seed' | 'vocRoot'> &
-    Partial<Pick<TrainFlags, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold'>>,
+    Partial<Pick<TrainFlags, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold' | 'maxOverlap'>>,
 ): { train: Dataset; val: Dataset } {
   if (flags.data === 'voc') {
     // Random scale (0.5–2), crop and flip for training; a centre crop/pad for validation.
@@ -82,6 +82,7 @@ export function loadData(
     minScale: flags.minScale,
     maxScale: flags.maxScale,
     threshold: flags.threshold,
+    maxOverlap: flags.maxOverlap,
   };
   const train = digitScenes({ split: 'train', count: flags.trainScenes, seed: flags.seed, ...scene });
   const val = digitScenes({ split: 'val', count: flags.valScenes, seed: flags.seed + 1, ...scene });
@@ -123,6 +124,21 @@ export function gatherBatch(d: Dataset, idx: readonly number[], step = 0, seed =
     }
   });
   return { x, labels };
+}
+
+/**
+ * Background sampling for the training loss: each background (class 0) pixel is kept with
+ * probability `keep` and otherwise set to the ignore label, in place. In expectation this weights
+ * the background by `keep` against the other classes in the cross-entropy (a class-weighted
+ * loss through the tested ignore-label path); seeded by (seed, step), so a resumed run draws the
+ * same pixels. keep = 1 changes nothing and draws nothing.
+ */
+export function sampleBackground(labels: Int32Array, keep: number, seed: number, step: number): Int32Array {
+  if (!(keep > 0 && keep <= 1)) throw new Error(`sampleBackground: keep must be in (0, 1], got ${String(keep)}.`);
+  if (keep === 1) return labels;
+  const rng = new DataRng(mixSeed(seed, step, 0x6267));
+  for (let i = 0; i < labels.length; i++) if (labels[i] === 0 && rng.next() >= keep) labels[i] = IGNORE;
+  return labels;
 }
 
 /** Mean IoU, per-class IoU and pixel accuracy of the model in eval mode (T_eval may differ). */
@@ -301,6 +317,7 @@ export async function train(flags: TrainFlags, hooks: TrainHooks = {}): Promise<
     opt.setLr(lr);
     const idx = batchIndices(trainSet.count, flags.batch, step, flags.seed);
     const { x, labels } = gatherBatch(trainSet, idx, step, flags.seed);
+    sampleBackground(labels, flags.bgKeep ?? 1, flags.seed, step);
     const loss = tidy(() => {
       const logits = model.forward(tensor(x, [idx.length, trainSet.height, trainSet.width, trainSet.channels]), {
         dropoutSeed: (flags.seed * 7919 + step) >>> 0,
