@@ -11,10 +11,10 @@ describe('hemgpu train flags', () => {
 
   test('scene, model-shape and loss flags: defaults (the old behaviour) and parsed values', () => {
     const f = parseTrainFlags([])!;
-    expect(f).toMatchObject({ minDigits: 1, maxDigits: 4, minScale: 20, maxScale: 36, threshold: 0.5, maxOverlap: 1, width: 32, dilation: 1, warmup: 0, bgKeep: 1 });
+    expect(f).toMatchObject({ minDigits: 1, maxDigits: 4, minScale: 20, maxScale: 36, threshold: 0.5, maxOverlap: 1, width: 32, dilation: 1, emGamma: 0, warmup: 0, bgKeep: 1 });
     const g = parseTrainFlags(['--size', '48', '--min-digits', '2', '--max-digits', '3', '--min-scale', '24', '--max-scale', '48', '--threshold', '0.1',
-      '--max-overlap', '0', '--width', '16', '--dilation', '2', '--warmup', '20', '--bg-keep', '0.3'])!;
-    expect(g).toMatchObject({ size: 48, minDigits: 2, maxDigits: 3, minScale: 24, maxScale: 48, threshold: 0.1, maxOverlap: 0, width: 16, dilation: 2, warmup: 20, bgKeep: 0.3 });
+      '--max-overlap', '0', '--width', '16', '--dilation', '2', '--em-gamma', '1', '--warmup', '20', '--bg-keep', '0.3'])!;
+    expect(g).toMatchObject({ size: 48, minDigits: 2, maxDigits: 3, minScale: 24, maxScale: 48, threshold: 0.1, maxOverlap: 0, width: 16, dilation: 2, emGamma: 1, warmup: 20, bgKeep: 0.3 });
   });
 
   test('--help returns null and the usage text lists every flag', () => {
@@ -47,6 +47,7 @@ describe('hemgpu train flags', () => {
       [['--dilation', '1.5'], /--dilation: expected an integer/],
       [['--warmup=-1'], /--warmup: expected an integer ≥ 0, got '-1'/],
       [['--bg-keep', '0'], /--bg-keep: expected a number > 0 and ≤ 1, got '0'/],
+      [['--em-gamma', 'x'], /--em-gamma: expected a number, got 'x'/],
       [['extra'], /unexpected argument 'extra'/],
     ];
     for (const [argv, re] of bad) {

@@ -38,6 +38,8 @@ export interface TrainFlags {
   width: number;
   /** Dilation of the 3×3 convs at output stride 4. */
   dilation: number;
+  /** Initial γ of the norm closing the EM unit's residual branch (0: the unit starts as the identity). */
+  emGamma: number;
   /** Linear learning-rate warm-up steps before the poly schedule. */
   warmup: number;
   /** Share of background pixels kept in the training loss (the rest ignored; 1: all). */
@@ -75,6 +77,7 @@ export const TRAIN_SPEC: Spec = {
   channels: { type: 'string', help: 'channels C entering the EM unit', default: '64' },
   width: { type: 'string', help: 'backbone width w (stem channels w, 2w, 2w; head 2w)', default: '32' },
   dilation: { type: 'string', help: 'dilation of the 3×3 convs at output stride 4 (wider receptive field)', default: '1' },
+  'em-gamma': { type: 'string', help: "initial γ of the norm closing the EM unit's residual branch (0: the unit starts as the identity; EMANet: 1)", default: '0' },
   warmup: { type: 'string', help: 'linear learning-rate warm-up steps before the poly schedule', default: '0' },
   'bg-keep': { type: 'string', help: 'share ∈ (0, 1] of background pixels kept in the training loss, drawn per step (the rest ignored: the background weighs less)', default: '1' },
   out: { type: 'string', help: 'output directory (checkpoints, PNGs, logs)', default: 'runs/train' },
@@ -164,6 +167,7 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
     channels: num('channels', v.channels as string, { int: true, min: 1 }),
     width: num('width', v.width as string, { int: true, min: 1 }),
     dilation: num('dilation', v.dilation as string, { int: true, min: 1 }),
+    emGamma: num('em-gamma', v['em-gamma'] as string),
     warmup: num('warmup', v.warmup as string, { int: true, min: 0 }),
     bgKeep: num('bg-keep', v['bg-keep'] as string, { min: 0, minExclusive: true, max: 1 }),
     out: String(v.out),

@@ -8,7 +8,7 @@
  */
 import { noGrad } from '../autograd/tape.ts';
 import { randn, zeros, ones } from '../ops/create.ts';
-import { add, relu } from '../ops/elementwise.ts';
+import { add, mul, relu } from '../ops/elementwise.ts';
 import { reshape } from '../ops/layout.ts';
 import { conv2d } from '../ops/conv2d.ts';
 import { batchNorm } from '../ops/batchnorm.ts';
@@ -41,6 +41,12 @@ export interface SegNetConfig {
   width?: number;
   /** Dilation of the 3×3 convs at output stride 4 (stem2, pre, post; default 1), to widen the receptive field. */
   dilation?: number;
+  /**
+   * Initial γ of the norm that closes the EM unit's residual branch (default 0: the unit starts
+   * as the identity on its input, as zero-γ residual blocks do, so a short run is not set back by
+   * a random branch; EMANet initialises it to 1).
+   */
+  emGamma?: number;
 }
 
 /** He-normal initialisation; the seed is the layer's own (config seed + a per-layer offset), so
@@ -70,9 +76,9 @@ export class Conv extends Module {
 }
 
 export class BatchNorm extends Module {
-  constructor(readonly channels: number) {
+  constructor(readonly channels: number, gamma0 = 1) {
     super();
-    this.param('gamma', noGrad(() => ones([channels])));
+    this.param('gamma', noGrad(() => (gamma0 === 1 ? ones([channels]) : gamma0 === 0 ? zeros([channels]) : mul(ones([channels]), gamma0))));
     this.param('beta', noGrad(() => zeros([channels])));
     this.buffer('runningMean', noGrad(() => zeros([channels])));
     this.buffer('runningVar', noGrad(() => ones([channels])));
@@ -106,7 +112,7 @@ export class EmBlock extends Module {
   /** The last forward's trace (when asked for). */
   lastTrace: HemTrace | null = null;
 
-  constructor(C: number, K: number, model: 'hemnet' | 'emanet', eta: number, iterations: number, seed: number) {
+  constructor(C: number, K: number, model: 'hemnet' | 'emanet', eta: number, iterations: number, seed: number, gamma0 = 1) {
     super();
     this.conv1 = this.child('conv1', new Conv(C, C, 1, 1, seed, true));
     this.em = this.child(
@@ -114,7 +120,7 @@ export class EmBlock extends Module {
       model === 'emanet' ? new EMAU({ channels: C, bases: K, iterations, seed }) : new HEM({ channels: C, bases: K, eta, iterations, seed }),
     );
     this.conv2 = this.child('conv2', new Conv(C, C, 1, 1, seed + 1, false));
-    this.bn = this.child('bn', new BatchNorm(C));
+    this.bn = this.child('bn', new BatchNorm(C, gamma0));
   }
 
   forward(x: Tensor, opts: { iterations?: number; trace?: boolean } = {}): Tensor {
@@ -140,6 +146,8 @@ export class SegNet extends Module {
     const C = config.channels;
     const w = config.width ?? 32;
     const d = config.dilation ?? 1;
+    const g = config.emGamma ?? 0;
+    if (!Number.isFinite(g)) throw new Error(`SegNet: emGamma must be a finite number, got ${String(config.emGamma)}.`);
     if (!Number.isInteger(w) || w < 1) throw new Error(`SegNet: width must be a positive integer, got ${String(config.width)}.`);
     if (!Number.isInteger(d) || d < 1) throw new Error(`SegNet: dilation must be a positive integer, got ${String(config.dilation)}.`);
     this.stem = [
@@ -148,7 +156,7 @@ export class SegNet extends Module {
       this.child('stem2', new ConvBnRelu(2 * w, 2 * w, 3, 1, s + 30, d)),
     ];
     this.pre = this.child('pre', new ConvBnRelu(2 * w, C, 3, 1, s + 40, d));
-    this.em = config.model === 'plain' ? null : this.child('em', new EmBlock(C, config.bases, config.model, config.eta, config.iterations, s + 50));
+    this.em = config.model === 'plain' ? null : this.child('em', new EmBlock(C, config.bases, config.model, config.eta, config.iterations, s + 50, g));
     this.post = this.child('post', new ConvBnRelu(C, 2 * w, 3, 1, s + 60, d));
     this.classifier = this.child('classifier', new Conv(2 * w, config.classes, 1, 1, s + 70, true));
   }

@@ -170,7 +170,7 @@ export async function evaluate(
 
 /** The model a flag set describes. */
 export function buildModel(
-  flags: Pick<TrainFlags, 'model' | 'channels' | 'bases' | 'eta' | 'iterations' | 'seed'> & Partial<Pick<TrainFlags, 'width' | 'dilation'>>,
+  flags: Pick<TrainFlags, 'model' | 'channels' | 'bases' | 'eta' | 'iterations' | 'seed'> & Partial<Pick<TrainFlags, 'width' | 'dilation' | 'emGamma'>>,
   data: Dataset,
 ): SegNet {
   return new SegNet({
@@ -184,6 +184,7 @@ export function buildModel(
     seed: flags.seed,
     width: flags.width,
     dilation: flags.dilation,
+    emGamma: flags.emGamma, // only the initial value: a checkpoint's γ is loaded over it
   });
 }
 
