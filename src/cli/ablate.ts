@@ -5,9 +5,21 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { init } from '../index.node.ts';
+import { adapterInfo, init } from '../index.node.ts';
 import { TRAIN_SPEC, UsageError, parseTrainFlags, usage, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
+import { DEMO_RECIPE, recipeFlags } from './demo.ts';
+
+/**
+ * Steps per run when --steps is not given: the grid (20 cells + 3 second seeds) then fits an hour
+ * on a 2-core CPU driver (~0.2–0.35 s per step of 4 scenes, T = 1…6), or 1200 on a GPU.
+ */
+/** The demo's recipe, evaluated only at the end of each run. */
+const ABLATE_RECIPE: Record<string, string> = { ...DEMO_RECIPE, 'eval-every': '0' };
+
+export function ablateSteps(software: boolean): number {
+  return software ? 400 : 1200;
+}
 
 export const ABLATE_SPEC = {
   ...TRAIN_SPEC,
@@ -37,7 +49,15 @@ export async function runAblation(argv: string[]): Promise<AblationCell[]> {
     }
     rest.push(argv[i]!);
   }
-  const flags = parseTrainFlags(rest, 'ablate', ABLATE_SPEC);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(usage('ablate', "The paper's T × η ablation (Table 1) at small scale; η = 1.0 is EMANet.", ABLATE_SPEC));
+    console.log(`\nDefaults: the demo's recipe (${Object.entries(ABLATE_RECIPE).map(([k, v]) => `--${k} ${v}`).join(' ')}); --steps ${ablateSteps(true)} on a CPU driver, ${ablateSteps(false)} on a GPU.`);
+    return [];
+  }
+  const given = new Set(rest.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
+  await init();
+  const defaults = [...recipeFlags(rest, ABLATE_RECIPE), ...(given.has('steps') ? [] : ['--steps', String(ablateSteps(adapterInfo().software))])];
+  const flags = parseTrainFlags([...defaults, ...rest], 'ablate', ABLATE_SPEC);
   if (!flags) {
     console.log(usage('ablate', "The paper's T × η ablation (Table 1) at small scale; η = 1.0 is EMANet.", ABLATE_SPEC));
     return [];
@@ -46,7 +66,6 @@ export async function runAblation(argv: string[]): Promise<AblationCell[]> {
   const etas = quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0];
   const base: TrainFlags = quick ? { ...flags, steps: 2, trainScenes: 8, valScenes: 4, batch: 2, evalEvery: 0, quiet: true } : { ...flags, quiet: true };
   if (quick) second = Math.min(second, 1);
-  await init();
   mkdirSync(base.out, { recursive: true });
   const cells: AblationCell[] = [];
   const run = async (T: number, eta: number, seed: number): Promise<AblationCell> => {

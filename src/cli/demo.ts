@@ -51,10 +51,16 @@ export function demoSteps(software: boolean): number {
   return software ? 660 : 3000;
 }
 
+/** The recipe's flags that `argv` does not set itself, to put before `argv`. */
+export function recipeFlags(argv: string[], recipe: Record<string, string> = DEMO_RECIPE): string[] {
+  const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
+  return Object.entries(recipe).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
+}
+
 export async function runDemo(argv: string[]): Promise<void> {
   const quick = argv.includes('--quick');
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
-  const recipe = Object.entries(DEMO_RECIPE).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
+  const recipe = recipeFlags(argv);
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(usage('demo', 'Train hemnet, emanet and plain with the same budget and seed; print validation mIoU; write figures.', DEMO_SPEC));
     console.log(`\nThe demo's recipe (overridable): ${Object.entries(DEMO_RECIPE).map(([k, v]) => `--${k} ${v}`).join(' ')}; --steps ${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU.`);
