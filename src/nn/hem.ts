@@ -10,7 +10,7 @@
  *                reference for the fused kernels and the benchmark's baseline.
  */
 import { hook } from '../autograd/hook.ts';
-import { noGrad, record } from '../autograd/tape.ts';
+import { isGradEnabled, noGrad, record } from '../autograd/tape.ts';
 import { K } from '../kernels/kernels.ts';
 import { fmt } from '../tensor/shape.ts';
 import { keep } from '../tensor/scope.ts';
@@ -138,8 +138,7 @@ const PRESETS: Record<'hemnet' | 'emanet', (C: number) => Omit<ResolvedHemOption
 };
 
 /** Resolve presets and defaults and validate every option, naming the bad one. */
-export function resolveHemOptions(C: number, options: HemOptions = {}): ResolvedHemOptions {
-  const op = 'hem';
+export function resolveHemOptions(C: number, options: HemOptions = {}, op = 'hem'): ResolvedHemOptions {
   const presetName = options.preset ?? 'hemnet';
   const preset = PRESETS[presetName];
   if (!preset) throw new Error(`${op}: unknown preset '${String(presetName)}'; use 'hemnet' or 'emanet'.`);
@@ -167,8 +166,7 @@ export function resolveHemOptions(C: number, options: HemOptions = {}): Resolved
   return o;
 }
 
-function checkInputs(x: Tensor, mu0: Tensor): { B: number; N: number; C: number; K: number; shared: boolean } {
-  const op = 'hem';
+function checkInputs(x: Tensor, mu0: Tensor, op = 'hem'): { B: number; N: number; C: number; K: number; shared: boolean } {
   checkTensor(op, x, 'x');
   checkTensor(op, mu0, 'mu0');
   if (x.rank !== 3) throw new Error(`${op}: x must be [B, N, C] (N = H·W positions), got ${fmt(x.shape)}.`);
@@ -198,6 +196,94 @@ export function hem(x: Tensor, mu0: Tensor, options: HemOptions = {}): HemResult
   const trace = o.trace ? new HemTrace(o.iterations) : null;
   const r = o.fused ? hemFused(x, mu0, o, dims, trace) : hemUnfused(x, mu0, o, dims, trace);
   return { ...r, trace, options: o };
+}
+
+/** The E-step and N-step alone refuse inputs that would need a gradient (they record none). */
+function forwardOnly(op: string, ...inputs: Tensor[]): void {
+  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    throw new Error(
+      `${op}: a forward-only building block (no gradient is recorded), but an input requires grad; ` +
+        'use hem() for a differentiable layer (its backward is fused across iterations), or call this under noGrad().',
+    );
+  }
+}
+
+/**
+ * The fused E-step alone: γ = softmax(S / τ) with S = X μᵀ ('dot') or −‖x − μ‖² ('rbf'), in one
+ * kernel (logits and an online softmax over k; the logits are never stored). The kernel hem()
+ * runs for every iteration, exposed for benchmarks and for EM variants built from the pieces.
+ * x: [B, N, C]; mu: [K, C] (shared) or [B, K, C] → γ [B, N, K]. Forward only.
+ */
+export function hemEStep(x: Tensor, mu: Tensor, options: { temperature?: number; estep?: EStepForm } = {}): Tensor {
+  const op = 'hemEStep';
+  const { B, N, C, K: nb, shared } = checkInputs(x, mu, op);
+  const o = resolveHemOptions(C, { temperature: options.temperature, estep: options.estep }, op);
+  forwardOnly(op, x, mu);
+  return noGrad(() => {
+    const C4 = ceil4(C);
+    const K4 = ceil4(nb);
+    const xp = C4 !== C ? padTo(x, [B, N, C4]) : x;
+    const mp = C4 !== C || K4 !== nb ? padTo(mu, [...mu.shape.slice(0, -2), K4, C4]) : mu;
+    const gamma = Tensor.empty([B, N, K4], op);
+    K.hemEstep.dispatch({
+      bindings: { ex: xp.bind(op), emu: mp.bind(op), egamma: gamma.bind(op, 'read_write'), ep: params({ B, N, C: C4, K: nb, K4, shared, eta: 1, invTau: 1 / o.temperature, scale: 0, cReal: C }) },
+      overrides: { WG, RBF: o.estep === 'rbf' },
+      workgroups: batched(Math.ceil(Math.ceil(N / 8) / WG), B),
+    });
+    if (xp !== x) xp.dispose();
+    if (mp !== mu) mp.dispose();
+    if (K4 === nb) return gamma;
+    const g = sliceTo(gamma, [B, N, nb]);
+    gamma.dispose();
+    return g;
+  });
+}
+
+/**
+ * The fused N-step alone (eqs. 11-13): N_k = Σ_n γ_nk, F = γᵀX / (N + ε), and the highway
+ * μ' = (1 − η) μ + η F — the chunked reduction over N and its finishing kernel, as in hem().
+ * x: [B, N, C]; gamma: [B, N, K]; mu: [K, C] or [B, K, C] → μ' [B, K, C]. Forward only.
+ */
+export function hemNStep(x: Tensor, gamma: Tensor, mu: Tensor, options: { eta?: number } = {}): Tensor {
+  const op = 'hemNStep';
+  const { B, N, C, K: nb, shared } = checkInputs(x, mu, op);
+  checkTensor(op, gamma, 'gamma');
+  if (gamma.rank !== 3 || gamma.shape[0] !== B || gamma.shape[1] !== N || gamma.shape[2] !== nb) {
+    throw new Error(`${op}: gamma must be [B, N, K] = ${fmt([B, N, nb])} for x ${fmt(x.shape)} and mu ${fmt(mu.shape)}, got ${fmt(gamma.shape)}.`);
+  }
+  const o = resolveHemOptions(C, { eta: options.eta }, op);
+  forwardOnly(op, x, gamma, mu);
+  return noGrad(() => {
+    const C4 = ceil4(C);
+    const K4 = ceil4(nb);
+    const xp = C4 !== C ? padTo(x, [B, N, C4]) : x;
+    const gp = K4 !== nb ? padTo(gamma, [B, N, K4]) : gamma;
+    const mp = C4 !== C || K4 !== nb ? padTo(mu, [...mu.shape.slice(0, -2), K4, C4]) : mu;
+    const p = params({ B, N, C: C4, K: nb, K4, shared, eta: o.eta, invTau: 0, scale: 0, cReal: C });
+    const ws = weightedSums(xp, gp, p, { B, N, C: C4, K4 });
+    const next = Tensor.empty([B, K4, C4], op);
+    const f = Tensor.empty([B, K4, C4], op);
+    const counts = Tensor.empty([B, K4], op);
+    K.hemNstepFinish.dispatch({
+      bindings: {
+        fpart: ws.part.bind(op),
+        fsum: ws.sums.bind(op),
+        fmu: mp.bind(op),
+        nmu_out: next.bind(op, 'read_write'),
+        nf: f.bind(op, 'read_write'),
+        ncount: counts.bind(op, 'read_write'),
+        fp: p,
+      },
+      overrides: { WG },
+      workgroups: batched(Math.ceil((K4 * (C4 / 4)) / WG), B),
+    });
+    for (const t of [ws.part, ws.sums, f, counts]) t.dispose();
+    for (const [padded, orig] of [[xp, x], [gp, gamma], [mp, mu]] as const) if (padded !== orig) padded.dispose();
+    if (K4 === nb && C4 === C) return next;
+    const out = sliceTo(next, [B, nb, C]);
+    next.dispose();
+    return out;
+  });
 }
 
 // ------------------------------------------------------------------------------------ diagnostics
