@@ -4,10 +4,11 @@
  * that ratios come from one run on a noisy machine, and record results as JSON under
  * bench/results/<date>-<adapter>.json (one key per subject).
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { adapterInfo, init, type AdapterSummary } from '../src/index.node.ts';
+import type { PeerCall, PeerName } from './peers/engines.ts';
 
 // Benchmarks run from the repository root (npm run bench, node scripts/run.mjs ...).
 export const RESULTS_DIR = join(process.cwd(), 'bench', 'results');
@@ -114,6 +115,8 @@ export function recordResults(subject: string, adapter: AdapterSummary, results:
   subjects[subject] = { measuredAt: new Date().toISOString(), results };
   doc.subjects = subjects;
   writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+  // bench/run.ts collects the files its subjects wrote.
+  if (process.env.HEMGPU_BENCH_LOG) appendFileSync(process.env.HEMGPU_BENCH_LOG, `${file}\n`);
   return file;
 }
 
@@ -161,4 +164,42 @@ export function randomArray(n: number, seed: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
   return out;
+}
+
+/** ‖actual − expected‖ / ‖expected‖ ≤ tol, or throw naming the case. */
+export function checkRelative(actual: Float32Array, expected: ArrayLike<number>, tol: number, what: string): number {
+  if (actual.length !== expected.length) throw new Error(`${what}: ${actual.length} values, the reference has ${expected.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < actual.length; i++) {
+    num += (actual[i]! - expected[i]!) ** 2;
+    den += expected[i]! ** 2;
+  }
+  const e = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+  if (!(e <= tol)) throw new Error(`${what}: ‖Δ‖ / ‖reference‖ = ${e} > ${tol}`);
+  return e;
+}
+
+/**
+ * The peers a benchmark compares with: --peers=jax-js,tfjs-webgpu (the default: both), --no-peers.
+ */
+export function peerNames(argv: string[] = process.argv.slice(2)): PeerName[] {
+  if (argv.includes('--no-peers')) return [];
+  const flag = argv.find((a) => a.startsWith('--peers='));
+  if (!flag) return ['jax-js', 'tfjs-webgpu'];
+  const names = flag.slice('--peers='.length).split(',').filter(Boolean);
+  for (const n of names) if (n !== 'jax-js' && n !== 'tfjs-webgpu') throw new Error(`--peers: unknown peer '${n}'; use jax-js and/or tfjs-webgpu`);
+  return names as PeerName[];
+}
+
+/** A timed case for a peer's call: verified by `check` on its outputs before timing. */
+export function peerCase(name: string, call: PeerCall, check: (values: Float32Array[]) => void, extra: Partial<Case> = {}): Case {
+  return {
+    name,
+    async verify() {
+      check(await call.values());
+    },
+    run: () => call.run(),
+    ...extra,
+  };
 }

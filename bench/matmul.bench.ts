@@ -1,12 +1,16 @@
 /**
- * Matmul GFLOPS: square n³ for n ∈ {256, 512, 1024} and the HEM layer's two products
- * (E-step logits X·Mᵀ: [4096×64]·[64×64]ᵀ; N-step γᵀX: [4096×64]ᵀ·[4096×256]).
- * Every case is checked against a float64 host reference before it is timed.
- * Flags: --tune (time the tile-shape candidates first and use the fastest), --quick (skip 1024).
- *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick]
+ * Matmul GFLOPS: square n³ for n ∈ {256, 512, 1024} (and 2048, 4096 on a GPU) and the HEM
+ * layer's two products (E-step logits X·Mᵀ: [4096×64]·[64×64]ᵀ; N-step γᵀX:
+ * [4096×64]ᵀ·[4096×256]); the squares also on the peers (jax-js, tfjs-webgpu) on the same
+ * adapter, alternating with hemgpu's. Every case, the peers' included, is checked against a
+ * float64 host reference before it is timed.
+ * Flags: --tune (time the tile-shape candidates first and use the fastest), --quick (skip 1024),
+ * --peers=jax-js,tfjs-webgpu | --no-peers.
+ *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick] [--no-peers]
  */
 import { getMatmulConfig, matmul, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type Tensor } from '../src/index.node.ts';
-import { adapterLine, checkClose, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+import { adapterLine, checkClose, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+import { loadPeers } from './peers/engines.ts';
 
 const args = new Set(process.argv.slice(2));
 const adapter = await startBench();
@@ -53,9 +57,17 @@ function sampledCheck(got: Float32Array, a: Float32Array, b: Float32Array, M: nu
   }
 }
 
+/** Checks a product's result: against the float64 reference (sampled for the largest). */
+function checkProduct(got: Float32Array, ha: Float32Array, hb: Float32Array, M: number, N: number, K: number, transA: boolean, transB: boolean, name: string): void {
+  // f32 dot products of K terms in [-1, 1]: errors grow ~ √K·2⁻²⁴·|terms|; 2e-6·K bounds it with room.
+  if (M * N * K > 2 ** 31) sampledCheck(got, ha, hb, M, N, K, transA, transB, name);
+  else checkClose(got, reference(ha, hb, M, N, K, transA, transB), 2e-6 * K, 1e-4, name);
+}
+
+const inputsFor = (M: number, N: number, K: number): [Float32Array, Float32Array] => [randomArray(M * K, M * 7 + K), randomArray(K * N, N * 13 + K)];
+
 function mmCase(name: string, M: number, N: number, K: number, transA = false, transB = false): Case {
-  const ha = randomArray(M * K, M * 7 + K);
-  const hb = randomArray(K * N, N * 13 + K);
+  const [ha, hb] = inputsFor(M, N, K);
   let a: Tensor | null = null;
   let b: Tensor | null = null;
   const tensors = (): [Tensor, Tensor] => {
@@ -66,15 +78,13 @@ function mmCase(name: string, M: number, N: number, K: number, transA = false, t
   return {
     name,
     flops: 2 * M * N * K,
-    meta: { M, N, K, op: `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}` },
+    meta: { M, N, K, op: `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`, engine: 'hemgpu' },
     async verify() {
       const [ta, tb] = tensors();
       const c = matmul(ta, tb, { transA, transB });
       const got = await c.read();
       c.dispose();
-      // f32 dot products of K terms in [-1, 1]: errors grow ~ √K·2⁻²⁴·|terms|; 2e-6·K bounds it with room.
-      if (M * N * K > 2 ** 31) sampledCheck(got, ha, hb, M, N, K, transA, transB, name);
-      else checkClose(got, reference(ha, hb, M, N, K, transA, transB), 2e-6 * K, 1e-4, name);
+      checkProduct(got, ha, hb, M, N, K, transA, transB, name);
     },
     async run() {
       const [ta, tb] = tensors();
@@ -86,21 +96,27 @@ function mmCase(name: string, M: number, N: number, K: number, transA = false, t
   };
 }
 
-const cases: Case[] = [
-  mmCase('256³', 256, 256, 256),
-  mmCase('512³', 512, 512, 512),
-  ...(args.has('--quick') ? [] : [mmCase('1024³', 1024, 1024, 1024)]),
-  ...(adapter.software ? [] : [mmCase('2048³', 2048, 2048, 2048), mmCase('4096³', 4096, 4096, 4096)]),
-  mmCase('E-step X·Mᵀ [4096×64]·[64×64]ᵀ', 4096, 64, 64, false, true),
-  mmCase('N-step γᵀX [4096×64]ᵀ·[4096×256]', 64, 256, 4096, true, false),
-];
+const squares = [256, 512, ...(args.has('--quick') ? [] : [1024]), ...(adapter.software ? [] : [2048, 4096])];
+const peers = await loadPeers(adapter, peerNames());
+const cases: Case[] = [];
+for (const n of squares) {
+  cases.push(mmCase(`${n}³`, n, n, n));
+  const [ha, hb] = inputsFor(n, n, n);
+  for (const p of peers) {
+    const call = p.matmul(ha, hb, n);
+    const name = `${p.name} ${n}³`;
+    cases.push(peerCase(name, call, (v) => checkProduct(v[0]!, ha, hb, n, n, n, false, false, name), { flops: 2 * n ** 3, meta: { M: n, N: n, K: n, op: 'A·B', engine: p.name } }));
+  }
+}
+cases.push(mmCase('E-step X·Mᵀ [4096×64]·[64×64]ᵀ', 4096, 64, 64, false, true), mmCase('N-step γᵀX [4096×64]ᵀ·[4096×256]', 64, 256, 4096, true, false));
 const results = await timeCases(cases, adapter.software ? { rounds: 3, timePerRound: 400, iterations: 3 } : { rounds: 5, timePerRound: 300, iterations: 10 });
+const ours = (n: unknown): number | undefined => results.find((r) => r.meta?.engine === 'hemgpu' && r.meta.M === n && r.meta.N === n && r.meta.K === n)?.gflops;
 console.log(
   table(
-    ['case', 'median ms', '± (MAD)', 'GFLOPS'],
-    results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.gflops!.toFixed(2)]),
+    ['case', 'median ms', '± (MAD)', 'GFLOPS', 'hemgpu ×'],
+    results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.gflops!.toFixed(2), r.meta?.engine !== 'hemgpu' ? `${(ours(r.meta?.M)! / r.gflops!).toFixed(2)}×` : '']),
   ),
 );
-const file = recordResults('matmul', adapter, { config: cfg, tuning, cases: results });
+const file = recordResults('matmul', adapter, { config: cfg, tuning, peers: peers.map((p) => ({ name: p.name, version: p.version, adapter: p.adapter })), cases: results });
 console.log(`results: ${file}`);
 process.exit(0);

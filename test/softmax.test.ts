@@ -145,6 +145,7 @@ describe('softmax forward and backward vs reference', () => {
     [2, 2, 300],
     [5000, 3], // many rows: several workgroups of the row-per-thread variant
     [70, 259], // many rows of the workgroup variant
+    [200, 300], // long rows, many of them: one invocation per row on a CPU driver, a workgroup per row on a GPU
   ];
   for (const shape of SHAPES) {
     for (const scale of [1, 0.125, 0.3, -1.7]) {
