@@ -181,14 +181,15 @@ export function checkRelative(actual: Float32Array, expected: ArrayLike<number>,
 }
 
 /**
- * The peers a benchmark compares with: --peers=jax-js,tfjs-webgpu (the default: both), --no-peers.
+ * The peers a benchmark compares with: --peers=jax-js,jax-js-eager,tfjs-webgpu (the default: all
+ * three), --no-peers.
  */
 export function peerNames(argv: string[] = process.argv.slice(2)): PeerName[] {
   if (argv.includes('--no-peers')) return [];
   const flag = argv.find((a) => a.startsWith('--peers='));
-  if (!flag) return ['jax-js', 'tfjs-webgpu'];
+  if (!flag) return ['jax-js', 'jax-js-eager', 'tfjs-webgpu'];
   const names = flag.slice('--peers='.length).split(',').filter(Boolean);
-  for (const n of names) if (n !== 'jax-js' && n !== 'tfjs-webgpu') throw new Error(`--peers: unknown peer '${n}'; use jax-js and/or tfjs-webgpu`);
+  for (const n of names) if (!['jax-js', 'jax-js-eager', 'tfjs-webgpu'].includes(n)) throw new Error(`--peers: unknown peer '${n}'; use jax-js, jax-js-eager and/or tfjs-webgpu`);
   return names as PeerName[];
 }
 

@@ -1,39 +1,47 @@
 /**
  * Where the HEM layer's time goes: every dispatch of one forward+backward timed with GPU
  * timestamps (Engine.profileKernels), grouped by kernel, for the fused and the unfused path.
- *   node scripts/run.mjs bench/hem-profile.ts [B N C K]      (default 1 4096 64 64)
+ *   node scripts/run.mjs bench/hem-profile.ts [B N C K]      (default: 1 4096 C 64, C ∈ {64, 256})
  */
 import { hem, init, mul, randn, sum, sync, tidy } from '../src/index.node.ts';
 import { adapterLine, recordResults, table } from './common.ts';
 
-const [B = 1, N = 4096, C = 64, K = 64] = process.argv.slice(2).map(Number);
+const given = process.argv.slice(2).filter((a) => !a.startsWith('--')).map(Number);
+if (given.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`hem-profile: expected positive integers B N C K, got ${process.argv.slice(2).join(' ')}`);
+const shapes = given.length ? [[given[0] ?? 1, given[1] ?? 4096, given[2] ?? 64, given[3] ?? 64]] : [[1, 4096, 64, 64], [1, 4096, 256, 64]];
 const engine = await init();
-console.log(`# HEM forward+backward profile, B=${B} N=${N} C=${C} K=${K} T=3 η=0.5, on ${adapterLine(engine.adapterInfo)}`);
-const x = randn([B, N, C], { seed: 1, requiresGrad: true }).keep();
-const mu0 = randn([K, C], { seed: 2, std: 1 / Math.sqrt(C), requiresGrad: true }).keep();
-const g = randn([B, N, C], { seed: 3 }).keep();
-const report: Record<string, unknown> = {};
-for (const fused of [true, false]) {
-  const step = (): void => {
-    x.zeroGrad();
-    mu0.zeroGrad();
-    tidy(() => {
-      sum(mul(hem(x, mu0, { eta: 0.5, iterations: 3, fused }).out, g)).backward();
-    });
-  };
-  step();
-  await sync(); // warm-up: pipelines compiled, pool filled
-  const prof = await engine.profileKernels(async () => {
+for (const [B, N, C, K] of shapes as [number, number, number, number][]) {
+  console.log(`# HEM forward+backward profile, B=${B} N=${N} C=${C} K=${K} T=3 η=0.5, on ${adapterLine(engine.adapterInfo)}`);
+  const x = randn([B, N, C], { seed: 1, requiresGrad: true }).keep();
+  const mu0 = randn([K, C], { seed: 2, std: 1 / Math.sqrt(C), requiresGrad: true }).keep();
+  const g = randn([B, N, C], { seed: 3 }).keep();
+  const report: Record<string, unknown> = {};
+  for (const fused of [true, false]) {
+    const step = (): void => {
+      x.zeroGrad();
+      mu0.zeroGrad();
+      tidy(() => {
+        sum(mul(hem(x, mu0, { eta: 0.5, iterations: 3, fused }).out, g)).backward();
+      });
+    };
     step();
-    await sync();
-  });
-  const rows = [...prof.entries()].sort((a, b) => b[1].ms - a[1].ms);
-  const total = rows.reduce((s, [, v]) => s + v.ms, 0);
-  const dispatches = rows.reduce((s, [, v]) => s + v.count, 0);
-  console.log(`\n${fused ? 'fused' : 'unfused'}: ${dispatches} dispatches, ${total.toFixed(2)} ms of kernel time`);
-  console.log(table(['kernel', 'dispatches', 'ms', 'share'], rows.map(([k, v]) => [k, v.count, v.ms.toFixed(2), `${((100 * v.ms) / total).toFixed(1)}%`])));
-  report[fused ? 'fused' : 'unfused'] = { dispatches, totalMs: total, kernels: Object.fromEntries(prof) };
+    await sync(); // warm-up: pipelines compiled, pool filled
+    const prof = await engine.profileKernels(async () => {
+      step();
+      await sync();
+    });
+    const rows = [...prof.entries()].sort((a, b) => b[1].ms - a[1].ms);
+    const total = rows.reduce((s, [, v]) => s + v.ms, 0);
+    const dispatches = rows.reduce((s, [, v]) => s + v.count, 0);
+    console.log(`\n${fused ? 'fused' : 'unfused'}: ${dispatches} dispatches, ${total.toFixed(2)} ms of kernel time`);
+    console.log(table(['kernel', 'dispatches', 'ms', 'share'], rows.map(([k, v]) => [k, v.count, v.ms.toFixed(2), `${((100 * v.ms) / total).toFixed(1)}%`])));
+    report[fused ? 'fused' : 'unfused'] = { dispatches, totalMs: total, kernels: Object.fromEntries(prof) };
+  }
+  for (const t of [x, mu0, g]) {
+    t.zeroGrad();
+    t.dispose();
+  }
+  const file = recordResults(`hem-profile-B${B}-N${N}-C${C}-K${K}`, engine.adapterInfo, report);
+  console.log(`results: ${file}\n`);
 }
-const file = recordResults(`hem-profile-B${B}-N${N}-C${C}-K${K}`, engine.adapterInfo, report);
-console.log(`results: ${file}`);
 process.exit(0);

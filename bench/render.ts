@@ -6,34 +6,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULTS_DIR, table } from './common.ts';
-
-interface CaseResult {
-  name: string;
-  medianMs: number;
-  madMs: number;
-  gflops?: number;
-}
-interface EmRow {
-  B: number;
-  C: number;
-  N: number;
-  K: number;
-  T: number;
-  cases: CaseResult[];
-  speedupForward: number;
-  speedupForwardBackward: number;
-  hemOverEm: number;
-}
-interface Doc {
-  date: string;
-  adapter: { name: string; description: string; vendor: string; device: string; software: boolean; robustness: boolean };
-  subjects: Record<string, { measuredAt: string; results: unknown }>;
-}
-interface TorchDoc {
-  device: string;
-  torch: string;
-  [k: string]: unknown;
-}
+import { torchFor, verdictTable, verdicts, type CaseResult, type Doc, type EmRow, type TorchDoc } from './targets.ts';
 
 const files = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
 const docs = new Map<string, Doc>();
@@ -45,6 +18,22 @@ for (const f of files) {
 }
 
 const ms = (v: number): string => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+const engineOf = (c: CaseResult): string => String(c.meta?.engine ?? 'hemgpu');
+const peerList = (r: unknown): string => {
+  const peers = (r as { peers?: { name: string; version: string }[] }).peers;
+  return peers?.length ? ` Peers: ${peers.map((p) => `${p.name} ${p.version}`).join(', ')}.` : '';
+};
+/** A table of one subject's cases with each case's time relative to a baseline case of the same shape. */
+function relativeTable(cases: CaseResult[], shapeKey: (c: CaseResult) => string, baseline: string, col: string): string {
+  return table(
+    ['case', 'median ms', '± MAD', col],
+    cases.map((c) => {
+      const base = cases.find((b) => engineOf(b) === baseline && shapeKey(b) === shapeKey(c));
+      return [c.name, ms(c.medianMs), ms(c.madMs), base && base !== c ? `${(c.medianMs / base.medianMs).toFixed(2)}×` : ''];
+    }),
+  );
+}
+
 const out: string[] = [];
 for (const doc of docs.values()) {
   const a = doc.adapter;
@@ -52,23 +41,51 @@ for (const doc of docs.values()) {
   out.push('');
   out.push(`Adapter: ${a.description || a.device} (${a.vendor}${a.software ? ', CPU driver' : ''}), Dawn robustness ${a.robustness ? 'on' : 'off'}; from \`bench/results/${doc.date}-${a.name}.json\`.`);
   out.push('');
+  const th = torchFor(doc, torch.map((t) => t.doc));
+  const v = verdicts(doc, th);
+  if (v.length) {
+    out.push('**Against the targets** (ratios from one run, cases alternating):');
+    out.push('');
+    out.push(verdictTable(v));
+    out.push('');
+  }
   const mm = doc.subjects.matmul?.results as { config: { BM: number; BN: number; WG_X: number; WG_Y: number }; cases: CaseResult[] } | undefined;
   if (mm) {
     const c = mm.config;
-    out.push(`**matmul** (tile ${4 * c.BM}×${4 * c.BN} per invocation, workgroup ${c.WG_X}×${c.WG_Y}):`);
+    out.push(`**matmul** (tile ${4 * c.BM}×${4 * c.BN} per invocation, workgroup ${c.WG_X}×${c.WG_Y}; "hemgpu ×": hemgpu's GFLOPS over the case's).${peerList(mm)}`);
     out.push('');
-    out.push(table(['product', 'median ms', '± MAD', 'GFLOPS'], mm.cases.map((r) => [r.name, ms(r.medianMs), ms(r.madMs), r.gflops!.toFixed(1)])));
+    const ours = (n: unknown): number | undefined => mm.cases.find((r) => engineOf(r) === 'hemgpu' && r.meta?.M === n && r.meta?.N === n && r.meta?.K === n)?.gflops;
+    out.push(
+      table(
+        ['product', 'median ms', '± MAD', 'GFLOPS', 'hemgpu ×'],
+        mm.cases.map((r) => [r.name, ms(r.medianMs), ms(r.madMs), r.gflops!.toFixed(1), engineOf(r) !== 'hemgpu' && ours(r.meta?.M) ? `${(ours(r.meta?.M)! / r.gflops!).toFixed(2)}×` : '']),
+      ),
+    );
+    out.push('');
+  }
+  const steps: [string, string, string, (c: CaseResult) => string][] = [
+    ['softmax', '**Fused scaled softmax** softmax(s·Z) (time relative to hemgpu\'s):', 'hemgpu', (c) => `${c.meta?.rows}×${c.meta?.cols}`],
+    ['estep', '**E-step** γ = softmax(XMᵀ/√C) (time relative to hemgpu\'s fused E-step):', 'hemgpu fused', (c) => String(c.meta?.C)],
+    ['nstep', "**N-step** μ' = (1 − η)μ + η γᵀX/N (time relative to hemgpu's fused N-step):", 'hemgpu fused', (c) => String(c.meta?.C)],
+  ];
+  for (const [key, title, baseline, shapeKey] of steps) {
+    const r = doc.subjects[key]?.results as { cases: CaseResult[] } | undefined;
+    if (!r) continue;
+    out.push(`${title}${peerList(r)}`);
+    out.push('');
+    out.push(relativeTable(r.cases, shapeKey, baseline, `× ${baseline}`));
     out.push('');
   }
   for (const key of ['em', 'em-paper-shape']) {
     const em = doc.subjects[key]?.results as EmRow[] | undefined;
     if (!em) continue;
     const what = key === 'em' ? 'HEM layer' : "HEM layer at the paper's shape";
-    out.push(`**${what}** (K = ${em[0]!.K}, T = ${em[0]!.T}; η = 0.5 unless noted; fwd+bwd = gradients of sum(X̃ ⊙ G) w.r.t. X and μ⁽⁰⁾):`);
+    const peers = Object.keys(em[0]!.peers ?? {});
+    out.push(`**${what}** (K = ${em[0]!.K}, T = ${em[0]!.T}; η = 0.5 unless noted; fwd+bwd = gradients of sum(X̃ ⊙ G) w.r.t. X and μ⁽⁰⁾${peers.length ? '; peers: their time and hemgpu\'s speedup over them' : ''}):`);
     out.push('');
     out.push(
       table(
-        ['B, N, C', 'fused fwd ms', 'unfused fwd ms', 'fwd speedup', 'fused fwd+bwd ms', 'unfused fwd+bwd ms', 'fwd+bwd speedup', 'EM (η = 1) fwd+bwd ms', 'HEM / EM'],
+        ['B, N, C', 'fused fwd ms', 'unfused fwd ms', 'fwd speedup', 'fused fwd+bwd ms', 'unfused fwd+bwd ms', 'fwd+bwd speedup', 'EM (η = 1) fwd+bwd ms', 'HEM / EM', ...peers.flatMap((p) => [`${p} fwd`, `${p} fwd+bwd`])],
         em.map((r) => [
           `${r.B}, ${r.N}, ${r.C}`,
           ms(r.cases[0]!.medianMs),
@@ -79,6 +96,10 @@ for (const doc of docs.values()) {
           `${r.speedupForwardBackward.toFixed(2)}×`,
           ms(r.cases[4]!.medianMs),
           r.hemOverEm.toFixed(3),
+          ...peers.flatMap((p) => {
+            const q = r.peers![p]!;
+            return [`${ms(q.forwardMs)} (${q.speedupForward.toFixed(1)}×)`, `${ms(q.forwardBackwardMs)} (${q.speedupForwardBackward.toFixed(1)}×)`];
+          }),
         ]),
       ),
     );
@@ -113,8 +134,8 @@ for (const doc of docs.values()) {
   }
 }
 for (const { file, doc } of torch) {
-  const mm = doc.matmul_4096 as { gflops: number } | undefined;
-  const hemT = doc['hem_eta0.5'] as { forward_ms: number; forward_backward_ms: number; shape: number[] } | undefined;
+  const mm = doc.matmul_4096;
+  const hemT = doc['hem_eta0.5'];
   out.push(`**PyTorch ${doc.torch} eager on ${doc.device}** (float32, TF32 off; \`bench/results/${file}\`, from \`bench/peers/torch_hem.py\`):`);
   if (mm) out.push(`matmul 4096³ ${(mm.gflops / 1000).toFixed(1)} TFLOPS;`);
   if (hemT) out.push(`HEM layer B, N, C = ${hemT.shape[0]}, ${hemT.shape[1]}, ${hemT.shape[2]}: forward ${ms(hemT.forward_ms)} ms, forward+backward ${ms(hemT.forward_backward_ms)} ms.`);

@@ -59,7 +59,28 @@ for (const [name, b, H, W, ci, co, k, s] of convShapes) {
   cases.push({
     name: `conv2d ${name} fwd+bwd`,
     flops: 3 * flops,
-    async verify() {},
+    // dW[a, c, q, o] = Σ_{n, i, j} x[n, i·s + a − pad, j·s + c − pad, q] · G[n, i, j, o], sampled.
+    async verify() {
+      w.zeroGrad();
+      tidy(() => sum(mul(conv2d(x, w, { stride: s, padding: pad }), g)).backward());
+      const dw = await w.grad!.read();
+      const hx = await x.read();
+      const hg = await g.read();
+      for (let t = 0; t < 50; t++) {
+        const a = t % k, c = (t * 5) % k, q = (t * 11) % ci, o = (t * 17) % co;
+        let ref = 0;
+        let mag = 0;
+        for (let n = 0; n < b; n++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) {
+          const yi = i * s + a - pad, xj = j * s + c - pad;
+          if (yi < 0 || yi >= H || xj < 0 || xj >= W) continue;
+          const v = hx[((n * H + yi) * W + xj) * ci + q]! * hg[((n * Ho + i) * Wo + j) * co + o]!;
+          ref += v;
+          mag += Math.abs(v);
+        }
+        const got = dw[((a * k + c) * ci + q) * co + o]!;
+        if (!(Math.abs(got - ref) <= 1e-5 * mag + 1e-6)) throw new Error(`${name}: dW(${a},${c},${q},${o}) = ${got}, reference ${ref}`);
+      }
+    },
     async run() {
       w.zeroGrad();
       tidy(() => sum(mul(conv2d(x, w, { stride: s, padding: pad }), g)).backward());

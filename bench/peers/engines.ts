@@ -16,14 +16,15 @@
  * results, its only completion signal; jax-js: `blockUntilReady`), `values()` returns the outputs
  * for verification. Inputs are host arrays, so a peer sees exactly the values hemgpu sees.
  * jax-js functions run under `jit` (its idiomatic fast path: fused elementwise kernels and a
- * recorded graph); tfjs has no such compiler and runs eagerly inside `tidy`.
+ * recorded graph) as 'jax-js', and op by op as 'jax-js-eager'; tfjs has no such compiler and runs
+ * eagerly inside `tidy`.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create } from 'webgpu';
 import type { AdapterSummary } from '../../src/index.node.ts';
 
-export type PeerName = 'jax-js' | 'tfjs-webgpu';
+export type PeerName = 'jax-js' | 'jax-js-eager' | 'tfjs-webgpu';
 
 export interface PeerCall {
   /** Compute once and wait for the GPU. */
@@ -81,10 +82,13 @@ async function installNavigatorGpu(a: AdapterSummary): Promise<string> {
 
 // ------------------------------------------------------------------------------------------ jax-js
 
-export async function loadJax(a: AdapterSummary): Promise<Peer> {
+/** jax-js with every function under `jit` ('jax-js'), or run op by op ('jax-js-eager'). */
+export async function loadJax(a: AdapterSummary, compiled = true): Promise<Peer> {
   const adapter = await installNavigatorGpu(a);
   const jax = await import('@jax-js/jax');
-  const { numpy: np, nn, jit, grad, blockUntilReady, defaultDevice, init } = jax;
+  const { numpy: np, nn, grad, blockUntilReady, defaultDevice, init } = jax;
+  // Eager: the same functions without compilation (with a dispose() to match jit's).
+  const jit = (compiled ? jax.jit : (f: (...args: never[]) => unknown) => Object.assign((...xs: never[]) => f(...xs), { dispose() {} })) as typeof jax.jit;
   const devices = await init('webgpu');
   if (!devices.includes('webgpu')) throw new Error(`jax-js: no webgpu device (got ${devices.join(', ')})`);
   defaultDevice('webgpu');
@@ -137,7 +141,7 @@ export async function loadJax(a: AdapterSummary): Promise<Peer> {
   };
 
   return {
-    name: 'jax-js',
+    name: compiled ? 'jax-js' : 'jax-js-eager',
     version,
     adapter,
     matmul(a, b, n) {
@@ -250,9 +254,9 @@ export async function loadTfjs(a: AdapterSummary): Promise<Peer> {
   };
 }
 
-/** The peers named in `names` ('jax-js', 'tfjs-webgpu'), loaded in that order. */
+/** The peers named in `names`, loaded in that order. */
 export async function loadPeers(a: AdapterSummary, names: PeerName[]): Promise<Peer[]> {
   const out: Peer[] = [];
-  for (const n of names) out.push(n === 'jax-js' ? await loadJax(a) : await loadTfjs(a));
+  for (const n of names) out.push(n === 'tfjs-webgpu' ? await loadTfjs(a) : await loadJax(a, n === 'jax-js'));
   return out;
 }

@@ -1,19 +1,24 @@
 /**
  * The HEM layer: fused WGSL kernels vs the same math composed from core ops (unfused), forward
- * and forward+backward, and HEM (η = 0.5) vs plain EM (η = 1) at equal T, both fused.
+ * and forward+backward, HEM (η = 0.5) vs plain EM (η = 1) at equal T, both fused, and the
+ * peers (jax-js under jit, tfjs-webgpu; their own ops and autograd) on the same adapter.
  * Shapes: N = 4096 (a 64×64 map), K = 64, T = 3, C ∈ {64, 256, 512}, B ∈ {1, 8}.
- * Every case is checked (fused against unfused: outputs and gradients) before it is timed.
- *   node scripts/run.mjs bench/em.bench.ts [--full | --quick]
+ * Every case is checked before it is timed: fused against unfused (outputs and gradients), and
+ * each peer's outputs and gradients against hemgpu's on the same inputs.
+ *   node scripts/run.mjs bench/hem.bench.ts [--full | --quick | --paper] [--no-peers | --peers=...]
  * Default: the whole grid on a GPU; on a CPU driver (SwiftShader) B = 1 and C ∈ {64, 256} —
  * the grid's largest case is ~100 GFLOP forward+backward, minutes per call there. --full
- * forces the whole grid, --quick runs C = 64, B = 1 only.
+ * forces the whole grid, --quick runs C = 64, B = 1 only, --paper the paper's shape only.
+ * Results are recorded under the subject key 'em' ('em-paper-shape' for --paper).
  */
 import { hem, mul, randn, sum, sync, tidy, type Tensor, type HemOptions } from '../src/index.node.ts';
-import { adapterLine, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+import { adapterLine, checkRelative, peerCase, peerNames, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+import { loadPeers } from './peers/engines.ts';
 
 const args = new Set(process.argv.slice(2));
 const adapter = await startBench();
 console.log(`# HEM layer, fused vs unfused, on ${adapterLine(adapter)}`);
+const peers = await loadPeers(adapter, peerNames());
 
 // --paper: the paper's shape only (B = 8, C = 512, K = 64, N = 65·65, T = 3).
 const paper = args.has('--paper');
@@ -113,10 +118,39 @@ for (const B of batches) {
       mk('unfused fwd+bwd', { ...hemOpts, fused: false }, true, noCheck),
       mk('EM η=1 fused fwd+bwd', { ...emOpts, fused: true }, true, verify(emOpts, true)),
     ];
+    // The peers: their outputs and gradients against hemgpu's fused ones (themselves checked
+    // against the unfused path above) on the same inputs; the same scales as that check.
+    const hostX = await inp.x.read();
+    const hostMu = await inp.mu0.read();
+    const hostG = await inp.g.read();
+    const ref = { fwd: await outputs(inp, { ...hemOpts, fused: true }, false), bwd: await outputs(inp, { ...hemOpts, fused: true }, true) };
+    const peerCheck = (backward: boolean, name: string) => (v: Float32Array[]): void => {
+      const want = backward ? ref.bwd.values.slice(1) : ref.fwd.values;
+      v.forEach((got, i) => checkRelative(got, want[i]!, 1e-4, `${name}: ${backward ? ['dX', 'dμ⁰'][i] : 'out'}`));
+    };
+    const shapeP = { B, N, C, K, T, eta: 0.5 };
+    for (const p of peers) {
+      cases.push(peerCase(`${shape} ${p.name} fwd`, p.hem(hostX, hostMu, hostG, shapeP, false), peerCheck(false, `${p.name} fwd`), { meta: { engine: p.name } }));
+      cases.push(peerCase(`${shape} ${p.name} fwd+bwd`, p.hem(hostX, hostMu, hostG, shapeP, true), peerCheck(true, `${p.name} fwd+bwd`), { meta: { engine: p.name } }));
+    }
     const r = await timeCases(cases, { rounds: adapter.software ? 2 : 5, timePerRound: adapter.software ? 0 : 500, iterations: adapter.software ? 2 : 10 });
     const ms = (i: number): number => r[i]!.medianMs;
-    rows.push([shape, ms(0).toFixed(1), ms(1).toFixed(1), (ms(1) / ms(0)).toFixed(2), ms(2).toFixed(1), ms(3).toFixed(1), (ms(3) / ms(2)).toFixed(2), ms(4).toFixed(1), (ms(2) / ms(4)).toFixed(3)]);
-    all.push({ B, C, N, K, T, cases: r, speedupForward: ms(1) / ms(0), speedupForwardBackward: ms(3) / ms(2), hemOverEm: ms(2) / ms(4) });
+    const peerRatios = Object.fromEntries(
+      peers.map((p, j) => [p.name, { forwardMs: ms(5 + 2 * j), forwardBackwardMs: ms(6 + 2 * j), speedupForward: ms(5 + 2 * j) / ms(0), speedupForwardBackward: ms(6 + 2 * j) / ms(2) }]),
+    );
+    rows.push([
+      shape,
+      ms(0).toFixed(1),
+      ms(1).toFixed(1),
+      (ms(1) / ms(0)).toFixed(2),
+      ms(2).toFixed(1),
+      ms(3).toFixed(1),
+      (ms(3) / ms(2)).toFixed(2),
+      ms(4).toFixed(1),
+      (ms(2) / ms(4)).toFixed(3),
+      ...peers.map((p) => `${peerRatios[p.name]!.forwardBackwardMs.toFixed(0)} ms (${peerRatios[p.name]!.speedupForwardBackward.toFixed(1)}×)`),
+    ]);
+    all.push({ B, C, N, K, T, cases: r, speedupForward: ms(1) / ms(0), speedupForwardBackward: ms(3) / ms(2), hemOverEm: ms(2) / ms(4), peers: peerRatios });
     for (const t of [inp.x, inp.mu0, inp.g]) {
       t.zeroGrad();
       t.dispose();
@@ -125,7 +159,7 @@ for (const B of batches) {
 }
 console.log(
   table(
-    ['shape (K=64, T=3)', 'fused fwd ms', 'unfused fwd ms', 'speedup', 'fused fwd+bwd ms', 'unfused fwd+bwd ms', 'speedup', 'EM (η=1) fwd+bwd ms', 'HEM/EM cost'],
+    ['shape (K=64, T=3)', 'fused fwd ms', 'unfused fwd ms', 'speedup', 'fused fwd+bwd ms', 'unfused fwd+bwd ms', 'speedup', 'EM (η=1) fwd+bwd ms', 'HEM/EM cost', ...peers.map((p) => `${p.name} fwd+bwd (hemgpu ×)`)],
     rows,
   ),
 );

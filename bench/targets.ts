@@ -1,0 +1,114 @@
+/**
+ * The benchmark targets (issue 5), evaluated on a results file: each target with what was
+ * measured, the ratio, and whether it is met. Used by bench/run.ts (printed after a run) and
+ * bench/render.ts (the README), so the verdicts come from the same numbers as the tables.
+ */
+import { table } from './common.ts';
+
+export interface CaseResult {
+  name: string;
+  medianMs: number;
+  madMs: number;
+  minMs?: number;
+  gflops?: number;
+  meta?: Record<string, string | number>;
+}
+export interface PeerRatio {
+  forwardMs: number;
+  forwardBackwardMs: number;
+  speedupForward: number;
+  speedupForwardBackward: number;
+}
+export interface EmRow {
+  B: number;
+  C: number;
+  N: number;
+  K: number;
+  T: number;
+  cases: CaseResult[];
+  speedupForward: number;
+  speedupForwardBackward: number;
+  hemOverEm: number;
+  peers?: Record<string, PeerRatio>;
+}
+export interface Doc {
+  date: string;
+  adapter: { name: string; description: string; vendor: string; device: string; software: boolean; robustness: boolean; architecture?: string };
+  subjects: Record<string, { measuredAt: string; results: unknown }>;
+}
+export interface TorchDoc {
+  device: string;
+  torch: string;
+  matmul_4096?: { gflops: number };
+  'hem_eta0.5'?: { forward_ms: number; forward_backward_ms: number; shape: number[] };
+}
+
+export interface Verdict {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+const x = (v: number): string => `${v.toFixed(2)}×`;
+
+/** The PyTorch file measured on the same device as `doc` (its device name slugged like hemgpu's adapter names). */
+export function torchFor(doc: Doc, torch: TorchDoc[]): TorchDoc | undefined {
+  const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return torch.find((t) => slug(t.device) === doc.adapter.name);
+}
+
+export function verdicts(doc: Doc, torch?: TorchDoc): Verdict[] {
+  const out: Verdict[] = [];
+  const mm = doc.subjects.matmul?.results as { cases: CaseResult[] } | undefined;
+  const em = doc.subjects.em?.results as EmRow[] | undefined;
+  const gflops = (engine: string, n: number): number | undefined => mm?.cases.find((c) => (c.meta?.engine ?? 'hemgpu') === engine && c.meta?.M === n && c.meta?.N === n && c.meta?.K === n)?.gflops;
+  if (doc.adapter.software) {
+    const ours = gflops('hemgpu', 1024);
+    for (const peer of ['jax-js', 'jax-js-eager']) {
+      const theirs = gflops(peer, 1024);
+      if (ours && theirs) {
+        out.push({ target: `matmul 1024³ ≥ 4× ${peer}'s GFLOPS`, measured: `${ours.toFixed(2)} vs ${theirs.toFixed(2)} GFLOPS: ${x(ours / theirs)}`, met: ours / theirs >= 4 });
+      }
+    }
+    const row = em?.find((r) => r.B === 1 && r.C === 64);
+    for (const [peer, want] of [
+      ['jax-js', 7],
+      ['jax-js-eager', 7],
+      ['tfjs-webgpu', 30],
+    ] as const) {
+      const p = row?.peers?.[peer];
+      if (row && p) {
+        out.push({
+          target: `HEM fwd+bwd (B = 1, C = 64) ≥ ${want}× faster than ${peer}`,
+          measured: `${row.cases[2]!.medianMs.toFixed(0)} vs ${p.forwardBackwardMs.toFixed(0)} ms: ${x(p.speedupForwardBackward)}`,
+          met: p.speedupForwardBackward >= want,
+        });
+      }
+    }
+  }
+  for (const r of em ?? []) {
+    out.push({ target: `fused ≥ 2× unfused, HEM fwd+bwd (B = ${r.B}, C = ${r.C})`, measured: x(r.speedupForwardBackward), met: r.speedupForwardBackward >= 2 });
+  }
+  if (em?.length) {
+    const worst = Math.max(...em.map((r) => r.hemOverEm));
+    out.push({ target: 'HEM (η = 0.5) ≤ 1.05× the cost of EM (η = 1), fwd+bwd', measured: `${worst.toFixed(3)} at worst (${em.map((r) => r.hemOverEm.toFixed(3)).join(', ')})`, met: worst <= 1.05 });
+  }
+  if (!doc.adapter.software && torch) {
+    const ours = gflops('hemgpu', 4096);
+    if (ours && torch.matmul_4096) {
+      const share = ours / torch.matmul_4096.gflops;
+      out.push({ target: `matmul 4096³ ≥ 50% of PyTorch ${torch.torch} float32 (TF32 off)`, measured: `${(ours / 1000).toFixed(1)} vs ${(torch.matmul_4096.gflops / 1000).toFixed(1)} TFLOPS: ${(100 * share).toFixed(0)}%`, met: share >= 0.5 });
+    }
+    const paper = (doc.subjects['em-paper-shape']?.results as EmRow[] | undefined)?.[0];
+    const th = torch['hem_eta0.5'];
+    if (paper && th) {
+      const ms = paper.cases[2]!.medianMs;
+      out.push({ target: "fused HEM fwd+bwd at the paper's shape no slower than PyTorch eager", measured: `${ms.toFixed(1)} vs ${th.forward_backward_ms.toFixed(1)} ms: ${x(th.forward_backward_ms / ms)} PyTorch's speed`, met: ms <= th.forward_backward_ms });
+    }
+  }
+  return out;
+}
+
+export function verdictTable(v: Verdict[]): string {
+  return table(['target', 'measured', 'met'], v.map((r) => [r.target, r.measured, r.met ? 'yes' : '**no**']));
+}
