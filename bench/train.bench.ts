@@ -1,25 +1,25 @@
 /**
- * Training throughput: images/s of one SGD step (forward, backward, update) of SegNet for
- * hemnet, emanet and plain (same backbone), batch 8 of 64×64 digit scenes; and conv2d GFLOPS for
- * the network's 3×3 layers (forward; forward+backward). Checks before timing: each conv2d case
- * against a float64 host convolution on sampled outputs; each model's loss finite and falling
- * over the first steps.   node scripts/run.mjs bench/train.bench.ts
+ * Training throughput: images/s of one training step (forward, backward, optimizer update) of
+ * SegNet for hemnet, emanet and plain (same backbone), with the demo's recipe (src/cli/demo.ts:
+ * model, batch, optimizer, scenes); and conv2d GFLOPS for 3×3 layers (forward; forward+backward).
+ * Checks before timing: each conv2d case against a float64 host convolution on sampled outputs
+ * (forward) and on sampled weight gradients (backward); each model's loss finite and falling over
+ * the first steps.   node scripts/run.mjs bench/train.bench.ts
  */
-import { conv2d, crossEntropy, mul, randn, sum, sync, tensor, tidy, type Tensor } from '../src/index.node.ts';
-import { SegNet } from '../src/model/segnet.ts';
-import { SGD } from '../src/optim/sgd.ts';
-import { digitScenes } from '../src/data/digit-scenes.ts';
+import { conv2d, crossEntropy, mul, randn, sum, sync, tensor, tidy } from '../src/index.node.ts';
+import { parseTrainFlags } from '../src/cli/args.ts';
+import { recipeFlags } from '../src/cli/demo.ts';
+import { IGNORE, buildModel, gatherBatch, learningRate, loadData, makeOptimizer, sampleBackground, batchIndices } from '../src/train/trainer.ts';
 import { adapterLine, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 
 const adapter = await startBench();
 console.log(`# training throughput on ${adapterLine(adapter)}`);
-const B = 8;
-const S = 64;
+const B = 8; // conv2d cases only
 
 // conv2d cases: [name, B, H, W, Cin, Cout, k, stride]
 const convShapes: [string, number, number, number, number, number, number, number][] = [
-  ['3×3 32→64 s2 (stem1)', B, 32, 32, 32, 64, 3, 2],
-  ['3×3 64→64 (stem2/pre/post)', B, 16, 16, 64, 64, 3, 1],
+  ['3×3 32→64 stride 2 on 32×32', B, 32, 32, 32, 64, 3, 2],
+  ['3×3 64→64 on 16×16', B, 16, 16, 64, 64, 3, 1],
 ];
 const cases: Case[] = [];
 for (const [name, b, H, W, ci, co, k, s] of convShapes) {
@@ -89,39 +89,41 @@ for (const [name, b, H, W, ci, co, k, s] of convShapes) {
   });
 }
 
-const data = digitScenes({ split: 'train', count: 64, size: S, seed: 1 });
-function batchAt(step: number): { x: Tensor; labels: Int32Array } {
-  const i = (step * B) % data.count;
-  const px = S * S;
-  return { x: tensor(data.images.slice(i * px, (i + B) * px), [B, S, S, 1]), labels: data.labels.slice(i * px, (i + B) * px) };
-}
-const models: Record<string, { net: SegNet; opt: SGD; step: number }> = {};
+// The demo's recipe, with 64 training scenes (the data is not what is timed).
+const flags = parseTrainFlags([...recipeFlags([]), '--train-scenes', '64', '--val-scenes', '4', '--steps', '1000'], 'bench')!;
+const { train: data } = loadData(flags);
+const imageShape = [data.height, data.width, data.channels];
 for (const model of ['hemnet', 'emanet', 'plain'] as const) {
-  const net = new SegNet({ model, inChannels: 1, classes: 11, channels: 64, bases: 16, eta: 0.5, iterations: 3, seed: 1 });
-  const opt = new SGD([...net.parameters().values()], { lr: 0.01, momentum: 0.9 });
-  models[model] = { net, opt, step: 0 };
+  const f = { ...flags, model };
+  const net = buildModel(f, data);
+  const opt = makeOptimizer(net, f);
+  let step = 0;
+  // The trainer's step (src/train/trainer.ts), minus checkpoints and logging.
   const trainStep = async (): Promise<number> => {
-    const m = models[model]!;
+    opt.setLr(learningRate(f, step));
+    const idx = batchIndices(data.count, f.batch, step, f.seed);
+    const { x, labels } = gatherBatch(data, idx, step, f.seed);
+    sampleBackground(labels, f.bgKeep, f.seed, step);
     const l = tidy(() => {
-      const { x, labels } = batchAt(m.step++);
-      const loss = crossEntropy(net.forward(x, { dropoutSeed: m.step }), labels);
+      const loss = crossEntropy(net.forward(tensor(x, [idx.length, ...imageShape]), { dropoutSeed: step }), labels, { ignoreIndex: IGNORE });
       loss.backward();
       return loss;
     });
     opt.step();
     net.zeroGrad();
+    step++;
     const v = await l.item();
     l.dispose();
     return v;
   };
   cases.push({
-    name: `train step ${model} (batch ${B}, ${S}×${S})`,
-    meta: { images: B },
+    name: `train step ${model} (batch ${f.batch}, ${data.height}×${data.width}, C = ${f.channels})`,
+    meta: { images: f.batch },
     async verify() {
       const first = await trainStep();
       let last = first;
-      for (let i = 0; i < 4; i++) last = await trainStep();
-      if (!Number.isFinite(first) || !Number.isFinite(last) || !(last < first)) throw new Error(`${model}: loss ${first} → ${last} over 5 steps (expected finite and falling)`);
+      for (let i = 0; i < 9; i++) last = await trainStep();
+      if (!Number.isFinite(first) || !Number.isFinite(last) || !(last < first)) throw new Error(`${model}: loss ${first} → ${last} over 10 steps (expected finite and falling)`);
     },
     run: async () => void (await trainStep()),
   });

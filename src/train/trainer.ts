@@ -271,7 +271,8 @@ export function restoreModel(ck: Checkpoint, path: string, model: SegNet, flags:
   return { step: Number(meta.step ?? 0), flags: saved, history: JSON.parse(meta.history ?? '{"loss":[],"lr":[],"val":[]}') as History };
 }
 
-function makeOptimizer(model: SegNet, flags: TrainFlags): SGD | AdamW {
+/** The optimizer a flag set asks for: decay on weights, none on norms and biases (as EMANet). */
+export function makeOptimizer(model: SegNet, flags: TrainFlags): SGD | AdamW {
   const { decay, noDecay } = paramGroups(model);
   if (flags.optimizer === 'adamw') {
     return new AdamW([{ params: decay, weightDecay: 1e-2 }, { params: noDecay, weightDecay: 0 }], { lr: flags.lr });
