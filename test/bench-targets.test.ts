@@ -1,0 +1,74 @@
+/**
+ * bench/targets.ts: the verdicts printed by `npm run bench` and rendered into the README are
+ * computed from the recorded results — checked here on constructed results files (no GPU work,
+ * no timing), so a verdict cannot drift from the numbers it quotes.
+ */
+import { describe, expect, test } from 'vitest';
+import { torchFor, verdicts, verdictTable, type Doc, type EmRow } from '../bench/targets.ts';
+
+const c = (name: string, medianMs: number, meta: Record<string, string | number> = {}, gflops?: number) => ({ name, medianMs, madMs: 0, meta, gflops });
+const square = (engine: string, n: number, gflops: number) => c(`${engine} ${n}³`, (2 * n ** 3) / (gflops * 1e6), { engine, M: n, N: n, K: n }, gflops);
+
+function emRow(C: number, fusedFwdBwd: number, unfusedFwdBwd: number, emFwdBwd: number, peers: Record<string, number>): EmRow {
+  return {
+    B: 1,
+    C,
+    N: 4096,
+    K: 64,
+    T: 3,
+    cases: [c('fused fwd', 1), c('unfused fwd', 2), c('fused fwd+bwd', fusedFwdBwd), c('unfused fwd+bwd', unfusedFwdBwd), c('EM', emFwdBwd)],
+    speedupForward: 2,
+    speedupForwardBackward: unfusedFwdBwd / fusedFwdBwd,
+    hemOverEm: fusedFwdBwd / emFwdBwd,
+    peers: Object.fromEntries(Object.entries(peers).map(([p, ms]) => [p, { forwardMs: 1, forwardBackwardMs: ms, speedupForward: 1, speedupForwardBackward: ms / fusedFwdBwd }])),
+  };
+}
+
+function doc(software: boolean, subjects: Doc['subjects'], name = software ? 'swiftshader' : 'nvidia-h100-80gb-hbm3'): Doc {
+  return { date: '2026-11-22', adapter: { name, description: 'x', vendor: 'v', device: name, software, robustness: !software }, subjects };
+}
+
+describe('benchmark target verdicts', () => {
+  test('CPU driver: matmul and HEM ratios against the peers, fused vs unfused, HEM vs EM', () => {
+    const d = doc(true, {
+      matmul: { measuredAt: '', results: { cases: [square('hemgpu', 1024, 4), square('jax-js', 1024, 0.9), square('jax-js-eager', 1024, 2)] } },
+      em: { measuredAt: '', results: [emRow(64, 100, 250, 98, { 'jax-js': 800, 'jax-js-eager': 650, 'tfjs-webgpu': 2900 }), emRow(256, 400, 500, 370, {})] },
+    });
+    const v = verdicts(d);
+    const get = (t: string) => v.find((r) => r.target.startsWith(t))!;
+    expect(get("matmul 1024³ ≥ 4× jax-js's")).toMatchObject({ met: true, measured: '4.00 vs 0.90 GFLOPS: 4.44×' });
+    expect(get("matmul 1024³ ≥ 4× jax-js-eager's")).toMatchObject({ met: false, measured: '4.00 vs 2.00 GFLOPS: 2.00×' });
+    expect(get('HEM fwd+bwd (B = 1, C = 64) ≥ 7× faster than jax-js-eager')).toMatchObject({ met: false, measured: '100 vs 650 ms: 6.50×' });
+    expect(v.find((r) => r.target === 'HEM fwd+bwd (B = 1, C = 64) ≥ 7× faster than jax-js')).toMatchObject({ met: true, measured: '100 vs 800 ms: 8.00×' });
+    expect(get('HEM fwd+bwd (B = 1, C = 64) ≥ 30× faster than tfjs-webgpu')).toMatchObject({ met: false, measured: '100 vs 2900 ms: 29.00×' });
+    expect(get('fused ≥ 2× unfused, HEM fwd+bwd (B = 1, C = 64)')).toMatchObject({ met: true, measured: '2.50×' });
+    expect(get('fused ≥ 2× unfused, HEM fwd+bwd (B = 1, C = 256)')).toMatchObject({ met: false, measured: '1.25×' });
+    // The worst HEM/EM ratio decides: 400/370 = 1.081.
+    expect(get('HEM (η = 0.5) ≤ 1.05×')).toMatchObject({ met: false, measured: '1.081 at worst (1.020, 1.081)' });
+    expect(v.some((r) => r.target.includes('PyTorch'))).toBe(false);
+    expect(verdictTable(v)).toContain('| **no** |');
+  });
+
+  test('GPU: matmul 4096³ and the paper-shape HEM layer against the PyTorch file of the same device', () => {
+    const paper = emRow(512, 15, 70, 15, {});
+    const d = doc(false, {
+      matmul: { measuredAt: '', results: { cases: [square('hemgpu', 4096, 27800)] } },
+      'em-paper-shape': { measuredAt: '', results: [paper] },
+    });
+    const torch = [
+      { device: 'Other GPU', torch: '2.0' },
+      { device: 'NVIDIA H100 80GB HBM3', torch: '2.11.0+cu130', matmul_4096: { gflops: 50500 }, 'hem_eta0.5': { forward_ms: 1, forward_backward_ms: 4.6, shape: [8, 4225, 512, 64, 3] } },
+    ];
+    const t = torchFor(d, torch);
+    expect(t?.torch).toBe('2.11.0+cu130');
+    const v = verdicts(d, t);
+    expect(v.find((r) => r.target.startsWith('matmul 4096³'))).toMatchObject({ met: true, measured: '27.8 vs 50.5 TFLOPS: 55%' });
+    expect(v.find((r) => r.target.startsWith('fused HEM fwd+bwd'))).toMatchObject({ met: false, measured: "15.0 vs 4.6 ms: 0.31× PyTorch's speed" });
+    // CPU-driver targets do not apply to a GPU file.
+    expect(v.some((r) => r.target.includes('jax-js'))).toBe(false);
+  });
+
+  test('a results file without the subjects yields no verdicts', () => {
+    expect(verdicts(doc(true, {}))).toEqual([]);
+  });
+});
