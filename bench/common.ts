@@ -56,7 +56,7 @@ export interface TimeOptions {
   iterations?: number;
 }
 
-/** Verify every case, then time them in alternating rounds. */
+/** Verify every case, then time them in alternating rounds (odd rounds in reverse order). */
 export async function timeCases(cases: Case[], options: TimeOptions = {}): Promise<CaseResult[]> {
   for (const c of cases) {
     try {
@@ -76,7 +76,9 @@ export async function timeCases(cases: Case[], options: TimeOptions = {}): Promi
       warmupIterations: r === 0 ? 2 : 1,
       warmupTime: 0,
     });
-    for (const c of cases) bench.add(c.name, c.run);
+    // Every other round in reverse order, so no case always runs first (or right after a
+    // particular other case) and an ordering effect cannot pass for a difference between cases.
+    for (const c of r % 2 ? [...cases].reverse() : cases) bench.add(c.name, c.run);
     await bench.run();
     for (const t of bench.tasks) {
       const res = t.result as { state: string; latency?: { p50: number; min: number; samplesCount?: number }; error?: Error };

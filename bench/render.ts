@@ -64,9 +64,9 @@ for (const doc of docs.values()) {
     out.push('');
   }
   const steps: [string, string, string, (c: CaseResult) => string][] = [
-    ['softmax', '**Fused scaled softmax** softmax(s·Z) (time relative to hemgpu\'s):', 'hemgpu', (c) => `${c.meta?.rows}×${c.meta?.cols}`],
-    ['estep', '**E-step** γ = softmax(XMᵀ/√C) (time relative to hemgpu\'s fused E-step):', 'hemgpu fused', (c) => String(c.meta?.C)],
-    ['nstep', "**N-step** μ' = (1 − η)μ + η γᵀX/N (time relative to hemgpu's fused N-step):", 'hemgpu fused', (c) => String(c.meta?.C)],
+    ['softmax', "**Fused scaled softmax** softmax(s·Z), each case's time relative to hemgpu's.", 'hemgpu', (c) => `${c.meta?.rows}×${c.meta?.cols}`],
+    ['estep', "**E-step** γ = softmax(XMᵀ/√C), each case's time relative to hemgpu's fused E-step.", 'hemgpu fused', (c) => String(c.meta?.C)],
+    ['nstep', "**N-step** μ' = (1 − η)μ + η γᵀX/N, each case's time relative to hemgpu's fused N-step.", 'hemgpu fused', (c) => String(c.meta?.C)],
   ];
   for (const [key, title, baseline, shapeKey] of steps) {
     const r = doc.subjects[key]?.results as { cases: CaseResult[] } | undefined;
@@ -107,7 +107,7 @@ for (const doc of docs.values()) {
   }
   const tr = doc.subjects.train?.results as (CaseResult & { meta?: { images?: number } })[] | undefined;
   if (tr) {
-    out.push('**Training** (SegNet step = forward + backward + SGD update; conv2d as in the network):');
+    out.push("**Training**: one SegNet step (forward, backward, optimizer update) with the demo's recipe; 3×3 conv2d layers (im2col + the tiled matmul):");
     out.push('');
     out.push(
       table(
