@@ -257,6 +257,15 @@ export async function loadTfjs(a: AdapterSummary): Promise<Peer> {
 /** The peers named in `names`, loaded in that order. */
 export async function loadPeers(a: AdapterSummary, names: PeerName[]): Promise<Peer[]> {
   const out: Peer[] = [];
-  for (const n of names) out.push(n === 'tfjs-webgpu' ? await loadTfjs(a) : await loadJax(a, n === 'jax-js'));
+  for (const n of names) {
+    try {
+      out.push(n === 'tfjs-webgpu' ? await loadTfjs(a) : await loadJax(a, n === 'jax-js'));
+    } catch (err) {
+      throw new Error(
+        `bench: the peer '${n}' did not load (${(err as Error).message}). The peers are devDependencies: ` +
+          'run npm ci (not --omit=dev), or leave them out with --no-peers or --peers=<the others>.',
+      );
+    }
+  }
   return out;
 }
