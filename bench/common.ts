@@ -7,7 +7,7 @@
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { adapterInfo, init, type AdapterSummary } from '../src/index.node.ts';
+import { adapterInfo, init, sync, tidy, type AdapterSummary, type Tensor } from '../src/index.node.ts';
 import type { PeerCall, PeerName } from './peers/engines.ts';
 
 // Benchmarks run from the repository root (npm run bench, node scripts/run.mjs ...).
@@ -205,4 +205,47 @@ export function peerCase(name: string, call: PeerCall, check: (values: Float32Ar
     run: () => call.run(),
     ...extra,
   };
+}
+
+/** A hemgpu case: `f` computes one output tensor; verified by `check` on its values, timed to GPU completion. */
+export function tensorCase(name: string, f: () => Tensor, check: (values: Float32Array, name: string) => void, meta: Record<string, string | number> = {}): Case {
+  return {
+    name,
+    meta,
+    async verify() {
+      const out = f();
+      check(await out.read(), name);
+      out.dispose();
+    },
+    async run() {
+      tidy(() => {
+        f();
+      });
+      await sync();
+    },
+  };
+}
+
+/**
+ * Time a subject's cases (the CPU driver gets fewer calls), print them with each case's time
+ * relative to the `baseline` engine's case of the same shape, and record them with the peers' versions.
+ */
+export async function timeAndReport(
+  subject: string,
+  adapter: AdapterSummary,
+  cases: Case[],
+  peers: { name: string; version: string }[],
+  baseline: string,
+  sameShape: (a: CaseResult, b: CaseResult) => boolean,
+): Promise<void> {
+  const results = await timeCases(cases, adapter.software ? { rounds: 3, timePerRound: 300, iterations: 3 } : { rounds: 5, timePerRound: 300, iterations: 10 });
+  const base = (r: CaseResult): CaseResult | undefined => results.find((b) => b.meta?.engine === baseline && sameShape(b, r));
+  console.log(
+    table(
+      ['case', 'median ms', '± (MAD)', `× ${baseline}`],
+      results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.meta?.engine !== baseline && base(r) ? `${(r.medianMs / base(r)!.medianMs).toFixed(2)}×` : '']),
+    ),
+  );
+  const file = recordResults(subject, adapter, { peers: peers.map((p) => ({ name: p.name, version: p.version })), cases: results });
+  console.log(`results: ${file}`);
 }

@@ -5,8 +5,8 @@
  * peers on the same adapter. Every case is checked against a float64 host E-step before timing.
  *   node scripts/run.mjs bench/estep.bench.ts [--peers=jax-js,tfjs-webgpu | --no-peers]
  */
-import { hemEStep, matmul, softmax, sync, tensor, tidy } from '../src/index.node.ts';
-import { adapterLine, checkClose, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+import { hemEStep, matmul, softmax, tensor, tidy, type Tensor } from '../src/index.node.ts';
+import { adapterLine, checkClose, peerCase, tensorCase, peerNames, randomArray, startBench, timeAndReport, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
 
 const adapter = await startBench();
@@ -43,21 +43,7 @@ for (const C of [64, 256]) {
   const xt = tensor(x, [1, N, C]).keep();
   const mt = tensor(mu, [K, C]).keep();
   const shape = `N=${N} K=${K} C=${C}`;
-  const ours = (name: string, f: () => ReturnType<typeof hemEStep>): Case => ({
-    name: `${name} ${shape}`,
-    meta: { N, K, C, engine: name },
-    async verify() {
-      const g = f();
-      check(await g.read(), `${name} ${shape}`);
-      g.dispose();
-    },
-    async run() {
-      tidy(() => {
-        f();
-      });
-      await sync();
-    },
-  });
+  const ours = (name: string, f: () => Tensor): Case => tensorCase(`${name} ${shape}`, f, check, { N, K, C, engine: name });
   cases.push(ours('hemgpu fused', () => hemEStep(xt, mt)));
   cases.push(ours('hemgpu matmul+softmax', () => tidy(() => softmax(matmul(xt, mt, { transB: true }), { scale: 1 / Math.sqrt(C) }))));
   for (const p of peers) {
@@ -65,14 +51,5 @@ for (const C of [64, 256]) {
     cases.push(peerCase(name, p.estep(x, mu, N, C, K), (v) => check(v[0]!, name), { meta: { N, K, C, engine: p.name } }));
   }
 }
-const results = await timeCases(cases, adapter.software ? { rounds: 3, timePerRound: 300, iterations: 3 } : { rounds: 5, timePerRound: 300, iterations: 10 });
-const fused = (C: unknown): number => results.find((r) => r.meta?.engine === 'hemgpu fused' && r.meta.C === C)!.medianMs;
-console.log(
-  table(
-    ['case', 'median ms', '± (MAD)', 'fused hemgpu ×'],
-    results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.meta?.engine !== 'hemgpu fused' ? `${(r.medianMs / fused(r.meta?.C)).toFixed(2)}×` : '']),
-  ),
-);
-const file = recordResults('estep', adapter, { peers: peers.map((p) => ({ name: p.name, version: p.version })), cases: results });
-console.log(`results: ${file}`);
+await timeAndReport('estep', adapter, cases, peers, 'hemgpu fused', (a, b) => a.meta?.C === b.meta?.C);
 process.exit(0);

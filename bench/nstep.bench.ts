@@ -6,8 +6,8 @@
  * is checked against a float64 host N-step before timing.
  *   node scripts/run.mjs bench/nstep.bench.ts [--peers=jax-js,tfjs-webgpu | --no-peers]
  */
-import { HEM_EPS, add, div, hemNStep, matmul, mul, reshape, sum, sync, tensor, tidy, type Tensor } from '../src/index.node.ts';
-import { adapterLine, checkClose, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+import { HEM_EPS, add, div, hemNStep, matmul, mul, reshape, sum, tensor, tidy, type Tensor } from '../src/index.node.ts';
+import { adapterLine, checkClose, peerCase, tensorCase, peerNames, randomArray, startBench, timeAndReport, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
 
 const adapter = await startBench();
@@ -56,21 +56,7 @@ for (const C of [64, 256]) {
   const gt = tensor(g, [1, N, K]).keep();
   const mt = tensor(mu, [K, C]).keep();
   const shape = `N=${N} K=${K} C=${C}`;
-  const ours = (name: string, f: () => Tensor): Case => ({
-    name: `${name} ${shape}`,
-    meta: { N, K, C, engine: name },
-    async verify() {
-      const m = f();
-      check(await m.read(), `${name} ${shape}`);
-      m.dispose();
-    },
-    async run() {
-      tidy(() => {
-        f();
-      });
-      await sync();
-    },
-  });
+  const ours = (name: string, f: () => Tensor): Case => tensorCase(`${name} ${shape}`, f, check, { N, K, C, engine: name });
   cases.push(ours('hemgpu fused', () => hemNStep(xt, gt, mt, { eta })));
   cases.push(
     ours('hemgpu composed', () =>
@@ -86,14 +72,5 @@ for (const C of [64, 256]) {
     cases.push(peerCase(name, p.nstep(x, g, mu, N, C, K, eta), (v) => check(v[0]!, name), { meta: { N, K, C, engine: p.name } }));
   }
 }
-const results = await timeCases(cases, adapter.software ? { rounds: 3, timePerRound: 300, iterations: 3 } : { rounds: 5, timePerRound: 300, iterations: 10 });
-const fused = (C: unknown): number => results.find((r) => r.meta?.engine === 'hemgpu fused' && r.meta.C === C)!.medianMs;
-console.log(
-  table(
-    ['case', 'median ms', '± (MAD)', 'fused hemgpu ×'],
-    results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.meta?.engine !== 'hemgpu fused' ? `${(r.medianMs / fused(r.meta?.C)).toFixed(2)}×` : '']),
-  ),
-);
-const file = recordResults('nstep', adapter, { peers: peers.map((p) => ({ name: p.name, version: p.version })), cases: results });
-console.log(`results: ${file}`);
+await timeAndReport('nstep', adapter, cases, peers, 'hemgpu fused', (a, b) => a.meta?.C === b.meta?.C);
 process.exit(0);

@@ -5,8 +5,8 @@
  * float64 host softmax before it is timed.
  *   node scripts/run.mjs bench/softmax.bench.ts [--peers=jax-js,tfjs-webgpu | --no-peers]
  */
-import { softmax, sync, tensor, tidy } from '../src/index.node.ts';
-import { adapterLine, checkClose, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+import { softmax, tensor } from '../src/index.node.ts';
+import { adapterLine, checkClose, peerCase, peerNames, randomArray, startBench, tensorCase, timeAndReport, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
 
 const adapter = await startBench();
@@ -37,34 +37,11 @@ for (const [rows, cols, s] of shapes) {
   // Each output is a ratio of exp(·) of logits up to |s·z| ≤ 4: a few ulp of relative error.
   const check = (got: Float32Array, name: string): void => checkClose(got, ref, 1e-7, 3e-6, name);
   const zt = tensor(z, [rows, cols]).keep();
-  cases.push({
-    name: `hemgpu ${shape}`,
-    meta: { rows, cols, engine: 'hemgpu' },
-    async verify() {
-      const y = softmax(zt, { scale: s });
-      check(await y.read(), `hemgpu ${shape}`);
-      y.dispose();
-    },
-    async run() {
-      tidy(() => {
-        softmax(zt, { scale: s });
-      });
-      await sync();
-    },
-  });
+  cases.push(tensorCase(`hemgpu ${shape}`, () => softmax(zt, { scale: s }), check, { rows, cols, engine: 'hemgpu' }));
   for (const p of peers) {
     const name = `${p.name} ${shape}`;
     cases.push(peerCase(name, p.softmax(z, rows, cols, s), (v) => check(v[0]!, name), { meta: { rows, cols, engine: p.name } }));
   }
 }
-const results = await timeCases(cases, adapter.software ? { rounds: 3, timePerRound: 300, iterations: 3 } : { rounds: 5, timePerRound: 300, iterations: 10 });
-const ours = (rows: unknown, cols: unknown): number => results.find((r) => r.meta?.engine === 'hemgpu' && r.meta.rows === rows && r.meta.cols === cols)!.medianMs;
-console.log(
-  table(
-    ['case', 'median ms', '± (MAD)', 'hemgpu ×'],
-    results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.meta?.engine !== 'hemgpu' ? `${(r.medianMs / ours(r.meta?.rows, r.meta?.cols)).toFixed(2)}×` : '']),
-  ),
-);
-const file = recordResults('softmax', adapter, { peers: peers.map((p) => ({ name: p.name, version: p.version })), cases: results });
-console.log(`results: ${file}`);
+await timeAndReport('softmax', adapter, cases, peers, 'hemgpu', (a, b) => a.meta?.rows === b.meta?.rows && a.meta?.cols === b.meta?.cols);
 process.exit(0);
