@@ -32,12 +32,7 @@ export class AdamW extends Optimizer<AdamWOptions> {
    * each group's options override the defaults.
    */
   constructor(params: readonly Tensor[] | readonly ParamGroup<AdamWOptions>[], defaults: Partial<AdamWOptions> = {}) {
-    const d = { ...ADAMW_DEFAULTS } as AdamWOptions;
-    for (const [k, v] of Object.entries(defaults)) {
-      if (!(k in ADAMW_DEFAULTS)) throw new Error(`AdamW: unknown option '${k}' (options: ${Object.keys(ADAMW_DEFAULTS).join(', ')}).`);
-      if (v !== undefined) (d as unknown as Record<string, unknown>)[k] = v;
-    }
-    super('AdamW', params, d);
+    super('AdamW', params, ADAMW_DEFAULTS, defaults);
   }
 
   protected validateHyper(h: AdamWOptions, where: string): void {

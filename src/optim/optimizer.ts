@@ -113,13 +113,20 @@ export abstract class Optimizer<H extends object> {
   /**
    * @param name the class name, for messages ('SGD', 'AdamW')
    * @param params a list of parameters (one group) or a list of groups
-   * @param defaults every hyper-parameter (groups override some)
+   * @param base the optimizer's defaults for every hyper-parameter
+   * @param given the caller's defaults (groups override these); unknown keys are refused
    */
   protected constructor(
     readonly name: string,
     params: readonly Tensor[] | readonly ParamGroup<H>[],
-    defaults: H,
+    base: Readonly<H>,
+    given: Partial<H> = {},
   ) {
+    const defaults = { ...base } as H;
+    for (const [k, v] of Object.entries(given)) {
+      if (!(k in base)) throw new Error(`${name}: unknown option '${k}' (options: ${Object.keys(base).join(', ')}).`);
+      if (v !== undefined) (defaults as Record<string, unknown>)[k] = v;
+    }
     this.keys = Object.keys(defaults);
     if (!Array.isArray(params) || params.length === 0) {
       throw new Error(`${name}: needs a non-empty list of parameters or of parameter groups ({ params, ...options }), got ${Array.isArray(params) ? 'an empty list' : String(params)}.`);

@@ -35,12 +35,7 @@ export class SGD extends Optimizer<SGDOptions> {
    * group's options override the defaults (e.g. weightDecay 0 for norms and biases).
    */
   constructor(params: readonly Tensor[] | readonly ParamGroup<SGDOptions>[], defaults: Partial<SGDOptions> = {}) {
-    const d = { ...SGD_DEFAULTS } as SGDOptions;
-    for (const [k, v] of Object.entries(defaults)) {
-      if (!(k in SGD_DEFAULTS)) throw new Error(`SGD: unknown option '${k}' (options: ${Object.keys(SGD_DEFAULTS).join(', ')}).`);
-      if (v !== undefined) (d as unknown as Record<string, unknown>)[k] = v;
-    }
-    super('SGD', params, d);
+    super('SGD', params, SGD_DEFAULTS, defaults);
   }
 
   protected validateHyper(h: SGDOptions, where: string): void {
