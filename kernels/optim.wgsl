@@ -58,21 +58,34 @@ struct AdamParams {
 @group(0) @binding(6) var<storage, read_write> exp_avg_sq: array<f32>;
 @group(0) @binding(7) var<uniform> ap: AdamParams;
 
+const NONE: u32 = 0xffffffffu;
+
+// The element this invocation updates and its parameter's row in `tab`, or (NONE, 0): chunk c is
+// the workgroup, the element c·CHUNK + lid; skipped past the chunk count, past the parameter's end,
+// for a parameter with no gradient this step, and past the ends of theta and grad. `width`: the
+// table words of the row the entry point reads (2 for SGD, 4 for AdamW), checked against tab.
+fn locate(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, n_chunks: u32, n_params: u32, width: u32) -> vec2<u32> {
+  let c = wid.y * nwg.x + wid.x;
+  let nm = arrayLength(&tab);
+  if (c >= n_chunks || c >= nm) { return vec2<u32>(NONE, 0u); }
+  let pi = u32(tab[c]);
+  let row = n_chunks + 4u * pi;
+  if (pi >= n_params || row + width - 1u >= nm) { return vec2<u32>(NONE, 0u); }
+  let e = c * CHUNK + lid;
+  if (tab[row + 1u] == 0 || e >= u32(tab[row]) || e >= arrayLength(&theta) || e >= arrayLength(&grad)) {
+    return vec2<u32>(NONE, 0u);
+  }
+  return vec2<u32>(e, row);
+}
+
 // SGD (PyTorch, dampening 0): g ← g + wd·θ; v ← μ·v + g; g ← g + μ·v (nesterov) or v; θ ← θ − lr·g.
 // A zero momentum buffer makes the first step v = g exactly, as PyTorch's clone on first use.
 @compute @workgroup_size(256)
 fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_index) lid: u32) {
-  let c = wid.y * nwg.x + wid.x;
-  let nm = arrayLength(&tab);
-  if (c >= sp.n_chunks || c >= nm) { return; }
-  let pi = u32(tab[c]);
-  let row = sp.n_chunks + 4u * pi;
-  if (pi >= sp.n_params || row + 1u >= nm) { return; }
-  let stop = u32(tab[row]);
-  let live = tab[row + 1u];
-  let e = c * CHUNK + lid;
-  if (live == 0 || e >= stop || e >= arrayLength(&theta) || e >= arrayLength(&grad)) { return; }
+  let at = locate(wid, nwg, lid, sp.n_chunks, sp.n_params, 2u);
+  let e = at.x;
+  if (e == NONE) { return; }
 
   let th = theta[e];
   var g = grad[e];
@@ -96,17 +109,10 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 @compute @workgroup_size(256)
 fn adamw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
-  let c = wid.y * nwg.x + wid.x;
-  let nm = arrayLength(&tab);
-  if (c >= ap.n_chunks || c >= nm) { return; }
-  let pi = u32(tab[c]);
-  let row = ap.n_chunks + 4u * pi;
-  if (pi >= ap.n_params || row + 3u >= nm) { return; }
-  let stop = u32(tab[row]);
-  let live = tab[row + 1u];
-  let e = c * CHUNK + lid;
-  if (live == 0 || e >= stop || e >= arrayLength(&theta) || e >= arrayLength(&grad)
-      || e >= arrayLength(&exp_avg) || e >= arrayLength(&exp_avg_sq)) { return; }
+  let at = locate(wid, nwg, lid, ap.n_chunks, ap.n_params, 4u);
+  let e = at.x;
+  let row = at.y;
+  if (e == NONE || e >= arrayLength(&exp_avg) || e >= arrayLength(&exp_avg_sq)) { return; }
   let bc1 = bitcast<f32>(tab[row + 2u]);
   let bc2_sqrt = bitcast<f32>(tab[row + 3u]);
 
