@@ -3,19 +3,11 @@
  * between the `<!-- bench:start -->` and `<!-- bench:end -->` markers, so the README shows what
  * was measured and nothing else.   node scripts/run.mjs bench/render.ts
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { RESULTS_DIR, table } from './common.ts';
-import { torchFor, verdictTable, verdicts, type CaseResult, type Doc, type EmRow, type TorchDoc } from './targets.ts';
+import { loadResults, torchFor, verdictTable, verdicts, type CaseResult, type EmRow } from './targets.ts';
 
-const files = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
-const docs = new Map<string, Doc>();
-const torch: { file: string; doc: TorchDoc }[] = [];
-for (const f of files) {
-  const doc = JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as Partial<Doc> & Partial<TorchDoc>;
-  if (typeof doc.torch === 'string') torch.push({ file: f, doc: doc as TorchDoc });
-  else docs.set((doc as Doc).adapter.name, doc as Doc); // sorted by date: the newest file per adapter wins
-}
+const { docs, torch } = loadResults(RESULTS_DIR);
 
 const ms = (v: number): string => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 const engineOf = (c: CaseResult): string => String(c.meta?.engine ?? 'hemgpu');

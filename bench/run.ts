@@ -7,10 +7,10 @@
  * not verify fails its subject: it is never timed).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { torchFor, verdictTable, verdicts, type Doc, type TorchDoc } from './targets.ts';
+import { loadResults, torchFor, verdictTable, verdicts, type Doc } from './targets.ts';
 import { RESULTS_DIR } from './common.ts';
 
 const SUBJECTS: Record<string, { file: string; what: string }> = {
@@ -55,9 +55,7 @@ for (const subject of chosen) {
 
 const written = existsSync(log) ? [...new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean))] : [];
 rmSync(dir, { recursive: true, force: true });
-const torch = existsSync(RESULTS_DIR)
-  ? readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as TorchDoc).filter((d) => typeof d.torch === 'string')
-  : [];
+const torch = loadResults(RESULTS_DIR).torch.map((t) => t.doc);
 for (const file of written) {
   const doc = JSON.parse(readFileSync(file, 'utf8')) as Doc;
   const v = verdicts(doc, torchFor(doc, torch));

@@ -3,6 +3,8 @@
  * measured, the ratio, and whether it is met. Used by bench/run.ts (printed after a run) and
  * bench/render.ts (the README), so the verdicts come from the same numbers as the tables.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { table } from './common.ts';
 
 export interface CaseResult {
@@ -112,4 +114,17 @@ export function verdicts(doc: Doc, torch?: TorchDoc): Verdict[] {
 
 export function verdictTable(v: Verdict[]): string {
   return table(['target', 'measured', 'met'], v.map((r) => [r.target, r.measured, r.met ? 'yes' : '**no**']));
+}
+
+/** Every results file under `dir`: the newest per adapter (files sort by date), and the PyTorch files. */
+export function loadResults(dir: string): { docs: Map<string, Doc>; torch: { file: string; doc: TorchDoc }[] } {
+  const docs = new Map<string, Doc>();
+  const torch: { file: string; doc: TorchDoc }[] = [];
+  if (!existsSync(dir)) return { docs, torch };
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    const doc = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Partial<Doc> & Partial<TorchDoc>;
+    if (typeof doc.torch === 'string') torch.push({ file: f, doc: doc as TorchDoc });
+    else docs.set((doc as Doc).adapter.name, doc as Doc);
+  }
+  return { docs, torch };
 }
