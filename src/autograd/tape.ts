@@ -160,6 +160,7 @@ function backward(root: Tensor, seed?: Tensor): void {
       const results = node.backward(g);
       if (results.length !== node.inputs.length) {
         for (const r of new Set(results)) if (r && r !== g) r.dispose();
+        if (g !== userSeed) g.dispose();
         throw new Error(
           `${where}: the backward rule of op '${node.op}' returned ${results.length} gradient(s) for its ` +
             `${node.inputs.length} input(s); a rule returns exactly one gradient (or null) per input, in order.`,
