@@ -9,7 +9,8 @@
 import { conv2d, crossEntropy, mul, randn, sum, sync, tensor, tidy } from '../src/index.node.ts';
 import { parseTrainFlags } from '../src/cli/args.ts';
 import { recipeFlags } from '../src/cli/demo.ts';
-import { IGNORE, buildModel, gatherBatch, learningRate, loadData, makeOptimizer, sampleBackground, batchIndices } from '../src/train/trainer.ts';
+import { IGNORE_LABEL as IGNORE } from '../src/ops/cross-entropy.ts';
+import { buildModel, gatherBatch, learningRate, loadData, makeOptimizer, sampleBackground, batchIndices } from '../src/train/trainer.ts';
 import { adapterLine, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 
 const adapter = await startBench();

@@ -36,7 +36,8 @@ struct UnaryParams {
   _pad: u32,
 }
 
-struct IndexParams {
+// binary: output shape and each input's strides (0 along a broadcast axis).
+struct BinaryParams {
   n: u32,
   rank: u32,
   _p0: u32,
@@ -46,6 +47,27 @@ struct IndexParams {
   stride_b: array<vec4<u32>, 2>,
 }
 
+// gather: output shape and the source strides it is read through.
+struct GatherParams {
+  n: u32,
+  rank: u32,
+  _p0: u32,
+  _p1: u32,
+  shape: array<vec4<u32>, 2>,
+  stride: array<vec4<u32>, 2>,
+}
+
+// pad: output shape, and the source's strides and extent (coordinates past it read 0).
+struct PadParams {
+  n: u32,
+  rank: u32,
+  _p0: u32,
+  _p1: u32,
+  shape: array<vec4<u32>, 2>,
+  src_stride: array<vec4<u32>, 2>,
+  src_shape: array<vec4<u32>, 2>,
+}
+
 @group(0) @binding(0) var<storage, read> ux: array<f32>;
 @group(0) @binding(1) var<storage, read_write> uy: array<f32>;
 @group(0) @binding(2) var<uniform> up: UnaryParams;
@@ -53,11 +75,11 @@ struct IndexParams {
 @group(0) @binding(3) var<storage, read> ba: array<f32>;
 @group(0) @binding(4) var<storage, read> bb: array<f32>;
 @group(0) @binding(5) var<storage, read_write> bz: array<f32>;
-@group(0) @binding(6) var<uniform> bp: IndexParams;
+@group(0) @binding(6) var<uniform> bp: BinaryParams;
 
 @group(0) @binding(7) var<storage, read> gx: array<f32>;
 @group(0) @binding(8) var<storage, read_write> gy: array<f32>;
-@group(0) @binding(9) var<uniform> gp: IndexParams;
+@group(0) @binding(9) var<uniform> gp: GatherParams;
 
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;
@@ -155,7 +177,7 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   var o = 0u;
   for (var d = i32(gp.rank) - 1; d >= 0; d--) {
     let s = gp.shape[u32(d) / 4u][u32(d) % 4u];
-    o += (rem % s) * gp.stride_a[u32(d) / 4u][u32(d) % 4u];
+    o += (rem % s) * gp.stride[u32(d) / 4u][u32(d) % 4u];
     rem = rem / s;
   }
   gy[i] = gx[min(o, arrayLength(&gx) - 1u)];
@@ -163,7 +185,7 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 @group(0) @binding(10) var<storage, read> px: array<f32>;
 @group(0) @binding(11) var<storage, read_write> py: array<f32>;
-@group(0) @binding(12) var<uniform> pp: IndexParams; // stride_a: source strides; stride_b: source shape
+@group(0) @binding(12) var<uniform> pp: PadParams;
 
 @compute @workgroup_size(WG)
 fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -177,8 +199,8 @@ fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let s = pp.shape[u32(d) / 4u][u32(d) % 4u];
     let idx = rem % s;
     rem = rem / s;
-    inside = inside && idx < pp.stride_b[u32(d) / 4u][u32(d) % 4u];
-    o += idx * pp.stride_a[u32(d) / 4u][u32(d) % 4u];
+    inside = inside && idx < pp.src_shape[u32(d) / 4u][u32(d) % 4u];
+    o += idx * pp.src_stride[u32(d) / 4u][u32(d) % 4u];
   }
   py[i] = select(0.0, px[min(o, arrayLength(&px) - 1u)], inside);
 }

@@ -13,15 +13,25 @@ override WG: u32 = 256;
 const UNIFORM_STREAM: u32 = 0x2545f491u;
 const NORMAL_STREAM: u32 = 0x6a09e667u;
 
-struct Params {
+struct FillParams {
+  n: u32,
+  value: f32,
+  _p0: u32,
+  _p1: u32,
+}
+
+struct RandomParams {
   n: u32,
   seed: u32,
-  a: f32,   // fill: value; uniform: low;  normal: mean
+  a: f32,   // uniform: low;  normal: mean
   b: f32,   // uniform: high; normal: std
 }
 
-@group(0) @binding(0) var<storage, read_write> y: array<f32>;
-@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read_write> fy: array<f32>;
+@group(0) @binding(1) var<uniform> fp: FillParams;
+
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> p: RandomParams;
 
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
@@ -41,8 +51,8 @@ fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 fn const_fill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
-  if (i >= p.n) { return; }
-  y[i] = p.a;
+  if (i >= fp.n) { return; }
+  fy[i] = fp.value;
 }
 
 @compute @workgroup_size(WG)

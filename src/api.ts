@@ -2,15 +2,9 @@
  * The public API, shared by the Node and browser entry points (each registers its WebGPU
  * provider first and then re-exports this module).
  */
-import { setGradOps } from './autograd/tape.ts';
 import { createEngine as createEngineRaw, init as initEngine, type Engine } from './device/engine.ts';
 import type { InitOptions } from './device/provider.ts';
 import { checkKernels } from './kernels/registry.ts';
-import { add } from './ops/elementwise.ts';
-import { ones } from './ops/create.ts';
-import { sumToShape } from './ops/reduce.ts';
-
-setGradOps({ add: (a, b) => add(a, b), sumToShape, ones: (shape) => ones(shape) });
 
 const checked = new WeakSet<Engine>();
 
@@ -46,10 +40,10 @@ export { sum, mean, type ReduceOptions } from './ops/reduce.ts';
 export { reshape, transpose, permute, expand, padTo, sliceTo } from './ops/layout.ts';
 export { hook } from './autograd/hook.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
-export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './ops/matmul-config.ts';
+export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './kernels/matmul-config.ts';
 export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
-export { crossEntropy, type CrossEntropyOptions } from './ops/cross-entropy.ts';
+export { crossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';
 export { hem, hemEStep, hemNStep, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './nn/hem.ts';
 export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';
@@ -75,8 +69,9 @@ export {
 } from './data/digit-scenes.ts';
 export { batches, batchCount, type Batch, type BatchOptions, type ArrayDataset, type SampleSource } from './data/batches.ts';
 export { DataRng, mixSeed, permutation } from './data/rng.ts';
-export { conv2d, type Conv2dOptions, type Pair as Conv2dPair } from './ops/conv2d.ts';
+export { conv2d, type Conv2dOptions } from './ops/conv2d.ts';
+export type { Pair as Conv2dPair, Pair as PoolSize } from './ops/check.ts';
 export { upsampleBilinear, type UpsampleOptions } from './ops/upsample.ts';
 export { batchNorm, batchNormState, type BatchNormOptions, type BatchNormState } from './ops/batchnorm.ts';
-export { maxPool2d, avgPool2d, type Pool2dOptions, type AvgPool2dOptions, type Size2 as PoolSize } from './ops/pool.ts';
+export { maxPool2d, avgPool2d, type Pool2dOptions, type AvgPool2dOptions } from './ops/pool.ts';
 export { dropout, type DropoutOptions } from './ops/dropout.ts';

@@ -29,7 +29,6 @@ export {
   VOC_CLASSES,
   IMAGENET_MEAN,
   IMAGENET_STD,
-  IGNORE_LABEL,
   type VocOptions,
   type VocFull,
   type AugmentParams,

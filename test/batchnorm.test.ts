@@ -33,7 +33,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { reductionPlan } from '../src/ops/batchnorm.ts';
+import { reductionPlan } from '../src/kernels/batchnorm.ts';
 import { Rng, U, dot, expectClose, gamma as gammaN, numericGrad, read, readGrad, sizeOf, type Shape } from './helpers.ts';
 
 beforeAll(async () => {

@@ -12,7 +12,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { splitsFor } from '../src/ops/matmul.ts';
+import { splitsFor } from '../src/kernels/matmul.ts';
 import {
   Rng,
   abs,
@@ -229,7 +229,7 @@ describe('matmul forward, 2-D', () => {
 
 describe('matmul split-K (small outputs, long dot products)', () => {
   // Outputs below 2^18 elements with K ≥ 1024 split K into chunks summed by a reduction
-  // (src/ops/matmul.ts splitsFor); both kernel paths, ragged K, batches and every flag.
+  // (src/kernels/matmul.ts splitsFor); both kernel paths, ragged K, batches and every flag.
   test('splitsFor engages only for long K and small outputs', () => {
     expect(splitsFor(64 * 64, 4096)).toBeGreaterThan(1);
     expect(splitsFor(64 * 64, 512)).toBe(1);

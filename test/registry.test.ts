@@ -3,12 +3,12 @@
  * site whose bindings differ from the WGSL (name, missing binding, access mode, element type,
  * uniform member, override constant) fails before any GPU work with an error naming the kernel
  * and the binding. Also: a correct dispatch of a user-defined kernel runs, and the op-code
- * constants of src/kernels/kernels.ts match those of kernels/elementwise.wgsl.
+ * constants of src/kernels/elementwise.ts match those of kernels/elementwise.wgsl.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import elementwiseWgsl from '../kernels/elementwise.wgsl';
-import { BINARY, UNARY } from '../src/kernels/kernels.ts';
+import { BINARY, UNARY } from '../src/kernels/elementwise.ts';
 import type { DispatchArgs, StorageArg } from '../src/kernels/registry.ts';
 
 beforeAll(async () => {
@@ -244,7 +244,7 @@ describe('op codes', () => {
     ['UNARY', 'U', UNARY],
     ['BINARY', 'B', BINARY],
   ] as const) {
-    test(`${label} in kernels.ts matches the ${prefix}_* constants of elementwise.wgsl`, () => {
+    test(`${label} in src/kernels/elementwise.ts matches the ${prefix}_* constants of elementwise.wgsl`, () => {
       const wgsl = wgslCodes(prefix);
       expect(Object.keys(wgsl).length).toBeGreaterThan(0);
       const ts = Object.fromEntries(Object.entries(table).map(([k, v]) => [snake(k), v]));

@@ -4,7 +4,8 @@
  * (seed, step), keep = 1 as the identity, and bad input. Host-only.
  */
 import { describe, expect, it } from 'vitest';
-import { IGNORE, learningRate, sampleBackground } from '../src/train/trainer.ts';
+import { IGNORE_LABEL as IGNORE } from '../src/ops/cross-entropy.ts';
+import { learningRate, sampleBackground } from '../src/train/trainer.ts';
 import { polyLr } from '../src/optim/schedule.ts';
 
 function labelsOf(n: number): Int32Array {

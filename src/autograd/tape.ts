@@ -1,14 +1,31 @@
 /**
  * Reverse-mode autograd. An op whose input requires grad records a node on its output: the
  * inputs and a backward rule (the adjoint of the op's linear variation, written in the op's file).
- * `backward()` walks the recorded graph once in reverse topological order. The tape knows nothing
- * of WGSL: it only calls the ops handed to it for accumulation and broadcast reduction.
+ * `backward()` walks the recorded graph once in reverse topological order, with gradients off.
+ *
+ * The tape accumulates and broadcast-reduces gradients with the forward-only launchers of
+ * src/kernels/ (binary add, sumToShape, a constant fill), imported directly: launchers sit below
+ * autograd and never record. Tensor.backward() reaches the walk through `installBackward`, called
+ * when this module loads, so src/tensor/tensor.ts never imports the tape (that import would close
+ * the cycle tensor → tape → launchers → tensor). Every op imports `record` from here, and the
+ * package entry exports `noGrad`, so the walk is installed before any graph exists.
  */
-import type { Tensor } from '../tensor/tensor.ts';
-import { fmt, sameShape, type Shape } from '../tensor/shape.ts';
+import { binary, BINARY } from '../kernels/elementwise.ts';
+import { fillConst } from '../kernels/random.ts';
+import { sumToShape } from '../kernels/reduce.ts';
+import { fmt, sameShape } from '../tensor/shape.ts';
+import { installBackward, type Tensor } from '../tensor/tensor.ts';
 
-/** A backward rule maps the output's gradient to one gradient (or null) per input. */
-export type BackwardRule = (grad: Tensor) => (Tensor | null)[];
+/** One gradient (or null: none) per input, in the inputs' order. */
+export type Grads<I extends readonly Tensor[]> = { -readonly [K in keyof I]: Tensor | null };
+
+/**
+ * A backward rule maps the output's gradient to one gradient (or null) per input. For an inputs
+ * tuple the result is a tuple of the same length, so a rule returning too few or too many
+ * gradients does not type-check; `backward()` checks the count again at run time (for inputs
+ * whose length is known only then).
+ */
+export type BackwardRule<I extends readonly Tensor[] = readonly Tensor[]> = (grad: Tensor) => Grads<I>;
 
 export interface GradNode {
   op: string;
@@ -16,22 +33,7 @@ export interface GradNode {
   backward: BackwardRule;
 }
 
-/** The few ops the tape needs; registered by src/ops so the tape depends on no kernel. */
-export interface GradOps {
-  add(a: Tensor, b: Tensor): Tensor;
-  /** Sum a broadcast gradient back down to `shape` (the one central place for broadcasting). */
-  sumToShape(g: Tensor, shape: Shape): Tensor;
-  ones(shape: Shape): Tensor;
-}
-
-let gradOps: GradOps | null = null;
-export function setGradOps(ops: GradOps): void {
-  gradOps = ops;
-}
-function ops(): GradOps {
-  if (!gradOps) throw new Error('hemgpu autograd: ops not registered (import hemgpu through its entry point).');
-  return gradOps;
-}
+const add = (a: Tensor, b: Tensor): Tensor => binary('backward()', a, b, BINARY.add);
 
 let gradEnabled = true;
 
@@ -50,11 +52,14 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Record `out = op(inputs)` if gradients are on and any input requires grad. Returns out. */
-export function record(op: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardRule): Tensor {
+/**
+ * Record `out = op(inputs)` if gradients are on and any input requires grad. Returns out.
+ * `backward` returns one gradient (or null) per input: `record('mul', z, [a, b], (g) => [da, db])`.
+ */
+export function record<const I extends readonly Tensor[]>(op: string, out: Tensor, inputs: I, backward: (grad: Tensor) => NoInfer<Grads<I>>): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradNode = { op, inputs, backward };
+    out.gradNode = { op, inputs, backward: backward as BackwardRule };
   }
   return out;
 }
@@ -87,7 +92,7 @@ function topoOrder(root: Tensor): Tensor[] {
  * Accumulate d(root)/d(leaf) into every leaf's `.grad`. `seed` is the gradient of the root
  * (required unless the root holds a single element).
  */
-export function backward(root: Tensor, seed?: Tensor): void {
+function backward(root: Tensor, seed?: Tensor): void {
   const where = 'backward()';
   if (!root.requiresGrad) {
     throw new Error(`${where}: this tensor ${fmt(root.shape)} does not require grad: no input of the ops that made it had requiresGrad: true.`);
@@ -102,20 +107,19 @@ export function backward(root: Tensor, seed?: Tensor): void {
         '(t.backward(seed)), or reduce it first (e.g. sum(t)).',
     );
   }
-  const o = ops();
   const prev = gradEnabled;
   gradEnabled = false;
   try {
     const order = topoOrder(root);
     const grads = new Map<Tensor, Tensor>();
     const userSeed = seed ?? null;
-    grads.set(root, seed ?? o.ones(root.shape));
+    grads.set(root, seed ?? fillConst('backward()', root.shape, 1));
 
     const accumulate = (t: Tensor, g: Tensor): void => {
       if (!t.gradNode) {
         // A leaf: its gradient outlives every tidy scope.
         if (t.grad) {
-          const sum = o.add(t.grad, g);
+          const sum = add(t.grad, g);
           t.grad.dispose();
           g.dispose();
           t.grad = sum.keep();
@@ -126,7 +130,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
       }
       const prevG = grads.get(t);
       if (prevG) {
-        grads.set(t, o.add(prevG, g));
+        grads.set(t, add(prevG, g));
         prevG.dispose();
         g.dispose();
       } else {
@@ -154,6 +158,14 @@ export function backward(root: Tensor, seed?: Tensor): void {
         }
       }
       const results = node.backward(g);
+      if (results.length !== node.inputs.length) {
+        for (const r of new Set(results)) if (r && r !== g) r.dispose();
+        if (g !== userSeed) g.dispose();
+        throw new Error(
+          `${where}: the backward rule of op '${node.op}' returned ${results.length} gradient(s) for its ` +
+            `${node.inputs.length} input(s); a rule returns exactly one gradient (or null) per input, in order.`,
+        );
+      }
       const claimed = new Set<Tensor>();
       for (const [i, input] of node.inputs.entries()) {
         let gi = results[i] ?? null;
@@ -162,7 +174,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
           continue;
         }
         if (!sameShape(gi.shape, input.shape)) {
-          const reduced = o.sumToShape(gi, input.shape);
+          const reduced = sumToShape(gi, input.shape);
           if (gi !== g && !results.slice(i + 1).includes(gi) && !claimed.has(gi)) gi.dispose();
           gi = reduced;
         } else if (gi === g || claimed.has(gi)) {
@@ -178,3 +190,5 @@ export function backward(root: Tensor, seed?: Tensor): void {
     gradEnabled = prev;
   }
 }
+
+installBackward(backward);

@@ -22,13 +22,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode as decodeJpegRaw } from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import type { SampleSource } from './batches.ts';
 import { DataRng } from './rng.ts';
 
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
-/** The label of pixels that are not scored (object borders and "difficult" regions in VOC). */
-export const IGNORE_LABEL = 255;
 
 export const VOC_CLASSES: readonly string[] = [
   'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',

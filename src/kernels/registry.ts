@@ -319,11 +319,3 @@ export async function checkKernels(e: Engine): Promise<void> {
     }
   }
 }
-
-/** 1-D dispatch helper: spread `groups` workgroups over x and y within the per-dimension limit. */
-export function grid(groups: number, maxPerDim = 65535): [number, number, number] {
-  const g = Math.max(1, groups);
-  if (g <= maxPerDim) return [g, 1, 1];
-  const y = Math.ceil(g / maxPerDim);
-  return [Math.ceil(g / y), y, 1];
-}

@@ -11,18 +11,19 @@
  */
 import { hook } from '../autograd/hook.ts';
 import { isGradEnabled, noGrad, record } from '../autograd/tape.ts';
-import { K } from '../kernels/kernels.ts';
+import { HEM_KERNELS as K } from '../kernels/hem.ts';
 import { fmt } from '../tensor/shape.ts';
 import { keep } from '../tensor/scope.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { full } from '../ops/create.ts';
-import { abs, add, div, mul, sqrt, sub, checkTensor } from '../ops/elementwise.ts';
+import { abs, add, div, mul, sqrt, sub } from '../ops/elementwise.ts';
+import { checkTensor } from '../ops/check.ts';
 import { padTo, reshape, sliceTo } from '../ops/layout.ts';
 import { matmul } from '../ops/matmul.ts';
-import { mean, sum, sumAll, sumToShape } from '../ops/reduce.ts';
+import { mean, sum } from '../ops/reduce.ts';
+import { sumAll, sumToShape } from '../kernels/reduce.ts';
 import { softmax } from '../ops/softmax.ts';
-import { grid } from '../kernels/registry.ts';
-import { uniform } from '../ops/util.ts';
+import { ceil4, grid, uniform } from '../kernels/dispatch.ts';
 
 export type EStepForm = 'dot' | 'rbf';
 
@@ -322,7 +323,6 @@ function meanAbs(a: Tensor): Tensor {
   });
 }
 
-const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
 
 /** The ELBO kernel on operands already padded to C4, K4 (`cReal`: channels before padding). */
 function elboPadded(
@@ -631,7 +631,7 @@ function fusedBackward(
   o: ResolvedHemOptions,
   d: Dims,
   trace: HemTrace | null,
-): (Tensor | null)[] {
+): [dx: Tensor | null, dmu0: Tensor | null] {
   const { B, N, C, K4 } = d;
   const T = o.iterations;
   const sScale = (o.estep === 'rbf' ? 2 : 1) / o.temperature;

@@ -7,7 +7,7 @@
  *             running = (1 − momentum) · running + momentum · batch, with the unbiased variance;
  *   eval:     the same with the running mean and variance (which stay unchanged).
  *
- * Kernels (kernels/batchnorm.wgsl): training forward = a sliced per-channel Welford pass (mean
+ * Kernels (src/kernels/batchnorm.ts): training forward = a sliced per-channel Welford pass (mean
  * and M2, robust to |mean| ≫ σ where Σx, Σx² cancel), a per-channel finalize that also updates the
  * running statistics, and a fused normalise + affine pass; eval forward = a [C] snapshot of the
  * running statistics + the same normalise pass. Backward = a sliced per-channel Σdy, Σdy·(x − mean)
@@ -15,25 +15,19 @@
  * the saved state is a [2, C] tensor of mean and 1/σ owned by the output.
  */
 import { record } from '../autograd/tape.ts';
-import { defineKernel } from '../kernels/registry.ts';
+import {
+  batchNormalize,
+  batchNormInputGrad,
+  batchNormInputGradEval,
+  batchNormParamGrads,
+  batchStats,
+  runningStats,
+} from '../kernels/batchnorm.ts';
 import { fmt } from '../tensor/shape.ts';
 import { keep } from '../tensor/scope.ts';
-import { Tensor } from '../tensor/tensor.ts';
-import batchnormWgsl from '../../kernels/batchnorm.wgsl';
+import type { Tensor } from '../tensor/tensor.ts';
+import { checkTensor } from './check.ts';
 import { full } from './create.ts';
-import { checkTensor } from './elementwise.ts';
-import { groupsFor, uniform } from './util.ts';
-
-const K = {
-  statsPartial: defineKernel('batchnorm_stats', batchnormWgsl, 'stats_partial'),
-  statsFinalize: defineKernel('batchnorm_stats_finalize', batchnormWgsl, 'stats_finalize'),
-  statsEval: defineKernel('batchnorm_stats_eval', batchnormWgsl, 'stats_eval'),
-  normalize: defineKernel('batchnorm_normalize', batchnormWgsl, 'normalize'),
-  gradPartial: defineKernel('batchnorm_grad_partial', batchnormWgsl, 'grad_partial'),
-  gradFinalize: defineKernel('batchnorm_grad_finalize', batchnormWgsl, 'grad_finalize'),
-  dxTrain: defineKernel('batchnorm_dx', batchnormWgsl, 'dx_train'),
-  dxEval: defineKernel('batchnorm_dx_eval', batchnormWgsl, 'dx_eval'),
-};
 
 /** Running statistics of a batch-norm layer: buffers (no gradients), updated in place in training. */
 export interface BatchNormState {
@@ -50,34 +44,6 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
-}
-
-const WG = 64;
-/** Most row slices of a per-channel reduction (the finalize pass combines them serially). */
-const MAX_CHUNKS = 256;
-/** Rows each row lane reduces serially before another slice is opened. */
-const ROWS_PER_LANE = 32;
-
-/** Tiling of the per-channel reductions over R rows × C channels (see kernels/batchnorm.wgsl). */
-export interface ReductionPlan {
-  /** Channels per workgroup (a power of two ≤ WG). */
-  ct: number;
-  blocks: number;
-  chunkRows: number;
-  chunks: number;
-}
-
-export function reductionPlan(rows: number, channels: number): ReductionPlan {
-  let ct = 1;
-  while (ct < channels && ct < WG) ct *= 2;
-  const lanes = WG / ct;
-  let chunkRows = lanes * ROWS_PER_LANE;
-  let chunks = Math.ceil(rows / chunkRows);
-  if (chunks > MAX_CHUNKS) {
-    chunkRows = Math.ceil(rows / MAX_CHUNKS);
-    chunks = Math.ceil(rows / chunkRows);
-  }
-  return { ct, blocks: Math.ceil(channels / ct), chunkRows, chunks };
 }
 
 /** Fresh running statistics for `channels` channels: mean 0, variance 1 (kept out of tidy). */
@@ -141,124 +107,23 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
     }
   }
 
-  const plan = reductionPlan(R, C);
-  const params = uniform({
-    rows: R,
-    channels: C,
-    chunk_rows: plan.chunkRows,
-    chunks: plan.chunks,
-    blocks: plan.blocks,
-    n: x.size,
-    momentum,
-    eps,
-  });
-  const overrides = { WG, CT: plan.ct };
-  const reduceGroups = groupsFor(plan.blocks * plan.chunks, 1);
-  const channelGroups = groupsFor(C, WG);
-  const elementGroups = groupsFor(x.size, WG);
-
+  const d = { R, C, momentum, eps };
   // Per-channel mean and 1/σ: of the batch (training) or a snapshot of the running statistics.
-  const stats = Tensor.empty([2, C], `${op} statistics`);
-  if (training) {
-    const part = Tensor.empty([plan.chunks, C, 2], `${op} statistics`);
-    K.statsPartial.dispatch({
-      bindings: { x: x.bind(op), part: part.bind(op, 'read_write'), p: params },
-      overrides,
-      workgroups: reduceGroups,
-    });
-    K.statsFinalize.dispatch({
-      bindings: {
-        fpart: part.bind(op),
-        stats: stats.bind(op, 'read_write'),
-        run_mean: state.runningMean.bind(op, 'read_write'),
-        run_var: state.runningVar.bind(op, 'read_write'),
-        p: params,
-      },
-      overrides: { WG },
-      workgroups: channelGroups,
-    });
-    part.dispose();
-  } else {
-    K.statsEval.dispatch({
-      bindings: {
-        ev_mean: state.runningMean.bind(op),
-        ev_var: state.runningVar.bind(op),
-        stats: stats.bind(op, 'read_write'),
-        p: params,
-      },
-      overrides: { WG },
-      workgroups: channelGroups,
-    });
-  }
-  const y = Tensor.empty(x.shape, op);
-  K.normalize.dispatch({
-    bindings: {
-      x: x.bind(op),
-      sstats: stats.bind(op),
-      gamma: gamma.bind(op),
-      beta: beta.bind(op),
-      y: y.bind(op, 'read_write'),
-      p: params,
-    },
-    overrides: { WG },
-    workgroups: elementGroups,
-  });
+  const stats = training ? batchStats(op, x, state.runningMean, state.runningVar, d) : runningStats(op, state.runningMean, state.runningVar, d);
+  const y = batchNormalize(op, x, stats, gamma, beta, d);
 
   // Training: dβ = Σ dy, dγ = Σ dy ⊙ x̂, dx = γ/σ · (dy − mean(dy) − x̂ ⊙ mean(dy ⊙ x̂)) (the
   // batch statistics' own adjoints included); eval: the same dβ, dγ and dx = γ/σ · dy.
   record(op, y, [x, gamma, beta], (g) => {
     const bop = `${op} backward`;
     const needParams = gamma.requiresGrad || beta.requiresGrad;
-    let dgamma: Tensor | null = null;
-    let dbeta: Tensor | null = null;
-    if (training || needParams) {
-      const part = Tensor.empty([plan.chunks, C, 2], bop);
-      K.gradPartial.dispatch({
-        bindings: { x: x.bind(bop), dy: g.bind(bop), sstats: stats.bind(bop), part: part.bind(bop, 'read_write'), p: params },
-        overrides,
-        workgroups: reduceGroups,
-      });
-      dgamma = Tensor.empty([C], bop);
-      dbeta = Tensor.empty([C], bop);
-      K.gradFinalize.dispatch({
-        bindings: {
-          fpart: part.bind(bop),
-          sstats: stats.bind(bop),
-          dgamma: dgamma.bind(bop, 'read_write'),
-          dbeta: dbeta.bind(bop, 'read_write'),
-          p: params,
-        },
-        overrides: { WG },
-        workgroups: channelGroups,
-      });
-      part.dispose();
-    }
+    const pg = training || needParams ? batchNormParamGrads(bop, x, g, stats, d) : null;
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
-      dx = Tensor.empty(x.shape, bop);
-      if (training) {
-        K.dxTrain.dispatch({
-          bindings: {
-            x: x.bind(bop),
-            dy: g.bind(bop),
-            sstats: stats.bind(bop),
-            gamma: gamma.bind(bop),
-            rdgamma: dgamma!.bind(bop),
-            rdbeta: dbeta!.bind(bop),
-            dx: dx.bind(bop, 'read_write'),
-            p: params,
-          },
-          overrides: { WG },
-          workgroups: elementGroups,
-        });
-      } else {
-        K.dxEval.dispatch({
-          bindings: { dy: g.bind(bop), sstats: stats.bind(bop), gamma: gamma.bind(bop), dx: dx.bind(bop, 'read_write'), p: params },
-          overrides: { WG },
-          workgroups: elementGroups,
-        });
-      }
+      dx = training ? batchNormInputGrad(bop, x, g, stats, gamma, pg!.dgamma, pg!.dbeta, d) : batchNormInputGradEval(bop, g, stats, gamma, d);
     }
+    let dgamma = pg?.dgamma ?? null;
+    let dbeta = pg?.dbeta ?? null;
     if (dgamma && !gamma.requiresGrad) {
       dgamma.dispose();
       dgamma = null;

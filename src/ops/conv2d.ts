@@ -33,28 +33,15 @@
  * 32×32 (25 ms in all); that share is the most a direct kernel could save, and only if it matched
  * the tuned matmul per FLOP in all three products, which the scalar kernels here do not come near.
  */
-import { record, noGrad } from '../autograd/tape.ts';
-import { defineKernel } from '../kernels/registry.ts';
+import { noGrad, record } from '../autograd/tape.ts';
+import { col2im, convEpilogue, im2col, type ConvGeometry } from '../kernels/conv2d.ts';
+import { ceil4 } from '../kernels/dispatch.ts';
 import { fmt } from '../tensor/shape.ts';
-import { Tensor } from '../tensor/tensor.ts';
-import convWgsl from '../../kernels/conv2d.wgsl';
-import { checkTensor } from './elementwise.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { checkTensor, pair, type Pair } from './check.ts';
 import { padTo, sliceTo } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { sum } from './reduce.ts';
-import { groupsFor, uniform } from './util.ts';
-
-const K = {
-  im2col: defineKernel('conv2d_im2col', convWgsl, 'im2col'),
-  im2colC4: defineKernel('conv2d_im2col_c4', convWgsl, 'im2col_c4'),
-  col2im: defineKernel('conv2d_col2im', convWgsl, 'col2im'),
-  col2imC4: defineKernel('conv2d_col2im_c4', convWgsl, 'col2im_c4'),
-  epilogue: defineKernel('conv2d_epilogue', convWgsl, 'epilogue'),
-};
-
-const WG = 256;
-
-export type Pair = number | readonly [number, number];
 
 export interface Conv2dOptions {
   /** Step between output pixels, a number or [h, w]. Default 1. */
@@ -67,54 +54,7 @@ export interface Conv2dOptions {
   bias?: Tensor;
 }
 
-/** Everything about one convolution's geometry. */
-interface Geometry {
-  B: number;
-  H: number;
-  W: number;
-  Cin: number;
-  kh: number;
-  kw: number;
-  Cout: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-  dh: number;
-  dw: number;
-  Ho: number;
-  Wo: number;
-  /** B·Ho·Wo output pixels: the rows of cols. */
-  M: number;
-  /** Rows of the matmul operands: M rounded up to a multiple of 4 (extra rows are 0). */
-  mp: number;
-  /** kh·kw·Cin: the matmul's inner dimension. */
-  kc: number;
-  /** Columns of cols: kc rounded up to a multiple of 4 (extra columns are 0). */
-  kp: number;
-  /** Columns of the product: Cout rounded up to a multiple of 4 (w gets zero columns). */
-  cp: number;
-  /** 1×1, stride 1, no padding, Cin a multiple of 4: x itself is the cols matrix, no im2col. */
-  pointwise: boolean;
-}
-
-const up4 = (n: number): number => Math.ceil(n / 4) * 4;
-
-function pair(name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
-  const what = min === 0 ? 'a non-negative integer' : 'a positive integer';
-  const bad = (): never => {
-    const shown = Array.isArray(v) ? `[${(v as readonly unknown[]).map(String).join(', ')}]` : String(v);
-    throw new Error(`conv2d: ${name} must be ${what} or a pair [h, w] of them, got ${shown}.`);
-  };
-  if (v === undefined) return [dflt, dflt];
-  const arr = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? v : bad();
-  for (const d of arr as unknown[]) {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < min) bad();
-  }
-  return [arr[0]!, arr[1]!];
-}
-
-function geometry(x: Tensor, w: Tensor, options: Conv2dOptions): Geometry {
+function geometry(x: Tensor, w: Tensor, options: Conv2dOptions): ConvGeometry {
   const op = 'conv2d';
   if (x.rank !== 4) {
     throw new Error(`${op}: x must be [B, H, W, Cin] (NHWC, rank 4), got ${fmt(x.shape)} (rank ${x.rank}).`);
@@ -130,9 +70,9 @@ function geometry(x: Tensor, w: Tensor, options: Conv2dOptions): Geometry {
         '(w is [kh, kw, Cin, Cout]); they must match.',
     );
   }
-  const [sh, sw] = pair('stride', options.stride, 1, 1);
-  const [ph, pw] = pair('padding', options.padding, 0, 0);
-  const [dh, dw] = pair('dilation', options.dilation, 1, 1);
+  const [sh, sw] = pair(op, 'stride', options.stride ?? 1, 1, 'a positive integer');
+  const [ph, pw] = pair(op, 'padding', options.padding ?? 0, 0, 'a non-negative integer');
+  const [dh, dw] = pair(op, 'dilation', options.dilation ?? 1, 1, 'a positive integer');
   const ekh = dh * (kh - 1) + 1;
   const ekw = dw * (kw - 1) + 1;
   if (ekh > H + 2 * ph || ekw > W + 2 * pw) {
@@ -158,67 +98,11 @@ function geometry(x: Tensor, w: Tensor, options: Conv2dOptions): Geometry {
   // With Cin not a multiple of 4 the rows of x cannot serve as vec4 matmul rows; im2col then
   // makes the zero-padded copy (one pass over x, far cheaper than the scalar matmul).
   const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0 && Cin % 4 === 0;
-  return { B, H, W, Cin, kh, kw, Cout, sh, sw, ph, pw, dh, dw, Ho, Wo, M, mp: up4(M), kc, kp: up4(kc), cp: up4(Cout), pointwise };
-}
-
-function params(g: Geometry, n: number) {
-  return uniform({
-    n,
-    m: g.M,
-    h: g.H,
-    w: g.W,
-    c: g.Cin,
-    ho: g.Ho,
-    wo: g.Wo,
-    kh: g.kh,
-    kw: g.kw,
-    sh: g.sh,
-    sw: g.sw,
-    ph: g.ph,
-    pw: g.pw,
-    dh: g.dh,
-    dw: g.dw,
-    kp: g.kp,
-  });
-}
-
-/** cols [mp, kp] of x, zero rows and columns past [M, kc] (forward only). */
-function im2col(op: string, x: Tensor, g: Geometry): Tensor {
-  const cols = Tensor.empty([g.mp, g.kp], op);
-  const n = cols.size / 4;
-  const c4 = g.Cin % 4 === 0;
-  (c4 ? K.im2colC4 : K.im2col).dispatch({
-    bindings: c4
-      ? { x4: x.bind(op), cols: cols.bind(op, 'read_write'), p: params(g, n) }
-      : { x: x.bind(op), cols: cols.bind(op, 'read_write'), p: params(g, n) },
-    overrides: { WG },
-    workgroups: groupsFor(n, WG),
-  });
-  return cols;
-}
-
-/** dx [B, H, W, Cin] from dcols [mp, kp]: the adjoint of im2col, as a gather (forward only). */
-function col2im(op: string, dcols: Tensor, g: Geometry): Tensor {
-  const dx = Tensor.empty([g.B, g.H, g.W, g.Cin], op);
-  if (g.Cin % 4 === 0) {
-    const n = dx.size / 4;
-    K.col2imC4.dispatch({
-      bindings: { dcols4: dcols.bind(op), dx4: dx.bind(op, 'read_write'), q: params(g, n) },
-      overrides: { WG },
-      workgroups: groupsFor(n, WG),
-    });
-  } else {
-    K.col2im.dispatch({
-      bindings: { dcols: dcols.bind(op), dx: dx.bind(op, 'read_write'), q: params(g, dx.size) },
-      overrides: { WG },
-      workgroups: groupsFor(dx.size, WG),
-    });
-  }
-  return dx;
+  return { B, H, W, Cin, kh, kw, Cout, sh, sw, ph, pw, dh, dw, Ho, Wo, M, mp: ceil4(M), kc, kp: ceil4(kc), cp: ceil4(Cout), pointwise };
 }
 
 /** w as the [kp, cp] matrix the matmul takes: a view, or a zero-padded copy (forward only). */
-function weightMatrix(w: Tensor, g: Geometry, op: string): Tensor {
+function weightMatrix(w: Tensor, g: ConvGeometry, op: string): Tensor {
   const w2 = w.view([g.kc, g.Cout], op);
   if (g.kp === g.kc && g.cp === g.Cout) return w2;
   const wp = padTo(w2, [g.kp, g.cp]);
@@ -227,31 +111,13 @@ function weightMatrix(w: Tensor, g: Geometry, op: string): Tensor {
 }
 
 /** The cols matrix of x with `rows` rows: a view of x (pointwise) or im2col (forward only). */
-function colsOf(x: Tensor, g: Geometry, op: string, rows: number): Tensor {
+function colsOf(x: Tensor, g: ConvGeometry, op: string, rows: number): Tensor {
   if (!g.pointwise) return im2col(op, x, g);
   const v = x.view([g.M, g.Cin], op);
   if (rows === g.M) return v;
   const padded = padTo(v, [rows, g.Cin]);
   v.dispose();
   return padded;
-}
-
-/** y [B, Ho, Wo, Cout] from the padded product [rows, cp], plus the bias (forward only). */
-function epilogue(op: string, prod: Tensor, bias: Tensor | undefined, g: Geometry): Tensor {
-  const shape = [g.B, g.Ho, g.Wo, g.Cout];
-  if (!bias && prod.size === g.M * g.Cout) return prod.view(shape, op);
-  const y = Tensor.empty(shape, op);
-  K.epilogue.dispatch({
-    bindings: {
-      prod: prod.bind(op),
-      bias: (bias ?? prod).bind(op), // unread without a bias
-      y: y.bind(op, 'read_write'),
-      e: uniform({ n: y.size, cout: g.Cout, cp: g.cp }),
-    },
-    overrides: { WG, HAS_BIAS: bias !== undefined },
-    workgroups: groupsFor(y.size, WG),
-  });
-  return y;
 }
 
 /** 2-D convolution of NHWC x with HWIO w (see the file comment). */
@@ -270,7 +136,7 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     const prod = matmul(cols, wm);
     cols.dispose();
     wm.dispose();
-    const out = epilogue('conv2d', prod, bias, g);
+    const out = convEpilogue('conv2d', prod, bias, g);
     prod.dispose();
     return out;
   });

@@ -1,8 +1,7 @@
 /** Making tensors: from host data, or filled on the GPU (constants, seeded random numbers). */
-import { K } from '../kernels/kernels.ts';
+import { fillConst, fillRandom } from '../kernels/random.ts';
 import { checkShape, fmt, sizeOf, type Shape } from '../tensor/shape.ts';
 import { Tensor, type TensorOptions } from '../tensor/tensor.ts';
-import { groupsFor, uniform } from './util.ts';
 
 type NestedArray = number | readonly NestedArray[];
 
@@ -48,11 +47,7 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
 /** full() under the caller's name, so its errors name the op the user called. */
 function fill(op: string, shape: Shape, value: number, options: TensorOptions): Tensor {
   checkShape(op, shape);
-  const t = Tensor.empty(shape, op);
-  K.fill.dispatch({
-    bindings: { y: t.bind(op, 'read_write'), p: uniform({ n: t.size, seed: 0, a: value, b: 0 }) },
-    workgroups: groupsFor(t.size, 256),
-  });
+  const t = fillConst(op, shape, value);
   t.requiresGrad = options.requiresGrad ?? false;
   return t;
 }
@@ -82,34 +77,20 @@ function seedOf(op: string, seed: number | undefined): number {
   return seed;
 }
 
-/** Uniform random numbers in [low, high), generated on the GPU from (seed, index). */
-export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  checkShape('rand()', shape);
-  const seed = seedOf('rand()', options.seed);
-  const t = Tensor.empty(shape, 'rand()');
-  K.uniformRandom.dispatch({
-    bindings: {
-      y: t.bind('rand()', 'read_write'),
-      p: uniform({ n: t.size, seed, a: options.low ?? 0, b: options.high ?? 1 }),
-    },
-    workgroups: groupsFor(t.size, 256),
-  });
+/** rand() and randn(): one path, the distribution and its two parameters chosen by the caller. */
+function random(op: string, shape: Shape, dist: 'uniform' | 'normal', options: RandomOptions, a: number, b: number): Tensor {
+  checkShape(op, shape);
+  const t = fillRandom(op, shape, dist, seedOf(op, options.seed), a, b);
   t.requiresGrad = options.requiresGrad ?? false;
   return t;
 }
 
+/** Uniform random numbers in [low, high), generated on the GPU from (seed, index). */
+export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  return random('rand()', shape, 'uniform', options, options.low ?? 0, options.high ?? 1);
+}
+
 /** Normal random numbers (mean 0, std 1 unless given), generated on the GPU from (seed, index). */
 export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  checkShape('randn()', shape);
-  const seed = seedOf('randn()', options.seed);
-  const t = Tensor.empty(shape, 'randn()');
-  K.normalRandom.dispatch({
-    bindings: {
-      y: t.bind('randn()', 'read_write'),
-      p: uniform({ n: t.size, seed, a: options.mean ?? 0, b: options.std ?? 1 }),
-    },
-    workgroups: groupsFor(t.size, 256),
-  });
-  t.requiresGrad = options.requiresGrad ?? false;
-  return t;
+  return random('randn()', shape, 'normal', options, options.mean ?? 0, options.std ?? 1);
 }

@@ -3,19 +3,19 @@
  * label is not the ignore index. Labels are host integers, validated before any GPU work.
  */
 import { record } from '../autograd/tape.ts';
-import { K } from '../kernels/kernels.ts';
+import { crossEntropyGrad, crossEntropyRows } from '../kernels/cross-entropy.ts';
+import { sumAll } from '../kernels/reduce.ts';
 import { fmt, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { checkTensor } from './elementwise.ts';
-import { groupsFor, uniform } from './util.ts';
-import { sumAll } from './reduce.ts';
+import { checkTensor } from './check.ts';
+
+/** The label that marks a pixel to ignore in segmentation data (PASCAL VOC's 255 border). */
+export const IGNORE_LABEL = 255;
 
 export interface CrossEntropyOptions {
   /** Rows with this label contribute neither loss nor gradient (default −100, as PyTorch). */
   ignoreIndex?: number;
 }
-
-const WG = 64;
 
 /**
  * mean over counted rows of (logsumexp(logits_i) − logits_i[label_i]).
@@ -55,32 +55,13 @@ export function crossEntropy(logits: Tensor, labels: ArrayLike<number>, options:
     count++;
   }
   const lab = Tensor.empty([rows], `${op} labels`, 'i32').write(ints);
-  const params = uniform({ rows, classes, ignore_index: ignore, inv_count: count ? 1 / count : 0 });
-  const perRow = Tensor.empty([rows], op);
-  K.crossEntropy.dispatch({
-    bindings: { x: logits.bind(op), labels: lab.bind(op), loss: perRow.bind(op, 'read_write'), p: params },
-    overrides: { WG },
-    workgroups: groupsFor(rows, WG),
-  });
+  const target = { labels: lab, ignoreIndex: ignore, invCount: count ? 1 / count : 0 };
+  const perRow = crossEntropyRows(op, logits, target);
   // Mean over counted rows; with every row ignored each wrote 0 and the loss is 0.
   const loss = sumAll(op, perRow, count ? 1 / count : 0);
   perRow.dispose();
   // L = Σ_i ℓ_i / count: adjoint dx_i = g · (softmax(x_i) − onehot(label_i)) / count, one kernel
   // that recomputes the softmax from x.
-  record(op, loss, [logits], (g) => {
-    const dx = Tensor.empty(logits.shape, `${op} backward`);
-    K.crossEntropyBackward.dispatch({
-      bindings: {
-        bx: logits.bind(`${op} backward`),
-        blabels: lab.bind(`${op} backward`),
-        bg: g.bind(`${op} backward`),
-        bdx: dx.bind(`${op} backward`, 'read_write'),
-        bp: params,
-      },
-      overrides: { WG },
-      workgroups: groupsFor(rows, WG),
-    });
-    return [dx];
-  });
+  record(op, loss, [logits], (g) => [crossEntropyGrad(`${op} backward`, logits, target, g)]);
   return loss.own(lab);
 }

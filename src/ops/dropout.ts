@@ -2,20 +2,14 @@
  * Inverted dropout: in training each element is zeroed with probability p and the survivors are
  * scaled by 1 / (1 − p), so the expectation is unchanged; outside training, or with p = 0, the
  * identity (a new handle on x's data, no copy). The mask comes from a counter-based hash of
- * (seed, element index) on the GPU (kernels/dropout.wgsl): the same seed gives the same mask on
+ * (seed, element index) on the GPU (src/kernels/dropout.ts): the same seed gives the same mask on
  * every device and dispatch shape. The backward pass regenerates the mask from the seed (the same
  * kernel applied to dy) instead of storing it: no mask tensor lives between forward and backward.
  */
 import { record } from '../autograd/tape.ts';
-import { defineKernel } from '../kernels/registry.ts';
-import { Tensor } from '../tensor/tensor.ts';
-import dropoutWgsl from '../../kernels/dropout.wgsl';
-import { checkTensor } from './elementwise.ts';
-import { groupsFor, uniform } from './util.ts';
-
-const K = { dropout: defineKernel('dropout', dropoutWgsl, 'main') };
-
-const WG = 256;
+import { applyDropoutMask } from '../kernels/dropout.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { checkTensor } from './check.ts';
 
 export interface DropoutOptions {
   /** Probability of zeroing an element, in [0, 1). Default 0.5 (PyTorch). */
@@ -51,17 +45,8 @@ export function dropout(x: Tensor, options: DropoutOptions = {}): Tensor {
     // Identity: dx = dy.
     return record(op, x.alias(), [x], (g) => [g]);
   }
-  const params = uniform({ n: x.size, seed, threshold, scale: 1 / (1 - p) });
-  const y = Tensor.empty(x.shape, op);
-  K.dropout.dispatch({ bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), p: params }, overrides: { WG }, workgroups: groupsFor(x.size, WG) });
+  const mask = { seed, threshold, scale: 1 / (1 - p) };
+  const y = applyDropoutMask(op, x, mask);
   // y = x ⊙ m / (1 − p) is linear in x: adjoint dx = dy ⊙ m / (1 − p), m regenerated from the seed.
-  return record(op, y, [x], (g) => {
-    const dx = Tensor.empty(x.shape, `${op} backward`);
-    K.dropout.dispatch({
-      bindings: { x: g.bind(`${op} backward`), y: dx.bind(`${op} backward`, 'read_write'), p: params },
-      overrides: { WG },
-      workgroups: groupsFor(x.size, WG),
-    });
-    return [dx];
-  });
+  return record(op, y, [x], (g) => [applyDropoutMask(`${op} backward`, g, mask)]);
 }

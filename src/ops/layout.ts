@@ -1,32 +1,14 @@
 /**
- * Layout ops: reshape (a view, no copy), permute/transpose and expand (strided copies through
- * the `gather` entry of kernels/elementwise.wgsl).
+ * Layout ops: reshape (a view, no copy), permute/transpose, expand, padTo and sliceTo (strided
+ * copies through the gather and pad launchers of src/kernels/elementwise.ts).
  */
 import { record } from '../autograd/tape.ts';
-import { K } from '../kernels/kernels.ts';
+import { stridesOf } from '../kernels/dispatch.ts';
+import { gather, padZeros, sliceLeading } from '../kernels/elementwise.ts';
+import { sumToShape } from '../kernels/reduce.ts';
 import { broadcastStrides, checkShape, fmt, sizeOf, type Shape } from '../tensor/shape.ts';
-import { Tensor } from '../tensor/tensor.ts';
-import { checkTensor } from './elementwise.ts';
-import { sumToShape } from './reduce.ts';
-import { coalesce, groupsFor, pad8, stridesOf, uniform } from './util.ts';
-
-const WG = 256;
-
-/** y[i] = x[offset(i)] for an output of `shape` read through `strides` of x (forward only). */
-export function gather(op: string, x: Tensor, shape: Shape, strides: number[]): Tensor {
-  const y = Tensor.empty(shape, op);
-  const c = coalesce(shape, [strides]);
-  K.gather.dispatch({
-    bindings: {
-      gx: x.bind(op),
-      gy: y.bind(op, 'read_write'),
-      gp: uniform({ n: y.size, rank: c.shape.length, shape: pad8(c.shape), stride_a: pad8(c.strides[0]!), stride_b: pad8([]) }),
-    },
-    overrides: { WG },
-    workgroups: groupsFor(y.size, WG),
-  });
-  return y;
-}
+import type { Tensor } from '../tensor/tensor.ts';
+import { checkTensor } from './check.ts';
 
 /** The same data with another shape (one dimension may be −1 and is inferred). No copy. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -95,17 +77,7 @@ export function padTo(x: Tensor, shape: Shape): Tensor {
   if (shape.length !== x.rank || shape.some((d, i) => d < x.shape[i]!)) {
     throw new Error(`padTo: cannot pad ${fmt(x.shape)} to ${fmt(shape)}; same rank and every dimension at least as large.`);
   }
-  const y = Tensor.empty(shape, 'padTo');
-  const src = stridesOf(x.shape);
-  K.pad.dispatch({
-    bindings: {
-      px: x.bind('padTo'),
-      py: y.bind('padTo', 'read_write'),
-      pp: uniform({ n: y.size, rank: shape.length, shape: pad8(shape), stride_a: pad8(src), stride_b: pad8(x.shape) }),
-    },
-    overrides: { WG },
-    workgroups: groupsFor(y.size, WG),
-  });
+  const y = padZeros('padTo', x, shape);
   // Padding embeds x; its adjoint takes the leading block back out.
   return record('padTo', y, [x], (g) => [sliceTo(g, x.shape)]);
 }
@@ -117,7 +89,7 @@ export function sliceTo(x: Tensor, shape: Shape): Tensor {
   if (shape.length !== x.rank || shape.some((d, i) => d > x.shape[i]!)) {
     throw new Error(`sliceTo: cannot take ${fmt(shape)} from ${fmt(x.shape)}; same rank and every dimension at most as large.`);
   }
-  const y = gather('sliceTo', x, shape, stridesOf(x.shape));
+  const y = sliceLeading('sliceTo', x, shape);
   // Slicing's adjoint zero-pads the gradient back to the full shape.
   return record('sliceTo', y, [x], (g) => [padTo(g, x.shape)]);
 }

@@ -8,7 +8,7 @@ import { sync } from '../device/engine.ts';
 import { tidy } from '../tensor/scope.ts';
 import { randn } from './create.ts';
 import { matmul } from './matmul.ts';
-import { DEFAULT_MATMUL_CONFIG, checkMatmulConfig, getMatmulConfig, setMatmulConfig, type MatmulConfig } from './matmul-config.ts';
+import { DEFAULT_MATMUL_CONFIG, checkMatmulConfig, getMatmulConfig, setMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
 
 export interface TuneResult {
   config: MatmulConfig;

@@ -4,160 +4,14 @@
  * (batch) dimensions must match, or one operand is 2-D (or has batch 1) and is shared.
  * The backward pass uses the same kernel with other flags, so no transposed copy is made.
  */
-import { noGrad, record } from '../autograd/tape.ts';
-import { engine } from '../device/engine.ts';
-import { K } from '../kernels/kernels.ts';
-import { fmt, sameShape, sizeOf } from '../tensor/shape.ts';
-import { Tensor } from '../tensor/tensor.ts';
-import { checkTensor } from './elementwise.ts';
-import { matmulConfig } from './matmul-config.ts';
-import { sumAxis1 } from './reduce.ts';
-import { padTo, sliceTo } from './layout.ts';
+import { record } from '../autograd/tape.ts';
+import { matmulProduct } from '../kernels/matmul.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { checkTensor } from './check.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
-}
-
-interface Plan {
-  M: number;
-  N: number;
-  K: number;
-  batch: number;
-  batchShape: number[];
-  strideA: number;
-  strideB: number;
-}
-
-function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Plan {
-  const op = 'matmul';
-  if (a.rank < 2 || b.rank < 2) {
-    throw new Error(`${op}: both operands need rank ≥ 2 ([..., rows, cols]); got a ${fmt(a.shape)} and b ${fmt(b.shape)}. Reshape vectors to [1, n] or [n, 1].`);
-  }
-  const [ar, ac] = a.shape.slice(-2) as [number, number];
-  const [br, bc] = b.shape.slice(-2) as [number, number];
-  const M = transA ? ac : ar;
-  const Ka = transA ? ar : ac;
-  const Kb = transB ? bc : br;
-  const N = transB ? br : bc;
-  if (Ka !== Kb) {
-    throw new Error(
-      `${op}: inner dimensions differ: a ${fmt(a.shape)} gives K = ${Ka} and b ${fmt(b.shape)} gives K = ${Kb} ` +
-        `(transA = ${transA}, transB = ${transB}: a is [..., ${transA ? 'K, M' : 'M, K'}], b is [..., ${transB ? 'N, K' : 'K, N'}]).`,
-    );
-  }
-  const la = a.shape.slice(0, -2);
-  const lb = b.shape.slice(0, -2);
-  const ba = sizeOf(la);
-  const bb = sizeOf(lb);
-  let batchShape: number[];
-  // Equal counts are not enough: [2, 3] and [3, 2] batches hold 6 matrices each but do not pair up.
-  if ((ba === bb && sameShape(la, lb)) || (ba === 1 && bb === 1)) batchShape = la.length >= lb.length ? la : lb;
-  else if (ba === 1) batchShape = lb;
-  else if (bb === 1) batchShape = la;
-  else {
-    throw new Error(
-      `${op}: batch dimensions ${fmt(la)} of a ${fmt(a.shape)} and ${fmt(lb)} of b ${fmt(b.shape)} differ; ` +
-        'they must be equal, or one operand must be 2-D (shared across the batch).',
-    );
-  }
-  const batch = Math.max(ba, bb);
-  const maxZ = engine().limits.maxComputeWorkgroupsPerDimension;
-  if (batch > maxZ) throw new Error(`${op}: batch of ${batch} matrices is above this device's limit of ${maxZ}; split the batch.`);
-  return { M, N, K: Ka, batch, batchShape, strideA: ba === 1 ? 0 : M * Ka, strideB: bb === 1 ? 0 : Ka * N };
-}
-
-/** Whether every operand row starts on a 16-byte boundary, so the vec4 `tiled4` path applies. */
-function vec4Aligned(p: Plan, transA: boolean): boolean {
-  return p.K % 4 === 0 && p.N % 4 === 0 && (!transA || p.M % 4 === 0);
-}
-
-/**
- * Split-K: products with few outputs and long dot products (γᵀX: 64 × C outputs, K = N rows)
- * would leave most of a GPU idle (8 × 64 × 512 outputs are only 2K invocations), so K is cut
- * into chunks that run as extra workgroups and the partial products are summed by one
- * reduction. Returns 1 when the plain kernel has enough work.
- */
-export function splitsFor(outputs: number, K: number): number {
-  // Invocations at the default 16×8 outputs each; ~32K of them fill a large GPU.
-  const invocations = Math.ceil(outputs / 128);
-  if (K < 1024 || invocations >= 1 << 15) return 1;
-  return Math.max(1, Math.min(Math.floor((1 << 15) / invocations), Math.floor(K / 256), 64));
-}
-
-/** Products at least this large are zero-padded to the vec4 path when their shapes are ragged. */
-const PAD_MIN = 1 << 15;
-
-const ceil4 = (v: number): number => Math.ceil(v / 4) * 4;
-
-/**
- * Forward only. Ragged shapes (K, N, or M with transA, not multiples of 4) of a product this size
- * or larger are zero-padded to multiples of 4 so the vec4 `tiled4` kernel runs (zeros add nothing
- * to the dot products; padded rows and columns of C are cut off): on SwiftShader the scalar
- * kernel runs at ~0.1 GFLOPS against ~3 for tiled4, so three extra copies are cheap.
- */
-function matmulForward(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha = 1): Tensor {
-  const p = plan(a, b, transA, transB);
-  if (vec4Aligned(p, transA) || p.M * p.N * p.K < PAD_MIN) return matmulKernel(a, b, transA, transB, alpha, p);
-  Tensor.assertFits([...p.batchShape, p.M, p.N], 'matmul'); // the caller's shape, before any padding
-  return noGrad(() => {
-    const padLast2 = (t: Tensor, r: number, c: number): Tensor =>
-      t.shape[t.rank - 2] === r && t.shape[t.rank - 1] === c ? t : padTo(t, [...t.shape.slice(0, -2), r, c]);
-    const K4 = ceil4(p.K);
-    const N4 = ceil4(p.N);
-    const M4 = transA ? ceil4(p.M) : p.M;
-    const ap = transA ? padLast2(a, K4, M4) : padLast2(a, p.M, K4);
-    const bp = transB ? padLast2(b, N4, K4) : padLast2(b, K4, N4);
-    const cp = matmulKernel(ap, bp, transA, transB, alpha, plan(ap, bp, transA, transB));
-    if (ap !== a) ap.dispose();
-    if (bp !== b) bp.dispose();
-    if (M4 === p.M && N4 === p.N) return cp;
-    const c = sliceTo(cp, [...cp.shape.slice(0, -2), p.M, p.N]);
-    cp.dispose();
-    return c;
-  });
-}
-
-/** Record the kernel for an already-planned product (forward only). */
-function matmulKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha: number, p: Plan): Tensor {
-  const cfg = matmulConfig(p.M, p.N);
-  let splits = splitsFor(p.batch * p.M * p.N, p.K);
-  const kChunk = splits > 1 ? Math.ceil(p.K / splits / 4) * 4 : p.K;
-  if (splits > 1) splits = Math.ceil(p.K / kChunk);
-  const maxZ = engine().limits.maxComputeWorkgroupsPerDimension;
-  if (p.batch * splits > maxZ) splits = 1;
-  const chunk = splits > 1 ? kChunk : p.K;
-  // With splits, each (batch, split) writes its own [M, N] slice of a [batch, splits, M, N] buffer.
-  const c = Tensor.empty(splits > 1 ? [p.batch, splits, p.M, p.N] : [...p.batchShape, p.M, p.N], 'matmul');
-  const params = {
-    kind: 'uniform' as const,
-    values: { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha, splits, k_chunk: chunk },
-  };
-  const groups = (bm: number): [number, number, number] => [
-    Math.ceil(p.N / (4 * cfg.BN * cfg.WG_X)),
-    Math.ceil(p.M / (4 * bm * cfg.WG_Y)),
-    p.batch * splits,
-  ];
-  if (vec4Aligned(p, transA)) {
-    K.matmulTiled4.dispatch({
-      bindings: { a4: a.bind('matmul'), b4: b.bind('matmul'), c4: c.bind('matmul', 'read_write'), q: params },
-      overrides: { BM: cfg.BM, BN: cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
-      workgroups: groups(cfg.BM),
-    });
-  } else {
-    const bm = Math.min(cfg.BM, 2); // the scalar kernel holds at most 8 rows per invocation
-    K.matmul.dispatch({
-      bindings: { a: a.bind('matmul'), b: b.bind('matmul'), c: c.bind('matmul', 'read_write'), p: params },
-      overrides: { TM: 4 * bm, TN: 4 * cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
-      workgroups: groups(bm),
-    });
-  }
-  if (splits === 1) return c;
-  const summed = sumAxis1(c);
-  c.dispose();
-  const out = summed.view([...p.batchShape, p.M, p.N], 'matmul');
-  summed.dispose();
-  return out;
 }
 
 /** C = op(A) · op(B) (see the file comment for shapes). */
@@ -166,7 +20,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   checkTensor('matmul', b, 'b');
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
-  const c = matmulForward(a, b, transA, transB);
+  const c = matmulProduct(a, b, transA, transB);
   // dC = dA·B + A·dB (with op()): adjoints dA = dC·op(B)ᵀ (or op(B)·dCᵀ when A is stored
   // transposed) and dB = op(A)ᵀ·dC (or dCᵀ·op(A)); a shared operand's gradient is summed over
   // the batch by the tape's broadcast reduction, or directly when the batch can be folded into M.
@@ -174,7 +28,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     let da: Tensor | null = null;
     let db: Tensor | null = null;
     if (a.requiresGrad) {
-      da = transA ? matmulForward(b, g, transB, true) : matmulForward(g, b, false, !transB);
+      da = transA ? matmulProduct(b, g, transB, true) : matmulProduct(g, b, false, !transB);
     }
     if (b.requiresGrad) {
       const foldBatch = b.rank === 2 && a.rank > 2 && !transA;
@@ -182,11 +36,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
         // Σ_b A_bᵀ G_b = A'ᵀ G' with A' = [batch·M, K], G' = [batch·M, N]: one product, no sum.
         const a2 = a.view([a.size / a.shape[a.rank - 1]!, a.shape[a.rank - 1]!], 'matmul backward');
         const g2 = g.view([g.size / g.shape[g.rank - 1]!, g.shape[g.rank - 1]!], 'matmul backward');
-        db = transB ? matmulForward(g2, a2, true, false) : matmulForward(a2, g2, true, false);
+        db = transB ? matmulProduct(g2, a2, true, false) : matmulProduct(a2, g2, true, false);
         a2.dispose();
         g2.dispose();
       } else {
-        db = transB ? matmulForward(g, a, true, transA) : matmulForward(a, g, !transA, false);
+        db = transB ? matmulProduct(g, a, true, transA) : matmulProduct(a, g, !transA, false);
       }
     }
     return [da, db];

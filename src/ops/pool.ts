@@ -6,37 +6,23 @@
  *   (row-major) on ties; average pooling divides by kh·kw (countIncludePad, the default) or by the
  *   number of image pixels in the window.
  *
- * One kernel each way (kernels/pool.wgsl). Max pooling saves the argmax of every output (an i32
+ * One kernel each way (src/kernels/pool.ts). Max pooling saves the argmax of every output (an i32
  * tensor, h·W + w as PyTorch) for its backward; both backwards are gathers over the output windows
  * covering each input pixel (no atomics, deterministic).
  */
 import { record } from '../autograd/tape.ts';
-import { defineKernel } from '../kernels/registry.ts';
+import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward, type PoolGeometry } from '../kernels/pool.ts';
 import { fmt } from '../tensor/shape.ts';
-import { Tensor } from '../tensor/tensor.ts';
-import poolWgsl from '../../kernels/pool.wgsl';
-import { checkTensor } from './elementwise.ts';
-import { groupsFor, uniform } from './util.ts';
-
-const K = {
-  maxForward: defineKernel('maxpool2d', poolWgsl, 'max_forward'),
-  maxBackward: defineKernel('maxpool2d_backward', poolWgsl, 'max_backward'),
-  avgForward: defineKernel('avgpool2d', poolWgsl, 'avg_forward'),
-  avgBackward: defineKernel('avgpool2d_backward', poolWgsl, 'avg_backward'),
-};
-
-const WG = 256;
-
-/** A size per spatial axis: one number for both, or [h, w]. */
-export type Size2 = number | readonly [number, number];
+import type { Tensor } from '../tensor/tensor.ts';
+import { checkTensor, pair, show, type Pair } from './check.ts';
 
 export interface Pool2dOptions {
   /** Window size. */
-  kernel: Size2;
+  kernel: Pair;
   /** Step between windows. Default: the kernel (PyTorch). */
-  stride?: Size2;
+  stride?: Pair;
   /** Implicit padding on each side, at most half the kernel. Default 0. */
-  padding?: Size2;
+  padding?: Pair;
 }
 
 export interface AvgPool2dOptions extends Pool2dOptions {
@@ -44,33 +30,7 @@ export interface AvgPool2dOptions extends Pool2dOptions {
   countIncludePad?: boolean;
 }
 
-function show(v: unknown): string {
-  return Array.isArray(v) ? `[${v.map(String).join(', ')}]` : String(v);
-}
-
-function pair(op: string, name: string, v: unknown, min: number): [number, number] {
-  const ok = (d: unknown): d is number => typeof d === 'number' && Number.isInteger(d) && d >= min;
-  if (ok(v)) return [v, v];
-  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
-  throw new Error(`${op}: ${name} must be an integer ≥ ${min} or a pair [h, w] of them, got ${show(v)}.`);
-}
-
-interface Geometry {
-  B: number;
-  H: number;
-  W: number;
-  C: number;
-  OH: number;
-  OW: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-}
-
-function geometry(op: string, x: Tensor, options: Pool2dOptions): Geometry {
+function geometry(op: string, x: Tensor, options: Pool2dOptions): PoolGeometry {
   checkTensor(op, x, 'x');
   if (x.rank !== 4) throw new Error(`${op}: x must be [B, H, W, C] (NHWC, rank 4), got ${fmt(x.shape)} (rank ${x.rank}).`);
   if (!options || typeof options !== 'object') throw new Error(`${op}: options { kernel, stride?, padding? } are required.`);
@@ -92,47 +52,13 @@ function geometry(op: string, x: Tensor, options: Pool2dOptions): Geometry {
   return { B, H, W, C, OH, OW, kh, kw, sh, sw, ph, pw };
 }
 
-function params(g: Geometry, n: number, includePad: boolean) {
-  return uniform({
-    n,
-    C: g.C,
-    H: g.H,
-    W: g.W,
-    OH: g.OH,
-    OW: g.OW,
-    kh: g.kh,
-    kw: g.kw,
-    sh: g.sh,
-    sw: g.sw,
-    ph: g.ph,
-    pw: g.pw,
-    include_pad: includePad ? 1 : 0,
-  });
-}
-
 /** Max pooling of NHWC x [B, H, W, C] → [B, OH, OW, C]. */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const op = 'maxPool2d';
   const g = geometry(op, x, options);
-  const outShape = [g.B, g.OH, g.OW, g.C];
-  const y = Tensor.empty(outShape, op);
-  const idx = Tensor.empty(outShape, `${op} argmax`, 'i32');
-  K.maxForward.dispatch({
-    bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), idx: idx.bind(op, 'read_write'), p: params(g, y.size, false) },
-    overrides: { WG },
-    workgroups: groupsFor(y.size, WG),
-  });
+  const { y, idx } = maxPoolForward(op, x, g);
   // y_o = x_{argmax(o)}: adjoint dx_i = Σ over outputs o with argmax(o) = i of dy_o.
-  record(op, y, [x], (dy) => {
-    const bop = `${op} backward`;
-    const dx = Tensor.empty(x.shape, bop);
-    K.maxBackward.dispatch({
-      bindings: { dy: dy.bind(bop), ridx: idx.bind(bop), dx: dx.bind(bop, 'read_write'), p: params(g, dx.size, false) },
-      overrides: { WG },
-      workgroups: groupsFor(dx.size, WG),
-    });
-    return [dx];
-  });
+  record(op, y, [x], (dy) => [maxPoolBackward(`${op} backward`, dy, idx, g)]);
   if (y.gradNode) y.own(idx);
   else idx.dispose();
   return y;
@@ -144,21 +70,7 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   const g = geometry(op, x, options);
   const includePad = options.countIncludePad ?? true;
   if (typeof includePad !== 'boolean') throw new Error(`${op}: countIncludePad must be true or false, got ${show(includePad)}.`);
-  const y = Tensor.empty([g.B, g.OH, g.OW, g.C], op);
-  K.avgForward.dispatch({
-    bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), p: params(g, y.size, includePad) },
-    overrides: { WG },
-    workgroups: groupsFor(y.size, WG),
-  });
+  const y = avgPoolForward(op, x, g, includePad);
   // y_o = Σ_{i ∈ window(o)} x_i / d_o: adjoint dx_i = Σ over outputs o whose window holds i of dy_o / d_o.
-  return record(op, y, [x], (dy) => {
-    const bop = `${op} backward`;
-    const dx = Tensor.empty(x.shape, bop);
-    K.avgBackward.dispatch({
-      bindings: { dy: dy.bind(bop), dx: dx.bind(bop, 'read_write'), p: params(g, dx.size, includePad) },
-      overrides: { WG },
-      workgroups: groupsFor(dx.size, WG),
-    });
-    return [dx];
-  });
+  return record(op, y, [x], (dy) => [avgPoolBackward(`${op} backward`, dy, g, includePad)]);
 }

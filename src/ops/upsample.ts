@@ -8,31 +8,18 @@
  * out = floor(in·scale) and r = 1/scale, which differs from in/out when in·scale is not an integer
  * (in = 5, scale = 1.5: out = 7, r = 0.667, not 0.714). Works for up- and down-sampling.
  *
- * The forward is one kernel (kernels/upsample.wgsl). The backward is the exact adjoint of the
+ * The forward is one kernel (src/kernels/upsample.ts). The backward is the exact adjoint of the
  * forward's f32 weights, separable: two dispatches of a 1-D gather, each input pixel summing the
  * outputs whose sample touches it along one axis (no atomics).
  */
 import { record } from '../autograd/tape.ts';
-import { defineKernel } from '../kernels/registry.ts';
+import { upsampleAxisAdjoint, upsampleForward } from '../kernels/upsample.ts';
 import { fmt } from '../tensor/shape.ts';
-import { Tensor } from '../tensor/tensor.ts';
-import upsampleWgsl from '../../kernels/upsample.wgsl';
-import { checkTensor } from './elementwise.ts';
-import { groupsFor, uniform } from './util.ts';
-
-const K = {
-  forward: defineKernel('upsample_bilinear', upsampleWgsl, 'forward'),
-  axisAdjoint: defineKernel('upsample_bilinear_backward', upsampleWgsl, 'axis_adjoint'),
-};
-
-const WG = 256;
+import type { Tensor } from '../tensor/tensor.ts';
+import { checkTensor, show } from './check.ts';
 
 /** Either the output size [Ho, Wo] or a scale factor (a number, or [h, w]). */
 export type UpsampleOptions = { size: readonly [number, number]; scale?: undefined } | { scale: number | readonly [number, number]; size?: undefined };
-
-function show(v: unknown): string {
-  return Array.isArray(v) ? `[${v.map(String).join(', ')}]` : String(v);
-}
 
 /** Output size and the f32 source step per output pixel along h and w. */
 function plan(x: Tensor, options: UpsampleOptions): { Ho: number; Wo: number; ry: number; rx: number } {
@@ -75,12 +62,7 @@ export function upsampleBilinear(x: Tensor, options: UpsampleOptions): Tensor {
   checkTensor(op, x, 'x');
   const { Ho, Wo, ry, rx } = plan(x, options);
   const [B, H, W, C] = x.shape as [number, number, number, number];
-  const y = Tensor.empty([B, Ho, Wo, C], op);
-  K.forward.dispatch({
-    bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), p: uniform({ n: y.size, batch: B, h: H, w: W, c: C, ho: Ho, wo: Wo, ry, rx }) },
-    overrides: { WG },
-    workgroups: groupsFor(y.size, WG),
-  });
+  const y = upsampleForward(op, x, Ho, Wo, ry, rx);
   // y = (A_y ⊗ A_x)·x with per-axis interpolation matrices: adjoint dx = A_yᵀ (A_xᵀ dy), one gather per axis.
   return record(op, y, [x], (g) => {
     const bop = `${op} backward`;
@@ -88,13 +70,7 @@ export function upsampleBilinear(x: Tensor, options: UpsampleOptions): Tensor {
     // (same length, r = 1: s = o exactly, weight 1) is skipped.
     const pass = (t: Tensor, shape: number[], nIn: number, nOut: number, inner: number, r: number): Tensor => {
       if (nIn === nOut && r === 1) return t.alias();
-      const out = Tensor.empty(shape, bop);
-      K.axisAdjoint.dispatch({
-        bindings: { g: t.bind(bop), dx: out.bind(bop, 'read_write'), a: uniform({ n: out.size, n_in: nIn, n_out: nOut, inner, r }) },
-        overrides: { WG },
-        workgroups: groupsFor(out.size, WG),
-      });
-      return out;
+      return upsampleAxisAdjoint(bop, t, shape, nIn, nOut, inner, r);
     };
     // Whichever axis goes first, the intermediate is [B, H, Wo, C] or [B, Ho, W, C]: take the smaller.
     let mid: Tensor;

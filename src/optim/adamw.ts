@@ -3,15 +3,11 @@
  *   θ ← θ·(1 − lr·wd); m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²;
  *   θ ← θ − lr/(1 − β1^t) · m / (sqrt(v)/sqrt(1 − β2^t) + eps),
  * with t counted per parameter (steps where it had a gradient). One fused dispatch per group per
- * step (kernels/optim.wgsl `adamw`; the packing is explained in optimizer.ts).
+ * step (src/kernels/optim.ts `adamwUpdate`; the packing is explained in optimizer.ts).
  */
-import optimWgsl from '../../kernels/optim.wgsl';
-import { defineKernel, grid } from '../kernels/registry.ts';
-import { uniform } from '../ops/util.ts';
+import { adamwUpdate } from '../kernels/optim.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { checkNumber, Optimizer, type Group, type ParamGroup } from './optimizer.ts';
-
-const adamwKernel = defineKernel('optim_adamw', optimWgsl, 'adamw');
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */
@@ -59,26 +55,13 @@ export class AdamW extends Optimizer<AdamWOptions> {
   protected dispatch(g: Group<AdamWOptions>): void {
     const op = 'AdamW.step()';
     const h = g.hyper;
-    adamwKernel.dispatch({
-      bindings: {
-        theta: g.theta!.bind(op, 'read_write'),
-        grad: g.grad!.bind(op),
-        tab: g.table!.bind(op),
-        exp_avg: g.state.get('exp_avg')!.bind(op, 'read_write'),
-        exp_avg_sq: g.state.get('exp_avg_sq')!.bind(op, 'read_write'),
-        ap: uniform({
-          n_chunks: g.nChunks,
-          n_params: g.params.length,
-          lr: h.lr,
-          beta1: h.betas[0],
-          beta2: h.betas[1],
-          one_minus_beta1: 1 - h.betas[0],
-          one_minus_beta2: 1 - h.betas[1],
-          decay: 1 - h.lr * h.weightDecay,
-          eps: h.eps,
-        }),
-      },
-      workgroups: grid(g.nChunks),
+    const packed = { theta: g.theta!, grad: g.grad!, table: g.table!, nChunks: g.nChunks, nParams: g.params.length };
+    adamwUpdate(op, packed, g.state.get('exp_avg')!, g.state.get('exp_avg_sq')!, {
+      lr: h.lr,
+      beta1: h.betas[0],
+      beta2: h.betas[1],
+      eps: h.eps,
+      weightDecay: h.weightDecay,
     });
   }
 }

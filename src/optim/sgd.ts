@@ -1,17 +1,13 @@
 /**
  * SGD with momentum, weight decay and Nesterov momentum, as PyTorch's torch.optim.SGD with
  * dampening 0: g ← g + wd·θ; v ← μ·v + g; g ← g + μ·v (nesterov) or g ← v; θ ← θ − lr·g.
- * One fused dispatch per parameter group per step (kernels/optim.wgsl `sgd`; the packing is
+ * One fused dispatch per parameter group per step (src/kernels/optim.ts `sgdUpdate`; the packing is
  * explained in optimizer.ts).
  */
-import optimWgsl from '../../kernels/optim.wgsl';
-import { defineKernel, grid } from '../kernels/registry.ts';
-import { uniform } from '../ops/util.ts';
+import { sgdUpdate } from '../kernels/optim.ts';
 import { keep } from '../tensor/scope.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { checkNumber, Optimizer, type Group, type ParamGroup } from './optimizer.ts';
-
-const sgdKernel = defineKernel('optim_sgd', optimWgsl, 'sgd');
 
 export interface SGDOptions {
   /** Learning rate (default 1e-3, as PyTorch). */
@@ -54,22 +50,12 @@ export class SGD extends Optimizer<SGDOptions> {
     const op = 'SGD.step()';
     const mom = g.state.get('momentum_buffer') ?? (this.dummy ??= keep(Tensor.empty([1], op)));
     const h = g.hyper;
-    sgdKernel.dispatch({
-      bindings: {
-        theta: g.theta!.bind(op, 'read_write'),
-        grad: g.grad!.bind(op),
-        tab: g.table!.bind(op),
-        mom: mom.bind(op, 'read_write'),
-        sp: uniform({
-          n_chunks: g.nChunks,
-          n_params: g.params.length,
-          lr: h.lr,
-          momentum: g.state.has('momentum_buffer') ? h.momentum : 0,
-          weight_decay: h.weightDecay,
-          nesterov: h.nesterov,
-        }),
-      },
-      workgroups: grid(g.nChunks),
+    const packed = { theta: g.theta!, grad: g.grad!, table: g.table!, nChunks: g.nChunks, nParams: g.params.length };
+    sgdUpdate(op, packed, mom, {
+      lr: h.lr,
+      momentum: g.state.has('momentum_buffer') ? h.momentum : 0,
+      weightDecay: h.weightDecay,
+      nesterov: h.nesterov,
     });
   }
 

@@ -5,9 +5,22 @@
  */
 import { engine, type Engine } from '../device/engine.ts';
 import type { StorageArg } from '../kernels/registry.ts';
-import { backward as runBackward, type GradNode } from '../autograd/tape.ts';
+import type { GradNode } from '../autograd/tape.ts';
 import { checkShape, fmt, sizeOf, type Shape } from './shape.ts';
 import { keep, track } from './scope.ts';
+
+/**
+ * The backward walk, installed by src/autograd/tape.ts when it loads. This module never imports
+ * the tape at run time: the tape imports the kernel launchers, which import this module, so a
+ * runtime import here would close a cycle. Every op loads the tape (it records through it).
+ */
+type BackwardWalk = (root: Tensor, seed?: Tensor) => void;
+let runBackward: BackwardWalk | null = null;
+
+/** Called once by src/autograd/tape.ts: the function behind Tensor.backward(). */
+export function installBackward(walk: BackwardWalk): void {
+  runBackward = walk;
+}
 
 let liveTensors = 0;
 let liveBytes = 0;
@@ -167,6 +180,7 @@ export class Tensor {
   /** Compute gradients of this tensor w.r.t. every leaf with requiresGrad (see autograd/tape). */
   backward(seed?: Tensor): void {
     this.storage('backward()');
+    if (!runBackward) throw new Error('backward(): autograd is not loaded (import hemgpu through its entry point).');
     runBackward(this, seed);
   }
 

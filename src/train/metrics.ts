@@ -3,13 +3,14 @@
  * predictions, and IoU per class / mean IoU over the classes that occur (union > 0), as PASCAL
  * VOC reports it. Labels equal to `ignore` are skipped.
  */
+import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 
 export class ConfusionMatrix {
   readonly counts: Float64Array;
 
   constructor(
     readonly classes: number,
-    readonly ignore = 255,
+    readonly ignore = IGNORE_LABEL,
   ) {
     if (!Number.isInteger(classes) || classes < 1) throw new Error(`ConfusionMatrix: classes must be a positive integer, got ${classes}.`);
     this.counts = new Float64Array(classes * classes);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { init } from '../index.node.ts'; // registers the Dawn provider and the mnist digit source
 import { noGrad } from '../autograd/tape.ts';
 import { tensor } from '../ops/create.ts';
-import { crossEntropy } from '../ops/cross-entropy.ts';
+import { crossEntropy, IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import { tidy } from '../tensor/scope.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -26,7 +26,6 @@ import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/safetenso
 import type { TrainFlags } from '../cli/args.ts';
 import { ConfusionMatrix, argmaxLastAxis } from './metrics.ts';
 
-export const IGNORE = 255;
 const CHECKPOINT_KIND = 'hemgpu-segnet';
 const CHECKPOINT_VERSION = '1';
 
@@ -137,7 +136,7 @@ export function sampleBackground(labels: Int32Array, keep: number, seed: number,
   if (!(keep > 0 && keep <= 1)) throw new Error(`sampleBackground: keep must be in (0, 1], got ${String(keep)}.`);
   if (keep === 1) return labels;
   const rng = new DataRng(mixSeed(seed, step, 0x6267));
-  for (let i = 0; i < labels.length; i++) if (labels[i] === 0 && rng.next() >= keep) labels[i] = IGNORE;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === 0 && rng.next() >= keep) labels[i] = IGNORE_LABEL;
   return labels;
 }
 
@@ -147,7 +146,7 @@ export async function evaluate(
   d: Dataset,
   opts: { batch?: number; iterations?: number } = {},
 ): Promise<{ miou: number; iou: number[]; pixelAccuracy: number }> {
-  const cm = new ConfusionMatrix(d.classes, IGNORE);
+  const cm = new ConfusionMatrix(d.classes, IGNORE_LABEL);
   const was = model.training;
   model.eval();
   const batch = opts.batch ?? 16;
@@ -324,7 +323,7 @@ export async function train(flags: TrainFlags, hooks: TrainHooks = {}): Promise<
       const logits = model.forward(tensor(x, [idx.length, trainSet.height, trainSet.width, trainSet.channels]), {
         dropoutSeed: (flags.seed * 7919 + step) >>> 0,
       });
-      const l = crossEntropy(logits, labels, { ignoreIndex: IGNORE });
+      const l = crossEntropy(logits, labels, { ignoreIndex: IGNORE_LABEL });
       l.backward();
       return l;
     });

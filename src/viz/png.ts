@@ -8,6 +8,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PNG } from 'pngjs';
 import { vocColormap } from '../data/voc.ts';
+import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import { BLACK, Canvas, SERIES_COLORS, WHITE, colormap, rgb, type Colormap, type Rgb } from './canvas.ts';
 import { GLYPH_HEIGHT } from './font.ts';
 
@@ -406,7 +407,7 @@ export interface SegmentationOptions {
 /**
  * Renders image | ground truth | prediction side by side (one row per scene when the arrays hold
  * several size×size scenes). The image (1 or 3 channels, NHWC) is min-max normalised per scene;
- * label 255 (ignore) is white; the prediction's title gives its pixel accuracy.
+ * label IGNORE_LABEL (255) is white; the prediction's title gives its pixel accuracy.
  */
 export function renderSegmentation(
   image: ArrayLike<number>,
@@ -431,12 +432,12 @@ export function renderSegmentation(
   const channels = image.length / (scenes * px);
   let maxLabel = 0;
   for (const arr of predictions ? [labels, predictions] : [labels]) {
-    for (let i = 0; i < arr.length; i++) if (arr[i]! !== 255 && arr[i]! > maxLabel) maxLabel = arr[i]!;
+    for (let i = 0; i < arr.length; i++) if (arr[i]! !== IGNORE_LABEL && arr[i]! > maxLabel) maxLabel = arr[i]!;
   }
   const palette = options.palette ?? (maxLabel < DIGIT_PALETTE.length ? DIGIT_PALETTE : vocColormap(256));
   const nClasses = options.classNames?.length ?? (palette === DIGIT_PALETTE ? DIGIT_PALETTE.length : maxLabel + 1);
   const names = options.classNames ?? (palette === DIGIT_PALETTE ? ['bg', ...Array.from({ length: 10 }, (_, d) => String(d))] : Array.from({ length: nClasses }, (_, i) => String(i)));
-  const colorOf = (l: number): Rgb => (l === 255 ? IGNORE_COLOR : (palette[l] ?? ([255, 0, 255] as Rgb)));
+  const colorOf = (l: number): Rgb => (l === IGNORE_LABEL ? IGNORE_COLOR : (palette[l] ?? ([255, 0, 255] as Rgb)));
 
   const scale = options.scale ?? Math.max(1, Math.ceil(192 / size));
   const panel = size * scale;
@@ -492,7 +493,7 @@ export function renderSegmentation(
       let scored = 0;
       for (let k = 0; k < px; k++) {
         const l = labels[s * px + k]!;
-        if (l === 255) continue;
+        if (l === IGNORE_LABEL) continue;
         scored++;
         if (predictions[s * px + k] === l) right++;
       }

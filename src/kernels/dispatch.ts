@@ -1,17 +1,32 @@
-/** Small helpers shared by the op files. */
-import type { UniformArg } from '../kernels/registry.ts';
-import { grid } from '../kernels/registry.ts';
+/**
+ * Small helpers shared by the launcher files of src/kernels/: uniform values, workgroup counts,
+ * and the shape/stride arithmetic that fills the kernels' rank-8 uniform arrays.
+ */
+import type { UniformArg } from './registry.ts';
 import type { Shape } from '../tensor/shape.ts';
 
-export const MAX_RANK = 8;
+const MAX_RANK = 8;
 
 export function uniform(values: UniformArg['values']): UniformArg {
   return { kind: 'uniform', values };
 }
 
+/** 1-D dispatch helper: spread `groups` workgroups over x and y within the per-dimension limit. */
+export function grid(groups: number, maxPerDim = 65535): [number, number, number] {
+  const g = Math.max(1, groups);
+  if (g <= maxPerDim) return [g, 1, 1];
+  const y = Math.ceil(g / maxPerDim);
+  return [Math.ceil(g / y), y, 1];
+}
+
 /** Workgroups for `n` invocations in groups of `wg`, spread over x and y. */
 export function groupsFor(n: number, wg: number): [number, number, number] {
   return grid(Math.ceil(n / wg));
+}
+
+/** `v` rounded up to a multiple of 4 (the vec4 kernels' row lengths). */
+export function ceil4(v: number): number {
+  return Math.ceil(v / 4) * 4;
 }
 
 /** Row-major strides. */

@@ -1,0 +1,173 @@
+/**
+ * Launchers for kernels/batchnorm.wgsl: per-channel statistics over R rows × C channels (batch:
+ * a sliced Welford pass + a finalize that updates the running statistics in place; eval: a
+ * snapshot of the running statistics), the normalise + affine pass, and the backward passes
+ * (per-channel Σdy, Σdy·x̂ → dγ, dβ; dx). Forward only (no autograd): src/ops/batchnorm.ts checks
+ * the arguments and records the gradient.
+ */
+import batchnormWgsl from '../../kernels/batchnorm.wgsl';
+import { Tensor } from '../tensor/tensor.ts';
+import { groupsFor, uniform } from './dispatch.ts';
+import { defineKernel } from './registry.ts';
+
+const K = {
+  statsPartial: defineKernel('batchnorm_stats', batchnormWgsl, 'stats_partial'),
+  statsFinalize: defineKernel('batchnorm_stats_finalize', batchnormWgsl, 'stats_finalize'),
+  statsEval: defineKernel('batchnorm_stats_eval', batchnormWgsl, 'stats_eval'),
+  normalize: defineKernel('batchnorm_normalize', batchnormWgsl, 'normalize'),
+  gradPartial: defineKernel('batchnorm_grad_partial', batchnormWgsl, 'grad_partial'),
+  gradFinalize: defineKernel('batchnorm_grad_finalize', batchnormWgsl, 'grad_finalize'),
+  dxTrain: defineKernel('batchnorm_dx', batchnormWgsl, 'dx_train'),
+  dxEval: defineKernel('batchnorm_dx_eval', batchnormWgsl, 'dx_eval'),
+};
+
+const WG = 64;
+/** Most row slices of a per-channel reduction (the finalize pass combines them serially). */
+const MAX_CHUNKS = 256;
+/** Rows each row lane reduces serially before another slice is opened. */
+const ROWS_PER_LANE = 32;
+
+/** Tiling of the per-channel reductions over R rows × C channels (see kernels/batchnorm.wgsl). */
+export interface ReductionPlan {
+  /** Channels per workgroup (a power of two ≤ WG). */
+  ct: number;
+  blocks: number;
+  chunkRows: number;
+  chunks: number;
+}
+
+export function reductionPlan(rows: number, channels: number): ReductionPlan {
+  let ct = 1;
+  while (ct < channels && ct < WG) ct *= 2;
+  const lanes = WG / ct;
+  let chunkRows = lanes * ROWS_PER_LANE;
+  let chunks = Math.ceil(rows / chunkRows);
+  if (chunks > MAX_CHUNKS) {
+    chunkRows = Math.ceil(rows / MAX_CHUNKS);
+    chunks = Math.ceil(rows / chunkRows);
+  }
+  return { ct, blocks: Math.ceil(channels / ct), chunkRows, chunks };
+}
+
+/** One batch norm's sizes and constants: x is [R, C] (rows × channels). */
+export interface BatchNormDims {
+  R: number;
+  C: number;
+  momentum: number;
+  eps: number;
+}
+
+/** The uniform, tiling and workgroup counts shared by every pass of one batch norm. */
+function launch(d: BatchNormDims) {
+  const plan = reductionPlan(d.R, d.C);
+  return {
+    plan,
+    p: uniform({
+      rows: d.R,
+      channels: d.C,
+      chunk_rows: plan.chunkRows,
+      chunks: plan.chunks,
+      blocks: plan.blocks,
+      n: d.R * d.C,
+      momentum: d.momentum,
+      eps: d.eps,
+    }),
+    reduce: { overrides: { WG, CT: plan.ct }, workgroups: groupsFor(plan.blocks * plan.chunks, 1) },
+    channel: { overrides: { WG }, workgroups: groupsFor(d.C, WG) },
+    element: { overrides: { WG }, workgroups: groupsFor(d.R * d.C, WG) },
+  };
+}
+
+/**
+ * Batch statistics [2, C] (mean, 1/σ) of x; the running mean and variance are updated in place
+ * (running = (1 − momentum) · running + momentum · batch, unbiased variance).
+ */
+export function batchStats(op: string, x: Tensor, runMean: Tensor, runVar: Tensor, d: BatchNormDims): Tensor {
+  const l = launch(d);
+  const stats = Tensor.empty([2, d.C], `${op} statistics`);
+  const part = Tensor.empty([l.plan.chunks, d.C, 2], `${op} statistics`);
+  K.statsPartial.dispatch({ bindings: { x: x.bind(op), part: part.bind(op, 'read_write'), p: l.p }, ...l.reduce });
+  K.statsFinalize.dispatch({
+    bindings: {
+      fpart: part.bind(op),
+      stats: stats.bind(op, 'read_write'),
+      run_mean: runMean.bind(op, 'read_write'),
+      run_var: runVar.bind(op, 'read_write'),
+      p: l.p,
+    },
+    ...l.channel,
+  });
+  part.dispose();
+  return stats;
+}
+
+/** A [2, C] (mean, 1/σ) snapshot of the running statistics (eval mode). */
+export function runningStats(op: string, runMean: Tensor, runVar: Tensor, d: BatchNormDims): Tensor {
+  const l = launch(d);
+  const stats = Tensor.empty([2, d.C], `${op} statistics`);
+  K.statsEval.dispatch({
+    bindings: { ev_mean: runMean.bind(op), ev_var: runVar.bind(op), stats: stats.bind(op, 'read_write'), p: l.p },
+    ...l.channel,
+  });
+  return stats;
+}
+
+/** y = (x − mean) · (1/σ) · γ + β per channel. */
+export function batchNormalize(op: string, x: Tensor, stats: Tensor, gamma: Tensor, beta: Tensor, d: BatchNormDims): Tensor {
+  const l = launch(d);
+  const y = Tensor.empty(x.shape, op);
+  K.normalize.dispatch({
+    bindings: { x: x.bind(op), sstats: stats.bind(op), gamma: gamma.bind(op), beta: beta.bind(op), y: y.bind(op, 'read_write'), p: l.p },
+    ...l.element,
+  });
+  return y;
+}
+
+/** dγ = Σ dy ⊙ x̂ and dβ = Σ dy per channel. */
+export function batchNormParamGrads(op: string, x: Tensor, dy: Tensor, stats: Tensor, d: BatchNormDims): { dgamma: Tensor; dbeta: Tensor } {
+  const l = launch(d);
+  const part = Tensor.empty([l.plan.chunks, d.C, 2], op);
+  K.gradPartial.dispatch({
+    bindings: { x: x.bind(op), dy: dy.bind(op), sstats: stats.bind(op), part: part.bind(op, 'read_write'), p: l.p },
+    ...l.reduce,
+  });
+  const dgamma = Tensor.empty([d.C], op);
+  const dbeta = Tensor.empty([d.C], op);
+  K.gradFinalize.dispatch({
+    bindings: { fpart: part.bind(op), sstats: stats.bind(op), dgamma: dgamma.bind(op, 'read_write'), dbeta: dbeta.bind(op, 'read_write'), p: l.p },
+    ...l.channel,
+  });
+  part.dispose();
+  return { dgamma, dbeta };
+}
+
+/** Training dx = γ/σ · (dy − mean(dy) − x̂ ⊙ mean(dy ⊙ x̂)), from dγ and dβ. */
+export function batchNormInputGrad(op: string, x: Tensor, dy: Tensor, stats: Tensor, gamma: Tensor, dgamma: Tensor, dbeta: Tensor, d: BatchNormDims): Tensor {
+  const l = launch(d);
+  const dx = Tensor.empty(x.shape, op);
+  K.dxTrain.dispatch({
+    bindings: {
+      x: x.bind(op),
+      dy: dy.bind(op),
+      sstats: stats.bind(op),
+      gamma: gamma.bind(op),
+      rdgamma: dgamma.bind(op),
+      rdbeta: dbeta.bind(op),
+      dx: dx.bind(op, 'read_write'),
+      p: l.p,
+    },
+    ...l.element,
+  });
+  return dx;
+}
+
+/** Eval dx = γ/σ · dy. */
+export function batchNormInputGradEval(op: string, dy: Tensor, stats: Tensor, gamma: Tensor, d: BatchNormDims): Tensor {
+  const l = launch(d);
+  const dx = Tensor.empty(dy.shape, op);
+  K.dxEval.dispatch({
+    bindings: { dy: dy.bind(op), sstats: stats.bind(op), gamma: gamma.bind(op), dx: dx.bind(op, 'read_write'), p: l.p },
+    ...l.element,
+  });
+  return dx;
+}

@@ -1,0 +1,125 @@
+/**
+ * Launchers for kernels/conv2d.wgsl: im2col (the receptive fields of NHWC x as the rows of a
+ * zero-padded matrix), col2im (its adjoint, as a gather) and the epilogue (bias, and cutting
+ * the padded product back to NHWC). Forward only (no autograd): src/ops/conv2d.ts checks the
+ * arguments, computes the geometry, runs the matmuls and records the gradient.
+ */
+import convWgsl from '../../kernels/conv2d.wgsl';
+import { Tensor } from '../tensor/tensor.ts';
+import { groupsFor, uniform } from './dispatch.ts';
+import { defineKernel } from './registry.ts';
+
+const K = {
+  im2col: defineKernel('conv2d_im2col', convWgsl, 'im2col'),
+  im2colC4: defineKernel('conv2d_im2col_c4', convWgsl, 'im2col_c4'),
+  col2im: defineKernel('conv2d_col2im', convWgsl, 'col2im'),
+  col2imC4: defineKernel('conv2d_col2im_c4', convWgsl, 'col2im_c4'),
+  epilogue: defineKernel('conv2d_epilogue', convWgsl, 'epilogue'),
+};
+
+const WG = 256;
+
+/** Everything about one convolution's geometry. */
+export interface ConvGeometry {
+  B: number;
+  H: number;
+  W: number;
+  Cin: number;
+  kh: number;
+  kw: number;
+  Cout: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  Ho: number;
+  Wo: number;
+  /** B·Ho·Wo output pixels: the rows of cols. */
+  M: number;
+  /** Rows of the matmul operands: M rounded up to a multiple of 4 (extra rows are 0). */
+  mp: number;
+  /** kh·kw·Cin: the matmul's inner dimension. */
+  kc: number;
+  /** Columns of cols: kc rounded up to a multiple of 4 (extra columns are 0). */
+  kp: number;
+  /** Columns of the product: Cout rounded up to a multiple of 4 (w gets zero columns). */
+  cp: number;
+  /** 1×1, stride 1, no padding, Cin a multiple of 4: x itself is the cols matrix, no im2col. */
+  pointwise: boolean;
+}
+
+function params(g: ConvGeometry, n: number) {
+  return uniform({
+    n,
+    m: g.M,
+    h: g.H,
+    w: g.W,
+    c: g.Cin,
+    ho: g.Ho,
+    wo: g.Wo,
+    kh: g.kh,
+    kw: g.kw,
+    sh: g.sh,
+    sw: g.sw,
+    ph: g.ph,
+    pw: g.pw,
+    dh: g.dh,
+    dw: g.dw,
+    kp: g.kp,
+  });
+}
+
+/** cols [mp, kp] of x, zero rows and columns past [M, kc] */
+export function im2col(op: string, x: Tensor, g: ConvGeometry): Tensor {
+  const cols = Tensor.empty([g.mp, g.kp], op);
+  const n = cols.size / 4;
+  const c4 = g.Cin % 4 === 0;
+  (c4 ? K.im2colC4 : K.im2col).dispatch({
+    bindings: c4
+      ? { x4: x.bind(op), cols: cols.bind(op, 'read_write'), p: params(g, n) }
+      : { x: x.bind(op), cols: cols.bind(op, 'read_write'), p: params(g, n) },
+    overrides: { WG },
+    workgroups: groupsFor(n, WG),
+  });
+  return cols;
+}
+
+/** dx [B, H, W, Cin] from dcols [mp, kp]: the adjoint of im2col, as a gather */
+export function col2im(op: string, dcols: Tensor, g: ConvGeometry): Tensor {
+  const dx = Tensor.empty([g.B, g.H, g.W, g.Cin], op);
+  if (g.Cin % 4 === 0) {
+    const n = dx.size / 4;
+    K.col2imC4.dispatch({
+      bindings: { dcols4: dcols.bind(op), dx4: dx.bind(op, 'read_write'), q: params(g, n) },
+      overrides: { WG },
+      workgroups: groupsFor(n, WG),
+    });
+  } else {
+    K.col2im.dispatch({
+      bindings: { dcols: dcols.bind(op), dx: dx.bind(op, 'read_write'), q: params(g, dx.size) },
+      overrides: { WG },
+      workgroups: groupsFor(dx.size, WG),
+    });
+  }
+  return dx;
+}
+
+/** y [B, Ho, Wo, Cout] from the padded product [rows, cp], plus the bias */
+export function convEpilogue(op: string, prod: Tensor, bias: Tensor | undefined, g: ConvGeometry): Tensor {
+  const shape = [g.B, g.Ho, g.Wo, g.Cout];
+  if (!bias && prod.size === g.M * g.Cout) return prod.view(shape, op);
+  const y = Tensor.empty(shape, op);
+  K.epilogue.dispatch({
+    bindings: {
+      prod: prod.bind(op),
+      bias: (bias ?? prod).bind(op), // unread without a bias
+      y: y.bind(op, 'read_write'),
+      e: uniform({ n: y.size, cout: g.Cout, cp: g.cp }),
+    },
+    overrides: { WG, HAS_BIAS: bias !== undefined },
+    workgroups: groupsFor(y.size, WG),
+  });
+  return y;
+}

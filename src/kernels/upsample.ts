@@ -1,0 +1,43 @@
+/**
+ * Launchers for kernels/upsample.wgsl: the bilinear resize of NHWC images (align_corners =
+ * false) and the 1-D adjoint gather along one axis that its backward runs twice. Forward only
+ * (no autograd): src/ops/upsample.ts records the gradient.
+ */
+import upsampleWgsl from '../../kernels/upsample.wgsl';
+import type { Shape } from '../tensor/shape.ts';
+import { Tensor } from '../tensor/tensor.ts';
+import { groupsFor, uniform } from './dispatch.ts';
+import { defineKernel } from './registry.ts';
+
+const K = {
+  forward: defineKernel('upsample_bilinear', upsampleWgsl, 'forward'),
+  axisAdjoint: defineKernel('upsample_bilinear_backward', upsampleWgsl, 'axis_adjoint'),
+};
+
+const WG = 256;
+
+/** x [B, H, W, C] → [B, Ho, Wo, C], sampling source step ry, rx per output pixel. */
+export function upsampleForward(op: string, x: Tensor, Ho: number, Wo: number, ry: number, rx: number): Tensor {
+  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const y = Tensor.empty([B, Ho, Wo, C], op);
+  K.forward.dispatch({
+    bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), p: uniform({ n: y.size, batch: B, h: H, w: W, c: C, ho: Ho, wo: Wo, ry, rx }) },
+    overrides: { WG },
+    workgroups: groupsFor(y.size, WG),
+  });
+  return y;
+}
+
+/**
+ * The adjoint of the interpolation along one axis: g [outer, nOut, inner] → `shape` =
+ * [outer, nIn, inner], each input pixel summing the outputs whose sample touches it.
+ */
+export function upsampleAxisAdjoint(op: string, g: Tensor, shape: Shape, nIn: number, nOut: number, inner: number, r: number): Tensor {
+  const out = Tensor.empty(shape, op);
+  K.axisAdjoint.dispatch({
+    bindings: { g: g.bind(op), dx: out.bind(op, 'read_write'), a: uniform({ n: out.size, n_in: nIn, n_out: nOut, inner, r }) },
+    overrides: { WG },
+    workgroups: groupsFor(out.size, WG),
+  });
+  return out;
+}
