@@ -24,35 +24,11 @@ import { decode as decodeJpegRaw } from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { SampleSource } from './batches.ts';
 import { DataRng } from './rng.ts';
+import { IGNORE_LABEL, VOC_CLASSES, vocColormap } from './voc-classes.ts';
 
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
-/** The label of pixels that are not scored (object borders and "difficult" regions in VOC). */
-export const IGNORE_LABEL = 255;
-
-export const VOC_CLASSES: readonly string[] = [
-  'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
-];
-
-/** The VOC colour map: class i's RGB colour (bits of i spread over the channels' high bits). */
-export function vocColormap(n = 256): Array<[number, number, number]> {
-  const out: Array<[number, number, number]> = [];
-  for (let i = 0; i < n; i++) {
-    let r = 0;
-    let g = 0;
-    let b = 0;
-    let c = i;
-    for (let j = 0; j < 8; j++) {
-      r |= ((c >> 0) & 1) << (7 - j);
-      g |= ((c >> 1) & 1) << (7 - j);
-      b |= ((c >> 2) & 1) << (7 - j);
-      c >>= 3;
-    }
-    out.push([r, g, b]);
-  }
-  return out;
-}
+export { IGNORE_LABEL, VOC_CLASSES, vocColormap };
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
