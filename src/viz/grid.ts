@@ -40,7 +40,8 @@ function cellSpec(c: GridCell): Record<string, unknown> {
 
 function colorBarSpec(bar: NonNullable<GridOptions['colorBar']>, height: number): Record<string, unknown> {
   const { lo, hi } = bar;
-  const n = 64;
+  // Bands at least 3 px tall, so each shows its colour and not only anti-aliased edges.
+  const n = Math.max(2, Math.min(64, Math.floor(height / 3)));
   const values = Array.from({ length: n }, (_, i) => ({ v0: lo + ((hi - lo) * i) / n, v1: lo + ((hi - lo) * (i + 1)) / n, v: lo + ((hi - lo) * (i + 0.5)) / n }));
   return {
     width: 16,
