@@ -1,11 +1,10 @@
 /**
  * Headless rendering of Vega-Lite specs (Node only): vega-lite compiles the spec, vega renders it
- * to SVG without a canvas, resvg rasterises the SVG to PNG. vega is loaded on first use, so
- * importing hemgpu does not pay for it. Text is set in DejaVu Sans, loaded from its file, so the
- * pixels do not depend on the machine's other fonts (Debian: fonts-dejavu-core); without it,
- * the system's fonts are used and a warning says so.
+ * to SVG without a canvas, resvg rasterises the SVG to PNG. vega and resvg (a native binary) are
+ * loaded on first use, so importing hemgpu neither pays for them nor needs them. Text is set in
+ * DejaVu Sans, loaded from its file, so the pixels do not depend on the machine's other fonts
+ * (Debian: fonts-dejavu-core); without it, the system's fonts are used and a warning says so.
  */
-import { Resvg } from '@resvg/resvg-js';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
@@ -41,7 +40,8 @@ export async function chartSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 /** Rasterises SVG text to PNG bytes at `scale` pixels per SVG unit. */
-export function svgToPng(svg: string, scale = 1): Buffer {
+export async function svgToPng(svg: string, scale = 1): Promise<Buffer> {
+  const { Resvg } = await import('@resvg/resvg-js');
   const files = chartFontFiles();
   const resvg = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: scale },
@@ -69,6 +69,6 @@ export function svgPathOf(pngPath: string): string {
 /** Renders a spec to `path` (PNG) and, unless `svg` is false, its SVG beside it. */
 export async function writeChart(path: string, spec: TopLevelSpec, options: { svg?: boolean; scale?: number } = {}): Promise<void> {
   const svg = await chartSvg(spec);
-  writeFileAtomic(path, svgToPng(svg, options.scale ?? 1));
+  writeFileAtomic(path, await svgToPng(svg, options.scale ?? 1));
   if (options.svg ?? true) writeFileAtomic(svgPathOf(path), svg);
 }
