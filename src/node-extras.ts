@@ -37,22 +37,8 @@ export {
   type LabelImage,
 } from './data/voc.ts';
 
-export {
-  writeLineChart,
-  writeHeatmaps,
-  writeSegmentation,
-  renderLineChart,
-  renderHeatmaps,
-  renderSegmentation,
-  writePng,
-  encodePng,
-  DIGIT_PALETTE,
-  type LineSeries,
-  type LineChartOptions,
-  type HeatmapOptions,
-  type SegmentationOptions,
-} from './viz/png.ts';
-export { Canvas, type Rgb, type Colormap } from './viz/canvas.ts';
+export { writeLineChart, writeHeatmaps, writeSegmentation, writePng, encodePng, pngDataUrl } from './viz/png.ts';
+export { writeChart, chartSvg, svgToPng } from './viz/render.ts';
 
 export {
   saveCheckpoint,

@@ -1,18 +1,17 @@
 /**
- * The PNG figures (src/viz/png.ts, canvas.ts, font.ts): every file decodes back with pngjs to the
- * expected size with non-trivial content (series colours, text ink, colour-mapped cells, palette
- * colours at known label positions), the font table is well formed, ticks are formatted sanely,
- * writes are atomic, and bad input is refused by message.
+ * The image grids (src/viz/raster.ts, heatmaps.ts, segmentation.ts, png.ts): the rasters are
+ * ours and are checked value by value (colour-mapped cells, palette colours at known label
+ * positions); the written PNG (laid out by Vega-Lite, rasterised by resvg) decodes with pngjs and
+ * shows those rasters unresampled (exact colours, whole blocks), with titles in its SVG; bad input
+ * is refused by message. The charts are tested in test/charts.test.ts.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { colormap, SERIES_COLORS, type Rgb } from '../src/viz/canvas.ts';
-import { GLYPH_HEIGHT, GLYPH_WIDTH, GLYPH_TABLE, glyph, hasGlyphs } from '../src/viz/font.ts';
-import { formatTick } from '../src/viz/png.ts';
+import { colormap, type Raster, type Rgb } from '../src/viz/raster.ts';
 
 let dir = '';
 beforeAll(() => {
@@ -41,155 +40,79 @@ function distinctColours(img: { width: number; height: number; data: Buffer }): 
   return s.size;
 }
 
-function pixel(img: { width: number; data: Buffer }, x: number, y: number): number[] {
-  const o = (y * img.width + x) * 4;
-  return [img.data[o]!, img.data[o + 1]!, img.data[o + 2]!, img.data[o + 3]!];
+
+/** Number of pixels of exactly this colour in a raster. */
+function countIn(r: Raster, c: Rgb): number {
+  let n = 0;
+  for (let i = 0; i < r.width * r.height; i++) if (r.data[4 * i] === c[0] && r.data[4 * i + 1] === c[1] && r.data[4 * i + 2] === c[2]) n++;
+  return n;
 }
 
-describe('font', () => {
-  it('every glyph is at most 9 rows of exactly 5 cells; all printable ASCII and the Greek used in figures exist', () => {
-    for (const [ch, rows] of Object.entries(GLYPH_TABLE)) {
-      const r = rows.split(' ').filter((x) => x !== '');
-      expect(r.length, `glyph '${ch}'`).toBeLessThanOrEqual(GLYPH_HEIGHT);
-      for (const row of r) expect(row, `glyph '${ch}'`).toMatch(/^[#.]{5}$/);
-    }
-    let ascii = '';
-    for (let c = 32; c < 127; c++) ascii += String.fromCharCode(c);
-    expect(hasGlyphs(ascii)).toBe(true);
-    expect(hasGlyphs('ηγμσΔ∂·×−‖')).toBe(true);
-    // Distinct characters look distinct (no copy-paste slips), except the two minus signs.
-    const seen = new Map<string, string>();
-    for (const ch of Object.keys(GLYPH_TABLE)) {
-      const key = Array.from(glyph(ch)).join('');
-      if (ch !== ' ' && seen.has(key) && !['-−'].includes(seen.get(key)! + ch)) throw new Error(`'${ch}' looks like '${seen.get(key)}'`);
-      seen.set(key, ch);
-    }
-    expect(glyph('A').length).toBe(GLYPH_WIDTH * GLYPH_HEIGHT);
-  });
-
-  it('tick labels: step precision, exponents for very small/large values', () => {
-    expect(formatTick(0, 0.5)).toBe('0');
-    expect(formatTick(2.5, 0.5)).toBe('2.5');
-    expect(formatTick(250, 50)).toBe('250');
-    expect(formatTick(0.02, 0.01)).toBe('0.02');
-    expect(formatTick(1e-4, 1e-4)).toBe('1e-4');
-    expect(formatTick(2.5e-5, 5e-6)).toBe('2.5e-5');
-    expect(formatTick(3e6, 1e6)).toBe('3e6');
-    expect(formatTick(-0.4, 0.2)).toBe('-0.4');
-  });
-});
-
-describe('writeLineChart', () => {
-  it('a loss chart decodes to the requested size with the series colours, axes and text', () => {
-    const path = join(dir, 'loss.png');
-    const loss = Array.from({ length: 200 }, (_, i) => 2.3 * Math.exp(-i / 50) + 0.1);
-    hg.writeLineChart(path, {
-      series: [{ name: 'hemnet', values: loss }, { name: 'plain', values: loss.map((v) => v * 1.2), color: '#d62728' }],
-      title: 'training loss',
-      xLabel: 'step',
-      yLabel: 'cross-entropy',
-      width: 640,
-      height: 400,
-    });
-    const img = read(path);
-    expect([img.width, img.height]).toEqual([640, 400]);
-    // Lines 2-3 px wide over ~500 px of plot: hundreds of fully covered pixels per series.
-    expect(count(img, SERIES_COLORS[0]!)).toBeGreaterThan(300);
-    expect(count(img, [0xd6, 0x27, 0x28])).toBeGreaterThan(300);
-    expect(count(img, [0, 0, 0])).toBeGreaterThan(200); // title, labels and legend text
-    expect(distinctColours(img)).toBeGreaterThan(20); // anti-aliasing
-    expect(pixel(img, 0, 0)).toEqual([255, 255, 255, 255]);
-    // No temp file is left behind (temp file + rename).
-    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
-  });
-
-  it('log axis with N-step/E-step pairs (dashed), x values, NaN and non-positive values left out', () => {
-    const path = join(dir, 'sub', 'gradflow.png');
-    const t = [1, 2, 3, 4];
-    hg.writeLineChart(path, {
-      series: [
-        { name: 'N-step η=0.2', values: [1e-6, 1e-5, 1e-4, 1e-3], x: t, color: '#1f77b4' },
-        { name: 'E-step η=0.2', values: [2e-7, NaN, 0, 3e-4], x: t, color: '#1f77b4', dash: true },
-        { name: 'N-step η=1', values: [1e-9, 1e-7, 1e-5, 1e-3], x: t, color: '#2ca02c' },
-      ],
-      title: 'mean |∂E/∂X|',
-      xLabel: 'iteration t',
-      yLabel: 'mean |∂E/∂X|',
-      logY: true,
-    });
-    expect(existsSync(path)).toBe(true);
-    const img = read(path);
-    expect([img.width, img.height]).toEqual([800, 500]);
-    expect(count(img, SERIES_COLORS[0]!)).toBeGreaterThan(200);
-    expect(count(img, SERIES_COLORS[2]!)).toBeGreaterThan(200);
-  });
-
-  it('a chart with only non-finite data still draws its frame; fixed y range', () => {
-    const c = hg.renderLineChart({ series: [{ name: 'nan', values: [NaN, NaN] }], width: 300, height: 200 });
-    expect([c.width, c.height]).toEqual([300, 200]);
-    const m = hg.renderLineChart({ series: [{ name: 'miou', values: [0.1, 0.5, 0.7] }], yMin: 0, yMax: 1, width: 400, height: 300 });
-    expect(m.width).toBe(400);
-  });
-
-  it('bad input is refused', () => {
-    expect(() => hg.renderLineChart({ series: [] })).toThrow('writeLineChart: series must be a non-empty array of { name, values }.');
-    expect(() => hg.renderLineChart({ series: [{ name: 'a', values: [1, 2], x: [1] }] })).toThrow(
-      "writeLineChart: series 'a' has 1 x values for 2 values.",
-    );
-    expect(() => hg.renderLineChart({ series: [{ values: [1] } as unknown as hg.LineSeries] })).toThrow(
-      'writeLineChart: series 0 must be { name: string, values: number[] }.',
-    );
-    expect(() => hg.renderLineChart({ series: [{ name: 'a', values: [1] }], width: 120, height: 60 })).toThrow(/leaves no room for the plot/);
-    expect(() => hg.renderLineChart({ series: [{ name: 'a', values: [1], color: 'red' }] })).toThrow("viz: colour 'red' is not of the form '#rrggbb'.");
-  });
-});
-
 describe('writeHeatmaps', () => {
-  it('a grid of colour-mapped maps: each cell shows its map through the colour map', () => {
+  it('a grid of colour-mapped maps: each cell shows its map through the colour map, unresampled in the PNG', async () => {
     const path = join(dir, 'attention.png');
     const w = 8;
     const h = 6;
     const maps = Array.from({ length: 6 }, (_, k) => Float32Array.from({ length: w * h }, (_, i) => (i % w) + k));
-    hg.writeHeatmaps(path, maps, { rows: 2, cols: 3, width: w, height: h, titles: maps.map((_, k) => `k=${k}`), title: 'γ·k', scale: 16 });
+    const options = { rows: 2, cols: 3, width: w, height: h, titles: maps.map((_, k) => `k=${k}`), title: 'γ·k', scale: 16 };
+    const { rasters, shared } = hg.heatmapRasters(maps, options);
+    expect(shared).toBeNull();
+    expect(rasters.map((r) => [r.width, r.height])).toEqual(maps.map(() => [8 * 16, 6 * 16]));
+    await hg.writeHeatmaps(path, maps, options);
     const img = read(path);
-    const c = hg.renderHeatmaps(maps, { rows: 2, cols: 3, width: w, height: h, titles: maps.map((_, k) => `k=${k}`), title: 'γ·k', scale: 16 });
-    expect([img.width, img.height]).toEqual([c.width, c.height]);
     expect(img.width).toBeGreaterThan(3 * 8 * 16);
     expect(img.height).toBeGreaterThan(2 * 6 * 16);
-    // Per-map normalisation: value column x maps to t = x / 7 in every cell.
+    // Per-map normalisation: value column x maps to t = x / 7 in every cell, in the rasters and,
+    // placed 1:1, in the written PNG.
     for (let x = 0; x < w; x++) {
       const [r, g, b] = colormap(x / 7, 'viridis');
+      for (const ras of rasters) expect(countIn(ras, [r, g, b])).toBe(h * 16 * 16);
       expect(count(img, [r, g, b])).toBeGreaterThanOrEqual(6 * h * 16 * 16); // 6 maps × h rows × 16² px
     }
+    const svg = readFileSync(join(dir, 'attention.svg'), 'utf8');
+    for (const t of ['γ·k', 'k=0', 'k=5']) expect(svg).toContain(t);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
-  it('RGB maps, a shared range with a colour bar, grey colour map', () => {
+  it('RGB maps, a shared range with a colour bar, grey colour map', async () => {
     const rgbMap = Float32Array.from({ length: 4 * 4 * 3 }, (_, i) => (i % 3 === 0 ? 1 : 0)); // pure red
-    const c = hg.renderHeatmaps([rgbMap], { rows: 1, cols: 1, width: 4, height: 4, scale: 10 });
-    let red = 0;
-    for (let i = 0; i < c.width * c.height; i++) if (c.data[4 * i] === 255 && c.data[4 * i + 1] === 0 && c.data[4 * i + 2] === 0) red++;
-    expect(red).toBe(16 * 100);
+    const [c] = hg.heatmapRasters([rgbMap], { rows: 1, cols: 1, width: 4, height: 4, scale: 10 }).rasters;
+    expect(countIn(c!, [255, 0, 0])).toBe(16 * 100);
     const maps = [new Float32Array(16).fill(0), new Float32Array(16).fill(2)];
-    const all = hg.renderHeatmaps(maps, { rows: 1, cols: 2, width: 4, height: 4, range: 'all', colormap: 'gray', scale: 10 });
-    const black = Array.from({ length: all.width * all.height }).filter((_, i) => all.data[4 * i] === 0 && all.data[4 * i + 1] === 0 && all.data[4 * i + 2] === 0).length;
-    expect(black).toBeGreaterThanOrEqual(160); // the all-zero map is black under the shared range
-    const each = hg.renderHeatmaps(maps, { rows: 1, cols: 2, width: 4, height: 4, range: [0, 4], scale: 10 });
-    expect(each.width).toBeGreaterThan(2 * 40); // room for the colour bar
+    const all = hg.heatmapRasters(maps, { rows: 1, cols: 2, width: 4, height: 4, range: 'all', colormap: 'gray', scale: 10 });
+    expect(all.shared).toEqual([0, 2]);
+    expect(countIn(all.rasters[0]!, [0, 0, 0])).toBe(160 * 10); // the all-zero map is black under the shared range
+    expect(countIn(all.rasters[1]!, [255, 255, 255])).toBe(160 * 10);
+    const fixed = hg.heatmapRasters(maps, { rows: 1, cols: 2, width: 4, height: 4, range: [0, 4], scale: 10 });
+    expect(fixed.shared).toEqual([0, 4]);
+    expect(countIn(fixed.rasters[1]!, colormap(0.5, 'viridis'))).toBe(1600);
+    // The colour bar: a column of rects with the range on its axis, right of the grid.
+    const path = join(dir, 'bar.png');
+    await hg.writeHeatmaps(path, maps, { rows: 1, cols: 2, width: 4, height: 4, range: [0, 4], scale: 10 });
+    expect(read(path).width).toBeGreaterThan(2 * 40 + 16); // room for the colour bar
+    const svg = readFileSync(join(dir, 'bar.svg'), 'utf8');
+    expect(svg).toContain('>4<');
+    // The bar's top band is near the colour map's last colour (yellow); no cell is (both are below 4).
+    const img = read(path);
+    const top = colormap(1, 'viridis');
+    let near = 0;
+    for (let i = 0; i < img.width * img.height; i++) if ([0, 1, 2].every((ch) => Math.abs(img.data[4 * i + ch]! - top[ch]!) <= 30)) near++;
+    expect(near).toBeGreaterThan(10);
   });
 
   it('bad input is refused', () => {
     const m = new Float32Array(12);
-    expect(() => hg.renderHeatmaps([m], { rows: 1, cols: 1, width: 4, height: 4 })).toThrow(
+    expect(() => hg.heatmapRasters([m], { rows: 1, cols: 1, width: 4, height: 4 })).toThrow(
       'writeHeatmaps: map 0 has 12 values; expected 4×4 = 16 (or ×3 for RGB).',
     );
-    expect(() => hg.renderHeatmaps([m, m, m], { rows: 1, cols: 2, width: 4, height: 3 })).toThrow('writeHeatmaps: 3 maps for a 1×2 grid; pass 1 to 2.');
-    expect(() => hg.renderHeatmaps([m], { rows: 0, cols: 2, width: 4, height: 3 })).toThrow('writeHeatmaps: rows must be an integer ≥ 1, got 0.');
-    expect(() => hg.renderHeatmaps([m], { rows: 1, cols: 1, width: 4, height: 3, titles: ['a', 'b'] })).toThrow('writeHeatmaps: 2 titles for 1 maps.');
+    expect(() => hg.heatmapRasters([m, m, m], { rows: 1, cols: 2, width: 4, height: 3 })).toThrow('writeHeatmaps: 3 maps for a 1×2 grid; pass 1 to 2.');
+    expect(() => hg.heatmapRasters([m], { rows: 0, cols: 2, width: 4, height: 3 })).toThrow('writeHeatmaps: rows must be an integer ≥ 1, got 0.');
+    expect(() => hg.heatmapRasters([m], { rows: 1, cols: 1, width: 4, height: 3, titles: ['a', 'b'] })).toThrow('writeHeatmaps: 2 titles for 1 maps.');
   });
 });
 
 describe('writeSegmentation', () => {
-  it('image | truth | prediction with the 11-colour palette; ignore is white; pixel accuracy in the title', () => {
+  it('image | truth | prediction with the 11-colour palette; ignore is white; pixel accuracy in the title', async () => {
     const size = 16;
     const labels = new Int32Array(size * size);
     const image = new Float32Array(size * size);
@@ -202,43 +125,60 @@ describe('writeSegmentation', () => {
     labels[0] = 255;
     const preds = Int32Array.from(labels, (l) => (l === 255 ? 0 : l));
     preds[size * size - 1] = 1;
-    const path = join(dir, 'seg.png');
-    hg.writeSegmentation(path, image, labels, preds, size, { scale: 10 });
-    const img = read(path);
-    const c = hg.renderSegmentation(image, labels, preds, size, { scale: 10 });
-    expect([img.width, img.height]).toEqual([c.width, c.height]);
-    // Truth: 64 px of digit 3 (palette 4) and 64 of digit 9 (palette 10) at 10×10 each, plus the
-    // prediction's (one fewer 9) and the legend swatches' interiors.
     const p = hg.DIGIT_PALETTE;
+    const panels = hg.segmentationPanels(image, labels, preds, size, { scale: 10 });
+    expect(panels.columns).toBe(3);
+    expect(panels.panels.map((q) => q.title)).toEqual(['image', 'truth', 'prediction 99.6%']); // 254 of 255 scored pixels
+    const [, truth, pred] = panels.panels.map((q) => q.raster);
+    expect(countIn(truth!, p[4]!)).toBe(64 * 100);
+    expect(countIn(truth!, p[10]!)).toBe(64 * 100);
+    expect(countIn(truth!, [255, 255, 255])).toBe(100); // the ignored pixel
+    expect(countIn(pred!, p[10]!)).toBe(63 * 100);
+    expect(countIn(pred!, p[1]!)).toBe(100); // the one wrong prediction
+    expect(panels.names).toEqual(['bg', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    const path = join(dir, 'seg.png');
+    await hg.writeSegmentation(path, image, labels, preds, size, { scale: 10 });
+    const img = read(path);
+    // The panels placed 1:1 (plus the legend's swatches).
     expect(count(img, p[4]!)).toBeGreaterThanOrEqual(2 * 64 * 100);
     expect(count(img, p[10]!)).toBeGreaterThanOrEqual((64 + 63) * 100);
-    expect(count(img, p[1]!)).toBeGreaterThanOrEqual(100); // the one wrong prediction
+    expect(count(img, p[1]!)).toBeGreaterThanOrEqual(100);
     expect(distinctColours(img)).toBeGreaterThan(14); // 11 classes + grey ramp + text
+    const svg = readFileSync(join(dir, 'seg.svg'), 'utf8');
+    for (const t of ['prediction 99.6%', 'truth', '>bg<', '>9<']) expect(svg).toContain(t);
   });
 
-  it('several scenes as rows, 3-channel normalised images, a 21-class palette for VOC labels', () => {
+  it('several scenes as rows, 3-channel normalised images, a 21-class palette for VOC labels', async () => {
     const size = 8;
     const labels = Int32Array.from({ length: 2 * size * size }, (_, i) => (i % 21 === 5 ? 255 : i % 21));
     const image = Float32Array.from({ length: 2 * size * size * 3 }, (_, i) => Math.sin(i) * 2);
-    const one = hg.renderSegmentation(image.subarray(0, size * size * 3), labels.subarray(0, size * size), null, size, { scale: 10 });
-    const two = hg.renderSegmentation(image, labels, labels, size, { scale: 10, classNames: hg.VOC_CLASSES });
-    expect(two.height).toBeGreaterThan(one.height + 80);
-    expect(two.width).toBeGreaterThan(one.width);
+    const one = hg.segmentationPanels(image.subarray(0, size * size * 3), labels.subarray(0, size * size), null, size, { scale: 10 });
+    const two = hg.segmentationPanels(image, labels, labels, size, { scale: 10, classNames: hg.VOC_CLASSES });
+    expect([one.panels.length, one.columns]).toEqual([2, 2]);
+    expect([two.panels.length, two.columns]).toEqual([6, 3]);
+    expect(two.names).toHaveLength(21);
     const cow = hg.vocColormap(21)[10]!; // class 10 in the VOC colour map
-    let n = 0;
-    for (let i = 0; i < two.width * two.height; i++) if (two.data[4 * i] === cow[0] && two.data[4 * i + 1] === cow[1] && two.data[4 * i + 2] === cow[2]) n++;
-    expect(n).toBeGreaterThanOrEqual(100);
+    expect(two.colors[10]).toEqual(cow);
+    expect(countIn(two.panels[1]!.raster, cow)).toBeGreaterThanOrEqual(100);
+    // RGB images are normalised over the scene: the extremes reach 0 and 255.
+    const rgbData = one.panels[0]!.raster.data;
+    expect(Math.min(...rgbData)).toBe(0);
+    expect(Math.max(...rgbData)).toBe(255);
+    const path = join(dir, 'voc.png');
+    await hg.writeSegmentation(path, image, labels, labels, size, { scale: 10, classNames: hg.VOC_CLASSES });
+    expect(count(read(path), cow)).toBeGreaterThanOrEqual(2 * 100);
+    expect(readFileSync(join(dir, 'voc.svg'), 'utf8')).toContain('diningtable');
   });
 
   it('bad input is refused', () => {
     const l = new Int32Array(16);
-    expect(() => hg.renderSegmentation(new Float32Array(16), new Int32Array(15), null, 4)).toThrow(
+    expect(() => hg.segmentationPanels(new Float32Array(16), new Int32Array(15), null, 4)).toThrow(
       'writeSegmentation: labels have 15 values, not a multiple of size² = 16.',
     );
-    expect(() => hg.renderSegmentation(new Float32Array(20), l, null, 4)).toThrow('writeSegmentation: image has 20 values; expected 1×4×4×(1 or 3).');
-    expect(() => hg.renderSegmentation(new Float32Array(16), l, new Int32Array(3), 4)).toThrow(
+    expect(() => hg.segmentationPanels(new Float32Array(20), l, null, 4)).toThrow('writeSegmentation: image has 20 values; expected 1×4×4×(1 or 3).');
+    expect(() => hg.segmentationPanels(new Float32Array(16), l, new Int32Array(3), 4)).toThrow(
       'writeSegmentation: predictions have 3 values but labels have 16.',
     );
-    expect(() => hg.renderSegmentation(new Float32Array(16), l, null, 0)).toThrow('writeSegmentation: size must be an integer ≥ 1, got 0.');
+    expect(() => hg.segmentationPanels(new Float32Array(16), l, null, 0)).toThrow('writeSegmentation: size must be an integer ≥ 1, got 0.');
   });
 });

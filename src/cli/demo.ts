@@ -95,8 +95,8 @@ export async function runDemo(argv: string[]): Promise<void> {
   }
   const figs = figurePaths(base.out);
   const runs = Object.entries(results).map(([name, r]) => ({ name, history: r!.history }));
-  writeLossCurves(figs.loss!, runs);
-  if (runs.some((r) => r.history.val.length > 1)) writeMiouCurves(figs.miou!, runs);
+  await writeLossCurves(figs.loss!, runs);
+  if (runs.some((r) => r.history.val.length > 1)) await writeMiouCurves(figs.miou!, runs);
   const hem = results.hemnet;
   let flow: unknown = null;
   if (hem) {

@@ -2,6 +2,8 @@
  * The pictures the CLI writes: loss and mIoU curves, the gradient-flow figure (the paper's
  * Fig. 3b-c: mean |∂E/∂X| each iteration's N-step and E-step send to the features, for several η),
  * the attention maps γ·k and reconstructions per iteration (Fig. 4), and segmentation samples.
+ * Charts are Vega-Lite specs from src/viz (the same a browser page can draw), written as PNG with
+ * their SVG beside them.
  */
 import { join } from 'node:path';
 import { noGrad } from '../autograd/tape.ts';
@@ -12,40 +14,21 @@ import { reshape } from '../ops/layout.ts';
 import { hem } from '../nn/hem.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { SegNet } from '../model/segnet.ts';
-import { writeHeatmaps, writeLineChart, writeSegmentation, type LineSeries } from '../viz/png.ts';
+import { writeHeatmaps, writeSegmentation } from '../viz/png.ts';
+import { writeChart } from '../viz/render.ts';
+import { gradientFlowChartSpec, lossChartSpec, miouChartSpec, type GradientFlow } from '../viz/training-charts.ts';
 import type { Dataset, History } from '../train/trainer.ts';
 import { gatherBatch } from '../train/trainer.ts';
 import { argmaxLastAxis } from '../train/metrics.ts';
 
-function smooth(v: readonly number[], k = 10): number[] {
-  return v.map((_, i) => {
-    const lo = Math.max(0, i - k + 1);
-    let s = 0;
-    for (let j = lo; j <= i; j++) s += v[j]!;
-    return s / (i - lo + 1);
-  });
+/** Training loss (moving average over 10 steps) of one or more runs; SVG beside the PNG. */
+export async function writeLossCurves(path: string, runs: { name: string; history: History }[]): Promise<void> {
+  await writeChart(path, lossChartSpec(runs));
 }
 
-/** Training loss (moving average over 10 steps) of one or more runs. */
-export function writeLossCurves(path: string, runs: { name: string; history: History }[]): void {
-  writeLineChart(path, {
-    title: 'training loss (10-step moving average)',
-    xLabel: 'step',
-    yLabel: 'cross-entropy',
-    series: runs.map((r) => ({ name: r.name, values: smooth(r.history.loss), markers: false })),
-  });
-}
-
-/** Validation mIoU against step. */
-export function writeMiouCurves(path: string, runs: { name: string; history: History }[]): void {
-  writeLineChart(path, {
-    title: 'validation mIoU',
-    xLabel: 'step',
-    yLabel: 'mIoU',
-    yMin: 0,
-    yMax: 1,
-    series: runs.map((r) => ({ name: r.name, values: r.history.val.map((v) => v.miou), x: r.history.val.map((v) => v.step) })),
-  });
+/** Validation mIoU against step; SVG beside the PNG. */
+export async function writeMiouCurves(path: string, runs: { name: string; history: History }[]): Promise<void> {
+  await writeChart(path, miouChartSpec(runs));
 }
 
 /** Features entering the HEM layer ([1, N, C] after the unit's 1×1 conv) for validation scene `index`. */
@@ -77,9 +60,7 @@ export async function writeGradientFlow(path: string, model: SegNet, val: Datase
   if (!model.em) throw new Error('gradient flow: the plain model has no EM unit.');
   const f = await features(model, val, 0);
   const out: Record<string, { n: number[]; e: number[] }> = {};
-  const series: LineSeries[] = [];
-  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
-  for (const [i, eta] of etas.entries()) {
+  for (const eta of etas) {
     const trace = tidy(() => {
       const x = tensor(f.y, [1, f.H * f.W, f.C], { requiresGrad: true });
       const g = randn([1, f.H * f.W, f.C], { seed: 7 });
@@ -91,12 +72,8 @@ export async function writeGradientFlow(path: string, model: SegNet, val: Datase
     const v = await trace.read();
     trace.dispose();
     out[String(eta)] = { n: v.gradXFromNStep, e: v.gradXFromEStep };
-    const color = palette[i % palette.length]!;
-    const iters = v.gradXFromNStep.map((_, t) => t + 1);
-    series.push({ name: `N-step eta=${eta}`, values: v.gradXFromNStep.map((z) => Math.max(z, 1e-12)), x: iters, color });
-    series.push({ name: `E-step eta=${eta}`, values: v.gradXFromEStep.map((z) => Math.max(z, 1e-12)), x: iters, color, dash: true });
   }
-  writeLineChart(path, { title: 'mean |dE/dX| per iteration: N-step solid, E-step dashed', xLabel: 'iteration t', yLabel: 'mean |dE/dX|', logY: true, series });
+  await writeChart(path, gradientFlowChartSpec(out satisfies GradientFlow));
   return out;
 }
 
@@ -151,7 +128,7 @@ export async function writeAttentionMaps(path: string, model: SegNet, val: Datas
     maps.push(recon);
     titles.push(`t=${t} recon`);
   }
-  writeHeatmaps(path, maps, { rows: T, cols: 6, width: f.W, height: f.H, titles, title: `attention maps and reconstructions per iteration (eta ${eta})` });
+  await writeHeatmaps(path, maps, { rows: T, cols: 6, width: f.W, height: f.H, titles, title: `attention maps and reconstructions per iteration (eta ${eta})` });
 }
 
 /** A few validation scenes: image, ground truth and prediction side by side. */
@@ -164,7 +141,7 @@ export async function writeSamples(path: string, model: SegNet, val: Dataset, co
   logits.dispose();
   model.train();
   const grey = val.channels === 1 ? x : x.filter((_, i) => i % val.channels === 0);
-  writeSegmentation(path, grey, labels, pred, val.height);
+  await writeSegmentation(path, grey, labels, pred, val.height);
 }
 
 export function figurePaths(out: string): Record<string, string> {

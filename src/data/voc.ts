@@ -20,38 +20,17 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { decode as decodeJpegRaw } from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import type { SampleSource } from './batches.ts';
 import { DataRng } from './rng.ts';
+import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
+import { VOC_CLASSES, vocColormap } from './voc-classes.ts';
 
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
-
-export const VOC_CLASSES: readonly string[] = [
-  'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
-];
-
-/** The VOC colour map: class i's RGB colour (bits of i spread over the channels' high bits). */
-export function vocColormap(n = 256): Array<[number, number, number]> {
-  const out: Array<[number, number, number]> = [];
-  for (let i = 0; i < n; i++) {
-    let r = 0;
-    let g = 0;
-    let b = 0;
-    let c = i;
-    for (let j = 0; j < 8; j++) {
-      r |= ((c >> 0) & 1) << (7 - j);
-      g |= ((c >> 1) & 1) << (7 - j);
-      b |= ((c >> 2) & 1) << (7 - j);
-      c >>= 3;
-    }
-    out.push([r, g, b]);
-  }
-  return out;
-}
+export { VOC_CLASSES, vocColormap };
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
@@ -84,50 +63,27 @@ export function decodeJpeg(buf: Uint8Array, what = 'image'): RgbImage {
   return { data: img.data, width: img.width, height: img.height };
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 as PNG chunks use it (ISO 3309, over the chunk type and data). */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-/** A PNG with its PLTE chunk replaced by the identity palette (entry i = (i, 0, 0)), CRC recomputed. */
+/**
+ * A copy of a palette PNG whose PLTE entries are the identity (entry i = (i, 0, 0)), its CRC
+ * recomputed (zlib's crc32), for pngjs to decode: pngjs always expands a palette to colours and
+ * has no way to return the indices, so the palette is made to spell them.
+ */
 function withIdentityPalette(buf: Uint8Array, what: string): Buffer {
-  const parts: Uint8Array[] = [buf.subarray(0, 8)];
-  let pos = 8;
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  while (pos + 12 <= buf.length) {
-    const len = view.getUint32(pos);
-    const end = pos + 12 + len;
-    if (end > buf.length) throw new Error(`voc: truncated PNG mask ${what}.`);
-    const type = String.fromCharCode(buf[pos + 4]!, buf[pos + 5]!, buf[pos + 6]!, buf[pos + 7]!);
+  const out = Buffer.from(buf);
+  for (let pos = 8; pos + 12 <= out.length; ) {
+    const len = out.readUInt32BE(pos);
+    if (pos + 12 + len > out.length) throw new Error(`voc: truncated PNG mask ${what}.`);
+    const type = out.toString('latin1', pos + 4, pos + 8);
     if (type === 'PLTE') {
-      const entries = len / 3;
-      const chunk = new Uint8Array(12 + len);
-      new DataView(chunk.buffer).setUint32(0, len);
-      chunk.set(buf.subarray(pos + 4, pos + 8), 4);
-      for (let i = 0; i < entries; i++) chunk[8 + 3 * i] = i;
-      new DataView(chunk.buffer).setUint32(8 + len, crc32(chunk.subarray(4, 8 + len)));
-      parts.push(chunk);
-    } else {
-      parts.push(buf.subarray(pos, end));
+      for (let i = 0; i < len; i++) out[pos + 8 + i] = i % 3 === 0 ? i / 3 : 0;
+      out.writeUInt32BE(crc32(out.subarray(pos + 4, pos + 8 + len)), pos + 8 + len);
     }
-    pos = end;
-    if (type === 'IEND') break;
+    if (type === 'PLTE' || type === 'IEND') break;
+    pos += 12 + len;
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
 /**
