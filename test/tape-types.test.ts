@@ -1,7 +1,7 @@
 /**
  * The typed tape. A backward rule returns exactly one gradient (or null) per input: for an inputs
  * array literal the count is checked by the compiler (the `@ts-expect-error` lines below fail
- * `npm run typecheck`, which .ci/run runs, if a wrong count ever type-checks), and for inputs
+ * the type check of test/static-checks.test.ts if a wrong count ever type-checks), and for inputs
  * whose length is known only at run time backward() checks it and names the op.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
