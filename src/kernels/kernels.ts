@@ -8,7 +8,6 @@ import matmulWgsl from '../../kernels/matmul.wgsl';
 import softmaxWgsl from '../../kernels/softmax.wgsl';
 import crossEntropyWgsl from '../../kernels/cross_entropy.wgsl';
 import randomWgsl from '../../kernels/random.wgsl';
-import hemWgsl from '../../kernels/hem.wgsl';
 import { defineKernel } from './registry.ts';
 
 export const K = {
@@ -26,16 +25,6 @@ export const K = {
   fill: defineKernel('fill', randomWgsl, 'const_fill'),
   uniformRandom: defineKernel('uniform_random', randomWgsl, 'uniform_fill'),
   normalRandom: defineKernel('normal_random', randomWgsl, 'normal_fill'),
-  hemEstep: defineKernel('hem_estep', hemWgsl, 'estep'),
-  hemWsum: defineKernel('hem_wsum', hemWgsl, 'wsum'),
-  hemNstepFinish: defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish'),
-  hemNormalize: defineKernel('hem_normalize', hemWgsl, 'normalize'),
-  hemNormalizeGrad: defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad'),
-  hemNstepPrep: defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep'),
-  hemEstepGrad: defineKernel('hem_estep_grad', hemWgsl, 'estep_grad'),
-  hemDx: defineKernel('hem_dx', hemWgsl, 'dx'),
-  hemDmuFinish: defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish'),
-  hemElbo: defineKernel('hem_elbo', hemWgsl, 'elbo'),
 } as const;
 
 /** Unary op codes of kernels/elementwise.wgsl (keep in sync with its constants). */
