@@ -51,7 +51,7 @@ describe('hem.wgsl interfaces', () => {
 });
 
 describe('γᵀX: wsum + wsum_finish', () => {
-  // N = 205: 7 chunks of ≤ 30 rows; N = 3: one short chunk; K4 = 16 > C: two base blocks per tile.
+  // N = 205: 7 chunks of ≤ 30 rows; N = 3: one short chunk; C = 12: a half 8-channel tile.
   for (const [B, N, C, K4] of [
     [2, 205, 8, 8],
     [1, 3, 4, 4],

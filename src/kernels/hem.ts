@@ -95,7 +95,7 @@ export function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: numbe
 }
 
 /** Partial sums over chunks of rows, for one of the *_finish launchers. */
-export interface WeightedSums {
+interface WeightedSums {
   /** Σ_{n in chunk} W_nᵀ ⊗ x_n, [B, chunks, K4, C]. */
   part: Tensor;
   /** Σ_{n in chunk} W_n, [B, chunks, K4]. */

@@ -57,7 +57,7 @@ export function forwardOnly(op: string, ...inputs: Tensor[]): void {
   }
 }
 
-export interface PaddedOperands {
+interface PaddedOperands {
   /** [B, N, C4] */
   x: Tensor;
   /** [(B,) K4, C4] */

@@ -15,7 +15,7 @@ import { mean, sumAll, sumToShape } from '../reduce.ts';
 import { elboSum } from './elbo.ts';
 
 /** One iteration's forward state. Fused: padded tensors; `bases`, `channels` are the real K, C. */
-export interface HemIteration {
+interface HemIteration {
   x: Tensor;
   /** μ⁽ᵗ⁾ */
   mu: Tensor;
@@ -29,7 +29,7 @@ export interface HemIteration {
 }
 
 /** The fused backward of iteration t: the operands of its dx kernel, and the real channels. */
-export interface HemBackwardIteration extends DxOperands {
+interface HemBackwardIteration extends DxOperands {
   channels: number;
 }
 
