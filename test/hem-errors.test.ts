@@ -73,6 +73,16 @@ describe('bad input: a clear error before any GPU work', () => {
     gamma.dispose();
   });
 
+  test('elbo() records no gradient: it refuses inputs that require grad, and runs under noGrad()', async () => {
+    const xg = hg.tensor(new Float32Array(2 * 5 * 6).fill(0.5), [2, 5, 6], { requiresGrad: true });
+    const gamma = hg.tensor(new Float32Array(2 * 5 * 3).fill(1 / 3), [2, 5, 3]);
+    expectCleanThrow(() => hg.elbo(xg, mu, gamma), /^elbo: a diagnostic \(no gradient is recorded\), but an input requires grad; call this under noGrad\(\)\.$/);
+    const a = hg.noGrad(() => hg.elbo(xg, mu, gamma));
+    const b = hg.elbo(xs, mu, gamma);
+    expect(await a.item()).toBe(await b.item());
+    for (const t of [xg, gamma, a, b]) t.dispose();
+  });
+
   test('an unknown estep or preset', () => {
     expectCleanThrow(() => hg.hem(xs, mu, { estep: 'cosine' as unknown as 'dot' }), /estep must be 'dot' or 'rbf', got 'cosine'/);
     expectCleanThrow(() => hg.hem(xs, mu, { preset: 'vit' as unknown as 'hemnet' }), /unknown preset 'vit'; use 'hemnet' or 'emanet'/);

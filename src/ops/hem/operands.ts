@@ -47,13 +47,14 @@ export function checkGamma(op: string, gamma: Tensor, d: HemDims, x: Tensor, mu:
   }
 }
 
-/** The building blocks hemEStep and hemNStep record no gradient: refuse inputs that would need one. */
-export function forwardOnly(op: string, ...inputs: Tensor[]): void {
+/**
+ * hemEStep, hemNStep and elbo record no gradient: refuse inputs that would need one, rather than
+ * cut the gradient silently.
+ */
+export function forwardOnly(op: string, inputs: Tensor[], what = 'a forward-only building block'): void {
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
-    throw new Error(
-      `${op}: a forward-only building block (no gradient is recorded), but an input requires grad; ` +
-        'use hem() for a differentiable layer (its backward is fused across iterations), or call this under noGrad().',
-    );
+    const instead = op === 'elbo' ? '' : 'use hem() for a differentiable layer (its backward is fused across iterations), or ';
+    throw new Error(`${op}: ${what} (no gradient is recorded), but an input requires grad; ${instead}call this under noGrad().`);
   }
 }
 

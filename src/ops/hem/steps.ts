@@ -18,7 +18,7 @@ export function hemEStep(x: Tensor, mu: Tensor, options: { temperature?: number;
   const op = 'hemEStep';
   const d = checkInputs(x, mu, op);
   const o = resolveHemOptions(d.C, { temperature: options.temperature, estep: options.estep }, op);
-  forwardOnly(op, x, mu);
+  forwardOnly(op, [x, mu]);
   return noGrad(() => {
     const p = padOperands(x, mu);
     const gamma = eStep(op, p.x, p.mu, d.K, o);
@@ -37,7 +37,7 @@ export function hemNStep(x: Tensor, gamma: Tensor, mu: Tensor, options: { eta?: 
   const d = checkInputs(x, mu, op);
   checkGamma(op, gamma, d, x, mu);
   const o = resolveHemOptions(d.C, { eta: options.eta }, op);
-  forwardOnly(op, x, gamma, mu);
+  forwardOnly(op, [x, gamma, mu]);
   return noGrad(() => {
     const p = padOperands(x, mu, gamma);
     const { next, f, counts } = nStep(op, p.x, p.gamma!, p.mu, o.eta);
