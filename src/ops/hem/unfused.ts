@@ -28,7 +28,7 @@ export function hemUnfused(
 ): { out: Tensor; mu: Tensor; gamma: Tensor } {
   const { B, K } = d;
   const scale = 1 / o.temperature;
-  const ob = observer ?? {};
+  const ob: HemObserver = observer ?? {};
   const gradMu = (t: number, mu: Tensor): ((g: Tensor) => void) | undefined => ob.onGradMu && ((g) => ob.onGradMu!(t, g, mu.shape));
   const gradX = (t: number, step: 'nstep' | 'estep'): ((g: Tensor) => void) | undefined => ob.onGradX && ((g) => ob.onGradX!(t, step, g));
   const run = (): { out: Tensor; mu: Tensor; gamma: Tensor } => {
