@@ -19,34 +19,37 @@
 //                                       adjoint dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)) (dS as scratch);
 //                           dx          dX += γ dA + s · dS μ  (s = 1/τ 'dot', 2/τ 'rbf');
 //                           wsum + dmu_finish  dμ = (1 − η) dμ' + s · (dSᵀ X − [rbf] colsum(dS) ⊙ μ);
-//                           normalize_grad  the adjoint of μ̂ ↦ μ̂ / (‖μ̂‖ + ε).
+//                           normalize_grad  the adjoint of μ̂ ↦ μ̂ / (‖μ̂‖ + ε);
+//                           and once, for the R-step X̃ = γ μ: wsum + wsum_finish  dμ⁽ᵀ⁾ = γᵀ dX̃.
+// Diagnostics: elbo, the per-row terms of the ELBO (the host sums them).
 // What is saved between forward and backward: γ of every iteration (the softmax adjoint needs
 // it and it is N×K), the bases μ⁽ᵗ⁾, F and N (K×C and K: small). The logits S are never stored:
 // the softmax adjoint needs only γ.
+//
+// Interfaces: each entry point has its own uniform struct holding only what it reads (normalize
+// and normalize_grad share one), and its bindings are numbered 0, 1, … in order; numbers repeat
+// across entry points, which is allowed because each entry point gets its own bind group layout.
 
 override WG: u32 = 64;
+// estep, dmu_finish: the 'rbf' logits S = 2 X μᵀ − ‖μ‖² instead of 'dot' S = X μᵀ.
 override RBF: bool = false;
 // dx only: 0 = add both parts into dx, 1 = write the N-step part γ dA alone, 2 = the E-step part
 // s · dS μ alone (the trace uses 1 and 2 to report them separately).
 override PART: u32 = 0u;
+// estep_grad only: dS holds an incoming dγ on entry (the R-step's, in the last iteration), which
+// is added to the dγ of the N-step before the softmax adjoint.
+override DGAMMA_IN: bool = false;
 
 const EPS: f32 = 1e-6;   // N_k + ε and ‖μ‖ + ε, as in EMANet's reference implementation
 const NEG_BIG: f32 = -3.402823e38;
 
-struct Params {
-  N: u32,
-  C: u32,        // channels (a multiple of 4)
-  K: u32,        // real number of bases (≤ K4); bases K..K4-1 are padding
-  K4: u32,       // padded number of bases (a multiple of 4)
-  x_stride: u32, // N·C, elements between batch elements of X
-  mu_stride: u32,// K4·C, or 0 when the bases are shared across the batch
-  eta: f32,
-  inv_tau: f32,
-  scale: f32,    // dx, dmu: s = 1/τ ('dot') or 2/τ ('rbf')
-  c_real: u32,   // elbo: the channel count before padding
-  chunks: u32,   // wsum / *_finish: N is split into this many chunks of rows_per_chunk rows
-  rows_per_chunk: u32,
-}
+// Names used in the uniform structs:
+//   N          rows of X (positions)
+//   C          channels, a multiple of 4 (X holds N·C elements per batch element)
+//   K          the real number of bases (≤ K4); bases K..K4-1 are padding
+//   K4         the padded number of bases, a multiple of 4
+//   mu_stride  K4·C, elements between batch elements of μ, or 0 when μ is shared by the batch
+//   chunks     wsum and the *_finish entry points: N is split into this many chunks of rows
 
 // First of the 8 rows an E-step invocation owns.
 fn row_block(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
@@ -54,10 +57,19 @@ fn row_block(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 }
 
 // ------------------------------------------------------------------------------------------ estep
-@group(0) @binding(0) var<storage, read> ex: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> emu: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> egamma: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> ep: Params;
+struct EstepParams {
+  N: u32,
+  C: u32,
+  K: u32,
+  K4: u32,
+  mu_stride: u32,
+  inv_tau: f32,  // 1 / τ
+}
+
+@group(0) @binding(0) var<storage, read> ex: array<vec4<f32>>;         // X [B, N, C]
+@group(0) @binding(1) var<storage, read> emu: array<vec4<f32>>;        // μ [B or 1, K4, C]
+@group(0) @binding(2) var<storage, read_write> egamma: array<vec4<f32>>; // γ [B, N, K4]
+@group(0) @binding(3) var<uniform> ep: EstepParams;
 
 // Rows n..n+3 of X at channels c..c+3 as a mat4x4 (column i = row n+i; rows past N clamped).
 fn x_block(xb: u32, n: u32, c4: u32, N: u32, C: u32) -> mat4x4<f32> {
@@ -73,7 +85,7 @@ fn estep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
   let n0 = row_block(wid, nwg, lid);
   if (n0 >= ep.N) { return; }
   let b = wid.z;
-  let xb = b * (ep.x_stride / 4u);
+  let xb = b * (ep.N * ep.C / 4u);
   let mb = b * (ep.mu_stride / 4u);
   let cs = ep.C / 4u;
   let kbs = ep.K4 / 4u;
@@ -155,13 +167,21 @@ fn masked_exp(v: vec4<f32>, kb: u32) -> vec4<f32> {
 // The reduction over N shared by the N-step (W = γ) and the μ-gradient (W = dS):
 //   P[chunk] = Σ_{n in chunk} W_nᵀ ⊗ x_n  (K4 × C),   s[chunk] = Σ_{n in chunk} W_n  (K4).
 // N is split into chunks so that there are enough invocations to fill the device; the *_finish
-// entry points add the chunks and apply the epilogue. One invocation per (chunk, 8 bases,
-// 8 channels) accumulates outer products over its rows.
-@group(0) @binding(4) var<storage, read> wx: array<vec4<f32>>;       // X [B, N, C]
-@group(0) @binding(5) var<storage, read> ww: array<vec4<f32>>;       // W [B, N, K4]
-@group(0) @binding(6) var<storage, read_write> wpart: array<vec4<f32>>;  // P [B, chunks, K4, C]
-@group(0) @binding(7) var<storage, read_write> wsum_w: array<vec4<f32>>; // s [B, chunks, K4]
-@group(0) @binding(8) var<uniform> wp: Params;
+// entry points (nstep_finish, dmu_finish, wsum_finish) add the chunks and apply the epilogue.
+// One invocation per (chunk, 8 bases, 8 channels) accumulates outer products over its rows.
+struct WsumParams {
+  N: u32,
+  C: u32,
+  K4: u32,
+  chunks: u32,
+  rows_per_chunk: u32,
+}
+
+@group(0) @binding(0) var<storage, read> wx: array<vec4<f32>>;       // X [B, N, C]
+@group(0) @binding(1) var<storage, read> ww: array<vec4<f32>>;       // W [B, N, K4]
+@group(0) @binding(2) var<storage, read_write> wpart: array<vec4<f32>>;  // P [B, chunks, K4, C]
+@group(0) @binding(3) var<storage, read_write> wsum_w: array<vec4<f32>>; // s [B, chunks, K4]
+@group(0) @binding(4) var<uniform> wp: WsumParams;
 
 @compute @workgroup_size(WG)
 fn wsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -179,7 +199,7 @@ fn wsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c4b = min(c4 + 1u, cs - 1u); // clamped: a duplicate column whose result is not stored
   let kbb = min(kb + 1u, gs - 1u);
   let b = wid.z;
-  let xb = b * (wp.x_stride / 4u);
+  let xb = b * (wp.N * wp.C / 4u);
   let gb = b * wp.N * gs;
   let n_end = min(wp.N, (chunk + 1u) * wp.rows_per_chunk);
   var a00 = mat4x4<f32>(); // column j: Σ_n W_{n,4kb+j} x_n[c4]
@@ -227,13 +247,21 @@ fn wsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 // ----------------------------------------------------------------------------------- nstep_finish
-@group(0) @binding(48) var<storage, read> fpart: array<vec4<f32>>;   // P [B, chunks, K4, C]
-@group(0) @binding(49) var<storage, read> fsum: array<f32>;          // s [B, chunks, K4]
-@group(0) @binding(50) var<storage, read> fmu: array<vec4<f32>>;     // μ [B or 1, K4, C]
-@group(0) @binding(9) var<storage, read_write> nmu_out: array<vec4<f32>>; // μ̂' [B, K4, C]
-@group(0) @binding(10) var<storage, read_write> nf: array<vec4<f32>>;     // F [B, K4, C]
-@group(0) @binding(51) var<storage, read_write> ncount: array<f32>;      // N [B, K4]
-@group(0) @binding(52) var<uniform> fp: Params;
+struct NstepFinishParams {
+  C: u32,
+  K4: u32,
+  chunks: u32,
+  mu_stride: u32,
+  eta: f32,      // step size η of the highway update
+}
+
+@group(0) @binding(0) var<storage, read> fpart: array<vec4<f32>>;   // P [B, chunks, K4, C]
+@group(0) @binding(1) var<storage, read> fsum: array<f32>;          // s [B, chunks, K4]
+@group(0) @binding(2) var<storage, read> fmu: array<vec4<f32>>;     // μ [B or 1, K4, C]
+@group(0) @binding(3) var<storage, read_write> nmu_out: array<vec4<f32>>; // μ̂' [B, K4, C]
+@group(0) @binding(4) var<storage, read_write> nf: array<vec4<f32>>;      // F [B, K4, C]
+@group(0) @binding(5) var<storage, read_write> ncount: array<f32>;        // N [B, K4]
+@group(0) @binding(6) var<uniform> fp: NstepFinishParams;
 
 // N_k = Σ chunks s, A = Σ chunks P, F = A / (N + ε), μ̂' = (1 − η) μ + η F. One invocation per
 // (base, 4 channels).
@@ -262,9 +290,15 @@ fn nstep_finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 // ------------------------------------------------------------------------------------- normalize
-@group(0) @binding(11) var<storage, read> zin: array<vec4<f32>>;
-@group(0) @binding(12) var<storage, read_write> zout: array<vec4<f32>>;
-@group(0) @binding(13) var<uniform> zp: Params;
+// normalize and normalize_grad: one invocation per base row of [B, K4, C].
+struct BaseRowsParams {
+  C: u32,
+  K4: u32,
+}
+
+@group(0) @binding(0) var<storage, read> zin: array<vec4<f32>>;        // μ̂ [B, K4, C]
+@group(0) @binding(1) var<storage, read_write> zout: array<vec4<f32>>; // μ [B, K4, C]
+@group(0) @binding(2) var<uniform> zp: BaseRowsParams;
 
 // μ_k / (‖μ_k‖ + ε) for every base row k of every batch element (one invocation per row).
 @compute @workgroup_size(WG)
@@ -281,10 +315,10 @@ fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 }
 
 // -------------------------------------------------------------------------------- normalize_grad
-@group(0) @binding(14) var<storage, read> yu: array<vec4<f32>>;   // μ̂ (before normalisation)
-@group(0) @binding(15) var<storage, read> ydy: array<vec4<f32>>;  // dμ (after)
-@group(0) @binding(16) var<storage, read_write> ydu: array<vec4<f32>>;
-@group(0) @binding(17) var<uniform> yp: Params;
+@group(0) @binding(0) var<storage, read> yu: array<vec4<f32>>;   // μ̂ (before normalisation)
+@group(0) @binding(1) var<storage, read> ydy: array<vec4<f32>>;  // dμ (after)
+@group(0) @binding(2) var<storage, read_write> ydu: array<vec4<f32>>; // dμ̂
+@group(0) @binding(3) var<uniform> yp: BaseRowsParams;
 
 // y = u / (r + ε), r = ‖u‖:  du = dy / (r + ε) − u (u · dy) / (r (r + ε)²).
 @compute @workgroup_size(WG)
@@ -310,12 +344,18 @@ fn normalize_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 }
 
 // ------------------------------------------------------------------------------------ nstep_prep
-@group(0) @binding(18) var<storage, read> pdmu: array<vec4<f32>>;   // dμ' [B, K4, C]
-@group(0) @binding(19) var<storage, read> pf: array<vec4<f32>>;     // F [B, K4, C]
-@group(0) @binding(20) var<storage, read> pcount: array<f32>;       // N [B, K4]
-@group(0) @binding(21) var<storage, read_write> pda: array<vec4<f32>>;
-@group(0) @binding(22) var<storage, read_write> pdn: array<f32>;
-@group(0) @binding(23) var<uniform> pp: Params;
+struct NstepPrepParams {
+  C: u32,
+  K4: u32,
+  eta: f32,
+}
+
+@group(0) @binding(0) var<storage, read> pdmu: array<vec4<f32>>;   // dμ' [B, K4, C]
+@group(0) @binding(1) var<storage, read> pf: array<vec4<f32>>;     // F [B, K4, C]
+@group(0) @binding(2) var<storage, read> pcount: array<f32>;       // N [B, K4]
+@group(0) @binding(3) var<storage, read_write> pda: array<vec4<f32>>; // dA [B, K4, C]
+@group(0) @binding(4) var<storage, read_write> pdn: array<f32>;       // dN [B, K4]
+@group(0) @binding(5) var<uniform> pp: NstepPrepParams;
 
 // dF = η dμ';  dA = dF / (N + ε);  dN_k = −Σ_c dF_kc F_kc / (N_k + ε). One invocation per base.
 @compute @workgroup_size(WG)
@@ -336,15 +376,19 @@ fn nstep_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 }
 
 // ------------------------------------------------------------------------------------ estep_grad
-@group(0) @binding(24) var<storage, read> gx: array<vec4<f32>>;      // X [B, N, C]
-@group(0) @binding(25) var<storage, read> gda: array<vec4<f32>>;     // dA [B, K4, C]
-@group(0) @binding(26) var<storage, read> gdn: array<vec4<f32>>;     // dN [B, K4]
-@group(0) @binding(27) var<storage, read> ggamma: array<vec4<f32>>;  // γ [B, N, K4]
-@group(0) @binding(28) var<storage, read> gextra: array<vec4<f32>>;  // extra dγ [B, N, K4] (R-step)
-@group(0) @binding(29) var<storage, read_write> gds: array<vec4<f32>>; // dS [B, N, K4]
-@group(0) @binding(30) var<uniform> gp: Params;
+struct EstepGradParams {
+  N: u32,
+  C: u32,
+  K4: u32,
+}
 
-override HAS_EXTRA: bool = false;
+@group(0) @binding(0) var<storage, read> gx: array<vec4<f32>>;      // X [B, N, C]
+@group(0) @binding(1) var<storage, read> gda: array<vec4<f32>>;     // dA [B, K4, C]
+@group(0) @binding(2) var<storage, read> gdn: array<vec4<f32>>;     // dN [B, K4]
+@group(0) @binding(3) var<storage, read> ggamma: array<vec4<f32>>;  // γ [B, N, K4]
+// dS [B, N, K4]; with DGAMMA_IN it holds the incoming dγ on entry and is updated in place.
+@group(0) @binding(4) var<storage, read_write> gds: array<vec4<f32>>;
+@group(0) @binding(5) var<uniform> gp: EstepGradParams;
 
 // Rows n..n+3 of X at channels c..c+3 as a mat4x4 (column i = row n+i; rows past N clamped).
 fn gx_block(xb: u32, n: u32, c4: u32) -> mat4x4<f32> {
@@ -360,7 +404,7 @@ fn estep_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let n0 = row_block(wid, nwg, lid);
   if (n0 >= gp.N) { return; }
   let b = wid.z;
-  let xb = b * (gp.x_stride / 4u);
+  let xb = b * (gp.N * gp.C / 4u);
   let cs = gp.C / 4u;
   let kbs = gp.K4 / 4u;
   let ab = b * gp.K4 * cs;
@@ -401,23 +445,32 @@ fn estep_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 }
 
-// Store one row's dγ for block kb (plus the R-step's dγ when given); return Σ dγ γ over the block.
+// Store one row's dγ for block kb (plus the incoming dγ with DGAMMA_IN); return Σ dγ γ over the
+// block.
 fn grad_block(gb: u32, n: u32, kb: u32, dg_in: vec4<f32>) -> f32 {
   if (n >= gp.N) { return 0.0; }
   let at = gb + n * (gp.K4 / 4u) + kb;
   var dg = dg_in;
-  if (HAS_EXTRA) { dg += gextra[at]; }
+  if (DGAMMA_IN) { dg += gds[at]; }
   gds[at] = dg;
   return dot(dg, ggamma[at]);
 }
 
 // -------------------------------------------------------------------------------------------- dx
-@group(0) @binding(31) var<storage, read> xgamma: array<vec4<f32>>; // γ [B, N, K4]
-@group(0) @binding(32) var<storage, read> xds: array<vec4<f32>>;    // dS [B, N, K4]
-@group(0) @binding(33) var<storage, read> xda: array<vec4<f32>>;    // dA [B, K4, C]
-@group(0) @binding(34) var<storage, read> xmu: array<vec4<f32>>;    // μ⁽ᵗ⁾ [B or 1, K4, C]
-@group(0) @binding(35) var<storage, read_write> xdx: array<vec4<f32>>; // dX [B, N, C], in place
-@group(0) @binding(36) var<uniform> xp: Params;
+struct DxParams {
+  N: u32,
+  C: u32,
+  K4: u32,
+  mu_stride: u32,
+  scale: f32,    // s = 1/τ ('dot') or 2/τ ('rbf')
+}
+
+@group(0) @binding(0) var<storage, read> xgamma: array<vec4<f32>>; // γ [B, N, K4]
+@group(0) @binding(1) var<storage, read> xds: array<vec4<f32>>;    // dS [B, N, K4]
+@group(0) @binding(2) var<storage, read> xda: array<vec4<f32>>;    // dA [B, K4, C]
+@group(0) @binding(3) var<storage, read> xmu: array<vec4<f32>>;    // μ⁽ᵗ⁾ [B or 1, K4, C]
+@group(0) @binding(4) var<storage, read_write> xdx: array<vec4<f32>>; // dX [B, N, C] (PART 0: in place)
+@group(0) @binding(5) var<uniform> xp: DxParams;
 
 fn rows4(buf_is_gamma: bool, base: u32, n: u32, kb: u32, kbs: u32) -> mat4x4<f32> {
   let last = xp.N - 1u;
@@ -479,7 +532,7 @@ fn dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<
     n00 += da0 * g0; n01 += da1 * g0; n10 += da0 * g1; n11 += da1 * g1;
     e00 += mu0 * d0; e01 += mu1 * d0; e10 += mu0 * d1; e11 += mu1 * d1;
   }
-  let xb = b * (xp.x_stride / 4u);
+  let xb = b * (xp.N * xp.C / 4u);
   store_dx(xb, n0, c4, cs, n00, e00);
   store_dx(xb, n0 + 4u, c4, cs, n10, e10);
   if (c4 + 1u < cs) {
@@ -489,12 +542,21 @@ fn dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<
 }
 
 // ------------------------------------------------------------------------------------ dmu_finish
-@group(0) @binding(37) var<storage, read> mpart: array<vec4<f32>>;   // P [B, chunks, K4, C] of dSᵀ X
-@group(0) @binding(38) var<storage, read> msum: array<f32>;          // colsum(dS) [B, chunks, K4]
-@group(0) @binding(39) var<storage, read> mmu: array<vec4<f32>>;     // μ⁽ᵗ⁾ [B or 1, K4, C]
-@group(0) @binding(40) var<storage, read> mdnext: array<vec4<f32>>;  // dμ̂' [B, K4, C] (highway)
-@group(0) @binding(41) var<storage, read_write> mdmu: array<vec4<f32>>; // dμ⁽ᵗ⁾ [B, K4, C]
-@group(0) @binding(42) var<uniform> mp: Params;
+struct DmuFinishParams {
+  C: u32,
+  K4: u32,
+  chunks: u32,
+  mu_stride: u32,
+  eta: f32,
+  scale: f32,    // s = 1/τ ('dot') or 2/τ ('rbf')
+}
+
+@group(0) @binding(0) var<storage, read> mpart: array<vec4<f32>>;   // P [B, chunks, K4, C] of dSᵀ X
+@group(0) @binding(1) var<storage, read> msum: array<f32>;          // colsum(dS) [B, chunks, K4]
+@group(0) @binding(2) var<storage, read> mmu: array<vec4<f32>>;     // μ⁽ᵗ⁾ [B or 1, K4, C]
+@group(0) @binding(3) var<storage, read> mdnext: array<vec4<f32>>;  // dμ̂' [B, K4, C] (highway)
+@group(0) @binding(4) var<storage, read_write> mdmu: array<vec4<f32>>; // dμ⁽ᵗ⁾ [B, K4, C]
+@group(0) @binding(5) var<uniform> mp: DmuFinishParams;
 
 // dμ = (1 − η) dμ̂' + s (dSᵀ X − [rbf] colsum(dS) μ), summing the chunks of wsum.
 @compute @workgroup_size(WG)
@@ -517,12 +579,51 @@ fn dmu_finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   mdmu[o] = (1.0 - mp.eta) * mdnext[o] + mp.scale * g;
 }
 
+// ----------------------------------------------------------------------------------- wsum_finish
+struct WsumFinishParams {
+  C: u32,
+  K4: u32,
+  chunks: u32,
+}
+
+@group(0) @binding(0) var<storage, read> spart: array<vec4<f32>>;        // P [B, chunks, K4, C]
+@group(0) @binding(1) var<storage, read_write> sout: array<vec4<f32>>;   // Σ chunks P [B, K4, C]
+@group(0) @binding(2) var<uniform> sp: WsumFinishParams;
+
+// Wᵀ X = Σ over the chunks of wsum's partial products (the R-step's dμ⁽ᵀ⁾ = γᵀ dX̃), summed in
+// chunk order as nstep_finish and dmu_finish do. One invocation per (base, 4 channels).
+@compute @workgroup_size(WG)
+fn wsum_finish(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let cs = sp.C / 4u;
+  let id = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (id >= sp.K4 * cs) { return; }
+  let k = id / cs;
+  let c4 = id % cs;
+  let b = wid.z;
+  var a = vec4<f32>();
+  for (var ch = 0u; ch < sp.chunks; ch++) {
+    a += spart[((b * sp.chunks + ch) * sp.K4 + k) * cs + c4];
+  }
+  sout[(b * sp.K4 + k) * cs + c4] = a;
+}
+
 // ------------------------------------------------------------------------------------------ elbo
-@group(0) @binding(43) var<storage, read> lx: array<vec4<f32>>;      // X [B, N, C]
-@group(0) @binding(44) var<storage, read> lmu: array<vec4<f32>>;     // μ [B or 1, K4, C]
-@group(0) @binding(45) var<storage, read> lgamma: array<f32>;        // γ [B, N, K4]
-@group(0) @binding(46) var<storage, read_write> lrow: array<f32>;    // per-row ELBO terms [B, N]
-@group(0) @binding(47) var<uniform> lp: Params;
+struct ElboParams {
+  N: u32,
+  C: u32,
+  K: u32,
+  K4: u32,
+  mu_stride: u32,
+  inv_tau: f32,  // 1 / τ; the Gaussians' variance is v = τ / 2
+  c_real: u32,   // the channel count before padding (for the normalising constant)
+}
+
+@group(0) @binding(0) var<storage, read> lx: array<vec4<f32>>;      // X [B, N, C]
+@group(0) @binding(1) var<storage, read> lmu: array<vec4<f32>>;     // μ [B or 1, K4, C]
+@group(0) @binding(2) var<storage, read> lgamma: array<f32>;        // γ [B, N, K4]
+@group(0) @binding(3) var<storage, read_write> lrow: array<f32>;    // per-row ELBO terms [B, N]
+@group(0) @binding(4) var<uniform> lp: ElboParams;
 
 // Σ_k γ_nk (−(C/2) ln(2πv) − ‖x_n − μ_k‖² / (2v)) − γ_nk ln γ_nk with v = τ / 2, one row each
 // (0 · ln 0 = 0). The caller sums the rows. C in the constant is the real channel count.
@@ -533,7 +634,7 @@ fn elbo(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (n >= lp.N) { return; }
   let b = wid.z;
   let cs = lp.C / 4u;
-  let xb = b * (lp.x_stride / 4u) + n * cs;
+  let xb = b * (lp.N * lp.C / 4u) + n * cs;
   let mb = b * (lp.mu_stride / 4u);
   let gb = (b * lp.N + n) * lp.K4;
   let v = 0.5 / lp.inv_tau;

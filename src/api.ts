@@ -45,7 +45,7 @@ export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tun
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { crossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';
-export { hem, hemEStep, hemNStep, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './nn/hem.ts';
+export { hem, hemEStep, hemNStep, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './ops/hem/index.ts';
 export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';
 export { Optimizer, type OptimizerState, type OptimizerStateInput, type ParamGroup, type HostTensor } from './optim/optimizer.ts';
 export { SGD, SGD_DEFAULTS, type SGDOptions } from './optim/sgd.ts';

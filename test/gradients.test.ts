@@ -222,6 +222,8 @@ describe('every exported differentiable op matches central finite differences', 
     const gamma = hg.rand([1, 4, 2]);
     expect(() => hg.hemEStep(x, mu)).toThrow(/hemEStep: a forward-only building block/);
     expect(() => hg.hemNStep(x, gamma, mu)).toThrow(/hemNStep: a forward-only building block/);
+    expect(() => hg.elbo(x, mu, gamma)).toThrow(/elbo: .*an input requires grad/);
+    expect(() => hg.noGrad(() => hg.elbo(x, mu, gamma).dispose())).not.toThrow();
     for (const t of [x, mu, gamma]) t.dispose();
   });
 });

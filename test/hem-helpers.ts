@@ -2,10 +2,11 @@
  * HEM-specific test helpers: run the engine's layer (forward, backward, trace) and collect every
  * quantity as float64; compute the same quantities with the float64 reference; estimate the
  * engine's f32 error per element by Monte Carlo arithmetic on the reference (hem-reference.ts,
- * "Error model").
+ * "Error model"); compare the two within that allowance; and the covering case set (CASES) the
+ * hem-*.test.ts files share.
  */
 import * as hg from '../src/index.node.ts';
-import { Rng } from './helpers.ts';
+import { Rng, expectClose } from './helpers.ts';
 import {
   hemReference,
   hemReferenceBackward,
@@ -182,3 +183,101 @@ export function normalizeRows(a: ArrayLike<number>, rows: number, cols: number, 
   }
   return out;
 }
+
+// ----------------------------------------------------- comparing the engine with the reference
+
+/** The shape of a quantity of a case (for the positions named in a failed comparison). */
+export function shapeOf(c: HemCase, q: QuantityName): number[] {
+  const { B, N, C, K, shared } = c;
+  const T = c.opts.iterations;
+  switch (q) {
+    case 'out':
+    case 'dx':
+      return [B, N, C];
+    case 'mu':
+      return [B, K, C];
+    case 'gamma':
+      return [B, N, K];
+    case 'dmu0':
+      return shared ? [K, C] : [B, K, C];
+    case 'gradMuNorm':
+      return [T + 1];
+    default:
+      return [T];
+  }
+}
+
+/**
+ * Assert `actual` within `factor` · allowance of `expected` for each named quantity.
+ *
+ * Tolerances. The layer is T nonlinear iterations, so a closed-form f32 bound is not practical;
+ * the engine's error per element is estimated instead by Monte Carlo arithmetic on the float64
+ * reference (hem-reference.ts, "Error model"; mcaAllowance above): every operation of the
+ * reference is perturbed by a random error up to the worst-case f32 bound of the operation the
+ * engine performs, and the allowance is MCA_FACTOR = 3 times the observed spread (plus the rms
+ * spread as a floor). Each path must be within that allowance of the exact reference; fused and
+ * unfused must then be within twice it of each other (triangle inequality). Measured on
+ * SwiftShader: the engine's errors use at most ~20 % of the allowance (typically ~3 %), and the
+ * allowances are 1e-6 - 1e-4 of each quantity's largest magnitude (up to 2e-3 for ∂E/∂μ⁽⁰⁾ at
+ * η = 1, which arrives only through the E-step's cancelling terms) — orders of magnitude below
+ * what a wrong index, sign, scale or missing term produces. Where a property is tested directly
+ * (ELBO monotonicity, the highway ratios), the bound is derived in place.
+ */
+export function compare(
+  c: HemCase,
+  label: string,
+  actual: HemQuantities,
+  expected: HemQuantities,
+  allow: Record<QuantityName, Float64Array>,
+  names: QuantityName[],
+  factor = 1,
+): void {
+  for (const q of names) {
+    expectClose(actual[q], expected[q], {
+      atol: 0,
+      rtol: 0,
+      bound: allow[q].map((a) => factor * a),
+      shape: shapeOf(c, q),
+      label: `${c.name} ${label} ${q}`,
+    });
+  }
+}
+
+// ------------------------------------------------------------------------------- the case set
+
+export const ETAS = [0.2, 0.5, 1] as const;
+/** K mod 4 per case: every residue, and odd K together with odd C (cases 1 and 5). */
+const K_RESIDUES = [1, 3, 0, 2, 3, 1, 2, 0, 1] as const;
+export const TS = [1, 3, 6] as const;
+
+/**
+ * Nine seeded random cases: B ∈ {1, 3}, shared/per-batch μ⁽⁰⁾ and the E-step form run through a
+ * 2³ factorial (case 8 repeats case 0's), every (η, T) pair of {0.2, 0.5, 1} × {1, 3, 6} appears
+ * once; N alternates odd/even; C mod 4 and K mod 4 take every value 0-3 (C, K not multiples of
+ * 4 take the zero-padding path), with odd C and odd K together in two cases; two cases normalise the bases (the normalize_grad kernel), one uses a
+ * temperature other than √C. A tenth case has a long N (several row chunks in the fused
+ * reductions over N).
+ */
+function buildCases(): HemCase[] {
+  const rng = new Rng(20240611);
+  const cases: HemCase[] = [];
+  for (let i = 0; i < 9; i++) {
+    const B = i & 1 ? 3 : 1;
+    const shared = ((i >> 1) & 1) === 0;
+    const estep = ((i >> 2) & 1) === 0 ? 'dot' : 'rbf';
+    const eta = ETAS[i % 3]!;
+    const T = TS[(i + Math.floor(i / 3)) % 3]!;
+    const N = 2 * rng.int(3, 25) + (i % 2 === 0 ? 1 : 0);
+    const C = 4 * rng.int(1, 4) + (i % 4);
+    const K = 4 * rng.int(1, 3) + K_RESIDUES[i]!;
+    const normalizeBases = i === 2 || i === 7;
+    const temperature = i === 3 ? 0.7 : undefined;
+    const name = `#${i} B=${B} N=${N} C=${C} K=${K} ${shared ? 'shared' : 'batched'} ${estep} η=${eta} T=${T}${normalizeBases ? ' normalized' : ''}${temperature ? ` τ=${temperature}` : ''}`;
+    cases.push(makeProblem(rng, name, { B, N, C, K, shared }, { estep, eta, iterations: T, normalizeBases, ...(temperature ? { temperature } : {}) }));
+  }
+  // Long N: the fused reductions over N run in several row chunks (7 here, the last one short).
+  cases.push(makeProblem(rng, '#9 B=2 N=205 C=6 K=3 batched rbf η=0.5 T=3 (many row chunks)', { B: 2, N: 205, C: 6, K: 3, shared: false }, { estep: 'rbf', eta: 0.5, iterations: 3 }));
+  return cases;
+}
+
+export const CASES = buildCases();

@@ -1,7 +1,8 @@
 /**
- * hemEStep and hemNStep (src/nn/hem.ts): the fused E-step and N-step kernels that hem() runs each
- * iteration, called alone, against float64 references — shared and per-batch bases, aligned and
- * padded C and K, both E-step forms — and their refusals (shapes, options, inputs needing grad).
+ * hemEStep and hemNStep (src/ops/hem/steps.ts): the fused E-step and N-step kernels that hem()
+ * runs each iteration, called alone, against float64 references — shared and per-batch bases,
+ * aligned and padded C and K, both E-step forms — and their refusals (shapes, options, inputs
+ * needing grad).
  *
  * Bounds (U = 2⁻²⁴, γ_n = nU/(1 − nU)). E-step: each logit is a length-C dot product (or, for
  * 'rbf', 2x·μ − ‖x‖² − ‖μ‖²), so |Δs| ≤ γ_{C+2}·(2Σ|xμ| + Σx² + Σμ²)/τ; the softmax turns a logit

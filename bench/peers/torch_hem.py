@@ -1,5 +1,5 @@
 """PyTorch CUDA reference timings for bench/ (eager, float32, TF32 off): matmul n³ and the HEM
-layer forward+backward at the paper's shape, the same math as src/nn/hem.ts (unfused, eps 1e-6).
+layer forward+backward at the paper's shape, the same math as src/ops/hem/unfused.ts (eps 1e-6).
 Run where PyTorch and a CUDA GPU exist:  python3 bench/peers/torch_hem.py  → JSON on stdout."""
 import json
 import math

@@ -11,7 +11,7 @@ import { randn, tensor } from '../ops/create.ts';
 import { mean, sum } from '../ops/reduce.ts';
 import { mul } from '../ops/elementwise.ts';
 import { reshape } from '../ops/layout.ts';
-import { hem } from '../nn/hem.ts';
+import { hem } from '../ops/hem/index.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { SegNet } from '../model/segnet.ts';
 import { writeHeatmaps, writeSegmentation } from '../viz/png.ts';

@@ -1,19 +1,322 @@
 /**
- * The kernels of kernels/hem.wgsl, registered once at load. (Launch functions per entry point
- * come with the HEM op package, src/ops/hem/.)
+ * Launchers for kernels/hem.wgsl, one per entry point: Tensors and numbers in, outputs allocated
+ * here, one dispatch. Forward only (no autograd): src/ops/hem/ composes them into the fused layer
+ * and its hand-written backward, and into hemEStep, hemNStep and elbo.
+ *
+ * Every operand is already padded: channels C and bases K4 are multiples of 4 (src/ops/hem/
+ * zero-pads odd sizes), and `bases` is the real K ≤ K4 where the kernel must mask padded bases.
+ * Shapes: x [B, N, C]; bases μ [K4, C] (shared by the batch: stride 0) or [B, K4, C];
+ * γ, dS [B, N, K4]. B, N, C and K4 are read from the shapes.
  */
 import hemWgsl from '../../kernels/hem.wgsl';
+import { Tensor } from '../tensor/tensor.ts';
+import { grid, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
-export const HEM_KERNELS = {
-  hemEstep: defineKernel('hem_estep', hemWgsl, 'estep'),
-  hemWsum: defineKernel('hem_wsum', hemWgsl, 'wsum'),
-  hemNstepFinish: defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish'),
-  hemNormalize: defineKernel('hem_normalize', hemWgsl, 'normalize'),
-  hemNormalizeGrad: defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad'),
-  hemNstepPrep: defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep'),
-  hemEstepGrad: defineKernel('hem_estep_grad', hemWgsl, 'estep_grad'),
-  hemDx: defineKernel('hem_dx', hemWgsl, 'dx'),
-  hemDmuFinish: defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish'),
-  hemElbo: defineKernel('hem_elbo', hemWgsl, 'elbo'),
+const K = {
+  estep: defineKernel('hem_estep', hemWgsl, 'estep'),
+  wsum: defineKernel('hem_wsum', hemWgsl, 'wsum'),
+  nstepFinish: defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish'),
+  wsumFinish: defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish'),
+  normalize: defineKernel('hem_normalize', hemWgsl, 'normalize'),
+  normalizeGrad: defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad'),
+  nstepPrep: defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep'),
+  estepGrad: defineKernel('hem_estep_grad', hemWgsl, 'estep_grad'),
+  dx: defineKernel('hem_dx', hemWgsl, 'dx'),
+  dmuFinish: defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish'),
+  elbo: defineKernel('hem_elbo', hemWgsl, 'elbo'),
 } as const;
+
+const WG = 64;
+
+/** Workgroups for `groups` per batch element, spread over x and y, batch in z. */
+function batched(groups: number, B: number): [number, number, number] {
+  const [gx, gy] = grid(groups);
+  return [gx, gy, B];
+}
+
+/** B, N, C of x [B, N, C]. */
+function rows(x: Tensor): { B: number; N: number; C: number } {
+  const [B, N, C] = x.shape as [number, number, number];
+  return { B, N, C };
+}
+
+/** K4 and the batch stride of bases [K4, C] (shared: 0) or [B, K4, C]. */
+function bases(mu: Tensor): { K4: number; muStride: number } {
+  const [K4, C] = mu.shape.slice(-2) as [number, number];
+  return { K4, muStride: mu.rank === 2 ? 0 : K4 * C };
+}
+
+/**
+ * How the reductions over N (wsum) are split: enough (chunk, 8 bases, 8 channels) invocations to
+ * fill a large GPU (~4096), with at least 32 rows per chunk.
+ */
+function chunking(N: number, K4: number, C: number): { chunks: number; rows: number } {
+  const tiles = Math.ceil(K4 / 8) * Math.ceil(C / 8);
+  const want = Math.max(1, Math.min(Math.ceil(4096 / tiles), Math.ceil(N / 32)));
+  const rowsPerChunk = Math.ceil(N / want);
+  return { chunks: Math.ceil(N / rowsPerChunk), rows: rowsPerChunk };
+}
+
+/** One invocation per (base, 4 channels) of a [B, K4, C] result. */
+function perBaseVec4(K4: number, C: number, B: number): [number, number, number] {
+  return batched(Math.ceil((K4 * (C / 4)) / WG), B);
+}
+
+/** One invocation per base row of a [B, K4, C] tensor. */
+function perBase(K4: number, B: number): [number, number, number] {
+  return batched(Math.ceil(K4 / WG), B);
+}
+
+/** One invocation per 8 rows of [B, N, ·]. */
+function perRowBlock(N: number, B: number): [number, number, number] {
+  return batched(Math.ceil(Math.ceil(N / 8) / WG), B);
+}
+
+/**
+ * `estep`: γ = softmax(S / τ) over the first `bases` of K4 bases (the rest get 0), with
+ * S = X μᵀ, or S = 2 X μᵀ − ‖μ‖² when `rbf`. → γ [B, N, K4].
+ */
+export function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: number; invTau: number; rbf: boolean }): Tensor {
+  const { B, N, C } = rows(x);
+  const { K4, muStride } = bases(mu);
+  const gamma = Tensor.empty([B, N, K4], op);
+  K.estep.dispatch({
+    bindings: {
+      ex: x.bind(op),
+      emu: mu.bind(op),
+      egamma: gamma.bind(op, 'read_write'),
+      ep: uniform({ N, C, K: p.bases, K4, mu_stride: muStride, inv_tau: p.invTau }),
+    },
+    overrides: { WG, RBF: p.rbf },
+    workgroups: perRowBlock(N, B),
+  });
+  return gamma;
+}
+
+/** Partial sums over chunks of rows, for one of the *_finish launchers. */
+interface WeightedSums {
+  /** Σ_{n in chunk} W_nᵀ ⊗ x_n, [B, chunks, K4, C]. */
+  part: Tensor;
+  /** Σ_{n in chunk} W_n, [B, chunks, K4]. */
+  sums: Tensor;
+}
+
+/** `wsum`: the chunked reduction over N of Wᵀ X and of W, for x [B, N, C] and w [B, N, K4]. */
+export function launchWsum(op: string, x: Tensor, w: Tensor): WeightedSums {
+  const { B, N, C } = rows(x);
+  const K4 = w.shape[2]!;
+  const ch = chunking(N, K4, C);
+  const part = Tensor.empty([B, ch.chunks, K4, C], op);
+  const sums = Tensor.empty([B, ch.chunks, K4], op);
+  K.wsum.dispatch({
+    bindings: {
+      wx: x.bind(op),
+      ww: w.bind(op),
+      wpart: part.bind(op, 'read_write'),
+      wsum_w: sums.bind(op, 'read_write'),
+      wp: uniform({ N, C, K4, chunks: ch.chunks, rows_per_chunk: ch.rows }),
+    },
+    overrides: { WG },
+    workgroups: batched(Math.ceil((ch.chunks * Math.ceil(K4 / 8) * Math.ceil(C / 8)) / WG), B),
+  });
+  return { part, sums };
+}
+
+/** B, chunks, K4, C of a wsum partial [B, chunks, K4, C]. */
+function partDims(ws: WeightedSums): { B: number; chunks: number; K4: number; C: number } {
+  const [B, chunks, K4, C] = ws.part.shape as [number, number, number, number];
+  return { B, chunks, K4, C };
+}
+
+/**
+ * `nstep_finish` on wsum(X, γ): N_k = Σ γ, F = γᵀX / (N + ε) and the highway update
+ * μ̂' = (1 − η) μ + η F. → next μ̂' [B, K4, C], F [B, K4, C], counts N [B, K4].
+ */
+export function launchNstepFinish(op: string, ws: WeightedSums, mu: Tensor, eta: number): { next: Tensor; f: Tensor; counts: Tensor } {
+  const { B, chunks, K4, C } = partDims(ws);
+  const next = Tensor.empty([B, K4, C], op);
+  const f = Tensor.empty([B, K4, C], op);
+  const counts = Tensor.empty([B, K4], op);
+  K.nstepFinish.dispatch({
+    bindings: {
+      fpart: ws.part.bind(op),
+      fsum: ws.sums.bind(op),
+      fmu: mu.bind(op),
+      nmu_out: next.bind(op, 'read_write'),
+      nf: f.bind(op, 'read_write'),
+      ncount: counts.bind(op, 'read_write'),
+      fp: uniform({ C, K4, chunks, mu_stride: bases(mu).muStride, eta }),
+    },
+    overrides: { WG },
+    workgroups: perBaseVec4(K4, C, B),
+  });
+  return { next, f, counts };
+}
+
+/** `wsum_finish`: Wᵀ X = the sum of wsum's chunks. → [B, K4, C]. */
+export function launchWsumFinish(op: string, ws: WeightedSums): Tensor {
+  const { B, chunks, K4, C } = partDims(ws);
+  const out = Tensor.empty([B, K4, C], op);
+  K.wsumFinish.dispatch({
+    bindings: { spart: ws.part.bind(op), sout: out.bind(op, 'read_write'), sp: uniform({ C, K4, chunks }) },
+    overrides: { WG },
+    workgroups: perBaseVec4(K4, C, B),
+  });
+  return out;
+}
+
+/** `normalize`: every base row μ̂_k / (‖μ̂_k‖ + ε) of muHat [B, K4, C]. */
+export function launchNormalize(op: string, muHat: Tensor): Tensor {
+  const [B, K4, C] = muHat.shape as [number, number, number];
+  const out = Tensor.empty([B, K4, C], op);
+  K.normalize.dispatch({
+    bindings: { zin: muHat.bind(op), zout: out.bind(op, 'read_write'), zp: uniform({ C, K4 }) },
+    overrides: { WG },
+    workgroups: perBase(K4, B),
+  });
+  return out;
+}
+
+/** `normalize_grad`: the adjoint of μ̂ ↦ μ̂ / (‖μ̂‖ + ε) at muHat [B, K4, C] applied to dmu. */
+export function launchNormalizeGrad(op: string, muHat: Tensor, dmu: Tensor): Tensor {
+  const [B, K4, C] = muHat.shape as [number, number, number];
+  const out = Tensor.empty([B, K4, C], op);
+  K.normalizeGrad.dispatch({
+    bindings: { yu: muHat.bind(op), ydy: dmu.bind(op), ydu: out.bind(op, 'read_write'), yp: uniform({ C, K4 }) },
+    overrides: { WG },
+    workgroups: perBase(K4, B),
+  });
+  return out;
+}
+
+/**
+ * `nstep_prep`: the N-step's adjoint up to A and N, from dμ̂' [B, K4, C], F and the counts:
+ * dA = η dμ̂' / (N + ε), dN = −Σ_c η dμ̂' F / (N + ε). → dA [B, K4, C], dN [B, K4].
+ */
+export function launchNstepPrep(op: string, dmu: Tensor, f: Tensor, counts: Tensor, eta: number): { dA: Tensor; dN: Tensor } {
+  const [B, K4, C] = dmu.shape as [number, number, number];
+  const dA = Tensor.empty([B, K4, C], op);
+  const dN = Tensor.empty([B, K4], op);
+  K.nstepPrep.dispatch({
+    bindings: {
+      pdmu: dmu.bind(op),
+      pf: f.bind(op),
+      pcount: counts.bind(op),
+      pda: dA.bind(op, 'read_write'),
+      pdn: dN.bind(op, 'read_write'),
+      pp: uniform({ C, K4, eta }),
+    },
+    overrides: { WG },
+    workgroups: perBase(K4, B),
+  });
+  return { dA, dN };
+}
+
+/**
+ * `estep_grad`: dγ = X dAᵀ + 1 dNᵀ (+ dgammaIn), then the softmax adjoint
+ * dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)). → dS [B, N, K4]. A given `dgammaIn` [B, N, K4] (the R-step's
+ * dγ) is consumed: dS is computed in its storage and returned in its place.
+ */
+export function launchEstepGrad(op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: Tensor, dgammaIn: Tensor | null): Tensor {
+  const { B, N, C } = rows(x);
+  const K4 = gamma.shape[2]!;
+  const dS = dgammaIn ?? Tensor.empty([B, N, K4], op);
+  K.estepGrad.dispatch({
+    bindings: {
+      gx: x.bind(op),
+      gda: dA.bind(op),
+      gdn: dN.bind(op),
+      ggamma: gamma.bind(op),
+      gds: dS.bind(op, 'read_write'),
+      gp: uniform({ N, C, K4 }),
+    },
+    overrides: { WG, DGAMMA_IN: dgammaIn !== null },
+    workgroups: perRowBlock(N, B),
+  });
+  return dS;
+}
+
+/** The operands of `dx`: γ and dS [B, N, K4], dA [B, K4, C], the bases μ⁽ᵗ⁾ and s (1/τ or 2/τ). */
+export interface DxOperands {
+  gamma: Tensor;
+  dS: Tensor;
+  dA: Tensor;
+  mu: Tensor;
+  scale: number;
+}
+
+/**
+ * `dx`: the gradient one iteration sends to X, γ dA (N-step) + s · dS μ (E-step). With a tensor
+ * `into` [B, N, C] both parts are added to it in place (and it is returned); with 'nstep' or
+ * 'estep' that part alone is written to a new [B, N, C] tensor.
+ */
+export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'estep'): Tensor {
+  const [B, N, K4] = d.gamma.shape as [number, number, number];
+  const C = d.dA.shape[2]!;
+  const out = into instanceof Tensor ? into : Tensor.empty([B, N, C], op);
+  K.dx.dispatch({
+    bindings: {
+      xgamma: d.gamma.bind(op),
+      xds: d.dS.bind(op),
+      xda: d.dA.bind(op),
+      xmu: d.mu.bind(op),
+      xdx: out.bind(op, 'read_write'),
+      xp: uniform({ N, C, K4, mu_stride: bases(d.mu).muStride, scale: d.scale }),
+    },
+    overrides: { WG, PART: into === 'nstep' ? 1 : into === 'estep' ? 2 : 0 },
+    workgroups: batched(Math.ceil((Math.ceil(N / 8) * Math.ceil(C / 8)) / WG), B),
+  });
+  return out;
+}
+
+/**
+ * `dmu_finish` on wsum(X, dS): dμ⁽ᵗ⁾ = (1 − η) dμ̂' + s · (dSᵀ X − [rbf] colsum(dS) ⊙ μ⁽ᵗ⁾), the
+ * highway term from dnext [B, K4, C]. → [B, K4, C].
+ */
+export function launchDmuFinish(
+  op: string,
+  ws: WeightedSums,
+  mu: Tensor,
+  dnext: Tensor,
+  p: { eta: number; scale: number; rbf: boolean },
+): Tensor {
+  const { B, chunks, K4, C } = partDims(ws);
+  const dmu = Tensor.empty([B, K4, C], op);
+  K.dmuFinish.dispatch({
+    bindings: {
+      mpart: ws.part.bind(op),
+      msum: ws.sums.bind(op),
+      mmu: mu.bind(op),
+      mdnext: dnext.bind(op),
+      mdmu: dmu.bind(op, 'read_write'),
+      mp: uniform({ C, K4, chunks, mu_stride: bases(mu).muStride, eta: p.eta, scale: p.scale }),
+    },
+    overrides: { WG, RBF: p.rbf },
+    workgroups: perBaseVec4(K4, C, B),
+  });
+  return dmu;
+}
+
+/**
+ * `elbo`: per row n, Σ_k γ_nk ln N(x_n | μ_k, vI) − γ_nk ln γ_nk with v = τ / 2, over the first
+ * `bases` bases; `channels` is C before padding (the Gaussians' normalising constant).
+ * → [B, N] (the caller sums).
+ */
+export function launchElbo(op: string, x: Tensor, mu: Tensor, gamma: Tensor, p: { bases: number; channels: number; invTau: number }): Tensor {
+  const { B, N, C } = rows(x);
+  const { K4, muStride } = bases(mu);
+  const rowTerms = Tensor.empty([B, N], op);
+  K.elbo.dispatch({
+    bindings: {
+      lx: x.bind(op),
+      lmu: mu.bind(op),
+      lgamma: gamma.bind(op),
+      lrow: rowTerms.bind(op, 'read_write'),
+      lp: uniform({ N, C, K: p.bases, K4, mu_stride: muStride, inv_tau: p.invTau, c_real: p.channels }),
+    },
+    overrides: { WG },
+    workgroups: batched(Math.ceil(N / WG), B),
+  });
+  return rowTerms;
+}

@@ -17,7 +17,7 @@ import { upsampleBilinear } from '../ops/upsample.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { HEM, EMAU } from '../nn/hem-module.ts';
-import type { HemTrace } from '../nn/hem.ts';
+import type { HemTrace } from '../ops/hem/index.ts';
 import { Module } from '../nn/module.ts';
 
 export type SegModelName = 'hemnet' | 'emanet' | 'plain';

@@ -11,7 +11,7 @@ import { mean, sum } from '../ops/reduce.ts';
 import { tidy } from '../tensor/scope.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { hem, HEM_EPS, type HemOptions, type HemResult } from './hem.ts';
+import { hem, HEM_EPS, type HemOptions, type HemResult } from '../ops/hem/index.ts';
 import { Module } from './module.ts';
 
 export interface HemModuleOptions extends Omit<HemOptions, 'trace'> {
