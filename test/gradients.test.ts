@@ -38,9 +38,11 @@ const NOT_DIFFERENTIABLE = new Set([
   // data, images, checkpoints
   'digitScenes', 'renderScene', 'resizeDigit', 'digitSampleRange', 'batches', 'batchCount', 'DataRng', 'mixSeed',
   'permutation', 'mnistDigits', 'vocDataset', 'VocDataset', 'decodeJpeg', 'decodeLabelPng', 'drawAugment',
-  'augmentSample', 'vocColormap', 'writeLineChart', 'writeHeatmaps', 'writeSegmentation', 'renderLineChart',
-  'renderHeatmaps', 'renderSegmentation', 'writePng', 'encodePng', 'Canvas', 'saveCheckpoint', 'loadCheckpoint',
-  'encodeSafetensors', 'decodeSafetensors',
+  'augmentSample', 'vocColormap', 'saveCheckpoint', 'loadCheckpoint', 'encodeSafetensors', 'decodeSafetensors',
+  // figures: Vega-Lite specs, rasters and their rendering
+  'lineChartSpec', 'lossChartSpec', 'miouChartSpec', 'gradientFlowChartSpec', 'movingAverage', 'heatmapSpec',
+  'heatmapRasters', 'segmentationSpec', 'segmentationPanels', 'gridSpec', 'colormap', 'pngDataUrl', 'writeChart',
+  'chartSvg', 'svgToPng', 'writeLineChart', 'writeHeatmaps', 'writeSegmentation', 'writePng', 'encodePng',
 ]);
 
 type Gen = (rng: Rng) => number;
