@@ -47,7 +47,8 @@ export { crossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cros
 export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';
 export { hem, hemEStep, hemNStep, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './ops/hem/index.ts';
 export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';
-export { Optimizer, type OptimizerState, type OptimizerStateInput, type ParamGroup, type HostTensor } from './optim/optimizer.ts';
+export { Optimizer } from './optim/optimizer.ts';
+export type { OptimizerState, OptimizerStateInput, ParamGroup, HostTensor } from './optim/optimizer-types.ts';
 export { SGD, SGD_DEFAULTS, type SGDOptions } from './optim/sgd.ts';
 export { AdamW, ADAMW_DEFAULTS, type AdamWOptions } from './optim/adamw.ts';
 export { polyLr, LrSchedule, type LrScheduleOptions, type LrTarget } from './optim/schedule.ts';

@@ -7,7 +7,8 @@
  */
 import { adamwUpdate } from '../kernels/optim.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { checkNumber, Optimizer, type Group, type ParamGroup } from './optimizer.ts';
+import { checkNumber, Optimizer } from './optimizer.ts';
+import type { Group, ParamGroup } from './optimizer-types.ts';
 
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */

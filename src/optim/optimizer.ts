@@ -24,85 +24,17 @@
  * None: no decay, no momentum update) and AdamW's bias corrections. The padding costs at most
  * 255 elements per parameter. Learning rate and hyper-parameters are uniforms.
  */
-import { engine, type Engine } from '../device/engine.ts';
+import { engine } from '../device/engine.ts';
 import { zeros } from '../ops/create.ts';
 import { keep } from '../tensor/scope.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
+import { copyBuffers, type Copy } from './buffer-copy.ts';
+import type { Group, OptimizerState, OptimizerStateInput, ParamGroup } from './optimizer-types.ts';
+import { isTensor, planStateLoad } from './state-plan.ts';
 
 /** Elements per workgroup of the update kernels (kernels/optim.wgsl CHUNK). */
 export const CHUNK = 256;
-
-/** Host data for a tensor, as loadCheckpoint() returns it. Only Float32Array is accepted here. */
-export interface HostTensor {
-  data: Float32Array | Int32Array | BigInt64Array;
-  shape: readonly number[];
-}
-
-/** What state() returns; save the tensors and the meta string in a checkpoint. */
-export interface OptimizerState {
-  /**
-   * A GPU copy of every state buffer, keyed `${prefix}${group}.${param}.${name}` (e.g.
-   * 'optim.0.3.momentum_buffer'), shaped like its parameter. The caller owns (disposes) them.
-   */
-  tensors: Record<string, Tensor>;
-  /** JSON: optimizer type, each group's hyper-parameters, each parameter's shape and step count. */
-  meta: string;
-}
-
-/** What loadState() takes: state() or loadCheckpoint() output; keys without the prefix are ignored. */
-export interface OptimizerStateInput {
-  tensors: Record<string, Tensor | HostTensor>;
-  meta: string;
-}
-
-/** A parameter group: its parameters and any hyper-parameters that differ from the defaults. */
-export type ParamGroup<H> = { params: readonly Tensor[] } & Partial<H>;
-
-/** @internal A group's parameters, hyper-parameters and packed GPU buffers. */
-export interface Group<H> {
-  params: Tensor[];
-  hyper: H;
-  /** Element offset of each parameter in the flat layout (multiples of CHUNK). */
-  starts: number[];
-  nChunks: number;
-  /** Per-parameter step counts (PyTorch's state['step']). */
-  steps: number[];
-  /** Flat scratch for parameters and gradients, and the offsets table; null for an empty group. */
-  theta: Tensor | null;
-  grad: Tensor | null;
-  table: Tensor | null;
-  tableHost: Int32Array;
-  tableF32: Float32Array;
-  /** Flat state buffers by name (zero-initialised). */
-  state: Map<string, Tensor>;
-}
-
-interface Copy {
-  src: GPUBuffer;
-  srcOffset: number;
-  dst: GPUBuffer;
-  dstOffset: number;
-  bytes: number;
-}
-
-/**
- * Record buffer copies after everything recorded so far: the engine's batch is submitted first,
- * then one command buffer with the copies, so queue order sequences them with every dispatch.
- */
-function copyBuffers(e: Engine, copies: Copy[], label: string): void {
-  if (copies.length === 0) return;
-  e.assertUsable(label);
-  e.checkErrors();
-  e.flush();
-  const enc = e.device.createCommandEncoder({ label });
-  for (const c of copies) enc.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
-  e.device.queue.submit([enc.finish()]);
-}
-
-function isTensor(x: unknown): x is Tensor {
-  return x instanceof Tensor;
-}
 
 export abstract class Optimizer<H extends object> {
   /** @internal */
@@ -371,71 +303,13 @@ export abstract class Optimizer<H extends object> {
     if (!input || typeof input !== 'object' || typeof input.meta !== 'string' || !input.tensors || typeof input.tensors !== 'object') {
       throw new Error(`${op}: expected { tensors, meta } as state() returns them, got ${String(input)}.`);
     }
-    let meta: { optimizer?: unknown; version?: unknown; groups?: unknown };
-    try {
-      meta = JSON.parse(input.meta) as typeof meta;
-    } catch (err) {
-      throw new Error(`${op}: the meta string is not JSON (${(err as Error).message}).`);
-    }
-    if (!meta || typeof meta !== 'object') throw new Error(`${op}: the meta string is not a JSON object.`);
-    if (meta.optimizer !== this.name) {
-      throw new Error(`${op}: the state is from optimizer '${String(meta.optimizer)}', not ${this.name}.`);
-    }
-    if (meta.version !== 1) throw new Error(`${op}: unknown state version ${String(meta.version)} (this build reads version 1).`);
-    const groups = meta.groups;
-    if (!Array.isArray(groups) || groups.length !== this.groups.length) {
-      throw new Error(`${op}: the state has ${Array.isArray(groups) ? groups.length : 'no'} group(s); this optimizer has ${this.groups.length}.`);
-    }
-    const plans = this.groups.map((g, gi) => {
-      const where = `${op}: group ${gi}`;
-      const sg = groups[gi] as { hyper?: unknown; params?: unknown };
-      if (!sg || typeof sg !== 'object' || !sg.hyper || typeof sg.hyper !== 'object' || !Array.isArray(sg.params)) {
-        throw new Error(`${where} is malformed in the meta string (needs hyper and params).`);
-      }
-      const hyper = { ...g.hyper } as Record<string, unknown>;
-      for (const [k, v] of Object.entries(sg.hyper as Record<string, unknown>)) {
-        if (!this.keys.includes(k)) throw new Error(`${where}: unknown hyper-parameter '${k}' in the state.`);
-        hyper[k] = v;
-      }
-      this.validateHyper(hyper as H, where);
-      const params = sg.params as Array<{ shape?: unknown; step?: unknown }>;
-      if (params.length !== g.params.length) {
-        throw new Error(`${where} has ${params.length} parameter(s) in the state but ${g.params.length} here.`);
-      }
-      const steps = params.map((sp, i) => {
-        const shape = sp?.shape;
-        const p = g.params[i]!;
-        if (!Array.isArray(shape) || !sameShape(shape as number[], p.shape)) {
-          throw new Error(`${where} parameter ${i} has shape ${Array.isArray(shape) ? fmt(shape as number[]) : String(shape)} in the state but ${fmt(p.shape)} here.`);
-        }
-        const step = sp.step;
-        if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) {
-          throw new Error(`${where} parameter ${i}: step count ${String(step)} is not an integer ≥ 0.`);
-        }
-        return step;
-      });
-      const sources = this.stateNames(hyper as H).map((name) =>
-        g.params.map((p, i) => {
-          const key = `${prefix}${gi}.${i}.${name}`;
-          const src = input.tensors[key];
-          if (!src) throw new Error(`${op}: the state has no tensor '${key}' (${name} of group ${gi} parameter ${i}).`);
-          const shape = isTensor(src) ? src.shape : src.shape;
-          const f32 = isTensor(src) ? src.dtype === 'f32' : src.data instanceof Float32Array;
-          if (isTensor(src) && src.isDisposed) throw new Error(`${op}: tensor '${key}' was disposed.`);
-          if (!f32 || !Array.isArray(shape) || !sameShape(shape, p.shape) || (!isTensor(src) && src.data.length !== p.size)) {
-            throw new Error(`${op}: tensor '${key}' must be f32 of shape ${fmt(p.shape)} (its parameter's), got ${isTensor(src) ? src.dtype : src.data?.constructor?.name} of shape ${Array.isArray(shape) ? fmt(shape) : String(shape)}.`);
-          }
-          return { name, i, src };
-        }),
-      );
-      return { g, hyper: hyper as H, steps, sources: sources.flat() };
+    const plans = planStateLoad(op, input, prefix, {
+      name: this.name,
+      keys: this.keys,
+      groups: this.groups,
+      stateNames: (h) => this.stateNames(h),
+      validateHyper: (h, where) => this.validateHyper(h, where),
     });
-    const expected = new Set(plans.flatMap((pl, gi) => pl.sources.map((s) => `${prefix}${gi}.${s.i}.${s.name}`)));
-    for (const k of Object.keys(input.tensors)) {
-      if (k.startsWith(prefix) && !expected.has(k)) {
-        throw new Error(`${op}: unexpected tensor '${k}' in the state (this optimizer's state has ${expected.size} tensors under '${prefix}').`);
-      }
-    }
     // Everything checked: apply.
     const e = engine();
     const copies: Copy[] = [];

@@ -7,7 +7,8 @@
 import { sgdUpdate } from '../kernels/optim.ts';
 import { keep } from '../tensor/scope.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { checkNumber, Optimizer, type Group, type ParamGroup } from './optimizer.ts';
+import { checkNumber, Optimizer } from './optimizer.ts';
+import type { Group, ParamGroup } from './optimizer-types.ts';
 
 export interface SGDOptions {
   /** Learning rate (default 1e-3, as PyTorch). */
