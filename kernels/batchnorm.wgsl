@@ -22,44 +22,112 @@
 // Indices are bounded by the uniform's rows × channels, which the host sets from the bound
 // tensors' sizes (x, dy, y and dx hold rows · channels values; the per-channel arrays C; part
 // chunks · C · 2).
+//
+// Interfaces: each entry point has a uniform of its own holding only what it reads (the two
+// sliced reductions share `Tiling`, normalize and dx_eval share `Elements`), and its bindings are
+// numbered 0, 1, … in order, the uniform last; numbers repeat across entry points, which is
+// allowed because each gets its own bind group layout. Helpers take what they need as parameters.
 
 override WG: u32 = 64;
 // Channels per workgroup tile: a power of two dividing WG; WG / CT row lanes.
 override CT: u32 = 64;
 
-struct Params {
+// stats_partial, grad_partial: the tiling of a per-channel reduction over R rows.
+struct Tiling {
   rows: u32,        // R
   channels: u32,    // C
   chunk_rows: u32,  // rows per slice
   chunks: u32,      // slices (ceil(R / chunk_rows))
   blocks: u32,      // channel tiles (ceil(C / CT))
-  n: u32,           // R · C
+}
+
+struct FinalizeParams {
+  rows: u32,        // R
+  channels: u32,    // C
+  chunk_rows: u32,  // rows per slice
+  chunks: u32,      // slices
   momentum: f32,    // running = (1 − momentum) · running + momentum · batch
   eps: f32,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;            // [R, C]
-@group(0) @binding(1) var<storage, read_write> part: array<f32>;   // [chunks, C, 2] per-slice partials
-@group(0) @binding(2) var<uniform> p: Params;
+struct EvalStatsParams {
+  channels: u32,
+  eps: f32,
+}
 
-@group(0) @binding(3) var<storage, read> fpart: array<f32>;            // [chunks, C, 2]
-@group(0) @binding(4) var<storage, read_write> stats: array<f32>;      // [2, C]: mean, 1/σ
-@group(0) @binding(5) var<storage, read_write> run_mean: array<f32>;   // [C], updated in place
-@group(0) @binding(6) var<storage, read_write> run_var: array<f32>;    // [C], updated in place
-@group(0) @binding(7) var<storage, read> ev_mean: array<f32>;          // [C] running mean (eval)
-@group(0) @binding(8) var<storage, read> ev_var: array<f32>;           // [C] running variance (eval)
+// normalize, dx_eval: one invocation per element of [R, C].
+struct Elements {
+  n: u32,           // R · C
+  channels: u32,    // C
+}
 
-@group(0) @binding(9) var<storage, read> sstats: array<f32>;           // [2, C]: mean, 1/σ
-@group(0) @binding(10) var<storage, read> gamma: array<f32>;           // [C]
-@group(0) @binding(11) var<storage, read> beta: array<f32>;            // [C]
-@group(0) @binding(12) var<storage, read_write> y: array<f32>;         // [R, C]
+struct GradFinalizeParams {
+  channels: u32,
+  chunks: u32,
+}
 
-@group(0) @binding(13) var<storage, read> dy: array<f32>;              // [R, C]
-@group(0) @binding(14) var<storage, read_write> dgamma: array<f32>;    // [C]
-@group(0) @binding(15) var<storage, read_write> dbeta: array<f32>;     // [C]
-@group(0) @binding(16) var<storage, read> rdgamma: array<f32>;         // [C] (dgamma, read back)
-@group(0) @binding(17) var<storage, read> rdbeta: array<f32>;          // [C] (dbeta, read back)
-@group(0) @binding(18) var<storage, read_write> dx: array<f32>;        // [R, C]
+struct DxParams {
+  n: u32,           // R · C
+  channels: u32,    // C
+  rows: u32,        // R
+}
+
+// stats_partial
+@group(0) @binding(0) var<storage, read> sx: array<f32>;            // [R, C]
+@group(0) @binding(1) var<storage, read_write> spart: array<f32>;   // [chunks, C, 2] per-slice partials
+@group(0) @binding(2) var<uniform> sp: Tiling;
+
+// stats_finalize
+@group(0) @binding(0) var<storage, read> fpart: array<f32>;            // [chunks, C, 2]
+@group(0) @binding(1) var<storage, read_write> fstats: array<f32>;     // [2, C]: mean, 1/σ
+@group(0) @binding(2) var<storage, read_write> frun_mean: array<f32>;  // [C], updated in place
+@group(0) @binding(3) var<storage, read_write> frun_var: array<f32>;   // [C], updated in place
+@group(0) @binding(4) var<uniform> fp: FinalizeParams;
+
+// stats_eval
+@group(0) @binding(0) var<storage, read> erun_mean: array<f32>;        // [C] running mean
+@group(0) @binding(1) var<storage, read> erun_var: array<f32>;         // [C] running variance
+@group(0) @binding(2) var<storage, read_write> estats: array<f32>;     // [2, C]: mean, 1/σ
+@group(0) @binding(3) var<uniform> ep: EvalStatsParams;
+
+// normalize
+@group(0) @binding(0) var<storage, read> nx: array<f32>;               // [R, C]
+@group(0) @binding(1) var<storage, read> nstats: array<f32>;           // [2, C]: mean, 1/σ
+@group(0) @binding(2) var<storage, read> ngamma: array<f32>;           // [C]
+@group(0) @binding(3) var<storage, read> nbeta: array<f32>;            // [C]
+@group(0) @binding(4) var<storage, read_write> ny: array<f32>;         // [R, C]
+@group(0) @binding(5) var<uniform> np: Elements;
+
+// grad_partial
+@group(0) @binding(0) var<storage, read> gx: array<f32>;               // [R, C]
+@group(0) @binding(1) var<storage, read> gdy: array<f32>;              // [R, C]
+@group(0) @binding(2) var<storage, read> gstats: array<f32>;           // [2, C]: mean, 1/σ
+@group(0) @binding(3) var<storage, read_write> gpart: array<f32>;      // [chunks, C, 2]
+@group(0) @binding(4) var<uniform> gp: Tiling;
+
+// grad_finalize
+@group(0) @binding(0) var<storage, read> hpart: array<f32>;            // [chunks, C, 2]
+@group(0) @binding(1) var<storage, read> hstats: array<f32>;           // [2, C]: mean, 1/σ
+@group(0) @binding(2) var<storage, read_write> hdgamma: array<f32>;    // [C]
+@group(0) @binding(3) var<storage, read_write> hdbeta: array<f32>;     // [C]
+@group(0) @binding(4) var<uniform> hp: GradFinalizeParams;
+
+// dx_train
+@group(0) @binding(0) var<storage, read> tx: array<f32>;               // [R, C]
+@group(0) @binding(1) var<storage, read> tdy: array<f32>;              // [R, C]
+@group(0) @binding(2) var<storage, read> tstats: array<f32>;           // [2, C]: mean, 1/σ
+@group(0) @binding(3) var<storage, read> tgamma: array<f32>;           // [C]
+@group(0) @binding(4) var<storage, read> tdgamma: array<f32>;          // [C] (grad_finalize's dγ)
+@group(0) @binding(5) var<storage, read> tdbeta: array<f32>;           // [C] (grad_finalize's dβ)
+@group(0) @binding(6) var<storage, read_write> tdx: array<f32>;        // [R, C]
+@group(0) @binding(7) var<uniform> tp: DxParams;
+
+// dx_eval
+@group(0) @binding(0) var<storage, read> vdy: array<f32>;              // [R, C]
+@group(0) @binding(1) var<storage, read> vstats: array<f32>;           // [2, C]: mean, 1/σ
+@group(0) @binding(2) var<storage, read> vgamma: array<f32>;           // [C]
+@group(0) @binding(3) var<storage, read_write> vdx: array<f32>;        // [R, C]
+@group(0) @binding(4) var<uniform> vp: Elements;
 
 var<workgroup> wn: array<f32, WG>;
 var<workgroup> wa: array<f32, WG>;
@@ -75,7 +143,7 @@ struct Tile {
   live: bool,  // ch < C and chunk < chunks
 }
 
-fn tile_of(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Tile {
+fn tile_of(p: Tiling, wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Tile {
   let group = wid.y * nwg.x + wid.x;
   var t: Tile;
   t.chunk = group / p.blocks;
@@ -97,9 +165,9 @@ fn chan(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
 }
 
 // Rows of slice `k` (every slice but the last holds chunk_rows).
-fn slice_rows(k: u32) -> u32 {
-  let r0 = min(p.rows, k * p.chunk_rows);
-  return min(p.rows, r0 + p.chunk_rows) - r0;
+fn slice_rows(k: u32, rows: u32, chunk_rows: u32) -> u32 {
+  let r0 = min(rows, k * chunk_rows);
+  return min(rows, r0 + chunk_rows) - r0;
 }
 
 // Combine the WG / CT row lanes of each channel lane in workgroup memory (wn, wa, wb), either
@@ -127,14 +195,14 @@ fn combine_lanes(lid: u32, lane: u32, welford: bool) {
 @compute @workgroup_size(WG)
 fn stats_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
-  let t = tile_of(wid, nwg, lid);
+  let t = tile_of(sp, wid, nwg, lid);
   var n = 0u;
   var m = 0.0;
   var s = 0.0;
   if (t.live) {
-    let C = p.channels;
+    let C = sp.channels;
     for (var r = t.r0 + t.lane; r < t.r1; r += WG / CT) {
-      let v = x[r * C + t.ch];
+      let v = sx[r * C + t.ch];
       n += 1u;
       let d = v - m;
       m += d / f32(n);
@@ -146,9 +214,9 @@ fn stats_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   wb[lid] = s;
   combine_lanes(lid, t.lane, true);
   if (t.live && t.lane == 0u) {
-    let o = (t.chunk * p.channels + t.ch) * 2u;
-    part[o] = wa[lid];
-    part[o + 1u] = wb[lid];
+    let o = (t.chunk * sp.channels + t.ch) * 2u;
+    spart[o] = wa[lid];
+    spart[o + 1u] = wb[lid];
   }
 }
 
@@ -158,21 +226,21 @@ fn stats_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 fn stats_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
   let c = (wid.y * nwg.x + wid.x) * WG + lid;
-  let C = p.channels;
+  let C = fp.channels;
   if (c >= C) { return; }
   var acc = vec3<f32>(0.0, 0.0, 0.0);
-  for (var k = 0u; k < p.chunks; k++) {
+  for (var k = 0u; k < fp.chunks; k++) {
     let o = (k * C + c) * 2u;
-    acc = chan(acc, vec3<f32>(f32(slice_rows(k)), fpart[o], fpart[o + 1u]));
+    acc = chan(acc, vec3<f32>(f32(slice_rows(k, fp.rows, fp.chunk_rows)), fpart[o], fpart[o + 1u]));
   }
-  let R = f32(p.rows);
+  let R = f32(fp.rows);
   let mean = acc.y;
   let var_b = acc.z / R;
-  stats[c] = mean;
-  stats[C + c] = inverseSqrt(var_b + p.eps);
-  let mo = p.momentum;
-  run_mean[c] = (1.0 - mo) * run_mean[c] + mo * mean;
-  run_var[c] = (1.0 - mo) * run_var[c] + mo * (acc.z / (R - 1.0));
+  fstats[c] = mean;
+  fstats[C + c] = inverseSqrt(var_b + fp.eps);
+  let mo = fp.momentum;
+  frun_mean[c] = (1.0 - mo) * frun_mean[c] + mo * mean;
+  frun_var[c] = (1.0 - mo) * frun_var[c] + mo * (acc.z / (R - 1.0));
 }
 
 // Eval statistics: mean and 1/σ from the running statistics (a snapshot for the backward pass).
@@ -180,10 +248,10 @@ fn stats_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 fn stats_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
   let c = (wid.y * nwg.x + wid.x) * WG + lid;
-  let C = p.channels;
+  let C = ep.channels;
   if (c >= C) { return; }
-  stats[c] = ev_mean[c];
-  stats[C + c] = inverseSqrt(ev_var[c] + p.eps);
+  estats[c] = erun_mean[c];
+  estats[C + c] = inverseSqrt(erun_var[c] + ep.eps);
 }
 
 // y = (x − mean) · (γ / σ) + β, one invocation per element.
@@ -191,36 +259,36 @@ fn stats_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (i >= p.n) { return; }
-  let C = p.channels;
+  if (i >= np.n) { return; }
+  let C = np.channels;
   let c = i % C;
-  y[i] = (x[i] - sstats[c]) * (gamma[c] * sstats[C + c]) + beta[c];
+  ny[i] = (nx[i] - nstats[c]) * (ngamma[c] * nstats[C + c]) + nbeta[c];
 }
 
 // Backward pass 1: per (slice, channel) Σ dy and Σ dy · (x − mean) into part.
 @compute @workgroup_size(WG)
 fn grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-  let t = tile_of(wid, nwg, lid);
+  let t = tile_of(gp, wid, nwg, lid);
   var a = 0.0;
   var b = 0.0;
   if (t.live) {
-    let C = p.channels;
-    let mean = sstats[t.ch];
+    let C = gp.channels;
+    let mean = gstats[t.ch];
     for (var r = t.r0 + t.lane; r < t.r1; r += WG / CT) {
       let i = r * C + t.ch;
-      let g = dy[i];
+      let g = gdy[i];
       a += g;
-      b += g * (x[i] - mean);
+      b += g * (gx[i] - mean);
     }
   }
   wa[lid] = a;
   wb[lid] = b;
   combine_lanes(lid, t.lane, false);
   if (t.live && t.lane == 0u) {
-    let o = (t.chunk * p.channels + t.ch) * 2u;
-    part[o] = wa[lid];
-    part[o + 1u] = wb[lid];
+    let o = (t.chunk * gp.channels + t.ch) * 2u;
+    gpart[o] = wa[lid];
+    gpart[o + 1u] = wb[lid];
   }
 }
 
@@ -229,17 +297,17 @@ fn grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 fn grad_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
   let c = (wid.y * nwg.x + wid.x) * WG + lid;
-  let C = p.channels;
+  let C = hp.channels;
   if (c >= C) { return; }
   var a = 0.0;
   var b = 0.0;
-  for (var k = 0u; k < p.chunks; k++) {
+  for (var k = 0u; k < hp.chunks; k++) {
     let o = (k * C + c) * 2u;
-    a += fpart[o];
-    b += fpart[o + 1u];
+    a += hpart[o];
+    b += hpart[o + 1u];
   }
-  dbeta[c] = a;
-  dgamma[c] = b * sstats[C + c];
+  hdbeta[c] = a;
+  hdgamma[c] = b * hstats[C + c];
 }
 
 // Training dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)), with mean(dy) = dβ / R and
@@ -248,13 +316,13 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 fn dx_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (i >= p.n) { return; }
-  let C = p.channels;
+  if (i >= tp.n) { return; }
+  let C = tp.channels;
   let c = i % C;
-  let inv_r = 1.0 / f32(p.rows);
-  let istd = sstats[C + c];
-  let xhat = (x[i] - sstats[c]) * istd;
-  dx[i] = gamma[c] * istd * (dy[i] - rdbeta[c] * inv_r - xhat * (rdgamma[c] * inv_r));
+  let inv_r = 1.0 / f32(tp.rows);
+  let istd = tstats[C + c];
+  let xhat = (tx[i] - tstats[c]) * istd;
+  tdx[i] = tgamma[c] * istd * (tdy[i] - tdbeta[c] * inv_r - xhat * (tdgamma[c] * inv_r));
 }
 
 // Eval dx = γ/σ · dy (the running statistics are constants).
@@ -262,8 +330,8 @@ fn dx_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 fn dx_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (i >= p.n) { return; }
-  let C = p.channels;
+  if (i >= vp.n) { return; }
+  let C = vp.channels;
   let c = i % C;
-  dx[i] = gamma[c] * sstats[C + c] * dy[i];
+  vdx[i] = vgamma[c] * vstats[C + c] * vdy[i];
 }

@@ -14,11 +14,16 @@
 //   epilogue   — y[m, co] = prod[m, co] + bias[co] for m < M, co < Cout: drops the padded rows and
 //                columns of the product and adds the bias (HAS_BIAS) in one pass.
 // Every read is bounds-checked by the invocation that makes it (robustness is off on SwiftShader).
+// Interfaces: a uniform struct per family holding only what it reads (im2col and im2col_c4 share
+// one, col2im and col2im_c4 another: the two variants of each read the same fields), and each
+// entry point's bindings are numbered 0, 1, … in order, the uniform last; numbers repeat across
+// entry points, which is allowed because each gets its own bind group layout.
 
 override WG: u32 = 256;
 override HAS_BIAS: bool = false;
 
-struct ConvParams {
+// im2col, im2col_c4: the geometry, and the rows of cols that hold data.
+struct Im2colParams {
   n: u32,       // invocations
   m: u32,       // B·Ho·Wo (rows of cols that hold data)
   h: u32,
@@ -37,6 +42,25 @@ struct ConvParams {
   kp: u32,      // row length of cols (a multiple of 4, ≥ kh·kw·Cin)
 }
 
+// col2im, col2im_c4: the geometry (the padded rows of dcols are never read).
+struct Col2imParams {
+  n: u32,       // invocations
+  h: u32,
+  w: u32,
+  c: u32,       // Cin
+  ho: u32,
+  wo: u32,
+  kh: u32,
+  kw: u32,
+  sh: u32,
+  sw: u32,
+  ph: u32,
+  pw: u32,
+  dh: u32,
+  dw: u32,
+  kp: u32,      // row length of dcols
+}
+
 struct EpilogueParams {
   n: u32,       // M·Cout
   cout: u32,
@@ -44,21 +68,24 @@ struct EpilogueParams {
   _pad: u32,
 }
 
+// im2col (x) and im2col_c4 (x4)
 @group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> cols: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> p: ConvParams;
-@group(0) @binding(3) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> p: Im2colParams;
 
-@group(0) @binding(4) var<storage, read> dcols: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(6) var<storage, read> dcols4: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> dx4: array<vec4<f32>>;
-@group(0) @binding(8) var<uniform> q: ConvParams;
+// col2im (dcols, dx) and col2im_c4 (dcols4, dx4)
+@group(0) @binding(0) var<storage, read> dcols: array<f32>;
+@group(0) @binding(0) var<storage, read> dcols4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> q: Col2imParams;
 
-@group(0) @binding(9) var<storage, read> prod: array<f32>;
-@group(0) @binding(10) var<storage, read> bias: array<f32>;
-@group(0) @binding(11) var<storage, read_write> y: array<f32>;
-@group(0) @binding(12) var<uniform> e: EpilogueParams;
+// epilogue
+@group(0) @binding(0) var<storage, read> prod: array<f32>;
+@group(0) @binding(1) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> e: EpilogueParams;
 
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;

@@ -6,25 +6,37 @@
 //             storing a rows × classes probability tensor between forward and backward.
 // One thread per row: rows are independent and class counts are small (≤ a few hundred).
 
+// Interfaces: each entry point has its own uniform struct (the forward does not read 1 / count),
+// and its bindings are numbered 0, 1, … in order, the uniform last (numbers repeat across entry
+// points, which is allowed because each gets its own bind group layout).
+
 override WG: u32 = 64;
 
-struct Params {
+struct ForwardParams {
   rows: u32,
   classes: u32,
   ignore_index: i32,
-  inv_count: f32,
 }
 
+struct BackwardParams {
+  rows: u32,
+  classes: u32,
+  ignore_index: i32,
+  inv_count: f32,   // 1 / (rows whose label counts)
+}
+
+// forward
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<i32>;
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<uniform> p: ForwardParams;
 
-@group(0) @binding(4) var<storage, read> bx: array<f32>;
-@group(0) @binding(5) var<storage, read> blabels: array<i32>;
-@group(0) @binding(6) var<storage, read> bg: array<f32>;
-@group(0) @binding(7) var<storage, read_write> bdx: array<f32>;
-@group(0) @binding(8) var<uniform> bp: Params;
+// backward
+@group(0) @binding(0) var<storage, read> bx: array<f32>;
+@group(0) @binding(1) var<storage, read> blabels: array<i32>;
+@group(0) @binding(2) var<storage, read> bg: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bdx: array<f32>;
+@group(0) @binding(4) var<uniform> bp: BackwardParams;
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -6,6 +6,9 @@
 // Shapes and strides travel in a uniform (rank ≤ 8), indexed in place: a helper taking the array
 // as a parameter would copy it per call (WGSL passes arrays by value), which SwiftShader does not
 // optimise away. Variants come from overrides, never from editing this text. Every access is bounds-checked by the index it is computed from.
+// Interfaces: each entry point has its own uniform struct, and its bindings are numbered 0, 1, …
+// in order, the uniform last (numbers repeat across entry points, which is allowed because each
+// gets its own bind group layout).
 
 override WG: u32 = 256;
 override OP: u32 = 0;
@@ -72,14 +75,14 @@ struct PadParams {
 @group(0) @binding(1) var<storage, read_write> uy: array<f32>;
 @group(0) @binding(2) var<uniform> up: UnaryParams;
 
-@group(0) @binding(3) var<storage, read> ba: array<f32>;
-@group(0) @binding(4) var<storage, read> bb: array<f32>;
-@group(0) @binding(5) var<storage, read_write> bz: array<f32>;
-@group(0) @binding(6) var<uniform> bp: BinaryParams;
+@group(0) @binding(0) var<storage, read> ba: array<f32>;
+@group(0) @binding(1) var<storage, read> bb: array<f32>;
+@group(0) @binding(2) var<storage, read_write> bz: array<f32>;
+@group(0) @binding(3) var<uniform> bp: BinaryParams;
 
-@group(0) @binding(7) var<storage, read> gx: array<f32>;
-@group(0) @binding(8) var<storage, read_write> gy: array<f32>;
-@group(0) @binding(9) var<uniform> gp: GatherParams;
+@group(0) @binding(0) var<storage, read> gx: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gy: array<f32>;
+@group(0) @binding(2) var<uniform> gp: GatherParams;
 
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;
@@ -183,9 +186,9 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   gy[i] = gx[min(o, arrayLength(&gx) - 1u)];
 }
 
-@group(0) @binding(10) var<storage, read> px: array<f32>;
-@group(0) @binding(11) var<storage, read_write> py: array<f32>;
-@group(0) @binding(12) var<uniform> pp: PadParams;
+@group(0) @binding(0) var<storage, read> px: array<f32>;
+@group(0) @binding(1) var<storage, read_write> py: array<f32>;
+@group(0) @binding(2) var<uniform> pp: PadParams;
 
 @compute @workgroup_size(WG)
 fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -9,6 +9,9 @@
 // Tile shape and workgroup shape are `override`s so they can be tuned per adapter.
 // Ragged edges: rows and columns past M and N are clamped on load (the values are computed and
 // thrown away) and masked on store, so every access stays in bounds without robustness.
+// Interfaces: `main` and `tiled4` are two variants of one product and read the same uniform
+// struct, each through bindings of its own numbered 0, 1, … in order, the uniform last (numbers
+// repeat across entry points, which is allowed because each gets its own bind group layout).
 
 override TM: u32 = 4;        // rows of C per invocation, 1..8
 override TN: u32 = 4;        // columns of C per invocation, 4 or 8
@@ -115,10 +118,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 override BM: u32 = 2;        // 4×4 blocks of C per invocation along M (1, 2 or 4)
 override BN: u32 = 2;        // 4×4 blocks of C per invocation along N (1 or 2)
 
-@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> c4: array<vec4<f32>>;
-@group(0) @binding(7) var<uniform> q: Params;
+@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> c4: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> q: Params;
 
 // Aᵀ-block for rows m..m+3 (clamped into range) and k..k+3, as a mat4x4 whose column i is row i.
 fn a_block_t(base: u32, m: u32, k: u32) -> mat4x4<f32> {

@@ -16,6 +16,11 @@
 //
 // The arithmetic follows PyTorch's single-tensor algorithms (torch/optim/sgd.py, adamw.py)
 // operation by operation.
+//
+// Interfaces: each entry point has its own uniform struct holding only what it reads, and its
+// bindings are numbered 0, 1, … in order, the uniform last (theta, grad and tab are 0, 1, 2 in
+// both; the numbers after them repeat across the entry points, which is allowed because each gets
+// its own bind group layout).
 
 const CHUNK: u32 = 256u;
 
@@ -34,29 +39,28 @@ struct AdamParams {
   n_chunks: u32,
   n_params: u32,
   lr: f32,
-  beta1: f32,
   beta2: f32,
   // 1 − β1, 1 − β2 and 1 − lr·wd computed in float64 on the host: 1 − f32(0.999) in f32 would
-  // carry a relative error of ~1e-4.
+  // carry a relative error of ~1e-4 (β1 itself is never needed).
   one_minus_beta1: f32,
   one_minus_beta2: f32,
   decay: f32,
   eps: f32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
 }
 
+// Both entry points (read by locate()).
 @group(0) @binding(0) var<storage, read_write> theta: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read> tab: array<i32>;
 
+// sgd
 @group(0) @binding(3) var<storage, read_write> mom: array<f32>;
 @group(0) @binding(4) var<uniform> sp: SgdParams;
 
-@group(0) @binding(5) var<storage, read_write> exp_avg: array<f32>;
-@group(0) @binding(6) var<storage, read_write> exp_avg_sq: array<f32>;
-@group(0) @binding(7) var<uniform> ap: AdamParams;
+// adamw
+@group(0) @binding(3) var<storage, read_write> exp_avg: array<f32>;
+@group(0) @binding(4) var<storage, read_write> exp_avg_sq: array<f32>;
+@group(0) @binding(5) var<uniform> ap: AdamParams;
 
 const NONE: u32 = 0xffffffffu;
 

@@ -27,11 +27,14 @@ struct RandomParams {
   b: f32,   // uniform: high; normal: std
 }
 
+// const_fill
 @group(0) @binding(0) var<storage, read_write> fy: array<f32>;
 @group(0) @binding(1) var<uniform> fp: FillParams;
 
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<uniform> p: RandomParams;
+// uniform_fill, normal_fill (binding numbers repeat across entry points: each gets its own
+// bind group layout)
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<uniform> p: RandomParams;
 
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;

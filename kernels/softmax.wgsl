@@ -7,9 +7,14 @@
 //           barriers, which are costly on CPU drivers);
 //   false — a workgroup of WG threads owns a row and reduces in workgroup memory (long rows).
 
+// Interfaces: forward and backward read the same uniform struct, each through a binding of its
+// own; each entry point's bindings are numbered 0, 1, … in order, the uniform last (numbers repeat
+// across entry points, which is allowed because each gets its own bind group layout).
+
 override WG: u32 = 64;
 override ROW_PER_THREAD: bool = true;
 
+// Both entry points: rows × cols, and the scale of the logits.
 struct Params {
   rows: u32,
   cols: u32,
@@ -21,10 +26,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-@group(0) @binding(3) var<storage, read> by: array<f32>;
-@group(0) @binding(4) var<storage, read> bdy: array<f32>;
-@group(0) @binding(5) var<storage, read_write> bdx: array<f32>;
-@group(0) @binding(6) var<uniform> bp: Params;
+@group(0) @binding(0) var<storage, read> by: array<f32>;
+@group(0) @binding(1) var<storage, read> bdy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> bdx: array<f32>;
+@group(0) @binding(3) var<uniform> bp: Params;
 
 var<workgroup> red: array<f32, WG>;
 

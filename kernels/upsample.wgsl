@@ -11,18 +11,20 @@
 //              and sums w·dy. No atomics. Two 1-D passes touch ~2/r + 3 outputs per element each,
 //              where one 2-D gather would touch (2/r + 3)² (9× less work at r = 1/2).
 // Every read is bounds-checked by the invocation that makes it (robustness is off on SwiftShader).
+// Interfaces: each entry point has its own uniform struct holding only what it reads, and its
+// bindings are numbered 0, 1, … in order, the uniform last (numbers repeat across entry points,
+// which is allowed because each gets its own bind group layout).
 
 override WG: u32 = 256;
 
+// forward
 struct UpParams {
-  n: u32,      // invocations: B·Ho·Wo·C (forward) or B·H·W·C (backward)
-  batch: u32,
+  n: u32,      // invocations: B·Ho·Wo·C
   h: u32,
   w: u32,
   c: u32,
   ho: u32,
   wo: u32,
-  _pad: u32,
   ry: f32,     // source pixels per output pixel along h
   rx: f32,
 }
@@ -31,6 +33,7 @@ struct UpParams {
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> p: UpParams;
 
+// axis_adjoint
 struct AxisParams {
   n: u32,      // invocations: outer·n_in·inner
   n_in: u32,
@@ -42,9 +45,9 @@ struct AxisParams {
   _p2: u32,
 }
 
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(5) var<uniform> a: AxisParams;
+@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<uniform> a: AxisParams;
 
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;

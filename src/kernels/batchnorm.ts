@@ -57,21 +57,15 @@ export interface BatchNormDims {
   eps: number;
 }
 
-/** The uniform, tiling and workgroup counts shared by every pass of one batch norm. */
+/** The tiling and workgroup counts shared by the passes of one batch norm. */
 function launch(d: BatchNormDims) {
   const plan = reductionPlan(d.R, d.C);
   return {
     plan,
-    p: uniform({
-      rows: d.R,
-      channels: d.C,
-      chunk_rows: plan.chunkRows,
-      chunks: plan.chunks,
-      blocks: plan.blocks,
-      n: d.R * d.C,
-      momentum: d.momentum,
-      eps: d.eps,
-    }),
+    /** The sliced reductions' `Tiling` uniform. */
+    tiling: uniform({ rows: d.R, channels: d.C, chunk_rows: plan.chunkRows, chunks: plan.chunks, blocks: plan.blocks }),
+    /** normalize's and dx_eval's `Elements` uniform. */
+    elements: uniform({ n: d.R * d.C, channels: d.C }),
     reduce: { overrides: { WG, CT: plan.ct }, workgroups: groupsFor(plan.blocks * plan.chunks, 1) },
     channel: { overrides: { WG }, workgroups: groupsFor(d.C, WG) },
     element: { overrides: { WG }, workgroups: groupsFor(d.R * d.C, WG) },
@@ -86,14 +80,14 @@ export function batchStats(op: string, x: Tensor, runMean: Tensor, runVar: Tenso
   const l = launch(d);
   const stats = Tensor.empty([2, d.C], `${op} statistics`);
   const part = Tensor.empty([l.plan.chunks, d.C, 2], `${op} statistics`);
-  K.statsPartial.dispatch({ bindings: { x: x.bind(op), part: part.bind(op, 'read_write'), p: l.p }, ...l.reduce });
+  K.statsPartial.dispatch({ bindings: { sx: x.bind(op), spart: part.bind(op, 'read_write'), sp: l.tiling }, ...l.reduce });
   K.statsFinalize.dispatch({
     bindings: {
       fpart: part.bind(op),
-      stats: stats.bind(op, 'read_write'),
-      run_mean: runMean.bind(op, 'read_write'),
-      run_var: runVar.bind(op, 'read_write'),
-      p: l.p,
+      fstats: stats.bind(op, 'read_write'),
+      frun_mean: runMean.bind(op, 'read_write'),
+      frun_var: runVar.bind(op, 'read_write'),
+      fp: uniform({ rows: d.R, channels: d.C, chunk_rows: l.plan.chunkRows, chunks: l.plan.chunks, momentum: d.momentum, eps: d.eps }),
     },
     ...l.channel,
   });
@@ -106,7 +100,7 @@ export function runningStats(op: string, runMean: Tensor, runVar: Tensor, d: Bat
   const l = launch(d);
   const stats = Tensor.empty([2, d.C], `${op} statistics`);
   K.statsEval.dispatch({
-    bindings: { ev_mean: runMean.bind(op), ev_var: runVar.bind(op), stats: stats.bind(op, 'read_write'), p: l.p },
+    bindings: { erun_mean: runMean.bind(op), erun_var: runVar.bind(op), estats: stats.bind(op, 'read_write'), ep: uniform({ channels: d.C, eps: d.eps }) },
     ...l.channel,
   });
   return stats;
@@ -117,7 +111,7 @@ export function batchNormalize(op: string, x: Tensor, stats: Tensor, gamma: Tens
   const l = launch(d);
   const y = Tensor.empty(x.shape, op);
   K.normalize.dispatch({
-    bindings: { x: x.bind(op), sstats: stats.bind(op), gamma: gamma.bind(op), beta: beta.bind(op), y: y.bind(op, 'read_write'), p: l.p },
+    bindings: { nx: x.bind(op), nstats: stats.bind(op), ngamma: gamma.bind(op), nbeta: beta.bind(op), ny: y.bind(op, 'read_write'), np: l.elements },
     ...l.element,
   });
   return y;
@@ -128,13 +122,19 @@ export function batchNormParamGrads(op: string, x: Tensor, dy: Tensor, stats: Te
   const l = launch(d);
   const part = Tensor.empty([l.plan.chunks, d.C, 2], op);
   K.gradPartial.dispatch({
-    bindings: { x: x.bind(op), dy: dy.bind(op), sstats: stats.bind(op), part: part.bind(op, 'read_write'), p: l.p },
+    bindings: { gx: x.bind(op), gdy: dy.bind(op), gstats: stats.bind(op), gpart: part.bind(op, 'read_write'), gp: l.tiling },
     ...l.reduce,
   });
   const dgamma = Tensor.empty([d.C], op);
   const dbeta = Tensor.empty([d.C], op);
   K.gradFinalize.dispatch({
-    bindings: { fpart: part.bind(op), sstats: stats.bind(op), dgamma: dgamma.bind(op, 'read_write'), dbeta: dbeta.bind(op, 'read_write'), p: l.p },
+    bindings: {
+      hpart: part.bind(op),
+      hstats: stats.bind(op),
+      hdgamma: dgamma.bind(op, 'read_write'),
+      hdbeta: dbeta.bind(op, 'read_write'),
+      hp: uniform({ channels: d.C, chunks: l.plan.chunks }),
+    },
     ...l.channel,
   });
   part.dispose();
@@ -147,14 +147,14 @@ export function batchNormInputGrad(op: string, x: Tensor, dy: Tensor, stats: Ten
   const dx = Tensor.empty(x.shape, op);
   K.dxTrain.dispatch({
     bindings: {
-      x: x.bind(op),
-      dy: dy.bind(op),
-      sstats: stats.bind(op),
-      gamma: gamma.bind(op),
-      rdgamma: dgamma.bind(op),
-      rdbeta: dbeta.bind(op),
-      dx: dx.bind(op, 'read_write'),
-      p: l.p,
+      tx: x.bind(op),
+      tdy: dy.bind(op),
+      tstats: stats.bind(op),
+      tgamma: gamma.bind(op),
+      tdgamma: dgamma.bind(op),
+      tdbeta: dbeta.bind(op),
+      tdx: dx.bind(op, 'read_write'),
+      tp: uniform({ n: d.R * d.C, channels: d.C, rows: d.R }),
     },
     ...l.element,
   });
@@ -166,7 +166,7 @@ export function batchNormInputGradEval(op: string, dy: Tensor, stats: Tensor, ga
   const l = launch(d);
   const dx = Tensor.empty(dy.shape, op);
   K.dxEval.dispatch({
-    bindings: { dy: dy.bind(op), sstats: stats.bind(op), gamma: gamma.bind(op), dx: dx.bind(op, 'read_write'), p: l.p },
+    bindings: { vdy: dy.bind(op), vstats: stats.bind(op), vgamma: gamma.bind(op), vdx: dx.bind(op, 'read_write'), vp: l.elements },
     ...l.element,
   });
   return dx;

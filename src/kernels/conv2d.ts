@@ -50,10 +50,10 @@ export interface ConvGeometry {
   pointwise: boolean;
 }
 
-function params(g: ConvGeometry, n: number) {
-  return uniform({
+/** col2im's `Col2imParams`: the geometry, for `n` invocations. */
+function col2imParams(g: ConvGeometry, n: number) {
+  return {
     n,
-    m: g.M,
     h: g.H,
     w: g.W,
     c: g.Cin,
@@ -68,7 +68,12 @@ function params(g: ConvGeometry, n: number) {
     dh: g.dh,
     dw: g.dw,
     kp: g.kp,
-  });
+  };
+}
+
+/** im2col's `Im2colParams`: the geometry and the M rows of cols that hold data. */
+function im2colParams(g: ConvGeometry, n: number) {
+  return uniform({ ...col2imParams(g, n), m: g.M });
 }
 
 /** cols [mp, kp] of x, zero rows and columns past [M, kc] */
@@ -78,8 +83,8 @@ export function im2col(op: string, x: Tensor, g: ConvGeometry): Tensor {
   const c4 = g.Cin % 4 === 0;
   (c4 ? K.im2colC4 : K.im2col).dispatch({
     bindings: c4
-      ? { x4: x.bind(op), cols: cols.bind(op, 'read_write'), p: params(g, n) }
-      : { x: x.bind(op), cols: cols.bind(op, 'read_write'), p: params(g, n) },
+      ? { x4: x.bind(op), cols: cols.bind(op, 'read_write'), p: im2colParams(g, n) }
+      : { x: x.bind(op), cols: cols.bind(op, 'read_write'), p: im2colParams(g, n) },
     overrides: { WG },
     workgroups: groupsFor(n, WG),
   });
@@ -92,13 +97,13 @@ export function col2im(op: string, dcols: Tensor, g: ConvGeometry): Tensor {
   if (g.Cin % 4 === 0) {
     const n = dx.size / 4;
     K.col2imC4.dispatch({
-      bindings: { dcols4: dcols.bind(op), dx4: dx.bind(op, 'read_write'), q: params(g, n) },
+      bindings: { dcols4: dcols.bind(op), dx4: dx.bind(op, 'read_write'), q: uniform(col2imParams(g, n)) },
       overrides: { WG },
       workgroups: groupsFor(n, WG),
     });
   } else {
     K.col2im.dispatch({
-      bindings: { dcols: dcols.bind(op), dx: dx.bind(op, 'read_write'), q: params(g, dx.size) },
+      bindings: { dcols: dcols.bind(op), dx: dx.bind(op, 'read_write'), q: uniform(col2imParams(g, dx.size)) },
       overrides: { WG },
       workgroups: groupsFor(dx.size, WG),
     });

@@ -22,18 +22,19 @@ export interface CrossEntropyLabels {
   invCount: number;
 }
 
+/** The rows of the logits and the uniform values both kernels read. */
 function params(logits: Tensor, l: CrossEntropyLabels) {
   const classes = logits.shape[logits.rank - 1]!;
   const rows = logits.size / classes;
-  return { rows, p: uniform({ rows, classes, ignore_index: l.ignoreIndex, inv_count: l.invCount }) };
+  return { rows, common: { rows, classes, ignore_index: l.ignoreIndex } };
 }
 
 /** loss[i] = logsumexp(logits_i) − logits_i[label_i] per row, 0 for ignored rows. */
 export function crossEntropyRows(op: string, logits: Tensor, l: CrossEntropyLabels): Tensor {
-  const { rows, p } = params(logits, l);
+  const { rows, common } = params(logits, l);
   const loss = Tensor.empty([rows], op);
   K.forward.dispatch({
-    bindings: { x: logits.bind(op), labels: l.labels.bind(op), loss: loss.bind(op, 'read_write'), p },
+    bindings: { x: logits.bind(op), labels: l.labels.bind(op), loss: loss.bind(op, 'read_write'), p: uniform(common) },
     overrides: { WG },
     workgroups: groupsFor(rows, WG),
   });
@@ -42,10 +43,10 @@ export function crossEntropyRows(op: string, logits: Tensor, l: CrossEntropyLabe
 
 /** dx_i = g · (softmax(logits_i) − onehot(label_i)) · invCount, 0 for ignored rows (g: a scalar). */
 export function crossEntropyGrad(op: string, logits: Tensor, l: CrossEntropyLabels, g: Tensor): Tensor {
-  const { rows, p } = params(logits, l);
+  const { rows, common } = params(logits, l);
   const dx = Tensor.empty(logits.shape, op);
   K.backward.dispatch({
-    bindings: { bx: logits.bind(op), blabels: l.labels.bind(op), bg: g.bind(op), bdx: dx.bind(op, 'read_write'), bp: p },
+    bindings: { bx: logits.bind(op), blabels: l.labels.bind(op), bg: g.bind(op), bdx: dx.bind(op, 'read_write'), bp: uniform({ ...common, inv_count: l.invCount }) },
     overrides: { WG },
     workgroups: groupsFor(rows, WG),
   });

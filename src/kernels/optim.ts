@@ -72,7 +72,6 @@ export function adamwUpdate(op: string, g: PackedGroup, expAvg: Tensor, expAvgSq
         n_chunks: g.nChunks,
         n_params: g.nParams,
         lr: h.lr,
-        beta1: h.beta1,
         beta2: h.beta2,
         one_minus_beta1: 1 - h.beta1,
         one_minus_beta2: 1 - h.beta2,

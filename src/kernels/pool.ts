@@ -33,7 +33,8 @@ export interface PoolGeometry {
   pw: number;
 }
 
-function params(g: PoolGeometry, n: number, includePad: boolean) {
+/** The WGSL's `Pool` uniform: the geometry and `n`, the elements of the dispatch's output. */
+function params(g: PoolGeometry, n: number) {
   return uniform({
     n,
     C: g.C,
@@ -47,7 +48,6 @@ function params(g: PoolGeometry, n: number, includePad: boolean) {
     sw: g.sw,
     ph: g.ph,
     pw: g.pw,
-    include_pad: includePad ? 1 : 0,
   });
 }
 
@@ -59,7 +59,7 @@ export function maxPoolForward(op: string, x: Tensor, g: PoolGeometry): { y: Ten
   const y = Tensor.empty(outShape(g), op);
   const idx = Tensor.empty(outShape(g), `${op} argmax`, 'i32');
   K.maxForward.dispatch({
-    bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), idx: idx.bind(op, 'read_write'), p: params(g, y.size, false) },
+    bindings: { mx: x.bind(op), my: y.bind(op, 'read_write'), midx: idx.bind(op, 'read_write'), mp: params(g, y.size) },
     overrides: { WG },
     workgroups: groupsFor(y.size, WG),
   });
@@ -70,7 +70,7 @@ export function maxPoolForward(op: string, x: Tensor, g: PoolGeometry): { y: Ten
 export function maxPoolBackward(op: string, dy: Tensor, idx: Tensor, g: PoolGeometry): Tensor {
   const dx = Tensor.empty(inShape(g), op);
   K.maxBackward.dispatch({
-    bindings: { dy: dy.bind(op), ridx: idx.bind(op), dx: dx.bind(op, 'read_write'), p: params(g, dx.size, false) },
+    bindings: { ndy: dy.bind(op), nidx: idx.bind(op), ndx: dx.bind(op, 'read_write'), np: params(g, dx.size) },
     overrides: { WG },
     workgroups: groupsFor(dx.size, WG),
   });
@@ -81,8 +81,8 @@ export function maxPoolBackward(op: string, dy: Tensor, idx: Tensor, g: PoolGeom
 export function avgPoolForward(op: string, x: Tensor, g: PoolGeometry, includePad: boolean): Tensor {
   const y = Tensor.empty(outShape(g), op);
   K.avgForward.dispatch({
-    bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), p: params(g, y.size, includePad) },
-    overrides: { WG },
+    bindings: { ax: x.bind(op), ay: y.bind(op, 'read_write'), ap: params(g, y.size) },
+    overrides: { WG, INCLUDE_PAD: includePad },
     workgroups: groupsFor(y.size, WG),
   });
   return y;
@@ -92,8 +92,8 @@ export function avgPoolForward(op: string, x: Tensor, g: PoolGeometry, includePa
 export function avgPoolBackward(op: string, dy: Tensor, g: PoolGeometry, includePad: boolean): Tensor {
   const dx = Tensor.empty(inShape(g), op);
   K.avgBackward.dispatch({
-    bindings: { dy: dy.bind(op), dx: dx.bind(op, 'read_write'), p: params(g, dx.size, includePad) },
-    overrides: { WG },
+    bindings: { bdy: dy.bind(op), bdx: dx.bind(op, 'read_write'), bp: params(g, dx.size) },
+    overrides: { WG, INCLUDE_PAD: includePad },
     workgroups: groupsFor(dx.size, WG),
   });
   return dx;
