@@ -1,8 +1,8 @@
 /**
  * Every entry point's WGSL interface is its own (issue 10): its bindings are numbered 0, 1, … in
  * order with the uniform last, and every member of that uniform (padding `_…` aside) is read by
- * the entry point or by a helper it calls, so no call site passes a dummy value. hem.wgsl has the
- * same checks in test/hem-kernels.test.ts.
+ * the entry point or by a helper it calls, so no call site passes a dummy value. Every kernel file,
+ * hem.wgsl included.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import * as hg from '../src/index.node.ts';
 
 const root = join(import.meta.dirname, '..');
 const files = readdirSync(join(root, 'kernels'))
-  .filter((f) => f.endsWith('.wgsl') && f !== 'hem.wgsl')
+  .filter((f) => f.endsWith('.wgsl'))
   .map((f) => ({ file: f, source: readFileSync(join(root, 'kernels', f), 'utf8') }));
 
 /** The module's functions by name, each with its text from `fn` to its closing brace. */
