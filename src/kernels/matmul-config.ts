@@ -15,10 +15,9 @@ export interface MatmulConfig {
 }
 
 /**
- * The default tile shape: 16×8 outputs per invocation in 8×8 workgroups won the tuner
- * (bench/matmul.bench.ts --tune, 2026-11-22) on both SwiftShader (1024³: 4.1 GFLOPS vs 3.6 for
- * 8×8 outputs) and an H100 (2048³: 19.3 TFLOPS vs 18.5 for 8×4 in 16×16). Other adapters can
- * differ: `tuneMatmul()` picks per engine.
+ * The default tile shape: 16×8 outputs per invocation in 8×8 workgroups, the tuner's winner on
+ * SwiftShader and on an H100 (bench/matmul.bench.ts --tune; docs/measurements.md). Other adapters
+ * can differ: `tuneMatmul()` picks per engine.
  */
 export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 };
 

@@ -10,8 +10,7 @@
  *
  * Every matmul operand is padded with zeros to multiples of 4 (cols rows and columns, w's rows
  * and columns, dY's rows and columns), so that all three products take the matmul's vec4
- * `tiled4` path: on SwiftShader its scalar path ran a [2048, 64]·[64, 11] product at 0.08 GFLOPS
- * against ~3 for tiled4. im2col writes the padding for free; w and dY get a `padTo` copy when
+ * `tiled4` path, many times faster than the scalar one (docs/measurements.md). im2col writes the padding for free; w and dY get a `padTo` copy when
  * needed, and the epilogue drops the padded rows and columns of the product in the same pass that
  * adds the bias. (A 1×1 convolution whose Cin is not a multiple of 4 goes through im2col, which is
  * then a padded copy of x.)
@@ -27,11 +26,8 @@
  * work of the matmul that consumes it — and only when W needs a gradient.
  *
  * Direct convolution: not written. im2col + matmul reuses the matmul's tuned vec4 kernel (the
- * project's fastest on SwiftShader and on GPUs). Measured on SwiftShader (2 cores, GPU timestamps,
- * B = 8, forward + backward): im2col (×2) and col2im took 12 % of the kernel time for a 3×3
- * 64 → 64 layer at 16×16, 16 % for 32 → 64 at 16×16 and 42 % for a stride-2 16 → 32 layer at
- * 32×32 (25 ms in all); that share is the most a direct kernel could save, and only if it matched
- * the tuned matmul per FLOP in all three products, which the scalar kernels here do not come near.
+ * project's fastest on SwiftShader and on GPUs); im2col and col2im are a minor share of the
+ * op's kernel time (docs/measurements.md), the most a direct kernel could save.
  */
 import { noGrad, record } from '../autograd/tape.ts';
 import { col2im, convEpilogue, im2col, type ConvGeometry } from '../kernels/conv2d.ts';
