@@ -80,3 +80,14 @@ export { upsampleBilinear, type UpsampleOptions } from './ops/upsample.ts';
 export { batchNorm, batchNormState, type BatchNormOptions, type BatchNormState } from './ops/batchnorm.ts';
 export { maxPool2d, avgPool2d, type Pool2dOptions, type AvgPool2dOptions, type Size2 as PoolSize } from './ops/pool.ts';
 export { dropout, type DropoutOptions } from './ops/dropout.ts';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  readToHost,
+  type Checkpoint,
+  type CheckpointInput,
+  type LoadedTensor,
+  type HostArray,
+  type HostData,
+  type SafetensorsDtype,
+} from './io/safetensors.ts';

@@ -1,6 +1,7 @@
 /**
  * Node-only extras, re-exported by src/index.node.ts (never by the browser entry): the mnist
- * digit source, the PASCAL VOC loader and the PNG writers (node:fs, pngjs, jpeg-js).
+ * digit source, the PASCAL VOC loader, the PNG writers and checkpoint files (node:fs, pngjs,
+ * jpeg-js).
  */
 import { createRequire } from 'node:module';
 import { setDefaultDigitSource, type DigitSource } from './data/digit-scenes.ts';
@@ -55,15 +56,4 @@ export {
 } from './viz/png.ts';
 export { Canvas, type Rgb, type Colormap } from './viz/canvas.ts';
 
-export {
-  saveCheckpoint,
-  loadCheckpoint,
-  encodeSafetensors,
-  decodeSafetensors,
-  type Checkpoint,
-  type CheckpointInput,
-  type LoadedTensor,
-  type HostArray,
-  type HostData,
-  type SafetensorsDtype,
-} from './io/safetensors.ts';
+export { saveCheckpoint, loadCheckpoint } from './io/checkpoint-file.ts';

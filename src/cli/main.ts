@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { loadCheckpoint } from '../io/safetensors.ts';
+import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { TRAIN_SPEC, UsageError, parseTrainFlags, usage, type TrainFlags } from './args.ts';
 import { buildModel, evaluate, loadData, restoreModel, train, type TrainResult } from '../train/trainer.ts';
 import { figurePaths, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';

@@ -22,7 +22,8 @@ import { digitScenes } from '../data/digit-scenes.ts';
 import { DataRng, mixSeed, permutation } from '../data/rng.ts';
 import type { ArrayDataset, SampleSource } from '../data/batches.ts';
 import { vocDataset } from '../data/voc.ts';
-import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/safetensors.ts';
+import type { Checkpoint } from '../io/safetensors.ts';
+import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.ts';
 import type { TrainFlags } from '../cli/args.ts';
 import { ConfusionMatrix, argmaxLastAxis } from './metrics.ts';
 
