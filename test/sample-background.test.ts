@@ -4,7 +4,8 @@
  * (seed, step), keep = 1 as the identity, and bad input. Host-only.
  */
 import { describe, expect, it } from 'vitest';
-import { IGNORE, learningRate, sampleBackground } from '../src/train/trainer.ts';
+import { IGNORE, sampleBackground } from '../src/train/batch.ts';
+import { learningRate } from '../src/train/setup.ts';
 import { polyLr } from '../src/optim/schedule.ts';
 
 function labelsOf(n: number): Int32Array {

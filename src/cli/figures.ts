@@ -13,8 +13,8 @@ import { hem } from '../nn/hem.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { SegNet } from '../model/segnet.ts';
 import { writeHeatmaps, writeLineChart, writeSegmentation, type LineSeries } from '../viz/png.ts';
-import type { Dataset, History } from '../train/trainer.ts';
-import { gatherBatch } from '../train/trainer.ts';
+import type { History } from '../train/checkpoint.ts';
+import { gatherBatch, type Dataset } from '../train/batch.ts';
 import { argmaxLastAxis } from '../train/metrics.ts';
 
 function smooth(v: readonly number[], k = 10): number[] {
