@@ -48,3 +48,4 @@ export {
 export { Canvas, type Rgb, type Colormap } from './viz/canvas.ts';
 
 export { saveCheckpoint, loadCheckpoint } from './io/checkpoint-file.ts';
+export { train, loadData, saveTrainingCheckpoint, type TrainHooks, type TrainResult } from './train/trainer.ts';
