@@ -4,8 +4,10 @@
  * goes through safetensors bytes in memory and the run resumes from it exactly; a non-finite loss
  * leaves the weights alone; evaluate reports the metrics. Also: a checkpoint written by the
  * trainer before the restructure (commit 4ad1b4d, test/fixtures/segnet-4ad1b4d.safetensors)
- * still loads and resumes, and `--model emanet` with an explicit `--eta` ≠ 1 is refused.
+ * still loads and resumes, and `--model emanet` with an explicit `--eta` ≠ 1 is refused. And the
+ * README's example, examples/train-segnet.ts, runs.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,5 +157,15 @@ describe('compatibility', () => {
     expect(parseTrainFlags(['--model', 'emanet'])).toMatchObject({ model: 'emanet', eta: 0.5 });
     expect(parseTrainFlags(['--model', 'emanet', '--eta', '1'])).toMatchObject({ model: 'emanet', eta: 1 });
     expect(parseTrainFlags(['--model', 'hemnet', '--eta', '0.3'])).toMatchObject({ model: 'hemnet', eta: 0.3 });
+  });
+});
+
+describe('the README example', () => {
+  it('examples/train-segnet.ts trains and evaluates (its own process)', () => {
+    const root = new URL('..', import.meta.url).pathname;
+    const out = execFileSync(process.execPath, ['scripts/run.mjs', 'examples/train-segnet.ts'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(out).toMatch(/^step 1: loss \d+\.\d{4}$/m);
+    expect(out).toMatch(/^step 16: loss \d+\.\d{4}$/m);
+    expect(out).toMatch(/^validation mIoU \d\.\d{4}, pixel accuracy \d\.\d{4}$/m);
   });
 });
