@@ -99,7 +99,7 @@ export { EmBlock, type EmBlockOptions } from './nn/em-block.ts';
 export { SegNet, type SegNetConfig, type SegModelName } from './model/segnet.ts';
 export type { TrainConfig, DataName, OptimizerName } from './train/config.ts';
 export { IGNORE, batchIndices, gatherBatch, sampleBackground, type Dataset } from './train/batch.ts';
-export { buildModel, makeOptimizer, paramGroups, learningRate, digitSceneData } from './train/setup.ts';
+export { buildModel, makeOptimizer, learningRate, digitSceneData } from './train/setup.ts';
 export { trainStep, scheduledStep, NonFiniteLossError, type SegmentationModel, type StepBatch, type StepConfig, type TrainStepOptions } from './train/step.ts';
 export { evaluate, type Evaluation } from './train/evaluate.ts';
 export { ConfusionMatrix, argmaxLastAxis } from './train/metrics.ts';

@@ -57,7 +57,7 @@ export function buildModel(
 }
 
 /** Parameters with weight decay (conv weights) and without (norms, biases), as EMANet. */
-export function paramGroups(model: SegNet): { decay: Tensor[]; noDecay: Tensor[] } {
+function paramGroups(model: SegNet): { decay: Tensor[]; noDecay: Tensor[] } {
   const decay: Tensor[] = [];
   const noDecay: Tensor[] = [];
   for (const [name, p] of model.parameters()) (name.endsWith('.weight') ? decay : noDecay).push(p);
