@@ -9,8 +9,10 @@
 import { conv2d, crossEntropy, mul, randn, sum, sync, tensor, tidy } from '../src/index.node.ts';
 import { parseTrainFlags } from '../src/cli/args.ts';
 import { recipeFlags } from '../src/cli/demo.ts';
+import { loadData } from '../src/train/trainer.ts';
 import { IGNORE_LABEL as IGNORE } from '../src/ops/cross-entropy.ts';
-import { buildModel, gatherBatch, learningRate, loadData, makeOptimizer, sampleBackground, batchIndices } from '../src/train/trainer.ts';
+import { gatherBatch, sampleBackground, batchIndices } from '../src/train/batch.ts';
+import { buildModel, learningRate, makeOptimizer } from '../src/train/setup.ts';
 import { adapterLine, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 
 const adapter = await startBench();

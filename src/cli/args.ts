@@ -1,53 +1,16 @@
 /**
  * Command-line flags of the `hemgpu` CLI: parsing (node:util parseArgs, strict), defaults, and
- * validation that names the flag at fault. Every command has --help.
+ * validation that names the flag at fault. Every command has --help. The flags build a
+ * TrainConfig (src/train/config.ts).
  */
 import { parseArgs } from 'node:util';
+import type { SegModelName } from '../model/segnet.ts';
+import type { TrainConfig } from '../train/config.ts';
 
 export class UsageError extends Error {}
 
-export type ModelName = 'hemnet' | 'emanet' | 'plain';
-
-export interface TrainFlags {
-  model: ModelName;
-  eta: number;
-  iterations: number;
-  steps: number;
-  batch: number;
-  lr: number;
-  optimizer: 'sgd' | 'adamw';
-  seed: number;
-  data: 'digits' | 'voc';
-  vocRoot: string | null;
-  size: number;
-  trainScenes: number;
-  valScenes: number;
-  /** Digits per scene, uniform in [minDigits, maxDigits]. */
-  minDigits: number;
-  maxDigits: number;
-  /** Side of a pasted digit in pixels, uniform in [minScale, maxScale]. */
-  minScale: number;
-  maxScale: number;
-  /** Digit intensity from which a pixel is labelled as the digit. */
-  threshold: number;
-  /** Largest share of a digit's square another digit's square may cover (1: independent positions). */
-  maxOverlap: number;
-  bases: number;
-  channels: number;
-  /** Backbone width w (stem channels w, 2w, 2w; head 2w). */
-  width: number;
-  /** Dilation of the 3×3 convs at output stride 4. */
-  dilation: number;
-  /** Initial γ of the norm closing the EM unit's residual branch (0: the unit starts as the identity). */
-  emGamma: number;
-  /** Linear learning-rate warm-up steps before the poly schedule. */
-  warmup: number;
-  /** Share of background pixels kept in the training loss (the rest ignored; 1: all). */
-  bgKeep: number;
-  out: string;
-  resume: string | null;
-  evalEvery: number;
-  checkpointEvery: number;
+/** The training config the flags describe, plus the CLI's own --quiet. */
+export interface TrainFlags extends TrainConfig {
   quiet: boolean;
 }
 
@@ -108,8 +71,10 @@ function parse(command: string, spec: Spec, argv: string[]): Record<string, stri
     const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
     if (positionals.length) throw new UsageError(`hemgpu ${command}: unexpected argument '${positionals[0]}'.`);
     const out: Record<string, string | boolean | undefined> = {};
-    for (const [k, v] of Object.entries(spec)) out[k] = (values as Record<string, string | boolean | undefined>)[k] ?? v.default;
+    const given = values as Record<string, string | boolean | undefined>;
+    for (const [k, v] of Object.entries(spec)) out[k] = given[k] ?? v.default;
     out.help = (values as { help?: boolean }).help ?? false;
+    out.etaGiven = given.eta !== undefined;
     return out;
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -143,9 +108,13 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const maxDigits = num('max-digits', v['max-digits'] as string, { int: true, min: minDigits });
   const minScale = num('min-scale', v['min-scale'] as string, { int: true, min: 4, max: size });
   const maxScale = num('max-scale', v['max-scale'] as string, { int: true, min: minScale, max: size });
+  const eta = num('eta', v.eta as string, { min: 0, minExclusive: true, max: 1 });
+  if (model === 'emanet' && v.etaGiven && eta !== 1) {
+    throw new UsageError(`--eta: emanet is EMANet's EM unit, η = 1 by definition; --eta ${String(v.eta)} applies to hemnet only (leave it out or use --model hemnet).`);
+  }
   return {
-    model: model as ModelName,
-    eta: num('eta', v.eta as string, { min: 0, minExclusive: true, max: 1 }),
+    model: model as SegModelName,
+    eta,
     iterations: num('iterations', v.iterations as string, { int: true, min: 1 }),
     steps: num('steps', v.steps as string, { int: true, min: 1 }),
     batch: num('batch', v.batch as string, { int: true, min: 1 }),

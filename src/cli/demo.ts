@@ -6,7 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { UsageError, parseTrainFlags, usage, TRAIN_SPEC, type ModelName, type TrainFlags } from './args.ts';
+import { UsageError, parseTrainFlags, usage, TRAIN_SPEC, type TrainFlags } from './args.ts';
+import type { SegModelName } from '../model/segnet.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
 import { figurePaths, writeAttentionMaps, writeGradientFlow, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
 import { consoleHooks, printResult } from './console.ts';
@@ -78,7 +79,7 @@ export async function runDemo(argv: string[]): Promise<void> {
   const a = adapterInfo();
   console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, seed ${base.seed}`);
   mkdirSync(base.out, { recursive: true });
-  const results: Partial<Record<ModelName, TrainResult>> = {};
+  const results: Partial<Record<SegModelName, TrainResult>> = {};
   const t0 = performance.now();
   for (const model of ['hemnet', 'emanet', 'plain'] as const) {
     const f: TrainFlags = { ...base, model, out: join(base.out, model) };

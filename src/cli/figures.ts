@@ -17,8 +17,8 @@ import type { SegNet } from '../model/segnet.ts';
 import { writeHeatmaps, writeSegmentation } from '../viz/png.ts';
 import { writeChart } from '../viz/render.ts';
 import { gradientFlowChartSpec, lossChartSpec, miouChartSpec, type GradientFlow } from '../viz/training-charts.ts';
-import type { Dataset, History } from '../train/trainer.ts';
-import { gatherBatch } from '../train/trainer.ts';
+import type { History } from '../train/checkpoint.ts';
+import { gatherBatch, type Dataset } from '../train/batch.ts';
 import { argmaxLastAxis } from '../train/metrics.ts';
 
 /** Training loss (moving average over 10 steps) of one or more runs; SVG beside the PNG. */

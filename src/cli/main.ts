@@ -6,9 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { loadCheckpoint } from '../io/safetensors.ts';
+import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { TRAIN_SPEC, UsageError, parseTrainFlags, usage, type TrainFlags } from './args.ts';
-import { buildModel, evaluate, loadData, restoreModel, train, type TrainResult } from '../train/trainer.ts';
+import { loadData, train, type TrainResult } from '../train/trainer.ts';
+import { buildModel } from '../train/setup.ts';
+import { evaluate } from '../train/evaluate.ts';
+import { restoreModel } from '../train/checkpoint.ts';
 import { figurePaths, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
 import { consoleHooks, printResult } from './console.ts';
 import { runAblation, ABLATE_SPEC } from './ablate.ts';

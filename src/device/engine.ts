@@ -5,7 +5,7 @@
  * Dispatches are recorded into one compute pass and submitted together when results are needed
  * (read, upload, sync) or the batch is full, which keeps per-op overhead to recording a command.
  */
-import { BufferPool } from '../tensor/buffer-pool.ts';
+import { BufferPool } from './buffer-pool.ts';
 import type { InitOptions } from './provider.ts';
 import { getGpuProvider, isSoftwareAdapter } from './provider.ts';
 

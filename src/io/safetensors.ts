@@ -7,12 +7,10 @@
  *   the data  the tensors' raw little-endian bytes, back to back, covering it with no holes.
  * hemgpu writes and reads F32, I32 and I64.
  *
- * Node only (node:fs): exported from src/node-extras.ts, never from src/api.ts, so the browser
- * bundle stays free of Node imports. encodeSafetensors / decodeSafetensors work on bytes.
+ * The byte codec only, for Node and browsers alike (no file system): encodeSafetensors /
+ * decodeSafetensors work on bytes, readToHost brings GPU tensors back first. Files (atomic
+ * writes) are src/io/checkpoint-file.ts, Node only.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
 import { Tensor } from '../tensor/tensor.ts';
 
 export type SafetensorsDtype = 'F32' | 'I32' | 'I64';
@@ -232,17 +230,13 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'decodeSafetensors'
 }
 
 /**
- * Write a checkpoint atomically: every GPU tensor is read back first, then the bytes go to a
- * temporary file in the same directory, which is fsync'ed and renamed over `path` (then the
- * directory is fsync'ed). On any failure the temporary file is removed and an existing file at
- * `path` is left as it was.
+ * The tensors of a checkpoint as host arrays: GPU tensors are read back (f32 → Float32Array,
+ * i32 → Int32Array), host arrays pass through. A failing read names the tensor.
  */
-export async function saveCheckpoint(path: string, input: CheckpointInput): Promise<void> {
-  const where = `saveCheckpoint(${path})`;
+export async function readToHost(input: CheckpointInput, where = 'readToHost'): Promise<Record<string, HostArray>> {
   if (!input || typeof input !== 'object' || !input.tensors || typeof input.tensors !== 'object') {
     throw new Error(`${where}: expected { tensors, metadata? }.`);
   }
-  // Read everything back before touching the file system, so a failing read writes nothing.
   const host: Record<string, HostArray> = {};
   for (const [name, t] of Object.entries(input.tensors)) {
     if (t instanceof Tensor) {
@@ -257,62 +251,5 @@ export async function saveCheckpoint(path: string, input: CheckpointInput): Prom
       host[name] = t;
     }
   }
-  const parts = encodeSafetensors(host, input.metadata ?? {}, where);
-  const target = resolve(path);
-  const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let stage = 'creating the temporary file';
-  let fh: Awaited<ReturnType<typeof open>> | null = null;
-  try {
-    fh = await open(tmp, 'wx', 0o644);
-    stage = 'writing the temporary file';
-    let position = 0;
-    for (const part of parts) {
-      let done = 0;
-      while (done < part.byteLength) {
-        const { bytesWritten } = await fh.write(part, done, part.byteLength - done, position);
-        if (bytesWritten <= 0) throw new Error('the write made no progress');
-        done += bytesWritten;
-        position += bytesWritten;
-      }
-    }
-    stage = 'flushing the temporary file to disk (fsync)';
-    await fh.sync();
-    stage = 'closing the temporary file';
-    await fh.close();
-    fh = null;
-    stage = `renaming the temporary file onto ${target}`;
-    await rename(tmp, target);
-  } catch (err) {
-    await fh?.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw new Error(`${where}: ${stage} failed (${(err as Error).message}); nothing was written and any existing file is unchanged.`);
-  }
-  // Make the rename itself durable. Best effort: some platforms cannot open or fsync a directory.
-  try {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    /* the data is safely in the renamed file either way */
-  }
-}
-
-/**
- * Read and validate a checkpoint: host arrays (F32 → Float32Array, I32 → Int32Array,
- * I64 → BigInt64Array) and the metadata map. A short, truncated or corrupt file is refused with
- * an error naming the file and what is wrong.
- */
-export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  const where = `loadCheckpoint(${path})`;
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new Error(`${where}: cannot read the file (${(err as Error).message}).`);
-  }
-  return decodeSafetensors(bytes, where);
+  return host;
 }

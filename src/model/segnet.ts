@@ -3,21 +3,17 @@
  *   backbone (3×3 conv-BN-ReLU, strides 2, 2, 1: output stride 4) → 3×3 conv-BN-ReLU to C →
  *   EM unit in EMANet's frame (1×1 conv → HEM/EM → ReLU → 1×1 conv + BN → + input → ReLU) →
  *   3×3 conv-BN-ReLU → dropout → 1×1 classifier → bilinear upsampling to the input size.
- * Variants: 'hemnet' (η, T from the flags, τ = √C, gradients through every iteration),
- * 'emanet' (the EMANet preset), 'plain' (no EM unit) — identical otherwise, for fair comparison.
+ * Variants: 'hemnet' (η, T from the config, τ = √C, gradients through every iteration),
+ * 'emanet' (the EMANet preset, η = 1), 'plain' (no EM unit) — identical otherwise, for fair
+ * comparison. The layers are src/nn/'s; their names are the checkpoint keys.
  */
-import { noGrad } from '../autograd/tape.ts';
-import { randn, zeros, ones } from '../ops/create.ts';
-import { add, mul, relu } from '../ops/elementwise.ts';
-import { reshape } from '../ops/layout.ts';
-import { conv2d } from '../ops/conv2d.ts';
-import { batchNorm } from '../ops/batchnorm.ts';
 import { dropout } from '../ops/dropout.ts';
 import { upsampleBilinear } from '../ops/upsample.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { HEM, EMAU } from '../nn/hem-module.ts';
-import type { HemTrace } from '../ops/hem/index.ts';
+import { Conv2d } from '../nn/conv2d.ts';
+import { ConvBnRelu } from '../nn/conv-bn-relu.ts';
+import { EmBlock, type EmBlockOptions } from '../nn/em-block.ts';
 import { Module } from '../nn/module.ts';
 
 export type SegModelName = 'hemnet' | 'emanet' | 'plain';
@@ -30,7 +26,10 @@ export interface SegNetConfig {
   channels: number;
   /** EM bases K. */
   bases: number;
-  /** HEM step size (hemnet). */
+  /**
+   * HEM step size η, used by 'hemnet' only: 'emanet' is EMANet's η = 1 whatever is given here
+   * (so one config can describe all three variants), and 'plain' has no EM unit.
+   */
   eta: number;
   /** EM iterations T during training. */
   iterations: number;
@@ -49,96 +48,12 @@ export interface SegNetConfig {
   emGamma?: number;
 }
 
-/** He-normal initialisation; the seed is the layer's own (config seed + a per-layer offset), so
- * two models built from one config are identical (a resumed run depends on it). */
-function heNormal(shape: number[], fanIn: number, seed: number): Tensor {
-  return noGrad(() => randn(shape, { seed: (seed * 7919) >>> 0, std: Math.sqrt(2 / fanIn) }));
-}
-
-export class Conv extends Module {
-  constructor(
-    readonly cin: number,
-    readonly cout: number,
-    readonly k: number,
-    readonly stride: number,
-    seed: number,
-    bias: boolean,
-    readonly dilation = 1,
-  ) {
-    super();
-    this.param('weight', heNormal([k, k, cin, cout], k * k * cin, seed));
-    if (bias) this.param('bias', noGrad(() => zeros([cout])));
-  }
-  forward(x: Tensor): Tensor {
-    const p = this.parameters();
-    return conv2d(x, p.get('weight')!, { stride: this.stride, padding: ((this.k - 1) >> 1) * this.dilation, dilation: this.dilation, bias: p.get('bias') });
-  }
-}
-
-export class BatchNorm extends Module {
-  constructor(readonly channels: number, gamma0 = 1) {
-    super();
-    this.param('gamma', noGrad(() => (gamma0 === 1 ? ones([channels]) : gamma0 === 0 ? zeros([channels]) : mul(ones([channels]), gamma0))));
-    this.param('beta', noGrad(() => zeros([channels])));
-    this.buffer('runningMean', noGrad(() => zeros([channels])));
-    this.buffer('runningVar', noGrad(() => ones([channels])));
-  }
-  forward(x: Tensor): Tensor {
-    const p = this.parameters();
-    const b = this.buffers();
-    return batchNorm(x, p.get('gamma')!, p.get('beta')!, { runningMean: b.get('runningMean')!, runningVar: b.get('runningVar')! }, { training: this.training });
-  }
-}
-
-export class ConvBnRelu extends Module {
-  readonly conv: Conv;
-  readonly bn: BatchNorm;
-  constructor(cin: number, cout: number, k: number, stride: number, seed: number, dilation = 1) {
-    super();
-    this.conv = this.child('conv', new Conv(cin, cout, k, stride, seed, false, dilation));
-    this.bn = this.child('bn', new BatchNorm(cout));
-  }
-  forward(x: Tensor): Tensor {
-    return relu(this.bn.forward(this.conv.forward(x)));
-  }
-}
-
-/** EMANet's EM unit frame around the HEM layer. */
-export class EmBlock extends Module {
-  readonly conv1: Conv;
-  readonly em: HEM;
-  readonly conv2: Conv;
-  readonly bn: BatchNorm;
-  /** The last forward's trace (when asked for). */
-  lastTrace: HemTrace | null = null;
-
-  constructor(C: number, K: number, model: 'hemnet' | 'emanet', eta: number, iterations: number, seed: number, gamma0 = 1) {
-    super();
-    this.conv1 = this.child('conv1', new Conv(C, C, 1, 1, seed, true));
-    this.em = this.child(
-      'em',
-      model === 'emanet' ? new EMAU({ channels: C, bases: K, iterations, seed }) : new HEM({ channels: C, bases: K, eta, iterations, seed }),
-    );
-    this.conv2 = this.child('conv2', new Conv(C, C, 1, 1, seed + 1, false));
-    this.bn = this.child('bn', new BatchNorm(C, gamma0));
-  }
-
-  forward(x: Tensor, opts: { iterations?: number; trace?: boolean } = {}): Tensor {
-    const [B, H, W, C] = x.shape as [number, number, number, number];
-    const y = reshape(this.conv1.forward(x), [B, H * W, C]);
-    const r = this.em.forward(y, opts.iterations ? { iterations: opts.iterations, trace: opts.trace } : { trace: opts.trace });
-    this.lastTrace = r.trace;
-    const z = relu(reshape(r.out, [B, H, W, C]));
-    return relu(add(this.bn.forward(this.conv2.forward(z)), x));
-  }
-}
-
 export class SegNet extends Module {
   readonly stem: ConvBnRelu[];
   readonly pre: ConvBnRelu;
   readonly em: EmBlock | null;
   readonly post: ConvBnRelu;
-  readonly classifier: Conv;
+  readonly classifier: Conv2d;
 
   constructor(readonly config: SegNetConfig) {
     super();
@@ -150,15 +65,17 @@ export class SegNet extends Module {
     if (!Number.isFinite(g)) throw new Error(`SegNet: emGamma must be a finite number, got ${String(config.emGamma)}.`);
     if (!Number.isInteger(w) || w < 1) throw new Error(`SegNet: width must be a positive integer, got ${String(config.width)}.`);
     if (!Number.isInteger(d) || d < 1) throw new Error(`SegNet: dilation must be a positive integer, got ${String(config.dilation)}.`);
+    const block = (inChannels: number, outChannels: number, stride: number, seed: number, dilation = 1): ConvBnRelu =>
+      new ConvBnRelu({ inChannels, outChannels, kernelSize: 3, stride, dilation, seed });
     this.stem = [
-      this.child('stem0', new ConvBnRelu(config.inChannels, w, 3, 2, s + 10)),
-      this.child('stem1', new ConvBnRelu(w, 2 * w, 3, 2, s + 20)),
-      this.child('stem2', new ConvBnRelu(2 * w, 2 * w, 3, 1, s + 30, d)),
+      this.child('stem0', block(config.inChannels, w, 2, s + 10)),
+      this.child('stem1', block(w, 2 * w, 2, s + 20)),
+      this.child('stem2', block(2 * w, 2 * w, 1, s + 30, d)),
     ];
-    this.pre = this.child('pre', new ConvBnRelu(2 * w, C, 3, 1, s + 40, d));
-    this.em = config.model === 'plain' ? null : this.child('em', new EmBlock(C, config.bases, config.model, config.eta, config.iterations, s + 50, g));
-    this.post = this.child('post', new ConvBnRelu(C, 2 * w, 3, 1, s + 60, d));
-    this.classifier = this.child('classifier', new Conv(2 * w, config.classes, 1, 1, s + 70, true));
+    this.pre = this.child('pre', block(2 * w, C, 1, s + 40, d));
+    this.em = config.model === 'plain' ? null : this.child('em', new EmBlock(emUnit(config, s + 50, g)));
+    this.post = this.child('post', block(C, 2 * w, 1, s + 60, d));
+    this.classifier = this.child('classifier', new Conv2d({ inChannels: 2 * w, outChannels: config.classes, kernelSize: 1, bias: true, seed: s + 70 }));
   }
 
   /** Logits [B, H, W, classes] for images x [B, H, W, inChannels]. */
@@ -178,3 +95,8 @@ export class SegNet extends Module {
   }
 }
 
+/** The EM unit of a 'hemnet' or 'emanet' config: HEM with the config's η, or EMAU (η = 1, no η passed). */
+function emUnit(config: SegNetConfig, seed: number, gamma: number): EmBlockOptions {
+  const common = { channels: config.channels, bases: config.bases, iterations: config.iterations, seed, gamma };
+  return config.model === 'emanet' ? { unit: 'emau', ...common } : { unit: 'hem', eta: config.eta, ...common };
+}

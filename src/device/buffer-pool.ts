@@ -5,12 +5,12 @@
  * so a later writer of a recycled buffer runs after every earlier reader.
  */
 
-export function storageUsage(): number {
+function storageUsage(): number {
   return GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 }
 
 /** Round a byte size up to its size class: multiples of 256 B, then quarter powers of two. */
-export function sizeClass(bytes: number): number {
+function sizeClass(bytes: number): number {
   if (bytes <= 1024) return Math.max(256, Math.ceil(bytes / 256) * 256);
   const p = 2 ** Math.floor(Math.log2(bytes));
   const step = p / 4;
