@@ -25,7 +25,7 @@ export type Grads<I extends readonly Tensor[]> = { -readonly [K in keyof I]: Ten
  * gradients does not type-check; `backward()` checks the count again at run time (for inputs
  * whose length is known only then).
  */
-export type BackwardRule<I extends readonly Tensor[] = readonly Tensor[]> = (grad: Tensor) => Grads<I>;
+type BackwardRule<I extends readonly Tensor[] = readonly Tensor[]> = (grad: Tensor) => Grads<I>;
 
 export interface GradNode {
   op: string;

@@ -17,7 +17,7 @@ import { DEMO_RECIPE, recipeFlags } from './demo.ts';
 /** The demo's recipe, evaluated only at the end of each run. */
 const ABLATE_RECIPE: Record<string, string> = { ...DEMO_RECIPE, 'eval-every': '0' };
 
-export function ablateSteps(software: boolean): number {
+function ablateSteps(software: boolean): number {
   return software ? 400 : 1200;
 }
 

@@ -48,7 +48,7 @@ export const DEMO_RECIPE: Record<string, string> = {
 };
 
 /** Steps per model: what fits the demo's 10-minute budget on a 2-core CPU driver, or 3000 on a GPU. */
-export function demoSteps(software: boolean): number {
+function demoSteps(software: boolean): number {
   return software ? 660 : 3000;
 }
 

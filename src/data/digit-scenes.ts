@@ -230,7 +230,7 @@ export function renderScene(
 }
 
 /** Largest overlap of a square (x, y, scale) with the squares of `placed`, as a fraction of the smaller square. */
-export function worstOverlap(placed: readonly DigitPlacement[], x: number, y: number, scale: number): number {
+function worstOverlap(placed: readonly DigitPlacement[], x: number, y: number, scale: number): number {
   let worst = 0;
   for (const p of placed) {
     const w = Math.min(x + scale, p.x + p.scale) - Math.max(x, p.x);

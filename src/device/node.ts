@@ -144,8 +144,3 @@ export const nodeProvider: GpuProvider = {
     throw new Error(`hemgpu init: no WebGPU adapter found. Tried: ${tried.join('; ')}. ${FIX}`);
   },
 };
-
-/** Drop the references to Dawn instances so Node can exit once devices are destroyed. */
-export function releaseDawnInstances(): void {
-  instances.length = 0;
-}

@@ -10,8 +10,8 @@ import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import type { MemberInfo, TypeInfo, VariableInfo } from 'wgsl_reflect/types/reflect/info.d.ts';
 import { engine, type Engine } from '../device/engine.ts';
 
-export type Access = 'read' | 'read_write' | 'uniform';
-export type ElementType = 'f32' | 'i32' | 'u32';
+type Access = 'read' | 'read_write' | 'uniform';
+type ElementType = 'f32' | 'i32' | 'u32';
 
 export interface BindingInfo {
   name: string;
@@ -25,7 +25,7 @@ export interface BindingInfo {
   size: number;
 }
 
-export interface UniformMember {
+interface UniformMember {
   name: string;
   offset: number;
   /** Scalar type of every component. */
@@ -49,7 +49,7 @@ export interface UniformArg {
   kind: 'uniform';
   values: Record<string, number | boolean | readonly number[]>;
 }
-export type BindArg = StorageArg | UniformArg;
+type BindArg = StorageArg | UniformArg;
 
 export interface DispatchArgs {
   bindings: Record<string, BindArg>;

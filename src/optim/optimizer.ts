@@ -34,7 +34,7 @@ import type { Group, OptimizerState, OptimizerStateInput, ParamGroup } from './o
 import { isTensor, planStateLoad } from './state-plan.ts';
 
 /** Elements per workgroup of the update kernels (kernels/optim.wgsl CHUNK). */
-export const CHUNK = 256;
+const CHUNK = 256;
 
 export abstract class Optimizer<H extends object> {
   /** @internal */

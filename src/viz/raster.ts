@@ -26,7 +26,7 @@ export const SERIES_COLORS: readonly Rgb[] = [
 ].map((c) => rgb(c));
 
 /** viridis at 9 evenly spaced stops; colormap() interpolates linearly between them. */
-export const VIRIDIS_STOPS: readonly Rgb[] = [
+const VIRIDIS_STOPS: readonly Rgb[] = [
   '#440154', '#472d7b', '#3b528b', '#2c728e', '#21918c', '#28ae80', '#5ec962', '#addc30', '#fde725',
 ].map((c) => rgb(c));
 

@@ -11,12 +11,12 @@ import type { TopLevelSpec } from 'vega-lite';
 
 /** Where DejaVu Sans lives on Debian/Ubuntu, Fedora and Arch. */
 const DEJAVU_DIRS = ['/usr/share/fonts/truetype/dejavu', '/usr/share/fonts/dejavu-sans-fonts', '/usr/share/fonts/dejavu', '/usr/share/fonts/TTF'];
-export const CHART_FONT_FAMILY = 'DejaVu Sans';
+const CHART_FONT_FAMILY = 'DejaVu Sans';
 
 let fontFiles: string[] | null = null;
 
 /** The font files charts are set in ([] when DejaVu Sans is absent: system fonts, with a warning). */
-export function chartFontFiles(): string[] {
+function chartFontFiles(): string[] {
   if (fontFiles) return fontFiles;
   const dir = DEJAVU_DIRS.find((d) => existsSync(`${d}/DejaVuSans.ttf`));
   if (dir) {
@@ -62,7 +62,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
 }
 
 /** The path of the SVG written beside a chart's PNG: a.png → a.svg. */
-export function svgPathOf(pngPath: string): string {
+function svgPathOf(pngPath: string): string {
   return pngPath.replace(/\.png$/i, '') + '.svg';
 }
 
