@@ -33,8 +33,13 @@ const NOT_DIFFERENTIABLE = new Set([
   // HEM helpers: forward-only building blocks that refuse inputs requiring grad (checked below),
   // the ELBO diagnostic, options and trace
   'hemEStep', 'hemNStep', 'elbo', 'resolveHemOptions', 'HemTrace',
-  // modules and optimizers (built from the ops checked here)
-  'HEM', 'EMAU', 'Optimizer', 'SGD', 'AdamW', 'polyLr', 'LrSchedule',
+  // modules, the model and optimizers (built from the ops checked here)
+  'HEM', 'EMAU', 'Module', 'Conv2d', 'heNormal', 'BatchNorm', 'ConvBnRelu', 'EmBlock', 'SegNet', 'Optimizer', 'SGD', 'AdamW', 'polyLr', 'LrSchedule',
+  // training: batches, setup, the step, evaluation and metrics, checkpoint contents
+  'batchIndices', 'gatherBatch', 'sampleBackground', 'buildModel', 'makeOptimizer', 'learningRate', 'digitSceneData',
+  'trainStep', 'scheduledStep', 'NonFiniteLossError', 'evaluate', 'ConfusionMatrix', 'argmaxLastAxis',
+  'writeTrainingCheckpoint', 'restoreModel', 'restoreOptimizer', 'train', 'loadData', 'saveTrainingCheckpoint',
+  'readToHost',
   // data, images, checkpoints
   'digitScenes', 'renderScene', 'resizeDigit', 'digitSampleRange', 'batches', 'batchCount', 'DataRng', 'mixSeed',
   'permutation', 'mnistDigits', 'vocDataset', 'VocDataset', 'decodeJpeg', 'decodeLabelPng', 'drawAugment',
