@@ -73,6 +73,9 @@ function firstNonFinite(data: HostData): { index: number; value: number } | null
   return null;
 }
 
+/** A checkpoint tensor holds NaN or ±Infinity (refused when written or loaded). */
+export class NonFiniteTensorError extends Error {}
+
 /**
  * Refuse non-finite values in host tensors, naming the tensor (`what` says where: writing or
  * loading).
@@ -80,7 +83,7 @@ function firstNonFinite(data: HostData): { index: number; value: number } | null
 export function assertFiniteTensors(tensors: Record<string, { data: HostData }>, what: string): void {
   for (const [name, t] of Object.entries(tensors)) {
     const bad = firstNonFinite(t.data);
-    if (bad) throw new Error(`${what}: tensor '${name}' holds ${bad.value} at index ${bad.index}; a checkpoint must be finite.`);
+    if (bad) throw new NonFiniteTensorError(`${what}: tensor '${name}' holds ${bad.value} at index ${bad.index}; a checkpoint must be finite.`);
   }
 }
 

@@ -18,7 +18,7 @@ import { buildModel, digitSceneData, makeOptimizer } from './setup.ts';
 import { NonFiniteLossError, scheduledStep } from './step.ts';
 import { evaluate } from './evaluate.ts';
 import { restoreModel, restoreOptimizer, writeTrainingCheckpoint, type ConfigChange, type History } from './checkpoint.ts';
-import { verifyCheckpoint } from './checkpoint-verify.ts';
+import { NonFiniteTensorError, verifyCheckpoint } from './checkpoint-verify.ts';
 
 export { batchIndices } from './batch.ts'; // where test/train.test.ts has always found it
 
@@ -115,13 +115,22 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if (!restored.checksummed) console.warn(`${config.resume}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
     if (step > config.steps) throw new Error(`--steps ${config.steps}: the checkpoint is already at step ${step}.`);
   }
-  const lastGoodText = (): string => (lastGood ? `The last good checkpoint is ${lastGood.path} (step ${lastGood.step}).` : 'No checkpoint was written.');
-  const save = async (): Promise<void> => {
+  let skipped = ''; // why the newest periodic checkpoint was not written (a non-finite tensor)
+  const lastGoodText = (): string =>
+    skipped + (lastGood ? `The last good checkpoint is ${lastGood.path} (step ${lastGood.step}).` : 'No checkpoint was written.');
+  // A periodic save with a non-finite tensor is skipped (the previous checkpoint stays; the loss
+  // will turn non-finite and stop the run); the final or interrupt save throws.
+  const save = async (final: boolean): Promise<void> => {
     try {
       await saveTrainingCheckpoint(ckPath, model, opt, step, config, history, changes);
     } catch (err) {
+      if (err instanceof NonFiniteTensorError && !final) {
+        skipped = `${err.message} `;
+        return;
+      }
       throw new Error(`${(err as Error).message} ${lastGoodText()}`);
     }
+    skipped = '';
     lastGood = { path: ckPath, step };
     hooks.onCheckpoint?.(ckPath, step);
   };
@@ -153,7 +162,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     }
     const stop = hooks.shouldStop?.() ?? false;
     if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || stop) {
-      await save();
+      await save(stop);
     }
     if (stop) {
       interrupted = true;
@@ -165,7 +174,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   if (!interrupted) {
     history.val.push({ step, miou: r.miou });
     hooks.onEval?.({ step, miou: r.miou });
-    await save();
+    await save(true);
   }
   opt.dispose();
   const done = step - startStep;
