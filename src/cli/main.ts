@@ -78,7 +78,9 @@ async function cmdEval(argv: string[]): Promise<void> {
   if (!path) throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
   await init();
   const ck = await loadCheckpoint(path);
-  const saved = verifyCheckpoint(ck, path).config;
+  const info = verifyCheckpoint(ck, path);
+  if (!info.checksummed) console.warn(`${path}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
+  const saved = info.config;
   const num = (k: string, v: string | undefined, d: number): number => {
     if (v === undefined) return d;
     const x = Number(v);
