@@ -106,3 +106,4 @@ export { trainStep, scheduledStep, NonFiniteLossError, type SegmentationModel, t
 export { evaluate, type Evaluation } from './train/evaluate.ts';
 export { ConfusionMatrix, argmaxLastAxis } from './train/metrics.ts';
 export { writeTrainingCheckpoint, restoreModel, restoreOptimizer, type History } from './train/checkpoint.ts';
+export { verifyCheckpoint, type CheckpointInfo, type ConfigChange } from './train/checkpoint-verify.ts';

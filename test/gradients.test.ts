@@ -38,7 +38,7 @@ const NOT_DIFFERENTIABLE = new Set([
   // training: batches, setup, the step, evaluation and metrics, checkpoint contents
   'batchIndices', 'gatherBatch', 'sampleBackground', 'buildModel', 'makeOptimizer', 'learningRate', 'digitSceneData',
   'trainStep', 'scheduledStep', 'NonFiniteLossError', 'evaluate', 'ConfusionMatrix', 'argmaxLastAxis',
-  'writeTrainingCheckpoint', 'restoreModel', 'restoreOptimizer', 'train', 'loadData', 'saveTrainingCheckpoint',
+  'writeTrainingCheckpoint', 'verifyCheckpoint', 'restoreModel', 'restoreOptimizer', 'train', 'loadData', 'saveTrainingCheckpoint',
   'readToHost',
   // data, images, checkpoints
   'digitScenes', 'renderScene', 'resizeDigit', 'digitSampleRange', 'batches', 'batchCount', 'DataRng', 'mixSeed',

@@ -5,13 +5,19 @@
  */
 import { parseArgs } from 'node:util';
 import type { SegModelName } from '../model/segnet.ts';
-import type { TrainConfig } from '../train/config.ts';
+import { TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
 
 export class UsageError extends Error {}
 
-/** The training config the flags describe, plus the CLI's own --quiet. */
+/**
+ * The training config the flags describe, plus the CLI's own --quiet; `given` lists the flags
+ * given explicitly (the rest are defaults: with --resume they take the checkpoint's values),
+ * `allowChange` the flags --allow-change lets differ from the checkpoint's ('all': any).
+ */
 export interface TrainFlags extends TrainConfig {
   quiet: boolean;
+  given: string[];
+  allowChange: string[] | 'all';
 }
 
 type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; help: string; default?: string }>;
@@ -44,7 +50,8 @@ export const TRAIN_SPEC: Spec = {
   warmup: { type: 'string', help: 'linear learning-rate warm-up steps before the poly schedule', default: '0' },
   'bg-keep': { type: 'string', help: 'share ∈ (0, 1] of background pixels kept in the training loss, drawn per step (the rest ignored: the background weighs less)', default: '1' },
   out: { type: 'string', help: 'output directory (checkpoints, PNGs, logs)', default: 'runs/train' },
-  resume: { type: 'string', help: 'continue from this checkpoint exactly where it stopped' },
+  resume: { type: 'string', help: "continue from this checkpoint with its stored config (flags left out take the checkpoint's values; a training flag given with another value is refused, see --allow-change)" },
+  'allow-change': { type: 'string', help: "with --resume: comma-separated training flags (e.g. lr,steps) or 'all' that may differ from the checkpoint's; each change is recorded in the checkpoint's history. Only an unchanged config (same --steps too: the poly schedule is planned over it) continues exactly" },
   'eval-every': { type: 'string', help: 'validate every N steps (0: only at the end)', default: '0' },
   'checkpoint-every': { type: 'string', help: 'write a checkpoint every N steps (0: only at the end)', default: '0' },
   quiet: { type: 'boolean', help: 'no progress bar' },
@@ -75,6 +82,7 @@ function parse(command: string, spec: Spec, argv: string[]): Record<string, stri
     for (const [k, v] of Object.entries(spec)) out[k] = given[k] ?? v.default;
     out.help = (values as { help?: boolean }).help ?? false;
     out.etaGiven = given.eta !== undefined;
+    out.given = Object.keys(spec).filter((k) => given[k] !== undefined).join(',');
     return out;
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -87,6 +95,19 @@ function parse(command: string, spec: Spec, argv: string[]): Record<string, stri
 export function usage(command: string, summary: string, spec: Spec): string {
   const rows = Object.entries(spec).map(([k, v]) => `  --${k}${v.type === 'string' ? ' <value>' : ''}`.padEnd(30) + v.help + (v.default !== undefined ? ` (default ${v.default})` : ''));
   return [`usage: hemgpu ${command} [flags]`, '', summary, '', ...rows, '  --help'.padEnd(30) + 'this text'].join('\n');
+}
+
+/** The --allow-change list: 'all' or training flags of TRAIN_SPEC; only with --resume. */
+function allowChange(v: string | undefined, resume: boolean): string[] | 'all' {
+  if (v === undefined) return [];
+  if (!resume) throw new UsageError("--allow-change: applies to --resume only (it lets a resumed run's flags differ from the checkpoint's).");
+  if (v.trim() === 'all') return 'all';
+  const names = v.split(',').map((x) => x.trim().replace(/^--/, ''));
+  const known = Object.values(TRAIN_CONFIG_FIELDS).filter((f) => f.training).map((f) => f.flag);
+  for (const n of names) {
+    if (!known.includes(n)) throw new UsageError(`--allow-change: '${n}' is not a training flag; use 'all' or a comma-separated list of: ${known.join(', ')}.`);
+  }
+  return names;
 }
 
 /** Parse and validate `hemgpu train` flags; null means --help was asked for. */
@@ -144,5 +165,7 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
     evalEvery: num('eval-every', v['eval-every'] as string, { int: true, min: 0 }),
     checkpointEvery: num('checkpoint-every', v['checkpoint-every'] as string, { int: true, min: 0 }),
     quiet: Boolean(v.quiet),
+    given: String(v.given).split(',').filter(Boolean),
+    allowChange: allowChange(v['allow-change'] as string | undefined, Boolean(v.resume)),
   };
 }

@@ -7,11 +7,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
-import { TRAIN_SPEC, UsageError, parseTrainFlags, usage, type TrainFlags } from './args.ts';
+import { TRAIN_SPEC, UsageError, parseTrainFlags, usage } from './args.ts';
 import { loadData, train, type TrainResult } from '../train/trainer.ts';
 import { buildModel } from '../train/setup.ts';
 import { evaluate } from '../train/evaluate.ts';
 import { restoreModel } from '../train/checkpoint.ts';
+import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
+import { resumeFlags } from './resume.ts';
 import { figurePaths, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
 import { consoleHooks, printResult } from './console.ts';
 import { runAblation, ABLATE_SPEC } from './ablate.ts';
@@ -35,11 +37,13 @@ const EVAL_SPEC = {
 };
 
 async function cmdTrain(argv: string[]): Promise<void> {
-  const flags = parseTrainFlags(argv);
-  if (!flags) {
+  const parsed = parseTrainFlags(argv);
+  if (!parsed) {
     console.log(usage('train', 'Train one segmentation model (hemnet, emanet or plain) on digit scenes or PASCAL VOC.', TRAIN_SPEC));
     return;
   }
+  // --resume: the checkpoint's config, with the explicit flags the rules allow (src/cli/resume.ts).
+  const flags = parsed.resume ? await resumeFlags(parsed) : parsed;
   await init();
   console.log(`hemgpu train: ${flags.model} on ${adapterInfo().description || adapterInfo().device}; output ${flags.out}`);
   const hooks = consoleHooks(flags.model, flags.quiet);
@@ -74,8 +78,9 @@ async function cmdEval(argv: string[]): Promise<void> {
   if (!path) throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
   await init();
   const ck = await loadCheckpoint(path);
-  const saved = JSON.parse(ck.metadata.flags ?? 'null') as TrainFlags | null;
-  if (!saved) throw new Error(`${path}: no training flags in the checkpoint's metadata; not a hemgpu training checkpoint.`);
+  const info = verifyCheckpoint(ck, path);
+  if (!info.checksummed) console.warn(`${path}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
+  const saved = info.config;
   const num = (k: string, v: string | undefined, d: number): number => {
     if (v === undefined) return d;
     const x = Number(v);

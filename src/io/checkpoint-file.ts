@@ -8,13 +8,24 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, readToHost, type Checkpoint, type CheckpointInput } from './safetensors.ts';
 
+/** Options of saveCheckpoint. */
+export interface SaveOptions {
+  /**
+   * Called with the temporary file read back and decoded, before it is renamed over `path`;
+   * throwing keeps the existing file (write, verify, then rename).
+   */
+  verify?(written: Checkpoint, tmpPath: string): void;
+}
+
 /**
  * Write a checkpoint atomically: every GPU tensor is read back first, then the bytes go to a
- * temporary file in the same directory, which is fsync'ed and renamed over `path` (then the
- * directory is fsync'ed). On any failure the temporary file is removed and an existing file at
- * `path` is left as it was.
+ * temporary file in the same directory, which is fsync'ed, optionally read back and verified,
+ * and renamed over `path` (then the directory is fsync'ed). On any failure the temporary file is
+ * removed and an existing file at `path` is left as it was. Test hook: HEMGPU_TEST_SAVE_PAUSE_MS
+ * pauses that long after the first part (the header) is written, so a test can kill the
+ * process mid-save.
  */
-export async function saveCheckpoint(path: string, input: CheckpointInput): Promise<void> {
+export async function saveCheckpoint(path: string, input: CheckpointInput, options: SaveOptions = {}): Promise<void> {
   const where = `saveCheckpoint(${path})`;
   // Read everything back before touching the file system, so a failing read writes nothing.
   const host = await readToHost(input, where);
@@ -36,12 +47,17 @@ export async function saveCheckpoint(path: string, input: CheckpointInput): Prom
         done += bytesWritten;
         position += bytesWritten;
       }
+      if (part === parts[0] && TEST_PAUSE_MS > 0) await new Promise((r) => setTimeout(r, TEST_PAUSE_MS));
     }
     stage = 'flushing the temporary file to disk (fsync)';
     await fh.sync();
     stage = 'closing the temporary file';
     await fh.close();
     fh = null;
+    if (options.verify) {
+      stage = 'verifying the temporary file';
+      options.verify(decodeSafetensors(await readFile(tmp), tmp), tmp);
+    }
     stage = `renaming the temporary file onto ${target}`;
     await rename(tmp, target);
   } catch (err) {
@@ -61,6 +77,8 @@ export async function saveCheckpoint(path: string, input: CheckpointInput): Prom
     /* the data is safely in the renamed file either way */
   }
 }
+
+const TEST_PAUSE_MS = Number(process.env.HEMGPU_TEST_SAVE_PAUSE_MS ?? 0) || 0;
 
 /**
  * Read and validate a checkpoint: host arrays (F32 → Float32Array, I32 → Int32Array,

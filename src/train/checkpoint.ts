@@ -3,25 +3,29 @@
  * anything in a browser): weights, buffers such as BN statistics and the EM bases, optimizer
  * state, step, config and history as a safetensors CheckpointInput; and the checks and loading
  * of a decoded checkpoint into a model and an optimizer. Keys: 'param.<name>', 'buffer.<name>',
- * 'optim.<…>'; metadata kind 'hemgpu-segnet', version 1.
+ * 'optim.<…>'; metadata kind 'hemgpu-segnet', version 2 (src/train/checkpoint-verify.ts: checksums,
+ * typed metadata, finite tensors; version 1 still loads). The metadata: step, flags (the complete
+ * resolved TrainConfig), history, changes (config fields changed on resume), optimizer, model,
+ * checksums.
  */
 import { tensor } from '../ops/create.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { SegNet } from '../model/segnet.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
-import type { Checkpoint, CheckpointInput } from '../io/safetensors.ts';
-import type { TrainConfig } from './config.ts';
+import { readToHost, type Checkpoint, type CheckpointInput } from '../io/safetensors.ts';
+import { pickTrainConfig, type TrainConfig } from './config.ts';
+import {
+  assertFiniteTensors,
+  CHECKPOINT_KIND,
+  CHECKPOINT_VERSION,
+  sealCheckpoint,
+  verifyCheckpoint,
+  type ConfigChange,
+  type History,
+} from './checkpoint-verify.ts';
 
-const CHECKPOINT_KIND = 'hemgpu-segnet';
-const CHECKPOINT_VERSION = '1';
-
-/** Losses and learning rates per step, validation mIoU at some steps. */
-export interface History {
-  loss: number[];
-  lr: number[];
-  val: { step: number; miou: number }[];
-}
+export type { History, ConfigChange };
 
 /** What a checkpoint must agree on with the config to be resumed or evaluated. */
 const SHAPE_KEYS = ['model', 'channels', 'bases', 'size', 'data', 'width', 'dilation'] as const;
@@ -32,8 +36,10 @@ function describeModel(model: SegNet): string {
 
 /**
  * Build the checkpoint of a run at `step` and hand it to `save` (e.g. saveCheckpoint to a path,
- * or encodeSafetensors after readToHost); the optimizer-state tensors are disposed afterwards.
- * The config is stored as JSON, as given.
+ * or encodeSafetensors): every tensor is read back to the host first and refused if any value is
+ * not finite (naming the tensor; `save` is not called), then the metadata is sealed with
+ * checksums. The optimizer-state tensors are disposed afterwards. The complete TrainConfig is
+ * stored (its fields only), with `changes`, the config changes made on resume so far.
  */
 export async function writeTrainingCheckpoint(
   model: SegNet,
@@ -42,6 +48,7 @@ export async function writeTrainingCheckpoint(
   config: TrainConfig,
   history: History,
   save: (input: CheckpointInput) => Promise<void>,
+  changes: ConfigChange[] = [],
 ): Promise<void> {
   const tensors: Record<string, Tensor> = {};
   for (const [k, v] of model.parameters()) tensors[`param.${k}`] = v;
@@ -49,18 +56,19 @@ export async function writeTrainingCheckpoint(
   const state = opt.state('optim.');
   try {
     Object.assign(tensors, state.tensors);
-    await save({
-      tensors,
-      metadata: {
-        kind: CHECKPOINT_KIND,
-        version: CHECKPOINT_VERSION,
-        step: String(step),
-        flags: JSON.stringify(config),
-        history: JSON.stringify(history),
-        optimizer: state.meta,
-        model: describeModel(model),
-      },
+    const host = await readToHost({ tensors }, `checkpoint at step ${step}`);
+    assertFiniteTensors(host, `step ${step}: the checkpoint was not written`);
+    const metadata = sealCheckpoint(host, {
+      kind: CHECKPOINT_KIND,
+      version: CHECKPOINT_VERSION,
+      step: String(step),
+      flags: JSON.stringify(pickTrainConfig(config)),
+      history: JSON.stringify(history),
+      changes: JSON.stringify(changes),
+      optimizer: state.meta,
+      model: describeModel(model),
     });
+    await save({ tensors: host, metadata });
   } finally {
     for (const t of Object.values(state.tensors)) t.dispose();
   }
@@ -68,14 +76,19 @@ export async function writeTrainingCheckpoint(
 
 /**
  * Check a decoded checkpoint (`path` names it in errors) against a model and a config; load its
- * weights and buffers into the model. Everything is validated before anything is written.
+ * weights and buffers into the model. Everything is validated before anything is written:
+ * verifyCheckpoint (version, typed metadata, checksums, finite weights, buffers and optimizer
+ * state), then the model's shape. `checksummed` is false for a version-1 checkpoint.
  */
-export function restoreModel(ck: Checkpoint, path: string, model: SegNet, config: Partial<TrainConfig>): { step: number; flags: TrainConfig; history: History } {
+export function restoreModel(
+  ck: Checkpoint,
+  path: string,
+  model: SegNet,
+  config: Partial<TrainConfig>,
+): { step: number; flags: TrainConfig; history: History; changes: ConfigChange[]; checksummed: boolean } {
   const meta = ck.metadata;
-  if (meta.kind !== CHECKPOINT_KIND) {
-    throw new Error(`${path}: not a hemgpu training checkpoint (metadata kind '${meta.kind ?? 'missing'}'); nothing was loaded.`);
-  }
-  const saved = JSON.parse(meta.flags ?? '{}') as TrainConfig;
+  const info = verifyCheckpoint(ck, path);
+  const saved = info.config;
   for (const k of SHAPE_KEYS) {
     if (config[k] !== undefined && saved[k] !== config[k]) {
       throw new Error(`${path}: the checkpoint was trained with --${k} ${String(saved[k])}, not ${String(config[k])}; pass the same flag or another checkpoint. Nothing was loaded.`);
@@ -102,7 +115,7 @@ export function restoreModel(ck: Checkpoint, path: string, model: SegNet, config
   }
   for (const [p, data] of writes) p.write(data);
   for (const [k, data, shape] of buffers) model.setBuffer(k, tensor(data, [...shape]));
-  return { step: Number(meta.step ?? 0), flags: saved, history: JSON.parse(meta.history ?? '{"loss":[],"lr":[],"val":[]}') as History };
+  return { step: info.step, flags: saved, history: info.history, changes: info.changes, checksummed: info.checksummed };
 }
 
 /** Load the optimizer state ('optim.' keys) of a decoded checkpoint. */

@@ -71,3 +71,58 @@ export interface TrainConfig {
   /** Write a checkpoint every N steps (0: only at the end). */
   checkpointEvery: number;
 }
+
+/** How a TrainConfig field is typed in a checkpoint's metadata, and whether it changes training. */
+interface FieldSpec {
+  type: 'number' | 'integer' | 'string' | 'string|null';
+  /** The CLI flag that sets it (--flag). */
+  flag: string;
+  /** False for fields that do not change what is trained (where files go, how often to validate or save). */
+  training: boolean;
+}
+
+const f = (type: FieldSpec['type'], flag: string, training = true): FieldSpec => ({ type, flag, training });
+
+/**
+ * Every TrainConfig field: its type (checked when a checkpoint's stored config is read), its CLI
+ * flag, and whether a change of it changes training (--resume refuses those unless allowed).
+ */
+export const TRAIN_CONFIG_FIELDS: Record<keyof TrainConfig, FieldSpec> = {
+  model: f('string', 'model'),
+  eta: f('number', 'eta'),
+  iterations: f('integer', 'iterations'),
+  bases: f('integer', 'bases'),
+  channels: f('integer', 'channels'),
+  width: f('integer', 'width'),
+  dilation: f('integer', 'dilation'),
+  emGamma: f('number', 'em-gamma'),
+  data: f('string', 'data'),
+  vocRoot: f('string|null', 'voc-root'),
+  size: f('integer', 'size'),
+  trainScenes: f('integer', 'train-scenes'),
+  valScenes: f('integer', 'val-scenes'),
+  minDigits: f('integer', 'min-digits'),
+  maxDigits: f('integer', 'max-digits'),
+  minScale: f('integer', 'min-scale'),
+  maxScale: f('integer', 'max-scale'),
+  threshold: f('number', 'threshold'),
+  maxOverlap: f('number', 'max-overlap'),
+  bgKeep: f('number', 'bg-keep'),
+  optimizer: f('string', 'optimizer'),
+  lr: f('number', 'lr'),
+  warmup: f('integer', 'warmup'),
+  steps: f('integer', 'steps'),
+  batch: f('integer', 'batch'),
+  seed: f('integer', 'seed'),
+  out: f('string', 'out', false),
+  resume: f('string|null', 'resume', false),
+  evalEvery: f('integer', 'eval-every', false),
+  checkpointEvery: f('integer', 'checkpoint-every', false),
+};
+
+/** The TrainConfig fields of `config` only (a TrainFlags carries the CLI's own flags too), in a fixed order. */
+export function pickTrainConfig(config: TrainConfig): TrainConfig {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(TRAIN_CONFIG_FIELDS)) out[k] = (config as unknown as Record<string, unknown>)[k];
+  return out as unknown as TrainConfig;
+}

@@ -13,11 +13,12 @@ import { mnistDigits } from '../data/mnist.ts';
 import { vocDataset } from '../data/voc.ts';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.ts';
 import type { Dataset } from './batch.ts';
-import type { TrainConfig } from './config.ts';
+import { TRAIN_CONFIG_FIELDS, type TrainConfig } from './config.ts';
 import { buildModel, digitSceneData, makeOptimizer } from './setup.ts';
 import { NonFiniteLossError, scheduledStep } from './step.ts';
 import { evaluate } from './evaluate.ts';
-import { restoreModel, restoreOptimizer, writeTrainingCheckpoint, type History } from './checkpoint.ts';
+import { restoreModel, restoreOptimizer, writeTrainingCheckpoint, type ConfigChange, type History } from './checkpoint.ts';
+import { NonFiniteTensorError, verifyCheckpoint } from './checkpoint-verify.ts';
 
 export { batchIndices } from './batch.ts'; // where test/train.test.ts has always found it
 
@@ -59,18 +60,49 @@ export function loadData(
   return digitSceneData(config, mnistDigits());
 }
 
-/** Write the run's checkpoint to `path` atomically. */
-export async function saveTrainingCheckpoint(path: string, model: SegNet, opt: Optimizer<object>, step: number, config: TrainConfig, history: History): Promise<void> {
-  await writeTrainingCheckpoint(model, opt, step, config, history, (input) => saveCheckpoint(path, input));
+/**
+ * Write the run's checkpoint to `path` atomically: refused before anything is written if a
+ * tensor is not finite; the temporary file is read back and verified (checksums, metadata)
+ * before it replaces the previous checkpoint, which stays intact until then.
+ */
+export async function saveTrainingCheckpoint(
+  path: string,
+  model: SegNet,
+  opt: Optimizer<object>,
+  step: number,
+  config: TrainConfig,
+  history: History,
+  changes: ConfigChange[] = [],
+): Promise<void> {
+  const verify = (ck: Parameters<typeof verifyCheckpoint>[0], tmp: string): void => void verifyCheckpoint(ck, tmp);
+  await writeTrainingCheckpoint(model, opt, step, config, history, (input) => saveCheckpoint(path, input, { verify }), changes);
 }
 
-/** Train per the config; resumes from config.resume when given. */
+/** The training-changing fields of `config` that differ from the checkpoint's, as history entries at `step`. */
+function configChanges(saved: TrainConfig, config: TrainConfig, step: number): ConfigChange[] {
+  const out: ConfigChange[] = [];
+  for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
+    const key = k as keyof TrainConfig;
+    if (spec.training && saved[key] !== config[key]) out.push({ step, flag: spec.flag, old: saved[key], new: config[key] });
+  }
+  return out;
+}
+
+/**
+ * Train per the config; resumes from config.resume when given (verified before anything is
+ * loaded). The run continues with `config` as given: every training field that differs from the
+ * checkpoint's stored config is recorded in the checkpoint's 'changes' (the CLI refuses such
+ * changes unless --allow-change names them). Model-shape fields must match.
+ */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const { train: trainSet, val } = loadData(config);
   const model = buildModel(config, trainSet);
   const opt = makeOptimizer(model, config);
   let step = 0;
   let history: History = { loss: [], lr: [], val: [] };
+  let changes: ConfigChange[] = [];
+  // The newest checkpoint known to be finite (verified when written or loaded): the NaN stop names it.
+  let lastGood: { path: string; step: number } | null = null;
   if (config.resume) {
     if (!existsSync(config.resume)) throw new Error(`--resume: no checkpoint at ${config.resume}.`);
     const ck = await loadCheckpoint(config.resume);
@@ -78,8 +110,30 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     restoreOptimizer(ck, opt);
     step = restored.step;
     history = restored.history;
+    changes = [...restored.changes, ...configChanges(restored.flags, config, step)];
+    lastGood = { path: config.resume, step };
+    if (!restored.checksummed) console.warn(`${config.resume}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
     if (step > config.steps) throw new Error(`--steps ${config.steps}: the checkpoint is already at step ${step}.`);
   }
+  let skipped = ''; // why the newest periodic checkpoint was not written (a non-finite tensor)
+  const lastGoodText = (): string =>
+    skipped + (lastGood ? `The last good checkpoint is ${lastGood.path} (step ${lastGood.step}).` : 'No checkpoint was written.');
+  // A periodic save with a non-finite tensor is skipped (the previous checkpoint stays; the loss
+  // will turn non-finite and stop the run); the final or interrupt save throws.
+  const save = async (final: boolean): Promise<void> => {
+    try {
+      await saveTrainingCheckpoint(ckPath, model, opt, step, config, history, changes);
+    } catch (err) {
+      if (err instanceof NonFiniteTensorError && !final) {
+        skipped = `${err.message} `;
+        return;
+      }
+      throw new Error(`${(err as Error).message} ${lastGoodText()}`);
+    }
+    skipped = '';
+    lastGood = { path: ckPath, step };
+    hooks.onCheckpoint?.(ckPath, step);
+  };
   mkdirSync(config.out, { recursive: true });
   const ckPath = join(config.out, 'checkpoint.safetensors');
   hooks.onStart?.({ step, total: config.steps });
@@ -93,9 +147,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     } catch (err) {
       if (!(err instanceof NonFiniteLossError)) throw err;
       throw new Error(
-        `step ${step + 1}: ${err.message} ` +
-          (existsSync(ckPath) ? `The last good checkpoint is ${ckPath}.` : 'No checkpoint was written.') +
-          ' Lower --lr or check the data.',
+`step ${step + 1}: ${err.message} ${lastGoodText()} Lower --lr or check the data.`,
       );
     }
     step++;
@@ -110,8 +162,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     }
     const stop = hooks.shouldStop?.() ?? false;
     if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || stop) {
-      await saveTrainingCheckpoint(ckPath, model, opt, step, config, history);
-      hooks.onCheckpoint?.(ckPath, step);
+      await save(stop);
     }
     if (stop) {
       interrupted = true;
@@ -123,8 +174,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   if (!interrupted) {
     history.val.push({ step, miou: r.miou });
     hooks.onEval?.({ step, miou: r.miou });
-    await saveTrainingCheckpoint(ckPath, model, opt, step, config, history);
-    hooks.onCheckpoint?.(ckPath, step);
+    await save(true);
   }
   opt.dispose();
   const done = step - startStep;
