@@ -15,6 +15,7 @@ import { Conv2d } from '../nn/conv2d.ts';
 import { ConvBnRelu } from '../nn/conv-bn-relu.ts';
 import { EmBlock, type EmBlockOptions } from '../nn/em-block.ts';
 import { Module } from '../nn/module.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 export type SegModelName = 'hemnet' | 'emanet' | 'plain';
 
@@ -57,6 +58,7 @@ export class SegNet extends Module {
 
   constructor(readonly config: SegNetConfig) {
     super();
+    checkOptions('SegNet', config, ['model', 'inChannels', 'classes', 'channels', 'bases', 'eta', 'iterations', 'seed', 'dropout', 'width', 'dilation', 'emGamma'], 'config field');
     const s = config.seed;
     const C = config.channels;
     const w = config.width ?? 32;
@@ -80,6 +82,7 @@ export class SegNet extends Module {
 
   /** Logits [B, H, W, classes] for images x [B, H, W, inChannels]. */
   forward(x: Tensor, opts: { iterations?: number; trace?: boolean; dropoutSeed?: number } = {}): Tensor {
+    checkOptions('SegNet.forward', opts, ['iterations', 'trace', 'dropoutSeed']);
     if (x.rank !== 4 || x.shape[3] !== this.config.inChannels) {
       throw new Error(`SegNet.forward: images must be [B, H, W, ${this.config.inChannels}], got ${fmt(x.shape)}.`);
     }

@@ -8,6 +8,7 @@ import { sumAll } from '../kernels/reduce.ts';
 import { fmt, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './check.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 /** The label that marks a pixel to ignore in segmentation data (PASCAL VOC's 255 border). */
 export const IGNORE_LABEL = 255;
@@ -25,6 +26,7 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, labels: ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
   checkTensor(op, logits, 'logits');
+  checkOptions('crossEntropy', options, ['ignoreIndex']);
   const ignore = options.ignoreIndex ?? -100;
   if (!Number.isInteger(ignore)) throw new Error(`${op}: ignoreIndex must be an integer, got ${ignore}.`);
   if (logits.rank < 1) throw new Error(`${op}: logits need rank ≥ 1 ([..., classes]), got ${fmt(logits.shape)}.`);

@@ -6,6 +6,7 @@
 import { engine, type Engine } from '../device/engine.ts';
 import type { StorageArg } from '../kernels/registry.ts';
 import type { GradNode } from '../autograd/tape.ts';
+import { checkNesting, hostValues, type HostInput } from './host-data.ts';
 import { checkShape, fmt, sizeOf, type Shape } from './shape.ts';
 import { keep, track } from './scope.ts';
 
@@ -147,16 +148,24 @@ export class Tensor {
     return (await this.read())[0]!;
   }
 
-  /** Upload host data into this tensor (length must match). */
-  write(data: Float32Array | Int32Array): this {
+  /**
+   * Upload host data into this tensor: what tensor() takes (a Float32Array, a Float64Array or
+   * number arrays, converted to f32; nested arrays of this shape), or for an i32 tensor an
+   * Int32Array or integer arrays. The element count must match; anything else is refused before
+   * any GPU work.
+   */
+  write(data: HostInput): this {
     const s = this.storage('write()');
-    if ((data instanceof Int32Array) !== (this.dtype === 'i32')) {
-      throw new Error(`write(): ${data.constructor.name} data for a ${this.dtype} tensor.`);
+    const typed = ArrayBuffer.isView(data) ? data.constructor.name : null;
+    if (this.dtype === 'f32' ? data instanceof Int32Array : typed !== null && !(data instanceof Int32Array)) {
+      throw new Error(`write(): ${typed} data for a ${this.dtype} tensor; ${this.dtype === 'f32' ? 'pass f32 data (Float32Array, Float64Array or numbers)' : 'pass an Int32Array or integer arrays'}.`);
     }
-    if (data.length !== this.size) {
-      throw new Error(`write(): ${data.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} elements).`);
+    const host = hostValues('write()', data, this.dtype);
+    if (host.values.length !== this.size) {
+      throw new Error(`write(): ${host.values.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} elements).`);
     }
-    s.engine.write(s.buffer, data, 'write()');
+    checkNesting('write()', host, this.shape);
+    s.engine.write(s.buffer, host.values, 'write()');
     return this;
   }
 
