@@ -38,3 +38,11 @@ export function checkOptions(op: string, options: unknown, known: readonly strin
     throw new Error(`${op}: unknown ${what} '${k}' (${what}s: ${known.join(', ')}).${hint}`);
   }
 }
+
+/**
+ * The keys of an options type, written once as `{ key: true, ... }`: a key added to the type and
+ * not here (or here and not in the type) fails the type check, so the list cannot drift.
+ */
+export function optionKeys<T extends object>(keys: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}
