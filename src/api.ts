@@ -36,7 +36,7 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
 
 export { adapterInfo, sync, shutdown, withEngine, type Engine, type AdapterSummary } from './device/engine.ts';
 export type { InitOptions, AdapterPreference } from './device/provider.ts';
-export { Tensor, memoryStats, type MemoryStats, type TensorOptions } from './tensor/tensor.ts';
+export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';
 export { tidy, keep } from './tensor/scope.ts';
 export { noGrad, isGradEnabled } from './autograd/tape.ts';
 export { tensor, zeros, ones, full, rand, randn, type RandomOptions } from './ops/create.ts';

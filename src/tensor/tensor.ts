@@ -15,7 +15,15 @@ import { keep, track } from './scope.ts';
  * the tape at run time: the tape imports the kernel launchers, which import this module, so a
  * runtime import here would close a cycle. Every op loads the tape (it records through it).
  */
-type BackwardWalk = (root: Tensor, seed?: Tensor) => void;
+type BackwardWalk = (root: Tensor, seed: Tensor | undefined, options: BackwardOptions) => void;
+
+export interface BackwardOptions {
+  /**
+   * Keep the graph for another backward() through it (default false: a second backward() through
+   * the same ops is refused, as in PyTorch). Gradients of the two passes accumulate.
+   */
+  retainGraph?: boolean;
+}
 let runBackward: BackwardWalk | null = null;
 
 /** Called once by src/autograd/tape.ts: the function behind Tensor.backward(). */
@@ -186,11 +194,22 @@ export class Tensor {
     return this.view(this.shape, 'detach()');
   }
 
-  /** Compute gradients of this tensor w.r.t. every leaf with requiresGrad (see autograd/tape). */
-  backward(seed?: Tensor): void {
+  /**
+   * Compute gradients of this tensor w.r.t. every leaf with requiresGrad (see autograd/tape),
+   * accumulating into their `.grad`. `seed` is the gradient of this tensor (required unless it
+   * holds one element). The graph is used up: a second backward() through the same ops throws
+   * unless the first passed `{ retainGraph: true }` (`t.backward(seed, { retainGraph: true })`, or
+   * `t.backward({ retainGraph: true })` for a scalar).
+   */
+  backward(seed?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
     this.storage('backward()');
     if (!runBackward) throw new Error('backward(): autograd is not loaded (import hemgpu through its entry point).');
-    runBackward(this, seed);
+    if (seed !== undefined && !(seed instanceof Tensor)) {
+      if (seed === null || typeof seed !== 'object') throw new Error(`backward(): the seed must be a Tensor (or pass options { retainGraph }), got ${String(seed)}.`);
+      runBackward(this, undefined, seed);
+      return;
+    }
+    runBackward(this, seed, options);
   }
 
   /** Free this handle (the storage returns to the pool when no handle uses it). Idempotent. */
