@@ -89,7 +89,7 @@ export class SegNet extends Module {
     let h = x;
     for (const l of this.stem) h = l.forward(h);
     h = this.pre.forward(h);
-    if (this.em) h = this.em.forward(h, opts);
+    if (this.em) h = this.em.forward(h, { iterations: opts.iterations, trace: opts.trace });
     h = this.post.forward(h);
     const p = this.config.dropout ?? 0.1;
     if (this.training && p > 0) h = dropout(h, { p, training: true, seed: opts.dropoutSeed ?? 0 });

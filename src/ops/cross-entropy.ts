@@ -33,6 +33,13 @@ export function crossEntropy(logits: Tensor, labels: ArrayLike<number>, options:
   const classes = logits.shape[logits.rank - 1]!;
   const rows = logits.size / classes;
   const labelShape = logits.shape.slice(0, -1);
+  if (labels instanceof Tensor) {
+    throw new Error(
+      `${op}: labels are host integers (an Int32Array or a number array) of shape ${fmt(labelShape)}, got a ${labels.dtype} ` +
+        `Tensor ${fmt(labels.shape)}. They are checked on the host (each in [0, ${classes}) or the ignore index) before any ` +
+        'GPU work, which a GPU tensor cannot be without a read: pass Int32Array.from(await labels.read()).',
+    );
+  }
   if (!labels || typeof labels.length !== 'number') {
     throw new Error(`${op}: labels must be an array of integers of shape ${fmt(labelShape)}.`);
   }

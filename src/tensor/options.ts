@@ -33,7 +33,8 @@ export function checkOptions(op: string, options: unknown, known: readonly strin
   for (const k of Object.keys(options)) {
     if (known.includes(k)) continue;
     const norm = (s: string): string => s.toLowerCase().replace(/_/g, '');
-    const close = known.filter((c) => norm(c) === norm(k) || distance(k, c) <= Math.max(1, Math.floor(c.length / 4)));
+    const score = (c: string): number => (norm(c) === norm(k) ? 0 : distance(k, c));
+    const close = known.filter((c) => score(c) <= Math.max(1, Math.floor(c.length / 4))).sort((a, b) => score(a) - score(b));
     const hint = close.length ? ` Did you mean '${close[0]}'?` : '';
     throw new Error(`${op}: unknown ${what} '${k}' (${what}s: ${known.join(', ')}).${hint}`);
   }
