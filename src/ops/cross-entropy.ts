@@ -35,7 +35,7 @@ export function crossEntropy(logits: Tensor, labels: ArrayLike<number>, options:
   const labelShape = logits.shape.slice(0, -1);
   if (labels instanceof Tensor) {
     throw new Error(
-      `${op}: labels are host integers (an Int32Array or a number array) of shape ${fmt(labelShape)}, got a ${labels.dtype} ` +
+      `${op}: labels are host integers (an Int32Array or a number array) of shape ${fmt(labelShape)}, got ${labels.dtype === 'i32' ? 'an' : 'a'} ${labels.dtype} ` +
         `Tensor ${fmt(labels.shape)}. They are checked on the host (each in [0, ${classes}) or the ignore index) before any ` +
         'GPU work, which a GPU tensor cannot be without a read: pass Int32Array.from(await labels.read()).',
     );
