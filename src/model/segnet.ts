@@ -15,7 +15,7 @@ import { Conv2d } from '../nn/conv2d.ts';
 import { ConvBnRelu } from '../nn/conv-bn-relu.ts';
 import { EmBlock, type EmBlockOptions } from '../nn/em-block.ts';
 import { Module } from '../nn/module.ts';
-import { checkOptions } from '../tensor/options.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export type SegModelName = 'hemnet' | 'emanet' | 'plain';
 
@@ -58,7 +58,7 @@ export class SegNet extends Module {
 
   constructor(readonly config: SegNetConfig) {
     super();
-    checkOptions('SegNet', config, ['model', 'inChannels', 'classes', 'channels', 'bases', 'eta', 'iterations', 'seed', 'dropout', 'width', 'dilation', 'emGamma'], 'config field');
+    checkOptions('SegNet', config, optionKeys<SegNetConfig>({ model: true, inChannels: true, classes: true, channels: true, bases: true, eta: true, iterations: true, seed: true, dropout: true, width: true, dilation: true, emGamma: true }), 'config field');
     const s = config.seed;
     const C = config.channels;
     const w = config.width ?? 32;
