@@ -5,6 +5,9 @@
 import { createEngine as createEngineRaw, init as initEngine, type Engine } from './device/engine.ts';
 import type { InitOptions } from './device/provider.ts';
 import { checkKernels } from './kernels/registry.ts';
+import { checkOptions, optionKeys } from './tensor/options.ts';
+
+const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true });
 
 const checked = new WeakSet<Engine>();
 
@@ -21,17 +24,19 @@ async function ready(e: Engine): Promise<Engine> {
  * every kernel once so a WGSL error surfaces here with the kernel's name.
  */
 export async function init(options: InitOptions = {}): Promise<Engine> {
+  checkOptions('hemgpu init', options, INIT_KEYS);
   return ready(await initEngine(options));
 }
 
 /** A second, independent engine (its own device), e.g. to compare robustness settings. */
 export async function createEngine(options: InitOptions = {}): Promise<Engine> {
+  checkOptions('createEngine', options, INIT_KEYS);
   return ready(await createEngineRaw(options));
 }
 
 export { adapterInfo, sync, shutdown, withEngine, type Engine, type AdapterSummary } from './device/engine.ts';
 export type { InitOptions, AdapterPreference } from './device/provider.ts';
-export { Tensor, memoryStats, type MemoryStats, type TensorOptions } from './tensor/tensor.ts';
+export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';
 export { tidy, keep } from './tensor/scope.ts';
 export { noGrad, isGradEnabled } from './autograd/tape.ts';
 export { tensor, zeros, ones, full, rand, randn, type RandomOptions } from './ops/create.ts';

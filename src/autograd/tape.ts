@@ -14,7 +14,8 @@ import { binary, BINARY } from '../kernels/elementwise.ts';
 import { fillConst } from '../kernels/random.ts';
 import { sumToShape } from '../kernels/reduce.ts';
 import { fmt, sameShape } from '../tensor/shape.ts';
-import { installBackward, type Tensor } from '../tensor/tensor.ts';
+import { checkOptions } from '../tensor/options.ts';
+import { installBackward, type BackwardOptions, type Tensor } from '../tensor/tensor.ts';
 
 /** One gradient (or null: none) per input, in the inputs' order. */
 export type Grads<I extends readonly Tensor[]> = { -readonly [K in keyof I]: Tensor | null };
@@ -31,6 +32,8 @@ export interface GradNode {
   op: string;
   inputs: readonly Tensor[];
   backward: BackwardRule;
+  /** Set once a backward() without retainGraph ran this node's rule: the graph is used up. */
+  consumed: boolean;
 }
 
 const add = (a: Tensor, b: Tensor): Tensor => binary('backward()', a, b, BINARY.add);
@@ -59,7 +62,7 @@ export function noGrad<T>(fn: () => T): T {
 export function record<const I extends readonly Tensor[]>(op: string, out: Tensor, inputs: I, backward: (grad: Tensor) => NoInfer<Grads<I>>): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradNode = { op, inputs, backward: backward as BackwardRule };
+    out.gradNode = { op, inputs, backward: backward as BackwardRule, consumed: false };
   }
   return out;
 }
@@ -92,8 +95,11 @@ function topoOrder(root: Tensor): Tensor[] {
  * Accumulate d(root)/d(leaf) into every leaf's `.grad`. `seed` is the gradient of the root
  * (required unless the root holds a single element).
  */
-function backward(root: Tensor, seed?: Tensor): void {
+function backward(root: Tensor, seed: Tensor | undefined, options: BackwardOptions): void {
   const where = 'backward()';
+  checkOptions(where, options, ['retainGraph']);
+  const retain = options.retainGraph ?? false;
+  if (typeof retain !== 'boolean') throw new Error(`${where}: retainGraph must be true or false, got ${String(retain)}.`);
   if (!root.requiresGrad) {
     throw new Error(`${where}: this tensor ${fmt(root.shape)} does not require grad: no input of the ops that made it had requiresGrad: true.`);
   }
@@ -111,6 +117,14 @@ function backward(root: Tensor, seed?: Tensor): void {
   gradEnabled = false;
   try {
     const order = topoOrder(root);
+    const used = order.find((t) => t.gradNode?.consumed);
+    if (used) {
+      throw new Error(
+        `${where}: trying to backward through the graph a second time: op '${used.gradNode!.op}' (tensor #${used.id} ` +
+          `${fmt(used.shape)}) was already used by an earlier backward(). Pass { retainGraph: true } to the earlier ` +
+          'backward() (t.backward(seed, { retainGraph: true })) to backward through it again, or run the forward again.',
+      );
+    }
     const grads = new Map<Tensor, Tensor>();
     const userSeed = seed ?? null;
     grads.set(root, seed ?? fillConst('backward()', root.shape, 1));
@@ -158,6 +172,7 @@ function backward(root: Tensor, seed?: Tensor): void {
         }
       }
       const results = node.backward(g);
+      if (!retain) node.consumed = true;
       if (results.length !== node.inputs.length) {
         for (const r of new Set(results)) if (r && r !== g) r.dispose();
         if (g !== userSeed) g.dispose();

@@ -8,6 +8,7 @@
  * (seed, epoch, index), independent of batch size and order, so `skip` resumes an epoch exactly.
  */
 import { DataRng, mixSeed, permutation } from './rng.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 /** A fixed-size, in-memory dataset: count images (NHWC) and their labels. */
 export interface ArrayDataset {
@@ -65,7 +66,10 @@ export function batchCount(count: number, batchSize: number, dropLast = false): 
 }
 
 /** One epoch of mini-batches; see the module comment. */
+const BATCH_KEYS = optionKeys<BatchOptions>({ shuffle: true, seed: true, epoch: true, dropLast: true, skip: true });
+
 export function* batches(dataset: ArrayDataset | SampleSource, batchSize: number, options: BatchOptions = {}): Generator<Batch> {
+  checkOptions('batches', options, BATCH_KEYS);
   if (!dataset || typeof dataset.count !== 'number') throw new Error('batches: dataset must be a digit-scene dataset or a sample source (e.g. a VOC dataset).');
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batches: batchSize must be an integer ≥ 1, got ${String(batchSize)}.`);
   const seed = options.seed ?? 0;

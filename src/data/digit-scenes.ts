@@ -20,6 +20,7 @@
  * so the same seed gives the same scenes on any machine, and a larger `count` extends a smaller one.
  */
 import { DataRng, mixSeed } from './rng.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 /** Side of an MNIST digit in pixels. */
 export const DIGIT_SIZE = 28;
@@ -202,6 +203,7 @@ export function renderScene(
   imageOffset = 0,
   labelOffset = 0,
 ): { image: Float32Array; labels: Int32Array } {
+  checkOptions('renderScene', options, RENDER_KEYS);
   const { size } = options;
   const channels = options.channels ?? 1;
   const threshold = options.threshold ?? 0.5;
@@ -241,7 +243,11 @@ function worstOverlap(placed: readonly DigitPlacement[], x: number, y: number, s
 }
 
 /** Builds `count` digit scenes of one split; see the module comment for the rules. */
+const SCENE_KEYS = optionKeys<DigitScenesOptions>({ split: true, count: true, size: true, minDigits: true, maxDigits: true, minScale: true, maxScale: true, threshold: true, maxOverlap: true, channels: true, seed: true, source: true });
+const RENDER_KEYS = optionKeys<RenderOptions>({ size: true, channels: true, threshold: true });
+
 export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset {
+  checkOptions('digitScenes', options, SCENE_KEYS);
   const split = options.split ?? 'train';
   if (split !== 'train' && split !== 'val') throw new Error(`digitScenes: split must be 'train' or 'val', got ${String(split)}.`);
   const count = options.count ?? 1000;

@@ -8,6 +8,7 @@
  */
 import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import type { DataRng } from './rng.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
@@ -54,6 +55,7 @@ function scaledSize(n: number, scale: number): number {
  * deterministic centre crop / bottom-right padding at scale 1.
  */
 export function drawAugment(rng: DataRng, width: number, height: number, options: AugmentOptions): AugmentParams {
+  checkOptions('drawAugment', options, optionKeys<AugmentOptions>({ cropSize: true, augment: true, scaleRange: true, flip: true }));
   const crop = options.cropSize;
   if (!options.augment) {
     return { scale: 1, offsetX: Math.max(0, Math.floor((width - crop) / 2)), offsetY: Math.max(0, Math.floor((height - crop) / 2)), flip: false };

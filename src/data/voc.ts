@@ -24,6 +24,7 @@ import { DataRng } from './rng.ts';
 import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import { VOC_CLASSES, vocColormap } from './voc-classes.ts';
 import { augmentSample, drawAugment, IMAGENET_MEAN, IMAGENET_STD, type AugmentOptions, type AugmentParams, type LabelImage, type RgbImage } from './voc-augment.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export { VOC_CLASSES, vocColormap };
 export {
@@ -172,6 +173,7 @@ export class VocDataset implements SampleSource {
   constructor(options: VocOptions) {
     const op = 'voc';
     if (!options || typeof options.root !== 'string' || options.root === '') throw new Error(`${op}: options.root (the VOC directory) is required.`);
+    checkOptions(op, options, optionKeys<VocOptions>({ root: true, split: true, cropSize: true, augment: true, scaleRange: true, flip: true, maskDir: true, limit: true, cache: true, mean: true, std: true }));
     const root = options.root;
     const split = options.split ?? 'train';
     const cropSize = options.cropSize ?? 320;

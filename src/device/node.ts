@@ -95,8 +95,18 @@ export const nodeProvider: GpuProvider = {
           "use 'auto', 'gpu' or 'swiftshader'.",
       );
     }
-    const envRobust = process.env.HEMGPU_ROBUSTNESS;
-    const fromEnv = envRobust === 'off' || envRobust === '0' ? false : envRobust === 'on' || envRobust === '1' ? true : 'auto';
+    const envRobust = process.env.HEMGPU_ROBUSTNESS ?? '';
+    const fromEnv = new Map<string, boolean | 'auto'>([['', 'auto'], ['auto', 'auto'], ['on', true], ['1', true], ['off', false], ['0', false]]).get(envRobust);
+    if (fromEnv === undefined) {
+      throw new Error(`hemgpu init: HEMGPU_ROBUSTNESS='${envRobust}' is not a valid value; use auto, on or off (or 1 / 0), or unset it.`);
+    }
+    const icdEnv = process.env.HEMGPU_SWIFTSHADER_ICD;
+    if (icdEnv && !existsSync(icdEnv)) {
+      throw new Error(
+        `hemgpu init: HEMGPU_SWIFTSHADER_ICD=${icdEnv} does not exist. Point it at a vk_swiftshader_icd.json ` +
+          `(chromium installs ${SWIFTSHADER_ICDS[0]}) or unset it to search ${SWIFTSHADER_ICDS.join(', ')}.`,
+      );
+    }
     const robustness = options.robustness ?? fromEnv;
     if (robustness !== true && robustness !== false && robustness !== 'auto') {
       throw new Error(`hemgpu init: robustness must be true, false or 'auto', got ${String(robustness)}.`);

@@ -3,6 +3,7 @@
  * `tuneMatmul` (src/ops/matmul-tune.ts), which times candidates on the adapter in use.
  */
 import { engine } from '../device/engine.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface MatmulConfig {
   /** 4×4 blocks of C per invocation along M (1, 2 or 4): 4·BM rows (the scalar path caps it at 2). */
@@ -24,6 +25,7 @@ export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { BM: 4, BN: 2, WG_X: 8, WG_Y
 const configs = new WeakMap<object, MatmulConfig>();
 
 export function checkMatmulConfig(c: MatmulConfig): void {
+  checkOptions('matmul config', c, optionKeys<MatmulConfig>({ BM: true, BN: true, WG_X: true, WG_Y: true }), 'field');
   if (c.BM !== 1 && c.BM !== 2 && c.BM !== 4) throw new Error(`matmul config: BM must be 1, 2 or 4, got ${c.BM}.`);
   if (c.BN !== 1 && c.BN !== 2) throw new Error(`matmul config: BN must be 1 or 2, got ${c.BN}.`);
   const inv = c.WG_X * c.WG_Y;

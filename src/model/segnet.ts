@@ -15,6 +15,7 @@ import { Conv2d } from '../nn/conv2d.ts';
 import { ConvBnRelu } from '../nn/conv-bn-relu.ts';
 import { EmBlock, type EmBlockOptions } from '../nn/em-block.ts';
 import { Module } from '../nn/module.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export type SegModelName = 'hemnet' | 'emanet' | 'plain';
 
@@ -57,6 +58,7 @@ export class SegNet extends Module {
 
   constructor(readonly config: SegNetConfig) {
     super();
+    checkOptions('SegNet', config, optionKeys<SegNetConfig>({ model: true, inChannels: true, classes: true, channels: true, bases: true, eta: true, iterations: true, seed: true, dropout: true, width: true, dilation: true, emGamma: true }), 'config field');
     const s = config.seed;
     const C = config.channels;
     const w = config.width ?? 32;
@@ -80,13 +82,14 @@ export class SegNet extends Module {
 
   /** Logits [B, H, W, classes] for images x [B, H, W, inChannels]. */
   forward(x: Tensor, opts: { iterations?: number; trace?: boolean; dropoutSeed?: number } = {}): Tensor {
+    checkOptions('SegNet.forward', opts, ['iterations', 'trace', 'dropoutSeed']);
     if (x.rank !== 4 || x.shape[3] !== this.config.inChannels) {
       throw new Error(`SegNet.forward: images must be [B, H, W, ${this.config.inChannels}], got ${fmt(x.shape)}.`);
     }
     let h = x;
     for (const l of this.stem) h = l.forward(h);
     h = this.pre.forward(h);
-    if (this.em) h = this.em.forward(h, opts);
+    if (this.em) h = this.em.forward(h, { iterations: opts.iterations, trace: opts.trace });
     h = this.post.forward(h);
     const p = this.config.dropout ?? 0.1;
     if (this.training && p > 0) h = dropout(h, { p, training: true, seed: opts.dropoutSeed ?? 0 });

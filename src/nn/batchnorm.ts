@@ -9,6 +9,7 @@ import { batchNorm } from '../ops/batchnorm.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { Module } from './module.ts';
 import { positiveInt } from './check.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface BatchNormLayerOptions {
   channels: number;
@@ -21,6 +22,7 @@ export class BatchNorm extends Module {
 
   constructor(options: BatchNormLayerOptions) {
     super();
+    checkOptions('BatchNorm', options, optionKeys<BatchNormLayerOptions>({ channels: true, gamma: true }));
     const C = positiveInt('BatchNorm', 'channels', options.channels);
     const g = options.gamma ?? 1;
     if (!Number.isFinite(g)) throw new Error(`BatchNorm: gamma must be a finite number, got ${String(options.gamma)}.`);

@@ -4,6 +4,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { BatchNorm } from './batchnorm.ts';
 import { Conv2d, type Conv2dLayerOptions } from './conv2d.ts';
 import { Module } from './module.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 /** The convolution's options; the norm makes a bias redundant, so there is none. */
 export type ConvBnReluOptions = Omit<Conv2dLayerOptions, 'bias'>;
@@ -14,6 +15,7 @@ export class ConvBnRelu extends Module {
 
   constructor(options: ConvBnReluOptions) {
     super();
+    checkOptions('ConvBnRelu', options, optionKeys<ConvBnReluOptions>({ inChannels: true, outChannels: true, kernelSize: true, stride: true, dilation: true, seed: true }));
     this.conv = this.child('conv', new Conv2d({ ...options, bias: false }));
     this.bn = this.child('bn', new BatchNorm({ channels: options.outChannels }));
   }

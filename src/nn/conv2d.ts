@@ -8,6 +8,7 @@ import { conv2d } from '../ops/conv2d.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { Module } from './module.ts';
 import { positiveInt } from './check.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 export interface Conv2dLayerOptions {
   inChannels: number;
@@ -32,6 +33,8 @@ export function heNormal(shape: number[], fanIn: number, seed: number): Tensor {
   return noGrad(() => randn(shape, { seed: (seed * 7919) >>> 0, std: Math.sqrt(2 / fanIn) }));
 }
 
+const CONV2D_KEYS = ['inChannels', 'outChannels', 'kernelSize', 'stride', 'dilation', 'bias', 'seed'] as const satisfies readonly (keyof Conv2dLayerOptions)[];
+
 export class Conv2d extends Module {
   readonly inChannels: number;
   readonly outChannels: number;
@@ -41,6 +44,7 @@ export class Conv2d extends Module {
 
   constructor(options: Conv2dLayerOptions) {
     super();
+    checkOptions('Conv2d', options, CONV2D_KEYS);
     this.inChannels = positiveInt('Conv2d', 'inChannels', options.inChannels);
     this.outChannels = positiveInt('Conv2d', 'outChannels', options.outChannels);
     this.kernelSize = positiveInt('Conv2d', 'kernelSize', options.kernelSize);

@@ -12,6 +12,7 @@ import { BatchNorm } from './batchnorm.ts';
 import { Conv2d } from './conv2d.ts';
 import { Module } from './module.ts';
 import { positiveInt } from './check.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 interface EmBlockCommon {
   /** Feature channels C. */
@@ -42,6 +43,7 @@ export class EmBlock extends Module {
 
   constructor(options: EmBlockOptions) {
     super();
+    checkOptions('EmBlock', options, ['unit', 'channels', 'bases', 'iterations', 'seed', 'gamma', 'eta']);
     const C = positiveInt('EmBlock', 'channels', options.channels);
     const seed = options.seed;
     this.conv1 = this.child('conv1', new Conv2d({ inChannels: C, outChannels: C, kernelSize: 1, bias: true, seed }));
@@ -64,6 +66,7 @@ export class EmBlock extends Module {
   }
 
   forward(x: Tensor, opts: { iterations?: number; trace?: boolean } = {}): Tensor {
+    checkOptions('EmBlock.forward', opts, ['iterations', 'trace']);
     const [B, H, W, C] = x.shape as [number, number, number, number];
     const y = reshape(this.conv1.forward(x), [B, H * W, C]);
     const r = this.em.forward(y, opts.iterations ? { iterations: opts.iterations, trace: opts.trace } : { trace: opts.trace });

@@ -11,8 +11,9 @@ import { mean, sum } from '../ops/reduce.ts';
 import { tidy } from '../tensor/scope.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { hem, HEM_EPS, type HemOptions, type HemResult } from '../ops/hem/index.ts';
+import { hem, HEM_EPS, HEM_OPTION_KEYS, type HemOptions, type HemResult } from '../ops/hem/index.ts';
 import { Module } from './module.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 export interface HemModuleOptions extends Omit<HemOptions, 'trace'> {
   /** Feature channels C. */
@@ -40,6 +41,8 @@ export class HEM extends Module {
 
   constructor(readonly config: HemModuleOptions) {
     super();
+    const name = this instanceof EMAU ? 'EMAU' : 'HEM';
+    checkOptions(name, config, [...HEM_OPTION_KEYS.filter((k) => k !== 'trace'), 'channels', 'bases', 'momentum', 'seed']);
     const { channels: C, bases: K } = config;
     for (const [name, v] of [['channels', C], ['bases', K]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`HEM: ${name} must be a positive integer, got ${String(v)}.`);

@@ -28,6 +28,7 @@ import { keep } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './check.ts';
 import { full } from './create.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 /** Running statistics of a batch-norm layer: buffers (no gradients), updated in place in training. */
 export interface BatchNormState {
@@ -86,6 +87,7 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
       throw new Error(`${op}: state.${name} has requiresGrad: true; running statistics are buffers updated in place, not parameters.`);
     }
   }
+  if (options && typeof options === 'object') checkOptions(op, options, ['training', 'momentum', 'eps']);
   if (!options || typeof options !== 'object' || typeof options.training !== 'boolean') {
     throw new Error(`${op}: options.training must be true (batch statistics, running statistics updated) or false (running statistics used), got ${String(options?.training)}.`);
   }

@@ -38,6 +38,7 @@ import { checkTensor, pair, type Pair } from './check.ts';
 import { padTo, sliceTo } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { sum } from './reduce.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 export interface Conv2dOptions {
   /** Step between output pixels, a number or [h, w]. Default 1. */
@@ -123,6 +124,7 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   if (options === null || typeof options !== 'object') {
     throw new Error(`conv2d: options must be an object { stride, padding, dilation, bias }, got ${String(options)}.`);
   }
+  checkOptions('conv2d', options, ['stride', 'padding', 'dilation', 'bias']);
   const g = geometry(x, w, options);
   const bias = options.bias;
 

@@ -1,31 +1,24 @@
 /** Making tensors: from host data, or filled on the GPU (constants, seeded random numbers). */
 import { fillConst, fillRandom } from '../kernels/random.ts';
 import { checkShape, fmt, sizeOf, type Shape } from '../tensor/shape.ts';
+import { checkNesting, hostValues, type NestedArray } from '../tensor/host-data.ts';
+import { checkOptions } from '../tensor/options.ts';
 import { Tensor, type TensorOptions } from '../tensor/tensor.ts';
 
-type NestedArray = number | readonly NestedArray[];
-
-function flatten(data: NestedArray, out: number[]): void {
-  if (typeof data === 'number') out.push(data);
-  else for (const d of data) flatten(d, out);
-}
+const TENSOR_OPTION_KEYS = ['requiresGrad'] as const satisfies readonly (keyof TensorOptions)[];
 
 /**
- * A tensor from host data. `data` is a Float32Array, a flat number array, or nested arrays; the
- * shape defaults to the data's length (1-D). Options: requiresGrad.
+ * A tensor from host data. `data` is a Float32Array, a Float64Array (converted to f32), a number,
+ * a flat number array, or nested arrays; the shape defaults to the data's own: [] for a number,
+ * [n] for flat data, the nesting for nested arrays ([[1, 2, 3], [4, 5, 6]] is [2, 3]). Ragged
+ * nested arrays and non-numbers are refused naming the element. Options: requiresGrad.
  */
-export function tensor(data: Float32Array | NestedArray, shape?: Shape, options: TensorOptions = {}): Tensor {
-  let values: Float32Array;
-  if (data instanceof Float32Array) values = data;
-  else if (typeof data === 'number') values = Float32Array.of(data);
-  else if (Array.isArray(data)) {
-    const flat: number[] = [];
-    flatten(data, flat);
-    values = Float32Array.from(flat);
-  } else {
-    throw new Error(`tensor(): data must be a Float32Array, a number or (nested) number arrays, got ${Object.prototype.toString.call(data)}.`);
-  }
-  const s = shape ?? (typeof data === 'number' ? [] : [values.length]);
+export function tensor(data: Float32Array | Float64Array | NestedArray, shape?: Shape, options: TensorOptions = {}): Tensor {
+  checkOptions('tensor()', options, TENSOR_OPTION_KEYS);
+  const host = hostValues('tensor()', data, 'f32');
+  const values = host.values as Float32Array;
+  if (shape === undefined && host.ragged) throw new Error(host.ragged);
+  const s = shape ?? host.shape;
   checkShape('tensor()', s);
   if (values.length !== sizeOf(s)) {
     throw new Error(
@@ -33,6 +26,7 @@ export function tensor(data: Float32Array | NestedArray, shape?: Shape, options:
         'Pass data of exactly that length, or the shape that matches the data.',
     );
   }
+  checkNesting('tensor()', host, s);
   const t = Tensor.empty(s, 'tensor()');
   t.write(values);
   t.requiresGrad = options.requiresGrad ?? false;
@@ -46,6 +40,7 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
 
 /** full() under the caller's name, so its errors name the op the user called. */
 function fill(op: string, shape: Shape, value: number, options: TensorOptions): Tensor {
+  checkOptions(op, options, TENSOR_OPTION_KEYS);
   checkShape(op, shape);
   const t = fillConst(op, shape, value);
   t.requiresGrad = options.requiresGrad ?? false;
@@ -87,10 +82,12 @@ function random(op: string, shape: Shape, dist: 'uniform' | 'normal', options: R
 
 /** Uniform random numbers in [low, high), generated on the GPU from (seed, index). */
 export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  checkOptions('rand()', options, [...TENSOR_OPTION_KEYS, 'seed', 'low', 'high']);
   return random('rand()', shape, 'uniform', options, options.low ?? 0, options.high ?? 1);
 }
 
 /** Normal random numbers (mean 0, std 1 unless given), generated on the GPU from (seed, index). */
 export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  checkOptions('randn()', options, [...TENSOR_OPTION_KEYS, 'seed', 'mean', 'std']);
   return random('randn()', shape, 'normal', options, options.mean ?? 0, options.std ?? 1);
 }

@@ -8,6 +8,7 @@ import { sumAll } from '../kernels/reduce.ts';
 import { fmt, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './check.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 /** The label that marks a pixel to ignore in segmentation data (PASCAL VOC's 255 border). */
 export const IGNORE_LABEL = 255;
@@ -25,12 +26,20 @@ export interface CrossEntropyOptions {
 export function crossEntropy(logits: Tensor, labels: ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
   checkTensor(op, logits, 'logits');
+  checkOptions('crossEntropy', options, ['ignoreIndex']);
   const ignore = options.ignoreIndex ?? -100;
   if (!Number.isInteger(ignore)) throw new Error(`${op}: ignoreIndex must be an integer, got ${ignore}.`);
   if (logits.rank < 1) throw new Error(`${op}: logits need rank ≥ 1 ([..., classes]), got ${fmt(logits.shape)}.`);
   const classes = logits.shape[logits.rank - 1]!;
   const rows = logits.size / classes;
   const labelShape = logits.shape.slice(0, -1);
+  if (labels instanceof Tensor) {
+    throw new Error(
+      `${op}: labels are host integers (an Int32Array or a number array) of shape ${fmt(labelShape)}, got ${labels.dtype === 'i32' ? 'an' : 'a'} ${labels.dtype} ` +
+        `Tensor ${fmt(labels.shape)}. They are checked on the host (each in [0, ${classes}) or the ignore index) before any ` +
+        'GPU work, which a GPU tensor cannot be without a read: pass Int32Array.from(await labels.read()).',
+    );
+  }
   if (!labels || typeof labels.length !== 'number') {
     throw new Error(`${op}: labels must be an array of integers of shape ${fmt(labelShape)}.`);
   }

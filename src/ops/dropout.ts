@@ -10,6 +10,7 @@ import { record } from '../autograd/tape.ts';
 import { applyDropoutMask } from '../kernels/dropout.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './check.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 export interface DropoutOptions {
   /** Probability of zeroing an element, in [0, 1). Default 0.5 (PyTorch). */
@@ -27,6 +28,7 @@ export function dropout(x: Tensor, options: DropoutOptions = {}): Tensor {
   const op = 'dropout';
   checkTensor(op, x, 'x');
   if (!options || typeof options !== 'object') throw new Error(`${op}: options must be an object { p, training, seed }.`);
+  checkOptions(op, options, ['p', 'training', 'seed']);
   const p = options.p ?? 0.5;
   const training = options.training ?? true;
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) {

@@ -9,6 +9,7 @@ import { tidy } from '../tensor/scope.ts';
 import { randn } from './create.ts';
 import { matmul } from './matmul.ts';
 import { DEFAULT_MATMUL_CONFIG, checkMatmulConfig, getMatmulConfig, setMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface TuneResult {
   config: MatmulConfig;
@@ -36,6 +37,7 @@ export const MATMUL_CANDIDATES: MatmulConfig[] = [
  * all results, fastest first. Candidates whose output differs from the default's are dropped.
  */
 export async function tuneMatmul(options: { n?: number; reps?: number; candidates?: MatmulConfig[] } = {}): Promise<TuneResult[]> {
+  checkOptions('tuneMatmul', options, optionKeys<NonNullable<Parameters<typeof tuneMatmul>[0]>>({ n: true, reps: true, candidates: true }));
   const n = options.n ?? 512;
   const reps = options.reps ?? 3;
   const candidates = options.candidates ?? MATMUL_CANDIDATES;

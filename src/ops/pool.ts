@@ -15,6 +15,7 @@ import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward, type 
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { checkTensor, pair, show, type Pair } from './check.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 export interface Pool2dOptions {
   /** Window size. */
@@ -55,6 +56,7 @@ function geometry(op: string, x: Tensor, options: Pool2dOptions): PoolGeometry {
 /** Max pooling of NHWC x [B, H, W, C] → [B, OH, OW, C]. */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const op = 'maxPool2d';
+  if (options && typeof options === 'object') checkOptions(op, options, ['kernel', 'stride', 'padding']);
   const g = geometry(op, x, options);
   const { y, idx } = maxPoolForward(op, x, g);
   // y_o = x_{argmax(o)}: adjoint dx_i = Σ over outputs o with argmax(o) = i of dy_o.
@@ -67,6 +69,7 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
 /** Average pooling of NHWC x [B, H, W, C] → [B, OH, OW, C]. */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   const op = 'avgPool2d';
+  if (options && typeof options === 'object') checkOptions(op, options, ['kernel', 'stride', 'padding', 'countIncludePad']);
   const g = geometry(op, x, options);
   const includePad = options.countIncludePad ?? true;
   if (typeof includePad !== 'boolean') throw new Error(`${op}: countIncludePad must be true or false, got ${show(includePad)}.`);

@@ -9,6 +9,7 @@ import { reduceSum } from '../kernels/reduce.ts';
 import { broadcastStrides, normAxes } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './check.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 export interface ReduceOptions {
   keepdim?: boolean;
@@ -17,6 +18,7 @@ export interface ReduceOptions {
 function reduce(op: string, x: Tensor, axes: number | readonly number[] | undefined, options: ReduceOptions, mean: boolean): Tensor {
   checkTensor(op, x, 'the input');
   const ax = normAxes(op, axes, x.rank);
+  checkOptions(op, options, ['keepdim']);
   const keepdim = options.keepdim ?? false;
   const count = ax.reduce((a, i) => a * x.shape[i]!, 1);
   const scale = mean ? 1 / count : 1;

@@ -17,6 +17,7 @@ import { upsampleAxisAdjoint, upsampleForward } from '../kernels/upsample.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { checkTensor, show } from './check.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 /** Either the output size [Ho, Wo] or a scale factor (a number, or [h, w]). */
 export type UpsampleOptions = { size: readonly [number, number]; scale?: undefined } | { scale: number | readonly [number, number]; size?: undefined };
@@ -29,6 +30,7 @@ function plan(x: Tensor, options: UpsampleOptions): { Ho: number; Wo: number; ry
   if (options === null || typeof options !== 'object') {
     throw new Error(`${op}: options must be { size: [Ho, Wo] } or { scale }, got ${String(options)}.`);
   }
+  checkOptions(op, options, ['size', 'scale']);
   const hasSize = options.size !== undefined;
   const hasScale = options.scale !== undefined;
   if (hasSize === hasScale) {

@@ -32,6 +32,7 @@ import { Tensor } from '../tensor/tensor.ts';
 import { copyBuffers, type Copy } from './buffer-copy.ts';
 import type { Group, OptimizerState, OptimizerStateInput, ParamGroup } from './optimizer-types.ts';
 import { isTensor, planStateLoad } from './state-plan.ts';
+import { checkOptions } from '../tensor/options.ts';
 
 /** Elements per workgroup of the update kernels (kernels/optim.wgsl CHUNK). */
 const CHUNK = 256;
@@ -55,10 +56,8 @@ export abstract class Optimizer<H extends object> {
     given: Partial<H> = {},
   ) {
     const defaults = { ...base } as H;
-    for (const [k, v] of Object.entries(given)) {
-      if (!(k in base)) throw new Error(`${name}: unknown option '${k}' (options: ${Object.keys(base).join(', ')}).`);
-      if (v !== undefined) (defaults as Record<string, unknown>)[k] = v;
-    }
+    checkOptions(name, given, Object.keys(base));
+    for (const [k, v] of Object.entries(given)) if (v !== undefined) (defaults as Record<string, unknown>)[k] = v;
     this.keys = Object.keys(defaults);
     if (!Array.isArray(params) || params.length === 0) {
       throw new Error(`${name}: needs a non-empty list of parameters or of parameter groups ({ params, ...options }), got ${Array.isArray(params) ? 'an empty list' : String(params)}.`);

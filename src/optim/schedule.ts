@@ -2,6 +2,7 @@
  * Learning-rate schedules. polyLr is the paper's (and EMANet's / DeepLab's) "poly" policy:
  * lr = base · (1 − step/total)^power, power 0.9.
  */
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 /** lr = base · (1 − step / totalSteps)^power, for 0 ≤ step ≤ totalSteps (0 at the end). */
 export function polyLr(base: number, step: number, totalSteps: number, power = 0.9): number {
@@ -53,6 +54,7 @@ export class LrSchedule {
     readonly target: LrTarget,
     options: LrScheduleOptions,
   ) {
+    checkOptions('LrSchedule', options, optionKeys<LrScheduleOptions>({ totalSteps: true, power: true, base: true }));
     this.totalSteps = options.totalSteps;
     this.power = options.power ?? 0.9;
     const n = target.groupCount;

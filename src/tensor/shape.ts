@@ -17,7 +17,11 @@ export function checkShape(op: string, shape: Shape, what = 'shape'): void {
   if (!Array.isArray(shape)) throw new Error(`${op}: ${what} must be an array of dimensions, got ${String(shape)}.`);
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i]!;
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+    if (typeof d !== 'number') {
+      const got = typeof d === 'string' ? `'${d}' (a string)` : `${String(d)} (${d === null ? 'null' : `a ${typeof d}`})`;
+      throw new Error(`${op}: ${what} has dimension ${i} = ${got}; dimensions must be positive integer numbers${typeof d === 'string' ? ` (write ${d} without quotes)` : ''}.`);
+    }
+    if (!Number.isInteger(d) || d < 0) {
       throw new Error(`${op}: ${what} ${fmt(shape)} has dimension ${i} = ${String(d)}; dimensions must be positive integers.`);
     }
     if (d === 0) {

@@ -6,6 +6,7 @@
 import { engine, type Engine } from '../device/engine.ts';
 import type { StorageArg } from '../kernels/registry.ts';
 import type { GradNode } from '../autograd/tape.ts';
+import { checkNesting, hostValues, type HostInput } from './host-data.ts';
 import { checkShape, fmt, sizeOf, type Shape } from './shape.ts';
 import { keep, track } from './scope.ts';
 
@@ -14,7 +15,15 @@ import { keep, track } from './scope.ts';
  * the tape at run time: the tape imports the kernel launchers, which import this module, so a
  * runtime import here would close a cycle. Every op loads the tape (it records through it).
  */
-type BackwardWalk = (root: Tensor, seed?: Tensor) => void;
+type BackwardWalk = (root: Tensor, seed: Tensor | undefined, options: BackwardOptions) => void;
+
+export interface BackwardOptions {
+  /**
+   * Keep the graph for another backward() through it (default false: a second backward() through
+   * the same ops is refused, as in PyTorch). Gradients of the two passes accumulate.
+   */
+  retainGraph?: boolean;
+}
 let runBackward: BackwardWalk | null = null;
 
 /** Called once by src/autograd/tape.ts: the function behind Tensor.backward(). */
@@ -147,16 +156,24 @@ export class Tensor {
     return (await this.read())[0]!;
   }
 
-  /** Upload host data into this tensor (length must match). */
-  write(data: Float32Array | Int32Array): this {
+  /**
+   * Upload host data into this tensor: what tensor() takes (a Float32Array, a Float64Array or
+   * number arrays, converted to f32; nested arrays of this shape), or for an i32 tensor an
+   * Int32Array or integer arrays. The element count must match; anything else is refused before
+   * any GPU work.
+   */
+  write(data: HostInput): this {
     const s = this.storage('write()');
-    if ((data instanceof Int32Array) !== (this.dtype === 'i32')) {
-      throw new Error(`write(): ${data.constructor.name} data for a ${this.dtype} tensor.`);
+    const typed = ArrayBuffer.isView(data) ? data.constructor.name : null;
+    if (this.dtype === 'f32' ? data instanceof Int32Array : typed !== null && !(data instanceof Int32Array)) {
+      throw new Error(`write(): ${typed} data for a ${this.dtype} tensor; ${this.dtype === 'f32' ? 'pass f32 data (Float32Array, Float64Array or numbers)' : 'pass an Int32Array or integer arrays'}.`);
     }
-    if (data.length !== this.size) {
-      throw new Error(`write(): ${data.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} elements).`);
+    const host = hostValues('write()', data, this.dtype);
+    if (host.values.length !== this.size) {
+      throw new Error(`write(): ${host.values.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} elements).`);
     }
-    s.engine.write(s.buffer, data, 'write()');
+    checkNesting('write()', host, this.shape);
+    s.engine.write(s.buffer, host.values, 'write()');
     return this;
   }
 
@@ -177,11 +194,22 @@ export class Tensor {
     return this.view(this.shape, 'detach()');
   }
 
-  /** Compute gradients of this tensor w.r.t. every leaf with requiresGrad (see autograd/tape). */
-  backward(seed?: Tensor): void {
+  /**
+   * Compute gradients of this tensor w.r.t. every leaf with requiresGrad (see autograd/tape),
+   * accumulating into their `.grad`. `seed` is the gradient of this tensor (required unless it
+   * holds one element). The graph is used up: a second backward() through the same ops throws
+   * unless the first passed `{ retainGraph: true }` (`t.backward(seed, { retainGraph: true })`, or
+   * `t.backward({ retainGraph: true })` for a scalar).
+   */
+  backward(seed?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
     this.storage('backward()');
     if (!runBackward) throw new Error('backward(): autograd is not loaded (import hemgpu through its entry point).');
-    runBackward(this, seed);
+    if (seed !== undefined && !(seed instanceof Tensor)) {
+      if (seed === null || typeof seed !== 'object') throw new Error(`backward(): the seed must be a Tensor (or pass options { retainGraph }), got ${String(seed)}.`);
+      runBackward(this, undefined, seed);
+      return;
+    }
+    runBackward(this, seed, options);
   }
 
   /** Free this handle (the storage returns to the pool when no handle uses it). Idempotent. */

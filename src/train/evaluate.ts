@@ -6,6 +6,7 @@ import { gatherBatch, type Dataset } from './batch.ts';
 import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import { ConfusionMatrix, argmaxLastAxis } from './metrics.ts';
 import type { SegmentationModel } from './step.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface Evaluation {
   miou: number;
@@ -15,6 +16,8 @@ export interface Evaluation {
 
 /** Metrics of the model on every sample of `d`, in eval mode (T_eval = `iterations` may differ from training's). */
 export async function evaluate(model: SegmentationModel, d: Dataset, opts: { batch?: number; iterations?: number } = {}): Promise<Evaluation> {
+  // A key added to the options type must be added here too (the type check says so).
+  checkOptions('evaluate', opts, optionKeys<NonNullable<Parameters<typeof evaluate>[2]>>({ batch: true, iterations: true }));
   const cm = new ConfusionMatrix(d.classes, IGNORE_LABEL);
   const was = model.training;
   model.eval();

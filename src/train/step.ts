@@ -14,6 +14,7 @@ import type { Optimizer } from '../optim/optimizer.ts';
 import { batchIndices, gatherBatch, sampleBackground, type Dataset } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import { learningRate } from './setup.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 /** What a step needs of a model: logits [B, H, W, classes] from images [B, H, W, C] (SegNet is one). */
 export interface SegmentationModel extends Module {
@@ -49,6 +50,7 @@ export class NonFiniteLossError extends Error {
  * non-finite loss throws NonFiniteLossError without updating anything.
  */
 export async function trainStep(model: SegmentationModel, optimizer: Optimizer<object>, batch: StepBatch, options: TrainStepOptions = {}): Promise<number> {
+  checkOptions('trainStep', options, optionKeys<TrainStepOptions>({ dropoutSeed: true, ignoreIndex: true }));
   const loss = tidy(() => {
     const logits = model.forward(tensor(batch.x, [batch.n, batch.height, batch.width, batch.channels]), { dropoutSeed: options.dropoutSeed });
     const l = crossEntropy(logits, batch.labels, { ignoreIndex: options.ignoreIndex ?? IGNORE_LABEL });

@@ -5,6 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { SERIES_COLORS, hex, rgb, type Rgb } from './raster.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface LineSeries {
   name: string;
@@ -90,6 +91,7 @@ function pointLayer(marked: string[]): Layer {
 
 /** The Vega-Lite spec of a line chart: title, axes with grid, axis labels, legend at the right. */
 export function lineChartSpec(options: LineChartOptions): TopLevelSpec {
+  checkOptions('lineChartSpec', options, optionKeys<LineChartOptions>({ series: true, title: true, xLabel: true, yLabel: true, width: true, height: true, logY: true, integerX: true, yMin: true, yMax: true }));
   const series = options.series;
   checkSeries(series);
   const names = series.map((s) => s.name);

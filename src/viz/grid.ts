@@ -5,6 +5,7 @@
  * image URLs come in from the caller (PNG data URLs in Node, canvas.toDataURL() in a browser).
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface GridCell {
   /** A URL the renderer can load, e.g. a PNG data URL. */
@@ -73,6 +74,7 @@ function legendSpec(legend: NonNullable<GridOptions['legend']>): Record<string, 
 
 /** The grid, row-major, `cols` cells per row. */
 export function gridSpec(cells: readonly GridCell[], options: GridOptions): TopLevelSpec {
+  checkOptions('gridSpec', options, optionKeys<GridOptions>({ cols: true, title: true, colorBar: true, legend: true }));
   const rows: Record<string, unknown>[] = [];
   for (let r = 0; r * options.cols < cells.length; r++) {
     rows.push({ hconcat: cells.slice(r * options.cols, (r + 1) * options.cols).map(cellSpec) });

@@ -6,6 +6,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { gridSpec } from './grid.ts';
 import { colormapStops, finiteRange, hex, mapRaster, type Colormap, type Raster } from './raster.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface HeatmapOptions {
   rows: number;
@@ -32,6 +33,7 @@ export interface HeatmapOptions {
  */
 export function heatmapRasters(maps: ArrayLike<number>[], options: HeatmapOptions): { rasters: Raster[]; shared: [number, number] | null } {
   const op = 'writeHeatmaps';
+  checkOptions(op, options, optionKeys<HeatmapOptions>({ rows: true, cols: true, width: true, height: true, titles: true, title: true, scale: true, colormap: true, range: true }));
   const { rows, cols, width: w, height: h } = options;
   for (const [k, v] of [['rows', rows], ['cols', cols], ['width', w], ['height', h]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${k} must be an integer ≥ 1, got ${String(v)}.`);

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 /** Where DejaVu Sans lives on Debian/Ubuntu, Fedora and Arch. */
 const DEJAVU_DIRS = ['/usr/share/fonts/truetype/dejavu', '/usr/share/fonts/dejavu-sans-fonts', '/usr/share/fonts/dejavu', '/usr/share/fonts/TTF'];
@@ -68,6 +69,7 @@ function svgPathOf(pngPath: string): string {
 
 /** Renders a spec to `path` (PNG) and, unless `svg` is false, its SVG beside it. */
 export async function writeChart(path: string, spec: TopLevelSpec, options: { svg?: boolean; scale?: number } = {}): Promise<void> {
+  checkOptions('writeChart', options, optionKeys<NonNullable<Parameters<typeof writeChart>[2]>>({ svg: true, scale: true }));
   const svg = await chartSvg(spec);
   writeFileAtomic(path, await svgToPng(svg, options.scale ?? 1));
   if (options.svg ?? true) writeFileAtomic(svgPathOf(path), svg);

@@ -8,6 +8,7 @@ import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import { vocColormap } from '../data/voc-classes.ts';
 import { gridSpec, type GridCell } from './grid.ts';
 import { SERIES_COLORS, blockRaster, finiteRange, hex, mapRaster, type Raster, type Rgb } from './raster.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 /** Colours of the 11 digit-scene classes: background, then digits 0-9 (tab10). */
 export const DIGIT_PALETTE: readonly Rgb[] = [[0, 0, 0] as Rgb, ...SERIES_COLORS];
@@ -43,6 +44,7 @@ export function segmentationPanels(
   options: SegmentationOptions = {},
 ): SegmentationPanels {
   const op = 'writeSegmentation';
+  checkOptions(op, options, optionKeys<SegmentationOptions>({ palette: true, classNames: true, scale: true, title: true }));
   if (!Number.isInteger(size) || size < 1) throw new Error(`${op}: size must be an integer ≥ 1, got ${String(size)}.`);
   const px = size * size;
   if (!labels || labels.length === 0 || labels.length % px !== 0) {

@@ -2,5 +2,5 @@
 export { hem, type HemResult } from './hem.ts';
 export { hemEStep, hemNStep } from './steps.ts';
 export { elbo } from './elbo.ts';
-export { resolveHemOptions, HEM_EPS, type HemOptions, type ResolvedHemOptions, type EStepForm } from './options.ts';
+export { resolveHemOptions, HEM_EPS, HEM_OPTION_KEYS, type HemOptions, type ResolvedHemOptions, type EStepForm } from './options.ts';
 export { HemTrace, type HemTraceValues } from './trace.ts';

@@ -2,6 +2,7 @@
  * The HEM layer's options: presets ('hemnet', 'emanet'), defaults, and their validation, which
  * names the bad option before any GPU work.
  */
+import { checkOptions } from '../../tensor/options.ts';
 
 export type EStepForm = 'dot' | 'rbf';
 
@@ -48,7 +49,11 @@ const PRESETS: Record<'hemnet' | 'emanet', (C: number) => Omit<ResolvedHemOption
 };
 
 /** Resolve presets and defaults and validate every option, naming the bad one. */
+/** Every key of HemOptions, for the unknown-option check. */
+export const HEM_OPTION_KEYS: readonly (keyof HemOptions)[] = ['preset', 'eta', 'iterations', 'temperature', 'estep', 'normalizeBases', 'detach', 'fused', 'trace'];
+
 export function resolveHemOptions(C: number, options: HemOptions = {}, op = 'hem'): ResolvedHemOptions {
+  checkOptions(op, options, HEM_OPTION_KEYS);
   const presetName = options.preset ?? 'hemnet';
   const preset = PRESETS[presetName];
   if (!preset) throw new Error(`${op}: unknown preset '${String(presetName)}'; use 'hemnet' or 'emanet'.`);
