@@ -13,8 +13,11 @@ export interface Evaluation {
   pixelAccuracy: number;
 }
 
-/** Metrics of the model on every sample of `d`, in eval mode (T_eval = `iterations` may differ from training's). */
-export async function evaluate(model: SegmentationModel, d: Dataset, opts: { batch?: number; iterations?: number } = {}): Promise<Evaluation> {
+/**
+ * Metrics of the model on every sample of `d`, in eval mode (T_eval = `iterations` may differ from
+ * training's); `onProgress(done, total)` is called after each batch with the samples done so far.
+ */
+export async function evaluate(model: SegmentationModel, d: Dataset, opts: { batch?: number; iterations?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Evaluation> {
   const cm = new ConfusionMatrix(d.classes, IGNORE_LABEL);
   const was = model.training;
   model.eval();
@@ -29,6 +32,7 @@ export async function evaluate(model: SegmentationModel, d: Dataset, opts: { bat
       const host = await logits.read();
       logits.dispose();
       cm.add(labels, argmaxLastAxis(host, d.classes));
+      opts.onProgress?.(s + idx.length, d.count);
     }
   } finally {
     model.train(was);
