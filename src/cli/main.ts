@@ -78,11 +78,13 @@ async function cmdEval(argv: string[]): Promise<void> {
   }
   const path = values.checkpoint as string | undefined;
   if (!path) throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
+  const int = (k: string, v: string | undefined, d: number): number => (v === undefined ? d : num(k, v, { int: true, min: 1 }));
+  // The values are checked before the checkpoint is read and before any GPU work.
+  for (const k of ['iterations', 'val-scenes', 'batch']) int(k, values[k] as string | undefined, 1);
   await init();
   const ck = await loadCheckpoint(path);
   const saved = JSON.parse(ck.metadata.flags ?? 'null') as TrainFlags | null;
   if (!saved) throw new Error(`${path}: no training flags in the checkpoint's metadata; not a hemgpu training checkpoint.`);
-  const int = (k: string, v: string | undefined, d: number): number => (v === undefined ? d : num(k, v, { int: true, min: 1 }));
   const iterations = int('iterations', values.iterations as string | undefined, saved.iterations);
   const flags = { ...saved, valScenes: int('val-scenes', values['val-scenes'] as string | undefined, saved.valScenes), trainScenes: 1 };
   const { val } = loadData(flags);
