@@ -67,8 +67,8 @@ function start(args: string[]): Run {
 }
 
 /** A long tiny run: non-TTY output prints "step 1/2000" after the first step (the pipelines are compiled by then). */
-function longRun(out: string, model = 'hemnet'): Run {
-  return start(['train', ...TINY, '--model', model, '--steps', '2000', '--eval-every', '1', '--out', out]);
+function longRun(out: string, model = 'hemnet', extra: string[] = []): Run {
+  return start(['train', ...TINY, '--model', model, '--steps', '2000', '--eval-every', '1', '--out', out, ...extra]);
 }
 
 describe('Ctrl-C and SIGTERM', () => {
@@ -114,12 +114,13 @@ describe('Ctrl-C and SIGTERM', () => {
   test('a second Ctrl-C quits at once with 130, never by a signal (10 tries, GPU work in flight)', async () => {
     for (let i = 0; i < 10; i++) {
       const out = join(dir, `twice-${i}`);
-      const run = longRun(out, 'plain');
+      // A validation pass of 100 scenes after every step keeps GPU work in flight most of the time
+      // (the old code crashed when the second Ctrl-C came during its final validation pass).
+      const run = longRun(out, 'plain', ['--val-scenes', '100']);
       await run.waitFor(/step 1\/2000/);
       run.child.kill('SIGINT');
-      await run.waitFor(NOTICE);
-      // The next step (or the checkpoint write) is running now.
-      await new Promise((r) => setTimeout(r, 5 * i));
+      await run.waitFor(/Ctrl-C — /);
+      await new Promise((r) => setTimeout(r, 40 * i));
       run.child.kill('SIGINT');
       const { code, signal } = await run.exit;
       const text = run.output();

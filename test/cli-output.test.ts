@@ -152,13 +152,13 @@ describe('demo', () => {
 
 describe('timing and charts', () => {
   test('images/s leaves out the first step (pipeline warm-up)', async () => {
-    // Make step 1 slow (a 1.5 s stall, like pipeline compilation): the rate must not include it.
+    // Make step 1 slow (a 2.5 s stall, like pipeline compilation): the rate must not include it.
     const r = await train(
       { ...parseTrainFlags([...TINY, '--model', 'plain', '--steps', '4'])!, out: join(dir, 'timing') },
       {
         onStep: ({ step }) => {
           if (step !== 1) return;
-          const until = performance.now() + 1500;
+          const until = performance.now() + 2500;
           while (performance.now() < until);
         },
       },
