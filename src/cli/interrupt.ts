@@ -25,7 +25,7 @@ const CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 1
 const NAMES: Partial<Record<NodeJS.Signals, string>> = { SIGINT: 'Ctrl-C', SIGTERM: 'SIGTERM' };
 
 /** Wait up to `ms` for the submitted GPU work, then destroy the device, then exit. */
-export async function exitCleanly(code: number, ms = 2000): Promise<never> {
+async function exitCleanly(code: number, ms = 2000): Promise<never> {
   try {
     await Promise.race([sync(), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
   } catch {

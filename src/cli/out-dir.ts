@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { UsageError } from './args.ts';
 
-export const LOCK_FILE = '.hemgpu.lock';
+const LOCK_FILE = '.hemgpu.lock';
 
 function alive(pid: number): boolean {
   try {
