@@ -121,7 +121,7 @@ export function usage(command: string, summary: string, spec: Spec): string {
 export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = TRAIN_SPEC): TrainFlags | null {
   const v = parse(command, spec, argv);
   if (v.help) return null;
-  const model = String(v.model);
+  const model = String(v.model ?? 'hemnet'); // the demo's spec has no --model (it trains all three)
   if (!['hemnet', 'emanet', 'plain'].includes(model)) {
     throw new UsageError(`--model: unknown model '${model}'; use hemnet, emanet or plain.`);
   }

@@ -100,8 +100,11 @@ async function cmdEval(argv: string[]): Promise<void> {
   } finally {
     progress.stop();
   }
-  const em = saved.model === 'plain' ? 'no EM unit' : `trained with T = ${saved.iterations}${saved.model === 'hemnet' ? `, η = ${saved.eta}` : ''}; evaluated with T = ${iterations}`;
-  console.log(`${path}: ${saved.model} (${em}) on ${val.count} validation scenes`);
+  console.log(
+    saved.model === 'plain'
+      ? `${path}: plain (no EM unit) on ${val.count} validation scenes`
+      : `${path}: ${saved.model}, trained with T = ${saved.iterations}${saved.model === 'hemnet' ? `, η = ${saved.eta}` : ''}; evaluated with T = ${iterations} on ${val.count} validation scenes`,
+  );
   console.log(`mIoU ${r.miou.toFixed(4)}  pixel accuracy ${r.pixelAccuracy.toFixed(4)}`);
   console.log(`per-class IoU (${classLegend(val)}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
   model.dispose();
