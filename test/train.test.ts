@@ -202,6 +202,9 @@ describe('training', () => {
     const md = readFileSync(join(out, 'ablation.md'), 'utf8');
     expect(md).toMatch(/\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|/);
     expect(md).toMatch(/2 seeds/);
+    // The two seeds' range is labelled as a range (min–max), not as "±".
+    expect(md).not.toMatch(/±/);
+    expect(md).toMatch(/\d+\.\d \(\d+\.\d–\d+\.\d, 2 seeds\)/);
     const csv = readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe('T,eta,seed,miou,seconds');
     expect(csv).toHaveLength(6);
@@ -234,6 +237,10 @@ describe('training', () => {
       for (const f of ['demo.json', 'loss.png', 'gradient-flow.png', 'attention.png', 'samples.png']) expect(existsSync(join(demoOut, f)), f).toBe(true);
       const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }> };
       expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'plain']);
+      // The closing line lists the figures written, and only those (--quick writes no miou.png).
+      const figures = /figures in .*?: (.*)$/m.exec(logs.join('\n'))![1]!.split(', ');
+      expect(figures).not.toContain('miou.png');
+      for (const f of figures) expect(existsSync(join(demoOut, f)), f).toBe(true);
     } finally {
       console.log = log;
       console.error = error;

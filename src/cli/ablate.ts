@@ -3,12 +3,14 @@
  * EMANet) with the same budget and seed per run, then rerun the best cells with a second seed so a
  * difference is not read into noise. Writes ablation.md (a table like Table 1) and ablation.csv.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
 import { TRAIN_SPEC, UsageError, parseTrainFlags, usage, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
+import type { Interrupts } from './interrupt.ts';
+import { lockOutDir } from './out-dir.ts';
 
 /**
  * Steps per run when --steps is not given: the grid (20 cells + 3 second seeds) then fits an hour
@@ -36,7 +38,7 @@ export interface AblationCell {
   seconds: number;
 }
 
-export async function runAblation(argv: string[]): Promise<AblationCell[]> {
+export async function runAblation(argv: string[], interrupts: Interrupts | null = null): Promise<AblationCell[]> {
   const quick = argv.includes('--quick');
   let second = 3;
   const rest: string[] = [];
@@ -66,20 +68,35 @@ export async function runAblation(argv: string[]): Promise<AblationCell[]> {
   const etas = quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0];
   const base: TrainFlags = quick ? { ...flags, steps: 2, trainScenes: 8, valScenes: 4, batch: 2, evalEvery: 0, quiet: true } : { ...flags, quiet: true };
   if (quick) second = Math.min(second, 1);
-  mkdirSync(base.out, { recursive: true });
+  const unlock = lockOutDir(base.out, 'ablate');
+  try {
+    return await grid(base, Ts, etas, second, interrupts);
+  } finally {
+    unlock();
+  }
+}
+
+async function grid(base: TrainFlags, Ts: number[], etas: number[], second: number, interrupts: Interrupts | null): Promise<AblationCell[]> {
   const cells: AblationCell[] = [];
-  const run = async (T: number, eta: number, seed: number): Promise<AblationCell> => {
+  const stopped = (): boolean => (interrupts?.signal ?? null) !== null;
+  const run = async (T: number, eta: number, seed: number): Promise<AblationCell | null> => {
     const t0 = performance.now();
     const f: TrainFlags = { ...base, model: eta === 1 ? 'emanet' : 'hemnet', eta, iterations: T, seed, out: join(base.out, `T${T}-eta${eta}-seed${seed}`) };
-    const r = await train(f);
+    const r = await train(f, { shouldStop: stopped });
     r.model.dispose();
+    if (r.interrupted) {
+      console.log(`T=${T} η=${eta} seed ${seed}: interrupted at step ${r.steps}; checkpoint ${r.checkpoint}`);
+      return null;
+    }
     const cell = { T, eta, seed, miou: r.miou, seconds: (performance.now() - t0) / 1000 };
     console.log(`T=${T} η=${eta}${eta === 1 ? ' (EMANet)' : ''} seed ${seed}: mIoU ${r.miou.toFixed(4)} (${cell.seconds.toFixed(0)} s)`);
     return cell;
   };
-  for (const T of Ts) for (const eta of etas) cells.push(await run(T, eta, base.seed));
-  const best = [...cells].sort((a, b) => b.miou - a.miou).slice(0, second);
-  for (const c of best) cells.push(await run(c.T, c.eta, base.seed + 1));
+  // On Ctrl-C / SIGTERM the running cell saves its checkpoint and the grid stops; the table holds the cells done.
+  const add = (c: AblationCell | null): boolean => (c ? (cells.push(c), true) : false);
+  outer: for (const T of Ts) for (const eta of etas) if (!add(await run(T, eta, base.seed))) break outer;
+  const best = stopped() ? [] : [...cells].sort((a, b) => b.miou - a.miou).slice(0, second);
+  for (const c of best) if (!add(await run(c.T, c.eta, base.seed + 1))) break;
   const md = table(cells, Ts, etas);
   writeFileSync(join(base.out, 'ablation.md'), md);
   writeFileSync(join(base.out, 'ablation.csv'), ['T,eta,seed,miou,seconds', ...cells.map((c) => `${c.T},${c.eta},${c.seed},${c.miou},${c.seconds.toFixed(1)}`)].join('\n') + '\n');
@@ -94,9 +111,9 @@ function table(cells: AblationCell[], Ts: number[], etas: number[]): string {
       const ms = cells.filter((c) => c.T === T && c.eta === eta).map((c) => c.miou * 100);
       if (!ms.length) return '-';
       const m = ms.reduce((a, b) => a + b, 0) / ms.length;
-      return ms.length > 1 ? `${m.toFixed(1)} ± ${(Math.max(...ms) - Math.min(...ms)).toFixed(1)} (${ms.length} seeds)` : m.toFixed(1);
+      return ms.length > 1 ? `${m.toFixed(1)} (${Math.min(...ms).toFixed(1)}–${Math.max(...ms).toFixed(1)}, ${ms.length} seeds)` : m.toFixed(1);
     });
     return `| ${T} | ${vals.join(' | ')} |`;
   });
-  return [`Validation mIoU (%), digit scenes; cells with two seeds show mean ± spread.`, '', head, `| --- | ${etas.map(() => '---').join(' | ')} |`, ...rows].join('\n') + '\n';
+  return [`Validation mIoU (%), digit scenes; cells with several seeds show the mean (min–max over the seeds, n seeds).`, '', head, `| --- | ${etas.map(() => '---').join(' | ')} |`, ...rows].join('\n') + '\n';
 }

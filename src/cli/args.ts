@@ -20,7 +20,8 @@ export interface TrainFlags extends TrainConfig {
   allowChange: string[] | 'all';
 }
 
-type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; help: string; default?: string }>;
+/** A command's flags; `shown` is the default as --help states it when it is not one value (e.g. it depends on the adapter). */
+export type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; help: string; default?: string; shown?: string }>;
 
 export const TRAIN_SPEC: Spec = {
   model: { type: 'string', help: "hemnet | emanet | plain (no EM unit)", default: 'hemnet' },
@@ -57,7 +58,8 @@ export const TRAIN_SPEC: Spec = {
   quiet: { type: 'boolean', help: 'no progress bar' },
 };
 
-function num(flag: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number; minExclusive?: boolean } = {}): number {
+/** A number flag's value, checked: a UsageError names the flag, the valid range and what was given. */
+export function num(flag: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number; minExclusive?: boolean } = {}): number {
   const x = Number(v);
   const range = `${opts.min !== undefined ? `${opts.minExclusive ? '>' : '≥'} ${opts.min}` : ''}${opts.max !== undefined ? ` and ≤ ${opts.max}` : ''}`;
   const bad =
@@ -67,15 +69,41 @@ function num(flag: string, v: string | undefined, opts: { int?: boolean; min?: n
     (opts.int && !Number.isInteger(x)) ||
     (opts.min !== undefined && (opts.minExclusive ? x <= opts.min : x < opts.min)) ||
     (opts.max !== undefined && x > opts.max);
-  if (bad) throw new UsageError(`--${flag}: expected ${opts.int ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${v ?? ''}'.`);
+  const got = v === undefined || v === '' ? 'nothing (the flag needs a value)' : `'${v}'`;
+  if (bad) throw new UsageError(`--${flag}: expected ${opts.int ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got ${got}.`);
   return x;
 }
 
-function parse(command: string, spec: Spec, argv: string[]): Record<string, string | boolean | undefined> {
+/**
+ * node:util parseArgs refuses `--steps -5` ("argument is ambiguous") and `--steps` at the end
+ * ("argument missing") with messages that name neither the range nor our flag rules. Rewrite both
+ * into `--steps=-5` and `--steps=` so that the flag's own check (num) reports them.
+ */
+function normaliseArgv(spec: Spec, argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : null;
+    if (name === null || spec[name]?.type !== 'string') {
+      out.push(a);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next === undefined || (next.startsWith('-') && !/^-\.?\d/.test(next))) out.push(`--${name}=`);
+    else {
+      out.push(`--${name}=${next}`);
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Parse `argv` against `spec` (strict; unknown flags and positionals are usage errors); flags not given take their defaults. */
+export function parse(command: string, spec: Spec, argv: string[]): Record<string, string | boolean | undefined> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [k, v] of Object.entries(spec)) options[k] = v.short ? { type: v.type, short: v.short } : { type: v.type };
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({ args: normaliseArgv(spec, argv), options, strict: true, allowPositionals: true });
     if (positionals.length) throw new UsageError(`hemgpu ${command}: unexpected argument '${positionals[0]}'.`);
     const out: Record<string, string | boolean | undefined> = {};
     const given = values as Record<string, string | boolean | undefined>;
@@ -93,7 +121,7 @@ function parse(command: string, spec: Spec, argv: string[]): Record<string, stri
 }
 
 export function usage(command: string, summary: string, spec: Spec): string {
-  const rows = Object.entries(spec).map(([k, v]) => `  --${k}${v.type === 'string' ? ' <value>' : ''}`.padEnd(30) + v.help + (v.default !== undefined ? ` (default ${v.default})` : ''));
+  const rows = Object.entries(spec).map(([k, v]) => `  --${k}${v.type === 'string' ? ' <value>' : ''}`.padEnd(30) + v.help + (v.shown !== undefined || v.default !== undefined ? ` (default ${v.shown ?? v.default})` : ''));
   return [`usage: hemgpu ${command} [flags]`, '', summary, '', ...rows, '  --help'.padEnd(30) + 'this text'].join('\n');
 }
 
@@ -114,7 +142,7 @@ function allowChange(v: string | undefined, resume: boolean): string[] | 'all' {
 export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = TRAIN_SPEC): TrainFlags | null {
   const v = parse(command, spec, argv);
   if (v.help) return null;
-  const model = String(v.model);
+  const model = String(v.model ?? 'hemnet'); // the demo's spec has no --model (it trains all three)
   if (!['hemnet', 'emanet', 'plain'].includes(model)) {
     throw new UsageError(`--model: unknown model '${model}'; use hemnet, emanet or plain.`);
   }
@@ -122,6 +150,9 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   if (optimizer !== 'sgd' && optimizer !== 'adamw') throw new UsageError(`--optimizer: unknown optimizer '${optimizer}'; use sgd or adamw.`);
   const data = String(v.data);
   if (data !== 'digits' && data !== 'voc') throw new UsageError(`--data: unknown data source '${data}'; use digits or voc.`);
+  for (const k of ['voc-root', 'out', 'resume']) {
+    if (v[k] === '') throw new UsageError(`--${k}: expected a path, got nothing (the flag needs a value).`);
+  }
   const vocRoot = (v['voc-root'] as string | undefined) ?? null;
   if (data === 'voc' && !vocRoot) throw new UsageError('--voc-root: --data voc needs the path of a PASCAL VOC directory.');
   const size = num('size', v.size as string, { int: true, min: 16 });

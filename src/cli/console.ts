@@ -1,18 +1,23 @@
 /** Console output while training: a progress bar on a terminal, a line every 10% otherwise. */
 import cliProgress from 'cli-progress';
 import type { TrainHooks, TrainResult } from '../train/trainer.ts';
+import type { Dataset } from '../train/batch.ts';
+import type { Interrupts } from './interrupt.ts';
 
-/** Console hooks: a progress bar on a terminal, a line every 10% otherwise; Ctrl-C stops after saving. */
-export function consoleHooks(label: string, quiet: boolean): TrainHooks & { stop(): void } {
-  let stopRequested = false;
+/**
+ * Console hooks: a progress bar on a terminal, a line every 10% otherwise. With `interrupts`, a
+ * signal stops training after the current step (the trainer then saves); the bar is stopped
+ * before the notice is written, and the rest of the run reports in plain lines.
+ */
+export function consoleHooks(label: string, quiet: boolean, interrupts: Interrupts | null = null): TrainHooks & { stop(): void } {
   let bar: cliProgress.SingleBar | null = null;
   let lastPrinted = -1;
-  const onSigint = (): void => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    process.stderr.write(`\n${label}: Ctrl-C — saving a checkpoint after this step (Ctrl-C again to quit now)\n`);
-  };
-  process.on('SIGINT', onSigint);
+  if (interrupts) {
+    interrupts.beforeNotice = () => {
+      bar?.stop();
+      bar = null;
+    };
+  }
   return {
     onStart({ step, total }) {
       if (quiet) return;
@@ -39,22 +44,58 @@ export function consoleHooks(label: string, quiet: boolean): TrainHooks & { stop
       if (!quiet && !bar) console.log(`${label}: step ${step}  validation mIoU ${miou.toFixed(4)}`);
     },
     onCheckpoint(path, step) {
-      if (!quiet && !bar) console.log(`${label}: checkpoint ${path} (step ${step})`);
+      if ((!quiet && !bar) || interrupts?.signal) console.log(`${label}: checkpoint ${path} (step ${step})`);
     },
-    shouldStop: () => stopRequested,
+    shouldStop: () => (interrupts?.signal ?? null) !== null,
     stop() {
       bar?.stop();
       bar = null;
-      process.off('SIGINT', onSigint);
+      if (interrupts) interrupts.beforeNotice = null;
     },
   };
 }
 
+/** The legend of per-class IoU lists: the dataset's class names, or the digit scenes' classes. */
+export function classLegend(d: Pick<Dataset, 'classes' | 'classNames'>): string {
+  if (d.classNames) return d.classNames.map((n, i) => `${i} ${n}`).join(', ');
+  return '0 = background, 1..10 = digits 0..9';
+}
+
 export function printResult(label: string, r: TrainResult): void {
+  if (r.interrupted) {
+    console.log(`${label}: interrupted at step ${r.steps} (no validation pass); checkpoint ${r.checkpoint}; continue with --resume ${r.checkpoint}`);
+    return;
+  }
   console.log(
     `${label}: ${r.interrupted ? 'interrupted at' : 'trained'} step ${r.steps}; validation mIoU ${r.miou.toFixed(4)}, pixel accuracy ${r.pixelAccuracy.toFixed(4)}; ` +
       `${r.imagesPerSecond.toFixed(1)} images/s; checkpoint ${r.checkpoint}`,
   );
-  console.log(`  per-class IoU (0 = background, 1..10 = digits 0..9): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
+  console.log(`  per-class IoU (${classLegend(r.val)}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
 }
 
+
+/** Progress of a validation pass (hemgpu eval): a bar on a terminal, a line every 10% otherwise. */
+export function evalProgress(total: number): { update(done: number): void; stop(): void } {
+  let bar: cliProgress.SingleBar | null = null;
+  let lastPrinted = 0;
+  if (process.stderr.isTTY) {
+    bar = new cliProgress.SingleBar({ format: 'validation [{bar}] {value}/{total} scenes | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic);
+    bar.start(total, 0);
+  }
+  return {
+    update(done) {
+      if (bar) bar.update(done);
+      else {
+        const decile = Math.floor((10 * done) / total);
+        if (decile > lastPrinted || done === total) {
+          lastPrinted = decile;
+          console.log(`validation: ${done}/${total} scenes`);
+        }
+      }
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}

@@ -3,21 +3,16 @@
  * budget and seed, print their validation mIoU, and write the figures (loss and mIoU curves, the
  * gradient-flow figure, attention maps, segmentation samples) under --out.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { UsageError, parseTrainFlags, usage, TRAIN_SPEC, type TrainFlags } from './args.ts';
+import { UsageError, parseTrainFlags, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
 import type { SegModelName } from '../model/segnet.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
 import { figurePaths, writeAttentionMaps, writeGradientFlow, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
 import { consoleHooks, printResult } from './console.ts';
-
-/** The demo takes the training flags (their defaults are the demo's recipe) plus --quick. */
-export const DEMO_SPEC = {
-  ...TRAIN_SPEC,
-  out: { type: 'string' as const, help: 'output directory (one subdirectory per model, figures at the top)', default: 'runs/demo' },
-  quick: { type: 'boolean' as const, help: 'a few steps on a few scenes (a smoke test, not a result)' },
-};
+import type { Interrupts } from './interrupt.ts';
+import { lockOutDir } from './out-dir.ts';
 
 /**
  * The demo's recipe (docs/experiments/digit-scenes.md, recipe #25 with em-gamma 0): 1–3 digits of
@@ -52,21 +47,40 @@ function demoSteps(software: boolean): number {
   return software ? 660 : 3000;
 }
 
+/**
+ * The demo's flags: the training flags less --model (it trains all three) and --resume (it trains
+ * from scratch), with the recipe's values as their defaults, plus --quick. --help lists exactly these.
+ */
+export const DEMO_SPEC: Spec = {
+  ...Object.fromEntries(
+    Object.entries(TRAIN_SPEC)
+      .filter(([k]) => k !== 'model' && k !== 'resume')
+      .map(([k, v]) => [k, DEMO_RECIPE[k] !== undefined ? { ...v, default: DEMO_RECIPE[k] } : v]),
+  ),
+  steps: { ...TRAIN_SPEC.steps!, shown: `${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU` },
+  out: { type: 'string', help: 'output directory (one subdirectory per model, figures at the top)', default: 'runs/demo' },
+  quick: { type: 'boolean', help: 'a few steps on a few scenes (a smoke test, not a result)' },
+};
+
 /** The recipe's flags that `argv` does not set itself, to put before `argv`. */
 export function recipeFlags(argv: string[], recipe: Record<string, string> = DEMO_RECIPE): string[] {
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
   return Object.entries(recipe).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
 }
 
-export async function runDemo(argv: string[]): Promise<void> {
+export async function runDemo(argv: string[], interrupts: Interrupts | null = null): Promise<void> {
   const quick = argv.includes('--quick');
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
   const recipe = recipeFlags(argv);
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(usage('demo', 'Train hemnet, emanet and plain with the same budget and seed; print validation mIoU; write figures.', DEMO_SPEC));
-    console.log(`\nThe demo's recipe (overridable): ${Object.entries(DEMO_RECIPE).map(([k, v]) => `--${k} ${v}`).join(' ')}; --steps ${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU.`);
+    console.log(`\nThe defaults are the demo's recipe (docs/experiments/digit-scenes.md); --quick caps them at 3 steps, 16 training and 8 validation scenes, batch ≤ 4.`);
     return;
   }
+  // Flags the demo does not take are refused here, before any GPU work.
+  if (given.has('resume')) throw new UsageError('--resume: the demo trains from scratch; use hemgpu train --resume.');
+  if (given.has('model')) throw new UsageError('--model: the demo trains all three models (hemnet, emanet, plain); use hemgpu train --model for one.');
+  parseTrainFlags([...recipe, '--steps', '1', ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
   await init();
   const steps = given.has('steps') ? [] : ['--steps', String(demoSteps(adapterInfo().software))];
   const flags = parseTrainFlags([...recipe, ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
@@ -74,16 +88,23 @@ export async function runDemo(argv: string[]): Promise<void> {
     console.log(usage('demo', 'Train hemnet, emanet and plain with the same budget and seed; print validation mIoU; write figures.', DEMO_SPEC));
     return;
   }
-  if (flags.resume) throw new UsageError('--resume: the demo trains from scratch; use hemgpu train --resume.');
   const base: TrainFlags = quick ? { ...flags, steps: Math.min(flags.steps, 3), trainScenes: 16, valScenes: 8, batch: Math.min(flags.batch, 4), evalEvery: 0 } : flags;
   const a = adapterInfo();
   console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, seed ${base.seed}`);
-  mkdirSync(base.out, { recursive: true });
+  const unlock = lockOutDir(base.out, 'demo');
+  try {
+    await demoRuns(base, a, interrupts);
+  } finally {
+    unlock();
+  }
+}
+
+async function demoRuns(base: TrainFlags, a: ReturnType<typeof adapterInfo>, interrupts: Interrupts | null): Promise<void> {
   const results: Partial<Record<SegModelName, TrainResult>> = {};
   const t0 = performance.now();
   for (const model of ['hemnet', 'emanet', 'plain'] as const) {
     const f: TrainFlags = { ...base, model, out: join(base.out, model) };
-    const hooks = consoleHooks(model, base.quiet);
+    const hooks = consoleHooks(model, base.quiet, interrupts);
     const started = performance.now();
     try {
       results[model] = await train(f, hooks);
@@ -92,7 +113,10 @@ export async function runDemo(argv: string[]): Promise<void> {
     }
     printResult(model, results[model]!);
     console.log(`  ${((performance.now() - started) / 1000).toFixed(0)} s`);
-    if (results[model]!.interrupted) break;
+    if (results[model]!.interrupted) {
+      for (const r of Object.values(results)) r!.model.dispose();
+      return;
+    }
   }
   const figs = figurePaths(base.out);
   const runs = Object.entries(results).map(([name, r]) => ({ name, history: r!.history }));
@@ -112,6 +136,7 @@ export async function runDemo(argv: string[]): Promise<void> {
   console.log('| model | validation mIoU | images/s |');
   console.log('| --- | --- | --- |');
   for (const [k, r] of Object.entries(results)) console.log(`| ${k} | ${r!.miou.toFixed(4)} | ${r!.imagesPerSecond.toFixed(1)} |`);
-  console.log(`\n${seconds.toFixed(0)} s in all; figures in ${base.out}: ${Object.values(figs).map((p) => p.split('/').pop()).join(', ')}`);
+  const written = Object.values(figs).filter((p) => existsSync(p));
+  console.log(`\n${seconds.toFixed(0)} s in all; figures in ${base.out}: ${written.map((p) => p.split('/').pop()).join(', ')}`);
   for (const r of Object.values(results)) r!.model.dispose();
 }

@@ -140,10 +140,15 @@ export async function writeSamples(path: string, model: SegNet, val: Dataset, co
   const pred = argmaxLastAxis(await logits.read(), val.classes);
   logits.dispose();
   model.train();
-  const grey = val.channels === 1 ? x : x.filter((_, i) => i % val.channels === 0);
-  await writeSegmentation(path, grey, labels, pred, val.height);
+  // RGB data (VOC) is drawn in colour, with the dataset's palette and class names in the legend.
+  const image = val.channels === 1 || val.channels === 3 ? x : x.filter((_, i) => i % val.channels === 0);
+  await writeSegmentation(path, image, labels, pred, val.height, {
+    ...(val.palette ? { palette: val.palette } : {}),
+    ...(val.classNames ? { classNames: val.classNames } : {}),
+  });
 }
 
+/** The figure files under `out` (written or not: list only those that exist). */
 export function figurePaths(out: string): Record<string, string> {
   return {
     loss: join(out, 'loss.png'),

@@ -7,15 +7,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
-import { TRAIN_SPEC, UsageError, parseTrainFlags, usage } from './args.ts';
+import { TRAIN_SPEC, UsageError, num, parse, parseTrainFlags, usage } from './args.ts';
 import { loadData, train, type TrainResult } from '../train/trainer.ts';
 import { buildModel } from '../train/setup.ts';
-import { evaluate } from '../train/evaluate.ts';
+import { evaluate, type Evaluation } from '../train/evaluate.ts';
 import { restoreModel } from '../train/checkpoint.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
 import { resumeFlags } from './resume.ts';
 import { figurePaths, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
-import { consoleHooks, printResult } from './console.ts';
+import { classLegend, consoleHooks, evalProgress, printResult } from './console.ts';
+import { handleInterrupts, type Interrupts } from './interrupt.ts';
+import { lockOutDir } from './out-dir.ts';
 import { runAblation, ABLATE_SPEC } from './ablate.ts';
 import { DEMO_SPEC, runDemo } from './demo.ts';
 
@@ -36,7 +38,7 @@ const EVAL_SPEC = {
   batch: { type: 'string' as const, help: 'images per forward pass', default: '16' },
 };
 
-async function cmdTrain(argv: string[]): Promise<void> {
+async function cmdTrain(argv: string[], interrupts: Interrupts | null): Promise<void> {
   const parsed = parseTrainFlags(argv);
   if (!parsed) {
     console.log(usage('train', 'Train one segmentation model (hemnet, emanet or plain) on digit scenes or PASCAL VOC.', TRAIN_SPEC));
@@ -44,76 +46,96 @@ async function cmdTrain(argv: string[]): Promise<void> {
   }
   // --resume: the checkpoint's config, with the explicit flags the rules allow (src/cli/resume.ts).
   const flags = parsed.resume ? await resumeFlags(parsed) : parsed;
-  await init();
-  console.log(`hemgpu train: ${flags.model} on ${adapterInfo().description || adapterInfo().device}; output ${flags.out}`);
-  const hooks = consoleHooks(flags.model, flags.quiet);
-  let r: TrainResult;
+  const unlock = lockOutDir(flags.out, 'train');
   try {
-    r = await train(flags, hooks);
+    await init();
+    console.log(`hemgpu train: ${flags.model} on ${adapterInfo().description || adapterInfo().device}; output ${flags.out}`);
+    const hooks = consoleHooks(flags.model, flags.quiet, interrupts);
+    let r: TrainResult;
+    try {
+      r = await train(flags, hooks);
+    } finally {
+      hooks.stop();
+    }
+    printResult(flags.model, r);
+    if (r.interrupted) {
+      // Saved; the figures and result.json wait for a finished run.
+      r.model.dispose();
+      return;
+    }
+    const figs = figurePaths(flags.out);
+    await writeLossCurves(figs.loss!, [{ name: flags.model, history: r.history }]);
+    if (r.history.val.length > 1) await writeMiouCurves(figs.miou!, [{ name: flags.model, history: r.history }]);
+    await writeSamples(figs.samples!, r.model, r.val);
+    writeFileSync(join(flags.out, 'result.json'), JSON.stringify({ flags, miou: r.miou, iou: r.iou, steps: r.steps, imagesPerSecond: r.imagesPerSecond, history: r.history }, null, 2));
+    r.model.dispose();
   } finally {
-    hooks.stop();
+    unlock();
   }
-  printResult(flags.model, r);
-  const figs = figurePaths(flags.out);
-  await writeLossCurves(figs.loss!, [{ name: flags.model, history: r.history }]);
-  if (r.history.val.length > 1) await writeMiouCurves(figs.miou!, [{ name: flags.model, history: r.history }]);
-  await writeSamples(figs.samples!, r.model, r.val);
-  writeFileSync(join(flags.out, 'result.json'), JSON.stringify({ flags, miou: r.miou, iou: r.iou, steps: r.steps, imagesPerSecond: r.imagesPerSecond, history: r.history }, null, 2));
-  r.model.dispose();
 }
 
 async function cmdEval(argv: string[]): Promise<void> {
-  const { parseArgs } = await import('node:util');
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args: argv, options: { ...EVAL_SPEC, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
-  } catch (err) {
-    throw new UsageError(`hemgpu eval: ${(err as Error).message}`);
-  }
+  const values = parse('eval', EVAL_SPEC, argv);
   if (values.help) {
     console.log(usage('eval', 'Validation mIoU and per-class IoU of a checkpoint (Table 2: --iterations evaluates at T_eval ≠ T_train).', EVAL_SPEC));
     return;
   }
   const path = values.checkpoint as string | undefined;
   if (!path) throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
+  const int = (k: string, v: string | undefined, d: number): number => (v === undefined ? d : num(k, v, { int: true, min: 1 }));
+  // The values are checked before the checkpoint is read and before any GPU work.
+  for (const k of ['iterations', 'val-scenes', 'batch']) int(k, values[k] as string | undefined, 1);
   await init();
   const ck = await loadCheckpoint(path);
   const info = verifyCheckpoint(ck, path);
   if (!info.checksummed) console.warn(`${path}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
   const saved = info.config;
-  const num = (k: string, v: string | undefined, d: number): number => {
-    if (v === undefined) return d;
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < 1) throw new UsageError(`--${k}: expected an integer ≥ 1, got '${v}'.`);
-    return x;
-  };
-  const iterations = num('iterations', values.iterations as string | undefined, saved.iterations);
-  const flags = { ...saved, valScenes: num('val-scenes', values['val-scenes'] as string | undefined, saved.valScenes), trainScenes: 1 };
+  const iterations = int('iterations', values.iterations as string | undefined, saved.iterations);
+  const flags = { ...saved, valScenes: int('val-scenes', values['val-scenes'] as string | undefined, saved.valScenes), trainScenes: 1 };
   const { val } = loadData(flags);
   const model = buildModel(saved, val);
   restoreModel(ck, path, model, saved);
-  const r = await evaluate(model, val, { batch: num('batch', values.batch as string | undefined, 16), iterations });
-  console.log(`${path}: ${saved.model}, trained with T = ${saved.iterations}${saved.model === 'hemnet' ? `, η = ${saved.eta}` : ''}; evaluated with T = ${iterations} on ${val.count} validation scenes`);
+  if (saved.model === 'plain' && values.iterations !== undefined) {
+    throw new UsageError(`--iterations: the plain model has no EM unit, so there is no T to evaluate at; leave --iterations out for ${path}.`);
+  }
+  const progress = evalProgress(val.count);
+  let r: Evaluation;
+  try {
+    r = await evaluate(model, val, { batch: int('batch', values.batch as string | undefined, 16), iterations, onProgress: progress.update });
+  } finally {
+    progress.stop();
+  }
+  console.log(
+    saved.model === 'plain'
+      ? `${path}: plain (no EM unit) on ${val.count} validation scenes`
+      : `${path}: ${saved.model}, trained with T = ${saved.iterations}${saved.model === 'hemnet' ? `, η = ${saved.eta}` : ''}; evaluated with T = ${iterations} on ${val.count} validation scenes`,
+  );
   console.log(`mIoU ${r.miou.toFixed(4)}  pixel accuracy ${r.pixelAccuracy.toFixed(4)}`);
-  console.log(`per-class IoU (0 = background, 1..10 = digits 0..9): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
+  console.log(`per-class IoU (${classLegend(val)}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
   model.dispose();
 }
 
+/**
+ * Run a command; the exit status: 0, 1 (a failure), 2 (a usage error), 130 (stopped by Ctrl-C
+ * after saving) or 143 (stopped by SIGTERM after saving).
+ */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const long = command === 'train' || command === 'demo' || command === 'ablate';
+  const interrupts = long && !rest.includes('--help') && !rest.includes('-h') ? handleInterrupts(`hemgpu ${command}`) : null;
   try {
     switch (command) {
       case 'train':
-        await cmdTrain(rest);
+        await cmdTrain(rest, interrupts);
         break;
       case 'eval':
         await cmdEval(rest);
         break;
       case 'ablate':
-        await runAblation(rest);
+        await runAblation(rest, interrupts);
         break;
       case 'demo':
-        await runDemo(rest);
+        await runDemo(rest, interrupts);
         break;
       case undefined:
       case 'help':
@@ -124,7 +146,7 @@ export async function main(argv: string[]): Promise<number> {
       default:
         throw new UsageError(`hemgpu: unknown command '${command}'.\n\n${COMMANDS}`);
     }
-    return 0;
+    return interrupts?.exitCode() ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(err.message);
@@ -132,6 +154,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.error(`hemgpu ${command}: ${(err as Error).message}`);
     return 1;
+  } finally {
+    interrupts?.dispose();
   }
 }
 

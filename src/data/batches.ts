@@ -19,6 +19,10 @@ export interface ArrayDataset {
   width: number;
   channels: number;
   classes: number;
+  /** Names of the classes, for legends (absent: the digit scenes' background and digits 0-9). */
+  readonly classNames?: readonly string[];
+  /** RGB colour of each class, for label maps (absent: the digit palette). */
+  readonly palette?: readonly (readonly [number, number, number])[];
 }
 
 /** Produces sample `index` (augmented with `rng` if it augments) into the given arrays at the offsets. */
@@ -28,6 +32,10 @@ export interface SampleSource {
   readonly width: number;
   readonly channels: number;
   readonly classes: number;
+  /** Names of the classes, for legends (absent: the digit scenes' background and digits 0-9). */
+  readonly classNames?: readonly string[];
+  /** RGB colour of each class, for label maps (absent: the digit palette). */
+  readonly palette?: readonly (readonly [number, number, number])[];
   write(index: number, rng: DataRng, x: Float32Array, xOffset: number, labels: Int32Array, labelOffset: number): void;
 }
 

@@ -163,6 +163,8 @@ export class VocDataset implements SampleSource {
   readonly width: number;
   readonly channels = 3;
   readonly classes = VOC_CLASSES.length;
+  readonly classNames = VOC_CLASSES;
+  readonly palette = vocColormap(VOC_CLASSES.length);
   readonly augment: boolean;
   private readonly options: VocOptions;
   private readonly mean: readonly number[];

@@ -14,10 +14,13 @@ export interface Evaluation {
   pixelAccuracy: number;
 }
 
-/** Metrics of the model on every sample of `d`, in eval mode (T_eval = `iterations` may differ from training's). */
-export async function evaluate(model: SegmentationModel, d: Dataset, opts: { batch?: number; iterations?: number } = {}): Promise<Evaluation> {
+/**
+ * Metrics of the model on every sample of `d`, in eval mode (T_eval = `iterations` may differ from
+ * training's); `onProgress(done, total)` is called after each batch with the samples done so far.
+ */
+export async function evaluate(model: SegmentationModel, d: Dataset, opts: { batch?: number; iterations?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Evaluation> {
   // A key added to the options type must be added here too (the type check says so).
-  checkOptions('evaluate', opts, optionKeys<NonNullable<Parameters<typeof evaluate>[2]>>({ batch: true, iterations: true }));
+  checkOptions('evaluate', opts, optionKeys<NonNullable<Parameters<typeof evaluate>[2]>>({ batch: true, iterations: true, onProgress: true }));
   const cm = new ConfusionMatrix(d.classes, IGNORE_LABEL);
   const was = model.training;
   model.eval();
@@ -32,6 +35,7 @@ export async function evaluate(model: SegmentationModel, d: Dataset, opts: { bat
       const host = await logits.read();
       logits.dispose();
       cm.add(labels, argmaxLastAxis(host, d.classes));
+      opts.onProgress?.(s + idx.length, d.count);
     }
   } finally {
     model.train(was);

@@ -28,11 +28,13 @@ export interface TrainResult {
   miou: number;
   iou: number[];
   pixelAccuracy: number;
+  /** Timing over the run's steps after its first (which compiles the GPU pipelines). */
   secondsPerStep: number;
   imagesPerSecond: number;
   checkpoint: string;
   model: SegNet;
   val: Dataset;
+  /** Stopped by shouldStop(): the checkpoint is written, the validation pass skipped (miou NaN). */
   interrupted: boolean;
 }
 
@@ -137,9 +139,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   mkdirSync(config.out, { recursive: true });
   const ckPath = join(config.out, 'checkpoint.safetensors');
   hooks.onStart?.({ step, total: config.steps });
-  const t0 = performance.now();
-  const startStep = step;
+  // images/s leaves out the run's first step, which compiles the GPU pipelines (warm-up).
+  let t0 = performance.now();
+  let timedFrom = step;
   let interrupted = false;
+  const rate = (): number => ((step - timedFrom) * config.batch) / Math.max((performance.now() - t0) / 1000, 1e-9);
   while (step < config.steps) {
     let r: { loss: number; lr: number };
     try {
@@ -153,14 +157,18 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     step++;
     history.loss.push(r.loss);
     history.lr.push(r.lr);
-    const secs = (performance.now() - t0) / 1000;
-    hooks.onStep?.({ step, total: config.steps, loss: r.loss, lr: r.lr, imagesPerSecond: ((step - startStep) * config.batch) / Math.max(secs, 1e-9) });
-    if (config.evalEvery > 0 && step % config.evalEvery === 0 && step < config.steps) {
+    hooks.onStep?.({ step, total: config.steps, loss: r.loss, lr: r.lr, imagesPerSecond: rate() });
+    if (step === timedFrom + 1 && step < config.steps) {
+      t0 = performance.now();
+      timedFrom = step;
+    }
+    // A stop request (Ctrl-C) saves at once: no validation pass first.
+    const stop = hooks.shouldStop?.() ?? false;
+    if (!stop && config.evalEvery > 0 && step % config.evalEvery === 0 && step < config.steps) {
       const e = await evaluate(model, val, { batch: config.batch });
       history.val.push({ step, miou: e.miou });
       hooks.onEval?.({ step, miou: e.miou });
     }
-    const stop = hooks.shouldStop?.() ?? false;
     if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || stop) {
       await save(stop);
     }
@@ -169,15 +177,16 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       break;
     }
   }
+  const done = step - timedFrom;
   const secs = (performance.now() - t0) / 1000;
-  const r = await evaluate(model, val, { batch: config.batch });
+  // Interrupted: the checkpoint is written; no validation pass (miou, iou and pixelAccuracy are NaN / empty).
+  const r = interrupted ? { miou: NaN, iou: [] as number[], pixelAccuracy: NaN } : await evaluate(model, val, { batch: config.batch });
   if (!interrupted) {
     history.val.push({ step, miou: r.miou });
     hooks.onEval?.({ step, miou: r.miou });
     await save(true);
   }
   opt.dispose();
-  const done = step - startStep;
   return {
     steps: step,
     history,

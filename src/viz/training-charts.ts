@@ -25,13 +25,14 @@ export function movingAverage(v: readonly number[], k = 10): number[] {
   });
 }
 
-/** Training loss (moving average over 10 steps) of one or more runs. */
+/** Training loss (moving average over 10 steps) of one or more runs; loss[i] is step i + 1's, so x runs 1..N. */
 export function lossChartSpec(runs: readonly ChartRun[]): TopLevelSpec {
   return lineChartSpec({
     title: 'training loss (10-step moving average)',
     xLabel: 'step',
     yLabel: 'cross-entropy',
-    series: runs.map((r) => ({ name: r.name, values: movingAverage(r.history.loss), markers: false })),
+    integerX: true,
+    series: runs.map((r) => ({ name: r.name, values: movingAverage(r.history.loss), x: r.history.loss.map((_, i) => i + 1), markers: false })),
   });
 }
 
@@ -43,6 +44,7 @@ export function miouChartSpec(runs: readonly ChartRun[]): TopLevelSpec {
     yLabel: 'mIoU',
     yMin: 0,
     yMax: 1,
+    integerX: true,
     series: runs.map((r) => ({ name: r.name, values: r.history.val.map((v) => v.miou), x: r.history.val.map((v) => v.step) })),
   });
 }

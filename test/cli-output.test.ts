@@ -1,0 +1,181 @@
+/**
+ * Honest output of the `hemgpu` command line (issue 11, point 8, and the flag half of point 7):
+ * eval on a plain checkpoint, eval progress, class legends and samples from the dataset (VOC names
+ * and palette, RGB images), demo --help, images/s without the warm-up step, the chart axes, and
+ * our own messages for negative, fractional and missing flag values.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import * as hg from '../src/index.node.ts';
+import { main } from '../src/cli/main.ts';
+import { UsageError, parseTrainFlags } from '../src/cli/args.ts';
+import { printResult } from '../src/cli/console.ts';
+import { writeSamples } from '../src/cli/figures.ts';
+import { buildModel } from '../src/train/setup.ts';
+import { train, type TrainResult } from '../src/train/trainer.ts';
+import { VOC_CLASSES, vocColormap } from '../src/data/voc-classes.ts';
+import { lossChartSpec, miouChartSpec } from '../src/viz/training-charts.ts';
+
+const TINY = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '12', '--val-scenes', '4', '--quiet'];
+let dir: string;
+
+beforeAll(async () => {
+  await hg.init();
+  dir = mkdtempSync(join(tmpdir(), 'hemgpu-output-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function capture(argv: string[]): Promise<{ code: number; text: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
+  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
+  try {
+    const code = await main(argv);
+    return { code, text: lines.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+describe('flag values', () => {
+  test('negative, fractional and missing values get our message naming the flag and its range', () => {
+    const bad: [string[], RegExp][] = [
+      [['--steps', '-5'], /^--steps: expected an integer ≥ 1, got '-5'\.$/],
+      [['--steps'], /^--steps: expected an integer ≥ 1, got nothing \(the flag needs a value\)\.$/],
+      [['--steps', '--quiet'], /^--steps: expected an integer ≥ 1, got nothing/],
+      [['--batch', '-2'], /^--batch: expected an integer ≥ 1, got '-2'\.$/],
+      [['--lr', '-0.1'], /^--lr: expected a number > 0, got '-0.1'\.$/],
+      [['--eta', '-.5'], /^--eta: expected a number > 0 and ≤ 1, got '-.5'\.$/],
+      [['--seed', '-1'], /^--seed: expected an integer ≥ 0 and ≤ 4294967295, got '-1'\.$/],
+      [['--warmup', '2.5'], /^--warmup: expected an integer ≥ 0, got '2.5'\.$/],
+      [['--out'], /^--out: expected a path, got nothing/],
+    ];
+    for (const [argv, re] of bad) {
+      let err: unknown;
+      try {
+        parseTrainFlags(argv);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, argv.join(' ')).toBeInstanceOf(UsageError);
+      expect((err as Error).message, argv.join(' ')).toMatch(re);
+    }
+    // A negative number where one is allowed still parses.
+    expect(parseTrainFlags(['--em-gamma', '-1'])!.emGamma).toBe(-1);
+  });
+
+  test('eval: a negative --iterations gets the same message; exit 2', async () => {
+    const r = await capture(['eval', '--checkpoint', 'x.safetensors', '--iterations', '-3']);
+    expect(r.code).toBe(2);
+    expect(r.text).toMatch(/--iterations: expected an integer ≥ 1, got '-3'/);
+  });
+});
+
+describe('eval', () => {
+  test('on a plain checkpoint: no "trained with T"; progress over the validation scenes; --iterations refused', async () => {
+    const out = join(dir, 'plain');
+    expect((await capture(['train', ...TINY, '--model', 'plain', '--steps', '1', '--out', out])).code).toBe(0);
+    const ck = join(out, 'checkpoint.safetensors');
+    const r = await capture(['eval', '--checkpoint', ck, '--batch', '1']);
+    expect(r.code, r.text).toBe(0);
+    expect(r.text).not.toMatch(/trained with T|evaluated with T/);
+    expect(r.text).toMatch(/plain \(no EM unit\) on 4 validation scenes/);
+    // Not a terminal here: a line per 10% of the scenes, ending at 4/4.
+    expect(r.text).toMatch(/validation: 1\/4 scenes[\s\S]*validation: 4\/4 scenes/);
+    const t = await capture(['eval', '--checkpoint', ck, '--iterations', '6']);
+    expect(t.code).toBe(2);
+    expect(t.text).toMatch(/--iterations: the plain model has no EM unit/);
+  });
+});
+
+describe('class legends and samples come from the dataset', () => {
+  test('VOC: class names in the per-class IoU legend, not the digits', () => {
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (...a: unknown[]) => void lines.push(a.join(' '));
+    try {
+      const val = { count: 1, height: 16, width: 16, channels: 3, classes: 21, classNames: VOC_CLASSES, write() {} };
+      printResult('hemnet', { steps: 1, miou: 0.1, pixelAccuracy: 0.5, imagesPerSecond: 1, checkpoint: 'c', interrupted: false, iou: new Array(21).fill(0.1), val } as unknown as TrainResult);
+    } finally {
+      console.log = log;
+    }
+    const text = lines.join('\n');
+    expect(text).toMatch(/0 background, 1 aeroplane, 2 bicycle/);
+    expect(text).toMatch(/20 tvmonitor/);
+    expect(text).not.toMatch(/digits/);
+  });
+
+  test('VOC samples.png shows the RGB image in colour', async () => {
+    // A yellow image (R = G = 1, B = 0): drawn in colour it has (255, 255, 0) pixels, which neither a
+    // grey rendering of one channel nor any label colour (VOC's or the digits') can produce.
+    const n = 2;
+    const px = 16 * 16;
+    const images = new Float32Array(n * px * 3);
+    for (let i = 0; i < n * px; i++) images.set([1, 1, 0], 3 * i);
+    const val = { images, labels: new Int32Array(n * px), count: n, height: 16, width: 16, channels: 3, classes: 21, classNames: VOC_CLASSES, palette: vocColormap(21) };
+    const model = buildModel(parseTrainFlags([...TINY, '--model', 'plain'])!, val);
+    const path = join(dir, 'samples.png');
+    await writeSamples(path, model, val, 2);
+    model.dispose();
+    const png = PNG.sync.read(readFileSync(path));
+    let yellow = 0;
+    for (let i = 0; i < png.width * png.height; i++) {
+      if (png.data[4 * i] === 255 && png.data[4 * i + 1] === 255 && png.data[4 * i + 2] === 0) yellow++;
+    }
+    expect(yellow).toBeGreaterThan(1000);
+  });
+});
+
+describe('demo', () => {
+  test('--help lists only the flags the demo takes, with the defaults it uses', async () => {
+    const r = await capture(['demo', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.text).not.toMatch(/--model|--resume/);
+    expect(r.text).toMatch(/--steps <value> .*\(default 660 on a CPU driver, 3000 on a GPU\)/);
+    expect(r.text).toMatch(/--optimizer <value> .*\(default adamw\)/);
+    expect(r.text).toMatch(/--batch <value> .*\(default 4\)/);
+    expect(r.text).toMatch(/--quick/);
+    const m = await capture(['demo', '--model', 'plain']);
+    expect(m.code).toBe(2);
+    expect(m.text).toMatch(/--model: the demo trains all three models/);
+  });
+});
+
+describe('timing and charts', () => {
+  test('images/s leaves out the first step (pipeline warm-up)', async () => {
+    // Make step 1 slow (a 2.5 s stall, like pipeline compilation): the rate must not include it.
+    const r = await train(
+      { ...parseTrainFlags([...TINY, '--model', 'plain', '--steps', '4'])!, out: join(dir, 'timing') },
+      {
+        onStep: ({ step }) => {
+          if (step !== 1) return;
+          const until = performance.now() + 2500;
+          while (performance.now() < until);
+        },
+      },
+    );
+    r.model.dispose();
+    expect(r.secondsPerStep).toBeLessThan(0.5);
+    expect(r.imagesPerSecond).toBeGreaterThan(4);
+  });
+
+  test('loss and mIoU charts: x from step 1 to N, integer ticks', () => {
+    const run = { name: 'a', history: { loss: [3, 2, 1], val: [{ step: 2, miou: 0.1 }, { step: 3, miou: 0.2 }] } };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const loss = lossChartSpec([run]) as any;
+    expect((loss.data.values as { x: number }[]).map((v) => v.x)).toEqual([1, 2, 3]);
+    expect(loss.encoding.x.axis).toMatchObject({ tickMinStep: 1, format: 'd' });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const miou = miouChartSpec([run]) as any;
+    expect(miou.encoding.x.axis).toMatchObject({ tickMinStep: 1, format: 'd' });
+  });
+});
