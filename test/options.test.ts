@@ -82,6 +82,7 @@ const CASES: Case[] = [
   ['heatmapRasters', 'writeHeatmaps', 'colourmap', 'colormap', () => hg.heatmapRasters([], { rows: 1, cols: 1, width: 1, height: 1, colourmap: 'x' } as never)],
   ['segmentationSpec', 'writeSegmentation', 'pallete', 'palette', () => hg.segmentationSpec([], [], null, 1, { pallete: [] } as never, String)],
   ['segmentationPanels', 'writeSegmentation', 'names', 'classNames', () => hg.segmentationPanels([], [], null, 1, { names: [] } as never)],
+  ['saveCheckpoint', 'saveCheckpoint', 'verfy', 'verify', () => hg.saveCheckpoint(join(dir, 'never.safetensors'), { tensors: {} }, { verfy: () => {} } as never)],
   ['writeChart', 'writeChart', 'svgs', 'svg', () => hg.writeChart(join(dir, 'never.png'), {} as never, { svgs: false } as never)],
   ['drawAugment', 'drawAugment', 'flipp', 'flip', () => hg.drawAugment(new hg.DataRng(1), 8, 8, { cropSize: 4, augment: false, flipp: true } as never)],
   ['gridSpec', 'gridSpec', 'columns', 'cols', () => hg.gridSpec([], { cols: 1, columns: 2 } as never)],

@@ -48,13 +48,13 @@ function demoSteps(software: boolean): number {
 }
 
 /**
- * The demo's flags: the training flags less --model (it trains all three) and --resume (it trains
- * from scratch), with the recipe's values as their defaults, plus --quick. --help lists exactly these.
+ * The demo's flags: the training flags less --model (it trains all three), --resume and
+ * --allow-change (it trains from scratch), with the recipe's values as their defaults, plus --quick. --help lists exactly these.
  */
 export const DEMO_SPEC: Spec = {
   ...Object.fromEntries(
     Object.entries(TRAIN_SPEC)
-      .filter(([k]) => k !== 'model' && k !== 'resume')
+      .filter(([k]) => k !== 'model' && k !== 'resume' && k !== 'allow-change')
       .map(([k, v]) => [k, DEMO_RECIPE[k] !== undefined ? { ...v, default: DEMO_RECIPE[k] } : v]),
   ),
   steps: { ...TRAIN_SPEC.steps!, shown: `${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU` },

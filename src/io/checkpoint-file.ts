@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 import { decodeSafetensors, encodeSafetensors, readToHost, type Checkpoint, type CheckpointInput } from './safetensors.ts';
 
 /** Options of saveCheckpoint. */
@@ -27,6 +28,7 @@ export interface SaveOptions {
  */
 export async function saveCheckpoint(path: string, input: CheckpointInput, options: SaveOptions = {}): Promise<void> {
   const where = `saveCheckpoint(${path})`;
+  checkOptions('saveCheckpoint', options, optionKeys<SaveOptions>({ verify: true }));
   // Read everything back before touching the file system, so a failing read writes nothing.
   const host = await readToHost(input, where);
   const parts = encodeSafetensors(host, input.metadata ?? {}, where);
