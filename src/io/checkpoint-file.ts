@@ -31,7 +31,22 @@ export async function saveCheckpoint(path: string, input: CheckpointInput, optio
   checkOptions('saveCheckpoint', options, optionKeys<SaveOptions>({ verify: true }));
   // Read everything back before touching the file system, so a failing read writes nothing.
   const host = await readToHost(input, where);
-  const parts = encodeSafetensors(host, input.metadata ?? {}, where);
+  await writeAtomically(path, encodeSafetensors(host, input.metadata ?? {}, where), where, options.verify);
+}
+
+/**
+ * Write safetensors bytes made elsewhere (e.g. saveWeights) to `path` the same atomic way as
+ * saveCheckpoint, whose name the errors carry: temporary file, fsync, optional read-back
+ * verification, rename.
+ */
+export async function saveCheckpointBytes(path: string, bytes: Uint8Array, verify?: SaveOptions['verify']): Promise<void> {
+  // Written as header, then data (where the test pause falls), as saveCheckpoint writes its parts.
+  const head = bytes.byteLength >= 8 ? 8 + Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)) : bytes.byteLength;
+  const parts = head < bytes.byteLength ? [bytes.subarray(0, head), bytes.subarray(head)] : [bytes];
+  await writeAtomically(path, parts, `saveCheckpoint(${path})`, verify);
+}
+
+async function writeAtomically(path: string, parts: Uint8Array[], where: string, verify: SaveOptions['verify']): Promise<void> {
   const target = resolve(path);
   const dir = dirname(target);
   const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -56,9 +71,9 @@ export async function saveCheckpoint(path: string, input: CheckpointInput, optio
     stage = 'closing the temporary file';
     await fh.close();
     fh = null;
-    if (options.verify) {
+    if (verify) {
       stage = 'verifying the temporary file';
-      options.verify(decodeSafetensors(await readFile(tmp), tmp), tmp);
+      verify(decodeSafetensors(await readFile(tmp), tmp), tmp);
     }
     stage = `renaming the temporary file onto ${target}`;
     await rename(tmp, target);

@@ -2,7 +2,8 @@
  * The Node run loop of SegNet training: digit scenes (mnist) or PASCAL VOC from disk, the
  * output directory, safetensors checkpoints written atomically every N steps, on Ctrl-C and at
  * the end, exact resuming, validation mIoU, progress hooks. The per-step work (batches, loss,
- * optimizer step, metrics) is the browser-safe part: src/train/{step,batch,setup,evaluate,checkpoint}.ts.
+ * optimizer step, metrics, checkpoint bytes) is the browser-safe TrainingRun (src/train/run.ts),
+ * which this loop drives, so the CLI and a browser page run the same code.
  * The engine must be initialised first (`await init()` from the package entry).
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -11,14 +12,15 @@ import type { SegNet } from '../model/segnet.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { mnistDigits } from '../data/mnist.ts';
 import { vocDataset } from '../data/voc.ts';
-import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.ts';
+import { loadCheckpoint, saveCheckpointBytes } from '../io/checkpoint-file.ts';
 import type { Dataset } from './batch.ts';
-import { TRAIN_CONFIG_FIELDS, type TrainConfig } from './config.ts';
-import { buildModel, digitSceneData, makeOptimizer } from './setup.ts';
-import { NonFiniteLossError, scheduledStep } from './step.ts';
-import { evaluate } from './evaluate.ts';
-import { restoreModel, restoreOptimizer, writeTrainingCheckpoint, type ConfigChange, type History } from './checkpoint.ts';
+import type { TrainConfig } from './config.ts';
+import { digitSceneData } from './setup.ts';
+import { NonFiniteLossError } from './step.ts';
+import type { ConfigChange, History } from './checkpoint.ts';
 import { NonFiniteTensorError, verifyCheckpoint } from './checkpoint-verify.ts';
+import { saveWeights, verifiedWeights } from './weights.ts';
+import { TrainingRun } from './run.ts';
 
 export { batchIndices } from './batch.ts'; // where test/train.test.ts has always found it
 
@@ -63,9 +65,10 @@ export function loadData(
 }
 
 /**
- * Write the run's checkpoint to `path` atomically: refused before anything is written if a
- * tensor is not finite; the temporary file is read back and verified (checksums, metadata)
- * before it replaces the previous checkpoint, which stays intact until then.
+ * Write the run's checkpoint to `path` atomically: the bytes of saveWeights (refused before
+ * anything is written if a tensor is not finite) go to a temporary file, which is read back and
+ * verified (checksums, metadata) before it replaces the previous checkpoint, which stays intact
+ * until then.
  */
 export async function saveTrainingCheckpoint(
   path: string,
@@ -76,18 +79,8 @@ export async function saveTrainingCheckpoint(
   history: History,
   changes: ConfigChange[] = [],
 ): Promise<void> {
-  const verify = (ck: Parameters<typeof verifyCheckpoint>[0], tmp: string): void => void verifyCheckpoint(ck, tmp);
-  await writeTrainingCheckpoint(model, opt, step, config, history, (input) => saveCheckpoint(path, input, { verify }), changes);
-}
-
-/** The training-changing fields of `config` that differ from the checkpoint's, as history entries at `step`. */
-function configChanges(saved: TrainConfig, config: TrainConfig, step: number): ConfigChange[] {
-  const out: ConfigChange[] = [];
-  for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
-    const key = k as keyof TrainConfig;
-    if (spec.training && saved[key] !== config[key]) out.push({ step, flag: spec.flag, old: saved[key], new: config[key] });
-  }
-  return out;
+  const bytes = await saveWeights({ model, optimizer: opt, step, config, history, changes });
+  await saveCheckpointBytes(path, bytes, (ck, tmp) => void verifyCheckpoint(ck, tmp));
 }
 
 /**
@@ -97,25 +90,18 @@ function configChanges(saved: TrainConfig, config: TrainConfig, step: number): C
  * changes unless --allow-change names them). Model-shape fields must match.
  */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const { train: trainSet, val } = loadData(config);
-  const model = buildModel(config, trainSet);
-  const opt = makeOptimizer(model, config);
-  let step = 0;
-  let history: History = { loss: [], lr: [], val: [] };
-  let changes: ConfigChange[] = [];
+  const data = loadData(config);
+  const run = new TrainingRun(config, data);
+  const { model, optimizer: opt, val } = run;
   // The newest checkpoint known to be finite (verified when written or loaded): the NaN stop names it.
   let lastGood: { path: string; step: number } | null = null;
   if (config.resume) {
     if (!existsSync(config.resume)) throw new Error(`--resume: no checkpoint at ${config.resume}.`);
-    const ck = await loadCheckpoint(config.resume);
-    const restored = restoreModel(ck, config.resume, model, config);
-    restoreOptimizer(ck, opt);
-    step = restored.step;
-    history = restored.history;
-    changes = [...restored.changes, ...configChanges(restored.flags, config, step)];
-    lastGood = { path: config.resume, step };
-    if (!restored.checksummed) console.warn(`${config.resume}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
-    if (step > config.steps) throw new Error(`--steps ${config.steps}: the checkpoint is already at step ${step}.`);
+    const loaded = verifiedWeights(await loadCheckpoint(config.resume), config.resume);
+    run.resume(loaded);
+    lastGood = { path: config.resume, step: run.completed };
+    if (!loaded.checksummed) console.warn(`${config.resume}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
+    if (run.completed > config.steps) throw new Error(`--steps ${config.steps}: the checkpoint is already at step ${run.completed}.`);
   }
   let skipped = ''; // why the newest periodic checkpoint was not written (a non-finite tensor)
   const lastGoodText = (): string =>
@@ -124,7 +110,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   // will turn non-finite and stop the run); the final or interrupt save throws.
   const save = async (final: boolean): Promise<void> => {
     try {
-      await saveTrainingCheckpoint(ckPath, model, opt, step, config, history, changes);
+      await saveCheckpointBytes(ckPath, await run.saveWeights(), (ck, tmp) => void verifyCheckpoint(ck, tmp));
     } catch (err) {
       if (err instanceof NonFiniteTensorError && !final) {
         skipped = `${err.message} `;
@@ -133,30 +119,28 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       throw new Error(`${(err as Error).message} ${lastGoodText()}`);
     }
     skipped = '';
-    lastGood = { path: ckPath, step };
-    hooks.onCheckpoint?.(ckPath, step);
+    lastGood = { path: ckPath, step: run.completed };
+    hooks.onCheckpoint?.(ckPath, run.completed);
   };
   mkdirSync(config.out, { recursive: true });
   const ckPath = join(config.out, 'checkpoint.safetensors');
-  hooks.onStart?.({ step, total: config.steps });
+  hooks.onStart?.({ step: run.completed, total: config.steps });
   // images/s leaves out the run's first step, which compiles the GPU pipelines (warm-up).
   let t0 = performance.now();
-  let timedFrom = step;
+  let timedFrom = run.completed;
   let interrupted = false;
-  const rate = (): number => ((step - timedFrom) * config.batch) / Math.max((performance.now() - t0) / 1000, 1e-9);
-  while (step < config.steps) {
-    let r: { loss: number; lr: number };
+  const rate = (): number => ((run.completed - timedFrom) * config.batch) / Math.max((performance.now() - t0) / 1000, 1e-9);
+  while (run.completed < config.steps) {
+    let r: { step: number; loss: number; lr: number };
     try {
-      r = await scheduledStep(model, opt, trainSet, config, step);
+      r = await run.step();
     } catch (err) {
       if (!(err instanceof NonFiniteLossError)) throw err;
       throw new Error(
-`step ${step + 1}: ${err.message} ${lastGoodText()} Lower --lr or check the data.`,
+`step ${run.completed + 1}: ${err.message} ${lastGoodText()} Lower --lr or check the data.`,
       );
     }
-    step++;
-    history.loss.push(r.loss);
-    history.lr.push(r.lr);
+    const step = r.step;
     hooks.onStep?.({ step, total: config.steps, loss: r.loss, lr: r.lr, imagesPerSecond: rate() });
     if (step === timedFrom + 1 && step < config.steps) {
       t0 = performance.now();
@@ -165,8 +149,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // A stop request (Ctrl-C) saves at once: no validation pass first.
     const stop = hooks.shouldStop?.() ?? false;
     if (!stop && config.evalEvery > 0 && step % config.evalEvery === 0 && step < config.steps) {
-      const e = await evaluate(model, val, { batch: config.batch });
-      history.val.push({ step, miou: e.miou });
+      const e = await run.evaluate();
       hooks.onEval?.({ step, miou: e.miou });
     }
     if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || stop) {
@@ -177,19 +160,19 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       break;
     }
   }
+  const step = run.completed;
   const done = step - timedFrom;
   const secs = (performance.now() - t0) / 1000;
   // Interrupted: the checkpoint is written; no validation pass (miou, iou and pixelAccuracy are NaN / empty).
-  const r = interrupted ? { miou: NaN, iou: [] as number[], pixelAccuracy: NaN } : await evaluate(model, val, { batch: config.batch });
+  const r = interrupted ? { miou: NaN, iou: [] as number[], pixelAccuracy: NaN } : await run.evaluate();
   if (!interrupted) {
-    history.val.push({ step, miou: r.miou });
     hooks.onEval?.({ step, miou: r.miou });
     await save(true);
   }
   opt.dispose();
   return {
     steps: step,
-    history,
+    history: run.history,
     miou: r.miou,
     iou: r.iou,
     pixelAccuracy: r.pixelAccuracy,
