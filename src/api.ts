@@ -112,3 +112,8 @@ export { evaluate, type Evaluation } from './train/evaluate.ts';
 export { ConfusionMatrix, argmaxLastAxis } from './train/metrics.ts';
 export { writeTrainingCheckpoint, restoreModel, restoreOptimizer, type History } from './train/checkpoint.ts';
 export { verifyCheckpoint, type CheckpointInfo, type ConfigChange } from './train/checkpoint-verify.ts';
+export { saveWeights, readWeights, loadWeights, type RunState, type LoadedWeights } from './train/weights.ts';
+export { TrainingRun, type TrainingRunData, type EvaluateRunOptions } from './train/run.ts';
+export { demoConfig, DEMO_STEPS } from './train/recipes.ts';
+export { attentionMaps, gradientFlow, predictScenes, type AttentionMaps, type AttentionMapOptions, type GradientFlowOptions, type ScenePredictions } from './train/inspect.ts';
+export { decodeDigits } from './data/digits-asset.ts';
