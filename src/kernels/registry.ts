@@ -100,6 +100,12 @@ export class Kernel {
           "time with wgslModule(code) from 'hemgpu/reflect'.",
       );
     }
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new Error(`defineKernel: options must be an object { variants }, got ${Array.isArray(options) ? 'an array' : String(options)}.`);
+    }
+    for (const k of Object.keys(options)) {
+      if (k !== 'variants') throw new Error(`defineKernel: unknown option '${k}' (options: variants) for kernel '${name}'.`);
+    }
     this.source = module.code;
     this.file = module.file;
     const r = module.reflection;
