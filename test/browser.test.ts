@@ -8,31 +8,16 @@
  */
 import { build, type Metafile } from 'esbuild';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserOptions } from '../scripts/esbuild-options.mjs';
 import type { Case, CaseResult } from './browser/checks.ts';
+import { launchChromium, openPage, serveStatic, type LoggedPage, type StaticServer } from './browser/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, '.cache/browser');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-/** ../shared/docs/environment.md, "Chrome"; Playwright adds its own fresh temp --user-data-dir. */
-const CHROME_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 const CASES: Case[] = [
   { op: 'matmul', name: 'matmul 33×17 · 17×29', a: [33, 17], b: [17, 29], seed: 1 },
@@ -58,20 +43,14 @@ const CASES: Case[] = [
   { op: 'softmax', name: 'softmax rows of 7, logits -1e4 ± 1, scale 0.125', shape: [3, 7], scale: 0.125, offset: -1e4, spread: 1, seed: 28 },
 ];
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-};
-
-let server: Server | null = null;
+let server: StaticServer | null = null;
 let browser: Browser | null = null;
-let page: Page | null = null;
+let page: LoggedPage | null = null;
 let origin = '';
 let browserBundle = '';
 let browserMeta: Metafile | null = null;
 /** Console errors and warnings, page errors and crashes, in order; cleared by each test. */
-const pageLog: string[] = [];
+const pageLog = (): string[] => page?.log ?? [];
 
 async function bundle(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
@@ -97,86 +76,31 @@ async function bundle(): Promise<void> {
   });
 }
 
-function serve(): Promise<string> {
-  const html = '<!doctype html><meta charset="utf-8"><title>hemgpu browser checks</title><p>hemgpu</p>';
-  server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    if (path === '/favicon.ico') {
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-    if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { 'content-type': TYPES['.html']!, 'cache-control': 'no-store' });
-      res.end(html);
-      return;
-    }
-    const file = /^\/[\w.-]+$/.test(path) ? join(OUT, path.slice(1)) : '';
-    const type = TYPES[extname(path)];
-    let body: Buffer | null = null;
-    try {
-      if (file && type) body = readFileSync(file);
-    } catch {
-      body = null;
-    }
-    if (!body || !type) {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end(`not found: ${path}`);
-      return;
-    }
-    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
-    res.end(body);
-  });
-  return new Promise((ok, fail) => {
-    server!.once('error', fail);
-    server!.listen(0, '127.0.0.1', () => ok(`http://127.0.0.1:${(server!.address() as AddressInfo).port}`));
-  });
-}
-
 /** Everything the page said, for failure messages. */
 function logText(): string {
-  return pageLog.length ? `\nbrowser log:\n  ${pageLog.join('\n  ')}` : '\n(browser log empty)';
+  return page ? page.logText() : '\n(browser log empty)';
 }
 
 /** Evaluate `expr` (a JS expression, awaited) in the page; errors carry the browser's log. */
 async function inPage<T>(expr: string): Promise<T> {
   if (!page) throw new Error(`the page never opened${logText()}`);
-  try {
-    // A string, not a function: vitest's transform would rewrite import() inside a function.
-    return (await page.evaluate(expr)) as T;
-  } catch (err) {
-    throw new Error(`in the page: ${(err as Error).message}${logText()}`);
-  }
+  return page.inPage<T>(expr);
 }
 
 beforeAll(async () => {
   await bundle();
-  origin = await serve();
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS, timeout: 60_000 });
-  } catch (err) {
-    throw new Error(
-      `could not start ${CHROMIUM} (install it: apt-get install -y chromium libvulkan1): ${(err as Error).message}`,
-    );
-  }
-  page = await browser.newPage();
-  page.on('console', (m) => {
-    if (m.type() !== 'error' && m.type() !== 'warning') return;
-    const at = m.location().url ? ` (${m.location().url}:${m.location().lineNumber})` : '';
-    pageLog.push(`console.${m.type()}: ${m.text()}${at}`);
-  });
-  page.on('pageerror', (e) => pageLog.push(`page error: ${e.stack ?? e.message}`));
-  page.on('crash', () => pageLog.push('the page crashed'));
-  await page.goto(`${origin}/`);
+  server = await serveStatic(OUT);
+  origin = server.origin;
+  browser = await launchChromium();
+  page = await openPage(browser, `${origin}/`);
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   browser = null;
-  await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
+  await server?.close();
   server = null;
 });
-
 describe('browser bundle', () => {
   it('contains no Node-only import', () => {
     expect(browserBundle.length).toBeGreaterThan(1000);
@@ -194,7 +118,7 @@ describe('browser bundle', () => {
 
 describe('hemgpu in headless Chromium (navigator.gpu)', () => {
   it('gets a WebGPU adapter through the browser provider', async () => {
-    pageLog.length = 0;
+    pageLog().length = 0;
     const info = await inPage<Record<string, unknown>>(`import('${origin}/checks.js').then((m) => m.setup())`);
     console.log(
       `browser adapter: ${String(info.description || info.device || '(no description)')} — vendor ${String(info.vendor)}, ` +
@@ -208,13 +132,13 @@ describe('hemgpu in headless Chromium (navigator.gpu)', () => {
   });
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, cs) => {
-    pageLog.length = 0;
+    pageLog().length = 0;
     const r = await inPage<CaseResult>(`import('${origin}/checks.js').then((m) => m.run(${JSON.stringify(cs)}))`);
     const stats = Object.entries(r.stats)
       .map(([k, v]) => `${k} ${v.toExponential(1)}`)
       .join(', ');
     if (process.env.HEMGPU_BROWSER_VERBOSE) console.log(`${cs.name}: ${r.ms.toFixed(0)} ms; ${stats}`);
-    const errors = pageLog.filter((l) => !l.startsWith('console.warning'));
+    const errors = pageLog().filter((l) => !l.startsWith('console.warning'));
     expect(r.failures, `${cs.name} (${r.ms.toFixed(0)} ms; ${stats})${logText()}`).toEqual([]);
     expect(errors, `browser errors during ${cs.name}${logText()}`).toEqual([]);
   });
