@@ -1,0 +1,98 @@
+/**
+ * Drawing on the page's main thread: Vega-Lite charts (the library's shared specs, compiled and
+ * rendered by vega to a canvas, throttled so that a stream of steps costs at most one render per
+ * interval) and grids of the library's rasters (heat maps, label maps) put on a canvas as ImageData.
+ */
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { Raster } from '../../src/index.browser.ts';
+
+/** A chart in `container`, re-rendered from the latest spec at most once per `intervalMs`. */
+export class ChartSlot {
+  private view: View | null = null;
+  private pending: TopLevelSpec | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private last = -Infinity;
+  private rendering = false;
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly intervalMs = 1000,
+    private readonly onError: (message: string) => void = () => {},
+  ) {}
+
+  /** Draw `spec` (soon: now if the interval has passed, else at its end). */
+  set(spec: TopLevelSpec): void {
+    this.pending = spec;
+    this.schedule();
+  }
+
+  /** Draw a placeholder text instead of a chart. */
+  note(text: string): void {
+    this.pending = null;
+    this.view?.finalize();
+    this.view = null;
+    this.container.replaceChildren(Object.assign(document.createElement('p'), { className: 'note', textContent: text }));
+  }
+
+  private schedule(): void {
+    if (this.timer || this.rendering) return;
+    const wait = Math.max(0, this.last + this.intervalMs - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.render();
+    }, wait);
+  }
+
+  private async render(): Promise<void> {
+    const spec = this.pending;
+    if (!spec) return;
+    this.pending = null;
+    this.rendering = true;
+    this.last = performance.now();
+    try {
+      const view = new View(parse(compile(spec).spec), { renderer: 'canvas', hover: false });
+      const holder = document.createElement('div');
+      await view.initialize(holder).runAsync();
+      this.view?.finalize();
+      this.view = view;
+      this.container.replaceChildren(holder);
+    } catch (err) {
+      this.onError(`drawing a chart: ${(err as Error).message}`);
+    } finally {
+      this.rendering = false;
+      if (this.pending) this.schedule();
+    }
+  }
+}
+
+export interface GridCell {
+  raster: Raster;
+  title: string;
+}
+
+const TITLE_PX = 16;
+const GAP = 6;
+
+/** Cells of equal-size rasters in a grid of `cols` columns, each with its title above it. */
+export function drawGrid(canvas: HTMLCanvasElement, cells: GridCell[], cols: number): void {
+  if (cells.length === 0) return;
+  const w = Math.max(...cells.map((c) => c.raster.width));
+  const h = Math.max(...cells.map((c) => c.raster.height));
+  const rows = Math.ceil(cells.length / cols);
+  canvas.width = cols * (w + GAP) - GAP;
+  canvas.height = rows * (h + TITLE_PX + GAP) - GAP;
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = '#222';
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.textBaseline = 'top';
+  cells.forEach((c, i) => {
+    const x = (i % cols) * (w + GAP);
+    const y = Math.floor(i / cols) * (h + TITLE_PX + GAP);
+    if (c.title) ctx.fillText(c.title, x, y + 1, w);
+    const img = new ImageData(new Uint8ClampedArray(c.raster.data), c.raster.width, c.raster.height);
+    ctx.putImageData(img, x, y + TITLE_PX);
+  });
+}
