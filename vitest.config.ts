@@ -1,19 +1,22 @@
-import { readFileSync } from 'node:fs';
 import { defineConfig, type Plugin } from 'vitest/config';
+import { wgslModuleSource } from './scripts/esbuild-options.mjs';
 
-/** Load kernels/*.wgsl as text, exactly as esbuild's `text` loader does for the bundles. */
-function wgslText(): Plugin {
+/**
+ * Load kernels/*.wgsl as reflected WgslModule objects, with the same code as the esbuild plugin
+ * of the bundles (scripts/esbuild-options.mjs → src/kernels/reflect.ts).
+ */
+function wgslModules(): Plugin {
   return {
-    name: 'hemgpu-wgsl-text',
-    load(id) {
+    name: 'hemgpu-wgsl',
+    async load(id) {
       if (!id.endsWith('.wgsl')) return null;
-      return `export default ${JSON.stringify(readFileSync(id, 'utf8'))};`;
+      return wgslModuleSource(id);
     },
   };
 }
 
 export default defineConfig({
-  plugins: [wgslText()],
+  plugins: [wgslModules()],
   test: {
     include: ['test/**/*.test.ts'],
     // One WebGPU device per worker: tests share it, so run files one after another.

@@ -1,6 +1,8 @@
-// Types for esbuild-options.mjs (imported by TypeScript tests and tools).
-import type { BuildOptions } from 'esbuild';
+// Types for esbuild-options.mjs (imported by TypeScript tests, tools and vitest.config.ts).
+import type { BuildOptions, Plugin } from 'esbuild';
 
-export declare const wgslLoader: NonNullable<BuildOptions['loader']>;
+/** The JS module a .wgsl file becomes: `export default { file, code, reflection }`. */
+export declare function wgslModuleSource(path: string): Promise<string>;
+export declare function wgslPlugin(): Plugin;
 export declare function nodeOptions(entry: string, outfile: string): BuildOptions & { entryPoints: string[]; outfile: string };
 export declare function browserOptions(entry: string, outfile: string): BuildOptions & { entryPoints: string[]; outfile: string };

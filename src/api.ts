@@ -2,12 +2,24 @@
  * The public API, shared by the Node and browser entry points (each registers its WebGPU
  * provider first and then re-exports this module).
  */
-import { createEngine as createEngineRaw, init as initEngine, type Engine } from './device/engine.ts';
-import type { InitOptions } from './device/provider.ts';
+import { createEngine as createEngineRaw, engine, init as initEngine, type Engine } from './device/engine.ts';
+import type { InitOptions as DeviceOptions } from './device/provider.ts';
 import { checkKernels } from './kernels/registry.ts';
+import { warmupKernels, type WarmupReport } from './kernels/warmup.ts';
 import { checkOptions, optionKeys } from './tensor/options.ts';
 
-const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true });
+/** init()'s options: the device's, plus `warmup`. */
+export interface InitOptions extends DeviceOptions {
+  /**
+   * Compile pipelines before init() resolves, as `warmup()` does: `true` for every registered
+   * kernel, or kernel-name prefixes such as ['hem', 'matmul']. Default: none (each pipeline is
+   * compiled on first use).
+   */
+  warmup?: boolean | string[];
+}
+
+const DEVICE_KEYS = optionKeys<DeviceOptions>({ adapter: true, robustness: true, powerPreference: true });
+const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true, warmup: true });
 
 const checked = new WeakSet<Engine>();
 
@@ -25,17 +37,34 @@ async function ready(e: Engine): Promise<Engine> {
  */
 export async function init(options: InitOptions = {}): Promise<Engine> {
   checkOptions('hemgpu init', options, INIT_KEYS);
-  return ready(await initEngine(options));
+  const { warmup: want, ...device } = options;
+  if (want !== undefined && typeof want !== 'boolean' && !Array.isArray(want)) {
+    throw new Error(`hemgpu init: warmup must be true, false or a list of kernel-name prefixes such as ['hem'], got ${JSON.stringify(want)}.`);
+  }
+  const e = await ready(await initEngine(device));
+  if (want) await warmupKernels(e, want === true ? undefined : want);
+  return e;
+}
+
+/**
+ * Compile, in parallel and without blocking (createComputePipelineAsync), every pipeline variant
+ * the launchers declare for the registered kernels whose names start with one of `prefixes`
+ * (every kernel when omitted), e.g. warmup(['hem', 'matmul']). The dispatches then find them
+ * cached. Needs init() first.
+ */
+export async function warmup(prefixes?: string[]): Promise<WarmupReport> {
+  return warmupKernels(engine(), prefixes);
 }
 
 /** A second, independent engine (its own device), e.g. to compare robustness settings. */
-export async function createEngine(options: InitOptions = {}): Promise<Engine> {
-  checkOptions('createEngine', options, INIT_KEYS);
+export async function createEngine(options: DeviceOptions = {}): Promise<Engine> {
+  checkOptions('createEngine', options, DEVICE_KEYS);
   return ready(await createEngineRaw(options));
 }
 
 export { adapterInfo, sync, shutdown, withEngine, type Engine, type AdapterSummary } from './device/engine.ts';
-export type { InitOptions, AdapterPreference } from './device/provider.ts';
+export type { AdapterPreference } from './device/provider.ts';
+export type { WarmupReport } from './kernels/warmup.ts';
 export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';
 export { tidy, keep } from './tensor/scope.ts';
 export { noGrad, isGradEnabled } from './autograd/tape.ts';
@@ -49,7 +78,8 @@ export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './kernels/m
 export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { crossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
-export { defineKernel, registeredKernels, type Kernel } from './kernels/registry.ts';
+export { defineKernel, registeredKernels, pipelineStats, type Kernel, type KernelOptions, type KernelVariants, type PipelineStats } from './kernels/registry.ts';
+export type { WgslModule, WgslInterface } from './kernels/wgsl-module.ts';
 export { hem, hemEStep, hemNStep, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './ops/hem/index.ts';
 export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';
 export { Optimizer } from './optim/optimizer.ts';
@@ -112,3 +142,8 @@ export { evaluate, type Evaluation } from './train/evaluate.ts';
 export { ConfusionMatrix, argmaxLastAxis } from './train/metrics.ts';
 export { writeTrainingCheckpoint, restoreModel, restoreOptimizer, type History } from './train/checkpoint.ts';
 export { verifyCheckpoint, type CheckpointInfo, type ConfigChange } from './train/checkpoint-verify.ts';
+export { saveWeights, readWeights, loadWeights, type RunState, type LoadedWeights } from './train/weights.ts';
+export { TrainingRun, type TrainingRunData, type EvaluateRunOptions } from './train/run.ts';
+export { demoConfig, DEMO_STEPS } from './train/recipes.ts';
+export { attentionMaps, gradientFlow, predictScenes, type AttentionMaps, type AttentionMapOptions, type GradientFlowOptions, type ScenePredictions } from './train/inspect.ts';
+export { decodeDigits } from './data/digits-asset.ts';

@@ -1,8 +1,9 @@
-// WGSL sources are imported as text: esbuild's `text` loader in the build, a small plugin in
-// vitest.config.ts under test. The same import works in Node and in the browser bundle.
+// A `.wgsl` import is the file's WGSL text and its interface reflected at build time (the esbuild
+// plugin of scripts/esbuild-options.mjs in the bundles, the vitest plugin under test; both call
+// src/kernels/reflect.ts): pass it to defineKernel. The same import works in Node and browsers.
 declare module '*.wgsl' {
-  const source: string;
-  export default source;
+  const module: import('./kernels/wgsl-module.ts').WgslModule;
+  export default module;
 }
 
 // wgsl_reflect's `main` is CommonJS inside a "type": "module" package, so Node ESM must import

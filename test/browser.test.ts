@@ -62,10 +62,12 @@ async function bundle(): Promise<void> {
   browserMeta = engine.metafile ?? null;
   browserBundle = readFileSync(join(OUT, 'hemgpu.browser.js'), 'utf8');
   // The checks import the engine's entry point; in the page that import is the bundle above.
+  const checks = browserOptions('test/browser/checks.ts', join(OUT, 'checks.js'));
   await build({
-    ...browserOptions('test/browser/checks.ts', join(OUT, 'checks.js')),
+    ...checks,
     absWorkingDir: ROOT,
     plugins: [
+      ...(checks.plugins ?? []),
       {
         name: 'hemgpu-external',
         setup(b) {

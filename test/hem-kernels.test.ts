@@ -13,7 +13,7 @@ beforeAll(async () => {
   await hg.init();
 });
 
-const hemKernels = (): hg.Kernel[] => hg.registeredKernels().filter((k) => k.source === hemWgsl);
+const hemKernels = (): hg.Kernel[] => hg.registeredKernels().filter((k) => k.source === hemWgsl.code);
 
 describe('hem.wgsl interfaces', () => {
   test('the registered kernels: one per entry point, under their names', () => {

@@ -10,6 +10,7 @@ import * as hg from '../src/index.node.ts';
 import elementwiseWgsl from '../kernels/elementwise.wgsl';
 import { BINARY, UNARY } from '../src/kernels/elementwise.ts';
 import type { DispatchArgs, StorageArg } from '../src/kernels/registry.ts';
+import { wgslModule } from '../src/reflect.ts';
 
 beforeAll(async () => {
   await hg.init();
@@ -37,7 +38,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 }
 `;
 
-const kernel = hg.defineKernel('test_gather_scale', SOURCE);
+const kernel = hg.defineKernel('test_gather_scale', wgslModule(SOURCE));
 
 /** A call site's bindings for n elements: src f32 [n], dst f32 [n], idx i32 [n]. */
 function setup(n = 5): { src: hg.Tensor; dst: hg.Tensor; idx: hg.Tensor; args: () => DispatchArgs } {
@@ -99,17 +100,17 @@ describe('reflection', () => {
   });
 
   test('defining the same name again returns the same kernel; another source under it throws', () => {
-    expect(hg.defineKernel('test_gather_scale', SOURCE)).toBe(kernel);
-    expect(() => hg.defineKernel('test_gather_scale', SOURCE.replace('2.5', '3'), 'other')).toThrow(
+    expect(hg.defineKernel('test_gather_scale', wgslModule(SOURCE))).toBe(kernel);
+    expect(() => hg.defineKernel('test_gather_scale', wgslModule(SOURCE.replace('2.5', '3')), 'other')).toThrow(
       /kernel 'test_gather_scale' is already registered with a different source or entry point/,
     );
   });
 
   test('a missing entry point, unparsable WGSL and a binding outside group 0 are named', () => {
-    expect(() => hg.defineKernel('test_no_entry', SOURCE, 'nope')).toThrow(/kernel 'test_no_entry': no @compute entry point 'nope' \(found: main\)/);
-    expect(() => hg.defineKernel('test_bad_wgsl', 'fn main( {')).toThrow(/kernel 'test_bad_wgsl'/);
+    expect(() => hg.defineKernel('test_no_entry', wgslModule(SOURCE), 'nope')).toThrow(/kernel 'test_no_entry': no @compute entry point 'nope' \(found: main\)/);
+    expect(() => hg.defineKernel('test_bad_wgsl', wgslModule('fn main( {'))).toThrow(/kernel 'test_bad_wgsl'/);
     expect(() =>
-      hg.defineKernel('test_group1', SOURCE.replace('@group(0) @binding(2)', '@group(1) @binding(2)')),
+      hg.defineKernel('test_group1', wgslModule(SOURCE.replace('@group(0) @binding(2)', '@group(1) @binding(2)'))),
     ).toThrow(/kernel 'test_group1': binding 'idx' is in @group\(1\)/);
   });
 });
@@ -232,7 +233,7 @@ describe('op codes', () => {
   /** Parse `const U_NAME: u32 = 3u;` lines of the WGSL into { NAME: 3 }. */
   function wgslCodes(prefix: 'U' | 'B'): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const m of elementwiseWgsl.matchAll(new RegExp(`^\\s*const\\s+${prefix}_([A-Z0-9_]+)\\s*:\\s*u32\\s*=\\s*(\\d+)u?\\s*;`, 'gm'))) {
+    for (const m of elementwiseWgsl.code.matchAll(new RegExp(`^\\s*const\\s+${prefix}_([A-Z0-9_]+)\\s*:\\s*u32\\s*=\\s*(\\d+)u?\\s*;`, 'gm'))) {
       out[m[1]!] = Number(m[2]);
     }
     return out;

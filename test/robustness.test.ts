@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
+import { wgslModule } from '../src/reflect.ts';
 import { Rng, expectClose, gamma, nd, refMatmul, abs } from './helpers.ts';
 
 let robust: hg.Engine;
@@ -220,9 +221,9 @@ describe('robustness on and off give bit-identical results', () => {
     // below is between two really different settings.
     const k = hg.defineKernel(
       'test_unchecked_read',
-      `@group(0) @binding(0) var<storage, read> src: array<f32>;
+      wgslModule(`@group(0) @binding(0) var<storage, read> src: array<f32>;
        @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-       @compute @workgroup_size(4) fn main(@builtin(local_invocation_index) i: u32) { dst[i] = src[i + 8u]; }`,
+       @compute @workgroup_size(4) fn main(@builtin(local_invocation_index) i: u32) { dst[i] = src[i + 8u]; }`),
     );
     const run = (e: hg.Engine): hg.Tensor =>
       hg.withEngine(e, () => {

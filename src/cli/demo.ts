@@ -9,42 +9,41 @@ import { adapterInfo, init } from '../index.node.ts';
 import { UsageError, parseTrainFlags, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
 import type { SegModelName } from '../model/segnet.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
+import { DEMO_STEPS, demoFlagValues } from '../train/recipes.ts';
 import { figurePaths, writeAttentionMaps, writeGradientFlow, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
 import { consoleHooks, printResult } from './console.ts';
 import type { Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 
 /**
- * The demo's recipe (docs/experiments/digit-scenes.md, recipe #25 with em-gamma 0): 1–3 digits of
- * 28–36 px per 64×64 scene, placed with at most 20% overlap and labelled from intensity 0.1, so
- * that output stride 4 can resolve them; 30% of the background pixels kept in the loss per step;
- * a narrow backbone (width 16, C = 48) with dilated 3×3 convs for a receptive field that covers a
- * digit; AdamW at 0.01 with a 20-step warm-up, batch 4. Flags given on the command line override it.
+ * The demo's recipe as flags: the flags it sets, with their values from demoConfig()
+ * (src/train/recipes.ts, the one source of the recipe, which a browser page trains with too).
+ * Flags given on the command line override it.
  */
-export const DEMO_RECIPE: Record<string, string> = {
-  size: '64',
-  'min-digits': '1',
-  'max-digits': '3',
-  'min-scale': '28',
-  'max-scale': '36',
-  'max-overlap': '0.2',
-  threshold: '0.1',
-  'bg-keep': '0.3',
-  width: '16',
-  channels: '48',
-  dilation: '2',
-  optimizer: 'adamw',
-  lr: '0.01',
-  warmup: '20',
-  batch: '4',
-  'train-scenes': '4800',
-  'val-scenes': '200',
-  'eval-every': '330',
-};
+export const DEMO_RECIPE: Record<string, string> = demoFlagValues([
+  'size',
+  'min-digits',
+  'max-digits',
+  'min-scale',
+  'max-scale',
+  'max-overlap',
+  'threshold',
+  'bg-keep',
+  'width',
+  'channels',
+  'dilation',
+  'optimizer',
+  'lr',
+  'warmup',
+  'batch',
+  'train-scenes',
+  'val-scenes',
+  'eval-every',
+]);
 
 /** Steps per model: what fits the demo's 10-minute budget on a 2-core CPU driver, or 3000 on a GPU. */
 function demoSteps(software: boolean): number {
-  return software ? 660 : 3000;
+  return software ? DEMO_STEPS.cpu : DEMO_STEPS.gpu;
 }
 
 /**

@@ -7,18 +7,18 @@
  */
 import batchnormWgsl from '../../kernels/batchnorm.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
-import { groupsFor, uniform } from './dispatch.ts';
+import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  statsPartial: defineKernel('batchnorm_stats', batchnormWgsl, 'stats_partial'),
-  statsFinalize: defineKernel('batchnorm_stats_finalize', batchnormWgsl, 'stats_finalize'),
-  statsEval: defineKernel('batchnorm_stats_eval', batchnormWgsl, 'stats_eval'),
-  normalize: defineKernel('batchnorm_normalize', batchnormWgsl, 'normalize'),
-  gradPartial: defineKernel('batchnorm_grad_partial', batchnormWgsl, 'grad_partial'),
-  gradFinalize: defineKernel('batchnorm_grad_finalize', batchnormWgsl, 'grad_finalize'),
-  dxTrain: defineKernel('batchnorm_dx', batchnormWgsl, 'dx_train'),
-  dxEval: defineKernel('batchnorm_dx_eval', batchnormWgsl, 'dx_eval'),
+  statsPartial: /* @__PURE__ */ defineKernel('batchnorm_stats', batchnormWgsl, 'stats_partial', { variants: () => overrideSets({ WG }, { CT: [1, 2, 4, 8, 16, 32, 64] }) }),
+  statsFinalize: /* @__PURE__ */ defineKernel('batchnorm_stats_finalize', batchnormWgsl, 'stats_finalize', { variants: () => overrideSets({ WG }) }),
+  statsEval: /* @__PURE__ */ defineKernel('batchnorm_stats_eval', batchnormWgsl, 'stats_eval', { variants: () => overrideSets({ WG }) }),
+  normalize: /* @__PURE__ */ defineKernel('batchnorm_normalize', batchnormWgsl, 'normalize', { variants: () => overrideSets({ WG }) }),
+  gradPartial: /* @__PURE__ */ defineKernel('batchnorm_grad_partial', batchnormWgsl, 'grad_partial', { variants: () => overrideSets({ WG }, { CT: [1, 2, 4, 8, 16, 32, 64] }) }),
+  gradFinalize: /* @__PURE__ */ defineKernel('batchnorm_grad_finalize', batchnormWgsl, 'grad_finalize', { variants: () => overrideSets({ WG }) }),
+  dxTrain: /* @__PURE__ */ defineKernel('batchnorm_dx', batchnormWgsl, 'dx_train', { variants: () => overrideSets({ WG }) }),
+  dxEval: /* @__PURE__ */ defineKernel('batchnorm_dx_eval', batchnormWgsl, 'dx_eval', { variants: () => overrideSets({ WG }) }),
 };
 
 const WG = 64;

@@ -6,15 +6,15 @@
  */
 import convWgsl from '../../kernels/conv2d.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
-import { groupsFor, uniform } from './dispatch.ts';
+import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  im2col: defineKernel('conv2d_im2col', convWgsl, 'im2col'),
-  im2colC4: defineKernel('conv2d_im2col_c4', convWgsl, 'im2col_c4'),
-  col2im: defineKernel('conv2d_col2im', convWgsl, 'col2im'),
-  col2imC4: defineKernel('conv2d_col2im_c4', convWgsl, 'col2im_c4'),
-  epilogue: defineKernel('conv2d_epilogue', convWgsl, 'epilogue'),
+  im2col: /* @__PURE__ */ defineKernel('conv2d_im2col', convWgsl, 'im2col', { variants: () => overrideSets({ WG }) }),
+  im2colC4: /* @__PURE__ */ defineKernel('conv2d_im2col_c4', convWgsl, 'im2col_c4', { variants: () => overrideSets({ WG }) }),
+  col2im: /* @__PURE__ */ defineKernel('conv2d_col2im', convWgsl, 'col2im', { variants: () => overrideSets({ WG }) }),
+  col2imC4: /* @__PURE__ */ defineKernel('conv2d_col2im_c4', convWgsl, 'col2im_c4', { variants: () => overrideSets({ WG }) }),
+  epilogue: /* @__PURE__ */ defineKernel('conv2d_epilogue', convWgsl, 'epilogue', { variants: () => overrideSets({ WG }, { HAS_BIAS: [false, true] }) }),
 };
 
 const WG = 256;

@@ -5,12 +5,12 @@
  */
 import crossEntropyWgsl from '../../kernels/cross-entropy.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
-import { groupsFor, uniform } from './dispatch.ts';
+import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  forward: defineKernel('cross_entropy', crossEntropyWgsl, 'forward'),
-  backward: defineKernel('cross_entropy_backward', crossEntropyWgsl, 'backward'),
+  forward: /* @__PURE__ */ defineKernel('cross_entropy', crossEntropyWgsl, 'forward', { variants: () => overrideSets({ WG }) }),
+  backward: /* @__PURE__ */ defineKernel('cross_entropy_backward', crossEntropyWgsl, 'backward', { variants: () => overrideSets({ WG }) }),
 };
 
 const WG = 64;

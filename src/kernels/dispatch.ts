@@ -71,3 +71,16 @@ export function pad8(v: readonly number[]): number[] {
   if (v.length > MAX_RANK) throw new Error(`hemgpu: rank ${v.length} is above the supported ${MAX_RANK}`);
   return [...v, ...new Array<number>(MAX_RANK - v.length).fill(0)];
 }
+
+/**
+ * The override sets a kernel's launchers use, for its definition's `variants`: `fixed` in every
+ * set, times each combination of the `axes` values, e.g. overrideSets({ WG: 64 }, { RBF: [false, true] }).
+ */
+export function overrideSets(
+  fixed: Record<string, number | boolean>,
+  axes: Record<string, readonly (number | boolean)[]> = {},
+): Record<string, number | boolean>[] {
+  let sets: Record<string, number | boolean>[] = [{ ...fixed }];
+  for (const [name, values] of Object.entries(axes)) sets = sets.flatMap((s) => values.map((v) => ({ ...s, [name]: v })));
+  return sets;
+}

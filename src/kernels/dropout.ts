@@ -5,10 +5,10 @@
  */
 import dropoutWgsl from '../../kernels/dropout.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
-import { groupsFor, uniform } from './dispatch.ts';
+import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
-const K = { dropout: defineKernel('dropout', dropoutWgsl, 'main') };
+const K = { dropout: /* @__PURE__ */ defineKernel('dropout', dropoutWgsl, 'main', { variants: () => overrideSets({ WG }) }) };
 
 const WG = 256;
 

@@ -5,14 +5,14 @@
 import elementwiseWgsl from '../../kernels/elementwise.wgsl';
 import { broadcastShapes, broadcastStrides, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { coalesce, groupsFor, pad8, stridesOf, uniform } from './dispatch.ts';
+import { coalesce, groupsFor, overrideSets, pad8, stridesOf, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  unary: defineKernel('unary', elementwiseWgsl, 'unary'),
-  binary: defineKernel('binary', elementwiseWgsl, 'binary'),
-  gather: defineKernel('gather', elementwiseWgsl, 'gather'),
-  pad: defineKernel('pad', elementwiseWgsl, 'pad'),
+  unary: /* @__PURE__ */ defineKernel('unary', elementwiseWgsl, 'unary', { variants: () => overrideSets({ WG }, { OP: Object.values(UNARY) }) }),
+  binary: /* @__PURE__ */ defineKernel('binary', elementwiseWgsl, 'binary', { variants: () => overrideSets({ WG }, { OP: Object.values(BINARY), BROADCAST: [false, true] }) }),
+  gather: /* @__PURE__ */ defineKernel('gather', elementwiseWgsl, 'gather', { variants: () => overrideSets({ WG }) }),
+  pad: /* @__PURE__ */ defineKernel('pad', elementwiseWgsl, 'pad', { variants: () => overrideSets({ WG }) }),
 };
 
 /** Unary op codes of kernels/elementwise.wgsl (keep in sync with its constants). */

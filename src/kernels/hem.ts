@@ -10,21 +10,21 @@
  */
 import hemWgsl from '../../kernels/hem.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
-import { grid, uniform } from './dispatch.ts';
+import { grid, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  estep: defineKernel('hem_estep', hemWgsl, 'estep'),
-  wsum: defineKernel('hem_wsum', hemWgsl, 'wsum'),
-  nstepFinish: defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish'),
-  wsumFinish: defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish'),
-  normalize: defineKernel('hem_normalize', hemWgsl, 'normalize'),
-  normalizeGrad: defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad'),
-  nstepPrep: defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep'),
-  estepGrad: defineKernel('hem_estep_grad', hemWgsl, 'estep_grad'),
-  dx: defineKernel('hem_dx', hemWgsl, 'dx'),
-  dmuFinish: defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish'),
-  elbo: defineKernel('hem_elbo', hemWgsl, 'elbo'),
+  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => overrideSets({ WG }, { RBF: [false, true] }) }),
+  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => overrideSets({ WG }) }),
+  nstepFinish: /* @__PURE__ */ defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish', { variants: () => overrideSets({ WG }) }),
+  wsumFinish: /* @__PURE__ */ defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish', { variants: () => overrideSets({ WG }) }),
+  normalize: /* @__PURE__ */ defineKernel('hem_normalize', hemWgsl, 'normalize', { variants: () => overrideSets({ WG }) }),
+  normalizeGrad: /* @__PURE__ */ defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad', { variants: () => overrideSets({ WG }) }),
+  nstepPrep: /* @__PURE__ */ defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep', { variants: () => overrideSets({ WG }) }),
+  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => overrideSets({ WG }, { DGAMMA_IN: [false, true] }) }),
+  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => overrideSets({ WG }, { PART: [0, 1, 2] }) }),
+  dmuFinish: /* @__PURE__ */ defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish', { variants: () => overrideSets({ WG }, { RBF: [false, true] }) }),
+  elbo: /* @__PURE__ */ defineKernel('hem_elbo', hemWgsl, 'elbo', { variants: () => overrideSets({ WG }) }),
 } as const;
 
 const WG = 64;

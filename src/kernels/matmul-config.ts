@@ -22,6 +22,9 @@ export interface MatmulConfig {
  */
 export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 };
 
+/** The tile shape of products with at most 64 × 64 outputs (small tiles: more invocations work). */
+export const SMALL_MATMUL_CONFIG: MatmulConfig = { BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
+
 const configs = new WeakMap<object, MatmulConfig>();
 
 export function checkMatmulConfig(c: MatmulConfig): void {
@@ -48,6 +51,6 @@ export function getMatmulConfig(): MatmulConfig {
 /** The tile shape for one product (small outputs get small tiles so more invocations work). */
 export function matmulConfig(M: number, N: number): MatmulConfig {
   const c = getMatmulConfig();
-  if (M * N <= 64 * 64) return { BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
+  if (M * N <= 64 * 64) return SMALL_MATMUL_CONFIG;
   return c;
 }

@@ -10,13 +10,38 @@ import { fmt, sameShape, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { ceil4 } from './dispatch.ts';
 import { padZeros, sliceLeading } from './elementwise.ts';
-import { matmulConfig } from './matmul-config.ts';
+import { getMatmulConfig, matmulConfig, SMALL_MATMUL_CONFIG, type MatmulConfig } from './matmul-config.ts';
 import { reduceSum } from './reduce.ts';
 import { defineKernel } from './registry.ts';
 
+/**
+ * The override sets matmulKernel dispatches: the current tile shape and the small-product one,
+ * each with the four transpose combinations (the scalar kernel caps BM at 2).
+ */
+function matmulVariants(entry: 'main' | 'tiled4'): Record<string, number | boolean>[] {
+  const out: Record<string, number | boolean>[] = [];
+  const configs: MatmulConfig[] = [getMatmulConfig(), SMALL_MATMUL_CONFIG];
+  const seen = new Set<string>();
+  for (const cfg of configs) {
+    for (const TRANS_A of [false, true]) {
+      for (const TRANS_B of [false, true]) {
+        const { WG_X, WG_Y } = cfg;
+        const v: Record<string, number | boolean> =
+          entry === 'tiled4'
+            ? { BM: cfg.BM, BN: cfg.BN, WG_X, WG_Y, TRANS_A, TRANS_B }
+            : { TM: 4 * Math.min(cfg.BM, 2), TN: 4 * cfg.BN, WG_X, WG_Y, TRANS_A, TRANS_B };
+        const key = JSON.stringify(v);
+        if (!seen.has(key)) out.push(v);
+        seen.add(key);
+      }
+    }
+  }
+  return out;
+}
+
 const K = {
-  matmul: defineKernel('matmul', matmulWgsl, 'main'),
-  matmulTiled4: defineKernel('matmul_tiled4', matmulWgsl, 'tiled4'),
+  matmul: /* @__PURE__ */ defineKernel('matmul', matmulWgsl, 'main', { variants: () => matmulVariants('main') }),
+  matmulTiled4: /* @__PURE__ */ defineKernel('matmul_tiled4', matmulWgsl, 'tiled4', { variants: () => matmulVariants('tiled4') }),
 };
 
 interface Plan {

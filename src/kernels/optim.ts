@@ -9,8 +9,8 @@ import { grid, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  sgd: defineKernel('optim_sgd', optimWgsl, 'sgd'),
-  adamw: defineKernel('optim_adamw', optimWgsl, 'adamw'),
+  sgd: /* @__PURE__ */ defineKernel('optim_sgd', optimWgsl, 'sgd'),
+  adamw: /* @__PURE__ */ defineKernel('optim_adamw', optimWgsl, 'adamw'),
 };
 
 /** A packed group: flat parameters and gradients, the chunk table, and their sizes. */

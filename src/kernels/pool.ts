@@ -5,14 +5,14 @@
  */
 import poolWgsl from '../../kernels/pool.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
-import { groupsFor, uniform } from './dispatch.ts';
+import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  maxForward: defineKernel('maxpool2d', poolWgsl, 'max_forward'),
-  maxBackward: defineKernel('maxpool2d_backward', poolWgsl, 'max_backward'),
-  avgForward: defineKernel('avgpool2d', poolWgsl, 'avg_forward'),
-  avgBackward: defineKernel('avgpool2d_backward', poolWgsl, 'avg_backward'),
+  maxForward: /* @__PURE__ */ defineKernel('maxpool2d', poolWgsl, 'max_forward', { variants: () => overrideSets({ WG }) }),
+  maxBackward: /* @__PURE__ */ defineKernel('maxpool2d_backward', poolWgsl, 'max_backward', { variants: () => overrideSets({ WG }) }),
+  avgForward: /* @__PURE__ */ defineKernel('avgpool2d', poolWgsl, 'avg_forward', { variants: () => overrideSets({ WG }, { INCLUDE_PAD: [false, true] }) }),
+  avgBackward: /* @__PURE__ */ defineKernel('avgpool2d_backward', poolWgsl, 'avg_backward', { variants: () => overrideSets({ WG }, { INCLUDE_PAD: [false, true] }) }),
 };
 
 const WG = 256;

@@ -10,9 +10,9 @@ import { groupsFor, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  fill: defineKernel('fill', randomWgsl, 'const_fill'),
-  uniform: defineKernel('uniform_random', randomWgsl, 'uniform_fill'),
-  normal: defineKernel('normal_random', randomWgsl, 'normal_fill'),
+  fill: /* @__PURE__ */ defineKernel('fill', randomWgsl, 'const_fill'),
+  uniform: /* @__PURE__ */ defineKernel('uniform_random', randomWgsl, 'uniform_fill'),
+  normal: /* @__PURE__ */ defineKernel('normal_random', randomWgsl, 'normal_fill'),
 };
 
 const WG = 256;

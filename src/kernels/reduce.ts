@@ -6,10 +6,10 @@
 import reduceWgsl from '../../kernels/reduce.wgsl';
 import { fmt, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { coalesce, groupsFor, pad8, stridesOf, uniform } from './dispatch.ts';
+import { coalesce, groupsFor, overrideSets, pad8, stridesOf, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
-const K = { reduce: defineKernel('reduce', reduceWgsl, 'main') };
+const K = { reduce: /* @__PURE__ */ defineKernel('reduce', reduceWgsl, 'main', { variants: () => overrideSets({ WG }, { PER_THREAD: [false, true] }) }) };
 
 const WG = 64;
 /** Elements per workgroup in the first pass of a long reduction. */

@@ -1,39 +1,55 @@
 /**
- * Kernel registry. Each WGSL entry point is registered once with its source; the source is
- * reflected with wgsl_reflect, and the reflection is the single truth for its bind group layout,
- * its uniform struct layout and its override constants. A call site binds buffers by name with
- * an access mode and element type; any difference from the WGSL is an error that names the
- * kernel and the binding, raised before any GPU work. Pipelines are compiled once per
- * (engine, kernel, override values) and cached.
+ * Kernel registry. Each WGSL entry point is registered once with its module (a `.wgsl` import:
+ * the code and its reflection, made at build time by src/kernels/reflect.ts), and the reflection
+ * is the single truth for its bind group layout, its uniform struct layout and its override
+ * constants: nothing here parses WGSL. A call site binds buffers by name with an access mode and
+ * element type; any difference from the WGSL is an error that names the kernel and the binding,
+ * raised before any GPU work. Pipelines are compiled once per (engine, kernel, override values)
+ * into one cache, synchronously on first use or asynchronously ahead of it by `warmup()`, from
+ * the override sets (variants) each definition declares.
  */
-import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
-import type { MemberInfo, TypeInfo, VariableInfo } from 'wgsl_reflect/types/reflect/info.d.ts';
 import { engine, type Engine } from '../device/engine.ts';
+import type { BindingInfo, WgslModule } from './wgsl-module.ts';
 
-type Access = 'read' | 'read_write' | 'uniform';
 type ElementType = 'f32' | 'i32' | 'u32';
+type Overrides = Record<string, number | boolean>;
 
-export interface BindingInfo {
-  name: string;
-  binding: number;
-  access: Access;
-  /** Scalar element type of a storage array (array<f32>, array<vec4<f32>> → 'f32'). */
-  element: ElementType | null;
-  /** For uniforms: the struct's members with byte offsets. */
-  members: UniformMember[] | null;
-  /** For uniforms: the struct's size in bytes. */
-  size: number;
+/**
+ * The override sets a kernel's launchers dispatch it with: a list, or a function of the current
+ * engine's configuration (e.g. matmul's tile shape). `warmup()` compiles each of them.
+ */
+export type KernelVariants = readonly Overrides[] | (() => readonly Overrides[]);
+
+export interface KernelOptions {
+  /** The override sets the launchers use (default: one pipeline with the WGSL's defaults). */
+  variants?: KernelVariants;
 }
 
-interface UniformMember {
-  name: string;
-  offset: number;
-  /** Scalar type of every component. */
-  scalar: ElementType;
-  /** Total scalar components (vec4 → 4, array<vec4<u32>, 2> → 8). */
-  components: number;
-  /** Byte distance between consecutive components as laid out (4, or an array stride). */
-  layout: { count: number; stride: number; width: number };
+/** Pipelines compiled on an engine: `sync` on first use by a dispatch, `async` by warmup(). */
+export interface PipelineStats {
+  sync: number;
+  async: number;
+}
+
+interface EngineState {
+  stats: PipelineStats;
+  /** Async compiles in flight, by pipeline cache key. */
+  pending: Map<string, Promise<GPUComputePipeline>>;
+}
+const states = new WeakMap<Engine, EngineState>();
+
+function stateOf(e: Engine): EngineState {
+  let s = states.get(e);
+  if (!s) {
+    s = { stats: { sync: 0, async: 0 }, pending: new Map() };
+    states.set(e, s);
+  }
+  return s;
+}
+
+/** Pipelines compiled so far on the current engine, synchronously (first use) and by warmup(). */
+export function pipelineStats(): PipelineStats {
+  return { ...stateOf(engine()).stats };
 }
 
 /** A storage buffer binding supplied by a call site. */
@@ -58,75 +74,64 @@ export interface DispatchArgs {
   workgroups: [number, number?, number?];
 }
 
-function scalarOf(t: TypeInfo | null): ElementType | null {
-  if (!t) return null;
-  const name = t.name;
-  if (name === 'f32' || name === 'i32' || name === 'u32') return name;
-  if (name === 'bool') return 'u32';
-  const inner = (t as TypeInfo & { format?: TypeInfo | null }).format ?? null;
-  return inner ? scalarOf(inner) : null;
-}
-
-function vectorWidth(t: TypeInfo): number {
-  const m = /^vec([234])/.exec(t.name);
-  return m ? Number(m[1]) : 1;
-}
-
-function memberLayout(m: MemberInfo): UniformMember {
-  const scalar = scalarOf(m.type);
-  if (!scalar) throw new Error(`uniform member '${m.name}' has unsupported type ${m.type.getTypeName()}`);
-  if (m.isArray) {
-    const format = m.format as TypeInfo;
-    const width = vectorWidth(format);
-    return {
-      name: m.name,
-      offset: m.offset,
-      scalar,
-      components: m.count * width,
-      layout: { count: m.count, stride: m.stride, width },
-    };
-  }
-  const width = vectorWidth(m.type);
-  return { name: m.name, offset: m.offset, scalar, components: width, layout: { count: 1, stride: 16, width } };
-}
-
 export class Kernel {
   readonly bindings: BindingInfo[];
   readonly overrides: Map<string, string>;
+  /** The WGSL text (entry points of one file share it, and one shader module per engine). */
+  readonly source: string;
+  /** Where the WGSL came from (a path relative to the package root, or wgslModule's name). */
+  readonly file: string;
+  private readonly variantList: KernelVariants;
 
   constructor(
     readonly name: string,
-    readonly source: string,
+    module: WgslModule,
     readonly entry: string,
+    options: KernelOptions = {},
   ) {
-    let reflect: WgslReflect;
-    try {
-      reflect = new WgslReflect(source);
-    } catch (err) {
-      throw new Error(`hemgpu kernel '${name}': wgsl_reflect could not parse the WGSL: ${(err as Error).message}`);
+    const where = `hemgpu kernel '${name}'`;
+    if (typeof module !== 'object' || module === null || typeof module.code !== 'string' || !module.reflection) {
+      throw new Error(
+        `${where}: defineKernel takes a WgslModule ({ file, code, reflection }), got ${typeof module === 'string' ? 'WGSL text' : String(module)}. ` +
+          "Import the .wgsl file (hemgpu's esbuild and vitest plugins reflect it at build time), or reflect WGSL text at run " +
+          "time with wgslModule(code) from 'hemgpu/reflect'.",
+      );
     }
-    const fn = reflect.entry.compute.find((f) => f.name === entry);
+    this.source = module.code;
+    this.file = module.file;
+    const r = module.reflection;
+    if (r.error) throw new Error(`${where}: ${r.error}`);
+    const fn = r.entries[entry];
     if (!fn) {
-      const names = reflect.entry.compute.map((f) => f.name).join(', ') || 'none';
-      throw new Error(`hemgpu kernel '${name}': no @compute entry point '${entry}' (found: ${names})`);
+      const names = Object.keys(r.entries).join(', ') || 'none';
+      throw new Error(`${where}: no @compute entry point '${entry}' (found: ${names})`);
     }
-    this.bindings = fn.resources.map((v) => this.describe(v)).sort((a, b) => a.binding - b.binding);
-    this.overrides = new Map(reflect.overrides.map((o) => [o.name, o.type?.name ?? 'unknown']));
+    if (fn.error !== undefined) throw new Error(`${where}: ${fn.error}`);
+    this.bindings = fn.bindings;
+    this.overrides = new Map(Object.entries(r.overrides));
+    this.variantList = options.variants ?? [{}];
+    if (typeof this.variantList !== 'function') this.checkVariants(this.variantList);
   }
 
-  private describe(v: VariableInfo): BindingInfo {
-    if (v.group !== 0) {
-      throw new Error(`hemgpu kernel '${this.name}': binding '${v.name}' is in @group(${v.group}); kernels use group 0 only`);
+  private checkVariants(list: readonly Overrides[]): void {
+    for (const v of list) {
+      for (const k of Object.keys(v)) {
+        if (!this.overrides.has(k)) {
+          throw new Error(
+            `hemgpu kernel '${this.name}': variant ${JSON.stringify(v)} sets override '${k}', which the WGSL does not declare ` +
+              `(declared: ${[...this.overrides.keys()].join(', ') || 'none'}).`,
+          );
+        }
+      }
     }
-    if (v.resourceType === 0) {
-      const members = (v.members ?? []).map(memberLayout);
-      return { name: v.name, binding: v.binding, access: 'uniform', element: null, members, size: v.size };
-    }
-    if (v.resourceType !== 1) {
-      throw new Error(`hemgpu kernel '${this.name}': binding '${v.name}' is not a buffer; kernels bind buffers only`);
-    }
-    const access: Access = v.access === 'read_write' || v.access === 'write' ? 'read_write' : 'read';
-    return { name: v.name, binding: v.binding, access, element: scalarOf(v.type), members: null, size: 0 };
+  }
+
+  /** The override sets its launchers use on the current engine (KernelOptions.variants). */
+  variants(): readonly Overrides[] {
+    if (typeof this.variantList !== 'function') return this.variantList;
+    const list = this.variantList();
+    this.checkVariants(list);
+    return list;
   }
 
   /** Human-readable binding list for error messages. */
@@ -240,21 +245,63 @@ export class Kernel {
     return mod;
   }
 
-  pipeline(e: Engine, overrides: Record<string, number | boolean> = {}): GPUComputePipeline {
+  private descriptor(e: Engine, overrides: Overrides): { key: string; desc: GPUComputePipelineDescriptor } {
     const keys = Object.keys(overrides).sort();
-    const key = `pipe|${this.name}|${this.entry}|${keys.map((k) => `${k}=${Number(overrides[k])}`).join(',')}`;
-    let p = e.cache.get(key) as GPUComputePipeline | undefined;
-    if (!p) {
-      const constants: Record<string, number> = {};
-      for (const k of keys) constants[k] = Number(overrides[k]);
-      p = e.device.createComputePipeline({
-        label: `${this.name}${keys.length ? ` [${keys.map((k) => `${k}=${constants[k]}`).join(' ')}]` : ''}`,
-        layout: e.device.createPipelineLayout({ bindGroupLayouts: [this.layout(e)], label: this.name }),
-        compute: { module: this.module(e), entryPoint: this.entry, constants },
-      });
-      e.cache.set(key, p);
-    }
+    const key = Kernel.key(this.name, this.entry, overrides);
+    const constants: Record<string, number> = {};
+    for (const k of keys) constants[k] = Number(overrides[k]);
+    const desc: GPUComputePipelineDescriptor = {
+      label: `${this.name}${keys.length ? ` [${keys.map((k) => `${k}=${constants[k]}`).join(' ')}]` : ''}`,
+      layout: e.device.createPipelineLayout({ bindGroupLayouts: [this.layout(e)], label: this.name }),
+      compute: { module: this.module(e), entryPoint: this.entry, constants },
+    };
+    return { key, desc };
+  }
+
+  private static key(name: string, entry: string, overrides: Overrides): string {
+    const keys = Object.keys(overrides).sort();
+    return `pipe|${name}|${entry}|${keys.map((k) => `${k}=${Number(overrides[k])}`).join(',')}`;
+  }
+
+  /** The cached pipeline for these override values, compiled synchronously if not there yet. */
+  pipeline(e: Engine, overrides: Overrides = {}): GPUComputePipeline {
+    const cached = e.cache.get(Kernel.key(this.name, this.entry, overrides)) as GPUComputePipeline | undefined;
+    if (cached) return cached;
+    // A warmup compile of this pipeline may still be in flight; a dispatch cannot wait for it.
+    const { key, desc } = this.descriptor(e, overrides);
+    const p = e.device.createComputePipeline(desc);
+    stateOf(e).stats.sync++;
+    e.cache.set(key, p);
     return p;
+  }
+
+  /**
+   * Compile the pipeline for these override values with createComputePipelineAsync into the
+   * same cache (nothing when it is cached; the compile in flight when one is). Returns whether
+   * this call started a compile.
+   */
+  async pipelineAsync(e: Engine, overrides: Overrides = {}): Promise<boolean> {
+    const k = Kernel.key(this.name, this.entry, overrides);
+    if (e.cache.has(k)) return false;
+    const st = stateOf(e);
+    const inFlight = st.pending.get(k);
+    if (inFlight) {
+      await inFlight;
+      return false;
+    }
+    const { key, desc } = this.descriptor(e, overrides);
+    const compile = e.device.createComputePipelineAsync(desc);
+    st.pending.set(key, compile);
+    try {
+      const p = await compile;
+      st.stats.async++;
+      if (!e.cache.has(key)) e.cache.set(key, p);
+    } catch (err) {
+      throw new Error(`hemgpu kernel '${this.name}': pipeline ${desc.label} failed to compile: ${(err as Error).message}`);
+    } finally {
+      st.pending.delete(key);
+    }
+    return true;
   }
 
   /** Validate, then record one dispatch of this kernel on the current engine. */
@@ -282,16 +329,21 @@ export class Kernel {
 
 const registry = new Map<string, Kernel>();
 
-/** Register a WGSL entry point under a name (once); returns the reflected kernel. */
-export function defineKernel(name: string, source: string, entry = 'main'): Kernel {
+/**
+ * Register a WGSL entry point under a name (once); returns the kernel built from the module's
+ * reflection. `module` is a `.wgsl` import or `wgslModule(code)` from `hemgpu/reflect`.
+ * Side-effect free for bundlers: the launchers mark their calls pure, so an unused launcher's
+ * kernels are dropped from a bundle (and are then not registered).
+ */
+export function defineKernel(name: string, module: WgslModule, entry = 'main', options: KernelOptions = {}): Kernel {
   const existing = registry.get(name);
   if (existing) {
-    if (existing.source !== source || existing.entry !== entry) {
+    if (existing.source !== module?.code || existing.entry !== entry) {
       throw new Error(`hemgpu: kernel '${name}' is already registered with a different source or entry point.`);
     }
     return existing;
   }
-  const k = new Kernel(name, source, entry);
+  const k = new Kernel(name, module, entry, options);
   registry.set(name, k);
   return k;
 }

@@ -6,12 +6,12 @@
 import softmaxWgsl from '../../kernels/softmax.wgsl';
 import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { groupsFor, uniform } from './dispatch.ts';
+import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  softmax: defineKernel('softmax', softmaxWgsl, 'forward'),
-  softmaxBackward: defineKernel('softmax_backward', softmaxWgsl, 'backward'),
+  softmax: /* @__PURE__ */ defineKernel('softmax', softmaxWgsl, 'forward', { variants: () => overrideSets({ WG }, { ROW_PER_THREAD: [false, true] }) }),
+  softmaxBackward: /* @__PURE__ */ defineKernel('softmax_backward', softmaxWgsl, 'backward', { variants: () => overrideSets({ WG }, { ROW_PER_THREAD: [false, true] }) }),
 };
 
 const WG = 64;

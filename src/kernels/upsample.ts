@@ -6,12 +6,12 @@
 import upsampleWgsl from '../../kernels/upsample.wgsl';
 import type { Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { groupsFor, uniform } from './dispatch.ts';
+import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  forward: defineKernel('upsample_bilinear', upsampleWgsl, 'forward'),
-  axisAdjoint: defineKernel('upsample_bilinear_backward', upsampleWgsl, 'axis_adjoint'),
+  forward: /* @__PURE__ */ defineKernel('upsample_bilinear', upsampleWgsl, 'forward', { variants: () => overrideSets({ WG }) }),
+  axisAdjoint: /* @__PURE__ */ defineKernel('upsample_bilinear_backward', upsampleWgsl, 'axis_adjoint', { variants: () => overrideSets({ WG }) }),
 };
 
 const WG = 256;
