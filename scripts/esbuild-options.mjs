@@ -2,11 +2,21 @@
 // WGSL text and its interface, reflected HERE, at build time, by src/kernels/reflect.ts (the
 // same code the vitest plugin in vitest.config.ts calls), so the bundles carry no WGSL parser.
 import { build } from 'esbuild';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The hemgpu package root: the nearest folder above this file with hemgpu's package.json (this
+ * file may itself have been bundled into a .cache/ folder by scripts/run.mjs). */
+function packageRoot() {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const pkg = resolve(dir, 'package.json');
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'hemgpu') return dir;
+    if (dirname(dir) === dir) throw new Error(`hemgpu's package.json not found above ${fileURLToPath(import.meta.url)}`);
+  }
+}
+const ROOT = packageRoot();
 
 let reflector = null;
 

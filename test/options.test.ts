@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
+import { wgslModule } from '../src/reflect.ts';
 
 beforeAll(async () => {
   await hg.init();
@@ -40,6 +41,7 @@ const mu = (): hg.Tensor => T.mu;
 const gam = (): hg.Tensor => T.gam;
 const any = null as never;
 const dir = tmpdir();
+const NOOP = wgslModule('@compute @workgroup_size(1) fn main() {}');
 
 const CASES: Case[] = [
   ['init', 'hemgpu init', 'adaptor', 'adapter', () => hg.init({ adaptor: 'gpu' } as never)],
@@ -97,6 +99,8 @@ const CASES: Case[] = [
   ['EmBlock', 'EmBlock', 'eeta', 'eta', () => new hg.EmBlock({ unit: 'hem', channels: 2, bases: 2, iterations: 1, seed: 1, eeta: 0.5 } as never)],
   ['SegNet', 'SegNet', 'iteration', 'iterations', () => new hg.SegNet({ model: 'hem', iteration: 3 } as never)],
   ['trainStep', 'trainStep', 'dropoutseed', 'dropoutSeed', () => hg.trainStep(any, any, any, { dropoutseed: 1 } as never)],
+  ['defineKernel', 'defineKernel', 'variant', 'variants', () => hg.defineKernel('test_options_kernel', NOOP, 'main', { variant: [] } as never)],
+  ['Kernel', 'defineKernel', 'varients', 'variants', () => hg.defineKernel('test_options_kernel2', NOOP, 'main', { varients: [] } as never)], // the class behind defineKernel,
   ['evaluate', 'evaluate', 'batchSize', 'batch', () => hg.evaluate(any, any, { batchSize: 2 } as never)],
 ];
 

@@ -29,6 +29,8 @@ export interface KernelOptions {
 export interface PipelineStats {
   sync: number;
   async: number;
+  /** The labels (kernel [overrides]) of the pipelines compiled synchronously, in order. */
+  syncLabels: string[];
 }
 
 interface EngineState {
@@ -41,7 +43,7 @@ const states = new WeakMap<Engine, EngineState>();
 function stateOf(e: Engine): EngineState {
   let s = states.get(e);
   if (!s) {
-    s = { stats: { sync: 0, async: 0 }, pending: new Map() };
+    s = { stats: { sync: 0, async: 0, syncLabels: [] }, pending: new Map() };
     states.set(e, s);
   }
   return s;
@@ -49,7 +51,8 @@ function stateOf(e: Engine): EngineState {
 
 /** Pipelines compiled so far on the current engine, synchronously (first use) and by warmup(). */
 export function pipelineStats(): PipelineStats {
-  return { ...stateOf(engine()).stats };
+  const s = stateOf(engine()).stats;
+  return { ...s, syncLabels: [...s.syncLabels] };
 }
 
 /** A storage buffer binding supplied by a call site. */
@@ -96,6 +99,12 @@ export class Kernel {
           "Import the .wgsl file (hemgpu's esbuild and vitest plugins reflect it at build time), or reflect WGSL text at run " +
           "time with wgslModule(code) from 'hemgpu/reflect'.",
       );
+    }
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new Error(`defineKernel: options must be an object { variants }, got ${Array.isArray(options) ? 'an array' : String(options)}.`);
+    }
+    for (const k of Object.keys(options)) {
+      if (k !== 'variants') throw new Error(`defineKernel: unknown option '${k}' (options: variants) for kernel '${name}'.`);
     }
     this.source = module.code;
     this.file = module.file;
@@ -270,7 +279,9 @@ export class Kernel {
     // A warmup compile of this pipeline may still be in flight; a dispatch cannot wait for it.
     const { key, desc } = this.descriptor(e, overrides);
     const p = e.device.createComputePipeline(desc);
-    stateOf(e).stats.sync++;
+    const stats = stateOf(e).stats;
+    stats.sync++;
+    stats.syncLabels.push(String(desc.label));
     e.cache.set(key, p);
     return p;
   }
