@@ -206,7 +206,7 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'setup':
       params = msg.params;
       await exclusive('starting WebGPU', async () => {
-        await init({ warmup: ['hem', 'matmul', 'conv2d', 'batchnorm'] });
+        await init({ warmup: true });
         digits = await loadDigits();
         newRun(configOf(params!));
         view.eta = run!.config.eta;
