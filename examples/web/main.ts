@@ -7,7 +7,7 @@
 import { gradientFlowChartSpec, lossChartSpec, miouChartSpec, movingAverage } from '../../src/viz/training-charts.ts';
 import { ChartSlot, drawGrid } from './draw.ts';
 import { parseParams, type PageModel } from './params.ts';
-import type { BenchRow, FromWorker, RasterGrid, RunInfo, ToWorker } from './protocol.ts';
+import { adapterLabel, type BenchRow, type FromWorker, type RasterGrid, type RunInfo, type ToWorker } from './protocol.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -97,9 +97,8 @@ function drawRasterGrid(canvas: HTMLCanvasElement, grid: RasterGrid | null): voi
 function onMessage(msg: FromWorker): void {
   switch (msg.type) {
     case 'ready': {
-      const a = msg.adapter;
       state.ready = true;
-      state.adapter = `${a.description || a.device || a.name} (${a.vendor}, ${a.architecture || 'no architecture'}, ${a.software ? 'CPU driver' : 'GPU'}, via ${a.via})`;
+      state.adapter = adapterLabel(msg.adapter);
       $('adapter').textContent = state.adapter;
       const c = msg.run.config;
       state.model = c.model;

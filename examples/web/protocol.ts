@@ -1,7 +1,8 @@
 /**
  * The messages between the page (main.ts) and its Web Worker (worker.ts), which does all the
  * engine work: WebGPU, the digit data, training, evaluation, the figures' data, the benchmark and
- * the weights. Typed both ways; large arrays travel as transferables.
+ * the weights. Typed both ways; large arrays travel as transferables. The adapter's label is
+ * shared by both sides.
  */
 import type { AdapterSummary, GradientFlow, Raster, TrainConfig } from '../../src/index.browser.ts';
 import type { PageParams } from './params.ts';
@@ -32,6 +33,11 @@ export interface BenchRow {
   /** Largest ‖fused − unfused‖ / scale over the outputs compared. */
   maxError: number;
   verified: boolean;
+}
+
+/** The adapter as the page shows it, e.g. 'swiftshader (google, swiftshader, CPU driver, via navigator.gpu)'. */
+export function adapterLabel(a: AdapterSummary): string {
+  return `${a.description || a.device || a.name} (${a.vendor}, ${a.architecture || 'no architecture'}, ${a.software ? 'CPU driver' : 'GPU'}, via ${a.via})`;
 }
 
 export type ToWorker =

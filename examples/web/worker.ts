@@ -27,7 +27,7 @@ import {
 } from '../../src/index.browser.ts';
 import { hemBenchmark } from './bench.ts';
 import type { PageParams } from './params.ts';
-import type { FromWorker, RasterGrid, RunInfo, ToWorker } from './protocol.ts';
+import { adapterLabel, type FromWorker, type RasterGrid, type RunInfo, type ToWorker } from './protocol.ts';
 
 /** The gradient-flow figure's η values (as `hemgpu demo`). */
 const FLOW_ETAS = [0.2, 0.5, 0.8, 1.0];
@@ -246,8 +246,7 @@ async function handle(msg: ToWorker): Promise<void> {
       running = false;
       await exclusive('benchmark', async () => {
         await hemBenchmark(params!.benchN, (row) => post({ type: 'bench-row', row }));
-        const a = adapterInfo();
-        post({ type: 'bench-done', adapter: `${a.description || a.device} (${a.vendor}, ${a.software ? 'CPU driver' : 'GPU'})` });
+        post({ type: 'bench-done', adapter: adapterLabel(adapterInfo()) });
       });
       if (was) {
         running = true;
