@@ -121,6 +121,8 @@ Ctrl-C stops the server.`);
     console.log('\nhemgpu web: stopped');
     server.closeAllConnections?.();
     server.close(() => process.exit(0));
+    // A browser's half-open keep-alive socket must not hold the exit up.
+    setTimeout(() => process.exit(0), 1000).unref();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -6,11 +6,11 @@
  * table with verified rows and shows bad URL parameters as errors. Also `npm run web`'s flags.
  *
  * Needs Debian's chromium (CHROMIUM overrides the path; a missing browser fails naming the
- * install command). HEMGPU_WEB_SCREENSHOT=1 writes docs/web-demo.png from the trained page.
+ * install command). bench/web-page.ts measures the page and writes docs/web-demo.png.
  */
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,9 +105,35 @@ describe('npm run web', () => {
     }
   });
 
+  it('serves the page on the URL it prints and stops cleanly on Ctrl-C (SIGINT)', async () => {
+    const child = spawn(process.execPath, [SCRIPT, '--port', '0', '--out', join(tmp, 'serve')], { cwd: ROOT });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((ok) => child.on('exit', (code, signal) => ok({ code, signal })));
+    try {
+      const t0 = Date.now();
+      while (!/hemgpu demo page: http:\/\/127\.0\.0\.1:\d+\//.test(stdout) && Date.now() - t0 < 60_000) await new Promise((ok) => setTimeout(ok, 100));
+      const url = /hemgpu demo page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout)?.[1];
+      expect(url, stdout).toBeDefined();
+      const page = await fetch(url!);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<script type="module" src="./main.js">');
+      expect((await fetch(`${url}worker.js`)).headers.get('content-type')).toMatch(/text\/javascript/);
+      expect((await fetch(`${url}digits.bin`)).status).toBe(200);
+      expect((await fetch(`${url}nope.js`)).status).toBe(404);
+      child.kill('SIGINT');
+      const t1 = Date.now();
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(Date.now() - t1, 'exit after SIGINT (ms)').toBeLessThan(5000);
+      expect(stdout).toContain('hemgpu web: stopped');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('builds minified bundles with source maps, the page and the digit asset', () => {
     for (const f of ['index.html', 'main.js', 'main.js.map', 'worker.js', 'worker.js.map', 'digits.bin']) expect(existsSync(join(OUT, f)), f).toBe(true);
-    expect(readFileSync(join(OUT, 'digits.bin'))).toEqual(readFileSync(join(ROOT, 'dist/digits.bin')));
+    expect(readFileSync(join(OUT, 'digits.bin')).equals(readFileSync(join(ROOT, 'dist/digits.bin'))), 'digits.bin is dist/digits.bin').toBe(true);
     // Minified: local names renamed (the WGSL kernels' text keeps its newlines, so lines say little).
     const worker = readFileSync(join(OUT, 'worker.js'), 'utf8');
     expect(worker, 'worker.js is minified').not.toMatch(/function (drawAttention|evaluateNow|trainOne)\b/);
@@ -156,13 +182,9 @@ describe('the demo page in headless Chromium', () => {
     console.log(`page: long tasks (> 50 ms) on the main thread: ${long.map((t) => `${t.duration.toFixed(0)} ms`).join(', ') || 'none'}`);
     expect(long.filter((t) => t.duration >= 200), 'main-thread tasks ≥ 200 ms').toEqual([]);
 
-    if (process.env.HEMGPU_WEB_SCREENSHOT) {
-      await trained.page.setViewportSize({ width: 1280, height: 900 });
-      await trained.page.screenshot({ path: join(ROOT, 'docs/web-demo.png'), fullPage: true });
-    }
   }, 300_000);
 
-  it('saves weights as .safetensors that load back and save again bit-exactly', async () => {
+  it('saves weights as .safetensors that the CLI resumes and that load back and save again bit-exactly', async () => {
     const p = trained!;
     const [first] = await Promise.all([p.page.waitForEvent('download'), p.page.click('#save')]);
     expect(first.suggestedFilename()).toBe(`hemgpu-hemnet-step${SMALL.steps}.safetensors`);
@@ -172,6 +194,15 @@ describe('the demo page in headless Chromium', () => {
     expect(w.step).toBe(SMALL.steps);
     expect(w.config.model).toBe('hemnet');
     expect(w.history.loss).toHaveLength(SMALL.steps);
+    // And the CLI continues it: `hemgpu train --resume` from the page's download, 2 more steps.
+    const file = join(tmp, 'from-page.safetensors');
+    writeFileSync(file, a);
+    const more = join(tmp, 'resumed');
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/hemgpu.mjs'), 'train', '--resume', file, '--steps', String(SMALL.steps + 2), '--allow-change', 'steps', '--out', more, '--quiet'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+    expect(r.status, `hemgpu train --resume: ${r.stdout}\n${r.stderr}`).toBe(0);
+    const resumed = readWeights(new Uint8Array(readFileSync(join(more, 'checkpoint.safetensors'))), 'resumed');
+    expect(resumed.step).toBe(SMALL.steps + 2);
+    expect(resumed.history.loss.slice(0, SMALL.steps)).toEqual(w.history.loss);
 
     await p.page.setInputFiles('#load', { name: 'roundtrip.safetensors', mimeType: 'application/octet-stream', buffer: a });
     await until(p, "window.hemgpuDemo.state.loaded === 'roundtrip.safetensors' && !window.hemgpuDemo.state.busy", 'weights loaded');
