@@ -3,8 +3,8 @@
 // navigator.gpu; no Node API; unminified ESM for bundlers) and dist/hemgpu.browser.min.js (+ .map,
 // minified, for a plain <script type="module">); dist/reflect.js (`hemgpu/reflect`: run-time WGSL
 // reflection, the only build that carries wgsl_reflect); dist/cli.js; and type declarations.
-// dist/digits.bin: the digit asset (decodeDigits). `.wgsl` files are reflected here, at build time (scripts/esbuild-options.mjs). Run by `npm ci`
-// through `prepare`.
+// `.wgsl` files are reflected here, at build time (scripts/esbuild-options.mjs). Run by `npm ci`
+// through `prepare`. Also dist/digits.bin, the digit asset a browser page loads (decodeDigits).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

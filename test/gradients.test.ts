@@ -40,10 +40,12 @@ const NOT_DIFFERENTIABLE = new Set([
   'trainStep', 'scheduledStep', 'NonFiniteLossError', 'evaluate', 'ConfusionMatrix', 'argmaxLastAxis',
   'writeTrainingCheckpoint', 'verifyCheckpoint', 'restoreModel', 'restoreOptimizer', 'train', 'loadData', 'saveTrainingCheckpoint',
   'readToHost',
+  // checkpoints as bytes, the shared training run, the demo recipe, figure data (issue 12)
+  'saveWeights', 'readWeights', 'loadWeights', 'TrainingRun', 'demoConfig', 'attentionMaps', 'gradientFlow', 'predictScenes',
   // data, images, checkpoints
   'digitScenes', 'renderScene', 'resizeDigit', 'digitSampleRange', 'batches', 'batchCount', 'DataRng', 'mixSeed',
   'permutation', 'mnistDigits', 'vocDataset', 'VocDataset', 'decodeJpeg', 'decodeLabelPng', 'drawAugment',
-  'augmentSample', 'vocColormap', 'saveCheckpoint', 'loadCheckpoint', 'encodeSafetensors', 'decodeSafetensors',
+  'augmentSample', 'vocColormap', 'decodeDigits', 'saveCheckpoint', 'loadCheckpoint', 'encodeSafetensors', 'decodeSafetensors',
   // figures: Vega-Lite specs, rasters and their rendering
   'lineChartSpec', 'lossChartSpec', 'miouChartSpec', 'gradientFlowChartSpec', 'movingAverage', 'heatmapSpec',
   'heatmapRasters', 'segmentationSpec', 'segmentationPanels', 'gridSpec', 'colormap', 'pngDataUrl', 'writeChart',

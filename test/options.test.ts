@@ -102,6 +102,11 @@ const CASES: Case[] = [
   ['defineKernel', 'defineKernel', 'variant', 'variants', () => hg.defineKernel('test_options_kernel', NOOP, 'main', { variant: [] } as never)],
   ['Kernel', 'defineKernel', 'varients', 'variants', () => hg.defineKernel('test_options_kernel2', NOOP, 'main', { varients: [] } as never)], // the class behind defineKernel,
   ['evaluate', 'evaluate', 'batchSize', 'batch', () => hg.evaluate(any, any, { batchSize: 2 } as never)],
+  ['TrainingRun', 'TrainingRun', 'test', 'val', () => new hg.TrainingRun(hg.demoConfig(), { train: {}, val: {}, test: {} } as never)],
+  ['demoConfig', 'demoConfig', 'modle', 'model', () => hg.demoConfig({ modle: 'emanet' } as never)],
+  ['saveWeights', 'saveWeights', 'stepp', 'step', () => hg.saveWeights({ stepp: 1 } as never)],
+  ['attentionMaps', 'attentionMaps', 'iters', 'iterations', () => hg.attentionMaps(any, any, { iters: 3, eta: 0.5 } as never)],
+  ['gradientFlow', 'gradientFlow', 'eta', 'etas', () => hg.gradientFlow(any, any, { eta: 0.5, iterations: 3 } as never)],
 ];
 
 /**

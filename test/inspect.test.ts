@@ -1,0 +1,72 @@
+/**
+ * Figure data, browser-safe (issue 12, point 2; src/train/inspect.ts): Fig. 4's attention maps
+ * and reconstructions, Fig. 3's gradient flow and validation predictions, as host arrays a page
+ * draws and src/cli/figures.ts writes; out-of-range scenes are refused naming the function.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import * as hg from '../src/index.node.ts';
+import { parseTrainFlags } from '../src/cli/args.ts';
+
+let run: hg.TrainingRun;
+
+beforeAll(async () => {
+  await hg.init();
+  const config = { ...parseTrainFlags(['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '8', '--val-scenes', '4', '--steps', '2', '--quiet'])!, out: 'unused' };
+  run = new hg.TrainingRun(config, hg.loadData(config));
+  await run.step();
+});
+
+afterAll(() => run.dispose());
+
+describe('figure data', () => {
+  test('attentionMaps: T rows of input, the 4 heaviest bases γ·k and the reconstruction, at the feature map size', async () => {
+    const a = await hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 1 });
+    expect([a.rows, a.cols, a.width, a.height]).toEqual([2, 6, 4, 4]);
+    expect(a.maps.length).toBe(12);
+    expect(a.titles[0]).toBe('input');
+    expect(a.titles.slice(1, 6).map((t) => t.replace(/k=\d+/, 'k'))).toEqual(['t=1 k', 't=1 k', 't=1 k', 't=1 k', 't=1 recon']);
+    // The input panel is scene 1 averaged down 4×4 → 1 per feature-map pixel.
+    const { x } = hg.gatherBatch(run.val, [1]);
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
+      let s = 0;
+      for (let p = 0; p < 4; p++) for (let q = 0; q < 4; q++) s += x[(i * 4 + p) * 16 + j * 4 + q]!;
+      expect(a.maps[0]![i * 4 + j]).toBeCloseTo(s / 16, 6);
+    }
+    // γ is a responsibility: in [0, 1]; the 4 shown bases of K = 4 sum to 1 per pixel.
+    for (let n = 0; n < 16; n++) {
+      const total = [1, 2, 3, 4].reduce((acc, c) => acc + a.maps[c]![n]!, 0);
+      expect(total).toBeCloseTo(1, 5);
+    }
+    // The same bases in every row; a second iteration changes the maps.
+    expect(a.titles.slice(7, 11).map((t) => t.split(' ')[1])).toEqual(a.titles.slice(1, 5).map((t) => t.split(' ')[1]));
+    expect(a.maps[7]).not.toEqual(a.maps[1]);
+    await expect(hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 4 })).rejects.toThrow('attentionMaps: scene 4 is not a validation scene; use an integer in [0, 3].');
+  });
+
+  test('gradientFlow: per η, the N-step and E-step gradient per iteration, finite and η-dependent', async () => {
+    const g = await hg.gradientFlow(run.model, run.val, { etas: [0.5, 1], iterations: 3 });
+    expect(Object.keys(g)).toEqual(['0.5', '1']);
+    for (const v of Object.values(g)) {
+      expect(v.n.length).toBe(3);
+      expect(v.e.length).toBe(3);
+      for (const z of [...v.n, ...v.e]) expect(Number.isFinite(z) && z >= 0).toBe(true);
+    }
+    expect(g['0.5']!.n).not.toEqual(g['1']!.n);
+    expect(await hg.gradientFlow(run.model, run.val, { etas: [0.5], iterations: 3 })).toEqual({ '0.5': g['0.5'] });
+  });
+
+  test('predictScenes: the eval-mode argmax of the model for the given scenes, with their images and labels', async () => {
+    const p = await hg.predictScenes(run.model, run.val, [2, 0]);
+    const { x, labels } = hg.gatherBatch(run.val, [2, 0]);
+    expect(p.image).toEqual(x);
+    expect(p.labels).toEqual(labels);
+    expect(p.height).toBe(16);
+    run.model.eval();
+    const logits = hg.noGrad(() => run.model.forward(hg.tensor(x, [2, 16, 16, 1])));
+    expect(p.pred).toEqual(hg.argmaxLastAxis(await logits.read(), run.val.classes));
+    logits.dispose();
+    run.model.train(true);
+    expect(run.model.training).toBe(true);
+    await expect(hg.predictScenes(run.model, run.val, [])).rejects.toThrow('predictScenes: expected a non-empty list');
+  });
+});
