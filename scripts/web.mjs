@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run web`: build the demo page (examples/web/) and serve it on 127.0.0.1.
-// The page and its worker are bundled by esbuild with the library's browser options (WGSL loads
-// as in dist/hemgpu.browser.js), minified with source maps, into --out with index.html and the
-// digit asset (dist/digits.bin, written by `npm run build`, which runs first when it is missing).
+// The page and its workers (worker.ts: the engine; charts-worker.ts: Vega-Lite compiles) are
+// bundled by esbuild with the library's browser options (WGSL loads as in dist/hemgpu.browser.js),
+// minified with source maps, into --out with index.html and the digit asset (dist/digits.bin,
+// written by `npm run build`, which runs first when it is missing).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -67,7 +68,11 @@ async function buildPage() {
     sourcemap: true,
     metafile: true,
   });
-  const results = await Promise.all([build(page('main.ts', 'main.js')), build(page('worker.ts', 'worker.js'))]);
+  const results = await Promise.all([
+    build(page('main.ts', 'main.js')),
+    build(page('worker.ts', 'worker.js')),
+    build(page('charts-worker.ts', 'charts-worker.js')),
+  ]);
   copyFileSync(join(ROOT, 'examples/web/index.html'), join(out, 'index.html'));
   copyFileSync(digits, join(out, 'digits.bin'));
   const sizes = results.flatMap((r) => Object.entries(r.metafile.outputs))
