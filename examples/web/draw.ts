@@ -1,39 +1,44 @@
 /**
- * Drawing on the page's main thread: Vega-Lite charts (the library's shared specs, compiled in
- * charts-worker.ts, parsed and rendered by vega to a canvas, throttled so that a stream of steps
- * costs at most one render per interval) and grids of the library's rasters (heat maps, label
- * maps) put on a canvas as ImageData.
+ * Drawing on the page's main thread: Vega-Lite charts (the library's shared specs, turned into SVG
+ * in charts-worker.ts and shown as an image, throttled so that a stream of steps costs at most one
+ * chart per interval) and grids of the library's rasters (heat maps, label maps) put on a canvas
+ * as ImageData. Nothing here parses or lays out a chart: the main thread stays free.
  */
-import { parse, View, type Spec } from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Raster } from '../../src/index.browser.ts';
 import type { ChartReply, ChartRequest } from './charts-worker.ts';
 
-/** Vega-Lite → Vega in charts-worker.js (one worker for all charts, started on first use). */
-let compiler: Worker | null = null;
+type ChartSvg = Extract<ChartReply, { svg: string }>;
+
+/** Vega-Lite → SVG in charts-worker.js (one worker for all charts, started on first use). */
+let charter: Worker | null = null;
 const waiting = new Map<number, (r: ChartReply) => void>();
 let nextId = 0;
-function compileOffThread(spec: TopLevelSpec): Promise<Spec> {
-  if (!compiler) {
-    compiler = new Worker(new URL('./charts-worker.js', import.meta.url), { type: 'module' });
-    compiler.onmessage = (e: MessageEvent<ChartReply>) => {
+function svgOffThread(spec: TopLevelSpec): Promise<ChartSvg> {
+  if (!charter) {
+    charter = new Worker(new URL('./charts-worker.js', import.meta.url), { type: 'module' });
+    charter.onmessage = (e: MessageEvent<ChartReply>) => {
       waiting.get(e.data.id)?.(e.data);
       waiting.delete(e.data.id);
     };
   }
   const id = ++nextId;
   return new Promise((ok, fail) => {
-    waiting.set(id, (r) => ('error' in r ? fail(new Error(`vega-lite: ${r.error}`)) : ok(r.spec as Spec)));
-    compiler!.postMessage({ id, spec } satisfies ChartRequest);
+    waiting.set(id, (r) => ('error' in r ? fail(new Error(r.error)) : ok(r)));
+    charter!.postMessage({ id, spec } satisfies ChartRequest);
   });
 }
 
-/** Resolves in a later task, letting the page handle input and paint in between. */
-const nextTask = (): Promise<void> => new Promise((ok) => setTimeout(ok, 0));
+/** The chart's title, for the image's alt text. */
+function chartTitle(spec: TopLevelSpec): string {
+  const t = (spec as { title?: string | { text?: unknown } }).title;
+  const text = typeof t === 'string' ? t : t?.text;
+  return typeof text === 'string' ? text : 'chart';
+}
 
-/** A chart in `container`, re-rendered from the latest spec at most once per `intervalMs`. */
+/** A chart in `container`, re-drawn from the latest spec at most once per `intervalMs`. */
 export class ChartSlot {
-  private view: View | null = null;
+  private url: string | null = null;
   private pending: TopLevelSpec | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private last = -Infinity;
@@ -54,9 +59,13 @@ export class ChartSlot {
   /** Draw a placeholder text instead of a chart. */
   note(text: string): void {
     this.pending = null;
-    this.view?.finalize();
-    this.view = null;
+    this.drop();
     this.container.replaceChildren(Object.assign(document.createElement('p'), { className: 'note', textContent: text }));
+  }
+
+  private drop(): void {
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = null;
   }
 
   private schedule(): void {
@@ -75,28 +84,26 @@ export class ChartSlot {
     this.rendering = true;
     this.last = performance.now();
     try {
-      // Compiled in charts-worker.js; parse, initialize and render in separate tasks (on a cold
-      // page the first chart costs ~70-130 ms to compile, ~80 to parse and ~120 to render: in one
-      // task it blocked the page for longer than 200 ms). Measured as User Timing
-      // (bench/web-page.ts prints them).
+      // Measured as User Timing (bench/web-page.ts prints them): the worker's phases, and the
+      // main thread's only part, decoding the SVG image.
       const t0 = performance.now();
-      const compiled = await compileOffThread(spec);
-      performance.measure('chart: vega-lite compile (worker, wall)', { start: t0 });
-      const t1 = performance.now();
-      const view = new View(parse(compiled), { renderer: 'canvas', hover: false });
-      performance.measure('chart: vega parse', { start: t1 });
-      await nextTask();
-      const t2 = performance.now();
-      const holder = document.createElement('div');
-      view.initialize(holder);
-      performance.measure('chart: initialize', { start: t2 });
-      await nextTask();
-      const t3 = performance.now();
-      await view.runAsync();
-      performance.measure('chart: render', { start: t3 });
-      this.view?.finalize();
-      this.view = view;
-      this.container.replaceChildren(holder);
+      const r = await svgOffThread(spec);
+      performance.measure('chart: in charts-worker (wall)', { start: t0 });
+      performance.measure('chart: vega-lite compile (charts-worker)', { start: t0, duration: r.ms.compile });
+      performance.measure('chart: vega parse (charts-worker)', { start: t0, duration: r.ms.parse });
+      performance.measure('chart: render to SVG (charts-worker)', { start: t0, duration: r.ms.render });
+      {
+        const t1 = performance.now();
+        const url = URL.createObjectURL(new Blob([r.svg], { type: 'image/svg+xml' }));
+        const img = new Image();
+        img.src = url;
+        img.alt = chartTitle(spec);
+        await img.decode();
+        this.drop();
+        this.url = url;
+        this.container.replaceChildren(img);
+        performance.measure('chart: show (main thread)', { start: t1 });
+      }
     } catch (err) {
       this.onError(`drawing a chart: ${(err as Error).message}`);
     } finally {
