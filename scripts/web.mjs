@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run web`: build the demo page (examples/web/) and serve it on 127.0.0.1.
-// The page and its workers (worker.ts: the engine; charts-worker.ts: Vega-Lite compiles) are
+// The page and its workers (worker.ts: the engine; charts-worker.ts: the charts, to SVG) are
 // bundled by esbuild with the library's browser options (WGSL loads as in dist/hemgpu.browser.js),
 // minified with source maps, into --out with index.html and the digit asset (dist/digits.bin,
 // written by `npm run build`, which runs first when it is missing).

@@ -177,6 +177,14 @@ describe('the demo page in headless Chromium', () => {
     expect(pixels.variance).toBeGreaterThan(1000);
     expect(pixels.distinct).toBeGreaterThan(50);
 
+    // The charts (drawn from bitmaps rendered in charts-worker.js) are on the page, with their titles.
+    await until(trained, "['loss-chart', 'miou-chart', 'flow-chart'].every((id) => document.querySelector(`#${id} canvas`))", 'charts drawn', 30_000);
+    const charts = await trained.inPage<{ label: string | null; w: number; h: number }[]>(
+      "['loss-chart', 'miou-chart', 'flow-chart'].map((id) => { const c = document.querySelector(`#${id} canvas`); return { label: c.getAttribute('aria-label'), w: c.width, h: c.height }; })",
+    );
+    expect(charts.map((c) => c.label)).toEqual(['training loss (10-step moving average)', 'validation mIoU', 'mean |∂E/∂X| per iteration: N-step solid, E-step dashed']);
+    for (const c of charts) expect(c.w * c.h).toBeGreaterThan(100_000);
+
     // No main-thread task of 200 ms or more from the page's start (import included) to now.
     const long = await trained.inPage<{ start: number; duration: number }[]>('window.__longTasks');
     console.log(`page: long tasks (> 50 ms) on the main thread: ${long.map((t) => `${t.duration.toFixed(0)} ms`).join(', ') || 'none'}`);

@@ -1,6 +1,6 @@
 /**
- * Drawing on the page's main thread: Vega-Lite charts (the library's shared specs, turned into SVG
- * in charts-worker.ts and shown as an image, throttled so that a stream of steps costs at most one
+ * Drawing on the page's main thread: Vega-Lite charts (the library's shared specs, rendered to a
+ * bitmap in charts-worker.ts and put on a canvas, throttled so that a stream of steps costs at most one
  * chart per interval) and grids of the library's rasters (heat maps, label maps) put on a canvas
  * as ImageData. Nothing here parses or lays out a chart: the main thread stays free.
  */
@@ -8,13 +8,13 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { Raster } from '../../src/index.browser.ts';
 import type { ChartReply, ChartRequest } from './charts-worker.ts';
 
-type ChartSvg = Extract<ChartReply, { svg: string }>;
+type ChartBitmap = Extract<ChartReply, { bitmap: ImageBitmap }>;
 
-/** Vega-Lite → SVG in charts-worker.js (one worker for all charts, started on first use). */
+/** Vega-Lite → a bitmap in charts-worker.js (one worker for all charts, started on first use). */
 let charter: Worker | null = null;
 const waiting = new Map<number, (r: ChartReply) => void>();
 let nextId = 0;
-function svgOffThread(spec: TopLevelSpec): Promise<ChartSvg> {
+function bitmapOffThread(spec: TopLevelSpec): Promise<ChartBitmap> {
   if (!charter) {
     charter = new Worker(new URL('./charts-worker.js', import.meta.url), { type: 'module' });
     charter.onmessage = (e: MessageEvent<ChartReply>) => {
@@ -38,7 +38,6 @@ function chartTitle(spec: TopLevelSpec): string {
 
 /** A chart in `container`, re-drawn from the latest spec at most once per `intervalMs`. */
 export class ChartSlot {
-  private url: string | null = null;
   private pending: TopLevelSpec | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private last = -Infinity;
@@ -59,13 +58,7 @@ export class ChartSlot {
   /** Draw a placeholder text instead of a chart. */
   note(text: string): void {
     this.pending = null;
-    this.drop();
     this.container.replaceChildren(Object.assign(document.createElement('p'), { className: 'note', textContent: text }));
-  }
-
-  private drop(): void {
-    if (this.url) URL.revokeObjectURL(this.url);
-    this.url = null;
   }
 
   private schedule(): void {
@@ -85,25 +78,24 @@ export class ChartSlot {
     this.last = performance.now();
     try {
       // Measured as User Timing (bench/web-page.ts prints them): the worker's phases, and the
-      // main thread's only part, decoding the SVG image.
+      // main thread's only part, putting the bitmap on a canvas.
       const t0 = performance.now();
-      const r = await svgOffThread(spec);
+      const r = await bitmapOffThread(spec);
       performance.measure('chart: in charts-worker (wall)', { start: t0 });
       performance.measure('chart: vega-lite compile (charts-worker)', { start: t0, duration: r.ms.compile });
       performance.measure('chart: vega parse (charts-worker)', { start: t0, duration: r.ms.parse });
-      performance.measure('chart: render to SVG (charts-worker)', { start: t0, duration: r.ms.render });
-      {
-        const t1 = performance.now();
-        const url = URL.createObjectURL(new Blob([r.svg], { type: 'image/svg+xml' }));
-        const img = new Image();
-        img.src = url;
-        img.alt = chartTitle(spec);
-        await img.decode();
-        this.drop();
-        this.url = url;
-        this.container.replaceChildren(img);
-        performance.measure('chart: show (main thread)', { start: t1 });
-      }
+      performance.measure('chart: render (charts-worker)', { start: t0, duration: r.ms.render });
+      const t1 = performance.now();
+      const canvas = document.createElement('canvas');
+      canvas.width = r.bitmap.width;
+      canvas.height = r.bitmap.height;
+      // Drawn at half its pixel size (SCALE 2 in charts-worker.ts): sharp on dense screens.
+      canvas.style.width = `${r.bitmap.width / 2}px`;
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', chartTitle(spec));
+      canvas.getContext('bitmaprenderer')!.transferFromImageBitmap(r.bitmap);
+      this.container.replaceChildren(canvas);
+      performance.measure('chart: show (main thread)', { start: t1 });
     } catch (err) {
       this.onError(`drawing a chart: ${(err as Error).message}`);
     } finally {
