@@ -101,7 +101,8 @@ fn jacobi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   var bad = 0.0;
   for (var e = lid; e < dd; e += WG) {
     let v = a[base + e];
-    if (non_finite(v)) { bad = 1.0; } else { mx = max(mx, abs(v)); }
+    let w = 0.5 * (v + a[base + (e % d) * d + e / d]);  // max|sym(A)|: the same for A and sym(A)
+    if (non_finite(v)) { bad = 1.0; } else { mx = max(mx, abs(w)); }
   }
   bad = wg_max(bad, lid);
   mx = wg_max(mx, lid);

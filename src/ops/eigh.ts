@@ -11,10 +11,14 @@
  *
  * Backward, with M = Uᵀ dU: dA = U (sym(K̃ ∘ M) + diag(dΛ)) Uᵀ, K̃_ij = 1/(λ_j − λ_i).
  * Degenerate pairs (|λ_i − λ_j| ≤ gapTolerance · max|λ|) contribute 0. That is the exact limit
- * whenever the loss does not depend on the basis chosen inside an eigenspace (then M's
- * antisymmetric part vanishes on the eigenspace's block). A loss that does depend on that basis
- * has no derivative there (the eigenvectors are not differentiable functions of A); the returned
- * gradient is then the one that holds the basis inside each eigenspace fixed.
+ * for a loss that sees each eigenspace only through its projector P_k = U_k U_kᵀ and symmetric
+ * functions of its eigenvalues (the normalized-cuts projector loss, sums of f(λ_i)): then M's
+ * antisymmetric part vanishes on the eigenspace's block for any nearby λ. A loss that is
+ * invariant only while the eigenvalues are exactly equal, such as ⟨R, U f(Λ) Uᵀ⟩, has a limit
+ * (M_ij − M_ji)/(λ_j − λ_i) → f'-dependent terms that dU and dΛ do not carry: use
+ * spectralFunction (Daleckii-Krein) for it. A loss that depends on the basis chosen inside an
+ * eigenspace has no derivative there (the eigenvectors are not differentiable functions of A);
+ * the gradient returned holds that basis fixed (finite, never NaN).
  */
 import { record } from '../autograd/tape.ts';
 import { EIGH_MAX_D, eighJacobi, eighVectorsCore } from '../kernels/eigh.ts';
