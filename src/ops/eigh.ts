@@ -46,7 +46,7 @@ export interface EighResult {
   vectors: Tensor;
 }
 
-export const DEFAULT_EIGH_GAP = 1e-5;
+const DEFAULT_EIGH_GAP = 1e-5;
 
 /** Shape checks shared by eigh and the spectral functions; returns d. */
 export function checkSymmetricInput(op: string, a: unknown): number {
