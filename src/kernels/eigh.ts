@@ -22,7 +22,7 @@ export const EIGH_MAX_D = 1024;
  * to max|W| = 1). TOL is f32's machine epsilon 2⁻²³: below it a rotation changes nothing
  * representable.
  */
-export const JACOBI_TOL = 2 ** -23;
+const JACOBI_TOL = 2 ** -23;
 /**
  * Sweep bound. Cyclic Jacobi converges quadratically once off(W) is small; measured f32 sweep
  * counts (test/eigh.test.ts checks them) stay far below this for d ≤ 256.
