@@ -77,6 +77,8 @@ export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './kernels/matmul-config.ts';
 export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
+export { eigh, type EighOptions, type EighResult } from './ops/eigh.ts';
+export { spectralFunction, logm, sqrtm, powm, type SpectralOptions, type SpdFunctionOptions } from './ops/spectral.ts';
 export { crossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, pipelineStats, type Kernel, type KernelOptions, type KernelVariants, type PipelineStats } from './kernels/registry.ts';
 export type { WgslModule, WgslInterface } from './kernels/wgsl-module.ts';

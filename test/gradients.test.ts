@@ -83,6 +83,16 @@ function spaced(rng: Rng, n: number): Float32Array {
 
 const x1 = (shape: number[], gen: Gen = signed): Input => ({ shape, gen });
 
+/**
+ * 3 × 3 matrices diag(1, 2.5, 4) plus entries uniform in ±0.3 (not symmetric: eigh symmetrises):
+ * eigenvalues positive and about 1 apart, so eigenvectors and spectral functions move smoothly
+ * and each eigenvector's largest entry (the sign convention) stays the same under ±h.
+ */
+function separated(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, e) => (e % 9 === 0 ? 1 : e % 9 === 4 ? 2.5 : e % 9 === 8 ? 4 : 0) + rng.uniform(-0.3, 0.3));
+}
+const spd3 = (batch: number): Input => ({ shape: [batch, 3, 3], values: separated });
+
 /** One case per differentiable export (its name in the package). */
 const CASES: Record<string, Case> = {
   add: { inputs: [x1([3, 4]), x1([4])], run: ([a, b]) => hg.add(a!, b!) },
@@ -107,6 +117,17 @@ const CASES: Record<string, Case> = {
   hook: { inputs: [x1([4])], run: ([a]) => hg.hook(a!, () => {}) },
   matmul: { inputs: [x1([2, 3, 5]), x1([4, 5])], run: ([a, b]) => hg.matmul(a!, b!, { transB: true }) },
   softmax: { inputs: [x1([3, 6])], run: ([a]) => hg.softmax(a!, { scale: 0.7 }) },
+  eigh: {
+    inputs: [spd3(2)],
+    run: ([a]) => {
+      const { values, vectors } = hg.eigh(a!);
+      return hg.add(vectors, hg.reshape(values, [2, 1, 3]));
+    },
+  },
+  spectralFunction: { inputs: [spd3(2)], run: ([a]) => hg.spectralFunction(a!, hg.exp, hg.exp) },
+  logm: { inputs: [spd3(2)], run: ([a]) => hg.logm(a!, { eps: 1e-3 }) },
+  sqrtm: { inputs: [spd3(1)], run: ([a]) => hg.sqrtm(a!) },
+  powm: { inputs: [spd3(1)], run: ([a]) => hg.powm(a!, -0.5) },
   crossEntropy: { inputs: [x1([5, 4])], run: ([a]) => hg.crossEntropy(a!, [0, 3, -100, 1, 2]) },
   hem: {
     inputs: [x1([1, 6, 4]), x1([3, 4])],

@@ -1,0 +1,98 @@
+/**
+ * Launchers for kernels/eigh.wgsl: the batched symmetric eigendecomposition (parallel cyclic
+ * Jacobi, one workgroup per matrix) and the two elementwise cores of its adjoints. Forward only
+ * (no autograd): src/ops/eigh.ts and src/ops/spectral.ts record the gradients.
+ */
+import eighWgsl from '../../kernels/eigh.wgsl';
+import { Tensor } from '../tensor/tensor.ts';
+import { grid, groupsFor, overrideSets, uniform } from './dispatch.ts';
+import { defineKernel } from './registry.ts';
+
+const K = {
+  jacobi: /* @__PURE__ */ defineKernel('eigh_jacobi', eighWgsl, 'jacobi', { variants: () => overrideSets({ WG }) }),
+  vectorsCore: /* @__PURE__ */ defineKernel('eigh_vectors_core', eighWgsl, 'vectors_core', { variants: () => overrideSets({ WG }) }),
+  spectralCore: /* @__PURE__ */ defineKernel('eigh_spectral_core', eighWgsl, 'spectral_core', { variants: () => overrideSets({ WG }) }),
+};
+
+const WG = 64;
+/** The kernel's rotation table holds MAX_PAIRS pairs of a round: d ≤ 2 · MAX_PAIRS. */
+export const EIGH_MAX_D = 1024;
+/**
+ * Jacobi's threshold: a pair rotates while |w_pq| > TOL·sqrt(|w_pp·w_qq|) (and > TOL², relative
+ * to max|W| = 1). TOL is f32's machine epsilon 2⁻²³: below it a rotation changes nothing
+ * representable.
+ */
+const JACOBI_TOL = 2 ** -23;
+/**
+ * Sweep bound. Cyclic Jacobi converges quadratically once off(W) is small; measured f32 sweep
+ * counts (test/eigh.test.ts checks them) stay far below this for d ≤ 256.
+ */
+export const JACOBI_MAX_SWEEPS = 40;
+
+export interface EighParts {
+  values: Tensor;
+  vectors: Tensor;
+  /** Sweeps used per matrix (i32 [n]): −1 for non-finite input, JACOBI_MAX_SWEEPS + 1 if not converged. */
+  sweeps: Tensor;
+}
+
+/** Eigenvalues (ascending) and eigenvectors (columns) of sym(A) for A [..., d, d]. */
+export function eighJacobi(op: string, a: Tensor, maxSweeps = JACOBI_MAX_SWEEPS): EighParts {
+  const d = a.shape[a.rank - 1]!;
+  const n = a.size / (d * d);
+  const values = Tensor.empty(a.shape.slice(0, -1), op);
+  const vectors = Tensor.empty(a.shape, op);
+  const sweeps = Tensor.empty([n], op, 'i32');
+  const work = Tensor.empty([n, d, d], op);
+  const uwork = Tensor.empty([n, d, d], op);
+  K.jacobi.dispatch({
+    bindings: {
+      a: a.bind(op),
+      work: work.bind(op, 'read_write'),
+      uwork: uwork.bind(op, 'read_write'),
+      values: values.bind(op, 'read_write'),
+      vectors: vectors.bind(op, 'read_write'),
+      sweeps: sweeps.bind(op, 'read_write'),
+      jp: uniform({ n, d, max_sweeps: maxSweeps, tol: JACOBI_TOL }),
+    },
+    overrides: { WG },
+    workgroups: grid(n),
+  });
+  work.dispose();
+  uwork.dispose();
+  return { values, vectors, sweeps };
+}
+
+/** sym(K̃ ∘ M), K̃_ij = 1/(λ_j − λ_i), 0 where |λ_i − λ_j| ≤ gap·max|λ| (λ [..., d] sorted, M [..., d, d]). */
+export function eighVectorsCore(op: string, lambda: Tensor, m: Tensor, gap: number): Tensor {
+  const d = lambda.shape[lambda.rank - 1]!;
+  const out = Tensor.empty(m.shape, op);
+  K.vectorsCore.dispatch({
+    bindings: { vlam: lambda.bind(op), vm: m.bind(op), vout: out.bind(op, 'read_write'), vp: uniform({ count: m.size, d, gap }) },
+    overrides: { WG },
+    workgroups: groupsFor(m.size, WG),
+  });
+  return out;
+}
+
+/**
+ * G ∘ sym(M) with the Daleckii-Krein divided differences G of f on λ (f, df: f(λ), f'(λ) [..., d]);
+ * f' counts as 0 at λ ≤ floor.
+ */
+export function spectralCore(op: string, lambda: Tensor, f: Tensor, df: Tensor, m: Tensor, gap: number, floor: number): Tensor {
+  const d = lambda.shape[lambda.rank - 1]!;
+  const out = Tensor.empty(m.shape, op);
+  K.spectralCore.dispatch({
+    bindings: {
+      slam: lambda.bind(op),
+      sf: f.bind(op),
+      sdf: df.bind(op),
+      sm: m.bind(op),
+      sout: out.bind(op, 'read_write'),
+      sp: uniform({ count: m.size, d, gap, floor }),
+    },
+    overrides: { WG },
+    workgroups: groupsFor(m.size, WG),
+  });
+  return out;
+}
