@@ -14,7 +14,7 @@
  * and, by Weyl's inequality, |λ̂_i − λ_i| ≤ ‖ΔA‖₂ ≤ RECON. An eigenvector with gap g_i to the rest
  * of the spectrum is within ‖û_i − u_i‖ ≤ √2·‖ΔA‖₂/g_i (Davis-Kahan) once the sign matches.
  */
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { eighJacobi, JACOBI_MAX_SWEEPS } from '../src/kernels/eigh.ts';
 import { Rng, U as u } from './helpers.ts';
@@ -357,7 +357,7 @@ describe('eigh input', () => {
   });
 });
 
-test('figures', () => console.log(measured.join('\n')));
+afterAll(() => console.log(measured.join('\n')));
 
 describe('eigh against LAPACK goldens (test/fixtures/gen-eigh-goldens.py)', () => {
   // numpy.linalg.eigh (LAPACK syevd, float64): what torch.linalg.eigh calls on CPU. Values within

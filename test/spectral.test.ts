@@ -14,7 +14,7 @@
  * whose trapezoid error gap²·λ²|f'''|/12 is far smaller for log and powers):
  *   |ĝ − g| ≤ (16u·R·κ + 2u·max|f|/(10⁻³·λ_min·L_min))·max|g|.
  */
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { Rng, U as u } from './helpers.ts';
 import { frobenius, mm, refEigh, withSpectrum } from './eigh-reference.ts';
@@ -191,4 +191,4 @@ describe('spectral input', () => {
   });
 });
 
-test('figures', () => console.log(measured.join('\n')));
+afterAll(() => console.log(measured.join('\n')));
