@@ -377,3 +377,46 @@ describe('eigh against LAPACK goldens (test/fixtures/gen-eigh-goldens.py)', () =
     }
   });
 });
+
+describe('eigh against PyTorch (torch.linalg.eigh, float64; test/fixtures/gen-eigh-goldens.py)', () => {
+  /** Our gradient of L = <w, λ> + Σ_i v_i u_iᵀ B u_i (invariant to each vector's sign) at A. */
+  async function signInvariantLoss(c: { d: number; a: number[]; b: number[]; w: number[]; v: number[] }): Promise<{ loss: number; values: Float32Array; grad: Float32Array }> {
+    const d = c.d;
+    const a = hg.tensor(Float32Array.from(c.a), [d, d], { requiresGrad: true });
+    const { values, vectors } = hg.eigh(a);
+    const bu = hg.matmul(hg.tensor(Float32Array.from(c.b), [d, d]), vectors);
+    const quad = hg.sum(hg.mul(vectors, bu), [0]); // u_iᵀ B u_i per column
+    const loss = hg.add(hg.sum(hg.mul(values, hg.tensor(Float32Array.from(c.w), [d]))), hg.sum(hg.mul(quad, hg.tensor(Float32Array.from(c.v), [d]))));
+    loss.backward();
+    return { loss: await loss.item(), values: await values.read(), grad: await a.grad!.read() };
+  }
+
+  test.each(goldens.torch.map((c) => [c.d, c] as const))('d = %i: values, loss and the gradient of a sign-invariant loss', async (d, c) => {
+    const r = await signInvariantLoss(c);
+    const scale = Math.max(...c.values.map(Math.abs));
+    for (let i = 0; i < d; i++) expect(Math.abs(r.values[i]! - c.values[i]!), `λ${i}`).toBeLessThanOrEqual(16 * u * 10 * d * scale);
+    expect(Math.abs(r.loss - c.loss)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(c.loss)));
+    // PyTorch's gradient symmetrised (ours is the symmetrised map's); the vectors' term carries
+    // 1/gap, so the tolerance scales with ‖A‖/(smallest gap).
+    const gap = Math.min(...c.values.slice(1).map((v, i) => v - c.values[i]!));
+    const gmax = Math.max(...c.grad.map(Math.abs));
+    const tol = 64 * d * u * (scale / gap) * Math.max(1, gmax);
+    let err = 0;
+    for (let e = 0; e < d * d; e++) err = Math.max(err, Math.abs(r.grad[e]! - c.grad[e]!));
+    expect(err, `max |ĝ − g_torch| (tolerance ${tol.toExponential(2)})`).toBeLessThanOrEqual(tol);
+    measured.push(`torch d ${d}: grad err ${err.toExponential(2)} tol ${tol.toExponential(2)}`);
+  });
+
+  test('A = diag(1, 1, 2), loss <R, U₂U₂ᵀ>: PyTorch gives a non-finite gradient; hemgpu the analytic limit', async () => {
+    const c = goldens.torch_degenerate;
+    expect(c.torch_grad_finite, 'the recorded PyTorch gradient').toBe(false);
+    const a = hg.tensor(Float32Array.from(c.a), [3, 3], { requiresGrad: true });
+    const { vectors } = hg.eigh(a);
+    const uk = hg.sliceTo(vectors, [3, c.k]);
+    const p = hg.matmul(uk, uk, { transB: true });
+    hg.sum(hg.mul(p, hg.tensor(Float32Array.from(c.r), [3, 3]))).backward();
+    const g = await a.grad!.read();
+    expect(Array.from(g).every(Number.isFinite)).toBe(true);
+    for (let e = 0; e < 9; e++) expect(Math.abs(g[e]! - c.limit[e]!), `entry ${e}: ${g[e]} vs ${c.limit[e]}`).toBeLessThanOrEqual(1e-5);
+  });
+});
