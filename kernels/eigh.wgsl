@@ -18,8 +18,12 @@
 // each column's sign makes its entry of largest magnitude (the first such) positive.
 // Non-finite input (NaN or ±Inf anywhere in the matrix, detected from the bit pattern, since WGSL
 // lets compilers assume finite floats) gives NaN values and vectors for that matrix.
-// W and U live in global scratch ([n, d, d] each, `work` and `uwork`): any d runs; the rotation
-// table (MAX_PAIRS) bounds d ≤ 2·MAX_PAIRS.
+// Storage (override LOCAL): true — W and U live in workgroup memory (d ≤ LOCAL_D, 8 KiB of the
+// 16 KiB WebGPU guarantees); false — in global scratch ([n, d, d] each, `work` and `uwork`), any
+// d. The round's pair and rotation tables (MAX_PAIRS) bound d ≤ 2·MAX_PAIRS.
+// Work per round: the d²/4 blocks are walked without integer division (the pair table is built
+// once per round; block indices advance incrementally), and only blocks P ≤ Q are computed, the
+// block Q, P written as their transpose (W stays exactly symmetric).
 //
 // `eigh_vectors_core`: out = sym(K̃ ∘ M) for M = Uᵀ dU, K̃_ij = 1/(λ_j − λ_i), i.e.
 // out_ij = (M_ij − M_ji) / (2(λ_j − λ_i)), and 0 where |λ_i − λ_j| ≤ gap·max|λ| (degenerate pairs:
@@ -30,7 +34,11 @@
 // λ ≤ floor (the spectral function clamps its argument there).
 
 override WG: u32 = 64;
+override LOCAL: bool = false;
 const MAX_PAIRS: u32 = 512u;
+const LOCAL_D: u32 = 32u;
+// Workgroup arrays for W and U: LOCAL_D² each in the LOCAL variant, one element otherwise.
+override LOCAL_N: u32 = select(1u, LOCAL_D * LOCAL_D, LOCAL);
 
 struct JacobiParams {
   n: u32,
@@ -48,10 +56,36 @@ struct JacobiParams {
 @group(0) @binding(6) var<uniform> jp: JacobiParams;
 
 var<workgroup> rot: array<vec2<f32>, MAX_PAIRS>;
+// Pair k of the current round: p | q << 16 (p < q; q = d for the dummy index when d is odd).
+var<workgroup> pairs: array<u32, MAX_PAIRS>;
+var<workgroup> wloc: array<f32, LOCAL_N>;
+var<workgroup> uloc: array<f32, LOCAL_N>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> red_out: f32;
 var<workgroup> applied: atomic<u32>;
 var<workgroup> applied_total: u32;
+
+// W and U element i of matrix `base` (row * d + col), in workgroup or global memory.
+fn ldw(base: u32, i: u32) -> f32 {
+  if (LOCAL) { return wloc[i]; }
+  return work[base + i];
+}
+fn stw(base: u32, i: u32, v: f32) {
+  if (LOCAL) { wloc[i] = v; } else { work[base + i] = v; }
+}
+fn ldu(base: u32, i: u32) -> f32 {
+  if (LOCAL) { return uloc[i]; }
+  return uwork[base + i];
+}
+fn stu(base: u32, i: u32, v: f32) {
+  if (LOCAL) { uloc[i] = v; } else { uwork[base + i] = v; }
+}
+
+// Make every invocation's W and U writes visible to the others.
+fn sync_wu() {
+  if (!LOCAL) { storageBarrier(); }
+  workgroupBarrier();
+}
 
 fn non_finite(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
@@ -72,6 +106,10 @@ fn pair_of(k: u32, r: u32, m: u32) -> vec2<u32> {
   return vec2<u32>(min(i, j), max(i, j));
 }
 
+fn unpack(pq: u32) -> vec2<u32> {
+  return vec2<u32>(pq & 0xffffu, pq >> 16u);
+}
+
 // Workgroup max of v; every invocation gets the result.
 fn wg_max(v: f32, lid: u32) -> f32 {
   red[lid] = v;
@@ -83,6 +121,112 @@ fn wg_max(v: f32, lid: u32) -> f32 {
   if (lid == 0u) { red_out = red[0]; }
   // A workgroup-uniform value: the caller branches on it around barriers.
   return workgroupUniformLoad(&red_out);
+}
+
+// One round: rotations of its pairs (into rot), then W ← Jᵀ W J and U ← U J.
+fn round(base: u32, d: u32, r: u32, m: u32, lid: u32, tol: f32, floor: f32) {
+  let half = m / 2u;
+  for (var k = lid; k < half; k += WG) {
+    let pq = pair_of(k, r, m);
+    pairs[k] = pq.x | (pq.y << 16u);
+    var cs = vec2<f32>(1.0, 0.0);
+    if (pq.y < d) {
+      let app = ldw(base, pq.x * d + pq.x);
+      let aqq = ldw(base, pq.y * d + pq.y);
+      let apq = ldw(base, pq.x * d + pq.y);
+      if (abs(apq) > tol * sqrt(abs(app * aqq)) && abs(apq) > floor) {
+        let theta = (aqq - app) / (2.0 * apq);
+        var t = 0.5 / theta;  // |θ| large: t ≈ 1/(2θ)
+        if (abs(theta) < 1e15) { t = sign(theta) / (abs(theta) + sqrt(theta * theta + 1.0)); }
+        if (theta == 0.0) { t = 1.0; }
+        let c = 1.0 / sqrt(t * t + 1.0);
+        cs = vec2<f32>(c, t * c);
+        atomicAdd(&applied, 1u);
+      }
+    }
+    rot[k] = cs;
+  }
+  sync_wu();
+  // W ← Jᵀ W J by 2×2 blocks (pair P's rows × pair Q's columns), P ≤ Q; block (Q, P) is its
+  // transpose. b = bp·half + bq advances by WG without a division.
+  let step_p = WG / half;
+  let step_q = WG % half;
+  var bp = lid / half;
+  var bq = lid % half;
+  for (var b = lid; b < half * half; b += WG) {
+    if (bp <= bq) {
+      let rp = rot[bp];
+      let rq = rot[bq];
+      if (rp.y != 0.0 || rq.y != 0.0) {
+        let P = unpack(pairs[bp]);
+        let Q = unpack(pairs[bq]);
+        let p2 = P.y < d;
+        let q2 = Q.y < d;
+        // The dummy index (= d) has no row or column: its entries read as 0 and are not written.
+        let i11 = P.x * d + Q.x;
+        let i12 = P.x * d + Q.y;
+        let i21 = P.y * d + Q.x;
+        let i22 = P.y * d + Q.y;
+        let w11 = ldw(base, i11);
+        let w12 = select(0.0, ldw(base, select(i11, i12, q2)), q2);
+        let w21 = select(0.0, ldw(base, select(i11, i21, p2)), p2);
+        let w22 = select(0.0, ldw(base, select(i11, i22, p2 && q2)), p2 && q2);
+        // Rows: [c −s; s c] applied to (row p, row q) (Jᵀ W).
+        let x11 = rp.x * w11 - rp.y * w21;
+        let x12 = rp.x * w12 - rp.y * w22;
+        let x21 = rp.y * w11 + rp.x * w21;
+        let x22 = rp.y * w12 + rp.x * w22;
+        // Columns: (col p, col q) · [c s; −s c] (W J).
+        let y11 = rq.x * x11 - rq.y * x12;
+        var y12 = rq.y * x11 + rq.x * x12;
+        var y21 = rq.x * x21 - rq.y * x22;
+        let y22 = rq.y * x21 + rq.x * x22;
+        if (bp == bq && rp.y != 0.0) {
+          y12 = 0.0;
+          y21 = 0.0;
+        }
+        stw(base, i11, y11);
+        if (q2) { stw(base, i12, y12); }
+        if (p2) { stw(base, i21, y21); }
+        if (p2 && q2) { stw(base, i22, y22); }
+        if (bp != bq) {
+          stw(base, Q.x * d + P.x, y11);
+          if (q2) { stw(base, Q.y * d + P.x, y12); }
+          if (p2) { stw(base, Q.x * d + P.y, y21); }
+          if (p2 && q2) { stw(base, Q.y * d + P.y, y22); }
+        }
+      }
+    }
+    bp += step_p;
+    bq += step_q;
+    if (bq >= half) {
+      bq -= half;
+      bp += 1u;
+    }
+  }
+  // U ← U J: columns p, q of every row; e = row·half + k, advanced the same way.
+  let step_row = WG / half;
+  var row = lid / half;
+  var k = lid % half;
+  for (var e = lid; e < d * half; e += WG) {
+    let cs = rot[k];
+    if (cs.y != 0.0) {
+      let pq = unpack(pairs[k]);
+      let ip = row * d + pq.x;
+      let iq = row * d + pq.y;
+      let up = ldu(base, ip);
+      let uq = ldu(base, iq);
+      stu(base, ip, cs.x * up - cs.y * uq);
+      stu(base, iq, cs.y * up + cs.x * uq);
+    }
+    row += step_row;
+    k += step_q;
+    if (k >= half) {
+      k -= half;
+      row += 1u;
+    }
+  }
+  sync_wu();
 }
 
 @compute @workgroup_size(WG)
@@ -117,96 +261,17 @@ fn jacobi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   for (var e = lid; e < dd; e += WG) {
     let i = e / d;
     let j = e % d;
-    work[base + e] = 0.5 * (a[base + e] + a[base + j * d + i]) * inv;
-    uwork[base + e] = select(0.0, 1.0, i == j);
+    stw(base, e, 0.5 * (a[base + e] + a[base + j * d + i]) * inv);
+    stu(base, e, select(0.0, 1.0, i == j));
   }
   if (lid == 0u) { atomicStore(&applied, 0u); }
-  storageBarrier();
-  workgroupBarrier();
+  sync_wu();
 
   let m = d + (d & 1u);
-  let half = m / 2u;
   var used = jp.max_sweeps + 1u;
   for (var sweep = 0u; sweep < jp.max_sweeps; sweep++) {
     for (var r = 0u; r + 1u < m; r++) {
-      for (var k = lid; k < half; k += WG) {
-        let pq = pair_of(k, r, m);
-        var cs = vec2<f32>(1.0, 0.0);
-        if (pq.y < d) {
-          let app = work[base + pq.x * d + pq.x];
-          let aqq = work[base + pq.y * d + pq.y];
-          let apq = work[base + pq.x * d + pq.y];
-          if (abs(apq) > tol * sqrt(abs(app * aqq)) && abs(apq) > floor) {
-            let theta = (aqq - app) / (2.0 * apq);
-            var t = 0.5 / theta;  // |θ| large: t ≈ 1/(2θ)
-            if (abs(theta) < 1e15) { t = sign(theta) / (abs(theta) + sqrt(theta * theta + 1.0)); }
-            if (theta == 0.0) { t = 1.0; }
-            let c = 1.0 / sqrt(t * t + 1.0);
-            cs = vec2<f32>(c, t * c);
-            atomicAdd(&applied, 1u);
-          }
-        }
-        rot[k] = cs;
-      }
-      storageBarrier();
-      workgroupBarrier();
-      // W ← Jᵀ W J by 2×2 blocks (pair P's rows × pair Q's columns).
-      for (var b = lid; b < half * half; b += WG) {
-        let bp = b / half;
-        let bq = b % half;
-        let P = pair_of(bp, r, m);
-        let Q = pair_of(bq, r, m);
-        let rp = rot[bp];
-        let rq = rot[bq];
-        if (rp.y == 0.0 && rq.y == 0.0) { continue; }  // both identities: the block stays
-        let p1 = P.x < d;
-        let p2 = P.y < d;
-        let q1 = Q.x < d;
-        let q2 = Q.y < d;
-        let i11 = base + min(P.x, d - 1u) * d + min(Q.x, d - 1u);
-        let i12 = base + min(P.x, d - 1u) * d + min(Q.y, d - 1u);
-        let i21 = base + min(P.y, d - 1u) * d + min(Q.x, d - 1u);
-        let i22 = base + min(P.y, d - 1u) * d + min(Q.y, d - 1u);
-        let w11 = select(0.0, work[i11], p1 && q1);
-        let w12 = select(0.0, work[i12], p1 && q2);
-        let w21 = select(0.0, work[i21], p2 && q1);
-        let w22 = select(0.0, work[i22], p2 && q2);
-        // Rows: [c −s; s c] applied to (row p, row q) (Jᵀ W).
-        let x11 = rp.x * w11 - rp.y * w21;
-        let x12 = rp.x * w12 - rp.y * w22;
-        let x21 = rp.y * w11 + rp.x * w21;
-        let x22 = rp.y * w12 + rp.x * w22;
-        // Columns: (col p, col q) · [c s; −s c] (W J).
-        var y11 = rq.x * x11 - rq.y * x12;
-        var y12 = rq.y * x11 + rq.x * x12;
-        var y21 = rq.x * x21 - rq.y * x22;
-        let y22 = rq.y * x21 + rq.x * x22;
-        if (bp == bq && rp.y != 0.0) {
-          y12 = 0.0;
-          y21 = 0.0;
-        }
-        if (p1 && q1) { work[i11] = y11; }
-        if (p1 && q2) { work[i12] = y12; }
-        if (p2 && q1) { work[i21] = y21; }
-        if (p2 && q2) { work[i22] = y22; }
-      }
-      // U ← U J: columns p, q of every row.
-      for (var e = lid; e < d * half; e += WG) {
-        let row = e / half;
-        let k = e % half;
-        let cs = rot[k];
-        if (cs.y != 0.0) {
-          let pq = pair_of(k, r, m);
-          let ip = base + row * d + pq.x;
-          let iq = base + row * d + pq.y;
-          let up = uwork[ip];
-          let uq = uwork[iq];
-          uwork[ip] = cs.x * up - cs.y * uq;
-          uwork[iq] = cs.y * up + cs.x * uq;
-        }
-      }
-      storageBarrier();
-      workgroupBarrier();
+      round(base, d, r, m, lid, tol, floor);
     }
     if (lid == 0u) {
       applied_total = atomicLoad(&applied);
@@ -222,24 +287,24 @@ fn jacobi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 
   // Sort ascending by rank; signs: the largest-magnitude entry of each column positive.
   for (var i = lid; i < d; i += WG) {
-    let li = work[base + i * d + i];
+    let li = ldw(base, i * d + i);
     var rank = 0u;
     for (var j = 0u; j < d; j++) {
-      let lj = work[base + j * d + j];
+      let lj = ldw(base, j * d + j);
       if (lj < li || (lj == li && j < i)) { rank++; }
     }
     values[mat * d + rank] = li * mx;
     var big = 0.0;
     var sgn = 1.0;
     for (var k = 0u; k < d; k++) {
-      let u = uwork[base + k * d + i];
+      let u = ldu(base, k * d + i);
       if (abs(u) > big) {
         big = abs(u);
         sgn = select(1.0, -1.0, u < 0.0);
       }
     }
     for (var k = 0u; k < d; k++) {
-      vectors[base + k * d + rank] = sgn * uwork[base + k * d + i];
+      vectors[base + k * d + rank] = sgn * ldu(base, k * d + i);
     }
   }
 }

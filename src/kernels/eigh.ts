@@ -9,12 +9,14 @@ import { grid, groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  jacobi: /* @__PURE__ */ defineKernel('eigh_jacobi', eighWgsl, 'jacobi', { variants: () => overrideSets({ WG }) }),
+  jacobi: /* @__PURE__ */ defineKernel('eigh_jacobi', eighWgsl, 'jacobi', { variants: () => overrideSets({ WG }, { LOCAL: [false, true] }) }),
   vectorsCore: /* @__PURE__ */ defineKernel('eigh_vectors_core', eighWgsl, 'vectors_core', { variants: () => overrideSets({ WG }) }),
   spectralCore: /* @__PURE__ */ defineKernel('eigh_spectral_core', eighWgsl, 'spectral_core', { variants: () => overrideSets({ WG }) }),
 };
 
 const WG = 64;
+/** W and U in workgroup memory up to this d (the WGSL's LOCAL_D: 2·32²·4 B = 8 KiB). */
+const LOCAL_D = 32;
 /** The kernel's rotation table holds MAX_PAIRS pairs of a round: d ≤ 2 · MAX_PAIRS. */
 export const EIGH_MAX_D = 1024;
 /**
@@ -43,8 +45,10 @@ export function eighJacobi(op: string, a: Tensor, maxSweeps = JACOBI_MAX_SWEEPS)
   const values = Tensor.empty(a.shape.slice(0, -1), op);
   const vectors = Tensor.empty(a.shape, op);
   const sweeps = Tensor.empty([n], op, 'i32');
-  const work = Tensor.empty([n, d, d], op);
-  const uwork = Tensor.empty([n, d, d], op);
+  const local = d <= LOCAL_D;
+  // The LOCAL variant keeps W and U in workgroup memory; the scratch bindings then go unused.
+  const work = Tensor.empty(local ? [1] : [n, d, d], op);
+  const uwork = Tensor.empty(local ? [1] : [n, d, d], op);
   K.jacobi.dispatch({
     bindings: {
       a: a.bind(op),
@@ -55,7 +59,7 @@ export function eighJacobi(op: string, a: Tensor, maxSweeps = JACOBI_MAX_SWEEPS)
       sweeps: sweeps.bind(op, 'read_write'),
       jp: uniform({ n, d, max_sweeps: maxSweeps, tol: JACOBI_TOL }),
     },
-    overrides: { WG },
+    overrides: { WG, LOCAL: local },
     workgroups: grid(n),
   });
   work.dispose();
