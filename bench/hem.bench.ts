@@ -12,9 +12,10 @@
  * forces the whole grid, --quick runs C = 64, B = 1 only, --paper the paper's shape only.
  * Results are recorded under the subject key 'em' ('em-paper-shape' for --paper).
  */
-import { hem, mul, randn, sum, sync, tidy, type Tensor, type HemOptions } from '../src/index.node.ts';
+import { hem, mul, randn, sum, sync, tidy, type HemOptions } from '../src/index.node.ts';
 import { adapterLine, checkRelative, peerCase, peerNames, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
+import { fusedErrors, hemOutputs, type HemBenchInputs } from './hem-check.ts';
 
 const args = new Set(process.argv.slice(2));
 const adapter = await startBench();
@@ -30,11 +31,7 @@ const full = args.has('--full') || (!adapter.software && !args.has('--quick'));
 const channels = paper ? [512] : args.has('--quick') ? [64] : full ? [64, 256, 512] : [64, 256];
 const batches = paper ? [8] : args.has('--quick') ? [1] : full ? [1, 8] : [1];
 
-interface Inputs {
-  x: Tensor;
-  mu0: Tensor;
-  g: Tensor;
-}
+type Inputs = HemBenchInputs;
 
 function inputs(B: number, C: number): Inputs {
   return {
@@ -54,26 +51,6 @@ function call(inp: Inputs, opts: HemOptions, backward: boolean): void {
   });
 }
 
-/** out (and with backward: dX, dμ⁽⁰⁾, and ‖∂E/∂μ⁽ᵀ⁾‖, the scale of every μ-gradient in the layer). */
-async function outputs(inp: Inputs, opts: HemOptions, backward: boolean): Promise<{ values: Float32Array[]; muScale: number }> {
-  inp.x.zeroGrad();
-  inp.mu0.zeroGrad();
-  const r = tidy(() => {
-    const res = hem(inp.x, inp.mu0, { iterations: T, ...opts, trace: backward });
-    if (backward) sum(mul(res.out, inp.g)).backward();
-    return { out: res.out, trace: res.trace };
-  });
-  const values = [await r.out.read()];
-  r.out.dispose();
-  let muScale = 0;
-  if (backward) {
-    values.push(await inp.x.grad!.read(), await inp.mu0.grad!.read());
-    muScale = (await r.trace!.read()).gradMuNorm[T]!;
-  }
-  r.trace?.dispose();
-  return { values, muScale };
-}
-
 const rows: (string | number)[][] = [];
 const all: unknown[] = [];
 for (const B of batches) {
@@ -81,23 +58,9 @@ for (const B of batches) {
     const inp = inputs(B, C);
     const shape = `B=${B} N=${N} C=${C}`;
     const verify = (opts: HemOptions, backward: boolean) => async () => {
-      const f = await outputs(inp, { ...opts, fused: true }, backward);
-      const u = await outputs(inp, { ...opts, fused: false }, backward);
-      // ‖fused − unfused‖ ≤ 1e-4 · scale. For out and dX the scale is the reference's own norm.
-      // dμ⁽⁰⁾ is measured against ‖∂E/∂μ⁽ᵀ⁾‖, the gradient every μ-gradient is built from: with
-      // η = 1 (no highway) dμ⁽⁰⁾ is only the E-step path, a sum over N rows that cancels to a small
-      // fraction of that scale, so f32 summation-order differences are large relative to it
-      // while staying ~1e-6 of the scale. A wrong kernel is off by O(1) of the scale.
-      f.values.forEach((v, i) => {
-        const ref = u.values[i]!;
-        let num = 0;
-        let den = 0;
-        for (let j = 0; j < v.length; j++) {
-          num += (v[j]! - ref[j]!) ** 2;
-          den += ref[j]! ** 2;
-        }
-        const scale = i === 2 ? Math.max(Math.sqrt(den), u.muScale) : Math.sqrt(den);
-        const e = Math.sqrt(num) / Math.max(scale, 1e-30);
+      const f = await hemOutputs(inp, { iterations: T, ...opts, fused: true }, backward);
+      const u = await hemOutputs(inp, { iterations: T, ...opts, fused: false }, backward);
+      fusedErrors(f, u).forEach((e, i) => {
         if (!(e < 1e-4)) throw new Error(`${['out', 'dX', 'dμ⁰'][i]} differs between fused and unfused: ‖Δ‖ / scale = ${e}`);
       });
     };
@@ -124,7 +87,7 @@ for (const B of batches) {
     const hostX = await inp.x.read();
     const hostMu = await inp.mu0.read();
     const hostG = await inp.g.read();
-    const ref = { fwd: await outputs(inp, { ...hemOpts, fused: true }, false), bwd: await outputs(inp, { ...hemOpts, fused: true }, true) };
+    const ref = { fwd: await hemOutputs(inp, { iterations: T, ...hemOpts, fused: true }, false), bwd: await hemOutputs(inp, { iterations: T, ...hemOpts, fused: true }, true) };
     const peerCheck = (backward: boolean, name: string) => (v: Float32Array[]): void => {
       const want = backward ? ref.bwd.values.slice(1) : ref.fwd.values;
       v.forEach((got, i) => checkRelative(got, want[i]!, 1e-4, `${name}: ${backward ? ['dX', 'dμ⁰'][i] : 'out'}`));

@@ -4,7 +4,8 @@
  * bench/hem.bench.ts does: ‖fused − unfused‖ / scale < 1e-4 for the output and, with the
  * backward, dX and dμ⁰ (dμ⁰ against max(‖ref‖, ‖∂E/∂μ⁽ᵀ⁾‖), see there why).
  */
-import { hem, mul, randn, sum, sync, tidy, type HemOptions, type Tensor } from '../../src/index.browser.ts';
+import { hem, mul, randn, sum, sync, tidy, type HemOptions } from '../../src/index.browser.ts';
+import { fusedErrors, hemOutputs, type HemBenchInputs } from '../../bench/hem-check.ts';
 import type { BenchRow } from './protocol.ts';
 
 const C = 64;
@@ -13,50 +14,14 @@ const T = 3;
 const ETA = 0.5;
 const TOLERANCE = 1e-4;
 
-interface Inputs {
-  x: Tensor;
-  mu0: Tensor;
-  g: Tensor;
-}
-
-async function outputs(inp: Inputs, fused: boolean, backward: boolean): Promise<{ values: Float32Array[]; muScale: number }> {
-  inp.x.zeroGrad();
-  inp.mu0.zeroGrad();
-  const opts: HemOptions = { eta: ETA, iterations: T, fused, trace: backward };
-  const r = tidy(() => {
-    const res = hem(inp.x, inp.mu0, opts);
-    if (backward) sum(mul(res.out, inp.g)).backward();
-    return { out: res.out, trace: res.trace };
-  });
-  const values = [await r.out.read()];
-  r.out.dispose();
-  let muScale = 0;
-  if (backward) {
-    values.push(await inp.x.grad!.read(), await inp.mu0.grad!.read());
-    muScale = (await r.trace!.read()).gradMuNorm[T]!;
-  }
-  r.trace?.dispose();
-  return { values, muScale };
-}
+type Inputs = HemBenchInputs;
 
 /** The largest relative difference of fused against unfused over the outputs compared. */
 async function verify(inp: Inputs, backward: boolean): Promise<number> {
-  const f = await outputs(inp, true, backward);
-  const u = await outputs(inp, false, backward);
-  let worst = 0;
-  f.values.forEach((v, i) => {
-    const ref = u.values[i]!;
-    let num = 0;
-    let den = 0;
-    for (let j = 0; j < v.length; j++) {
-      num += (v[j]! - ref[j]!) ** 2;
-      den += ref[j]! ** 2;
-    }
-    const scale = i === 2 ? Math.max(Math.sqrt(den), u.muScale) : Math.sqrt(den);
-    const e = Math.sqrt(num) / Math.max(scale, 1e-30);
-    worst = Math.max(worst, Number.isFinite(e) ? e : Infinity);
-  });
-  return worst;
+  const opts: HemOptions = { eta: ETA, iterations: T };
+  const f = await hemOutputs(inp, { ...opts, fused: true }, backward);
+  const u = await hemOutputs(inp, { ...opts, fused: false }, backward);
+  return Math.max(...fusedErrors(f, u));
 }
 
 /** Median wall time of `reps` calls (after one untimed call), each waited for with sync(). */
