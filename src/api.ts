@@ -78,7 +78,18 @@ export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './kernels/m
 export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { eigh, type EighOptions, type EighResult } from './ops/eigh.ts';
-export { spectralFunction, logm, sqrtm, powm, type SpectralOptions, type SpdFunctionOptions } from './ops/spectral.ts';
+export { spectralFunction, logm, sqrtm, powm, eigenProjector, type SpectralOptions, type SpdFunctionOptions, type EigenProjectorOptions } from './ops/spectral.ts';
+export { o2p, type O2pOptions } from './ops/o2p.ts';
+export {
+  gaussianAffinity,
+  normalizedCuts,
+  segmentProjector,
+  projectorLoss,
+  type AffinityOptions,
+  type NormalizedCutsOptions,
+  type NormalizedCutsResult,
+  type SegmentProjector,
+} from './ops/ncuts.ts';
 export { crossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, pipelineStats, type Kernel, type KernelOptions, type KernelVariants, type PipelineStats } from './kernels/registry.ts';
 export type { WgslModule, WgslInterface } from './kernels/wgsl-module.ts';

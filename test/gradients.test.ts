@@ -39,7 +39,7 @@ const NOT_DIFFERENTIABLE = new Set([
   'batchIndices', 'gatherBatch', 'sampleBackground', 'buildModel', 'makeOptimizer', 'learningRate', 'digitSceneData',
   'trainStep', 'scheduledStep', 'NonFiniteLossError', 'evaluate', 'ConfusionMatrix', 'argmaxLastAxis',
   'writeTrainingCheckpoint', 'verifyCheckpoint', 'restoreModel', 'restoreOptimizer', 'train', 'loadData', 'saveTrainingCheckpoint',
-  'readToHost',
+  'readToHost', 'segmentProjector',
   // checkpoints as bytes, the shared training run, the demo recipe, figure data (issue 12)
   'saveWeights', 'readWeights', 'loadWeights', 'TrainingRun', 'demoConfig', 'attentionMaps', 'gradientFlow', 'predictScenes',
   // data, images, checkpoints
@@ -128,6 +128,13 @@ const CASES: Record<string, Case> = {
   logm: { inputs: [spd3(2)], run: ([a]) => hg.logm(a!, { eps: 1e-3 }) },
   sqrtm: { inputs: [spd3(1)], run: ([a]) => hg.sqrtm(a!) },
   powm: { inputs: [spd3(1)], run: ([a]) => hg.powm(a!, -0.5) },
+  // k = 1 and 2 of the spectrum ≈ (1, 2.5, 4): a gap of ≈ 1.5 across each boundary.
+  eigenProjector: { inputs: [spd3(2)], run: ([a]) => hg.eigenProjector(a!, [1, 2]) },
+  o2p: { inputs: [x1([2, 6, 3])], run: ([x]) => hg.o2p(x!, { eps: 0.1 }) },
+  gaussianAffinity: { inputs: [x1([2, 4, 3])], run: ([f]) => hg.gaussianAffinity(f!, { sigma: 1.5 }) },
+  // k = 1: the leading eigenvector of D^{-1/2} W D^{-1/2} is D^{1/2}1 (eigenvalue 1), well apart from the rest.
+  normalizedCuts: { inputs: [x1([2, 5, 2])], run: ([f]) => hg.normalizedCuts(f!, 1, { sigma: 1.5 }).projector },
+  projectorLoss: { inputs: [x1([2, 3, 3])], run: ([p]) => hg.projectorLoss(p!, hg.segmentProjector([0, 0, 1, 2, 2, 2], 2, 3).projector) },
   crossEntropy: { inputs: [x1([5, 4])], run: ([a]) => hg.crossEntropy(a!, [0, 3, -100, 1, 2]) },
   hem: {
     inputs: [x1([1, 6, 4]), x1([3, 4])],

@@ -15,6 +15,7 @@ import { eighJacobi, spectralCore } from '../kernels/eigh.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { show } from './check.ts';
 import { checkOptions } from '../tensor/options.ts';
+import { tensor, zeros } from './create.ts';
 import { add, div, log, mul, pow, relu, sqrt, sub } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { checkGap, checkSymmetricInput, conjugate, conjugateDiag } from './eigh.ts';
@@ -134,4 +135,41 @@ export function powm(a: Tensor, p: number, options: SpdFunctionOptions = {}): Te
     q.dispose();
     return r;
   }, epsOf(op, options), gapOf(op, options));
+}
+
+export interface EigenProjectorOptions {
+  /**
+   * Pairs across the subspace's boundary closer than gapTolerance · max(|λ_i|, |λ_j|) contribute
+   * 0 to the gradient (default 1e-3; the true gradient there grows as 1/gap: the subspace is
+   * ill-defined when λ_k meets λ_{k+1}).
+   */
+  gapTolerance?: number;
+}
+
+/**
+ * The orthogonal projector Π = U_k U_kᵀ onto the span of the eigenvectors of the k largest
+ * eigenvalues of symmetric A [..., d, d]; `k` is one number or one per matrix (the batch's
+ * matrices in order). Π is the spectral function with f = 1 on the top k eigenvalues and 0 on the
+ * rest, so its Daleckii-Krein backward has G_ij = 1/(λ_i − λ_j) for i in the top k and j outside
+ * (and symmetrically), and 0 inside either block: it never divides by a gap inside the subspace
+ * or inside its complement, so the gradient is exact and finite when eigenvalues repeat there
+ * (the normalized-cuts layer's projector loss; Bach & Jordan 2006, Ionescu et al. 2015).
+ */
+export function eigenProjector(a: Tensor, k: number | readonly number[], options: EigenProjectorOptions = {}): Tensor {
+  const op = 'eigenProjector';
+  checkOptions(op, options, ['gapTolerance']);
+  const d = checkSymmetricInput(op, a);
+  const count = a.size / (d * d);
+  const ks = typeof k === 'number' ? new Array<number>(count).fill(k) : Array.isArray(k) ? (k as readonly number[]) : null;
+  if (!ks || ks.length !== count) {
+    throw new Error(`${op}: k must be a number or an array of one k per matrix (${count} for ${a.shape.join('×')}), got ${show(k)}.`);
+  }
+  ks.forEach((ki, i) => {
+    if (!Number.isInteger(ki) || ki < 0 || ki > d) throw new Error(`${op}: k must be an integer in [0, ${d}] (the matrix side), got ${show(ki)}${ks.length > 1 ? ` for matrix ${i}` : ''}.`);
+  });
+  // Values are ascending: the top k are the last k of each matrix's d.
+  const mask = new Float32Array(count * d);
+  ks.forEach((ki, i) => mask.fill(1, i * d + d - ki, (i + 1) * d));
+  const shape = [...a.shape.slice(0, -1)];
+  return spectral(op, a, () => tensor(mask, shape), () => zeros(shape), NO_FLOOR, gapOf(op, options));
 }
