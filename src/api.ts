@@ -90,7 +90,7 @@ export {
   type NormalizedCutsResult,
   type SegmentProjector,
 } from './ops/ncuts.ts';
-export { crossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
+export { crossEntropy, sigmoidCrossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, pipelineStats, type Kernel, type KernelOptions, type KernelVariants, type PipelineStats } from './kernels/registry.ts';
 export type { WgslModule, WgslInterface } from './kernels/wgsl-module.ts';
 export { hem, hemEStep, hemNStep, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './ops/hem/index.ts';
@@ -145,6 +145,7 @@ export { Module } from './nn/module.ts';
 export { Conv2d, heNormal, type Conv2dLayerOptions } from './nn/conv2d.ts';
 export { BatchNorm, type BatchNormLayerOptions } from './nn/batchnorm.ts';
 export { ConvBnRelu, type ConvBnReluOptions } from './nn/conv-bn-relu.ts';
+export { Linear, type LinearOptions } from './nn/linear.ts';
 export { EmBlock, type EmBlockOptions } from './nn/em-block.ts';
 export { SegNet, type SegNetConfig, type SegModelName } from './model/segnet.ts';
 export type { TrainConfig, DataName, OptimizerName } from './train/config.ts';

@@ -34,7 +34,7 @@ const NOT_DIFFERENTIABLE = new Set([
   // the ELBO diagnostic, options and trace
   'hemEStep', 'hemNStep', 'elbo', 'resolveHemOptions', 'HemTrace',
   // modules, the model and optimizers (built from the ops checked here)
-  'HEM', 'EMAU', 'Module', 'Conv2d', 'heNormal', 'BatchNorm', 'ConvBnRelu', 'EmBlock', 'SegNet', 'Optimizer', 'SGD', 'AdamW', 'polyLr', 'LrSchedule',
+  'HEM', 'EMAU', 'Module', 'Conv2d', 'Linear', 'heNormal', 'BatchNorm', 'ConvBnRelu', 'EmBlock', 'SegNet', 'Optimizer', 'SGD', 'AdamW', 'polyLr', 'LrSchedule',
   // training: batches, setup, the step, evaluation and metrics, checkpoint contents
   'batchIndices', 'gatherBatch', 'sampleBackground', 'buildModel', 'makeOptimizer', 'learningRate', 'digitSceneData',
   'trainStep', 'scheduledStep', 'NonFiniteLossError', 'evaluate', 'ConfusionMatrix', 'argmaxLastAxis',
@@ -136,6 +136,7 @@ const CASES: Record<string, Case> = {
   normalizedCuts: { inputs: [x1([2, 5, 2])], run: ([f]) => hg.normalizedCuts(f!, 1, { sigma: 1.5 }).projector },
   projectorLoss: { inputs: [x1([2, 3, 3])], run: ([p]) => hg.projectorLoss(p!, hg.segmentProjector([0, 0, 1, 2, 2, 2], 2, 3).projector) },
   crossEntropy: { inputs: [x1([5, 4])], run: ([a]) => hg.crossEntropy(a!, [0, 3, -100, 1, 2]) },
+  sigmoidCrossEntropy: { inputs: [x1([2, 3], awayFromZero)], run: ([a]) => hg.sigmoidCrossEntropy(a!, [1, 0, 0.5, 0, 1, 1]) },
   hem: {
     inputs: [x1([1, 6, 4]), x1([3, 4])],
     run: ([x, mu]) => {

@@ -103,6 +103,7 @@ const CASES: Case[] = [
   ['vocDataset', 'voc', 'splt', 'split', () => hg.vocDataset({ root: '/nonexistent', splt: 'val' } as never)],
   ['VocDataset', 'voc', 'crop', 'cropSize', () => new hg.VocDataset({ root: '/nonexistent', crop: 64 } as never)],
   ['Conv2d', 'Conv2d', 'stide', 'stride', () => new hg.Conv2d({ inChannels: 1, outChannels: 1, kernelSize: 1, stide: 2 } as never)],
+  ['Linear', 'Linear', 'outChannels', 'outFeatures', () => new hg.Linear({ inFeatures: 1, outChannels: 1 } as never)],
   ['BatchNorm', 'BatchNorm', 'gama', 'gamma', () => new hg.BatchNorm({ channels: 1, gama: 0 } as never)],
   ['ConvBnRelu', 'ConvBnRelu', 'bias', 'kernelSize', () => new hg.ConvBnRelu({ inChannels: 1, outChannels: 1, kernelSize: 1, bias: true } as never)],
   ['EmBlock', 'EmBlock', 'eeta', 'eta', () => new hg.EmBlock({ unit: 'hem', channels: 2, bases: 2, iterations: 1, seed: 1, eeta: 0.5 } as never)],

@@ -20,6 +20,7 @@ import { handleInterrupts, type Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 import { runAblation, ABLATE_SPEC } from './ablate.ts';
 import { DEMO_SPEC, runDemo } from './demo.ts';
+import { runStructured } from './structured.ts';
 
 const COMMANDS = `usage: hemgpu <command> [flags]
 
@@ -28,6 +29,7 @@ commands:
   train    train one model (checkpoints, --resume, Ctrl-C saves)
   eval     mIoU and per-class IoU of a checkpoint, optionally at another number of EM iterations
   ablate   the paper's T × η ablation (Table 1) at small scale
+  structured  o2p | ncuts: second-order pooling and normalized-cuts layers trained end to end, vs their baselines, over seeds
 
 hemgpu <command> --help describes each command's flags.`;
 
@@ -121,7 +123,7 @@ async function cmdEval(argv: string[]): Promise<void> {
  */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const long = command === 'train' || command === 'demo' || command === 'ablate';
+  const long = command === 'train' || command === 'demo' || command === 'ablate' || command === 'structured';
   const interrupts = long && !rest.includes('--help') && !rest.includes('-h') ? handleInterrupts(`hemgpu ${command}`) : null;
   try {
     switch (command) {
@@ -136,6 +138,9 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case 'demo':
         await runDemo(rest, interrupts);
+        break;
+      case 'structured':
+        await runStructured(rest, interrupts);
         break;
       case undefined:
       case 'help':

@@ -2,13 +2,16 @@
  * Fused log-softmax + negative log-likelihood over the last axis, averaged over the rows whose
  * label is not the ignore index. Labels are host integers, validated before any GPU work.
  */
-import { record } from '../autograd/tape.ts';
+import { noGrad, record } from '../autograd/tape.ts';
 import { crossEntropyGrad, crossEntropyRows } from '../kernels/cross-entropy.ts';
 import { sumAll } from '../kernels/reduce.ts';
 import { fmt, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './check.ts';
 import { checkOptions } from '../tensor/options.ts';
+import { tensor } from './create.ts';
+import { abs, add, exp, log, mul, neg, relu, sub } from './elementwise.ts';
+import { mean } from './reduce.ts';
 
 /** The label that marks a pixel to ignore in segmentation data (PASCAL VOC's 255 border). */
 export const IGNORE_LABEL = 255;
@@ -73,4 +76,36 @@ export function crossEntropy(logits: Tensor, labels: ArrayLike<number>, options:
   // that recomputes the softmax from x.
   record(op, loss, [logits], (g) => [crossEntropyGrad(`${op} backward`, logits, target, g)]);
   return loss.own(lab);
+}
+
+/**
+ * Multi-label (sigmoid) cross-entropy, mean over every element: for logits z and targets
+ * y ∈ [0, 1] of the same shape, −y·log σ(z) − (1 − y)·log(1 − σ(z)), computed stably as
+ * relu(z) − y·z + log(1 + exp(−|z|)) from differentiable ops. `targets` is a host array (or a
+ * tensor without gradient).
+ */
+export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>): Tensor {
+  const op = 'sigmoidCrossEntropy';
+  checkTensor(op, logits, 'logits');
+  const y = targets instanceof Tensor ? targets : null;
+  if (y) checkTensor(op, y, 'targets');
+  const n = y ? y.size : (targets as ArrayLike<number>).length;
+  if (n !== logits.size || (y && fmt(y.shape) !== fmt(logits.shape))) {
+    throw new Error(`${op}: targets must match the logits ${fmt(logits.shape)} element for element, got ${y ? fmt(y.shape) : `${n} values`}.`);
+  }
+  if (!y) {
+    for (let i = 0; i < n; i++) {
+      const v = (targets as ArrayLike<number>)[i]!;
+      if (!(v >= 0 && v <= 1)) throw new Error(`${op}: targets must lie in [0, 1], got ${v} at element ${i}.`);
+    }
+  }
+  const t = y ?? noGrad(() => tensor(Float32Array.from(targets as ArrayLike<number>), logits.shape));
+  const softplus = log(add(exp(neg(abs(logits))), 1));
+  const out = mean(add(sub(relu(logits), mul(logits, t)), softplus));
+  // mul's backward reads the targets: they live as long as the loss.
+  if (!y) {
+    if (out.gradNode) out.own(t);
+    else t.dispose();
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
  * The normalized-cuts layer (Ionescu et al., 1509.07838, after Bach & Jordan, JMLR 2006,
  * "Learning spectral clustering"), for features F [B, n, c] of n pixels:
  *
- *   W_ij = exp(−‖f_i − f_j‖² / σ²)            a Gaussian affinity (W_ii = 1, so every degree ≥ 1)
+ *   W_ij = exp(−‖f_i − f_j‖² / σ²)            a Gaussian affinity in (0, 1] (W_ii = 1, so every degree ≥ 1)
  *   M = D^{-1/2} W D^{-1/2},  D = diag(W 1)
  *   Π = U_k U_kᵀ                               the projector on M's k leading eigenvectors
  *
@@ -21,7 +21,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { checkOptions } from '../tensor/options.ts';
 import { checkTensor, show } from './check.ts';
 import { tensor } from './create.ts';
-import { add, div, exp, mul, sqrt, sub } from './elementwise.ts';
+import { add, div, exp, mul, relu, sqrt, sub } from './elementwise.ts';
 import { reshape } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { sum } from './reduce.ts';
@@ -64,10 +64,10 @@ export function gaussianAffinity(f: Tensor, options: AffinityOptions = {}): Tens
   checkOptions(op, options, ['sigma']);
   const [B, n] = checkFeatures(op, f);
   const s2 = checkSigma(op, options.sigma ?? 1) ** 2;
-  // ‖f_i − f_j‖² = ‖f_i‖² + ‖f_j‖² − 2 f_i·f_j.
+  // ‖f_i − f_j‖² = ‖f_i‖² + ‖f_j‖² − 2 f_i·f_j, clamped at 0 (rounding makes it slightly negative near i = j), so W ≤ 1.
   const sq = sum(mul(f, f), 2);
   const dots = matmul(f, f, { transB: true });
-  const d2 = sub(add(reshape(sq, [B, n, 1]), reshape(sq, [B, 1, n])), mul(dots, 2));
+  const d2 = relu(sub(add(reshape(sq, [B, n, 1]), reshape(sq, [B, 1, n])), mul(dots, 2)));
   return exp(mul(d2, -1 / s2));
 }
 

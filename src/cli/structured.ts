@@ -1,0 +1,152 @@
+/**
+ * `hemgpu structured <o2p|ncuts>`: the structured-layer experiments of issue 13 (src/train/structured.ts)
+ * — both variants of the task, each seed in turn, paired (a seed gives both variants the same
+ * scenes, batches and backbone initialisation). Prints a results table (mean ± standard deviation
+ * over seeds, and the per-seed difference), and writes into --out: results.json (every run, its
+ * loss per step and metrics), results.md (the table) and loss.png/.svg (the training loss of
+ * every run). Ctrl-C stops after the current step: the runs finished so far are written.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { adapterInfo, init } from '../index.node.ts';
+import { STRUCTURED_DEFAULTS, STRUCTURED_VARIANTS, checkStructuredConfig, trainStructured, type StructuredConfig, type StructuredResult, type StructuredTask } from '../train/structured.ts';
+import { movingAverage } from '../viz/training-charts.ts';
+import { writeLineChart } from '../viz/png.ts';
+import { writeFileAtomic } from '../viz/render.ts';
+import { UsageError, num, parse, usage, type Spec } from './args.ts';
+import type { Interrupts } from './interrupt.ts';
+import { lockOutDir } from './out-dir.ts';
+
+/** Steps per run when --steps is not given (CPU driver / GPU): both tasks then fit ~10 minutes on 2 SwiftShader cores. */
+const STEPS: Record<StructuredTask, { cpu: number; gpu: number }> = { o2p: { cpu: 300, gpu: 1500 }, ncuts: { cpu: 150, gpu: 1000 } };
+
+const STRUCTURED_SPEC: Spec = {
+  seeds: { type: 'string', help: 'seeds per variant (1, 2, ...; each seed pairs the two variants)', default: '3' },
+  steps: { type: 'string', help: 'optimizer steps per run', shown: 'o2p 300, ncuts 150 on a CPU driver; o2p 1500, ncuts 1000 on a GPU' },
+  batch: { type: 'string', help: 'scenes per step', default: String(STRUCTURED_DEFAULTS.batch) },
+  lr: { type: 'string', help: 'AdamW learning rate (10-step linear warm-up)', default: String(STRUCTURED_DEFAULTS.lr) },
+  'train-scenes': { type: 'string', help: 'training scenes', default: String(STRUCTURED_DEFAULTS.trainScenes) },
+  'val-scenes': { type: 'string', help: 'validation scenes the metrics are computed on', default: String(STRUCTURED_DEFAULTS.valScenes) },
+  size: { type: 'string', help: 'scene side in pixels, a multiple of 4 (the feature map is size/4 square; ncuts: ≤ 64)', default: String(STRUCTURED_DEFAULTS.size) },
+  channels: { type: 'string', help: 'backbone output channels C (O2P pools a C×C matrix)', default: String(STRUCTURED_DEFAULTS.channels) },
+  sigma: { type: 'string', help: 'ncuts: bandwidth σ of the Gaussian affinity', default: String(STRUCTURED_DEFAULTS.sigma) },
+  out: { type: 'string', help: 'output directory', shown: 'runs/structured-<task>' },
+  quick: { type: 'boolean', help: '2 steps on 16 scenes, 1 seed (a smoke test)' },
+};
+
+const SUMMARY = `The structured-layer experiments (issue 13) on digit scenes:
+  o2p    multi-label classification (which digits a scene holds): O2P head log(XᵀX/N + εI) vs average pooling
+  ncuts  segmentation by a normalized-cuts layer: trained end to end through the eigenvectors (projector loss)
+         vs the same network trained on its affinity alone`;
+
+/** The metrics each task reports, the first being its headline (higher is better for all but projectorError). */
+const METRICS: Record<StructuredTask, { key: string; label: string; percent: boolean }[]> = {
+  o2p: [
+    { key: 'mAP', label: 'mAP (%)', percent: true },
+    { key: 'exactMatch', label: 'exact match (%)', percent: true },
+    { key: 'valLoss', label: 'val loss', percent: false },
+  ],
+  ncuts: [
+    { key: 'pairAccuracy', label: 'pair accuracy (%)', percent: true },
+    { key: 'projectorError', label: '½‖Π − P‖² per scene', percent: false },
+  ],
+};
+
+function configs(argv: string[], software: boolean): { task: StructuredTask; runs: StructuredConfig[]; out: string } {
+  const [task, ...rest] = argv;
+  if (task !== 'o2p' && task !== 'ncuts') throw new UsageError(`hemgpu structured: the first argument must be the task, o2p or ncuts; got ${task === undefined ? 'nothing' : `'${task}'`}.\n\n${usage('structured <o2p|ncuts>', SUMMARY, STRUCTURED_SPEC)}`);
+  const v = parse('structured', STRUCTURED_SPEC, rest);
+  const int = (k: string, min = 1): number => num(k, v[k] as string, { int: true, min });
+  const quick = v.quick === true;
+  const base: Omit<StructuredConfig, 'variant' | 'seed'> = {
+    ...STRUCTURED_DEFAULTS,
+    task,
+    steps: v.steps === undefined ? STEPS[task][software ? 'cpu' : 'gpu'] : int('steps'),
+    batch: int('batch'),
+    lr: num('lr', v.lr as string, { min: 0, minExclusive: true }),
+    trainScenes: int('train-scenes'),
+    valScenes: int('val-scenes'),
+    size: int('size', 8),
+    channels: int('channels'),
+    sigma: num('sigma', v.sigma as string, { min: 0, minExclusive: true }),
+  };
+  if (base.size % 4) throw new UsageError(`--size: must be a multiple of 4 (the backbone's output stride), got ${base.size}.`);
+  if (task === 'ncuts' && base.size > 64) throw new UsageError(`--size: ncuts builds an (size/4)²-pixel affinity; keep --size ≤ 64 (got ${base.size}).`);
+  const seeds = quick ? 1 : int('seeds');
+  const b = quick ? { ...base, steps: 2, trainScenes: 16, valScenes: 16, batch: 4 } : base;
+  const runs: StructuredConfig[] = [];
+  for (let s = 1; s <= seeds; s++) for (const variant of STRUCTURED_VARIANTS[task]) runs.push({ ...b, variant, seed: s });
+  for (const r of runs) checkStructuredConfig(r);
+  return { task, runs, out: (v.out as string | undefined) ?? `runs/structured-${task}` };
+}
+
+const meanOf = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+const sdOf = (v: number[]): number => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - meanOf(v)) ** 2, 0) / (v.length - 1)) : 0);
+
+/** The results table: one row per variant (mean ± sd over seeds, per-seed values), one for the paired difference. */
+export function resultsTable(task: StructuredTask, results: StructuredResult[]): string {
+  const [a, b] = STRUCTURED_VARIANTS[task];
+  const metrics = METRICS[task];
+  const fmt = (x: number, pct: boolean): string => (pct ? (100 * x).toFixed(1) : x.toFixed(3));
+  const cell = (vals: number[], pct: boolean): string => (vals.length > 1 ? `${fmt(meanOf(vals), pct)} ± ${fmt(sdOf(vals), pct)} (${vals.map((x) => fmt(x, pct)).join(', ')})` : fmt(vals[0]!, pct));
+  const of = (variant: string, key: string): number[] => results.filter((r) => r.config.variant === variant).map((r) => r.metrics[key]!);
+  const rows = [a, b].map((variant) => `| ${variant} | ${metrics.map((m) => cell(of(variant, m.key), m.percent)).join(' | ')} | ${meanOf(results.filter((r) => r.config.variant === variant).map((r) => r.imagesPerSecond)).toFixed(1)} |`);
+  const seeds = [...new Set(results.map((r) => r.config.seed))].filter((s) => results.some((r) => r.config.seed === s && r.config.variant === a) && results.some((r) => r.config.seed === s && r.config.variant === b));
+  const diff = (key: string): number[] => seeds.map((s) => results.find((r) => r.config.seed === s && r.config.variant === a)!.metrics[key]! - results.find((r) => r.config.seed === s && r.config.variant === b)!.metrics[key]!);
+  if (seeds.length) rows.push(`| ${a} − ${b} (paired by seed) | ${metrics.map((m) => cell(diff(m.key), m.percent)).join(' | ')} | |`);
+  const c = results[0]!.config;
+  return [
+    `${task === 'o2p' ? 'Multi-label digit classification' : 'Normalized-cuts segmentation'} on ${c.valScenes} validation scenes (${c.size}×${c.size}, 1–3 digits), ${c.steps} steps of ${c.batch}, ${seeds.length || results.length} seed(s): mean ± sd (per seed).`,
+    '',
+    `| variant | ${metrics.map((m) => m.label).join(' | ')} | train images/s |`,
+    `| --- | ${metrics.map(() => '---').join(' | ')} | --- |`,
+    ...rows,
+  ].join('\n') + '\n';
+}
+
+export async function runStructured(argv: string[], interrupts: Interrupts | null = null): Promise<StructuredResult[]> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage('structured <o2p|ncuts>', SUMMARY, STRUCTURED_SPEC));
+    return [];
+  }
+  configs(argv, true); // flags checked before the device starts
+  await init();
+  const software = adapterInfo().software;
+  const { task, runs, out } = configs(argv, software);
+  const unlock = lockOutDir(out, 'structured');
+  const results: StructuredResult[] = [];
+  try {
+    console.log(`hemgpu structured ${task}: ${runs.length} runs of ${runs[0]!.steps} steps on ${adapterInfo().description || adapterInfo().device}; output ${out}`);
+    for (const c of runs) {
+      if (interrupts?.signal) break;
+      const r = await trainStructured(c, {
+        shouldStop: () => interrupts?.signal != null,
+        onStep: (step, loss) => {
+          if ((step + 1) % 50 === 0) console.log(`  ${c.variant} seed ${c.seed}: step ${step + 1}/${c.steps} loss ${loss.toFixed(4)}`);
+        },
+      });
+      if (r.interrupted) {
+        console.log(`${c.variant} seed ${c.seed}: stopped at step ${r.loss.length}; not counted.`);
+        break;
+      }
+      results.push(r);
+      console.log(`${c.variant} seed ${c.seed}: ${METRICS[task].map((m) => `${m.key} ${(m.percent ? 100 * r.metrics[m.key]! : r.metrics[m.key]!).toFixed(m.percent ? 1 : 4)}`).join(', ')} (${r.seconds.toFixed(0)} s)`);
+    }
+    if (!results.length) return results;
+    const md = resultsTable(task, results);
+    writeFileAtomic(join(out, 'results.md'), md);
+    writeFileSync(join(out, 'results.json'), JSON.stringify({ task, adapter: adapterInfo(), date: new Date().toISOString(), runs: results }, null, 1));
+    await writeLineChart(join(out, 'loss.png'), {
+      title: `${task}: training loss (10-step moving average)`,
+      xLabel: 'step',
+      yLabel: task === 'o2p' ? 'sigmoid cross-entropy' : 'projector loss (e2e) / pairwise cross-entropy (affinity)',
+      integerX: true,
+      logY: true,
+      series: results.map((r) => ({ name: `${r.config.variant} seed ${r.config.seed}`, values: movingAverage(r.loss), markers: false, dash: r.config.variant === STRUCTURED_VARIANTS[task][1] })),
+    });
+    console.log(`\n${md}\nwrote ${join(out, 'results.md')}, results.json, loss.png`);
+    return results;
+  } finally {
+    unlock();
+  }
+}
