@@ -12,7 +12,7 @@ import { main } from '../src/cli/main.ts';
 import { resultsTable } from '../src/cli/structured.ts';
 import { digitsPresent, poolLabels } from '../src/data/scene-targets.ts';
 import { STRUCTURED_DEFAULTS, trainStructured, type StructuredConfig } from '../src/train/structured.ts';
-import { exactMatch, meanAveragePrecision, projectorScores } from '../src/train/structured-metrics.ts';
+import { exactMatch, meanAveragePrecision, projectorScores, segmentsOf } from '../src/train/structured-metrics.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hemgpu-structured-'));
 beforeAll(async () => {
@@ -40,6 +40,13 @@ describe('scene targets and metrics', () => {
     const targets = [1, 1, 0, 1, 0, 0, 0, 0, 0];
     expect(meanAveragePrecision(scores, targets, 3, 3)).toBeCloseTo(((1 + 2 / 3) / 2 + 1) / 2, 12);
     expect(exactMatch(scores, targets, 3, 3)).toBeCloseTo(1 / 3, 12);
+  });
+
+  test('segmentsOf: the segmentation a projector implies', () => {
+    // Two segments {0, 1} and {2, 3, 4}: the exact projector gives them back; the identity gives one per pixel.
+    const p = (i: number, j: number): number => ((i < 2) === (j < 2) ? (i < 2 ? 0.5 : 1 / 3) : 0);
+    expect([...segmentsOf(Array.from({ length: 25 }, (_, e) => p(Math.floor(e / 5), e % 5)), 5)]).toEqual([0, 0, 1, 1, 1]);
+    expect([...segmentsOf(Array.from({ length: 9 }, (_, e) => (e % 4 === 0 ? 1 : 0)), 3)]).toEqual([0, 1, 2]);
   });
 
   test('projectorScores: the exact projector scores error 0 and pair accuracy 1; the one-segment baseline', () => {
@@ -120,13 +127,14 @@ describe('hemgpu structured', () => {
   test('--quick writes the table, the runs and the loss chart', async () => {
     const out = join(dir, 'ncuts');
     expect(await main(['structured', 'ncuts', '--quick', '--out', out])).toBe(0);
-    for (const f of ['results.md', 'results.json', 'loss.png', 'loss.svg']) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of ['results.md', 'results.json', 'loss.png', 'loss.svg', 'samples-e2e.png', 'samples-affinity.png']) expect(existsSync(join(out, f)), f).toBe(true);
     const md = readFileSync(join(out, 'results.md'), 'utf8');
-    expect(md).toMatch(/\| e2e \| \d+\.\d \| \d+\.\d{3} \| [\d.]+ \|/);
+    expect(md).toMatch(/\| e2e \| \d+\.\d \| \d+\.\d{3} \| \d+\.\d \| [\d.]+ \|/);
     expect(md).toMatch(/\| e2e − affinity \(paired by seed\) \|/);
     const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { config: StructuredConfig; loss: number[] }[] };
     expect(json.runs.map((r) => r.config.variant)).toEqual(['e2e', 'affinity']);
     expect(json.runs[0]!.loss).toHaveLength(2);
+    expect(json.runs[0]).not.toHaveProperty('samples');
   });
 
   test('usage errors exit 2 before any work', async () => {

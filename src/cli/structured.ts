@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
 import { STRUCTURED_DEFAULTS, STRUCTURED_VARIANTS, checkStructuredConfig, trainStructured, type StructuredConfig, type StructuredResult, type StructuredTask } from '../train/structured.ts';
 import { movingAverage } from '../viz/training-charts.ts';
-import { writeLineChart } from '../viz/png.ts';
+import { writeLineChart, writeSegmentation } from '../viz/png.ts';
 import { writeFileAtomic } from '../viz/render.ts';
 import { UsageError, num, parse, usage, type Spec } from './args.ts';
 import type { Interrupts } from './interrupt.ts';
@@ -49,6 +49,7 @@ const METRICS: Record<StructuredTask, { key: string; label: string; percent: boo
   ncuts: [
     { key: 'pairAccuracy', label: 'pair accuracy (%)', percent: true },
     { key: 'projectorError', label: '½‖Π − P‖² per scene', percent: false },
+    { key: 'pairAccuracyOneSegment', label: 'one segment, for reference (%)', percent: true },
   ],
 };
 
@@ -135,18 +136,39 @@ export async function runStructured(argv: string[], interrupts: Interrupts | nul
     if (!results.length) return results;
     const md = resultsTable(task, results);
     writeFileAtomic(join(out, 'results.md'), md);
-    writeFileSync(join(out, 'results.json'), JSON.stringify({ task, adapter: adapterInfo(), date: new Date().toISOString(), runs: results }, null, 1));
+    // The samples are drawn below; the JSON keeps configs, losses and metrics.
+    const saved = results.map(({ samples: _, ...r }) => r);
+    writeFileSync(join(out, 'results.json'), JSON.stringify({ task, adapter: adapterInfo(), date: new Date().toISOString(), runs: saved }, null, 1));
     await writeLineChart(join(out, 'loss.png'), {
       title: `${task}: training loss (10-step moving average)`,
       xLabel: 'step',
       yLabel: task === 'o2p' ? 'sigmoid cross-entropy' : 'projector loss (e2e) / pairwise cross-entropy (affinity)',
       integerX: true,
-      logY: true,
+      // ncuts plots two different losses (projector, pairwise cross-entropy): a log axis shows both.
+      logY: task === 'ncuts',
       series: results.map((r) => ({ name: `${r.config.variant} seed ${r.config.seed}`, values: movingAverage(r.loss), markers: false, dash: r.config.variant === STRUCTURED_VARIANTS[task][1] })),
     });
-    console.log(`\n${md}\nwrote ${join(out, 'results.md')}, results.json, loss.png`);
+    const figures = ['loss.png'];
+    for (const r of results.filter((x) => x.samples && x.config.seed === results[0]!.config.seed)) {
+      const s = r.samples!;
+      const up = (l: Int32Array): Int32Array => upsample(l, s.count, s.side, s.size);
+      const name = `samples-${r.config.variant}.png`;
+      await writeSegmentation(join(out, name), s.images, up(s.truth), up(s.predicted), s.size, {
+        title: `${r.config.variant}, seed ${r.config.seed}: scene | ground truth on the ${s.side}×${s.side} grid | normalized-cuts segments (each coloured by the label it mostly covers)`,
+      });
+      figures.push(name);
+    }
+    console.log(`\n${md}\nwrote ${join(out, 'results.md')}, results.json, ${figures.join(', ')}`);
     return results;
   } finally {
     unlock();
   }
+}
+
+/** Nearest-neighbour upsampling of label grids [count, side, side] to [count, size, size]. */
+function upsample(l: Int32Array, count: number, side: number, size: number): Int32Array {
+  const out = new Int32Array(count * size * size);
+  const f = size / side;
+  for (let b = 0; b < count; b++) for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) out[(b * size + y) * size + x] = l[(b * side + Math.floor(y / f)) * side + Math.floor(x / f)]!;
+  return out;
 }

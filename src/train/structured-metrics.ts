@@ -68,3 +68,22 @@ export function projectorScores(pi: ArrayLike<number>, segments: ArrayLike<numbe
   }
   return out;
 }
+
+/**
+ * The segmentation a projector Π [n, n] implies, the same rule as the pair accuracy: scanning the
+ * pixels in order, each unassigned pixel opens a segment that takes every unassigned pixel j
+ * whose row cosine Π_ij / √(Π_ii Π_jj) with it exceeds ½. Returns a segment id per pixel.
+ */
+export function segmentsOf(pi: ArrayLike<number>, n: number): Int32Array {
+  const ids = new Int32Array(n).fill(-1);
+  let next = 0;
+  for (let i = 0; i < n; i++) {
+    if (ids[i]! >= 0) continue;
+    ids[i] = next;
+    for (let j = i + 1; j < n; j++) {
+      if (ids[j]! < 0 && pi[i * n + j]! / Math.sqrt(Math.max(pi[i * n + i]! * pi[j * n + j]!, 1e-30)) > 0.5) ids[j] = next;
+    }
+    next++;
+  }
+  return ids;
+}

@@ -29,7 +29,7 @@ import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { batchIndices, gatherBatch } from './batch.ts';
 import { NonFiniteLossError } from './step.ts';
-import { exactMatch, meanAveragePrecision, projectorScores } from './structured-metrics.ts';
+import { exactMatch, meanAveragePrecision, projectorScores, segmentsOf } from './structured-metrics.ts';
 
 export type StructuredTask = 'o2p' | 'ncuts';
 export type StructuredVariant = 'o2p' | 'avg' | 'e2e' | 'affinity';
@@ -86,6 +86,8 @@ export interface StructuredResult {
   imagesPerSecond: number;
   /** Stopped by shouldStop before the last step (then metrics are of the weights reached). */
   interrupted: boolean;
+  /** ncuts: the first validation scenes and their segmentations, for figures. */
+  samples?: NcutsSamples;
 }
 
 export interface StructuredHooks {
@@ -188,8 +190,8 @@ export async function trainStructured(config: StructuredConfig, hooks: Structure
       hooks.onStep?.(step, value);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const metrics = await scoreStructured(model, config, val);
-    return { config, loss, metrics, seconds, imagesPerSecond: (loss.length * config.batch) / seconds, interrupted };
+    const { metrics, samples } = await scoreStructured(model, config, val);
+    return { config, loss, metrics, seconds, imagesPerSecond: (loss.length * config.batch) / seconds, interrupted, ...(samples ? { samples } : {}) };
   } finally {
     optimizer.dispose();
     model.dispose();
@@ -197,12 +199,13 @@ export async function trainStructured(config: StructuredConfig, hooks: Structure
 }
 
 /** The run's validation metrics (model in eval mode; batches of 16). */
-async function scoreStructured(model: MultiLabelNet | NcutsNet, config: StructuredConfig, val: DigitSceneDataset): Promise<Record<string, number>> {
+async function scoreStructured(model: MultiLabelNet | NcutsNet, config: StructuredConfig, val: DigitSceneDataset): Promise<{ metrics: Record<string, number>; samples?: NcutsSamples }> {
   (model as Module).eval();
   const px = config.size * config.size;
   const cells = (config.size / STRIDE) ** 2;
   const logits = new Float32Array(val.count * LABELS);
   const totals = { error: 0, pairsRight: 0, pairsOneSegment: 0, pairs: 0, loss: 0 };
+  let samples: NcutsSamples | undefined;
   for (let start = 0; start < val.count; start += 16) {
     const idx = Array.from({ length: Math.min(16, val.count - start) }, (_, i) => start + i);
     const { x, labels } = gatherBatch(val, idx);
@@ -217,8 +220,10 @@ async function scoreStructured(model: MultiLabelNet | NcutsNet, config: Structur
     const ks = segmentProjector(seg, idx.length, cells);
     ks.projector.dispose();
     const pi = tidy(() => normalizedCuts(model.forward(xt()), ks.segments, { sigma: config.sigma }).projector);
-    const s = projectorScores(await pi.read(), seg, idx.length, cells);
+    const piHost = await pi.read();
     pi.dispose();
+    const s = projectorScores(piHost, seg, idx.length, cells);
+    if (start === 0) samples = sampleScenes(val, piHost, seg, Math.min(SAMPLES, idx.length), cells);
     for (const k of ['error', 'pairsRight', 'pairsOneSegment', 'pairs'] as const) totals[k] += s[k];
   }
   (model as Module).train();
@@ -227,7 +232,42 @@ async function scoreStructured(model: MultiLabelNet | NcutsNet, config: Structur
     const lt = tidy(() => sigmoidCrossEntropy(tensor(logits, [val.count, LABELS]), targets));
     const valLoss = await lt.item();
     lt.dispose();
-    return { mAP: meanAveragePrecision(logits, targets, val.count, LABELS), exactMatch: exactMatch(logits, targets, val.count, LABELS), valLoss };
+    return { metrics: { mAP: meanAveragePrecision(logits, targets, val.count, LABELS), exactMatch: exactMatch(logits, targets, val.count, LABELS), valLoss } };
   }
-  return { projectorError: totals.error / val.count, pairAccuracy: totals.pairsRight / totals.pairs, pairAccuracyOneSegment: totals.pairsOneSegment / totals.pairs };
+  return {
+    metrics: { projectorError: totals.error / val.count, pairAccuracy: totals.pairsRight / totals.pairs, pairAccuracyOneSegment: totals.pairsOneSegment / totals.pairs },
+    ...(samples ? { samples } : {}),
+  };
+}
+
+const SAMPLES = 4;
+
+/** The first validation scenes with their pooled ground truth and the segmentation their projector implies, for figures. */
+export interface NcutsSamples {
+  /** Images [count, size, size]. */
+  images: Float32Array;
+  size: number;
+  /** Pooled ground truth [count, side, side] (digit-scene labels) and the prediction, each segment coloured by the label it mostly covers. */
+  truth: Int32Array;
+  predicted: Int32Array;
+  side: number;
+  count: number;
+}
+
+function sampleScenes(val: DigitSceneDataset, pi: Float32Array, seg: Int32Array, count: number, cells: number): NcutsSamples {
+  const predicted = new Int32Array(count * cells);
+  for (let b = 0; b < count; b++) {
+    const ids = segmentsOf(pi.subarray(b * cells * cells, (b + 1) * cells * cells), cells);
+    // Colour each predicted segment by the ground-truth label most of its pixels carry.
+    const votes = new Map<number, Map<number, number>>();
+    ids.forEach((id, i) => {
+      const m = votes.get(id) ?? votes.set(id, new Map()).get(id)!;
+      m.set(seg[b * cells + i]!, (m.get(seg[b * cells + i]!) ?? 0) + 1);
+    });
+    ids.forEach((id, i) => {
+      predicted[b * cells + i] = [...votes.get(id)!].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0]![0];
+    });
+  }
+  const px = val.size * val.size;
+  return { images: val.images.slice(0, count * px), size: val.size, truth: seg.slice(0, count * cells), predicted, side: Math.round(Math.sqrt(cells)), count };
 }
