@@ -243,7 +243,7 @@ async function scoreStructured(model: MultiLabelNet | NcutsNet, config: Structur
 const SAMPLES = 4;
 
 /** The first validation scenes with their pooled ground truth and the segmentation their projector implies, for figures. */
-export interface NcutsSamples {
+interface NcutsSamples {
   /** Images [count, size, size]. */
   images: Float32Array;
   size: number;
