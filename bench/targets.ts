@@ -33,6 +33,14 @@ export interface EmRow {
   hemOverEm: number;
   peers?: Record<string, PeerRatio>;
 }
+/** The `eigh` subject's results (bench/eigh.bench.ts): cases with meta { d, engine, pass }. */
+export interface EighResults {
+  batch: number;
+  sizes: number[];
+  peers: { name: string; version: string }[];
+  pytorch: { torch: string; threads: number; cpu: string; cores: number } | null;
+  cases: (CaseResult & { samples?: number })[];
+}
 export interface Doc {
   date: string;
   adapter: { name: string; description: string; vendor: string; device: string; software: boolean; robustness: boolean; architecture?: string };
@@ -86,6 +94,21 @@ export function verdicts(doc: Doc, torch?: TorchDoc): Verdict[] {
           met: p.speedupForwardBackward >= want,
         });
       }
+    }
+  }
+  const eigh = doc.subjects.eigh?.results as EighResults | undefined;
+  if (doc.adapter.software && eigh) {
+    // Issue 13: eigh batch 64 forward at d = 32 and 64 at least 2× faster than jax-js's (same adapter).
+    const fwd = (engine: string, d: number): CaseResult | undefined => eigh.cases.find((c) => c.meta?.engine === engine && c.meta?.d === d && c.meta?.pass === 'forward');
+    for (const peer of ['jax-js', 'jax-js-eager']) {
+      const pairs = [32, 64].map((d) => ({ d, ours: fwd('hemgpu', d), theirs: fwd(peer, d) }));
+      if (pairs.some((p) => !p.ours || !p.theirs)) continue;
+      const parts = pairs.map((p) => ({ d: p.d, ours: p.ours!.medianMs, theirs: p.theirs!.medianMs, r: p.theirs!.medianMs / p.ours!.medianMs }));
+      out.push({
+        target: `eigh batch ${eigh.batch} forward ≥ 2× faster than ${peer} at d = 32 and d = 64 (SwiftShader)`,
+        measured: parts.map((p) => `d = ${p.d}: ${p.ours.toFixed(0)} vs ${p.theirs.toFixed(0)} ms, ${x(p.r)}`).join('; '),
+        met: parts.every((p) => p.r >= 2),
+      });
     }
   }
   // These two are targets on the CPU driver (issue 5: "Targets on this machine").
