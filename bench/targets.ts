@@ -139,7 +139,10 @@ export function verdictTable(v: Verdict[]): string {
   return table(['target', 'measured', 'met'], v.map((r) => [r.target, r.measured, r.met ? 'yes' : '**no**']));
 }
 
-/** Every results file under `dir`: the newest per adapter (files sort by date), and the PyTorch files. */
+/**
+ * Every results file under `dir`: the newest per adapter (files sort by date), and the PyTorch
+ * files. Other JSON there (bench/browser-start.ts's start-up figures: no adapter) is not theirs.
+ */
 export function loadResults(dir: string): { docs: Map<string, Doc>; torch: { file: string; doc: TorchDoc }[] } {
   const docs = new Map<string, Doc>();
   const torch: { file: string; doc: TorchDoc }[] = [];
@@ -147,7 +150,7 @@ export function loadResults(dir: string): { docs: Map<string, Doc>; torch: { fil
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
     const doc = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Partial<Doc> & Partial<TorchDoc>;
     if (typeof doc.torch === 'string') torch.push({ file: f, doc: doc as TorchDoc });
-    else docs.set((doc as Doc).adapter.name, doc as Doc);
+    else if (doc.adapter && doc.subjects) docs.set(doc.adapter.name, doc as Doc);
   }
   return { docs, torch };
 }

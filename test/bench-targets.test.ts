@@ -3,8 +3,11 @@
  * computed from the recorded results — checked here on constructed results files (no GPU work,
  * no timing), so a verdict cannot drift from the numbers it quotes.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { torchFor, verdicts, verdictTable, type Doc, type EmRow } from '../bench/targets.ts';
+import { loadResults, torchFor, verdicts, verdictTable, type Doc, type EmRow } from '../bench/targets.ts';
 
 const c = (name: string, medianMs: number, meta: Record<string, string | number> = {}, gflops?: number) => ({ name, medianMs, madMs: 0, meta, gflops });
 const square = (engine: string, n: number, gflops: number) => c(`${engine} ${n}³`, (2 * n ** 3) / (gflops * 1e6), { engine, M: n, N: n, K: n }, gflops);
@@ -88,6 +91,22 @@ describe('benchmark target verdicts', () => {
     expect(verdicts(doc(false, { eigh: { measuredAt: '', results } }))).toEqual([]);
     const slow = { ...results, cases: results.cases.map((r) => (r.name === 'jax-js forward d=32' ? { ...r, medianMs: 1200 } : r)) };
     expect(verdicts(doc(true, { eigh: { measuredAt: '', results: slow } }))[0]).toMatchObject({ met: false, measured: 'd = 32: 700 vs 1200 ms, 1.71×; d = 64: 3000 vs 15000 ms, 5.00×' });
+  });
+
+  test('loadResults: the newest file per adapter and the PyTorch files; other JSON (start-up figures) is skipped', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hemgpu-results-'));
+    try {
+      const write = (f: string, v: unknown) => writeFileSync(join(dir, f), JSON.stringify(v));
+      write('2026-11-22-swiftshader.json', doc(true, {}));
+      write('2026-11-28-swiftshader.json', { ...doc(true, {}), date: '2026-11-28' });
+      write('2026-11-22-nvidia-h100-pytorch.json', { device: 'NVIDIA H100 80GB HBM3', torch: '2.11.0' });
+      write('2026-11-28-browser-start-main.json', { date: '2026-11-28T05:03:42.972Z', bundle: 'main', results: [] });
+      const { docs, torch } = loadResults(dir);
+      expect([...docs.values()].map((d) => d.date)).toEqual(['2026-11-28']);
+      expect(torch.map((t) => t.file)).toEqual(['2026-11-22-nvidia-h100-pytorch.json']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a results file without the subjects yields no verdicts', () => {
