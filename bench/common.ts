@@ -54,6 +54,8 @@ export interface TimeOptions {
   timePerRound?: number;
   /** Minimum calls per case per round. */
   iterations?: number;
+  /** Untimed warm-up calls per case in every round (default: 2 in the first round, 1 in later ones). */
+  warmupIterations?: number;
 }
 
 /** Verify every case, then time them in alternating rounds (odd rounds in reverse order). */
@@ -73,7 +75,7 @@ export async function timeCases(cases: Case[], options: TimeOptions = {}): Promi
     const bench = new Bench({
       time: options.timePerRound ?? 300,
       iterations: options.iterations ?? 3,
-      warmupIterations: r === 0 ? 2 : 1,
+      warmupIterations: options.warmupIterations ?? (r === 0 ? 2 : 1),
       warmupTime: 0,
     });
     // Every other round in reverse order, so no case always runs first (or right after a

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { RESULTS_DIR, table } from './common.ts';
-import { loadResults, torchFor, verdictTable, verdicts, type CaseResult, type EmRow } from './targets.ts';
+import { loadResults, torchFor, verdictTable, verdicts, type CaseResult, type EighResults, type EmRow } from './targets.ts';
 
 const { docs, torch } = loadResults(RESULTS_DIR);
 
@@ -93,6 +93,28 @@ for (const doc of docs.values()) {
             return [`${ms(q.forwardMs)} (${q.speedupForward.toFixed(1)}×)`, `${ms(q.forwardBackwardMs)} (${q.speedupForwardBackward.toFixed(1)}×)`];
           }),
         ]),
+      ),
+    );
+    out.push('');
+  }
+  const eigh = doc.subjects.eigh?.results as EighResults | undefined;
+  if (eigh) {
+    const pt = eigh.pytorch;
+    out.push(
+      `**eigh** (batch ${eigh.batch} random symmetric matrices, values and vectors; fwd+bwd: the gradient w.r.t. A of Σ w_i λ_i + Σ c_i u_iᵀ G u_i; ` +
+        `"× hemgpu": the case's time over hemgpu's for the same d and pass; calls: timed calls per median. ` +
+        `jax-js's eigh has no derivative rule (forward only); tfjs has no eigh` +
+        `${pt ? `; pytorch-cpu: PyTorch ${pt.torch} float32 on the host CPU (${pt.cpu}, ${pt.threads} thread(s))` : ''}).${peerList(eigh)}`,
+    );
+    out.push('');
+    const key = (c: CaseResult): string => `${c.meta?.d} ${c.meta?.pass}`;
+    out.push(
+      table(
+        ['case', 'median ms', '± MAD', 'calls', '× hemgpu'],
+        eigh.cases.map((c) => {
+          const base = eigh.cases.find((b) => engineOf(b) === 'hemgpu' && key(b) === key(c));
+          return [c.name, ms(c.medianMs), ms(c.madMs), String(c.samples ?? ''), base && base !== c ? `${(c.medianMs / base.medianMs).toFixed(2)}×` : ''];
+        }),
       ),
     );
     out.push('');

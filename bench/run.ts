@@ -2,7 +2,7 @@
  * `npm run bench [-- <subject>... ] [flags]`: run the benchmark subjects one after another, each in
  * its own process (its own device, nothing left over from the previous subject), then print the
  * targets table from the results they recorded. Subjects: matmul, softmax, estep, nstep, hem,
- * profile, train (default: all). Flags go to every subject: --quick, --full, --no-peers,
+ * profile, train, eigh (default: all). Flags go to every subject: --quick, --full, --no-peers,
  * --peers=jax-js,jax-js-eager,tfjs-webgpu. Exits non-zero if any subject failed (a case that does
  * not verify fails its subject: it is never timed).
  */
@@ -21,6 +21,7 @@ const SUBJECTS: Record<string, { file: string; what: string }> = {
   hem: { file: 'hem.bench.ts', what: 'HEM layer: fused vs unfused, HEM vs EM, the peers' },
   profile: { file: 'hem-profile.ts', what: 'HEM layer: GPU time per kernel' },
   train: { file: 'train.bench.ts', what: 'training step images/s, conv2d GFLOPS' },
+  eigh: { file: 'eigh.bench.ts', what: 'eigh batch 64 forward, forward+backward, vs jax-js and PyTorch CPU' },
 };
 
 const argv = process.argv.slice(2);

@@ -33,6 +33,14 @@ export interface EmRow {
   hemOverEm: number;
   peers?: Record<string, PeerRatio>;
 }
+/** The `eigh` subject's results (bench/eigh.bench.ts): cases with meta { d, engine, pass }. */
+export interface EighResults {
+  batch: number;
+  sizes: number[];
+  peers: { name: string; version: string }[];
+  pytorch: { torch: string; threads: number; cpu: string; cores: number } | null;
+  cases: (CaseResult & { samples?: number })[];
+}
 export interface Doc {
   date: string;
   adapter: { name: string; description: string; vendor: string; device: string; software: boolean; robustness: boolean; architecture?: string };
@@ -88,6 +96,21 @@ export function verdicts(doc: Doc, torch?: TorchDoc): Verdict[] {
       }
     }
   }
+  const eigh = doc.subjects.eigh?.results as EighResults | undefined;
+  if (doc.adapter.software && eigh) {
+    // Issue 13: eigh batch 64 forward at d = 32 and 64 at least 2× faster than jax-js's (same adapter).
+    const fwd = (engine: string, d: number): CaseResult | undefined => eigh.cases.find((c) => c.meta?.engine === engine && c.meta?.d === d && c.meta?.pass === 'forward');
+    for (const peer of ['jax-js', 'jax-js-eager']) {
+      const pairs = [32, 64].map((d) => ({ d, ours: fwd('hemgpu', d), theirs: fwd(peer, d) }));
+      if (pairs.some((p) => !p.ours || !p.theirs)) continue;
+      const parts = pairs.map((p) => ({ d: p.d, ours: p.ours!.medianMs, theirs: p.theirs!.medianMs, r: p.theirs!.medianMs / p.ours!.medianMs }));
+      out.push({
+        target: `eigh batch ${eigh.batch} forward ≥ 2× faster than ${peer} at d = 32 and d = 64 (SwiftShader)`,
+        measured: parts.map((p) => `d = ${p.d}: ${p.ours.toFixed(0)} vs ${p.theirs.toFixed(0)} ms, ${x(p.r)}`).join('; '),
+        met: parts.every((p) => p.r >= 2),
+      });
+    }
+  }
   // These two are targets on the CPU driver (issue 5: "Targets on this machine").
   for (const r of doc.adapter.software ? (em ?? []) : []) {
     out.push({ target: `fused ≥ 2× unfused, HEM fwd+bwd (B = ${r.B}, C = ${r.C})`, measured: x(r.speedupForwardBackward), met: r.speedupForwardBackward >= 2 });
@@ -116,7 +139,10 @@ export function verdictTable(v: Verdict[]): string {
   return table(['target', 'measured', 'met'], v.map((r) => [r.target, r.measured, r.met ? 'yes' : '**no**']));
 }
 
-/** Every results file under `dir`: the newest per adapter (files sort by date), and the PyTorch files. */
+/**
+ * Every results file under `dir`: the newest per adapter (files sort by date), and the PyTorch
+ * files. Other JSON there (bench/browser-start.ts's start-up figures: no adapter) is not theirs.
+ */
 export function loadResults(dir: string): { docs: Map<string, Doc>; torch: { file: string; doc: TorchDoc }[] } {
   const docs = new Map<string, Doc>();
   const torch: { file: string; doc: TorchDoc }[] = [];
@@ -124,7 +150,7 @@ export function loadResults(dir: string): { docs: Map<string, Doc>; torch: { fil
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
     const doc = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Partial<Doc> & Partial<TorchDoc>;
     if (typeof doc.torch === 'string') torch.push({ file: f, doc: doc as TorchDoc });
-    else docs.set((doc as Doc).adapter.name, doc as Doc);
+    else if (doc.adapter && doc.subjects) docs.set(doc.adapter.name, doc as Doc);
   }
   return { docs, torch };
 }

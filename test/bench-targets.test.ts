@@ -3,8 +3,11 @@
  * computed from the recorded results — checked here on constructed results files (no GPU work,
  * no timing), so a verdict cannot drift from the numbers it quotes.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { torchFor, verdicts, verdictTable, type Doc, type EmRow } from '../bench/targets.ts';
+import { loadResults, torchFor, verdicts, verdictTable, type Doc, type EmRow } from '../bench/targets.ts';
 
 const c = (name: string, medianMs: number, meta: Record<string, string | number> = {}, gflops?: number) => ({ name, medianMs, madMs: 0, meta, gflops });
 const square = (engine: string, n: number, gflops: number) => c(`${engine} ${n}³`, (2 * n ** 3) / (gflops * 1e6), { engine, M: n, N: n, K: n }, gflops);
@@ -67,6 +70,43 @@ describe('benchmark target verdicts', () => {
     expect(v.find((r) => r.target.startsWith('fused HEM fwd+bwd'))).toMatchObject({ met: false, measured: "15.0 vs 4.6 ms: 0.31× PyTorch's speed" });
     // The CPU driver's targets (peers, fused vs unfused, HEM vs EM) do not apply to a GPU file.
     expect(v.map((r) => r.target.slice(0, 14))).toEqual(['matmul 4096³ ≥', 'fused HEM fwd+']);
+  });
+
+  test('CPU driver: eigh batch 64 forward against jax-js at d = 32 and d = 64', () => {
+    const e = (engine: string, d: number, ms: number, pass = 'forward') => c(`${engine} ${pass} d=${d}`, ms, { d, engine, pass });
+    const results = {
+      batch: 64,
+      sizes: [16, 32, 64],
+      peers: [],
+      pytorch: null,
+      cases: [e('hemgpu', 16, 1), e('jax-js', 16, 1), e('hemgpu', 32, 700), e('hemgpu', 32, 900, 'forward+backward'), e('jax-js', 32, 1750), e('jax-js-eager', 32, 1400), e('hemgpu', 64, 3000), e('jax-js', 64, 15000), e('jax-js-eager', 64, 15000)],
+    };
+    const v = verdicts(doc(true, { eigh: { measuredAt: '', results } }));
+    expect(v).toEqual([
+      { target: 'eigh batch 64 forward ≥ 2× faster than jax-js at d = 32 and d = 64 (SwiftShader)', measured: 'd = 32: 700 vs 1750 ms, 2.50×; d = 64: 3000 vs 15000 ms, 5.00×', met: true },
+      { target: 'eigh batch 64 forward ≥ 2× faster than jax-js-eager at d = 32 and d = 64 (SwiftShader)', measured: 'd = 32: 700 vs 1400 ms, 2.00×; d = 64: 3000 vs 15000 ms, 5.00×', met: true },
+    ]);
+    // Without d = 64 (a --quick run) there is no verdict; on a GPU the target does not apply.
+    expect(verdicts(doc(true, { eigh: { measuredAt: '', results: { ...results, cases: results.cases.filter((r) => r.meta.d !== 64) } } }))).toEqual([]);
+    expect(verdicts(doc(false, { eigh: { measuredAt: '', results } }))).toEqual([]);
+    const slow = { ...results, cases: results.cases.map((r) => (r.name === 'jax-js forward d=32' ? { ...r, medianMs: 1200 } : r)) };
+    expect(verdicts(doc(true, { eigh: { measuredAt: '', results: slow } }))[0]).toMatchObject({ met: false, measured: 'd = 32: 700 vs 1200 ms, 1.71×; d = 64: 3000 vs 15000 ms, 5.00×' });
+  });
+
+  test('loadResults: the newest file per adapter and the PyTorch files; other JSON (start-up figures) is skipped', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hemgpu-results-'));
+    try {
+      const write = (f: string, v: unknown) => writeFileSync(join(dir, f), JSON.stringify(v));
+      write('2026-11-22-swiftshader.json', doc(true, {}));
+      write('2026-11-28-swiftshader.json', { ...doc(true, {}), date: '2026-11-28' });
+      write('2026-11-22-nvidia-h100-pytorch.json', { device: 'NVIDIA H100 80GB HBM3', torch: '2.11.0' });
+      write('2026-11-28-browser-start-main.json', { date: '2026-11-28T05:03:42.972Z', bundle: 'main', results: [] });
+      const { docs, torch } = loadResults(dir);
+      expect([...docs.values()].map((d) => d.date)).toEqual(['2026-11-28']);
+      expect(torch.map((t) => t.file)).toEqual(['2026-11-22-nvidia-h100-pytorch.json']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a results file without the subjects yields no verdicts', () => {

@@ -4,7 +4,7 @@
  * conventions, and small dense helpers. Independent of the GPU code (serial, float64, classical
  * threshold-free rotations until off(A) ≤ 1e-15 ‖A‖).
  */
-import { Rng } from './helpers.ts';
+import type { Rng } from './helpers.ts';
 
 export interface RefEigh {
   values: Float64Array;

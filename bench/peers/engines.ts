@@ -11,6 +11,8 @@
  *   HEM layer      T × (E-step, N-step), then X̃ = γ μ⁽ᵀ⁾ (docs/math.md; the `hemnet` preset:
  *                  τ = √C, 'dot' form, no base normalisation); forward+backward = the gradients
  *                  of sum(X̃ ⊙ G) w.r.t. X and μ⁽⁰⁾
+ *   eigh           eigenvalues and eigenvectors of a batch of symmetric matrices (forward only:
+ *                  jax-js's eigh has no derivative rule, and tfjs has no eigh)
  *
  * Every computation is a `PeerCall`: `run()` computes and waits for the GPU (tfjs: reading the
  * results, its only completion signal; jax-js: `blockUntilReady`), `values()` returns the outputs
@@ -57,6 +59,8 @@ export interface Peer {
   nstep(x: Float32Array, gamma: Float32Array, mu: Float32Array, N: number, C: number, K: number, eta: number): PeerCall;
   /** X̃ (forward), or [dX, dμ⁽⁰⁾] (backward) for X [B, N, C], μ⁽⁰⁾ [K, C], G [B, N, C]. */
   hem(x: Float32Array, mu0: Float32Array, g: Float32Array, s: HemShape, backward: boolean): PeerCall;
+  /** [values [batch, d] ascending, vectors [batch, d, d] as columns] of symmetric a [batch, d, d]; absent where the library has no eigh. */
+  eigh?(a: Float32Array, batch: number, d: number): PeerCall;
 }
 
 const EPS = 1e-6; // HEM_EPS
@@ -172,6 +176,11 @@ export async function loadJax(a: AdapterSummary, compiled = true): Promise<Peer>
       const loss = (xx: Arr, m: Arr, gg: Arr): Arr => hemFn(xx, m, s).mul(gg).sum();
       const f = jit(grad(loss, { argnums: [0, 1] }));
       return call(inputs, (xx, m, gg) => f(xx!, m!, gg!) as unknown as Arr[], () => f.dispose());
+    },
+    eigh(a, batch, d) {
+      // numpy.linalg.eigh: [values, vectors] (jacobi_eigh, then a sort; no JVP rule, so no backward).
+      const f = jit((x: Arr) => np.linalg.eigh(x) as unknown as Arr[]);
+      return call([arr(a, [batch, d, d])], (x) => f(x!), () => f.dispose());
     },
   };
 }
