@@ -9,7 +9,7 @@
  * Every engine's result is checked against float64 references before it is timed
  * (bench/eigh-check.ts): eigenvalues, orthogonality, residual, and the gradient.
  *   node scripts/run.mjs bench/eigh.bench.ts [--quick | --sizes=16,32,...] [--no-peers | --peers=jax-js,jax-js-eager] [--no-torch]
- * --quick: d ∈ {16, 32}. Timing on a CPU driver: three alternating rounds, each case called
+ * --quick: d ∈ {16, 32}. Timing on a CPU driver: three alternating rounds per engine, each case called
  * until the round has spent 1.5 s on it (at least once), so every median is from ≥ 3 calls. A
  * case whose verification call takes over 60 s (jax-js at d = 128: minutes on SwiftShader) is
  * not called again: that one verified call's time is its result, reported as a single call (it
@@ -228,10 +228,13 @@ async function timeSize(d: number): Promise<CaseResult[]> {
   const slowest = Math.max(0, ...rest.map((c) => estimate.get(c)!));
   // Verified above in this process on these inputs: timeCases need not verify again.
   const timed = rest.map((c) => ({ ...c, verify: async () => {} }));
-  const results = await timeCases(
-    timed,
-    adapter.software ? { rounds: 3, timePerRound: 1500, iterations: 1, warmupIterations: slowest < 5000 ? 1 : 0 } : { rounds: 5, timePerRound: 300, iterations: 10 },
-  );
+  const options = adapter.software ? { rounds: 3, timePerRound: 1500, iterations: 1, warmupIterations: slowest < 5000 ? 1 : 0 } : { rounds: 5, timePerRound: 300, iterations: 10 };
+  // Each engine in its own alternating rounds: on SwiftShader, hemgpu's calls right after a
+  // jax-js eigh call ran 4× slower (d = 64: 17.6 s against 3.8 s alone, measured 2026-11-28; the
+  // two Dawn instances share the CPU driver), so alternating engines would time that
+  // interference, not either engine.
+  const results: CaseResult[] = [];
+  for (const engine of [...new Set(timed.map((c) => String(c.meta?.engine)))]) results.push(...(await timeCases(timed.filter((c) => String(c.meta?.engine) === engine), options)));
   for (const c of single) {
     const ms = estimate.get(c)!;
     results.push({ name: c.name, medianMs: ms, madMs: 0, minMs: ms, samples: 1, meta: { ...c.meta, note: `one call: the verification call (over ${SINGLE_CALL_MS / 1000} s), with compilation and readback` } });
@@ -258,7 +261,7 @@ for (const d of sizes) {
   console.log(`(d = ${d}: ${((performance.now() - t) / 1000).toFixed(0)} s)`);
 }
 console.log(
-  '\ncalls: the number of timed calls each median is from (warm: after the verification call; where that call took over 60 s, it alone). × hemgpu: the case\'s time over hemgpu\'s for the same d and pass.' +
+  '\ncalls: the number of timed calls each median is from (warm: after the verification call; where that call took over 60 s, it alone). Each engine is timed in its own alternating rounds (see the file comment). × hemgpu: the case\'s time over hemgpu\'s for the same d and pass.' +
     (peers.length ? " jax-js: forward only (no derivative rule for eigh)." : '') +
     (torch ? ` pytorch-cpu: PyTorch ${torch.info.torch} on the host CPU, ${torch.info.threads} thread(s).` : ''),
 );

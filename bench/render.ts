@@ -29,9 +29,13 @@ function relativeTable(cases: CaseResult[], shapeKey: (c: CaseResult) => string,
 const out: string[] = [];
 for (const doc of docs.values()) {
   const a = doc.adapter;
-  out.push(`### ${a.software ? 'SwiftShader (CPU driver, 2 cores)' : a.device || a.description} — ${doc.date}`);
+  const dates = [...new Set(Object.values(doc.sources ?? {}).map((f) => f.slice(0, 10)))].sort();
+  out.push(`### ${a.software ? 'SwiftShader (CPU driver, 2 cores)' : a.device || a.description} — ${dates.length ? dates.join(', ') : doc.date}`);
   out.push('');
-  out.push(`Adapter: ${a.description || a.device} (${a.vendor}${a.software ? ', CPU driver' : ''}), Dawn robustness ${a.robustness ? 'on' : 'off'}; from \`bench/results/${doc.date}-${a.name}.json\`.`);
+  const files = new Map<string, string[]>();
+  for (const [subject, file] of Object.entries(doc.sources ?? {})) files.set(file, [...(files.get(file) ?? []), subject]);
+  const from = [...files].map(([f, subjects]) => `\`bench/results/${f}\`${files.size > 1 ? ` (${subjects.join(', ')})` : ''}`).join(', ');
+  out.push(`Adapter: ${a.description || a.device} (${a.vendor}${a.software ? ', CPU driver' : ''}), Dawn robustness ${a.robustness ? 'on' : 'off'}; from ${from || `\`bench/results/${doc.date}-${a.name}.json\``}.`);
   out.push('');
   const th = torchFor(doc, torch.map((t) => t.doc));
   const v = verdicts(doc, th);

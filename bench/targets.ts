@@ -45,6 +45,8 @@ export interface Doc {
   date: string;
   adapter: { name: string; description: string; vendor: string; device: string; software: boolean; robustness: boolean; architecture?: string };
   subjects: Record<string, { measuredAt: string; results: unknown }>;
+  /** loadResults: the file each subject was read from. */
+  sources?: Record<string, string>;
 }
 export interface TorchDoc {
   device: string;
@@ -140,8 +142,10 @@ export function verdictTable(v: Verdict[]): string {
 }
 
 /**
- * Every results file under `dir`: the newest per adapter (files sort by date), and the PyTorch
- * files. Other JSON there (bench/browser-start.ts's start-up figures: no adapter) is not theirs.
+ * The results under `dir`, per adapter: every subject's newest measurement (files sort by date; a
+ * later file's subject replaces an earlier one's, subjects it lacks stay), with `sources` naming
+ * the file each subject came from; and the PyTorch files. Other JSON there (bench/browser-start.ts's
+ * start-up figures: no adapter) is not theirs.
  */
 export function loadResults(dir: string): { docs: Map<string, Doc>; torch: { file: string; doc: TorchDoc }[] } {
   const docs = new Map<string, Doc>();
@@ -150,7 +154,11 @@ export function loadResults(dir: string): { docs: Map<string, Doc>; torch: { fil
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
     const doc = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Partial<Doc> & Partial<TorchDoc>;
     if (typeof doc.torch === 'string') torch.push({ file: f, doc: doc as TorchDoc });
-    else if (doc.adapter && doc.subjects) docs.set(doc.adapter.name, doc as Doc);
+    else if (doc.adapter && doc.subjects) {
+      const prev = docs.get(doc.adapter.name);
+      const sources = { ...prev?.sources, ...Object.fromEntries(Object.keys(doc.subjects).map((k) => [k, f])) };
+      docs.set(doc.adapter.name, { ...(doc as Doc), subjects: { ...prev?.subjects, ...doc.subjects }, sources });
+    }
   }
   return { docs, torch };
 }

@@ -93,16 +93,21 @@ describe('benchmark target verdicts', () => {
     expect(verdicts(doc(true, { eigh: { measuredAt: '', results: slow } }))[0]).toMatchObject({ met: false, measured: 'd = 32: 700 vs 1200 ms, 1.71×; d = 64: 3000 vs 15000 ms, 5.00×' });
   });
 
-  test('loadResults: the newest file per adapter and the PyTorch files; other JSON (start-up figures) is skipped', () => {
+  test('loadResults: the newest measurement of each subject per adapter, and the PyTorch files; other JSON (start-up figures) is skipped', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hemgpu-results-'));
     try {
       const write = (f: string, v: unknown) => writeFileSync(join(dir, f), JSON.stringify(v));
-      write('2026-11-22-swiftshader.json', doc(true, {}));
-      write('2026-11-28-swiftshader.json', { ...doc(true, {}), date: '2026-11-28' });
+      write('2026-11-22-swiftshader.json', doc(true, { em: { measuredAt: '', results: [] }, matmul: { measuredAt: '', results: [] } }));
+      write('2026-11-28-swiftshader.json', { ...doc(true, { em: { measuredAt: 'new', results: [] } }), date: '2026-11-28' });
       write('2026-11-22-nvidia-h100-pytorch.json', { device: 'NVIDIA H100 80GB HBM3', torch: '2.11.0' });
       write('2026-11-28-browser-start-main.json', { date: '2026-11-28T05:03:42.972Z', bundle: 'main', results: [] });
+      write('2026-11-29-swiftshader.json', { ...doc(true, { eigh: { measuredAt: '', results: {} } }), date: '2026-11-29' });
       const { docs, torch } = loadResults(dir);
-      expect([...docs.values()].map((d) => d.date)).toEqual(['2026-11-28']);
+      // One doc per adapter: each subject from the newest file that has it.
+      expect([...docs.values()].map((d) => d.date)).toEqual(['2026-11-29']);
+      const merged = [...docs.values()][0]!;
+      expect(merged.sources).toEqual({ em: '2026-11-28-swiftshader.json', matmul: '2026-11-22-swiftshader.json', eigh: '2026-11-29-swiftshader.json' });
+      expect(merged.subjects.em!.measuredAt).toBe('new');
       expect(torch.map((t) => t.file)).toEqual(['2026-11-22-nvidia-h100-pytorch.json']);
     } finally {
       rmSync(dir, { recursive: true, force: true });

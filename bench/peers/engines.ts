@@ -101,7 +101,11 @@ export async function loadJax(a: AdapterSummary, compiled = true): Promise<Peer>
 
   const arr = (v: Float32Array, shape: number[]): Arr => np.array(v as Float32Array<ArrayBuffer>).reshape(shape);
   // Calls: inputs are kept (passed as .ref, jax-js consumes arguments) until dispose().
-  const call = (inputs: Arr[], fn: (...xs: Arr[]) => Arr | Arr[], fnDispose?: () => void): PeerCall => {
+  // readToFinish: run() waits by reading the outputs back (as tfjs's calls do) instead of
+  // blockUntilReady. For eigh, blockUntilReady returned before the kernels finished on SwiftShader:
+  // back-to-back calls overlapped and each was timed at 35 s at d = 64 against 18 s for one call
+  // read back (2026-11-28).
+  const call = (inputs: Arr[], fn: (...xs: Arr[]) => Arr | Arr[], fnDispose?: () => void, readToFinish = false): PeerCall => {
     const once = (): Arr[] => {
       const r = fn(...inputs.map((t) => t.ref));
       return Array.isArray(r) ? r : [r];
@@ -109,6 +113,10 @@ export async function loadJax(a: AdapterSummary, compiled = true): Promise<Peer>
     return {
       async run() {
         const outs = once();
+        if (readToFinish) {
+          for (const o of outs) await o.data(); // data() disposes the array
+          return;
+        }
         await blockUntilReady(outs);
         for (const o of outs) o.dispose();
       },
@@ -180,7 +188,7 @@ export async function loadJax(a: AdapterSummary, compiled = true): Promise<Peer>
     eigh(a, batch, d) {
       // numpy.linalg.eigh: [values, vectors] (jacobi_eigh, then a sort; no JVP rule, so no backward).
       const f = jit((x: Arr) => np.linalg.eigh(x) as unknown as Arr[]);
-      return call([arr(a, [batch, d, d])], (x) => f(x!), () => f.dispose());
+      return call([arr(a, [batch, d, d])], (x) => f(x!), () => f.dispose(), true);
     },
   };
 }
