@@ -97,6 +97,22 @@ describe('Ctrl-C and SIGTERM', () => {
     expect(existsSync(join(out, '.hemgpu.lock'))).toBe(false);
   });
 
+  test('hemgpu structured: Ctrl-C drops the run in progress and writes the runs finished so far, exit 130', async () => {
+    const out = join(dir, 'structured');
+    const run = start(['structured', 'o2p', '--seeds', '2', '--steps', '200', '--batch', '2', '--train-scenes', '16', '--val-scenes', '8', '--out', out]);
+    await run.waitFor(/o2p seed 1: mAP/, 120_000);
+    run.child.kill('SIGINT');
+    const { code } = await run.exit;
+    const text = run.output();
+    expect(code, text).toBe(130);
+    expect(text).toMatch(/Ctrl-C — finishing this step, then writing the results of the runs finished so far \(the run in progress is not counted\)/);
+    expect(text).toMatch(/avg seed 1: stopped at step \d+; not counted/);
+    const md = readFileSync(join(out, 'results.md'), 'utf8');
+    expect(md).toMatch(/\| o2p \| /);
+    expect(md).not.toMatch(/\| avg \| /);
+    expect(existsSync(join(out, '.hemgpu.lock'))).toBe(false);
+  });
+
   test('SIGTERM behaves like the first Ctrl-C and exits 143 (128 + 15)', async () => {
     const out = join(dir, 'sigterm');
     const run = longRun(out, 'plain');

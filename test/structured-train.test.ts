@@ -120,6 +120,11 @@ describe('the structured layers train', () => {
     expect(r.interrupted).toBe(true);
     expect(r.loss).toHaveLength(3);
     expect(Number.isFinite(r.metrics.mAP!)).toBe(true);
+    // The CLI's Ctrl-C: a stopped run is dropped, so it is not scored.
+    let m = 0;
+    const dropped = await trainStructured(fixed('o2p', 'avg', 50), { shouldStop: () => m++ >= 2, scoreIfStopped: false });
+    expect(dropped.interrupted).toBe(true);
+    expect(dropped.metrics).toEqual({});
   });
 });
 

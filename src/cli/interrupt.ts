@@ -40,7 +40,21 @@ async function exitCleanly(code: number, ms = 2000): Promise<never> {
 }
 
 /** Install the SIGINT/SIGTERM handlers of a command named `what` (e.g. 'hemgpu train'). */
-export function handleInterrupts(what: string): Interrupts {
+/** What the notices say a stop does: the default is the trainer's (a checkpoint is saved). */
+export interface StopWords {
+  /** After "finishing this step, then …". */
+  stopping: string;
+  /** After "again — quitting now …". */
+  again: string;
+}
+
+const CHECKPOINT_WORDS: StopWords = {
+  stopping: 'saving a checkpoint (no validation pass) and exiting',
+  again:
+    'without saving. The checkpoint on disk is the last complete one (a checkpoint being written is written to a temporary file and renamed, so the previous file is intact).',
+};
+
+export function handleInterrupts(what: string, words: StopWords = CHECKPOINT_WORDS): Interrupts {
   const state: Interrupts = {
     signal: null,
     beforeNotice: null,
@@ -57,16 +71,13 @@ export function handleInterrupts(what: string): Interrupts {
   };
   function onSignal(sig: NodeJS.Signals): void {
     if (state.signal) {
-      notice(
-        `${what}: ${NAMES[sig] ?? sig} again — quitting now without saving. The checkpoint on disk is the last complete one ` +
-          '(a checkpoint being written is written to a temporary file and renamed, so the previous file is intact).',
-      );
+      notice(`${what}: ${NAMES[sig] ?? sig} again — quitting now ${words.again}`);
       void exitCleanly(CODES[state.signal] ?? 130);
       return;
     }
     (state as { signal: NodeJS.Signals | null }).signal = sig;
     notice(
-      `${what}: ${NAMES[sig] ?? sig} — finishing this step, then saving a checkpoint (no validation pass) and exiting. ` +
+      `${what}: ${NAMES[sig] ?? sig} — finishing this step, then ${words.stopping}. ` +
         `${sig === 'SIGINT' ? 'Ctrl-C' : 'A second signal'} again quits at once without saving.`,
     );
   }

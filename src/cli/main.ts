@@ -20,7 +20,7 @@ import { handleInterrupts, type Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 import { runAblation, ABLATE_SPEC } from './ablate.ts';
 import { DEMO_SPEC, runDemo } from './demo.ts';
-import { runStructured } from './structured.ts';
+import { STRUCTURED_STOP, runStructured } from './structured.ts';
 
 const COMMANDS = `usage: hemgpu <command> [flags]
 
@@ -124,7 +124,7 @@ async function cmdEval(argv: string[]): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const long = command === 'train' || command === 'demo' || command === 'ablate' || command === 'structured';
-  const interrupts = long && !rest.includes('--help') && !rest.includes('-h') ? handleInterrupts(`hemgpu ${command}`) : null;
+  const interrupts = long && !rest.includes('--help') && !rest.includes('-h') ? handleInterrupts(`hemgpu ${command}`, command === 'structured' ? STRUCTURED_STOP : undefined) : null;
   try {
     switch (command) {
       case 'train':

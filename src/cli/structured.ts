@@ -14,11 +14,17 @@ import { movingAverage } from '../viz/training-charts.ts';
 import { writeLineChart, writeSegmentation } from '../viz/png.ts';
 import { writeFileAtomic } from '../viz/render.ts';
 import { UsageError, num, parse, usage, type Spec } from './args.ts';
-import type { Interrupts } from './interrupt.ts';
+import type { Interrupts, StopWords } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 
 /** Steps per run when --steps is not given (CPU driver / GPU): both tasks then fit ~10 minutes on 2 SwiftShader cores. */
 const STEPS: Record<StructuredTask, { cpu: number; gpu: number }> = { o2p: { cpu: 300, gpu: 1500 }, ncuts: { cpu: 150, gpu: 1000 } };
+
+/** Ctrl-C: the run in progress is dropped (short runs keep no checkpoint); the finished ones are written. */
+export const STRUCTURED_STOP: StopWords = {
+  stopping: 'writing the results of the runs finished so far (the run in progress is not counted)',
+  again: 'without writing results.',
+};
 
 const STRUCTURED_SPEC: Spec = {
   seeds: { type: 'string', help: 'seeds per variant (1, 2, ...; each seed pairs the two variants)', default: '3' },
@@ -91,7 +97,8 @@ export function resultsTable(task: StructuredTask, results: StructuredResult[]):
   const fmt = (x: number, pct: boolean): string => (pct ? (100 * x).toFixed(1) : x.toFixed(3));
   const cell = (vals: number[], pct: boolean): string => (vals.length > 1 ? `${fmt(meanOf(vals), pct)} ± ${fmt(sdOf(vals), pct)} (${vals.map((x) => fmt(x, pct)).join(', ')})` : fmt(vals[0]!, pct));
   const of = (variant: string, key: string): number[] => results.filter((r) => r.config.variant === variant).map((r) => r.metrics[key]!);
-  const rows = [a, b].map((variant) => `| ${variant} | ${metrics.map((m) => cell(of(variant, m.key), m.percent)).join(' | ')} | ${meanOf(results.filter((r) => r.config.variant === variant).map((r) => r.imagesPerSecond)).toFixed(1)} |`);
+  // A variant without a finished run (Ctrl-C during its first) has no row.
+  const rows = [a, b].filter((variant) => results.some((r) => r.config.variant === variant)).map((variant) => `| ${variant} | ${metrics.map((m) => cell(of(variant, m.key), m.percent)).join(' | ')} | ${meanOf(results.filter((r) => r.config.variant === variant).map((r) => r.imagesPerSecond)).toFixed(1)} |`);
   const seeds = [...new Set(results.map((r) => r.config.seed))].filter((s) => results.some((r) => r.config.seed === s && r.config.variant === a) && results.some((r) => r.config.seed === s && r.config.variant === b));
   const diff = (key: string): number[] => seeds.map((s) => results.find((r) => r.config.seed === s && r.config.variant === a)!.metrics[key]! - results.find((r) => r.config.seed === s && r.config.variant === b)!.metrics[key]!);
   if (seeds.length) rows.push(`| ${a} − ${b} (paired by seed) | ${metrics.map((m) => cell(diff(m.key), m.percent)).join(' | ')} | |`);
@@ -122,6 +129,7 @@ export async function runStructured(argv: string[], interrupts: Interrupts | nul
       if (interrupts?.signal) break;
       const r = await trainStructured(c, {
         shouldStop: () => interrupts?.signal != null,
+        scoreIfStopped: false,
         onStep: (step, loss) => {
           if ((step + 1) % 50 === 0) console.log(`  ${c.variant} seed ${c.seed}: step ${step + 1}/${c.steps} loss ${loss.toFixed(4)}`);
         },

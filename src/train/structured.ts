@@ -93,6 +93,8 @@ export interface StructuredResult {
 export interface StructuredHooks {
   onStep?(step: number, loss: number): void;
   shouldStop?(): boolean;
+  /** Score a stopped run on its validation scenes (default true; false: metrics {}). */
+  scoreIfStopped?: boolean;
 }
 
 const LABELS = 10;
@@ -190,6 +192,7 @@ export async function trainStructured(config: StructuredConfig, hooks: Structure
       hooks.onStep?.(step, value);
     }
     const seconds = (performance.now() - t0) / 1000;
+    if (interrupted && hooks.scoreIfStopped === false) return { config, loss, metrics: {}, seconds, imagesPerSecond: (loss.length * config.batch) / seconds, interrupted };
     const { metrics, samples } = await scoreStructured(model, config, val);
     return { config, loss, metrics, seconds, imagesPerSecond: (loss.length * config.batch) / seconds, interrupted, ...(samples ? { samples } : {}) };
   } finally {
