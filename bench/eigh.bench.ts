@@ -33,7 +33,7 @@ const SINGLE_CALL_MS = 60_000;
 const EAGER_MAX_D = 64;
 /**
  * f32 bounds on the checks (bench/eigh-check.ts; ε = 2⁻²³ ≈ 1.2e-7), as multiples of ε and d
- * (Jacobi's errors grow with d). Measured on these inputs (hemgpu d ≤ 128, jax-js d ≤ 64):
+ * (Jacobi's errors grow with d). Measured on these inputs (hemgpu and jax-js, d ≤ 128):
  * eigenvalue errors ≤ 1.8·d·ε of max|λ|, ‖UᵀU − I‖_F ≤ 1.5·d^1.5·ε, residuals ≤ 1.5·d·ε
  * (d = 128: 2.7e-5, 2.5e-4, 2.3e-5). Bounds of 8× those scales leave ≥ 4× margin; a wrong
  * eigenpair is off by O(1).
@@ -242,10 +242,12 @@ async function timeSize(d: number): Promise<CaseResult[]> {
   return results;
 }
 
+/** A ratio with 3 significant digits below 0.1 (PyTorch CPU's are ~0.01×), else 2 decimals. */
+const timesOf = (v: number): string => `${v < 0.1 ? v.toPrecision(3) : v.toFixed(2)}×`;
 const all: CaseResult[] = [];
 const ratio = (r: CaseResult, rows: CaseResult[]): string => {
   const base = rows.find((b) => b.meta?.engine === 'hemgpu' && b.meta?.pass === r.meta?.pass);
-  return r.meta?.engine !== 'hemgpu' && base ? `${(r.medianMs / base.medianMs).toFixed(2)}×` : '';
+  return r.meta?.engine !== 'hemgpu' && base ? timesOf(r.medianMs / base.medianMs) : '';
 };
 for (const d of sizes) {
   t = performance.now();

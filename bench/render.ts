@@ -108,7 +108,7 @@ for (const doc of docs.values()) {
       `**eigh** (batch ${eigh.batch} random symmetric matrices, values and vectors; fwd+bwd: the gradient w.r.t. A of Σ w_i λ_i + Σ c_i u_iᵀ G u_i; ` +
         `"× hemgpu": the case's time over hemgpu's for the same d and pass; calls: timed calls per median. ` +
         `jax-js's eigh has no derivative rule (forward only); tfjs has no eigh` +
-        `${pt ? `; pytorch-cpu: PyTorch ${pt.torch} float32 on the host CPU (${pt.cpu}, ${pt.threads} thread(s))` : ''}).${peerList(eigh)}`,
+        `${pt ? `; pytorch-cpu: PyTorch ${pt.torch} float32 on the host CPU, ${pt.cpu}, ${pt.threads} thread(s)` : ''}).${peerList(eigh)}`,
     );
     out.push('');
     const key = (c: CaseResult): string => `${c.meta?.d} ${c.meta?.pass}`;
@@ -117,7 +117,9 @@ for (const doc of docs.values()) {
         ['case', 'median ms', '± MAD', 'calls', '× hemgpu'],
         eigh.cases.map((c) => {
           const base = eigh.cases.find((b) => engineOf(b) === 'hemgpu' && key(b) === key(c));
-          return [c.name, ms(c.medianMs), ms(c.madMs), String(c.samples ?? ''), base && base !== c ? `${(c.medianMs / base.medianMs).toFixed(2)}×` : ''];
+          const r = base && base !== c ? c.medianMs / base.medianMs : undefined;
+          // PyTorch CPU's ratios are ~0.01×: 3 significant digits below 0.1.
+          return [c.name, ms(c.medianMs), ms(c.madMs), String(c.samples ?? ''), r === undefined ? '' : `${r < 0.1 ? r.toPrecision(3) : r.toFixed(2)}×`];
         }),
       ),
     );
