@@ -51,14 +51,25 @@ export class NonFiniteLossError extends Error {
  */
 export async function trainStep(model: SegmentationModel, optimizer: Optimizer<object>, batch: StepBatch, options: TrainStepOptions = {}): Promise<number> {
   checkOptions('trainStep', options, optionKeys<TrainStepOptions>({ dropoutSeed: true, ignoreIndex: true }));
-  const loss = tidy(() => {
+  return optimizeLoss(model, optimizer, () => {
     const logits = model.forward(tensor(batch.x, [batch.n, batch.height, batch.width, batch.channels]), { dropoutSeed: options.dropoutSeed });
-    const l = crossEntropy(logits, batch.labels, { ignoreIndex: options.ignoreIndex ?? IGNORE_LABEL });
-    l.backward();
-    return l;
+    return crossEntropy(logits, batch.labels, { ignoreIndex: options.ignoreIndex ?? IGNORE_LABEL });
   });
-  const value = await loss.item();
-  loss.dispose();
+}
+
+/**
+ * One optimizer step on the scalar `loss()` (built inside a tidy scope, then backward): returns
+ * its value; the gradients are cleared afterwards. A non-finite loss throws NonFiniteLossError
+ * without updating anything.
+ */
+export async function optimizeLoss(model: Module, optimizer: Optimizer<object>, loss: () => Tensor): Promise<number> {
+  const l = tidy(() => {
+    const out = loss();
+    out.backward();
+    return out;
+  });
+  const value = await l.item();
+  l.dispose();
   if (!Number.isFinite(value)) {
     model.zeroGrad();
     throw new NonFiniteLossError(value);

@@ -28,7 +28,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { batchIndices, gatherBatch } from './batch.ts';
-import { NonFiniteLossError } from './step.ts';
+import { optimizeLoss } from './step.ts';
 import { exactMatch, meanAveragePrecision, projectorScores, segmentsOf } from './structured-metrics.ts';
 
 export type StructuredTask = 'o2p' | 'ncuts';
@@ -128,15 +128,21 @@ function batchLoss(model: MultiLabelNet | NcutsNet, c: StructuredConfig, x: Tens
   const f = model.forward(x);
   const cells = (c.size / STRIDE) ** 2;
   const seg = poolLabels(labels, n, c.size, c.size, STRIDE);
-  const target = segmentProjector(seg, n, cells);
-  if (c.variant === 'e2e') return projectorLoss(normalizedCuts(f, target.segments, { sigma: c.sigma }).projector, target.projector);
+  if (c.variant === 'e2e') {
+    const target = segmentProjector(seg, n, cells);
+    return projectorLoss(normalizedCuts(f, target.segments, { sigma: c.sigma }).projector, target.projector);
+  }
   // Pairwise cross-entropy of W against the same-segment indicator S (S = P > 0).
   const w = gaussianAffinity(f, { sigma: c.sigma });
-  target.projector.dispose();
   const s = noGrad(() => tensor(sameSegment(seg, n, cells), [n, cells, cells]));
   const pos = mul(s, log(add(w, 1e-6)));
   const negPart = mul(sub(1, s), log(add(sub(1, w), 1e-6)));
   return neg(mean(add(pos, negPart)));
+}
+
+/** Distinct segment ids per image of `seg` [n, cells]: the k of each image's projector. */
+function segmentCounts(seg: Int32Array, n: number, cells: number): number[] {
+  return Array.from({ length: n }, (_, b) => new Set(seg.subarray(b * cells, (b + 1) * cells)).size);
 }
 
 function sameSegment(seg: Int32Array, n: number, cells: number): Float32Array {
@@ -175,19 +181,7 @@ export async function trainStructured(config: StructuredConfig, hooks: Structure
       optimizer.setLr(config.lr * Math.min(1, (step + 1) / 10));
       const idx = batchIndices(train.count, config.batch, step, config.seed);
       const { x, labels } = gatherBatch(train, idx);
-      const l = tidy(() => {
-        const out = batchLoss(model, config, tensor(x, [idx.length, train.height, train.width, 1]), labels, idx.length);
-        out.backward();
-        return out;
-      });
-      const value = await l.item();
-      l.dispose();
-      if (!Number.isFinite(value)) {
-        model.zeroGrad();
-        throw new NonFiniteLossError(value);
-      }
-      optimizer.step();
-      model.zeroGrad();
+      const value = await optimizeLoss(model, optimizer, () => batchLoss(model, config, tensor(x, [idx.length, train.height, train.width, 1]), labels, idx.length));
       loss.push(value);
       hooks.onStep?.(step, value);
     }
@@ -220,9 +214,7 @@ async function scoreStructured(model: MultiLabelNet | NcutsNet, config: Structur
       continue;
     }
     const seg = poolLabels(labels, idx.length, config.size, config.size, STRIDE);
-    const ks = segmentProjector(seg, idx.length, cells);
-    ks.projector.dispose();
-    const pi = tidy(() => normalizedCuts(model.forward(xt()), ks.segments, { sigma: config.sigma }).projector);
+    const pi = tidy(() => normalizedCuts(model.forward(xt()), segmentCounts(seg, idx.length, cells), { sigma: config.sigma }).projector);
     const piHost = await pi.read();
     pi.dispose();
     const s = projectorScores(piHost, seg, idx.length, cells);
