@@ -7,7 +7,7 @@
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { adapterInfo, init, sync, tidy, type AdapterSummary, type Tensor } from '../src/index.node.ts';
+import { adapterInfo, init, sync, tidy, type AdapterSummary, type MatmulConfig, type Tensor } from '../src/index.node.ts';
 import type { PeerCall, PeerName } from './peers/engines.ts';
 
 // Benchmarks run from the repository root (npm run bench, node scripts/run.mjs ...).
@@ -250,4 +250,10 @@ export async function timeAndReport(
   );
   const file = recordResults(subject, adapter, { peers: peers.map((p) => ({ name: p.name, version: p.version })), cases: results });
   console.log(`results: ${file}`);
+}
+
+/** A matmul config in words, for tables (configs recorded before `kind` existed are register ones). */
+export function describeMatmulConfig(c: MatmulConfig): string {
+  if (c.kind === 'shared') return `shared-memory tile ${c.WG_Y * c.TM}×${c.WG_X * c.TN} (TK ${c.TK}), ${c.TM}×${c.TN} per invocation, workgroup ${c.WG_X}×${c.WG_Y}`;
+  return `register tile ${4 * c.BM}×${4 * c.BN} per invocation, workgroup ${c.WG_X}×${c.WG_Y}`;
 }

@@ -1,31 +1,43 @@
 /**
  * Matmul GFLOPS: square n³ for n ∈ {256, 512, 1024} (and 2048, 4096 on a GPU) and the HEM
  * layer's two products (E-step logits X·Mᵀ: [4096×64]·[64×64]ᵀ; N-step γᵀX:
- * [4096×64]ᵀ·[4096×256]); the squares also on the peers (jax-js, tfjs-webgpu) on the same
- * adapter, alternating with hemgpu's. Every case, the peers' included, is checked against a
+ * [4096×64]ᵀ·[4096×256]); the squares also on the other kernel path (register tiling vs
+ * workgroup-memory tiling: the installed config's case is `hemgpu`, the other kind's
+ * `hemgpu-register` / `hemgpu-shared`, its config the tuner's fastest of that kind with --tune
+ * and the first candidate of that kind otherwise) and on the peers (jax-js, tfjs-webgpu) on the
+ * same adapter, all alternating. Every case, the peers' included, is checked against a
  * float64 host reference before it is timed.
  * Flags: --tune (time the tile-shape candidates first and use the fastest), --quick (skip 1024),
  * --peers=jax-js,tfjs-webgpu | --no-peers.
  *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick] [--no-peers]
  */
-import { getMatmulConfig, matmul, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type Tensor } from '../src/index.node.ts';
-import { adapterLine, checkClose, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
+import { getMatmulConfig, matmul, MATMUL_CANDIDATES, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type MatmulConfig, type Tensor, type TuneResult } from '../src/index.node.ts';
+import { adapterLine, checkClose, describeMatmulConfig, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
 
 const args = new Set(process.argv.slice(2));
 const adapter = await startBench();
 console.log(`# matmul on ${adapterLine(adapter)}`);
 
-let tuning: unknown = null;
+let tuning: TuneResult[] | null = null;
 if (args.has('--tune')) {
   const res = await tuneMatmul({ n: adapter.software ? 512 : 2048, reps: adapter.software ? 3 : 10 });
-  console.log(table(['rows×cols per invocation', 'workgroup', adapter.software ? 'ms (512³)' : 'ms (2048³)', 'GFLOPS'], res.map((r) => [`${4 * r.config.BM}×${4 * r.config.BN}`, `${r.config.WG_X}×${r.config.WG_Y}`, r.ms.toFixed(1), r.gflops.toFixed(2)])));
+  console.log(table(['config', adapter.software ? 'ms (512³)' : 'ms (2048³)', 'GFLOPS'], res.map((r) => [describeMatmulConfig(r.config), r.ms.toFixed(1), r.gflops.toFixed(2)])));
   tuning = res;
 } else if (process.env.HEMGPU_MATMUL_CONFIG) {
   setMatmulConfig(JSON.parse(process.env.HEMGPU_MATMUL_CONFIG));
 }
 const cfg = getMatmulConfig();
-console.log(`tile config: ${4 * cfg.BM}×${4 * cfg.BN} per invocation, workgroup ${cfg.WG_X}×${cfg.WG_Y}`);
+const kindOf = (c: MatmulConfig): 'register' | 'shared' => (c.kind === 'shared' ? 'shared' : 'register');
+/** Each kernel path's config: the installed one for its kind, else the tuner's fastest of the other kind, else the first candidate. */
+const paths = Object.fromEntries(
+  (['register', 'shared'] as const).map((kind) => [
+    kind,
+    kindOf(cfg) === kind ? cfg : (tuning?.find((r) => kindOf(r.config) === kind)?.config ?? MATMUL_CANDIDATES.find((c) => kindOf(c) === kind)!),
+  ]),
+) as Record<'register' | 'shared', MatmulConfig>;
+console.log(`installed config: ${describeMatmulConfig(cfg)}`);
+console.log(`other path: ${describeMatmulConfig(paths[kindOf(cfg) === 'shared' ? 'register' : 'shared'])}`);
 
 /** Host reference of op(A)·op(B) in float64. */
 function reference(a: Float32Array, b: Float32Array, M: number, N: number, K: number, transA: boolean, transB: boolean): Float64Array {
@@ -66,7 +78,9 @@ function checkProduct(got: Float32Array, ha: Float32Array, hb: Float32Array, M: 
 
 const inputsFor = (M: number, N: number, K: number): [Float32Array, Float32Array] => [randomArray(M * K, M * 7 + K), randomArray(K * N, N * 13 + K)];
 
-function mmCase(name: string, M: number, N: number, K: number, transA = false, transB = false): Case {
+/** hemgpu's product under `config` (set before every call: the cases of both paths alternate). */
+function mmCase(name: string, config: MatmulConfig, M: number, N: number, K: number, transA = false, transB = false): Case {
+  const engine = config === cfg ? 'hemgpu' : `hemgpu-${kindOf(config)}`;
   const [ha, hb] = inputsFor(M, N, K);
   let a: Tensor | null = null;
   let b: Tensor | null = null;
@@ -78,9 +92,10 @@ function mmCase(name: string, M: number, N: number, K: number, transA = false, t
   return {
     name,
     flops: 2 * M * N * K,
-    meta: { M, N, K, op: `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`, engine: 'hemgpu' },
+    meta: { M, N, K, op: `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`, engine, kind: kindOf(config) },
     async verify() {
       const [ta, tb] = tensors();
+      setMatmulConfig(config);
       const c = matmul(ta, tb, { transA, transB });
       const got = await c.read();
       c.dispose();
@@ -88,6 +103,7 @@ function mmCase(name: string, M: number, N: number, K: number, transA = false, t
     },
     async run() {
       const [ta, tb] = tensors();
+      setMatmulConfig(config);
       tidy(() => {
         matmul(ta, tb, { transA, transB });
       });
@@ -100,7 +116,9 @@ const squares = [256, 512, ...(args.has('--quick') ? [] : [1024]), ...(adapter.s
 const peers = await loadPeers(adapter, peerNames());
 const cases: Case[] = [];
 for (const n of squares) {
-  cases.push(mmCase(`${n}³`, n, n, n));
+  cases.push(mmCase(`${n}³`, cfg, n, n, n));
+  const other = paths[kindOf(cfg) === 'shared' ? 'register' : 'shared'];
+  cases.push(mmCase(`${n}³ ${kindOf(other)}`, other, n, n, n));
   const [ha, hb] = inputsFor(n, n, n);
   for (const p of peers) {
     const call = p.matmul(ha, hb, n);
@@ -108,7 +126,7 @@ for (const n of squares) {
     cases.push(peerCase(name, call, (v) => checkProduct(v[0]!, ha, hb, n, n, n, false, false, name), { flops: 2 * n ** 3, meta: { M: n, N: n, K: n, op: 'A·B', engine: p.name } }));
   }
 }
-cases.push(mmCase('E-step X·Mᵀ [4096×64]·[64×64]ᵀ', 4096, 64, 64, false, true), mmCase('N-step γᵀX [4096×64]ᵀ·[4096×256]', 64, 256, 4096, true, false));
+cases.push(mmCase('E-step X·Mᵀ [4096×64]·[64×64]ᵀ', cfg, 4096, 64, 64, false, true), mmCase('N-step γᵀX [4096×64]ᵀ·[4096×256]', cfg, 64, 256, 4096, true, false));
 const results = await timeCases(cases, adapter.software ? { rounds: 3, timePerRound: 400, iterations: 3 } : { rounds: 5, timePerRound: 300, iterations: 10 });
 const ours = (n: unknown): number | undefined => results.find((r) => r.meta?.engine === 'hemgpu' && r.meta.M === n && r.meta.N === n && r.meta.K === n)?.gflops;
 console.log(
@@ -117,6 +135,11 @@ console.log(
     results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.gflops!.toFixed(2), r.meta?.engine !== 'hemgpu' ? `${(ours(r.meta?.M)! / r.gflops!).toFixed(2)}×` : '']),
   ),
 );
-const file = recordResults('matmul', adapter, { config: cfg, tuning, peers: peers.map((p) => ({ name: p.name, version: p.version, adapter: p.adapter })), cases: results });
+setMatmulConfig(cfg);
+const square = (kind: string, n: number): number | undefined => results.find((r) => r.meta?.kind === kind && String(r.meta?.engine).startsWith('hemgpu') && r.meta.M === n && r.meta.N === n && r.meta.K === n)?.gflops;
+const pathRows = squares.map((n) => ({ n, register: square('register', n)!, shared: square('shared', n)! }));
+console.log(`\nkernel paths: register = ${describeMatmulConfig(paths.register)}; shared = ${describeMatmulConfig(paths.shared)}`);
+console.log(table(['product', 'register GFLOPS', 'shared GFLOPS', 'shared ÷ register'], pathRows.map((r) => [`${r.n}³`, r.register.toFixed(2), r.shared.toFixed(2), `${(r.shared / r.register).toFixed(2)}×`])));
+const file = recordResults('matmul', adapter, { config: cfg, paths: { register: paths.register, shared: paths.shared, rows: pathRows.map((r) => ({ ...r, sharedOverRegister: r.shared / r.register })) }, tuning, peers: peers.map((p) => ({ name: p.name, version: p.version, adapter: p.adapter })), cases: results });
 console.log(`results: ${file}`);
 process.exit(0);

@@ -4,7 +4,8 @@
  * was measured and nothing else.   node scripts/run.mjs bench/render.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { RESULTS_DIR, table } from './common.ts';
+import { RESULTS_DIR, describeMatmulConfig, table } from './common.ts';
+import type { MatmulConfig } from '../src/index.node.ts';
 import { loadResults, torchFor, verdictTable, verdicts, type CaseResult, type EighResults, type EmRow } from './targets.ts';
 
 const { docs, torch } = loadResults(RESULTS_DIR);
@@ -45,10 +46,10 @@ for (const doc of docs.values()) {
     out.push(verdictTable(v));
     out.push('');
   }
-  const mm = doc.subjects.matmul?.results as { config: { BM: number; BN: number; WG_X: number; WG_Y: number }; cases: CaseResult[] } | undefined;
+  type PathRow = { n: number; register: number; shared: number; sharedOverRegister: number };
+  const mm = doc.subjects.matmul?.results as { config: MatmulConfig; paths?: { register: MatmulConfig; shared: MatmulConfig; rows: PathRow[] }; cases: CaseResult[] } | undefined;
   if (mm) {
-    const c = mm.config;
-    out.push(`**matmul** (tile ${4 * c.BM}×${4 * c.BN} per invocation, workgroup ${c.WG_X}×${c.WG_Y}; "hemgpu ×": hemgpu's GFLOPS over the case's).${peerList(mm)}`);
+    out.push(`**matmul** (${describeMatmulConfig(mm.config)}; "hemgpu ×": hemgpu's GFLOPS over the case's).${peerList(mm)}`);
     out.push('');
     const ours = (n: unknown): number | undefined => mm.cases.find((r) => engineOf(r) === 'hemgpu' && r.meta?.M === n && r.meta?.N === n && r.meta?.K === n)?.gflops;
     out.push(
@@ -58,6 +59,12 @@ for (const doc of docs.values()) {
       ),
     );
     out.push('');
+    if (mm.paths) {
+      out.push(`Kernel paths, same run: register = ${describeMatmulConfig(mm.paths.register)}; shared = ${describeMatmulConfig(mm.paths.shared)}.`);
+      out.push('');
+      out.push(table(['product', 'register GFLOPS', 'shared GFLOPS', 'shared ÷ register'], mm.paths.rows.map((r) => [`${r.n}³`, r.register.toFixed(2), r.shared.toFixed(2), `${r.sharedOverRegister.toFixed(2)}×`])));
+      out.push('');
+    }
   }
   const steps: [string, string, string, (c: CaseResult) => string][] = [
     ['softmax', "**Fused scaled softmax** softmax(s·Z), each case's time relative to hemgpu's.", 'hemgpu', (c) => `${c.meta?.rows}×${c.meta?.cols}`],

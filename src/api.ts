@@ -74,7 +74,7 @@ export { sum, mean, type ReduceOptions } from './ops/reduce.ts';
 export { reshape, transpose, permute, expand, padTo, sliceTo } from './ops/layout.ts';
 export { hook } from './autograd/hook.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
-export { setMatmulConfig, getMatmulConfig, type MatmulConfig } from './kernels/matmul-config.ts';
+export { setMatmulConfig, getMatmulConfig, type MatmulConfig, type RegisterMatmulConfig, type SharedMatmulConfig } from './kernels/matmul-config.ts';
 export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { eigh, type EighOptions, type EighResult } from './ops/eigh.ts';

@@ -10,9 +10,10 @@
  * sums over the batch too). Integer inputs in [-3, 3] make every product and partial sum an exact
  * f32 integer (|sum| ≤ 257·9 ≪ 2^24), so those tests demand bit-exact results.
  */
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { splitsFor } from '../src/kernels/matmul.ts';
+import { engine } from '../src/device/engine.ts';
+import { matmulProduct, splitsFor } from '../src/kernels/matmul.ts';
 import {
   Rng,
   abs,
@@ -363,5 +364,125 @@ describe('matmul backward vs central finite differences (float64 reference)', ()
       return bv[k * 4]! + bv[k * 4 + 1]! + bv[k * 4 + 2]! + bv[k * 4 + 3]!;
     });
     expectClose(await readGrad(a), expected, { atol: 0, rtol: 0, bound: expected.map(() => gamma(5) * 4), label: 'dA' });
+  });
+});
+
+describe('matmul on the workgroup-memory kernel (kind: shared)', () => {
+  // Under a shared config every product with more than 64² outputs runs kernels/matmul-shared.wgsl
+  // (smaller ones keep the small register tile), so the shapes below have M·N > 4096. Tiles:
+  // 128×64 (the tuner's shape), 16×16 with 8 invocations (each stages several vec4s of a tile,
+  // and a K of 13 leaves a partial last step) and 64×64 with more invocations than tile vec4s.
+  const TILES: hg.SharedMatmulConfig[] = [
+    { kind: 'shared', TM: 8, TN: 4, TK: 8, WG_X: 16, WG_Y: 16 },
+    { kind: 'shared', TM: 4, TN: 8, TK: 4, WG_X: 2, WG_Y: 4 },
+    { kind: 'shared', TM: 4, TN: 4, TK: 4, WG_X: 16, WG_Y: 16 },
+  ];
+  let before: hg.MatmulConfig;
+  beforeAll(() => {
+    before = hg.getMatmulConfig();
+  });
+  afterEach(() => {
+    hg.setMatmulConfig(before);
+  });
+
+  /** Integer operands (bit-exact sums) for [M, K]·[K, N] with batches, every flag, against the reference. */
+  async function exact(rng: Rng, M: number, K: number, N: number, batchA: Shape = [], batchB: Shape = [], alpha = 1): Promise<void> {
+    for (const o of COMBOS) {
+      const c = makeCase(M, K, N, o, batchA, batchB);
+      const a = nd(rng.ints(sizeOf(c.aShape), -3, 3), c.aShape);
+      const b = nd(rng.ints(sizeOf(c.bShape), -3, 3), c.bShape);
+      const out = matmulProduct(upload(a), upload(b), o.transA!, o.transB!, alpha);
+      const ref = refMatmul(a, b, o);
+      const label = `shared ${JSON.stringify(hg.getMatmulConfig())} ${JSON.stringify(c.aShape)}×${JSON.stringify(c.bShape)} α = ${alpha} ${name(o)}`;
+      expectExact(await read(out), ref.data.map((v) => alpha * v), label, ref.shape);
+    }
+  }
+
+  test('the shared kernel is the one dispatched', async () => {
+    hg.setMatmulConfig({ kind: 'shared', TM: 4, TN: 8, TK: 32, WG_X: 4, WG_Y: 4 });
+    const seen = hg.pipelineStats().syncLabels.length;
+    await hg.matmul(hg.randn([70, 9], { seed: 1 }), hg.randn([9, 70], { seed: 2 })).read();
+    expect(hg.pipelineStats().syncLabels.slice(seen)).toContain('matmul_shared [TK=32 TM=4 TN=8 TRANS_A=0 TRANS_B=0 WG_X=4 WG_Y=4]');
+  });
+
+  test('square, ragged (67×45×71, 1×N, M×1, 130×13×67) and tile-multiple shapes, every flag, bit-exact', async () => {
+    const rng = new Rng(21);
+    for (const cfg of TILES) {
+      hg.setMatmulConfig(cfg);
+      for (const [M, K, N] of [
+        [128, 64, 128],
+        [67, 45, 71],
+        [1, 33, 4099],
+        [4099, 33, 1],
+        [130, 13, 67],
+        [96, 96, 96],
+      ] as [number, number, number][]) {
+        await exact(rng, M, K, N);
+      }
+    }
+  });
+
+  test('random floats within the γ bound, with gradients (their products run shared too)', async () => {
+    hg.setMatmulConfig(TILES[0]!);
+    const rng = new Rng(22);
+    for (const o of COMBOS) {
+      await check(makeCase(129, 77, 131, o), rng, true);
+      await check(makeCase(67, 45, 71, o, [2], [2]), rng, true);
+    }
+  });
+
+  test('batched, with a shared operand on either side (stride 0) and batch-1 operands', async () => {
+    const rng = new Rng(23);
+    for (const cfg of TILES.slice(0, 2)) {
+      hg.setMatmulConfig(cfg);
+      await exact(rng, 67, 13, 66, [3], [3]);
+      await exact(rng, 67, 13, 66, [2, 2], []);
+      await exact(rng, 66, 9, 67, [], [3]);
+      await exact(rng, 65, 7, 65, [1], [3]);
+    }
+  });
+
+  test('split-K (ragged chunks, batches) and alpha', async () => {
+    expect(splitsFor(65 * 66, 1030)).toBeGreaterThan(1);
+    const rng = new Rng(24);
+    for (const cfg of TILES.slice(0, 2)) {
+      hg.setMatmulConfig(cfg);
+      await exact(rng, 65, 1030, 67);
+      await exact(rng, 65, 1030, 66, [2], [2]);
+      await exact(rng, 65, 1030, 66, [], [2], 0.5);
+      await exact(rng, 67, 45, 71, [3], [], -0.25);
+    }
+    hg.setMatmulConfig(TILES[0]!);
+    const r2 = new Rng(25);
+    for (const o of COMBOS) await check(makeCase(70, 1201, 66, o), r2, false);
+  });
+
+  test('tuneMatmul times both kinds and installs the fastest', async () => {
+    const candidates: hg.MatmulConfig[] = [
+      { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 },
+      { kind: 'shared', TM: 8, TN: 4, TK: 8, WG_X: 8, WG_Y: 8 },
+    ];
+    const res = await hg.tuneMatmul({ n: 96, reps: 1, candidates });
+    expect(res.map((r) => r.config.kind).sort()).toEqual(['register', 'shared']);
+    expect(res[0]!.ms).toBeLessThanOrEqual(res[1]!.ms);
+    expect(hg.getMatmulConfig()).toEqual(res[0]!.config);
+  });
+
+  test('bad shared configs are refused naming the field, the value and the limit', () => {
+    const ok: hg.SharedMatmulConfig = { kind: 'shared', TM: 8, TN: 4, TK: 8, WG_X: 8, WG_Y: 8 };
+    expect(() => hg.setMatmulConfig({ ...ok, BM: 4 } as never)).toThrow(/matmul config \(kind shared\): unknown field 'BM' \(fields: kind, TM, TN, TK, WG_X, WG_Y\)/);
+    expect(() => hg.setMatmulConfig({ BM: 4, BN: 2, WG_X: 8, WG_Y: 8, TK: 8 } as never)).toThrow(/matmul config: unknown field 'TK' \(fields: kind, BM, BN, WG_X, WG_Y\)/);
+    expect(() => hg.setMatmulConfig({ ...ok, kind: 'workgroup' } as never)).toThrow(/matmul config: kind must be 'register' or 'shared', got "workgroup"/);
+    expect(() => hg.setMatmulConfig({ ...ok, TM: 3 })).toThrow(/TM must be 4 or 8, got 3/);
+    expect(() => hg.setMatmulConfig({ ...ok, TN: 16 })).toThrow(/TN must be 4 or 8, got 16/);
+    expect(() => hg.setMatmulConfig({ ...ok, TK: 12 })).toThrow(/TK must be 4, 8, 16 or 32, got 12/);
+    expect(() => hg.setMatmulConfig({ ...ok, WG_X: 64, WG_Y: 64 })).toThrow(/workgroup 64×64 must be positive integers with at most \d+ invocations/);
+    expect(hg.getMatmulConfig()).toEqual(before); // a refused config installs nothing
+    const big: hg.SharedMatmulConfig = { kind: 'shared', TM: 8, TN: 8, TK: 32, WG_X: 16, WG_Y: 16 }; // 2 · 32 · 128 floats = 32 KiB
+    if (engine().limits.maxComputeWorkgroupStorageSize < 32768) {
+      expect(() => hg.setMatmulConfig(big)).toThrow(/a 128×128 tile with TK = 32 stages 32768 bytes of workgroup memory, above this device's maxComputeWorkgroupStorageSize of \d+; use a smaller TK/);
+    } else {
+      expect(() => hg.setMatmulConfig(big)).not.toThrow();
+    }
   });
 });

@@ -64,6 +64,30 @@ describe('warmup', () => {
     expect(compiled, 'pipelines compiled synchronously after warmup()').toEqual([]);
   });
 
+  test("under a shared matmul config, warmup(['matmul']) covers the products it dispatches", async () => {
+    const before = hg.getMatmulConfig();
+    try {
+      hg.setMatmulConfig({ kind: 'shared', TM: 4, TN: 4, TK: 16, WG_X: 8, WG_Y: 4 });
+      await hg.warmup(['matmul', 'normal_random', 'reduce']);
+      const compiled = await syncCompiles(async () => {
+        const x = hg.randn([2, 70, 9], { seed: 3 });
+        const y = hg.randn([9, 70], { seed: 4 });
+        // Large (shared kernel, every flag), small (the small register tile) and split-K products.
+        for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const a = hg.randn(transA ? [9, 70] : [70, 9], { seed: 5 });
+          const b = transB ? hg.randn([70, 9], { seed: 6 }) : y;
+          await hg.matmul(a, b, { transA, transB }).read();
+        }
+        await hg.matmul(x, y).read();
+        await hg.matmul(hg.randn([8, 9], { seed: 7 }), hg.randn([9, 8], { seed: 8 })).read();
+        await hg.matmul(hg.randn([65, 1100], { seed: 9 }), hg.randn([1100, 66], { seed: 10 })).read();
+      });
+      expect(compiled, 'pipelines compiled synchronously after warmup').toEqual([]);
+    } finally {
+      hg.setMatmulConfig(before);
+    }
+  });
+
   test('without warmup a first dispatch compiles synchronously, and is counted', async () => {
     const k = hg.defineKernel(
       'test_warmup_counted',

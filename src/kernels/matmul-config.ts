@@ -1,11 +1,16 @@
 /**
- * Tile shapes for kernels/matmul.wgsl, per engine: a default, replaced by `setMatmulConfig` or by
- * `tuneMatmul` (src/ops/matmul-tune.ts), which times candidates on the adapter in use.
+ * Tile shapes for the matmul kernels, per engine: a default, replaced by `setMatmulConfig` or by
+ * `tuneMatmul` (src/ops/matmul-tune.ts), which times candidates on the adapter in use. A config
+ * names one of two kernels: `register` (kernels/matmul.wgsl: register tiling only, no workgroup
+ * memory or barrier; the winner on CPU drivers) or `shared` (kernels/matmul-shared.wgsl: A and B
+ * tiles staged in workgroup memory per step of k).
  */
 import { engine } from '../device/engine.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 
-export interface MatmulConfig {
+/** Register tiling (kernels/matmul.wgsl). `kind` may be left out (configs saved before there were two kinds). */
+export interface RegisterMatmulConfig {
+  kind?: 'register';
   /** 4×4 blocks of C per invocation along M (1, 2 or 4): 4·BM rows (the scalar path caps it at 2). */
   BM: number;
   /** 4×4 blocks of C per invocation along N (1 or 2): 4·BN columns. */
@@ -15,22 +20,40 @@ export interface MatmulConfig {
   WG_Y: number;
 }
 
-/**
- * The default tile shape: 16×8 outputs per invocation in 8×8 workgroups, the tuner's winner on
- * SwiftShader and on an H100 (bench/matmul.bench.ts --tune; docs/measurements.md). Other adapters
- * can differ: `tuneMatmul()` picks per engine.
- */
-export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 };
+/** Workgroup-memory block tiling (kernels/matmul-shared.wgsl): a (WG_Y·TM) × (WG_X·TN) tile of C per workgroup. */
+export interface SharedMatmulConfig {
+  kind: 'shared';
+  /** Rows of C per invocation: 4 or 8. */
+  TM: number;
+  /** Columns of C per invocation: 4 or 8. */
+  TN: number;
+  /** Steps of k per staged tile: 4, 8, 16 or 32. */
+  TK: number;
+  /** Invocations per workgroup along N and M. */
+  WG_X: number;
+  WG_Y: number;
+}
 
-/** The tile shape of products with at most 64 × 64 outputs (small tiles: more invocations work). */
-export const SMALL_MATMUL_CONFIG: MatmulConfig = { BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
+export type MatmulConfig = RegisterMatmulConfig | SharedMatmulConfig;
+
+/**
+ * The default: register tiling, 16×8 outputs per invocation in 8×8 workgroups, the tuner's winner
+ * on SwiftShader and on an H100 (bench/matmul.bench.ts --tune; docs/measurements.md). Other
+ * adapters can differ: `tuneMatmul()` picks per engine.
+ */
+export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { kind: 'register', BM: 4, BN: 2, WG_X: 8, WG_Y: 8 };
+
+/** The tile shape of products with at most 64 × 64 outputs, whatever the config (small tiles: more invocations work). */
+export const SMALL_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
 
 const configs = new WeakMap<object, MatmulConfig>();
 
-export function checkMatmulConfig(c: MatmulConfig): void {
-  checkOptions('matmul config', c, optionKeys<MatmulConfig>({ BM: true, BN: true, WG_X: true, WG_Y: true }), 'field');
-  if (c.BM !== 1 && c.BM !== 2 && c.BM !== 4) throw new Error(`matmul config: BM must be 1, 2 or 4, got ${c.BM}.`);
-  if (c.BN !== 1 && c.BN !== 2) throw new Error(`matmul config: BN must be 1 or 2, got ${c.BN}.`);
+/** Bytes of workgroup memory the shared kernel stages per workgroup: an A and a B tile of TK rows. */
+function sharedTileBytes(c: SharedMatmulConfig): number {
+  return 4 * c.TK * (c.WG_Y * c.TM + c.WG_X * c.TN);
+}
+
+function checkWorkgroup(c: MatmulConfig): void {
   const inv = c.WG_X * c.WG_Y;
   const max = engine().limits.maxComputeInvocationsPerWorkgroup;
   if (!Number.isInteger(c.WG_X) || !Number.isInteger(c.WG_Y) || c.WG_X < 1 || c.WG_Y < 1 || inv > max) {
@@ -38,17 +61,46 @@ export function checkMatmulConfig(c: MatmulConfig): void {
   }
 }
 
-/** Use tile shape `c` for every matmul on the current engine. */
+export function checkMatmulConfig(c: MatmulConfig): void {
+  const kind = (c as { kind?: unknown } | null)?.kind;
+  if (kind === 'shared') {
+    const s = c as SharedMatmulConfig;
+    checkOptions('matmul config (kind shared)', s, optionKeys<SharedMatmulConfig>({ kind: true, TM: true, TN: true, TK: true, WG_X: true, WG_Y: true }), 'field');
+    if (s.TM !== 4 && s.TM !== 8) throw new Error(`matmul config (kind shared): TM must be 4 or 8, got ${s.TM}.`);
+    if (s.TN !== 4 && s.TN !== 8) throw new Error(`matmul config (kind shared): TN must be 4 or 8, got ${s.TN}.`);
+    if (![4, 8, 16, 32].includes(s.TK)) throw new Error(`matmul config (kind shared): TK must be 4, 8, 16 or 32, got ${s.TK}.`);
+    checkWorkgroup(s);
+    const bytes = sharedTileBytes(s);
+    const max = engine().limits.maxComputeWorkgroupStorageSize;
+    if (bytes > max) {
+      throw new Error(
+        `matmul config (kind shared): a ${s.WG_Y * s.TM}×${s.WG_X * s.TN} tile with TK = ${s.TK} stages ${bytes} bytes of workgroup memory, ` +
+          `above this device's maxComputeWorkgroupStorageSize of ${max}; use a smaller TK, TM, TN or workgroup.`,
+      );
+    }
+    return;
+  }
+  if (kind !== undefined && kind !== 'register') {
+    throw new Error(`matmul config: kind must be 'register' or 'shared', got ${JSON.stringify(kind)}.`);
+  }
+  checkOptions('matmul config', c, optionKeys<RegisterMatmulConfig>({ kind: true, BM: true, BN: true, WG_X: true, WG_Y: true }), 'field');
+  const r = c as RegisterMatmulConfig;
+  if (r.BM !== 1 && r.BM !== 2 && r.BM !== 4) throw new Error(`matmul config: BM must be 1, 2 or 4, got ${r.BM}.`);
+  if (r.BN !== 1 && r.BN !== 2) throw new Error(`matmul config: BN must be 1 or 2, got ${r.BN}.`);
+  checkWorkgroup(r);
+}
+
+/** Use tile shape `c` for every matmul on the current engine (a register config without `kind` is stored with it). */
 export function setMatmulConfig(c: MatmulConfig): void {
   checkMatmulConfig(c);
-  configs.set(engine(), { ...c });
+  configs.set(engine(), c.kind === 'shared' ? { ...c } : { ...c, kind: 'register' });
 }
 
 export function getMatmulConfig(): MatmulConfig {
   return configs.get(engine()) ?? DEFAULT_MATMUL_CONFIG;
 }
 
-/** The tile shape for one product (small outputs get small tiles so more invocations work). */
+/** The tile shape for one product (small outputs get small register tiles so more invocations work). */
 export function matmulConfig(M: number, N: number): MatmulConfig {
   const c = getMatmulConfig();
   if (M * N <= 64 * 64) return SMALL_MATMUL_CONFIG;

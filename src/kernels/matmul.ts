@@ -1,8 +1,9 @@
 /**
- * Launchers for kernels/matmul.wgsl: batched C = α · op(A) · op(B), op(X) = X or Xᵀ, on the vec4
- * `tiled4` kernel when the rows are 16-byte aligned (ragged products above a size are zero-padded
- * to it) and the scalar kernel otherwise, with split-K for long, narrow products. Forward only
- * (no autograd): src/ops/matmul.ts records the gradient.
+ * Launchers for kernels/matmul.wgsl: batched C = α · op(A) · op(B), op(X) = X or Xᵀ, with split-K
+ * for long, narrow products. Under a register config (the default) on the vec4 `tiled4` kernel
+ * when the rows are 16-byte aligned (ragged products above a size are zero-padded to it) and the
+ * scalar kernel otherwise; under a shared config on kernels/matmul-shared.wgsl (any shape, no
+ * padding). Forward only (no autograd): src/ops/matmul.ts records the gradient.
  */
 import matmulWgsl from '../../kernels/matmul.wgsl';
 import { engine } from '../device/engine.ts';
@@ -10,17 +11,20 @@ import { fmt, sameShape, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { ceil4 } from './dispatch.ts';
 import { padZeros, sliceLeading } from './elementwise.ts';
-import { getMatmulConfig, matmulConfig, SMALL_MATMUL_CONFIG, type MatmulConfig } from './matmul-config.ts';
+import { getMatmulConfig, matmulConfig, SMALL_MATMUL_CONFIG, type RegisterMatmulConfig } from './matmul-config.ts';
+import { matmulSharedInto, type MatmulParams } from './matmul-shared.ts';
 import { reduceSum } from './reduce.ts';
 import { defineKernel } from './registry.ts';
 
 /**
- * The override sets matmulKernel dispatches: the current tile shape and the small-product one,
- * each with the four transpose combinations (the scalar kernel caps BM at 2).
+ * The override sets matmulKernel dispatches here: the current tile shape (if it is a register
+ * one) and the small-product one, each with the four transpose combinations (the scalar kernel
+ * caps BM at 2).
  */
 function matmulVariants(entry: 'main' | 'tiled4'): Record<string, number | boolean>[] {
   const out: Record<string, number | boolean>[] = [];
-  const configs: MatmulConfig[] = [getMatmulConfig(), SMALL_MATMUL_CONFIG];
+  const current = getMatmulConfig();
+  const configs: RegisterMatmulConfig[] = current.kind === 'shared' ? [SMALL_MATMUL_CONFIG] : [current, SMALL_MATMUL_CONFIG];
   const seen = new Set<string>();
   for (const cfg of configs) {
     for (const TRANS_A of [false, true]) {
@@ -121,7 +125,8 @@ const PAD_MIN = 1 << 15;
  */
 export function matmulProduct(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha = 1): Tensor {
   const p = plan(a, b, transA, transB);
-  if (vec4Aligned(p, transA) || p.M * p.N * p.K < PAD_MIN) return matmulKernel(a, b, transA, transB, alpha, p);
+  // The shared kernel takes any shape (its staged tiles are zero-filled past the edges): no padding.
+  if (matmulConfig(p.M, p.N).kind === 'shared' || vec4Aligned(p, transA) || p.M * p.N * p.K < PAD_MIN) return matmulKernel(a, b, transA, transB, alpha, p);
   Tensor.assertFits([...p.batchShape, p.M, p.N], 'matmul'); // the caller's shape, before any padding
   const padLast2 = (t: Tensor, r: number, c: number): Tensor =>
     t.shape[t.rank - 2] === r && t.shape[t.rank - 1] === c ? t : padZeros('matmul', t, [...t.shape.slice(0, -2), r, c]);
@@ -150,16 +155,26 @@ function matmulKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean, al
   const chunk = splits > 1 ? kChunk : p.K;
   // With splits, each (batch, split) writes its own [M, N] slice of a [batch, splits, M, N] buffer.
   const c = Tensor.empty(splits > 1 ? [p.batch, splits, p.M, p.N] : [...p.batchShape, p.M, p.N], 'matmul');
-  const params = {
-    kind: 'uniform' as const,
-    values: { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha, splits, k_chunk: chunk },
-  };
+  const values = { M: p.M, N: p.N, K: p.K, stride_a: p.strideA, stride_b: p.strideB, stride_c: p.M * p.N, alpha, splits, k_chunk: chunk };
+  if (cfg.kind === 'shared') matmulSharedInto(a, b, c, values, p.batch, cfg, transA, transB);
+  else registerKernels(a, b, c, transA, transB, values, p.batch, cfg, vec4Aligned(p, transA));
+  if (splits === 1) return c;
+  const summed = reduceSum('matmul split-K', c, [1], false, 1);
+  c.dispose();
+  const out = summed.view([...p.batchShape, p.M, p.N], 'matmul');
+  summed.dispose();
+  return out;
+}
+
+/** The register-tiled kernels of kernels/matmul.wgsl: `tiled4` for 16-byte-aligned rows, `main` otherwise. */
+function registerKernels(a: Tensor, b: Tensor, c: Tensor, transA: boolean, transB: boolean, values: MatmulParams, batch: number, cfg: RegisterMatmulConfig, aligned: boolean): void {
+  const params = { kind: 'uniform' as const, values: { ...values } };
   const groups = (bm: number): [number, number, number] => [
-    Math.ceil(p.N / (4 * cfg.BN * cfg.WG_X)),
-    Math.ceil(p.M / (4 * bm * cfg.WG_Y)),
-    p.batch * splits,
+    Math.ceil(values.N / (4 * cfg.BN * cfg.WG_X)),
+    Math.ceil(values.M / (4 * bm * cfg.WG_Y)),
+    batch * values.splits,
   ];
-  if (vec4Aligned(p, transA)) {
+  if (aligned) {
     K.matmulTiled4.dispatch({
       bindings: { a4: a.bind('matmul'), b4: b.bind('matmul'), c4: c.bind('matmul', 'read_write'), q: params },
       overrides: { BM: cfg.BM, BN: cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
@@ -173,11 +188,5 @@ function matmulKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean, al
       workgroups: groups(bm),
     });
   }
-  if (splits === 1) return c;
-  const summed = reduceSum('matmul split-K', c, [1], false, 1);
-  c.dispose();
-  const out = summed.view([...p.batchShape, p.M, p.N], 'matmul');
-  summed.dispose();
-  return out;
 }
 

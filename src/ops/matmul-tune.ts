@@ -1,8 +1,10 @@
 /**
- * A small autotuner for kernels/matmul.wgsl: times candidate tile shapes (override values) on
- * the current adapter, checks each candidate's result against the default configuration's,
- * and installs the fastest. What wins on a CPU driver (few invocations, big register tiles)
- * differs from what wins on a GPU, so the choice is per adapter; callers may persist it.
+ * A small autotuner for the matmul kernels: times candidate configs (register-tiled
+ * kernels/matmul.wgsl and workgroup-memory kernels/matmul-shared.wgsl, each with its tile
+ * shapes) on the current adapter, checks each candidate's result against the default
+ * configuration's, and installs the fastest. What wins on a CPU driver (few invocations, big
+ * register tiles, no barriers) differs from what wins on a GPU, so the choice is per adapter;
+ * callers may persist it.
  */
 import { sync } from '../device/engine.ts';
 import { tidy } from '../tensor/scope.ts';
@@ -30,6 +32,14 @@ export const MATMUL_CANDIDATES: MatmulConfig[] = [
   { BM: 2, BN: 1, WG_X: 16, WG_Y: 16 },
   { BM: 1, BN: 1, WG_X: 16, WG_Y: 16 },
   { BM: 1, BN: 1, WG_X: 8, WG_Y: 8 },
+  // Workgroup-memory tiles of C per workgroup: 128×128 (8×8 per invocation, the classic 2-D block
+  // tiling shape; bench/matmul.bench.ts times the first shared candidate when not tuning), 128×64,
+  // and 64×64 with 64, 128 and 256 invocations.
+  { kind: 'shared', TM: 8, TN: 8, TK: 8, WG_X: 16, WG_Y: 16 },
+  { kind: 'shared', TM: 8, TN: 4, TK: 8, WG_X: 16, WG_Y: 16 },
+  { kind: 'shared', TM: 8, TN: 8, TK: 8, WG_X: 8, WG_Y: 8 },
+  { kind: 'shared', TM: 8, TN: 4, TK: 16, WG_X: 16, WG_Y: 8 },
+  { kind: 'shared', TM: 4, TN: 4, TK: 16, WG_X: 16, WG_Y: 16 },
 ];
 
 /**

@@ -1,0 +1,46 @@
+/**
+ * Launcher for kernels/matmul-shared.wgsl, the workgroup-memory block-tiled product that
+ * src/kernels/matmul.ts dispatches when the engine's matmul config has `kind: 'shared'`. That
+ * launcher plans the product and owns the output (split-K slices included); this one dispatches.
+ */
+import matmulSharedWgsl from '../../kernels/matmul-shared.wgsl';
+import type { Tensor } from '../tensor/tensor.ts';
+import { getMatmulConfig, type SharedMatmulConfig } from './matmul-config.ts';
+import { defineKernel } from './registry.ts';
+
+/** The override sets dispatched: the current config's tile, if it is a shared one, with the four transpose combinations. */
+function sharedVariants(): Record<string, number | boolean>[] {
+  const cfg = getMatmulConfig();
+  if (cfg.kind !== 'shared') return [];
+  const { TM, TN, TK, WG_X, WG_Y } = cfg;
+  return [false, true].flatMap((TRANS_A) => [false, true].map((TRANS_B) => ({ TM, TN, TK, WG_X, WG_Y, TRANS_A, TRANS_B })));
+}
+
+const K = {
+  matmulShared: /* @__PURE__ */ defineKernel('matmul_shared', matmulSharedWgsl, 'main', { variants: sharedVariants }),
+};
+
+/** The uniform values of one product (kernels/matmul.wgsl's Params, shared by both kernels). */
+export interface MatmulParams {
+  M: number;
+  N: number;
+  K: number;
+  stride_a: number;
+  stride_b: number;
+  stride_c: number;
+  alpha: number;
+  splits: number;
+  k_chunk: number;
+}
+
+/**
+ * C = α · op(A) · op(B) for `batch` matrices into `c` ([batch · splits, M, N]) with the
+ * shared-memory kernel and tile `cfg`.
+ */
+export function matmulSharedInto(a: Tensor, b: Tensor, c: Tensor, values: MatmulParams, batch: number, cfg: SharedMatmulConfig, transA: boolean, transB: boolean): void {
+  K.matmulShared.dispatch({
+    bindings: { a: a.bind('matmul'), b: b.bind('matmul'), c: c.bind('matmul', 'read_write'), p: { kind: 'uniform', values: { ...values } } },
+    overrides: { TM: cfg.TM, TN: cfg.TN, TK: cfg.TK, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
+    workgroups: [Math.ceil(values.N / (cfg.WG_X * cfg.TN)), Math.ceil(values.M / (cfg.WG_Y * cfg.TM)), batch * values.splits],
+  });
+}
