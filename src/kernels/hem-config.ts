@@ -26,7 +26,7 @@ export const REGISTER_HEM_CONFIG: HemKernelConfig = { path: 'register', TX: 8, T
 
 const configs = new WeakMap<object, HemKernelConfig>();
 
-export function checkHemKernelConfig(c: HemKernelConfig): void {
+function checkHemKernelConfig(c: HemKernelConfig): void {
   checkOptions('hem kernel config', c, optionKeys<HemKernelConfig>({ path: true, TX: true, TY: true, RT: true }), 'field');
   if (c.path !== 'register' && c.path !== 'tiled') throw new Error(`hem kernel config: path must be 'register' or 'tiled', got ${JSON.stringify(c.path)}.`);
   const lim = engine().limits;
