@@ -4,6 +4,8 @@
  * a pair: they run the same dispatches, so only a tight paired timing says anything), and the
  * peers (jax-js under jit, tfjs-webgpu; their own ops and autograd) on the same adapter.
  * Shapes: N = 4096 (a 64×64 map), K = 64, T = 3, C ∈ {64, 256, 512}, B ∈ {1, 8}.
+ * Then the fused layer on each kernel path — kernels/hem.wgsl's register tiles and
+ * kernels/hem-tiled.wgsl's workgroup tiles — alternating in one run (src/kernels/hem-config.ts).
  * Every case is checked before it is timed: fused against unfused (outputs and gradients), and
  * each peer's outputs and gradients against hemgpu's on the same inputs.
  *   node scripts/run.mjs bench/hem.bench.ts [--full | --quick | --paper] [--no-peers | --peers=...]
@@ -12,7 +14,7 @@
  * forces the whole grid, --quick runs C = 64, B = 1 only, --paper the paper's shape only.
  * Results are recorded under the subject key 'em' ('em-paper-shape' for --paper).
  */
-import { hem, mul, randn, sum, sync, tidy, type HemOptions } from '../src/index.node.ts';
+import { REGISTER_HEM_CONFIG, TILED_HEM_CONFIG, getHemKernelConfig, hem, mul, randn, setHemKernelConfig, sum, sync, tidy, type HemKernelConfig, type HemOptions } from '../src/index.node.ts';
 import { adapterLine, checkRelative, peerCase, peerNames, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
 import { fusedErrors, hemOutputs, type HemBenchInputs } from './hem-check.ts';
@@ -52,7 +54,41 @@ function call(inp: Inputs, opts: HemOptions, backward: boolean): void {
 }
 
 const rows: (string | number)[][] = [];
+const pathRows: (string | number)[][] = [];
 const all: unknown[] = [];
+const defaultConfig = getHemKernelConfig();
+
+/**
+ * The fused layer on each kernel path (kernels/hem.wgsl's register tiles, kernels/hem-tiled.wgsl's
+ * workgroup tiles), alternating in one run, each checked against the unfused path first.
+ */
+async function timePaths(inp: Inputs, shape: string, opts: HemOptions): Promise<Record<string, { forwardMs: number; forwardBackwardMs: number }>> {
+  const configs: HemKernelConfig[] = [REGISTER_HEM_CONFIG, TILED_HEM_CONFIG];
+  const cases: Case[] = configs.flatMap((config) =>
+    [false, true].map((backward) => ({
+      name: `${shape} ${config.path} ${backward ? 'fwd+bwd' : 'fwd'}`,
+      verify: async () => {
+        setHemKernelConfig(config);
+        const f = await hemOutputs(inp, { iterations: T, ...opts, fused: true }, backward);
+        const u = await hemOutputs(inp, { iterations: T, ...opts, fused: false }, backward);
+        fusedErrors(f, u).forEach((e, i) => {
+          if (!(e < 1e-4)) throw new Error(`${config.path} kernels: ${['out', 'dX', 'dμ⁰'][i]} differs from unfused: ‖Δ‖ / scale = ${e}`);
+        });
+      },
+      run: async () => {
+        setHemKernelConfig(config);
+        call(inp, { ...opts, fused: true }, backward);
+        await sync();
+      },
+    })),
+  );
+  try {
+    const r = await timeCases(cases, { rounds: adapter.software ? 2 : 5, timePerRound: adapter.software ? 0 : 300, iterations: adapter.software ? 1 : 10 });
+    return Object.fromEntries(configs.map((c, i) => [c.path, { forwardMs: r[2 * i]!.medianMs, forwardBackwardMs: r[2 * i + 1]!.medianMs }]));
+  } finally {
+    setHemKernelConfig(defaultConfig);
+  }
+}
 for (const B of batches) {
   for (const C of channels) {
     const inp = inputs(B, C);
@@ -119,7 +155,11 @@ for (const B of batches) {
       hemOverEm.toFixed(3),
       ...peers.map((p) => `${peerRatios[p.name]!.forwardBackwardMs.toFixed(0)} ms (${peerRatios[p.name]!.speedupForwardBackward.toFixed(1)}×)`),
     ]);
-    all.push({ B, C, N, K, T, cases: r, speedupForward: ms(1) / ms(0), speedupForwardBackward: ms(3) / ms(2), hemOverEm, hemEmPair: pair, peers: peerRatios });
+    const paths = await timePaths(inp, shape, hemOpts);
+    const reg = paths.register!;
+    const til = paths.tiled!;
+    pathRows.push([shape, reg.forwardMs.toFixed(1), til.forwardMs.toFixed(1), (reg.forwardMs / til.forwardMs).toFixed(2), reg.forwardBackwardMs.toFixed(1), til.forwardBackwardMs.toFixed(1), (reg.forwardBackwardMs / til.forwardBackwardMs).toFixed(2)]);
+    all.push({ B, C, N, K, T, cases: r, speedupForward: ms(1) / ms(0), speedupForwardBackward: ms(3) / ms(2), hemOverEm, hemEmPair: pair, peers: peerRatios, kernelPaths: { default: defaultConfig, ...paths } });
     for (const t of [inp.x, inp.mu0, inp.g]) {
       t.zeroGrad();
       t.dispose();
@@ -132,6 +172,9 @@ console.log(
     rows,
   ),
 );
+const tiles = `TX ${TILED_HEM_CONFIG.TX}, TY ${TILED_HEM_CONFIG.TY}, RT ${TILED_HEM_CONFIG.RT}`;
+console.log(`\n# Fused layer by kernel path (default here: ${defaultConfig.path}; tiled: ${tiles}), alternating in one run\n`);
+console.log(table(['shape (K=64, T=3)', 'register fwd ms', 'tiled fwd ms', 'tiled speedup', 'register fwd+bwd ms', 'tiled fwd+bwd ms', 'tiled speedup'], pathRows));
 const file = recordResults(paper ? 'em-paper-shape' : 'em', adapter, all);
 console.log(`results: ${file}`);
 process.exit(0);

@@ -75,7 +75,9 @@ export { reshape, transpose, permute, expand, padTo, sliceTo } from './ops/layou
 export { hook } from './autograd/hook.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { setMatmulConfig, getMatmulConfig, type MatmulConfig, type RegisterMatmulConfig, type SharedMatmulConfig } from './kernels/matmul-config.ts';
+export { setHemKernelConfig, getHemKernelConfig, TILED_HEM_CONFIG, REGISTER_HEM_CONFIG, type HemKernelConfig } from './kernels/hem-config.ts';
 export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
+export { tuneHem, HEM_CANDIDATES, type HemTuneResult } from './ops/hem-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { eigh, type EighOptions, type EighResult } from './ops/eigh.ts';
 export { spectralFunction, logm, sqrtm, powm, eigenProjector, type SpectralOptions, type SpdFunctionOptions, type EigenProjectorOptions } from './ops/spectral.ts';

@@ -27,7 +27,7 @@ beforeAll(async () => {
 const NOT_DIFFERENTIABLE = new Set([
   // engine and memory
   'init', 'createEngine', 'adapterInfo', 'sync', 'shutdown', 'withEngine', 'Tensor', 'memoryStats', 'tidy', 'keep',
-  'noGrad', 'isGradEnabled', 'defineKernel', 'registeredKernels', 'pipelineStats', 'warmup', 'setMatmulConfig', 'getMatmulConfig', 'tuneMatmul',
+  'noGrad', 'isGradEnabled', 'defineKernel', 'registeredKernels', 'pipelineStats', 'warmup', 'setMatmulConfig', 'getMatmulConfig', 'tuneMatmul', 'setHemKernelConfig', 'getHemKernelConfig', 'tuneHem',
   // creators (leaves: no input to differentiate)
   'tensor', 'zeros', 'ones', 'full', 'rand', 'randn', 'batchNormState',
   // HEM helpers: forward-only building blocks that refuse inputs requiring grad (checked below),

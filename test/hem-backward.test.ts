@@ -5,9 +5,9 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { Rng, expectClose, numericGrad } from './helpers.ts';
-import { hemLoss, hemReference, hemReferenceBackward, type HemProblem } from './hem-reference.ts';
-import { makeProblem, mcaAllowance, runEngine, type HemCase } from './hem-helpers.ts';
+import { Rng, expectClose } from './helpers.ts';
+import { hemReference, hemReferenceBackward } from './hem-reference.ts';
+import { makeProblem, mcaAllowance, referenceFiniteDifferences, runEngine, type HemCase } from './hem-helpers.ts';
 
 beforeAll(async () => {
   await hg.init();
@@ -25,29 +25,12 @@ describe('finite differences', () => {
     makeProblem(rng, 'dot normalized', { B: 1, N: 7, C: 4, K: 3, shared: true }, { estep: 'dot', eta: 0.8, iterations: 2, normalizeBases: true }),
   ];
 
-  /**
-   * Central differences of the float64 reference loss at h and 2h. Their error is truncation
-   * ≈ h²/6 · f''' (the reference's roundoff, ~1e-16 · |E| / h, is negligible); Richardson:
-   * g_h − g_2h ≈ −3 · (error of g_h), so 2·|g_h − g_2h| bounds the error of g_h.
-   */
-  function fd(c: HemCase, which: 'x' | 'mu0'): { g: Float64Array; err: Float64Array } {
-    const h = 1e-4;
-    const f = (v: Float64Array): number => {
-      const p: HemProblem = which === 'x' ? { ...c, x: v } : { ...c, mu0: v };
-      return hemLoss(p, c.opts, c.G);
-    };
-    const v = Float64Array.from(which === 'x' ? c.x : c.mu0);
-    const g1 = numericGrad(f, v, h);
-    const g2 = numericGrad(f, v, 2 * h);
-    return { g: g1, err: g1.map((a, i) => 2 * Math.abs(a - g2[i]!)) };
-  }
-
   for (const c of small) {
     test(`the float64 adjoint (hemReferenceBackward) equals central differences: ${c.name}`, () => {
       const f = hemReference(c, c.opts);
       const g = hemReferenceBackward(c, c.opts, f, c.G);
       for (const [which, analytic] of [['x', g.dx], ['mu0', g.dmu0]] as const) {
-        const { g: num, err } = fd(c, which);
+        const { g: num, err } = referenceFiniteDifferences(c, which);
         // Both are float64: the only slack is the finite-difference error (plus 1e-9 absolute).
         expectClose(analytic, num, { atol: 1e-9, rtol: 0, bound: err, label: `${c.name} d${which}` });
       }
@@ -58,7 +41,7 @@ describe('finite differences', () => {
       const q = await runEngine(c, true, false);
       expect(q.fusedUsed).toBe(true);
       for (const [which, key] of [['x', 'dx'], ['mu0', 'dmu0']] as const) {
-        const { g: num, err } = fd(c, which);
+        const { g: num, err } = referenceFiniteDifferences(c, which);
         // The engine's f32 error (the MCA allowance) plus the finite differences' own error.
         expectClose(q[key], num, { atol: 0, rtol: 0, bound: allow[key].map((a, i) => a + err[i]!), label: `${c.name} d${which}` });
       }

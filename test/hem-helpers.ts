@@ -6,8 +6,9 @@
  * hem-*.test.ts files share.
  */
 import * as hg from '../src/index.node.ts';
-import { Rng, expectClose } from './helpers.ts';
+import { Rng, expectClose, numericGrad } from './helpers.ts';
 import {
+  hemLoss,
   hemReference,
   hemReferenceBackward,
   meanAbs,
@@ -281,3 +282,20 @@ function buildCases(): HemCase[] {
 }
 
 export const CASES = buildCases();
+
+/**
+ * Central differences of the float64 reference loss at h and 2h. Their error is truncation
+ * ≈ h²/6 · f''' (the reference's roundoff, ~1e-16 · |E| / h, is negligible); Richardson:
+ * g_h − g_2h ≈ −3 · (error of g_h), so 2·|g_h − g_2h| bounds the error of g_h.
+ */
+export function referenceFiniteDifferences(c: HemCase, which: 'x' | 'mu0'): { g: Float64Array; err: Float64Array } {
+  const h = 1e-4;
+  const f = (v: Float64Array): number => {
+    const p: HemProblem = which === 'x' ? { ...c, x: v } : { ...c, mu0: v };
+    return hemLoss(p, c.opts, c.G);
+  };
+  const v = Float64Array.from(which === 'x' ? c.x : c.mu0);
+  const g1 = numericGrad(f, v, h);
+  const g2 = numericGrad(f, v, 2 * h);
+  return { g: g1, err: g1.map((a, i) => 2 * Math.abs(a - g2[i]!)) };
+}

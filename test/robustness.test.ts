@@ -168,9 +168,16 @@ function workload(): Output[] {
     put('full', hg.full([3, 333], 0.1));
   }
 
-  // The HEM layer's fused kernels (E-step, chunked reductions, N-step, normalisation, the
-  // backward kernels, ELBO via the trace): ragged N, odd C and K (padding), shared and batched
-  // bases, both E-step forms.
+  hemWorkload(put, param, rng);
+  return out;
+}
+
+/**
+ * The HEM layer's fused kernels (E-step, chunked reductions, N-step, normalisation, the backward
+ * kernels, ELBO via the trace): ragged N, odd C and K (padding), shared and batched bases, both
+ * E-step forms; on whichever kernel path the engine is configured for.
+ */
+function hemWorkload(put: (label: string, t: hg.Tensor | null) => void, param: (shape: number[]) => hg.Tensor, rng: Rng): void {
   for (const [B, N, C, K, shared, estep, normalizeBases] of [
     [1, 37, 8, 4, true, 'dot', false],
     [2, 205, 7, 5, false, 'rbf', false],
@@ -188,7 +195,6 @@ function workload(): Output[] {
     put(`${l} dmu0`, mu0.grad);
     r.trace!.elbo.forEach((t, i) => put(`${l} elbo ${i}`, t));
   }
-  return out;
 }
 
 async function runOn(e: hg.Engine): Promise<{ labels: string[]; data: Float32Array[] }> {
@@ -265,6 +271,27 @@ describe('robustness on and off give bit-identical results', () => {
     const b = nd(rng.f32(1), [1, 1]);
     const ref = refMatmul(a, b);
     expectClose(r.data[0]!, ref.data, { atol: 0, rtol: 0, bound: refMatmul(abs(a), abs(b)).data.map((m) => gamma(2) * m), label: 'first matmul' });
+  });
+
+  test('the HEM layer on the workgroup-tiled kernels, at the GPU tiles and at tiles smaller than the shapes', async () => {
+    for (const config of [hg.TILED_HEM_CONFIG, { path: 'tiled', TX: 2, TY: 3, RT: 4 } as hg.HemKernelConfig]) {
+      const run = async (e: hg.Engine): Promise<{ labels: string[]; data: Float32Array[] }> => {
+        const outs: Output[] = [];
+        hg.withEngine(e, () => {
+          hg.setHemKernelConfig(config);
+          const rng = new Rng(31415);
+          const param = (shape: number[]): hg.Tensor => hg.tensor(rng.f32(shape.reduce((a, d) => a * d, 1), -1, 1), shape, { requiresGrad: true });
+          hemWorkload((label, t) => outs.push({ label, t: t! }), param, rng);
+        });
+        return { labels: outs.map((o) => o.label), data: await Promise.all(outs.map((o) => o.t.read())) };
+      };
+      const r = await run(robust);
+      const f = await run(fast);
+      expect(f.labels).toEqual(r.labels);
+      const mismatches = r.labels.flatMap((l, i) => (firstDifference(r.data[i]!, f.data[i]!) >= 0 ? [`${l} (TX ${config.TX})`] : []));
+      expect(mismatches).toEqual([]);
+      expect(r.data.every((d) => d.every(Number.isFinite))).toBe(true);
+    }
   });
 
   test('withEngine restores the default engine, also after a throw', () => {

@@ -11,23 +11,30 @@
 import hemWgsl from '../../kernels/hem.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
+import { getHemKernelConfig } from './hem-config.ts';
+import { launchDxTiled, launchEstepGradTiled, launchEstepTiled, launchWsumTiled } from './hem-tiled.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => overrideSets({ WG }, { RBF: [false, true] }) }),
-  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => overrideSets({ WG }) }),
+  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => registerPath(() => overrideSets({ WG }, { RBF: [false, true] })) }),
+  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => registerPath(() => overrideSets({ WG })) }),
   nstepFinish: /* @__PURE__ */ defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish', { variants: () => overrideSets({ WG }) }),
   wsumFinish: /* @__PURE__ */ defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish', { variants: () => overrideSets({ WG }) }),
   normalize: /* @__PURE__ */ defineKernel('hem_normalize', hemWgsl, 'normalize', { variants: () => overrideSets({ WG }) }),
   normalizeGrad: /* @__PURE__ */ defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad', { variants: () => overrideSets({ WG }) }),
   nstepPrep: /* @__PURE__ */ defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep', { variants: () => overrideSets({ WG }) }),
-  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => overrideSets({ WG }, { DGAMMA_IN: [false, true] }) }),
-  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => overrideSets({ WG }, { PART: [0, 1, 2] }) }),
+  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => registerPath(() => overrideSets({ WG }, { DGAMMA_IN: [false, true] })) }),
+  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => registerPath(() => overrideSets({ WG }, { PART: [0, 1, 2] })) }),
   dmuFinish: /* @__PURE__ */ defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish', { variants: () => overrideSets({ WG }, { RBF: [false, true] }) }),
   elbo: /* @__PURE__ */ defineKernel('hem_elbo', hemWgsl, 'elbo', { variants: () => overrideSets({ WG }) }),
 } as const;
 
 const WG = 64;
+
+/** The variants of a kernel that has a tiled twin: none while the engine uses the tiled path. */
+function registerPath(sets: () => Record<string, number | boolean>[]): Record<string, number | boolean>[] {
+  return getHemKernelConfig().path === 'register' ? sets() : [];
+}
 
 /** Workgroups for `groups` per batch element, spread over x and y, batch in z. */
 function batched(groups: number, B: number): [number, number, number] {
@@ -80,6 +87,7 @@ function perRowBlock(N: number, B: number): [number, number, number] {
 export function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: number; invTau: number; rbf: boolean }): Tensor {
   const { B, N, C } = rows(x);
   const { K4, muStride } = bases(mu);
+  if (getHemKernelConfig().path === 'tiled') return launchEstepTiled(op, x, mu, { ...p, muStride });
   const gamma = Tensor.empty([B, N, K4], op);
   K.estep.dispatch({
     bindings: {
@@ -106,6 +114,7 @@ interface WeightedSums {
 export function launchWsum(op: string, x: Tensor, w: Tensor): WeightedSums {
   const { B, N, C } = rows(x);
   const K4 = w.shape[2]!;
+  if (getHemKernelConfig().path === 'tiled') return launchWsumTiled(op, x, w);
   const ch = chunking(N, K4, C);
   const part = Tensor.empty([B, ch.chunks, K4, C], op);
   const sums = Tensor.empty([B, ch.chunks, K4], op);
@@ -221,6 +230,7 @@ export function launchNstepPrep(op: string, dmu: Tensor, f: Tensor, counts: Tens
 export function launchEstepGrad(op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: Tensor, dgammaIn: Tensor | null): Tensor {
   const { B, N, C } = rows(x);
   const K4 = gamma.shape[2]!;
+  if (getHemKernelConfig().path === 'tiled') return launchEstepGradTiled(op, x, dA, dN, gamma, dgammaIn);
   const dS = dgammaIn ?? Tensor.empty([B, N, K4], op);
   K.estepGrad.dispatch({
     bindings: {
@@ -255,6 +265,11 @@ export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'es
   const [B, N, K4] = d.gamma.shape as [number, number, number];
   const C = d.dA.shape[2]!;
   const out = into instanceof Tensor ? into : Tensor.empty([B, N, C], op);
+  const part = into === 'nstep' ? 1 : into === 'estep' ? 2 : 0;
+  if (getHemKernelConfig().path === 'tiled') {
+    launchDxTiled(op, d, out, part);
+    return out;
+  }
   K.dx.dispatch({
     bindings: {
       xgamma: d.gamma.bind(op),
@@ -264,7 +279,7 @@ export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'es
       xdx: out.bind(op, 'read_write'),
       xp: uniform({ N, C, K4, mu_stride: bases(d.mu).muStride, scale: d.scale }),
     },
-    overrides: { WG, PART: into === 'nstep' ? 1 : into === 'estep' ? 2 : 0 },
+    overrides: { WG, PART: part },
     workgroups: batched(Math.ceil((Math.ceil(N / 8) * Math.ceil(C / 8)) / WG), B),
   });
   return out;

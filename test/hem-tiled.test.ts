@@ -1,0 +1,108 @@
+/**
+ * The workgroup-tiled HEM kernels (kernels/hem-tiled.wgsl): the whole layer — forward, the trace
+ * (its dX parts), the fused backward — on the tiled path against the float64 reference over the
+ * covering case set, under tile shapes that put the cases in one tile and in many (several K
+ * blocks, row blocks, channel chunks and row chunks); and against central differences.
+ */
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import * as hg from '../src/index.node.ts';
+import { Rng, expectClose } from './helpers.ts';
+import { CASES, FORWARD, GRADS, TRACE, compare, makeProblem, mcaAllowance, referenceFiniteDifferences, runEngine } from './hem-helpers.ts';
+
+beforeAll(async () => {
+  await hg.init();
+});
+
+afterEach(() => {
+  hg.setHemKernelConfig(hg.REGISTER_HEM_CONFIG);
+});
+
+/** The default GPU tiles, and small ones that split every case into many tiles and chunks. */
+const CONFIGS: hg.HemKernelConfig[] = [
+  hg.TILED_HEM_CONFIG,
+  { path: 'tiled', TX: 1, TY: 1, RT: 4 },
+  { path: 'tiled', TX: 2, TY: 4, RT: 8 },
+];
+
+/** Names of the HEM pipelines compiled while `f` ran. */
+async function compiledDuring(f: () => Promise<unknown>): Promise<string[]> {
+  const before = hg.pipelineStats().syncLabels.length;
+  await f();
+  return hg.pipelineStats().syncLabels.slice(before).filter((l) => l.startsWith('hem_'));
+}
+
+for (const config of CONFIGS) {
+  describe(`tiles TX=${config.TX} TY=${config.TY} RT=${config.RT}`, () => {
+    for (const [i, c] of CASES.entries()) {
+      test(c.name, async () => {
+        hg.setHemKernelConfig(config);
+        const { exact, allow } = mcaAllowance(c, 1000 + i);
+        const q = await runEngine(c, true, true);
+        expect(q.fusedUsed).toBe(true);
+        compare(c, 'tiled vs reference', q, exact, allow, [...FORWARD, ...GRADS, ...TRACE]);
+      });
+    }
+
+    test('K = 65 and 130: several blocks of bases per row', async () => {
+      hg.setHemKernelConfig(config);
+      const rng = new Rng(77);
+      for (const K of [65, 130]) {
+        const c = makeProblem(rng, `K=${K}`, { B: 2, N: 9, C: 6, K, shared: false }, { estep: K === 65 ? 'rbf' : 'dot', eta: 0.5, iterations: 2 });
+        const { exact, allow } = mcaAllowance(c, 2000 + K);
+        compare(c, 'tiled vs reference', await runEngine(c, true, false), exact, allow, [...FORWARD, ...GRADS]);
+      }
+    });
+  });
+}
+
+describe('the tiled path', () => {
+  test('runs the tiled kernels, and only those, for the heavy products', async () => {
+    const rng = new Rng(5);
+    // A shape no other test compiles pipelines for first: the labels tell which kernels ran.
+    hg.setHemKernelConfig({ path: 'tiled', TX: 3, TY: 5, RT: 12 });
+    const c = makeProblem(rng, 'probe', { B: 1, N: 11, C: 5, K: 7, shared: true }, { estep: 'dot', eta: 0.5, iterations: 2 });
+    const names = (await compiledDuring(() => runEngine(c, true, false))).map((l) => l.split(' ')[0]);
+    for (const k of ['hem_estep_tiled', 'hem_estep_grad_tiled', 'hem_wsum_tiled', 'hem_dx_tiled']) expect(names).toContain(k);
+    for (const k of ['hem_estep', 'hem_estep_grad', 'hem_wsum', 'hem_dx']) expect(names).not.toContain(k);
+  });
+
+  test('fused gradients equal central differences of the float64 reference', async () => {
+    const rng = new Rng(4243);
+    hg.setHemKernelConfig({ path: 'tiled', TX: 2, TY: 2, RT: 4 });
+    for (const c of [
+      makeProblem(rng, 'dot shared', { B: 2, N: 11, C: 3, K: 5, shared: true }, { estep: 'dot', eta: 0.5, iterations: 3 }),
+      makeProblem(rng, 'rbf batched normalized', { B: 1, N: 9, C: 6, K: 18, shared: false }, { estep: 'rbf', eta: 0.2, iterations: 2, normalizeBases: true }),
+    ]) {
+      const { allow } = mcaAllowance(c, 3000);
+      const q = await runEngine(c, true, false);
+      for (const [which, key] of [['x', 'dx'], ['mu0', 'dmu0']] as const) {
+        const { g, err } = referenceFiniteDifferences(c, which);
+        expectClose(q[key], g, { atol: 0, rtol: 0, bound: allow[key].map((a, i) => a + err[i]!), label: `${c.name} d${which}` });
+      }
+    }
+  });
+
+  test('bad configurations are refused with the field and the fix', () => {
+    const bad = (c: unknown): (() => void) => () => hg.setHemKernelConfig(c as hg.HemKernelConfig);
+    expect(bad({ path: 'shared', TX: 8, TY: 8, RT: 16 })).toThrow(/path must be 'register' or 'tiled'/);
+    expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 10 })).toThrow(/RT must be a positive multiple of 4, got 10/);
+    expect(bad({ path: 'tiled', TX: 64, TY: 64, RT: 16 })).toThrow(/TX × TY = 64 × 64 .* at most/);
+    expect(bad({ path: 'tiled', TX: 16, TY: 16, RT: 128 })).toThrow(/bytes of workgroup memory, above this adapter's \d+; use smaller tiles/);
+    expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 16, WG: 3 })).toThrow(/WG/);
+    expect(hg.getHemKernelConfig()).toEqual(hg.REGISTER_HEM_CONFIG);
+  });
+});
+
+describe('tuneHem', () => {
+  test('times the register path and the tiled candidates, installs the fastest, refuses bad options', async () => {
+    const candidates: hg.HemKernelConfig[] = [hg.REGISTER_HEM_CONFIG, { path: 'tiled', TX: 2, TY: 2, RT: 4 }, { path: 'tiled', TX: 64, TY: 64, RT: 4 }];
+    const r = await hg.tuneHem({ B: 2, N: 37, C: 9, K: 5, reps: 1, candidates });
+    // The third asks for more invocations than any adapter allows: dropped, not fatal.
+    expect(r.map((x) => x.config.path).sort()).toEqual(['register', 'tiled']);
+    expect(r[0]!.ms).toBeLessThanOrEqual(r[1]!.ms);
+    expect(hg.getHemKernelConfig()).toEqual(r[0]!.config);
+    await expect(hg.tuneHem({ N: 0 })).rejects.toThrow(/tuneHem: N must be a positive integer, got 0/);
+    await expect(hg.tuneHem({ shape: [1, 2] } as never)).rejects.toThrow(/tuneHem.*shape/);
+  });
+});
+
