@@ -8,8 +8,8 @@
  * same adapter, all alternating. Every case, the peers' included, is checked against a
  * float64 host reference before it is timed.
  * Flags: --tune (time the tile-shape candidates first and use the fastest), --quick (skip 1024),
- * --peers=jax-js,tfjs-webgpu | --no-peers.
- *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick] [--no-peers]
+ * --full (2048³ and 4096³ on a CPU driver too), --peers=jax-js,tfjs-webgpu | --no-peers.
+ *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick | --full] [--no-peers]
  */
 import { getMatmulConfig, matmul, MATMUL_CANDIDATES, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type MatmulConfig, type Tensor, type TuneResult } from '../src/index.node.ts';
 import { adapterLine, checkClose, describeMatmulConfig, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
@@ -112,7 +112,7 @@ function mmCase(name: string, config: MatmulConfig, M: number, N: number, K: num
   };
 }
 
-const squares = [256, 512, ...(args.has('--quick') ? [] : [1024]), ...(adapter.software ? [] : [2048, 4096])];
+const squares = [256, 512, ...(args.has('--quick') ? [] : [1024]), ...(adapter.software && !args.has('--full') ? [] : [2048, 4096])];
 const peers = await loadPeers(adapter, peerNames());
 const cases: Case[] = [];
 for (const n of squares) {

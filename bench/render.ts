@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { RESULTS_DIR, describeMatmulConfig, table } from './common.ts';
 import type { MatmulConfig } from '../src/index.node.ts';
 import { loadResults, torchFor, verdictTable, verdicts, type CaseResult, type EighResults, type EmRow } from './targets.ts';
+import type { Peaks } from './roofline.ts';
 
 const { docs, torch } = loadResults(RESULTS_DIR);
 
@@ -146,14 +147,18 @@ for (const doc of docs.values()) {
   }
   for (const [key, v] of Object.entries(doc.subjects)) {
     if (!key.startsWith('hem-profile-')) continue;
-    const prof = v.results as Record<string, { dispatches: number; totalMs: number; kernels: Record<string, { ms: number; count: number }> }>;
-    out.push(`**Where the time goes** (${key.replace('hem-profile-', '').replace(/-/g, ' ')}, one forward+backward, GPU timestamps per dispatch):`);
+    type Path = { dispatches: number; totalMs: number; kernels: Record<string, { ms: number; count: number; gflops?: number; gbs?: number }> };
+    const { peaks, ...prof } = v.results as { peaks?: Peaks } & Record<string, Path>;
+    // The roofline (bench/hem-profile.ts): a kernel's share of the measured peaks, where its FLOPs are known.
+    const roof = (t: Path['kernels'][string]): string =>
+      peaks && t.gflops !== undefined && t.gbs !== undefined ? ` (${((100 * t.gflops) / peaks.gflops).toFixed(0)}% of peak FLOPS, ${((100 * t.gbs) / peaks.gbs).toFixed(0)}% of peak GB/s)` : '';
+    out.push(`**Where the time goes** (${key.replace('hem-profile-', '').replace(/-/g, ' ')}, one forward+backward, GPU timestamps per dispatch${peaks ? `; measured peaks ${peaks.gflops.toFixed(0)} GFLOPS f32, ${peaks.gbs.toFixed(0)} GB/s` : ''}):`);
     out.push('');
     for (const [path, p] of Object.entries(prof)) {
       const top = Object.entries(p.kernels)
         .sort((x, y) => y[1].ms - x[1].ms)
         .slice(0, 4)
-        .map(([k, t]) => `${k} ${((100 * t.ms) / p.totalMs).toFixed(0)}%`)
+        .map(([k, t]) => `${k} ${((100 * t.ms) / p.totalMs).toFixed(0)}%${roof(t)}`)
         .join(', ');
       out.push(`- ${path}: ${p.dispatches} dispatches, ${ms(p.totalMs)} ms of kernel time; ${top}`);
     }
