@@ -5,7 +5,7 @@
  * against the adapter's peaks, measured first by bench/roofline.ts.
  *   node scripts/run.mjs bench/hem-profile.ts [B N C K]      (default: 1 4096 C 64, C ∈ {64, 256})
  */
-import { hem, init, mul, randn, sum, sync, tidy } from '../src/index.node.ts';
+import { getHemKernelConfig, hem, init, mul, randn, sum, sync, tidy } from '../src/index.node.ts';
 import { adapterLine, recordResults, table } from './common.ts';
 import { hemShape, kernelCost } from './kernel-costs.ts';
 import { measurePeaks } from './roofline.ts';
@@ -25,7 +25,7 @@ for (const [B, N, C, K] of shapes as [number, number, number, number][]) {
   const x = randn([B, N, C], { seed: 1, requiresGrad: true }).keep();
   const mu0 = randn([K, C], { seed: 2, std: 1 / Math.sqrt(C), requiresGrad: true }).keep();
   const g = randn([B, N, C], { seed: 3 }).keep();
-  const shape = hemShape(B, N, C, K);
+  const shape = hemShape(B, N, C, K, getHemKernelConfig());
   const report: Record<string, unknown> = { peaks };
   for (const fused of [true, false]) {
     const step = (): void => {

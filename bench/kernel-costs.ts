@@ -12,6 +12,8 @@
  * shared). Kernels of other files (matmul, softmax, elementwise: the unfused path) record no
  * shape in the profile, so they have no entry.
  */
+import { wsumChunking } from '../src/kernels/hem.ts';
+import type { HemKernelConfig } from '../src/kernels/hem-config.ts';
 
 /** The layer's shape as the HEM kernels see it. */
 export interface HemShape {
@@ -33,20 +35,13 @@ export interface KernelCost {
 const F32 = 4;
 
 /**
- * The chunking of src/kernels/hem.ts (`chunking`, private there): enough (chunk, 8 bases,
- * 8 channels) invocations to fill a large GPU (~4096), and at most ⌈N / 32⌉ chunks.
+ * The HEM shape for a layer of B×N positions, C channels and K bases on kernel path `config`
+ * (padding, and the chunks of the reduction over N as src/kernels/hem.ts splits them).
  */
-export function hemChunks(N: number, K4: number, C: number): number {
-  const tiles = Math.ceil(K4 / 8) * Math.ceil(C / 8);
-  const want = Math.max(1, Math.min(Math.ceil(4096 / tiles), Math.ceil(N / 32)));
-  return Math.ceil(N / Math.ceil(N / want));
-}
-
-/** The HEM shape for a layer of B×N positions, C channels and K bases (padding and chunks derived). */
-export function hemShape(B: number, N: number, C: number, K: number): HemShape {
+export function hemShape(B: number, N: number, C: number, K: number, config: HemKernelConfig): HemShape {
   const c = Math.ceil(C / 4) * 4;
   const k = Math.ceil(K / 4) * 4;
-  return { B, N, C: c, K4: k, chunks: hemChunks(N, k, c) };
+  return { B, N, C: c, K4: k, chunks: wsumChunking(N, k, c, config).chunks };
 }
 
 /** Per kernel: FLOPs and bytes of one dispatch. The comment gives the work in the paper's terms. */

@@ -4,7 +4,9 @@
  */
 import { describe, expect, test } from 'vitest';
 import hemWgsl from '../kernels/hem.wgsl';
-import { baseKernelName, HEM_COSTS, hemChunks, hemShape, kernelCost } from '../bench/kernel-costs.ts';
+import { baseKernelName, HEM_COSTS, hemShape, kernelCost } from '../bench/kernel-costs.ts';
+import { REGISTER_HEM_CONFIG, TILED_HEM_CONFIG } from '../src/kernels/hem-config.ts';
+import { wsumChunking } from '../src/kernels/hem.ts';
 import { benchCommand, gpuPlan, PAPER_SHAPE, stepCommand, subjectPlan } from '../bench/plan.ts';
 
 describe('HEM kernel costs', () => {
@@ -19,33 +21,39 @@ describe('HEM kernel costs', () => {
     expect(baseKernelName('hem_dx_tiled_sg')).toBe('hem_dx');
     expect(baseKernelName('hem_dx_sg_tiled')).toBe('hem_dx');
     expect(baseKernelName('matmul_tiled4')).toBe('matmul_tiled4');
-    const s = hemShape(2, 4225, 512, 64);
+    const s = hemShape(2, 4225, 512, 64, TILED_HEM_CONFIG);
     expect(kernelCost('hem_estep_tiled', s)).toEqual(kernelCost('hem_estep', s));
     expect(kernelCost('matmul_tiled4', s)).toBeUndefined();
     expect(kernelCost('reduce', s)).toBeUndefined();
   });
 
   test('shapes are padded to multiples of 4; the chunks cover N, at most ⌈N / 32⌉ of them', () => {
-    expect(hemShape(1, 100, 6, 5)).toMatchObject({ C: 8, K4: 8 });
+    expect(hemShape(1, 100, 6, 5, REGISTER_HEM_CONFIG)).toMatchObject({ C: 8, K4: 8 });
     for (const [N, K4, C] of [
       [4096, 64, 64],
       [4225, 64, 512],
       [100, 8, 8],
       [31, 4, 4],
     ] as const) {
-      const chunks = hemChunks(N, K4, C);
+      const chunks = wsumChunking(N, K4, C, REGISTER_HEM_CONFIG).chunks;
       const rows = Math.ceil(N / chunks);
       expect(rows * chunks).toBeGreaterThanOrEqual(N);
       expect(rows * (chunks - 1)).toBeLessThan(N); // no empty chunk
       expect(chunks).toBeLessThanOrEqual(Math.ceil(N / 32));
       // Enough (chunk, 8 bases, 8 channels) invocations for a large GPU, or one chunk per 32 rows.
       expect(chunks * Math.ceil(K4 / 8) * Math.ceil(C / 8) >= 4096 || chunks >= Math.ceil(N / 32) - 1).toBe(true);
+      // The tiled path: (chunk, 32 bases, 64 channels) workgroups, at least 64 rows per chunk.
+      const t = wsumChunking(N, K4, C, TILED_HEM_CONFIG);
+      expect(t.rows * t.chunks).toBeGreaterThanOrEqual(N);
+      expect(t.rows * (t.chunks - 1)).toBeLessThan(N);
+      expect(t.chunks).toBeLessThanOrEqual(Math.max(1, Math.ceil(N / 64)));
+      expect(hemShape(1, N, C, K4, TILED_HEM_CONFIG).chunks).toBe(t.chunks);
     }
   });
 
   test("the products' FLOPs: X μᵀ, γᵀ X, X dAᵀ and γ dA + dS μ at the paper's shape", () => {
     const [B, N, C, K] = PAPER_SHAPE;
-    const s = hemShape(B, N, C, K);
+    const s = hemShape(B, N, C, K, REGISTER_HEM_CONFIG);
     const nkc = 2 * B * N * K * C;
     // The softmax, the column sums and the epilogues add at most a few percent when C = 512.
     for (const [name, products] of [
@@ -67,7 +75,7 @@ describe('HEM kernel costs', () => {
   });
 
   test('every formula is positive and grows with each size', () => {
-    const base = hemShape(2, 1024, 64, 16);
+    const base = hemShape(2, 1024, 64, 16, REGISTER_HEM_CONFIG);
     for (const [name, f] of Object.entries(HEM_COSTS)) {
       const c = f(base);
       expect(c.flops, name).toBeGreaterThan(0);

@@ -36,7 +36,7 @@ function tileShape(c: HemKernelConfig): { TA: number; TB: number } {
  * How the reduction over N is split: enough workgroups of (chunk, TA bases, TB channels) to fill
  * a large GPU (~512 workgroups), with at least 64 rows per chunk.
  */
-function tiledChunking(N: number, K4: number, C: number, c: HemKernelConfig = getHemKernelConfig()): { chunks: number; rows: number } {
+export function tiledChunking(N: number, K4: number, C: number, c: HemKernelConfig = getHemKernelConfig()): { chunks: number; rows: number } {
   const { TA, TB } = tileShape(c);
   const tilesPer = Math.ceil(K4 / TA) * Math.ceil(C / TB);
   const want = Math.max(1, Math.min(Math.ceil(512 / tilesPer), Math.ceil(N / 64)));

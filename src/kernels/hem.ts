@@ -11,8 +11,8 @@
 import hemWgsl from '../../kernels/hem.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
-import { getHemKernelConfig } from './hem-config.ts';
-import { launchDxTiled, launchEstepGradTiled, launchEstepTiled, launchWsumTiled } from './hem-tiled.ts';
+import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
+import { launchDxTiled, launchEstepGradTiled, launchEstepTiled, launchWsumTiled, tiledChunking } from './hem-tiled.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
@@ -63,6 +63,11 @@ function chunking(N: number, K4: number, C: number): { chunks: number; rows: num
   const want = Math.max(1, Math.min(Math.ceil(4096 / tiles), Math.ceil(N / 32)));
   const rowsPerChunk = Math.ceil(N / want);
   return { chunks: Math.ceil(N / rowsPerChunk), rows: rowsPerChunk };
+}
+
+/** How `launchWsum` splits N into chunks of rows on kernel path `config` (the profile's byte counts). */
+export function wsumChunking(N: number, K4: number, C: number, config: HemKernelConfig = getHemKernelConfig()): { chunks: number; rows: number } {
+  return config.path === 'tiled' ? tiledChunking(N, K4, C, config) : chunking(N, K4, C);
 }
 
 /** One invocation per (base, 4 channels) of a [B, K4, C] result. */
