@@ -36,7 +36,7 @@ export function gpuPlan(flags: string[] = []): Step[] {
   return [
     s('hem', ['--full'], 'HEM layer, the whole grid (B ∈ {1, 8}, C ∈ {64, 256, 512})'),
     s('hem', ['--paper'], "HEM layer at the paper's shape (B = 8, N = 65·65, C = 512, K = 64)"),
-    s('matmul', ['--full'], 'matmul n³ up to 4096³ and the HEM products'),
+    s('matmul', ['--full', '--tune'], 'matmul n³ up to 4096³ and the HEM products, tile shapes tuned first'),
     s('profile', PAPER_SHAPE.map(String), "GPU time per kernel at the paper's shape, against the measured peaks"),
     { kind: 'torch', what: "PyTorch eager (float32, TF32 off): matmul 4096³ and HEM at the paper's shape (bench/peers/torch_hem.py)" },
     { kind: 'render', what: "the README's benchmark tables (bench/render.ts)" },

@@ -95,7 +95,7 @@ describe('npm run bench:gpu', () => {
     expect(steps.map((s) => (s.kind === 'subject' ? `${s.subject} ${s.args.join(' ')}` : s.kind))).toEqual([
       'hem --full --no-peers',
       'hem --paper --no-peers',
-      'matmul --full --no-peers',
+      'matmul --full --tune --no-peers',
       'profile 8 4225 512 64 --no-peers',
       'torch',
       'render',
