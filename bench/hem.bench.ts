@@ -62,17 +62,22 @@ const defaultConfig = getHemKernelConfig();
  * The fused layer on each kernel path (kernels/hem.wgsl's register tiles, kernels/hem-tiled.wgsl's
  * workgroup tiles), alternating in one run, each checked against the unfused path first.
  */
+const pathConfigs: HemKernelConfig[] = [REGISTER_HEM_CONFIG, TILED_HEM_CONFIG];
+// The subgroup E-step kernels beside either path, where the adapter has a fixed subgroup size.
+if (adapter.subgroupSize !== null) pathConfigs.push({ ...REGISTER_HEM_CONFIG, subgroups: true }, { ...TILED_HEM_CONFIG, subgroups: true });
+const pathName = (c: HemKernelConfig): string => `${c.path}${c.subgroups ? '+subgroups' : ''}`;
+
 async function timePaths(inp: Inputs, shape: string, opts: HemOptions): Promise<Record<string, { forwardMs: number; forwardBackwardMs: number }>> {
-  const configs: HemKernelConfig[] = [REGISTER_HEM_CONFIG, TILED_HEM_CONFIG];
+  const configs = pathConfigs;
   const cases: Case[] = configs.flatMap((config) =>
     [false, true].map((backward) => ({
-      name: `${shape} ${config.path} ${backward ? 'fwd+bwd' : 'fwd'}`,
+      name: `${shape} ${pathName(config)} ${backward ? 'fwd+bwd' : 'fwd'}`,
       verify: async () => {
         setHemKernelConfig(config);
         const f = await hemOutputs(inp, { iterations: T, ...opts, fused: true }, backward);
         const u = await hemOutputs(inp, { iterations: T, ...opts, fused: false }, backward);
         fusedErrors(f, u).forEach((e, i) => {
-          if (!(e < 1e-4)) throw new Error(`${config.path} kernels: ${['out', 'dX', 'dμ⁰'][i]} differs from unfused: ‖Δ‖ / scale = ${e}`);
+          if (!(e < 1e-4)) throw new Error(`${pathName(config)} kernels: ${['out', 'dX', 'dμ⁰'][i]} differs from unfused: ‖Δ‖ / scale = ${e}`);
         });
       },
       run: async () => {
@@ -84,7 +89,7 @@ async function timePaths(inp: Inputs, shape: string, opts: HemOptions): Promise<
   );
   try {
     const r = await timeCases(cases, { rounds: adapter.software ? 2 : 5, timePerRound: adapter.software ? 0 : 300, iterations: adapter.software ? 1 : 10 });
-    return Object.fromEntries(configs.map((c, i) => [c.path, { forwardMs: r[2 * i]!.medianMs, forwardBackwardMs: r[2 * i + 1]!.medianMs }]));
+    return Object.fromEntries(configs.map((c, i) => [pathName(c), { forwardMs: r[2 * i]!.medianMs, forwardBackwardMs: r[2 * i + 1]!.medianMs }]));
   } finally {
     setHemKernelConfig(defaultConfig);
   }
@@ -157,8 +162,13 @@ for (const B of batches) {
     ]);
     const paths = await timePaths(inp, shape, hemOpts);
     const reg = paths.register!;
-    const til = paths.tiled!;
-    pathRows.push([shape, reg.forwardMs.toFixed(1), til.forwardMs.toFixed(1), (reg.forwardMs / til.forwardMs).toFixed(2), reg.forwardBackwardMs.toFixed(1), til.forwardBackwardMs.toFixed(1), (reg.forwardBackwardMs / til.forwardBackwardMs).toFixed(2)]);
+    pathRows.push([
+      shape,
+      ...pathConfigs.map((c) => {
+        const p = paths[pathName(c)]!;
+        return `${p.forwardMs.toFixed(1)} / ${p.forwardBackwardMs.toFixed(1)} (${(reg.forwardMs / p.forwardMs).toFixed(2)}× / ${(reg.forwardBackwardMs / p.forwardBackwardMs).toFixed(2)}×)`;
+      }),
+    ]);
     all.push({ B, C, N, K, T, cases: r, speedupForward: ms(1) / ms(0), speedupForwardBackward: ms(3) / ms(2), hemOverEm, hemEmPair: pair, peers: peerRatios, kernelPaths: { default: defaultConfig, ...paths } });
     for (const t of [inp.x, inp.mu0, inp.g]) {
       t.zeroGrad();
@@ -173,8 +183,8 @@ console.log(
   ),
 );
 const tiles = `TX ${TILED_HEM_CONFIG.TX}, TY ${TILED_HEM_CONFIG.TY}, RT ${TILED_HEM_CONFIG.RT}`;
-console.log(`\n# Fused layer by kernel path (default here: ${defaultConfig.path}; tiled: ${tiles}), alternating in one run\n`);
-console.log(table(['shape (K=64, T=3)', 'register fwd ms', 'tiled fwd ms', 'tiled speedup', 'register fwd+bwd ms', 'tiled fwd+bwd ms', 'tiled speedup'], pathRows));
+console.log(`\n# Fused layer by kernel path (default here: ${pathName(defaultConfig)}; tiled: ${tiles}), alternating in one run: fwd / fwd+bwd ms (speedup over register)\n`);
+console.log(table(['shape (K=64, T=3)', ...pathConfigs.map(pathName)], pathRows));
 const file = recordResults(paper ? 'em-paper-shape' : 'em', adapter, all);
 console.log(`results: ${file}`);
 process.exit(0);

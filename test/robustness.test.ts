@@ -273,8 +273,11 @@ describe('robustness on and off give bit-identical results', () => {
     expectClose(r.data[0]!, ref.data, { atol: 0, rtol: 0, bound: refMatmul(abs(a), abs(b)).data.map((m) => gamma(2) * m), label: 'first matmul' });
   });
 
-  test('the HEM layer on the workgroup-tiled kernels, at the GPU tiles and at tiles smaller than the shapes', async () => {
-    for (const config of [hg.TILED_HEM_CONFIG, { path: 'tiled', TX: 2, TY: 3, RT: 4 } as hg.HemKernelConfig]) {
+  test('the HEM layer on the workgroup-tiled kernels (the GPU tiles, tiles smaller than the shapes) and the subgroup ones', async () => {
+    const configs: hg.HemKernelConfig[] = [hg.TILED_HEM_CONFIG, { path: 'tiled', TX: 2, TY: 3, RT: 4 }];
+    // The subgroup E-step kernels where the adapter has them (SwiftShader does).
+    if (robust.adapterInfo.subgroupSize !== null && fast.adapterInfo.subgroupSize !== null) configs.push({ ...hg.REGISTER_HEM_CONFIG, subgroups: true });
+    for (const config of configs) {
       const run = async (e: hg.Engine): Promise<{ labels: string[]; data: Float32Array[] }> => {
         const outs: Output[] = [];
         hg.withEngine(e, () => {
@@ -288,7 +291,7 @@ describe('robustness on and off give bit-identical results', () => {
       const r = await run(robust);
       const f = await run(fast);
       expect(f.labels).toEqual(r.labels);
-      const mismatches = r.labels.flatMap((l, i) => (firstDifference(r.data[i]!, f.data[i]!) >= 0 ? [`${l} (TX ${config.TX})`] : []));
+      const mismatches = r.labels.flatMap((l, i) => (firstDifference(r.data[i]!, f.data[i]!) >= 0 ? [`${l} (${JSON.stringify(config)})`] : []));
       expect(mismatches).toEqual([]);
       expect(r.data.every((d) => d.every(Number.isFinite))).toBe(true);
     }

@@ -24,6 +24,12 @@ export interface AdapterSummary {
   robustness: boolean;
   /** A short name for tables and file names, e.g. 'swiftshader' or 'nvidia-h100'. */
   name: string;
+  /**
+   * The subgroup size when the device has the `subgroups` feature and the adapter's subgroup size
+   * is fixed (subgroupMinSize = subgroupMaxSize: 32 on NVIDIA, 4 on SwiftShader), else null. The
+   * subgroup kernels (kernels/hem-subgroups.wgsl) run only then.
+   */
+  subgroupSize: number | null;
 }
 
 const MAX_DISPATCHES_PER_BATCH = 256;
@@ -280,6 +286,12 @@ export class Engine {
   }
 }
 
+/** The subgroup size if `subgroups` is on and the adapter's subgroup size cannot vary. */
+function fixedSubgroupSize(device: GPUDevice, info: GPUAdapterInfo): number | null {
+  const { subgroupMinSize: min, subgroupMaxSize: max } = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  return device.features.has('subgroups') && min !== undefined && min > 0 && min === max ? min : null;
+}
+
 let defaultEngine: Engine | null = null;
 let pending: Promise<Engine> | null = null;
 let current: Engine | null = null;
@@ -302,8 +314,9 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
   ] as const) {
     wanted[k] = adapter.limits[k];
   }
-  // Timestamp queries power the per-kernel profiler (profileKernels); optional everywhere.
-  const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  // Timestamp queries power the per-kernel profiler (profileKernels); subgroups the subgroup
+  // kernels. Both optional everywhere.
+  const features = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits: wanted, requiredFeatures: features, label: 'hemgpu' });
   const software = isSoftwareAdapter(info);
   const slug = (v: string): string => v.toLowerCase().replace(/[^a-z0-9]+/g, '-');
@@ -322,6 +335,7 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
     via,
     robustness,
     name: name.replace(/^-|-$/g, '') || 'unknown',
+    subgroupSize: fixedSubgroupSize(device, info),
   });
 }
 

@@ -16,6 +16,12 @@ export interface HemKernelConfig {
   TY: number;
   /** tiled: reduction steps staged per chunk (a multiple of 4). */
   RT: number;
+  /**
+   * The E-step and its adjoint on subgroup operations (kernels/hem-subgroups.wgsl) instead of the
+   * path's own kernels; needs an engine with a fixed subgroup size (`adapterInfo.subgroupSize`).
+   * Default false.
+   */
+  subgroups?: boolean;
 }
 
 /** The tiled shape used on GPUs: 32 × 64 tiles, 64 invocations, 16-step chunks. */
@@ -27,8 +33,15 @@ export const REGISTER_HEM_CONFIG: HemKernelConfig = { path: 'register', TX: 8, T
 const configs = new WeakMap<object, HemKernelConfig>();
 
 function checkHemKernelConfig(c: HemKernelConfig): void {
-  checkOptions('hem kernel config', c, optionKeys<HemKernelConfig>({ path: true, TX: true, TY: true, RT: true }), 'field');
+  checkOptions('hem kernel config', c, optionKeys<HemKernelConfig>({ path: true, TX: true, TY: true, RT: true, subgroups: true }), 'field');
   if (c.path !== 'register' && c.path !== 'tiled') throw new Error(`hem kernel config: path must be 'register' or 'tiled', got ${JSON.stringify(c.path)}.`);
+  if (c.subgroups !== undefined && typeof c.subgroups !== 'boolean') throw new Error(`hem kernel config: subgroups must be true or false, got ${JSON.stringify(c.subgroups)}.`);
+  if (c.subgroups && engine().adapterInfo.subgroupSize === null) {
+    throw new Error(
+      "hem kernel config: subgroups: true needs the adapter's 'subgroups' feature with a fixed subgroup size, which this engine lacks " +
+        `(${engine().adapterInfo.description || engine().adapterInfo.name}); use subgroups: false.`,
+    );
+  }
   const lim = engine().limits;
   const pos = (v: number): boolean => Number.isInteger(v) && v >= 1;
   if (!pos(c.TX) || !pos(c.TY) || c.TX * c.TY > lim.maxComputeInvocationsPerWorkgroup) {

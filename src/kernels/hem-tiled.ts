@@ -10,15 +10,18 @@ import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
 import { defineKernel } from './registry.ts';
 
-/** The tile overrides of the current configuration, or no variant when the path is 'register'. */
-function tiles(axes: Record<string, readonly (number | boolean)[]> = {}): Record<string, number | boolean>[] {
+/**
+ * The tile overrides of the current configuration, or no variant when the path is 'register' (nor,
+ * for the E-step kernels, when the subgroup ones replace them).
+ */
+function tiles(axes: Record<string, readonly (number | boolean)[]> = {}, estep = false): Record<string, number | boolean>[] {
   const c = getHemKernelConfig();
-  return c.path === 'tiled' ? overrideSets({ TX: c.TX, TY: c.TY, RT: c.RT }, axes) : [];
+  return c.path === 'tiled' && !(estep && c.subgroups) ? overrideSets({ TX: c.TX, TY: c.TY, RT: c.RT }, axes) : [];
 }
 
 const K = {
-  estep: /* @__PURE__ */ defineKernel('hem_estep_tiled', hemTiledWgsl, 'estep_tiled', { variants: () => tiles({ RBF: [false, true] }) }),
-  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad_tiled', hemTiledWgsl, 'estep_grad_tiled', { variants: () => tiles({ DGAMMA_IN: [false, true] }) }),
+  estep: /* @__PURE__ */ defineKernel('hem_estep_tiled', hemTiledWgsl, 'estep_tiled', { variants: () => tiles({ RBF: [false, true] }, true) }),
+  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad_tiled', hemTiledWgsl, 'estep_grad_tiled', { variants: () => tiles({ DGAMMA_IN: [false, true] }, true) }),
   wsum: /* @__PURE__ */ defineKernel('hem_wsum_tiled', hemTiledWgsl, 'wsum_tiled', { variants: () => tiles() }),
   dx: /* @__PURE__ */ defineKernel('hem_dx_tiled', hemTiledWgsl, 'dx_tiled', { variants: () => tiles({ PART: [0, 1, 2] }) }),
 } as const;

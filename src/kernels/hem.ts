@@ -12,18 +12,19 @@ import hemWgsl from '../../kernels/hem.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
+import { launchEstepGradSubgroups, launchEstepSubgroups } from './hem-subgroups.ts';
 import { launchDxTiled, launchEstepGradTiled, launchEstepTiled, launchWsumTiled, tiledChunking } from './hem-tiled.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => registerPath(() => overrideSets({ WG }, { RBF: [false, true] })) }),
+  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => registerPath(() => overrideSets({ WG }, { RBF: [false, true] }), true) }),
   wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => registerPath(() => overrideSets({ WG })) }),
   nstepFinish: /* @__PURE__ */ defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish', { variants: () => overrideSets({ WG }) }),
   wsumFinish: /* @__PURE__ */ defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish', { variants: () => overrideSets({ WG }) }),
   normalize: /* @__PURE__ */ defineKernel('hem_normalize', hemWgsl, 'normalize', { variants: () => overrideSets({ WG }) }),
   normalizeGrad: /* @__PURE__ */ defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad', { variants: () => overrideSets({ WG }) }),
   nstepPrep: /* @__PURE__ */ defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep', { variants: () => overrideSets({ WG }) }),
-  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => registerPath(() => overrideSets({ WG }, { DGAMMA_IN: [false, true] })) }),
+  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => registerPath(() => overrideSets({ WG }, { DGAMMA_IN: [false, true] }), true) }),
   dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => registerPath(() => overrideSets({ WG }, { PART: [0, 1, 2] })) }),
   dmuFinish: /* @__PURE__ */ defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish', { variants: () => overrideSets({ WG }, { RBF: [false, true] }) }),
   elbo: /* @__PURE__ */ defineKernel('hem_elbo', hemWgsl, 'elbo', { variants: () => overrideSets({ WG }) }),
@@ -31,9 +32,13 @@ const K = {
 
 const WG = 64;
 
-/** The variants of a kernel that has a tiled twin: none while the engine uses the tiled path. */
-function registerPath(sets: () => Record<string, number | boolean>[]): Record<string, number | boolean>[] {
-  return getHemKernelConfig().path === 'register' ? sets() : [];
+/**
+ * The variants of a kernel that has a tiled twin: none while the engine uses the tiled path (nor,
+ * for the E-step kernels, while it uses the subgroup ones).
+ */
+function registerPath(sets: () => Record<string, number | boolean>[], estep = false): Record<string, number | boolean>[] {
+  const c = getHemKernelConfig();
+  return c.path === 'register' && !(estep && c.subgroups) ? sets() : [];
 }
 
 /** Workgroups for `groups` per batch element, spread over x and y, batch in z. */
@@ -92,7 +97,9 @@ function perRowBlock(N: number, B: number): [number, number, number] {
 export function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: number; invTau: number; rbf: boolean }): Tensor {
   const { B, N, C } = rows(x);
   const { K4, muStride } = bases(mu);
-  if (getHemKernelConfig().path === 'tiled') return launchEstepTiled(op, x, mu, { ...p, muStride });
+  const config = getHemKernelConfig();
+  if (config.subgroups) return launchEstepSubgroups(op, x, mu, { ...p, muStride });
+  if (config.path === 'tiled') return launchEstepTiled(op, x, mu, { ...p, muStride });
   const gamma = Tensor.empty([B, N, K4], op);
   K.estep.dispatch({
     bindings: {
@@ -235,7 +242,9 @@ export function launchNstepPrep(op: string, dmu: Tensor, f: Tensor, counts: Tens
 export function launchEstepGrad(op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: Tensor, dgammaIn: Tensor | null): Tensor {
   const { B, N, C } = rows(x);
   const K4 = gamma.shape[2]!;
-  if (getHemKernelConfig().path === 'tiled') return launchEstepGradTiled(op, x, dA, dN, gamma, dgammaIn);
+  const config = getHemKernelConfig();
+  if (config.subgroups) return launchEstepGradSubgroups(op, x, dA, dN, gamma, dgammaIn);
+  if (config.path === 'tiled') return launchEstepGradTiled(op, x, dA, dN, gamma, dgammaIn);
   const dS = dgammaIn ?? Tensor.empty([B, N, K4], op);
   K.estepGrad.dispatch({
     bindings: {

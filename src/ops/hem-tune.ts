@@ -23,6 +23,9 @@ export const HEM_CANDIDATES: HemKernelConfig[] = [
   { path: 'tiled', TX: 8, TY: 8, RT: 32 },
   { path: 'tiled', TX: 4, TY: 16, RT: 16 },
   { path: 'tiled', TX: 16, TY: 16, RT: 8 },
+  // The subgroup E-step kernels (dropped where the adapter has no fixed subgroup size).
+  { ...REGISTER_HEM_CONFIG, subgroups: true },
+  { path: 'tiled', TX: 8, TY: 8, RT: 16, subgroups: true },
 ];
 
 export interface HemTuneResult {

@@ -1,8 +1,10 @@
 /**
- * The workgroup-tiled HEM kernels (kernels/hem-tiled.wgsl): the whole layer — forward, the trace
- * (its dX parts), the fused backward — on the tiled path against the float64 reference over the
+ * The HEM layer's other kernel paths: the workgroup-tiled kernels (kernels/hem-tiled.wgsl) and
+ * the subgroup E-step kernels (kernels/hem-subgroups.wgsl). The whole layer — forward, the trace
+ * (its dX parts), the fused backward — on each path against the float64 reference over the
  * covering case set, under tile shapes that put the cases in one tile and in many (several K
- * blocks, row blocks, channel chunks and row chunks); and against central differences.
+ * blocks, row blocks, channel chunks and row chunks); against central differences; the tuner.
+ * The subgroup kernels need a fixed subgroup size: SwiftShader has one (4), so CI runs them.
  */
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
@@ -17,22 +19,31 @@ afterEach(() => {
   hg.setHemKernelConfig(hg.REGISTER_HEM_CONFIG);
 });
 
-/** The default GPU tiles, and small ones that split every case into many tiles and chunks. */
+/**
+ * The default GPU tiles, small ones that split every case into many tiles and chunks, and the
+ * subgroup E-step beside either path.
+ */
 const CONFIGS: hg.HemKernelConfig[] = [
   hg.TILED_HEM_CONFIG,
   { path: 'tiled', TX: 1, TY: 1, RT: 4 },
   { path: 'tiled', TX: 2, TY: 4, RT: 8 },
+  { ...hg.REGISTER_HEM_CONFIG, subgroups: true },
+  { path: 'tiled', TX: 2, TY: 2, RT: 4, subgroups: true },
 ];
 
-/** Names of the HEM pipelines compiled while `f` ran. */
-async function compiledDuring(f: () => Promise<unknown>): Promise<string[]> {
-  const before = hg.pipelineStats().syncLabels.length;
-  await f();
-  return hg.pipelineStats().syncLabels.slice(before).filter((l) => l.startsWith('hem_'));
+const name = (c: hg.HemKernelConfig): string => (c.path === 'register' ? 'register' : `tiles TX=${c.TX} TY=${c.TY} RT=${c.RT}`) + (c.subgroups ? ', subgroup E-step' : '');
+
+/** Names of the HEM kernels dispatched while `f` ran (GPU timestamps per dispatch, by kernel). */
+async function dispatchedDuring(f: () => Promise<unknown>): Promise<string[]> {
+  const e = await hg.init();
+  const prof = await e.profileKernels(async () => {
+    await f();
+  });
+  return [...prof.keys()].filter((k) => k.startsWith('hem_'));
 }
 
 for (const config of CONFIGS) {
-  describe(`tiles TX=${config.TX} TY=${config.TY} RT=${config.RT}`, () => {
+  describe(name(config), () => {
     for (const [i, c] of CASES.entries()) {
       test(c.name, async () => {
         hg.setHemKernelConfig(config);
@@ -55,13 +66,27 @@ for (const config of CONFIGS) {
   });
 }
 
-describe('the tiled path', () => {
+describe('the kernel paths', () => {
+  test('SwiftShader has a fixed subgroup size, so the subgroup kernels are tested here', () => {
+    const info = hg.adapterInfo();
+    if (info.software && info.architecture === 'swiftshader') expect(info.subgroupSize).toBe(4);
+    else expect(info.subgroupSize === null || info.subgroupSize >= 4).toBe(true);
+  });
+
+  test("the subgroup E-step kernels run, and the other path's do not", async () => {
+    const rng = new Rng(6);
+    hg.setHemKernelConfig({ path: 'tiled', TX: 3, TY: 3, RT: 4, subgroups: true });
+    const c = makeProblem(rng, 'probe', { B: 2, N: 13, C: 7, K: 9, shared: false }, { estep: 'rbf', eta: 0.5, iterations: 2 });
+    const names = await dispatchedDuring(() => runEngine(c, true, false));
+    for (const k of ['hem_estep_sg', 'hem_estep_grad_sg', 'hem_wsum_tiled', 'hem_dx_tiled']) expect(names).toContain(k);
+    for (const k of ['hem_estep_tiled', 'hem_estep_grad_tiled', 'hem_estep', 'hem_estep_grad']) expect(names).not.toContain(k);
+  });
+
   test('runs the tiled kernels, and only those, for the heavy products', async () => {
     const rng = new Rng(5);
-    // A shape no other test compiles pipelines for first: the labels tell which kernels ran.
     hg.setHemKernelConfig({ path: 'tiled', TX: 3, TY: 5, RT: 12 });
     const c = makeProblem(rng, 'probe', { B: 1, N: 11, C: 5, K: 7, shared: true }, { estep: 'dot', eta: 0.5, iterations: 2 });
-    const names = (await compiledDuring(() => runEngine(c, true, false))).map((l) => l.split(' ')[0]);
+    const names = await dispatchedDuring(() => runEngine(c, true, false));
     for (const k of ['hem_estep_tiled', 'hem_estep_grad_tiled', 'hem_wsum_tiled', 'hem_dx_tiled']) expect(names).toContain(k);
     for (const k of ['hem_estep', 'hem_estep_grad', 'hem_wsum', 'hem_dx']) expect(names).not.toContain(k);
   });
@@ -89,6 +114,7 @@ describe('the tiled path', () => {
     expect(bad({ path: 'tiled', TX: 64, TY: 64, RT: 16 })).toThrow(/TX × TY = 64 × 64 .* at most/);
     expect(bad({ path: 'tiled', TX: 16, TY: 16, RT: 128 })).toThrow(/bytes of workgroup memory, above this adapter's \d+; use smaller tiles/);
     expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 16, WG: 3 })).toThrow(/WG/);
+    expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 16, subgroups: 'yes' })).toThrow(/subgroups must be true or false/);
     expect(hg.getHemKernelConfig()).toEqual(hg.REGISTER_HEM_CONFIG);
   });
 });
