@@ -108,6 +108,27 @@ for (const doc of docs.values()) {
       ),
     );
     out.push('');
+    const withPaths = em.filter((r) => r.kernelPaths);
+    if (withPaths.length) {
+      const d = withPaths[0]!.kernelPaths!.default;
+      const names = Object.keys(withPaths[0]!.kernelPaths!).filter((k) => k !== 'default');
+      out.push(
+        `Fused layer by HEM kernel path, alternating in the same run (\`register\`: kernels/hem.wgsl; \`tiled\`: kernels/hem-tiled.wgsl; \`+subgroups\`: ` +
+          `the E-step kernels of kernels/hem-subgroups.wgsl; the default here is \`${d.path}${d.subgroups ? '+subgroups' : ''}\`): fwd / fwd+bwd ms, and the speedup over \`register\`:`,
+      );
+      out.push('');
+      out.push(
+        table(
+          ['B, N, C', ...names],
+          withPaths.map((r) => {
+            const p = r.kernelPaths! as unknown as Record<string, { forwardMs: number; forwardBackwardMs: number }>;
+            const reg = p.register!;
+            return [`${r.B}, ${r.N}, ${r.C}`, ...names.map((n) => `${ms(p[n]!.forwardMs)} / ${ms(p[n]!.forwardBackwardMs)} (${(reg.forwardMs / p[n]!.forwardMs).toFixed(2)}× / ${(reg.forwardBackwardMs / p[n]!.forwardBackwardMs).toFixed(2)}×)`)];
+          }),
+        ),
+      );
+      out.push('');
+    }
   }
   const eigh = doc.subjects.eigh?.results as EighResults | undefined;
   if (eigh) {
