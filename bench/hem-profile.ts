@@ -21,12 +21,14 @@ console.log(
 );
 const pct = (v: number, peak: number): string => `${((100 * v) / peak).toFixed(1)}%`;
 for (const [B, N, C, K] of shapes as [number, number, number, number][]) {
-  console.log(`# HEM forward+backward profile, B=${B} N=${N} C=${C} K=${K} T=3 η=0.5, on ${adapterLine(engine.adapterInfo)}`);
+  const kc = getHemKernelConfig();
+  const path = kc.path === 'tiled' ? `tiled TX ${kc.TX} TY ${kc.TY} RT ${kc.RT}` : 'register';
+  console.log(`# HEM forward+backward profile, B=${B} N=${N} C=${C} K=${K} T=3 η=0.5, kernel path ${path}${kc.subgroups ? ' + subgroup E-step' : ''}, on ${adapterLine(engine.adapterInfo)}`);
   const x = randn([B, N, C], { seed: 1, requiresGrad: true }).keep();
   const mu0 = randn([K, C], { seed: 2, std: 1 / Math.sqrt(C), requiresGrad: true }).keep();
   const g = randn([B, N, C], { seed: 3 }).keep();
   const shape = hemShape(B, N, C, K, getHemKernelConfig());
-  const report: Record<string, unknown> = { peaks };
+  const report: Record<string, unknown> = { peaks, kernelConfig: kc };
   for (const fused of [true, false]) {
     const step = (): void => {
       x.zeroGrad();

@@ -4,7 +4,7 @@
  */
 import { createEngine as createEngineRaw, engine, init as initEngine, type Engine } from './device/engine.ts';
 import type { InitOptions as DeviceOptions } from './device/provider.ts';
-import { checkKernels } from './kernels/registry.ts';
+import { checkKernels } from './kernels/warmup.ts';
 import { warmupKernels, type WarmupReport } from './kernels/warmup.ts';
 import { checkOptions, optionKeys } from './tensor/options.ts';
 
@@ -18,8 +18,8 @@ export interface InitOptions extends DeviceOptions {
   warmup?: boolean | string[];
 }
 
-const DEVICE_KEYS = optionKeys<DeviceOptions>({ adapter: true, robustness: true, powerPreference: true });
-const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true, warmup: true });
+const DEVICE_KEYS = optionKeys<DeviceOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true });
+const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true, warmup: true });
 
 const checked = new WeakSet<Engine>();
 

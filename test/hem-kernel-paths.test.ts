@@ -119,6 +119,41 @@ describe('the kernel paths', () => {
   });
 });
 
+describe('an engine without subgroups (the portable path)', () => {
+  test('starts, warms up, runs the layer, and refuses the subgroup kernels with the reason', async () => {
+    const plain = await hg.createEngine({ subgroups: false });
+    try {
+      expect(plain.adapterInfo.subgroupSize).toBeNull();
+      expect(plain.device.features.has('subgroups')).toBe(false);
+      // Every kernel whose module compiles here compiles: warmup skips the subgroup file.
+      await hg.withEngine(plain, () => hg.warmup(['hem']));
+      hg.withEngine(plain, () => {
+        expect(() => hg.setHemKernelConfig({ ...hg.REGISTER_HEM_CONFIG, subgroups: true })).toThrow(
+          /subgroups: true needs the adapter's 'subgroups' feature with a fixed subgroup size, which this engine lacks .*; use subgroups: false/,
+        );
+      });
+      const sg = hg.registeredKernels().find((k) => k.name === 'hem_estep_sg')!;
+      expect(sg.missingFeatures(plain)).toEqual(['subgroups']);
+      expect(() => sg.pipeline(plain, { SG: 4, RBF: false })).toThrow(/hem_estep_sg'.*needs the device feature 'subgroups', which this engine's adapter .* does not offer/);
+      // The layer on the portable kernels gives the same numbers as on the default engine.
+      const rng = new Rng(8);
+      const c = makeProblem(rng, 'plain', { B: 2, N: 19, C: 6, K: 7, shared: true }, { estep: 'dot', eta: 0.5, iterations: 2 });
+      for (const config of [hg.REGISTER_HEM_CONFIG, hg.TILED_HEM_CONFIG]) {
+        hg.setHemKernelConfig(config);
+        const here = await runEngine(c, true, false);
+        const there = await hg.withEngine(plain, () => {
+          hg.setHemKernelConfig(config);
+          return runEngine(c, true, false);
+        });
+        for (const q of [...FORWARD, ...GRADS]) expect(Array.from(there[q]), `${config.path} ${q}`).toEqual(Array.from(here[q]));
+      }
+    } finally {
+      plain.destroy();
+    }
+    await expect(hg.createEngine({ subgroups: 'no' } as never)).rejects.toThrow(/subgroups must be true or false, got "no"/);
+  });
+});
+
 describe('tuneHem', () => {
   test('times the register path and the tiled candidates, installs the fastest, refuses bad options', async () => {
     const candidates: hg.HemKernelConfig[] = [hg.REGISTER_HEM_CONFIG, { path: 'tiled', TX: 2, TY: 2, RT: 4 }, { path: 'tiled', TX: 64, TY: 64, RT: 4 }];

@@ -3,7 +3,7 @@
  * no Node API.
  */
 import type { AdapterRequest, GpuProvider, InitOptions } from './provider.ts';
-import { isSoftwareAdapter } from './provider.ts';
+import { checkSubgroups, isSoftwareAdapter } from './provider.ts';
 
 export const browserProvider: GpuProvider = {
   platform: 'browser',
@@ -16,7 +16,7 @@ export const browserProvider: GpuProvider = {
     if (options.robustness === false) {
       throw new Error('hemgpu init: robustness cannot be turned off in a browser; omit the option.');
     }
-    return { adapter, robustness: true, powerPreference: options.powerPreference ?? 'high-performance' };
+    return { adapter, robustness: true, powerPreference: options.powerPreference ?? 'high-performance', subgroups: checkSubgroups(options.subgroups) };
   },
 
   async requestAdapter(opts: Required<InitOptions>): Promise<AdapterRequest> {

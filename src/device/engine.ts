@@ -316,7 +316,7 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
   }
   // Timestamp queries power the per-kernel profiler (profileKernels); subgroups the subgroup
   // kernels. Both optional everywhere.
-  const features = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const features = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f) && (f !== 'subgroups' || opts.subgroups));
   const device = await adapter.requestDevice({ requiredLimits: wanted, requiredFeatures: features, label: 'hemgpu' });
   const software = isSoftwareAdapter(info);
   const slug = (v: string): string => v.toLowerCase().replace(/[^a-z0-9]+/g, '-');

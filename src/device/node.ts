@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { create, globals } from 'webgpu';
 import type { AdapterRequest, GpuProvider, InitOptions } from './provider.ts';
-import { isSoftwareAdapter } from './provider.ts';
+import { checkSubgroups, isSoftwareAdapter } from './provider.ts';
 
 type DawnCreate = (flags: string[]) => GPU;
 
@@ -111,7 +111,7 @@ export const nodeProvider: GpuProvider = {
     if (robustness !== true && robustness !== false && robustness !== 'auto') {
       throw new Error(`hemgpu init: robustness must be true, false or 'auto', got ${String(robustness)}.`);
     }
-    return { adapter, robustness, powerPreference: options.powerPreference ?? 'high-performance' };
+    return { adapter, robustness, powerPreference: options.powerPreference ?? 'high-performance', subgroups: checkSubgroups(options.subgroups) };
   },
 
   async requestAdapter(opts: Required<InitOptions>): Promise<AdapterRequest> {

@@ -22,6 +22,12 @@ export interface InitOptions {
   robustness?: boolean | 'auto';
   /** Ask for the high-performance adapter where there is a choice. Default true. */
   powerPreference?: GPUPowerPreference;
+  /**
+   * Request the `subgroups` feature where the adapter offers it (default true): it lets the HEM
+   * layer use its subgroup kernels (`setHemKernelConfig({ subgroups: true })`). false gives a
+   * device without it, on which only the portable kernels run.
+   */
+  subgroups?: boolean;
 }
 
 export interface AdapterRequest {
@@ -62,4 +68,11 @@ export function getGpuProvider(): GpuProvider {
 export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
   return /swiftshader|llvmpipe|lavapipe|warp|software|cpu/.test(text);
+}
+
+/** The `subgroups` init option: true (the default) or false. */
+export function checkSubgroups(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (typeof v !== 'boolean') throw new Error(`hemgpu init: subgroups must be true or false, got ${JSON.stringify(v)}.`);
+  return v;
 }

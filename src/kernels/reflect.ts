@@ -7,7 +7,7 @@
  * `hemgpu/reflect` entry (src/reflect.ts) for a user's WGSL text. Nothing in the library's
  * entries imports this file.
  */
-import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { Enable, WgslParser, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import type { MemberInfo, TypeInfo, VariableInfo } from 'wgsl_reflect/types/reflect/info.d.ts';
 import type { Access, BindingInfo, ElementType, EntryInterface, UniformMember, WgslInterface, WgslModule } from './wgsl-module.ts';
 
@@ -74,7 +74,11 @@ export function reflectWgsl(code: string): WgslInterface {
   }
   const overrides: Record<string, string> = {};
   for (const o of reflect.overrides) overrides[o.name] = o.type?.name ?? 'unknown';
-  return { overrides, entries };
+  const enables = new WgslParser()
+    .parse(code)
+    .filter((n): n is Enable => n instanceof Enable)
+    .map((n) => n.name);
+  return { overrides, entries, enables };
 }
 
 /**

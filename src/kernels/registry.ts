@@ -84,6 +84,8 @@ export class Kernel {
   readonly source: string;
   /** Where the WGSL came from (a path relative to the package root, or wgslModule's name). */
   readonly file: string;
+  /** The module's WGSL `enable` directives (extensions that need device features). */
+  readonly enables: readonly string[];
   private readonly variantList: KernelVariants;
 
   constructor(
@@ -109,6 +111,7 @@ export class Kernel {
     this.source = module.code;
     this.file = module.file;
     const r = module.reflection;
+    this.enables = r.enables ?? [];
     if (r.error) throw new Error(`${where}: ${r.error}`);
     const fn = r.entries[entry];
     if (!fn) {
@@ -243,7 +246,27 @@ export class Kernel {
     return bgl;
   }
 
+  /**
+   * The device features this kernel's module needs (its `enable` directives) that engine `e`
+   * lacks: the kernel cannot run there.
+   */
+  missingFeatures(e: Engine): string[] {
+    return this.enables.map(featureOf).filter((f) => !e.device.features.has(f));
+  }
+
+  /** Refuse, before any GPU work, to compile a kernel whose module needs a feature `e` lacks. */
+  private assertSupported(e: Engine): void {
+    const missing = this.missingFeatures(e);
+    if (missing.length) {
+      throw new Error(
+        `hemgpu kernel '${this.name}': its WGSL (${this.file}) needs the device feature${missing.length > 1 ? 's' : ''} ${missing.map((f) => `'${f}'`).join(', ')}, ` +
+          `which this engine's adapter (${e.adapterInfo.description || e.adapterInfo.name}) does not offer; use a kernel path that does not need ${missing.length > 1 ? 'them' : 'it'}.`,
+      );
+    }
+  }
+
   module(e: Engine): GPUShaderModule {
+    this.assertSupported(e);
     // Keyed by source: entry points of one file share one module.
     const key = `module|${this.source}`;
     let mod = e.cache.get(key) as GPUShaderModule | undefined;
@@ -338,6 +361,11 @@ export class Kernel {
   }
 }
 
+/** The device feature behind a WGSL extension name ('f16' → 'shader-f16', 'subgroups' → 'subgroups'). */
+function featureOf(extension: string): GPUFeatureName {
+  return (extension === 'f16' ? 'shader-f16' : extension.replace(/_/g, '-')) as GPUFeatureName;
+}
+
 const registry = new Map<string, Kernel>();
 
 /**
@@ -361,24 +389,4 @@ export function defineKernel(name: string, module: WgslModule, entry = 'main', o
 
 export function registeredKernels(): Kernel[] {
   return [...registry.values()];
-}
-
-/**
- * Compile every registered kernel's WGSL on the engine and report compilation errors with the
- * kernel's name (init() calls this, so a broken kernel fails at start-up, not mid-training).
- */
-export async function checkKernels(e: Engine): Promise<void> {
-  const seen = new Set<string>();
-  for (const k of registry.values()) {
-    if (seen.has(k.source)) continue;
-    seen.add(k.source);
-    const info = await k.module(e).getCompilationInfo();
-    const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length) {
-      throw new Error(
-        `hemgpu kernel '${k.name}': WGSL compilation failed:\n` +
-          errors.map((m) => `  line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n'),
-      );
-    }
-  }
 }

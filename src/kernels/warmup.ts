@@ -1,6 +1,8 @@
 /**
- * warmup(): compile, ahead of first use and asynchronously, the pipelines the launchers declare
- * (each kernel definition's `variants`), into the cache the dispatches use.
+ * Start-up compiles: checkKernels() compiles every registered module once (init() calls it, so a
+ * broken kernel fails at start-up), and warmup() compiles, ahead of first use and asynchronously,
+ * the pipelines the launchers declare (each kernel definition's `variants`), into the cache the
+ * dispatches use.
  */
 import type { Engine } from '../device/engine.ts';
 import { registeredKernels } from './registry.ts';
@@ -32,9 +34,31 @@ export async function warmupKernels(e: Engine, prefixes?: readonly string[]): Pr
     }
   }
   const chosen = prefixes ? all.filter((k) => prefixes.some((p) => k.name.startsWith(p))) : all;
-  const jobs = chosen.flatMap((k) => k.variants().map((v) => k.pipelineAsync(e, v)));
+  // Kernels whose module needs a feature this device lacks have nothing to compile here.
+  const jobs = chosen.filter((k) => !k.missingFeatures(e).length).flatMap((k) => k.variants().map((v) => k.pipelineAsync(e, v)));
   const started = await Promise.all(jobs);
   const compiled = started.filter(Boolean).length;
   return { kernels: chosen.map((k) => k.name), compiled, cached: started.length - compiled, ms: performance.now() - t0 };
 }
 
+/**
+ * Compile every registered kernel's WGSL on the engine and report compilation errors with the
+ * kernel's name (init() calls this, so a broken kernel fails at start-up, not mid-training).
+ */
+export async function checkKernels(e: Engine): Promise<void> {
+  const seen = new Set<string>();
+  for (const k of registeredKernels()) {
+    // A module that needs a feature this device lacks (kernels/hem-subgroups.wgsl without
+    // 'subgroups') cannot compile here; its kernels refuse to run with that reason instead.
+    if (seen.has(k.source) || k.missingFeatures(e).length) continue;
+    seen.add(k.source);
+    const info = await k.module(e).getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length) {
+      throw new Error(
+        `hemgpu kernel '${k.name}': WGSL compilation failed:\n` +
+          errors.map((m) => `  line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n'),
+      );
+    }
+  }
+}

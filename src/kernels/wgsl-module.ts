@@ -47,6 +47,12 @@ export interface WgslInterface {
   overrides: Record<string, string>;
   /** The `@compute` entry points by name, in source order. */
   entries: Record<string, EntryInterface>;
+  /**
+   * The module's `enable` directives (e.g. 'subgroups', 'f16'): WGSL extensions it compiles only
+   * with, on a device that has the matching feature. Absent in modules reflected before this
+   * field existed (read as none).
+   */
+  enables?: string[];
 }
 
 /** What a `.wgsl` import yields (see src/wgsl.d.ts) and what `defineKernel` takes. */
