@@ -114,6 +114,7 @@ export {
   type DigitClassSource,
   type DigitPlacement,
   type DigitSplit,
+  type DigitTask,
   type DigitScenesOptions,
   type DigitSceneDataset,
   type RenderOptions,

@@ -405,3 +405,53 @@ const PINNED_SCENE0: DigitPlacement[] = [
   { digit: 4, sample: 598, x: 18, y: 23, scale: 24 },
 ];
 const PINNED_FINGERPRINT = 'c3537d09';
+
+describe("task 'context': one class per scene, later digits as stroke fragments", () => {
+  it('draws only inside a window; outside it the digit leaves neither ink nor label', () => {
+    const full = new Float32Array(784).fill(1);
+    const p: DigitPlacement = { digit: 4, sample: 0, x: 3, y: 5, scale: 28, window: { x: 10, y: 2, size: 6 } };
+    const { image, labels } = renderScene(() => full, [p], { size: 40 });
+    for (let y = 0; y < 40; y++) {
+      for (let x = 0; x < 40; x++) {
+        const inside = x >= 13 && x < 19 && y >= 7 && y < 13;
+        expect([image[y * 40 + x], labels[y * 40 + x]]).toEqual(inside ? [1, 5] : [0, 0]);
+      }
+    }
+  });
+
+  it('every digit has the scene class; the first is whole, the rest are inked fragments; labels are that class or background', () => {
+    const ds = hg.digitScenes({ task: 'context', count: 60, size: 64, minDigits: 2, maxDigits: 4, seed: 11 });
+    expect(ds.task).toBe('context');
+    const hw = ds.size * ds.size;
+    const classes = new Set<number>();
+    for (let i = 0; i < ds.count; i++) {
+      const scene = ds.placements[i]!;
+      const d = scene[0]!.digit;
+      classes.add(d);
+      expect(scene.every((q) => q.digit === d)).toBe(true);
+      expect(scene[0]!.window).toBeUndefined();
+      for (const q of scene.slice(1)) {
+        expect(q.window!.size).toBe(Math.min(12, q.scale));
+        expect(q.window!.x).toBeGreaterThanOrEqual(0);
+        expect(q.window!.x + q.window!.size).toBeLessThanOrEqual(q.scale);
+        // The window shows ink: re-render the fragment alone and count its labelled pixels.
+        const alone = renderScene((r) => mnist[r.digit]!.get(r.sample), [q], { size: ds.size });
+        expect(alone.labels.some((v) => v === 1 + d)).toBe(true);
+      }
+      for (let j = 0; j < hw; j++) expect([0, 1 + d]).toContain(ds.labels[i * hw + j]);
+    }
+    expect(classes.size).toBeGreaterThan(5);
+  });
+
+  it('is deterministic, leaves the default task unchanged, and checks its options', () => {
+    const opts = { task: 'context' as const, count: 12, seed: 3, fragment: 10 };
+    expect(sameBits(hg.digitScenes(opts).images, hg.digitScenes(opts).images)).toBe(true);
+    expect(sameBits(hg.digitScenes({ ...opts, fragment: 14 }).images, hg.digitScenes(opts).images)).toBe(false);
+    const plain = hg.digitScenes({ count: 12, seed: 3 });
+    expect(plain.task).toBe('digits');
+    expect(fingerprint(hg.digitScenes({ count: 12, seed: 3, task: 'digits' }))).toBe(fingerprint(plain));
+    expect(() => hg.digitScenes({ task: 'scenes' } as never)).toThrow(/task must be 'digits' or 'context', got "scenes"/);
+    expect(() => hg.digitScenes({ fragment: 10 })).toThrow(/fragment applies to task 'context' only/);
+    expect(() => hg.digitScenes({ task: 'context', fragment: 1 })).toThrow(/fragment must be an integer in \[2, 64\], got 1/);
+  });
+});

@@ -8,6 +8,14 @@
  * digit drawn whose resized intensity there is ≥ `threshold` (later digits lie on top), and 0
  * (background) where no digit reaches the threshold. So there are 11 classes, and no ignore label.
  *
+ * Task 'context' (option `task`; 'digits' is the default above) is built so that a pixel's label
+ * cannot be read from its neighbourhood but can be read from the rest of the image: every digit
+ * of a scene has the scene's one class; the first is drawn whole, each later one only through a
+ * `fragment`×`fragment` window of its square (a stroke piece, placed where the digit has the most
+ * ink among a few draws), and every labelled pixel of every instance carries the scene's class.
+ * A stroke piece alone does not tell a 1 from a 7 or a 3 from an 8; the whole digit elsewhere in
+ * the scene does (docs/experiments/context-task.md).
+ *
  * Train and validation use disjoint digit samples: of each digit's n samples, indices
  * [0, floor(0.85·n)) are for training and [floor(0.85·n), n) for validation, so a validation scene
  * contains only handwriting never seen in training.
@@ -45,7 +53,15 @@ export interface DigitPlacement {
   x: number;
   y: number;
   scale: number;
+  /**
+   * Task 'context': only this square of the pasted digit is drawn (its top-left corner and side,
+   * in the pasted digit's own pixels); the rest of the digit is left out. Absent: the whole digit.
+   */
+  window?: { x: number; y: number; size: number };
 }
+
+/** 'digits': independent digits, each labelled by its class; 'context': see the module comment. */
+export type DigitTask = 'digits' | 'context';
 
 export type DigitSplit = 'train' | 'val';
 
@@ -73,6 +89,10 @@ export interface DigitScenesOptions {
   maxOverlap?: number;
   /** 1 (default) or 3 (the grey image repeated). */
   channels?: 1 | 3;
+  /** 'digits' (default) or 'context' (one class per scene, all but the first digit as fragments). */
+  task?: DigitTask;
+  /** Task 'context': the side of a fragment's window in pixels (default 12, at most the digit's side). */
+  fragment?: number;
   seed?: number;
   /** The digits; defaults to the registered source (the mnist package under Node). */
   source?: DigitSource;
@@ -91,6 +111,7 @@ export interface DigitSceneDataset {
   count: number;
   split: DigitSplit;
   seed: number;
+  task: DigitTask;
   /** The digits each scene holds, in drawing order. */
   placements: DigitPlacement[][];
 }
@@ -211,10 +232,11 @@ export function renderScene(
   const lab = new Int32Array(size * size);
   for (const p of placements) {
     const pix = resizeDigit(digits(p), p.scale);
-    for (let dy = 0; dy < p.scale; dy++) {
+    const w = p.window ?? { x: 0, y: 0, size: p.scale };
+    for (let dy = Math.max(0, w.y); dy < Math.min(p.scale, w.y + w.size); dy++) {
       const y = p.y + dy;
       if (y < 0 || y >= size) continue;
-      for (let dx = 0; dx < p.scale; dx++) {
+      for (let dx = Math.max(0, w.x); dx < Math.min(p.scale, w.x + w.size); dx++) {
         const x = p.x + dx;
         if (x < 0 || x >= size) continue;
         const v = pix[dy * p.scale + dx]!;
@@ -243,7 +265,22 @@ function worstOverlap(placed: readonly DigitPlacement[], x: number, y: number, s
 }
 
 /** Builds `count` digit scenes of one split; see the module comment for the rules. */
-const SCENE_KEYS = optionKeys<DigitScenesOptions>({ split: true, count: true, size: true, minDigits: true, maxDigits: true, minScale: true, maxScale: true, threshold: true, maxOverlap: true, channels: true, seed: true, source: true });
+const SCENE_KEYS = optionKeys<DigitScenesOptions>({
+  split: true,
+  count: true,
+  size: true,
+  minDigits: true,
+  maxDigits: true,
+  minScale: true,
+  maxScale: true,
+  threshold: true,
+  maxOverlap: true,
+  channels: true,
+  task: true,
+  fragment: true,
+  seed: true,
+  source: true,
+});
 const RENDER_KEYS = optionKeys<RenderOptions>({ size: true, channels: true, threshold: true });
 
 export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset {
@@ -270,6 +307,11 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
   if (!Number.isInteger(seed)) throw new Error(`digitScenes: seed must be an integer, got ${seed}.`);
   const maxOverlap = options.maxOverlap ?? 1;
   if (!(maxOverlap >= 0 && maxOverlap <= 1)) throw new Error(`digitScenes: maxOverlap must be in [0, 1], got ${String(options.maxOverlap)}.`);
+  const task = options.task ?? 'digits';
+  if (task !== 'digits' && task !== 'context') throw new Error(`digitScenes: task must be 'digits' or 'context', got ${JSON.stringify(options.task)}.`);
+  const fragment = options.fragment ?? 12;
+  if (options.fragment !== undefined && task !== 'context') throw new Error("digitScenes: fragment applies to task 'context' only; drop it or set task: 'context'.");
+  checkInt('fragment', fragment, 2, size);
   const source = resolveSource(options.source);
 
   const ranges = Array.from({ length: 10 }, (_, d) => digitSampleRange(source, d, split));
@@ -292,8 +334,9 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
     const rng = new DataRng(mixSeed(seed, SPLIT_TAG[split], i));
     const n = rng.int(minDigits, maxDigits);
     const scene: DigitPlacement[] = [];
+    const sceneClass = task === 'context' ? rng.int(0, 9) : -1;
     for (let k = 0; k < n; k++) {
-      const digit = rng.int(0, 9);
+      const digit = task === 'context' ? sceneClass : rng.int(0, 9);
       const [lo, hi] = ranges[digit]!;
       const sample = rng.int(lo, hi - 1);
       const scale = rng.int(minScale, maxScale);
@@ -310,10 +353,28 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
         }
         ({ x, y } = best);
       }
-      scene.push({ digit, sample, x, y, scale });
+      const placed: DigitPlacement = { digit, sample, x, y, scale };
+      if (task === 'context' && k > 0) placed.window = inkiestWindow(rng, resizeDigit(pixelsOf(placed), scale), scale, Math.min(fragment, scale), threshold);
+      scene.push(placed);
     }
     placements.push(scene);
     renderScene(pixelsOf, scene, { size, channels, threshold }, images, labels, i * hw * channels, i * hw);
   }
-  return { images, labels, size, height: size, width: size, channels, classes: DIGIT_SCENE_CLASSES, count, split, seed, placements };
+  return { images, labels, size, height: size, width: size, channels, classes: DIGIT_SCENE_CLASSES, count, split, seed, task, placements };
+}
+
+/**
+ * A side×side window of a pasted digit (its pixels `pix`, scale×scale) that shows a stroke piece:
+ * of 8 random positions, the one with the most pixels at or above the threshold (the first on ties).
+ */
+function inkiestWindow(rng: DataRng, pix: Float32Array, scale: number, side: number, threshold: number): { x: number; y: number; size: number } {
+  let best = { x: 0, y: 0, size: side, ink: -1 };
+  for (let t = 0; t < 8; t++) {
+    const x = rng.int(0, scale - side);
+    const y = rng.int(0, scale - side);
+    let ink = 0;
+    for (let dy = 0; dy < side; dy++) for (let dx = 0; dx < side; dx++) if (pix[(y + dy) * scale + x + dx]! >= threshold) ink++;
+    if (ink > best.ink) best = { x, y, size: side, ink };
+  }
+  return { x: best.x, y: best.y, size: side };
 }
