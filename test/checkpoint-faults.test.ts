@@ -219,6 +219,9 @@ describe('checkpoints from before format version 2', () => {
     const path = new URL('./fixtures/segnet-4ad1b4d.safetensors', import.meta.url).pathname;
     const info = hg.verifyCheckpoint(await hg.loadCheckpoint(path), path);
     expect(info).toMatchObject({ step: 2, checksummed: false, changes: [] });
+    // It predates --task and --fragment: it trained on the digits task, which is what it reads as.
+    expect(JSON.parse(String((await hg.loadCheckpoint(path)).metadata.flags)).task).toBeUndefined();
+    expect(info.config).toMatchObject({ task: 'digits', fragment: 12 });
   });
 });
 

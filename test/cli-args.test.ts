@@ -17,6 +17,12 @@ describe('hemgpu train flags', () => {
     expect(g).toMatchObject({ size: 48, minDigits: 2, maxDigits: 3, minScale: 24, maxScale: 48, threshold: 0.1, maxOverlap: 0, width: 16, dilation: 2, emGamma: 1, warmup: 20, bgKeep: 0.3 });
   });
 
+  test('--task and --fragment: the digits task by default, the context task with its fragment side', () => {
+    expect(parseTrainFlags([])!).toMatchObject({ task: 'digits', fragment: 12 });
+    expect(parseTrainFlags(['--task', 'context', '--fragment', '10'])!).toMatchObject({ task: 'context', fragment: 10 });
+    expect(parseTrainFlags(['--task', 'context'])!).toMatchObject({ task: 'context', fragment: 12 });
+  });
+
   test('--help returns null and the usage text lists every flag', () => {
     expect(parseTrainFlags(['--help'])).toBeNull();
     const u = usage('train', 'Train a model.', TRAIN_SPEC);
@@ -48,6 +54,9 @@ describe('hemgpu train flags', () => {
       [['--warmup=-1'], /--warmup: expected an integer ≥ 0, got '-1'/],
       [['--bg-keep', '0'], /--bg-keep: expected a number > 0 and ≤ 1, got '0'/],
       [['--em-gamma', 'x'], /--em-gamma: expected a number, got 'x'/],
+      [['--task', 'scenes'], /--task: unknown task 'scenes'; use digits or context/],
+      [['--task', 'context', '--fragment', '1'], /--fragment: expected an integer ≥ 2 and ≤ 64, got '1'/],
+      [['--fragment', '10'], /--fragment: applies to --task context only/],
       [['extra'], /unexpected argument 'extra'/],
     ];
     for (const [argv, re] of bad) {

@@ -454,4 +454,16 @@ describe("task 'context': one class per scene, later digits as stroke fragments"
     expect(() => hg.digitScenes({ fragment: 10 })).toThrow(/fragment applies to task 'context' only/);
     expect(() => hg.digitScenes({ task: 'context', fragment: 1 })).toThrow(/fragment must be an integer in \[2, 64\], got 1/);
   });
+
+  it("a training config's task and fragment reach both splits (digitSceneData); the digits task ignores fragment", () => {
+    const base = { size: 48, trainScenes: 5, valScenes: 3, seed: 1, minDigits: 2, maxDigits: 3, minScale: 20, maxScale: 28, fragment: 10 };
+    const ctx = hg.digitSceneData({ ...base, task: 'context' }, mnist);
+    for (const ds of [ctx.train, ctx.val] as hg.DigitSceneDataset[]) {
+      expect(ds.task).toBe('context');
+      expect(ds.placements.every((sc) => sc.slice(1).every((q) => q.window?.size === 10))).toBe(true);
+    }
+    const plain = hg.digitSceneData({ ...base, task: 'digits' }, mnist).train as hg.DigitSceneDataset;
+    expect(plain.task).toBe('digits');
+    expect(sameBits(plain.images, (hg.digitSceneData({ ...base, fragment: 99 }, mnist).train as hg.DigitSceneDataset).images)).toBe(true);
+  });
 });

@@ -43,6 +43,8 @@ export const TRAIN_SPEC: Spec = {
   'max-scale': { type: 'string', help: 'digits: largest pasted digit side in pixels', default: '36' },
   threshold: { type: 'string', help: 'digits: intensity ∈ (0, 1] from which a pixel is labelled as the digit', default: '0.5' },
   'max-overlap': { type: 'string', help: "digits: largest share ∈ [0, 1] of a digit's square another digit may cover (1: independent positions)", default: '1' },
+  task: { type: 'string', help: "digits: 'digits' (each digit labelled by its class) or 'context' (one class per scene, all but one digit cut to stroke fragments: labels that need global context)", default: 'digits' },
+  fragment: { type: 'string', help: 'digits, --task context: side in pixels of the window a fragment is drawn through', default: '12' },
   bases: { type: 'string', help: 'EM bases K', default: '16' },
   channels: { type: 'string', help: 'channels C entering the EM unit', default: '64' },
   width: { type: 'string', help: 'backbone width w (stem channels w, 2w, 2w; head 2w)', default: '32' },
@@ -160,6 +162,10 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const maxDigits = num('max-digits', v['max-digits'] as string, { int: true, min: minDigits });
   const minScale = num('min-scale', v['min-scale'] as string, { int: true, min: 4, max: size });
   const maxScale = num('max-scale', v['max-scale'] as string, { int: true, min: minScale, max: size });
+  const task = String(v.task);
+  if (task !== 'digits' && task !== 'context') throw new UsageError(`--task: unknown task '${task}'; use digits or context.`);
+  const fragment = num('fragment', v.fragment as string, { int: true, min: 2, max: size });
+  if (task !== 'context' && String(v.given).split(',').includes('fragment')) throw new UsageError('--fragment: applies to --task context only (drop it, or add --task context).');
   const eta = num('eta', v.eta as string, { min: 0, minExclusive: true, max: 1 });
   if (model === 'emanet' && v.etaGiven && eta !== 1) {
     throw new UsageError(`--eta: emanet is EMANet's EM unit, η = 1 by definition; --eta ${String(v.eta)} applies to hemnet only (leave it out or use --model hemnet).`);
@@ -184,6 +190,8 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
     maxScale,
     threshold: num('threshold', v.threshold as string, { min: 0, minExclusive: true, max: 1 }),
     maxOverlap: num('max-overlap', v['max-overlap'] as string, { min: 0, max: 1 }),
+    task,
+    fragment,
     bases: num('bases', v.bases as string, { int: true, min: 1 }),
     channels: num('channels', v.channels as string, { int: true, min: 1 }),
     width: num('width', v.width as string, { int: true, min: 1 }),

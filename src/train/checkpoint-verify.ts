@@ -8,7 +8,7 @@
  * test/fixtures/segnet-4ad1b4d.safetensors) has no checksums and loads with a notice.
  */
 import type { Checkpoint, HostArray, HostData } from '../io/safetensors.ts';
-import { TRAIN_CONFIG_FIELDS, type TrainConfig } from './config.ts';
+import { TRAIN_CONFIG_FIELDS, withAbsentFields, type TrainConfig } from './config.ts';
 
 export const CHECKPOINT_KIND = 'hemgpu-segnet';
 export const CHECKPOINT_VERSION = '2';
@@ -108,7 +108,8 @@ const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSaf
 
 function checkConfig(path: string, raw: unknown): TrainConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${path}: metadata 'flags' must be a JSON object (the training config); nothing was loaded.`);
-  const c = raw as Record<string, unknown>;
+  // Fields newer than the checkpoint: it trained with the value their absence means.
+  const c = withAbsentFields(raw as Record<string, unknown>);
   for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
     const v = c[k];
     const ok =

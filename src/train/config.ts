@@ -4,6 +4,7 @@
  * resuming and how often to validate and save. Flat, so it is stored as is in a checkpoint's
  * metadata; the CLI builds it from its flags (src/cli/args.ts).
  */
+import type { DigitTask } from '../data/digit-scenes.ts';
 import type { SegModelName } from '../model/segnet.ts';
 
 export type DataName = 'digits' | 'voc';
@@ -45,6 +46,10 @@ export interface TrainConfig {
   threshold: number;
   /** Largest share of a digit's square another digit's square may cover (1: independent positions). */
   maxOverlap: number;
+  /** Digit scenes' task: 'digits' (each digit labelled by its class) or 'context' (docs/experiments/context-task.md). */
+  task: DigitTask;
+  /** Task 'context': side of a fragment's window in pixels (ignored by 'digits'). */
+  fragment: number;
   /** Share of background pixels kept in the training loss (the rest ignored; 1: all). */
   bgKeep: number;
 
@@ -79,9 +84,11 @@ interface FieldSpec {
   flag: string;
   /** False for fields that do not change what is trained (where files go, how often to validate or save). */
   training: boolean;
+  /** The value of checkpoints written before the field existed (they trained with it); absent: required. */
+  absent?: string | number;
 }
 
-const f = (type: FieldSpec['type'], flag: string, training = true): FieldSpec => ({ type, flag, training });
+const f = (type: FieldSpec['type'], flag: string, training = true, absent?: string | number): FieldSpec => ({ type, flag, training, ...(absent === undefined ? {} : { absent }) });
 
 /**
  * Every TrainConfig field: its type (checked when a checkpoint's stored config is read), its CLI
@@ -107,6 +114,8 @@ export const TRAIN_CONFIG_FIELDS: Record<keyof TrainConfig, FieldSpec> = {
   maxScale: f('integer', 'max-scale'),
   threshold: f('number', 'threshold'),
   maxOverlap: f('number', 'max-overlap'),
+  task: f('string', 'task', true, 'digits'),
+  fragment: f('integer', 'fragment', true, 12),
   bgKeep: f('number', 'bg-keep'),
   optimizer: f('string', 'optimizer'),
   lr: f('number', 'lr'),
@@ -119,6 +128,16 @@ export const TRAIN_CONFIG_FIELDS: Record<keyof TrainConfig, FieldSpec> = {
   evalEvery: f('integer', 'eval-every', false),
   checkpointEvery: f('integer', 'checkpoint-every', false),
 };
+
+/**
+ * `config` with the fields it lacks that have an `absent` value (fields newer than it: a config or
+ * checkpoint written before they existed trained with that value) filled in; a copy.
+ */
+export function withAbsentFields<T extends object>(config: T): T {
+  const out = { ...config } as Record<string, unknown>;
+  for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) if (out[k] === undefined && spec.absent !== undefined) out[k] = spec.absent;
+  return out as T;
+}
 
 /** The TrainConfig fields of `config` only (a TrainFlags carries the CLI's own flags too), in a fixed order. */
 export function pickTrainConfig(config: TrainConfig): TrainConfig {

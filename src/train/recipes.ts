@@ -38,6 +38,8 @@ const DEMO: Omit<TrainConfig, 'out'> = {
   maxScale: 36,
   threshold: 0.1,
   maxOverlap: 0.2,
+  task: 'digits',
+  fragment: 12,
   bgKeep: 0.3,
   optimizer: 'adamw',
   lr: 0.01,

@@ -9,7 +9,7 @@ import type { SGD } from '../optim/sgd.ts';
 import type { AdamW } from '../optim/adamw.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 import type { Dataset } from './batch.ts';
-import { TRAIN_CONFIG_FIELDS, type TrainConfig } from './config.ts';
+import { TRAIN_CONFIG_FIELDS, withAbsentFields, type TrainConfig } from './config.ts';
 import { buildModel, makeOptimizer } from './setup.ts';
 import { scheduledStep } from './step.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
@@ -56,11 +56,13 @@ export class TrainingRun {
   /** Training fields changed on resume (stored in the checkpoint). */
   changes: ConfigChange[] = [];
 
-  constructor(
-    readonly config: TrainConfig,
-    data: TrainingRunData,
-  ) {
+  /** The run's config: as given, with fields newer than it (`task`, `fragment`) at the values their absence means. */
+  readonly config: TrainConfig;
+
+  constructor(config: TrainConfig, data: TrainingRunData) {
     if (!config || typeof config !== 'object') throw new Error('TrainingRun: expected a TrainConfig (e.g. demoConfig()).');
+    this.config = withAbsentFields(config);
+    config = this.config;
     if (!data || typeof data !== 'object' || !data.train || !data.val) {
       throw new Error('TrainingRun: expected { train, val } datasets (e.g. digitSceneData(config, digits)).');
     }

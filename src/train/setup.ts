@@ -13,7 +13,7 @@ import type { Dataset } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 
 type SceneConfig = Pick<TrainConfig, 'size' | 'trainScenes' | 'valScenes' | 'seed'> &
-  Partial<Pick<TrainConfig, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold' | 'maxOverlap'>>;
+  Partial<Pick<TrainConfig, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold' | 'maxOverlap' | 'task' | 'fragment'>>;
 
 /**
  * The training and validation digit scenes of a config (validation seeded with seed + 1).
@@ -29,6 +29,8 @@ export function digitSceneData(config: SceneConfig, source?: DigitSource): { tra
     maxScale: config.maxScale,
     threshold: config.threshold,
     maxOverlap: config.maxOverlap,
+    // The fragment side means something for the context task only (digitScenes refuses it otherwise).
+    ...(config.task === 'context' ? { task: config.task, fragment: config.fragment } : {}),
     ...(source ? { source } : {}),
   };
   const train = digitScenes({ split: 'train', count: config.trainScenes, seed: config.seed, ...scene });

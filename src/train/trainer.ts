@@ -52,7 +52,7 @@ export interface TrainHooks {
 /** The training and validation sets a config asks for: mnist digit scenes, or PASCAL VOC from config.vocRoot. */
 export function loadData(
   config: Pick<TrainConfig, 'data' | 'size' | 'trainScenes' | 'valScenes' | 'seed' | 'vocRoot'> &
-    Partial<Pick<TrainConfig, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold' | 'maxOverlap'>>,
+    Partial<Pick<TrainConfig, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold' | 'maxOverlap' | 'task' | 'fragment'>>,
 ): { train: Dataset; val: Dataset } {
   if (config.data === 'voc') {
     // Random scale (0.5–2), crop and flip for training; a centre crop/pad for validation.
