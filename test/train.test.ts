@@ -11,6 +11,7 @@ import * as hg from '../src/index.node.ts';
 import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
 import { batchIndices, train } from '../src/train/trainer.ts';
 import { runAblation } from '../src/cli/ablate.ts';
+import { halfWidth95 } from '../src/train/stats.ts';
 import { main } from '../src/cli/main.ts';
 import { existsSync } from 'node:fs';
 import jpeg from 'jpeg-js';
@@ -202,13 +203,31 @@ describe('training', () => {
     const md = readFileSync(join(out, 'ablation.md'), 'utf8');
     expect(md).toMatch(/\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|/);
     expect(md).toMatch(/2 seeds/);
-    // The two seeds' range is labelled as a range (min–max), not as "±".
-    expect(md).not.toMatch(/±/);
+    // The two seeds' range is labelled as a range (min–max), not as "±" (an interval needs 3 seeds).
+    expect(md.split('\n').filter((l) => /^\| \d/.test(l)).join('\n')).not.toMatch(/±/);
     expect(md).toMatch(/\d+\.\d \(\d+\.\d–\d+\.\d, 2 seeds\)/);
     const csv = readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe('T,eta,seed,miou,seconds');
     expect(csv).toHaveLength(6);
   }, 120_000);
+
+  test('hemgpu ablate --seeds 3: every cell over three seeds, the 95 % interval in the table; bad seed flags are usage errors', async () => {
+    const out = join(dir, 'ablate-seeds');
+    const cells = await runAblation(['--quick', '--seeds', '3', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
+    // 2 T × 2 η cells × 3 seeds, and no second-seed reruns.
+    expect(cells).toHaveLength(12);
+    const seedsOf = (T: number, eta: number): number[] => cells.filter((c) => c.T === T && c.eta === eta).map((c) => c.seed).sort();
+    const s0 = cells[0]!.seed;
+    expect(seedsOf(1, 0.4)).toEqual([s0, s0 + 1, s0 + 2]);
+    const md = readFileSync(join(out, 'ablation.md'), 'utf8');
+    expect(md).toMatch(/\d+\.\d ± \d+\.\d \(\d+\.\d–\d+\.\d, 3 seeds\)/);
+    expect(readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n')).toHaveLength(13);
+    await expect(runAblation(['--quick', '--seeds', '3', '--second-seeds', '2'])).rejects.toThrow(/--second-seeds: applies with --seeds 1 only/);
+    await expect(runAblation(['--quick', '--seeds', '0'])).rejects.toThrow(/--seeds: expected an integer ≥ 1, got '0'/);
+    // The interval: t(0.975, 2) · sd / √3 for 1, 2, 3 is 4.303 / √3.
+    expect(halfWidth95([1, 2, 3])).toBeCloseTo(4.303 / Math.sqrt(3), 10);
+    expect(halfWidth95([5])).toBeNaN();
+  }, 240_000);
 
   test('the CLI: train writes a checkpoint, figures and result.json; eval reports mIoU at another T; bad input exits 2', async () => {
     const out = join(dir, 'cli');

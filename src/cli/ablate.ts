@@ -1,7 +1,9 @@
 /**
  * `hemgpu ablate`: the paper's Table 1 at small scale — train a grid of T_train × η (η = 1.0 is
- * EMANet) with the same budget and seed per run, then rerun the best cells with a second seed so a
- * difference is not read into noise. Writes ablation.md (a table like Table 1) and ablation.csv.
+ * EMANet) with the same budget per run, every cell over `--seeds` seeds (seed, seed + 1, …), or
+ * with one seed and the best cells rerun with a second seed (`--second-seeds`), so that a
+ * difference is not read into noise. Writes ablation.md (a table like Table 1: mean, the 95 %
+ * interval of the mean from 3 seeds on, min–max) and ablation.csv (every run).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
 import type { Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
+import { halfWidth95, meanOf } from '../train/stats.ts';
 
 /**
  * Steps per run when --steps is not given: the grid (20 cells + 3 second seeds) then fits an hour
@@ -27,7 +30,8 @@ export const ABLATE_SPEC = {
   ...TRAIN_SPEC,
   out: { type: 'string' as const, help: 'output directory', default: 'runs/ablate' },
   quick: { type: 'boolean' as const, help: 'T ∈ {1, 2}, η ∈ {0.4, 1.0}, 2 steps on 8 scenes (a smoke test for the test suite)' },
-  'second-seeds': { type: 'string' as const, help: 'best cells rerun with another seed', default: '3' },
+  seeds: { type: 'string' as const, help: 'seeds per cell (seed, seed + 1, …); from 3 on the table shows the 95 % interval of the mean', default: '1' },
+  'second-seeds': { type: 'string' as const, help: 'with --seeds 1: the best cells rerun with another seed', default: '3' },
 };
 
 export interface AblationCell {
@@ -40,7 +44,8 @@ export interface AblationCell {
 
 export async function runAblation(argv: string[], interrupts: Interrupts | null = null): Promise<AblationCell[]> {
   const quick = argv.includes('--quick');
-  let second = 3;
+  let second: number | null = null;
+  let seeds = 1;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--quick') continue;
@@ -49,7 +54,15 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
       if (!Number.isInteger(second) || second < 0) throw new UsageError(`--second-seeds: expected an integer ≥ 0, got '${argv[i] ?? ''}'.`);
       continue;
     }
+    if (argv[i] === '--seeds') {
+      seeds = Number(argv[++i]);
+      if (!Number.isInteger(seeds) || seeds < 1) throw new UsageError(`--seeds: expected an integer ≥ 1, got '${argv[i] ?? ''}'.`);
+      continue;
+    }
     rest.push(argv[i]!);
+  }
+  if (seeds > 1 && second !== null && second > 0) {
+    throw new UsageError(`--second-seeds: applies with --seeds 1 only (every cell already runs ${seeds} seeds); drop one of them.`);
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(usage('ablate', "The paper's T × η ablation (Table 1) at small scale; η = 1.0 is EMANet.", ABLATE_SPEC));
@@ -67,16 +80,17 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
   const Ts = quick ? [1, 2] : [1, 2, 3, 4, 6];
   const etas = quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0];
   const base: TrainFlags = quick ? { ...flags, steps: 2, trainScenes: 8, valScenes: 4, batch: 2, evalEvery: 0, quiet: true } : { ...flags, quiet: true };
-  if (quick) second = Math.min(second, 1);
+  let rerun = seeds > 1 ? 0 : (second ?? 3);
+  if (quick) rerun = Math.min(rerun, 1);
   const unlock = lockOutDir(base.out, 'ablate');
   try {
-    return await grid(base, Ts, etas, second, interrupts);
+    return await grid(base, Ts, etas, seeds, rerun, interrupts);
   } finally {
     unlock();
   }
 }
 
-async function grid(base: TrainFlags, Ts: number[], etas: number[], second: number, interrupts: Interrupts | null): Promise<AblationCell[]> {
+async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: number, second: number, interrupts: Interrupts | null): Promise<AblationCell[]> {
   const cells: AblationCell[] = [];
   const stopped = (): boolean => (interrupts?.signal ?? null) !== null;
   const run = async (T: number, eta: number, seed: number): Promise<AblationCell | null> => {
@@ -94,7 +108,7 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], second: numb
   };
   // On Ctrl-C / SIGTERM the running cell saves its checkpoint and the grid stops; the table holds the cells done.
   const add = (c: AblationCell | null): boolean => (c ? (cells.push(c), true) : false);
-  outer: for (const T of Ts) for (const eta of etas) if (!add(await run(T, eta, base.seed))) break outer;
+  outer: for (let k = 0; k < seeds; k++) for (const T of Ts) for (const eta of etas) if (!add(await run(T, eta, base.seed + k))) break outer;
   const best = stopped() ? [] : [...cells].sort((a, b) => b.miou - a.miou).slice(0, second);
   for (const c of best) if (!add(await run(c.T, c.eta, base.seed + 1))) break;
   const md = table(cells, Ts, etas);
@@ -110,10 +124,12 @@ function table(cells: AblationCell[], Ts: number[], etas: number[]): string {
     const vals = etas.map((eta) => {
       const ms = cells.filter((c) => c.T === T && c.eta === eta).map((c) => c.miou * 100);
       if (!ms.length) return '-';
-      const m = ms.reduce((a, b) => a + b, 0) / ms.length;
-      return ms.length > 1 ? `${m.toFixed(1)} (${Math.min(...ms).toFixed(1)}–${Math.max(...ms).toFixed(1)}, ${ms.length} seeds)` : m.toFixed(1);
+      const m = meanOf(ms);
+      const range = `${Math.min(...ms).toFixed(1)}–${Math.max(...ms).toFixed(1)}, ${ms.length} seeds`;
+      if (ms.length >= 3) return `${m.toFixed(1)} ± ${halfWidth95(ms).toFixed(1)} (${range})`;
+      return ms.length > 1 ? `${m.toFixed(1)} (${range})` : m.toFixed(1);
     });
     return `| ${T} | ${vals.join(' | ')} |`;
   });
-  return [`Validation mIoU (%), digit scenes; cells with several seeds show the mean (min–max over the seeds, n seeds).`, '', head, `| --- | ${etas.map(() => '---').join(' | ')} |`, ...rows].join('\n') + '\n';
+  return [`Validation mIoU (%), digit scenes; cells with several seeds show the mean, from 3 seeds on ± the half-width of the 95 % interval of the mean (Student's t), and (min–max over the seeds, n seeds).`, '', head, `| --- | ${etas.map(() => '---').join(' | ')} |`, ...rows].join('\n') + '\n';
 }

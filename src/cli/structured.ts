@@ -6,6 +6,7 @@
  * loss per step and metrics), results.md (the table) and loss.png/.svg (the training loss of
  * every run). Ctrl-C stops after the current step: the runs finished so far are written.
  */
+import { meanOf, sdOf } from '../train/stats.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
@@ -87,8 +88,6 @@ function configs(argv: string[], software: boolean): { task: StructuredTask; run
   return { task, runs, out: (v.out as string | undefined) ?? `runs/structured-${task}` };
 }
 
-const meanOf = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
-const sdOf = (v: number[]): number => (v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - meanOf(v)) ** 2, 0) / (v.length - 1)) : 0);
 
 /** The results table: one row per variant (mean ± sd over seeds, per-seed values), one for the paired difference. */
 export function resultsTable(task: StructuredTask, results: StructuredResult[]): string {
