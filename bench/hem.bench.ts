@@ -67,6 +67,15 @@ const pathConfigs: HemKernelConfig[] = [REGISTER_HEM_CONFIG, TILED_HEM_CONFIG];
 if (adapter.subgroupSize !== null) pathConfigs.push({ ...REGISTER_HEM_CONFIG, subgroups: true }, { ...TILED_HEM_CONFIG, subgroups: true });
 const pathName = (c: HemKernelConfig): string => `${c.path}${c.subgroups ? '+subgroups' : ''}`;
 
+/** Fused against unfused on `inp` (outputs, and with the backward the gradients): throws naming what differs. */
+async function checkFused(inp: Inputs, opts: HemOptions, backward: boolean, what: string): Promise<void> {
+  const f = await hemOutputs(inp, { iterations: T, ...opts, fused: true }, backward);
+  const u = await hemOutputs(inp, { iterations: T, ...opts, fused: false }, backward);
+  fusedErrors(f, u).forEach((e, i) => {
+    if (!(e < 1e-4)) throw new Error(`${what}: ${['out', 'dX', 'dμ⁰'][i]} differs between fused and unfused: ‖Δ‖ / scale = ${e}`);
+  });
+}
+
 async function timePaths(inp: Inputs, shape: string, opts: HemOptions): Promise<Record<string, { forwardMs: number; forwardBackwardMs: number }>> {
   const configs = pathConfigs;
   const cases: Case[] = configs.flatMap((config) =>
@@ -74,11 +83,7 @@ async function timePaths(inp: Inputs, shape: string, opts: HemOptions): Promise<
       name: `${shape} ${pathName(config)} ${backward ? 'fwd+bwd' : 'fwd'}`,
       verify: async () => {
         setHemKernelConfig(config);
-        const f = await hemOutputs(inp, { iterations: T, ...opts, fused: true }, backward);
-        const u = await hemOutputs(inp, { iterations: T, ...opts, fused: false }, backward);
-        fusedErrors(f, u).forEach((e, i) => {
-          if (!(e < 1e-4)) throw new Error(`${pathName(config)} kernels: ${['out', 'dX', 'dμ⁰'][i]} differs from unfused: ‖Δ‖ / scale = ${e}`);
-        });
+        await checkFused(inp, opts, backward, `${pathName(config)} kernels`);
       },
       run: async () => {
         setHemKernelConfig(config);
@@ -98,13 +103,7 @@ for (const B of batches) {
   for (const C of channels) {
     const inp = inputs(B, C);
     const shape = `B=${B} N=${N} C=${C}`;
-    const verify = (opts: HemOptions, backward: boolean) => async () => {
-      const f = await hemOutputs(inp, { iterations: T, ...opts, fused: true }, backward);
-      const u = await hemOutputs(inp, { iterations: T, ...opts, fused: false }, backward);
-      fusedErrors(f, u).forEach((e, i) => {
-        if (!(e < 1e-4)) throw new Error(`${['out', 'dX', 'dμ⁰'][i]} differs between fused and unfused: ‖Δ‖ / scale = ${e}`);
-      });
-    };
+    const verify = (opts: HemOptions, backward: boolean) => () => checkFused(inp, opts, backward, shape);
     const mk = (name: string, opts: HemOptions, backward: boolean, check: () => Promise<void>): Case => ({
       name: `${shape} ${name}`,
       verify: check,

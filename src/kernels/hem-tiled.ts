@@ -115,7 +115,7 @@ export function launchWsumTiled(op: string, x: Tensor, w: Tensor): { part: Tenso
 
 export function launchDxTiled(
   op: string,
-  d: { gamma: Tensor; dS: Tensor; dA: Tensor; mu: Tensor; scale: number },
+  d: { gamma: Tensor; dS: Tensor; dA: Tensor; mu: Tensor; scale: number; muStride: number },
   out: Tensor,
   part: 0 | 1 | 2,
 ): void {
@@ -131,7 +131,7 @@ export function launchDxTiled(
       td_da: d.dA.bind(op),
       td_mu: d.mu.bind(op),
       td_dx: out.bind(op, 'read_write'),
-      tdp: uniform({ N, C, K4, mu_stride: d.mu.rank === 2 ? 0 : K4 * C, scale: d.scale }),
+      tdp: uniform({ N, C, K4, mu_stride: d.muStride, scale: d.scale }),
     },
     overrides: { ...overrides(c), PART: part },
     workgroups: [gx, gy, B],

@@ -281,7 +281,7 @@ export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'es
   const out = into instanceof Tensor ? into : Tensor.empty([B, N, C], op);
   const part = into === 'nstep' ? 1 : into === 'estep' ? 2 : 0;
   if (getHemKernelConfig().path === 'tiled') {
-    launchDxTiled(op, d, out, part);
+    launchDxTiled(op, { ...d, muStride: bases(d.mu).muStride }, out, part);
     return out;
   }
   K.dx.dispatch({

@@ -5,6 +5,7 @@
  */
 import matmulSharedWgsl from '../../kernels/matmul-shared.wgsl';
 import type { Tensor } from '../tensor/tensor.ts';
+import { uniform } from './dispatch.ts';
 import { getMatmulConfig, type SharedMatmulConfig } from './matmul-config.ts';
 import { defineKernel } from './registry.ts';
 
@@ -39,7 +40,7 @@ export interface MatmulParams {
  */
 export function matmulSharedInto(a: Tensor, b: Tensor, c: Tensor, values: MatmulParams, batch: number, cfg: SharedMatmulConfig, transA: boolean, transB: boolean): void {
   K.matmulShared.dispatch({
-    bindings: { a: a.bind('matmul'), b: b.bind('matmul'), c: c.bind('matmul', 'read_write'), p: { kind: 'uniform', values: { ...values } } },
+    bindings: { a: a.bind('matmul'), b: b.bind('matmul'), c: c.bind('matmul', 'read_write'), p: uniform({ ...values }) },
     overrides: { TM: cfg.TM, TN: cfg.TN, TK: cfg.TK, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
     workgroups: [Math.ceil(values.N / (cfg.WG_X * cfg.TN)), Math.ceil(values.M / (cfg.WG_Y * cfg.TM)), batch * values.splits],
   });

@@ -5,7 +5,6 @@
  * register path's, and installs the fastest. CPU drivers favour the register path, GPUs the
  * tiled one; which tiles win depends on the GPU and the shape, so callers tune for their shape.
  */
-import { sync } from '../device/engine.ts';
 import { getHemKernelConfig, setHemKernelConfig, REGISTER_HEM_CONFIG, type HemKernelConfig } from '../kernels/hem-config.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 import { tidy } from '../tensor/scope.ts';
@@ -14,6 +13,7 @@ import { randn } from './create.ts';
 import { mul } from './elementwise.ts';
 import { hem } from './hem/hem.ts';
 import { sum } from './reduce.ts';
+import { medianMs } from './tune-timing.ts';
 
 export const HEM_CANDIDATES: HemKernelConfig[] = [
   REGISTER_HEM_CONFIG,
@@ -80,15 +80,7 @@ export async function tuneHem(options: HemTuneOptions = {}): Promise<HemTuneResu
       }
       const got = await outputs();
       if (!got.every((v, i) => close(v, expected[i]!))) continue;
-      const times: number[] = [];
-      for (let r = 0; r < reps; r++) {
-        const t0 = performance.now();
-        call();
-        await sync();
-        times.push(performance.now() - t0);
-      }
-      times.sort((a, b) => a - b);
-      results.push({ config, ms: times[times.length >> 1]! });
+      results.push({ config, ms: await medianMs(reps, call) });
     }
   } finally {
     for (const t of [x, mu0, g] as Tensor[]) {

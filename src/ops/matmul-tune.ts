@@ -6,8 +6,8 @@
  * register tiles, no barriers) differs from what wins on a GPU, so the choice is per adapter;
  * callers may persist it.
  */
-import { sync } from '../device/engine.ts';
 import { tidy } from '../tensor/scope.ts';
+import { medianMs } from './tune-timing.ts';
 import { randn } from './create.ts';
 import { matmul } from './matmul.ts';
 import { DEFAULT_MATMUL_CONFIG, checkMatmulConfig, getMatmulConfig, setMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
@@ -74,17 +74,11 @@ export async function tuneMatmul(options: { n?: number; reps?: number; candidate
         }
       }
       if (bad) continue;
-      const times: number[] = [];
-      for (let r = 0; r < reps; r++) {
-        const t0 = performance.now();
+      const ms = await medianMs(reps, () =>
         tidy(() => {
           matmul(a, b);
-        });
-        await sync();
-        times.push(performance.now() - t0);
-      }
-      times.sort((x, y) => x - y);
-      const ms = times[times.length >> 1]!;
+        }),
+      );
       results.push({ config, ms, gflops: (2 * n * n * n) / (ms * 1e6) });
     }
   } finally {
