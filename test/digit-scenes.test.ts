@@ -443,6 +443,30 @@ describe("task 'context': one class per scene, later digits as stroke fragments"
     expect(classes.size).toBeGreaterThan(5);
   });
 
+  it('regions: fragment pixels lie in a window outside the whole digit; with the whole-digit pixels they partition the labelled pixels', () => {
+    const ds = hg.digitScenes({ task: 'context', count: 40, size: 64, minDigits: 2, maxDigits: 4, seed: 5 });
+    const { fragments, whole } = ds.regions!;
+    const hw = ds.size * ds.size;
+    let nf = 0;
+    for (let i = 0; i < ds.count; i++) {
+      const [first, ...rest] = ds.placements[i]!;
+      const inSquare = (q: DigitPlacement, x: number, y: number, w = { x: 0, y: 0, size: q.scale }): boolean =>
+        x >= q.x + w.x && x < q.x + w.x + w.size && y >= q.y + w.y && y < q.y + w.y + w.size;
+      for (let at = 0; at < hw; at++) {
+        const [x, y, j] = [at % ds.size, Math.floor(at / ds.size), i * hw + at];
+        expect(fragments[j]! + whole[j]!).toBe(ds.labels[j] === 0 ? 0 : 1);
+        if (fragments[j]) {
+          nf++;
+          expect(inSquare(first!, x, y)).toBe(false);
+          expect(rest.some((q) => inSquare(q, x, y, q.window))).toBe(true);
+        } else if (whole[j] && !inSquare(first!, x, y)) throw new Error(`scene ${i} (${x}, ${y}): a labelled pixel outside every region`);
+      }
+    }
+    const labelled = ds.labels.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0);
+    expect(nf / labelled).toBeGreaterThan(0.2);
+    expect(hg.digitScenes({ count: 4, seed: 5 }).regions).toBeUndefined();
+  });
+
   it('is deterministic, leaves the default task unchanged, and checks its options', () => {
     const opts = { task: 'context' as const, count: 12, seed: 3, fragment: 10 };
     expect(sameBits(hg.digitScenes(opts).images, hg.digitScenes(opts).images)).toBe(true);

@@ -129,6 +129,23 @@ describe('training with the shared API', () => {
     expect(model.training).toBe(true); // restored after evaluating in eval mode
     model.dispose();
   });
+
+  it("evaluate: pixel accuracy on the dataset's regions (complementary regions add up to the pixel accuracy); a wrong-size mask is refused first", async () => {
+    const model = hg.buildModel(CONFIG, data.val);
+    const val = data.val as hg.DigitSceneDataset;
+    const n = val.labels.length;
+    const left = new Uint8Array(n).map((_, i) => ((i % val.width) < val.width / 2 ? 1 : 0));
+    const right = left.map((v) => 1 - v);
+    const r = await hg.evaluate(model, { ...val, regions: { left, right, all: new Uint8Array(n).fill(1), none: new Uint8Array(n) } }, { batch: 3 });
+    expect(r.regionAccuracy.all).toBeCloseTo(r.pixelAccuracy, 12);
+    expect(r.regionAccuracy.none).toBeNaN();
+    const nl = left.reduce((a, v) => a + v, 0);
+    expect((r.regionAccuracy.left! * nl + r.regionAccuracy.right! * (n - nl)) / n).toBeCloseTo(r.pixelAccuracy, 12);
+    expect((await hg.evaluate(model, data.val, { batch: 3 })).regionAccuracy).toEqual({});
+    await expect(hg.evaluate(model, { ...val, regions: { bad: new Uint8Array(5) } })).rejects.toThrow(/evaluate: region 'bad' has 5 mask entries; \d+ samples of \d+×\d+ need \d+\./);
+    expect(model.training).toBe(true);
+    model.dispose();
+  });
 });
 
 describe('compatibility', () => {

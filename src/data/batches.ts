@@ -23,6 +23,8 @@ export interface ArrayDataset {
   readonly classNames?: readonly string[];
   /** RGB colour of each class, for label maps (absent: the digit palette). */
   readonly palette?: readonly (readonly [number, number, number])[];
+  /** Named pixel subsets (count × height × width masks, 1 inside) on which evaluate() reports pixel accuracy apart. */
+  readonly regions?: Readonly<Record<string, Uint8Array>>;
 }
 
 /** Produces sample `index` (augmented with `rng` if it augments) into the given arrays at the offsets. */

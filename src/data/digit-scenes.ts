@@ -29,6 +29,7 @@
  */
 import { DataRng, mixSeed } from './rng.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
+import { contextRegions, type ContextRegions } from './context-regions.ts';
 
 /** Side of an MNIST digit in pixels. */
 export const DIGIT_SIZE = 28;
@@ -114,6 +115,8 @@ export interface DigitSceneDataset {
   task: DigitTask;
   /** The digits each scene holds, in drawing order. */
   placements: DigitPlacement[][];
+  /** Task 'context': the fragment and whole-digit pixels, where validation reports accuracy apart (src/data/context-regions.ts). */
+  regions?: ContextRegions;
 }
 
 let defaultSource: (() => DigitSource) | null = null;
@@ -360,7 +363,9 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
     placements.push(scene);
     renderScene(pixelsOf, scene, { size, channels, threshold }, images, labels, i * hw * channels, i * hw);
   }
-  return { images, labels, size, height: size, width: size, channels, classes: DIGIT_SCENE_CLASSES, count, split, seed, task, placements };
+  const out: DigitSceneDataset = { images, labels, size, height: size, width: size, channels, classes: DIGIT_SCENE_CLASSES, count, split, seed, task, placements };
+  if (task === 'context') out.regions = contextRegions(placements, labels, size);
+  return out;
 }
 
 /**

@@ -12,6 +12,8 @@ export interface Evaluation {
   miou: number;
   iou: number[];
   pixelAccuracy: number;
+  /** Pixel accuracy on each of the dataset's `regions` (e.g. the context task's fragments and whole digits); {} when it has none. */
+  regionAccuracy: Record<string, number>;
 }
 
 /**
@@ -21,10 +23,16 @@ export interface Evaluation {
 export async function evaluate(model: SegmentationModel, d: Dataset, opts: { batch?: number; iterations?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Evaluation> {
   // A key added to the options type must be added here too (the type check says so).
   checkOptions('evaluate', opts, optionKeys<NonNullable<Parameters<typeof evaluate>[2]>>({ batch: true, iterations: true, onProgress: true }));
+  const hw = d.height * d.width;
+  const regions = Object.entries(('regions' in d ? d.regions : undefined) ?? {});
+  for (const [name, mask] of regions) {
+    if (mask.length !== d.count * hw) throw new Error(`evaluate: region '${name}' has ${mask.length} mask entries; ${d.count} samples of ${d.height}×${d.width} need ${d.count * hw}.`);
+  }
   const cm = new ConfusionMatrix(d.classes, IGNORE_LABEL);
   const was = model.training;
   model.eval();
   const batch = opts.batch ?? 16;
+  const hits = regions.map(() => ({ right: 0, total: 0 }));
   try {
     for (let s = 0; s < d.count; s += batch) {
       const idx = Array.from({ length: Math.min(batch, d.count - s) }, (_, i) => s + i);
@@ -34,11 +42,20 @@ export async function evaluate(model: SegmentationModel, d: Dataset, opts: { bat
       );
       const host = await logits.read();
       logits.dispose();
-      cm.add(labels, argmaxLastAxis(host, d.classes));
+      const pred = argmaxLastAxis(host, d.classes);
+      cm.add(labels, pred);
+      regions.forEach(([, mask], r) => {
+        for (let i = 0; i < labels.length; i++) {
+          if (!mask[s * hw + i] || labels[i] === IGNORE_LABEL) continue;
+          hits[r]!.total++;
+          if (pred[i] === labels[i]) hits[r]!.right++;
+        }
+      });
       opts.onProgress?.(s + idx.length, d.count);
     }
   } finally {
     model.train(was);
   }
-  return { miou: cm.meanIoU(), iou: cm.iou(), pixelAccuracy: cm.pixelAccuracy() };
+  const regionAccuracy = Object.fromEntries(regions.map(([name], r) => [name, hits[r]!.total ? hits[r]!.right / hits[r]!.total : NaN]));
+  return { miou: cm.meanIoU(), iou: cm.iou(), pixelAccuracy: cm.pixelAccuracy(), regionAccuracy };
 }

@@ -30,6 +30,8 @@ export interface TrainResult {
   miou: number;
   iou: number[];
   pixelAccuracy: number;
+  /** Pixel accuracy on the validation set's regions (the context task: fragments, whole); {} when it has none. */
+  regionAccuracy: Record<string, number>;
   /** Timing over the run's steps after its first (which compiles the GPU pipelines). */
   secondsPerStep: number;
   imagesPerSecond: number;
@@ -164,7 +166,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const done = step - timedFrom;
   const secs = (performance.now() - t0) / 1000;
   // Interrupted: the checkpoint is written; no validation pass (miou, iou and pixelAccuracy are NaN / empty).
-  const r = interrupted ? { miou: NaN, iou: [] as number[], pixelAccuracy: NaN } : await run.evaluate();
+  const r = interrupted ? { miou: NaN, iou: [] as number[], pixelAccuracy: NaN, regionAccuracy: {} } : await run.evaluate();
   if (!interrupted) {
     hooks.onEval?.({ step, miou: r.miou });
     await save(true);
@@ -176,6 +178,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     miou: r.miou,
     iou: r.iou,
     pixelAccuracy: r.pixelAccuracy,
+    regionAccuracy: r.regionAccuracy,
     secondsPerStep: done ? secs / done : 0,
     imagesPerSecond: done ? (done * config.batch) / secs : 0,
     checkpoint: ckPath,
