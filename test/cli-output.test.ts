@@ -11,6 +11,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { main } from '../src/cli/main.ts';
+import { parseIterationList } from '../src/cli/eval.ts';
 import { UsageError, parseTrainFlags } from '../src/cli/args.ts';
 import { printResult } from '../src/cli/console.ts';
 import { writeSamples } from '../src/cli/figures.ts';
@@ -97,6 +98,40 @@ describe('eval', () => {
   });
 });
 
+describe('eval over checkpoints and T_eval (Table 2)', () => {
+  test('two seeds × T_eval 1-3: a line per evaluation and a table with the spread; the context task adds the region columns', async () => {
+    const cks: string[] = [];
+    for (const seed of ['1', '2']) {
+      const out = join(dir, `t2-seed${seed}`);
+      const r = await capture(['train', ...TINY, '--task', 'context', '--min-digits', '2', '--max-digits', '3', '--fragment', '6', '--iterations', '2', '--steps', '1', '--seed', seed, '--out', out, '--size', '24', '--val-scenes', '8']);
+      expect(r.code, r.text).toBe(0);
+      cks.push(join(out, 'checkpoint.safetensors'));
+    }
+    const r = await capture(['eval', '--checkpoint', cks.join(','), '--iterations', '1-3', '--batch', '2']);
+    expect(r.code, r.text).toBe(0);
+    expect(r.text.match(/T_eval \d: mIoU \d\.\d{4} {2}pixel accuracy \d\.\d{4} {2}pixel accuracy on fragments \d\.\d{4}, whole \d\.\d{4}/g)).toHaveLength(6);
+    expect(r.text).toMatch(/hemnet, T_train 2, η 0\.5, 2 checkpoints; mean \(min–max, 2 seeds\)/);
+    expect(r.text).toMatch(/\| T_eval \| mIoU \(%\) \| pixel accuracy \(%\) \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \|/);
+    expect(r.text).toMatch(/\| 2 \(= T_train\) \| \d+\.\d \(\d+\.\d–\d+\.\d, 2 seeds\) \|/);
+    expect(r.text).toMatch(/^\| 3 \| /m);
+  });
+
+  test('refused before any evaluation: a backwards range, a bad entry, checkpoints of different configurations', async () => {
+    expect(parseIterationList('1-3,6,2')).toEqual([1, 2, 3, 6, 2]);
+    const back = await capture(['eval', '--checkpoint', 'x.safetensors', '--iterations', '5-2']);
+    expect([back.code, back.text]).toEqual([2, '--iterations: the range 5-2 runs backwards; write it as 2-5.']);
+    const bad = await capture(['eval', '--checkpoint', 'x.safetensors', '--iterations', '1,x']);
+    expect(bad.text).toMatch(/^--iterations: expected an integer ≥ 1, got 'x'\.$/);
+    const a = join(dir, 'mix-plain');
+    const b = join(dir, 'mix-hem');
+    expect((await capture(['train', ...TINY, '--model', 'plain', '--steps', '1', '--out', a])).code).toBe(0);
+    expect((await capture(['train', ...TINY, '--steps', '1', '--out', b])).code).toBe(0);
+    const mix = await capture(['eval', '--checkpoint', `${join(b, 'checkpoint.safetensors')},${join(a, 'checkpoint.safetensors')}`]);
+    expect(mix.code).toBe(2);
+    expect(mix.text).toMatch(/--checkpoint: .*mix-plain\/checkpoint\.safetensors has model plain but .*mix-hem\/checkpoint\.safetensors has hemnet; a table over checkpoints needs one configuration/);
+  });
+});
+
 describe('class legends and samples come from the dataset', () => {
   test('VOC: class names in the per-class IoU legend, not the digits', () => {
     const lines: string[] = [];
@@ -104,7 +139,7 @@ describe('class legends and samples come from the dataset', () => {
     console.log = (...a: unknown[]) => void lines.push(a.join(' '));
     try {
       const val = { count: 1, height: 16, width: 16, channels: 3, classes: 21, classNames: VOC_CLASSES, write() {} };
-      printResult('hemnet', { steps: 1, miou: 0.1, pixelAccuracy: 0.5, imagesPerSecond: 1, checkpoint: 'c', interrupted: false, iou: new Array(21).fill(0.1), val } as unknown as TrainResult);
+      printResult('hemnet', { steps: 1, miou: 0.1, pixelAccuracy: 0.5, regionAccuracy: {}, imagesPerSecond: 1, checkpoint: 'c', interrupted: false, iou: new Array(21).fill(0.1), val } as unknown as TrainResult);
     } finally {
       console.log = log;
     }

@@ -11,7 +11,7 @@ import * as hg from '../src/index.node.ts';
 import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
 import { batchIndices, train } from '../src/train/trainer.ts';
 import { runAblation } from '../src/cli/ablate.ts';
-import { halfWidth95 } from '../src/train/stats.ts';
+import { formatSpread, halfWidth95 } from '../src/train/stats.ts';
 import { main } from '../src/cli/main.ts';
 import { existsSync } from 'node:fs';
 import jpeg from 'jpeg-js';
@@ -213,7 +213,8 @@ describe('training', () => {
 
   test('hemgpu ablate --seeds 3: every cell over three seeds, the 95 % interval in the table; bad seed flags are usage errors', async () => {
     const out = join(dir, 'ablate-seeds');
-    const cells = await runAblation(['--quick', '--seeds', '3', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
+    const ctx = ['--task', 'context', '--fragment', '6', '--min-digits', '2'];
+    const cells = await runAblation(['--quick', '--seeds', '3', '--out', out, ...ctx, ...TINY.filter((a) => a !== '--quiet')]);
     // 2 T × 2 η cells × 3 seeds, and no second-seed reruns.
     expect(cells).toHaveLength(12);
     const seedsOf = (T: number, eta: number): number[] => cells.filter((c) => c.T === T && c.eta === eta).map((c) => c.seed).sort();
@@ -221,12 +222,18 @@ describe('training', () => {
     expect(seedsOf(1, 0.4)).toEqual([s0, s0 + 1, s0 + 2]);
     const md = readFileSync(join(out, 'ablation.md'), 'utf8');
     expect(md).toMatch(/\d+\.\d ± \d+\.\d \(\d+\.\d–\d+\.\d, 3 seeds\)/);
-    expect(readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n')).toHaveLength(13);
+    const csv = readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(13);
+    // The context task: the fragment and whole-digit accuracies as CSV columns and as tables of their own.
+    expect(csv[0]).toBe('T,eta,seed,miou,fragments,whole,seconds');
+    expect(md).toMatch(/Validation pixel accuracy \(%\) on the fragments pixels;[^\n]*\n\n\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|\n\| --- \| --- \| --- \|\n\| 1 \| \d+\.\d ± /);
+    expect(md).toMatch(/Validation pixel accuracy \(%\) on the whole pixels;/);
     await expect(runAblation(['--quick', '--seeds', '3', '--second-seeds', '2'])).rejects.toThrow(/--second-seeds: applies with --seeds 1 only/);
     await expect(runAblation(['--quick', '--seeds', '0'])).rejects.toThrow(/--seeds: expected an integer ≥ 1, got '0'/);
     // The interval: t(0.975, 2) · sd / √3 for 1, 2, 3 is 4.303 / √3.
     expect(halfWidth95([1, 2, 3])).toBeCloseTo(4.303 / Math.sqrt(3), 10);
     expect(halfWidth95([5])).toBeNaN();
+    expect([formatSpread([]), formatSpread([NaN]), formatSpread([56.71, NaN]), formatSpread([1, 3]), formatSpread([1, 2, 3], 2)]).toEqual(['-', '-', '56.7', '2.0 (1.0–3.0, 2 seeds)', `2.00 ± ${(4.303 / Math.sqrt(3)).toFixed(2)} (1.00–3.00, 3 seeds)`]);
   }, 240_000);
 
   test('the CLI: train writes a checkpoint, figures and result.json; eval reports mIoU at another T; bad input exits 2', async () => {
@@ -257,9 +264,27 @@ describe('training', () => {
       const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }> };
       expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'plain']);
       // The closing line lists the figures written, and only those (--quick writes no miou.png).
-      const figures = /figures in .*?: (.*)$/m.exec(logs.join('\n'))![1]!.split(', ');
+      const figures = /figures \(seed \d+\) in .*?: (.*)$/m.exec(logs.join('\n'))![1]!.split(', ');
       expect(figures).not.toContain('miou.png');
       for (const f of figures) expect(existsSync(join(demoOut, f)), f).toBe(true);
+      // --seeds 2 on the context task: every model twice, a table with each model's spread and its fragment accuracy.
+      logs.length = 0;
+      const seedsOut = join(dir, 'demo-seeds');
+      const tinyDemo = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4', '--task', 'context', '--fragment', '6', '--min-digits', '2'];
+      expect(await main(['demo', '--quick', '--quiet', '--seeds', '2', '--seed', '5', '--out', seedsOut, ...tinyDemo])).toBe(0);
+      for (const m of ['hemnet', 'emanet', 'plain']) for (const sd of [5, 6]) expect(existsSync(join(seedsOut, `${m}-seed${sd}`, 'checkpoint.safetensors')), `${m} ${sd}`).toBe(true);
+      const multi = JSON.parse(readFileSync(join(seedsOut, 'demo.json'), 'utf8')) as { seeds: number[]; results: Record<string, { miou: number; seeds: { seed: number; miou: number; regionAccuracy: Record<string, number> }[] }> };
+      expect(multi.seeds).toEqual([5, 6]);
+      const hem = multi.results.hemnet!;
+      expect(hem.seeds.map((x) => x.seed)).toEqual([5, 6]);
+      expect(hem.miou).toBeCloseTo((hem.seeds[0]!.miou + hem.seeds[1]!.miou) / 2, 12);
+      expect(Object.keys(hem.seeds[0]!.regionAccuracy).sort()).toEqual(['fragments', 'whole']);
+      const text = logs.join('\n');
+      expect(text).toMatch(/seeds 5–6, context task/);
+      expect(text).toMatch(/\| model \| validation mIoU \(%\), 2 seeds \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \| images\/s \|/);
+      expect(text).toMatch(/^\| plain \| \d+\.\d \(\d+\.\d–\d+\.\d, 2 seeds\) \| /m);
+      expect(await main(['demo', '--seeds', '0'])).toBe(2);
+      expect(errors.join('\n')).toMatch(/--seeds: expected an integer ≥ 1, got '0'/);
     } finally {
       console.log = log;
       console.error = error;

@@ -8,12 +8,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { TRAIN_SPEC, UsageError, parseTrainFlags, usage, type TrainFlags } from './args.ts';
+import { TRAIN_SPEC, UsageError, parseTrainFlags, takeIntFlag, usage, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
 import type { Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
-import { halfWidth95, meanOf } from '../train/stats.ts';
+import { regionLine } from './console.ts';
+import { formatSpread } from '../train/stats.ts';
 
 /**
  * Steps per run when --steps is not given: the grid (20 cells + 3 second seeds) then fits an hour
@@ -39,28 +40,16 @@ export interface AblationCell {
   eta: number;
   seed: number;
   miou: number;
+  /** Pixel accuracy on the validation set's regions (the context task: fragments, whole); {} without. */
+  regions: Record<string, number>;
   seconds: number;
 }
 
 export async function runAblation(argv: string[], interrupts: Interrupts | null = null): Promise<AblationCell[]> {
   const quick = argv.includes('--quick');
-  let second: number | null = null;
-  let seeds = 1;
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--quick') continue;
-    if (argv[i] === '--second-seeds') {
-      second = Number(argv[++i]);
-      if (!Number.isInteger(second) || second < 0) throw new UsageError(`--second-seeds: expected an integer ≥ 0, got '${argv[i] ?? ''}'.`);
-      continue;
-    }
-    if (argv[i] === '--seeds') {
-      seeds = Number(argv[++i]);
-      if (!Number.isInteger(seeds) || seeds < 1) throw new UsageError(`--seeds: expected an integer ≥ 1, got '${argv[i] ?? ''}'.`);
-      continue;
-    }
-    rest.push(argv[i]!);
-  }
+  const s1 = takeIntFlag(argv.filter((a) => a !== '--quick'), 'second-seeds', 0, null);
+  const s2 = takeIntFlag(s1.rest, 'seeds', 1, 1);
+  const [second, seeds, rest] = [s1.value, s2.value, s2.rest];
   if (seeds > 1 && second !== null && second > 0) {
     throw new UsageError(`--second-seeds: applies with --seeds 1 only (every cell already runs ${seeds} seeds); drop one of them.`);
   }
@@ -102,8 +91,9 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: numbe
       console.log(`T=${T} η=${eta} seed ${seed}: interrupted at step ${r.steps}; checkpoint ${r.checkpoint}`);
       return null;
     }
-    const cell = { T, eta, seed, miou: r.miou, seconds: (performance.now() - t0) / 1000 };
-    console.log(`T=${T} η=${eta}${eta === 1 ? ' (EMANet)' : ''} seed ${seed}: mIoU ${r.miou.toFixed(4)} (${cell.seconds.toFixed(0)} s)`);
+    const cell = { T, eta, seed, miou: r.miou, regions: r.regionAccuracy, seconds: (performance.now() - t0) / 1000 };
+    const regions = regionLine(r.regionAccuracy);
+    console.log(`T=${T} η=${eta}${eta === 1 ? ' (EMANet)' : ''} seed ${seed}: mIoU ${r.miou.toFixed(4)}${regions ? `, ${regions}` : ''} (${cell.seconds.toFixed(0)} s)`);
     return cell;
   };
   // On Ctrl-C / SIGTERM the running cell saves its checkpoint and the grid stops; the table holds the cells done.
@@ -111,25 +101,24 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: numbe
   outer: for (let k = 0; k < seeds; k++) for (const T of Ts) for (const eta of etas) if (!add(await run(T, eta, base.seed + k))) break outer;
   const best = stopped() ? [] : [...cells].sort((a, b) => b.miou - a.miou).slice(0, second);
   for (const c of best) if (!add(await run(c.T, c.eta, base.seed + 1))) break;
-  const md = table(cells, Ts, etas);
+  const names = [...new Set(cells.flatMap((c) => Object.keys(c.regions)))];
+  const spread = "cells with several seeds show the mean, from 3 seeds on ± the half-width of the 95 % interval of the mean (Student's t), and (min–max over the seeds, n seeds).";
+  const md = [
+    table(cells, Ts, etas, (c) => c.miou, `Validation mIoU (%), digit scenes; ${spread}`),
+    ...names.map((k) => table(cells, Ts, etas, (c) => c.regions[k] ?? NaN, `Validation pixel accuracy (%) on the ${k} pixels; ${spread}`)),
+  ].join('\n');
   writeFileSync(join(base.out, 'ablation.md'), md);
-  writeFileSync(join(base.out, 'ablation.csv'), ['T,eta,seed,miou,seconds', ...cells.map((c) => `${c.T},${c.eta},${c.seed},${c.miou},${c.seconds.toFixed(1)}`)].join('\n') + '\n');
+  const csv = cells.map((c) => [c.T, c.eta, c.seed, c.miou, ...names.map((k) => c.regions[k] ?? ''), c.seconds.toFixed(1)].join(','));
+  writeFileSync(join(base.out, 'ablation.csv'), [['T', 'eta', 'seed', 'miou', ...names, 'seconds'].join(','), ...csv].join('\n') + '\n');
   console.log(`\n${md}`);
   return cells;
 }
 
-function table(cells: AblationCell[], Ts: number[], etas: number[]): string {
+function table(cells: AblationCell[], Ts: number[], etas: number[], metric: (c: AblationCell) => number, caption: string): string {
   const head = `| T_train \\ η | ${etas.map((e) => (e === 1 ? '1.0 (EMANet)' : String(e))).join(' | ')} |`;
   const rows = Ts.map((T) => {
-    const vals = etas.map((eta) => {
-      const ms = cells.filter((c) => c.T === T && c.eta === eta).map((c) => c.miou * 100);
-      if (!ms.length) return '-';
-      const m = meanOf(ms);
-      const range = `${Math.min(...ms).toFixed(1)}–${Math.max(...ms).toFixed(1)}, ${ms.length} seeds`;
-      if (ms.length >= 3) return `${m.toFixed(1)} ± ${halfWidth95(ms).toFixed(1)} (${range})`;
-      return ms.length > 1 ? `${m.toFixed(1)} (${range})` : m.toFixed(1);
-    });
+    const vals = etas.map((eta) => formatSpread(cells.filter((c) => c.T === T && c.eta === eta).map((c) => metric(c) * 100)));
     return `| ${T} | ${vals.join(' | ')} |`;
   });
-  return [`Validation mIoU (%), digit scenes; cells with several seeds show the mean, from 3 seeds on ± the half-width of the 95 % interval of the mean (Student's t), and (min–max over the seeds, n seeds).`, '', head, `| --- | ${etas.map(() => '---').join(' | ')} |`, ...rows].join('\n') + '\n';
+  return [caption, '', head, `| --- | ${etas.map(() => '---').join(' | ')} |`, ...rows].join('\n') + '\n';
 }

@@ -10,6 +10,25 @@ import { TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
 export class UsageError extends Error {}
 
 /**
+ * Takes `--<name> N` out of `argv` (a command's own flag that the training flags do not carry):
+ * N, which must be an integer ≥ `min`, or `fallback` when the flag is absent; and the other arguments.
+ */
+export function takeIntFlag<F extends number | null>(argv: readonly string[], name: string, min: number, fallback: F): { value: number | F; rest: string[] } {
+  let value: number | F = fallback;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== `--${name}`) {
+      rest.push(argv[i]!);
+      continue;
+    }
+    const v = Number(argv[++i]);
+    if (!Number.isInteger(v) || v < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got '${argv[i] ?? ''}'.`);
+    value = v;
+  }
+  return { value, rest };
+}
+
+/**
  * The training config the flags describe, plus the CLI's own --quiet; `given` lists the flags
  * given explicitly (the rest are defaults: with --resume they take the checkpoint's values),
  * `allowChange` the flags --allow-change lets differ from the checkpoint's ('all': any).

@@ -71,6 +71,14 @@ export function printResult(label: string, r: TrainResult): void {
       `${r.imagesPerSecond.toFixed(1)} images/s; checkpoint ${r.checkpoint}`,
   );
   console.log(`  per-class IoU (${classLegend(r.val)}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
+  const regions = regionLine(r.regionAccuracy);
+  if (regions) console.log(`  ${regions}`);
+}
+
+/** "pixel accuracy on fragments 0.612, whole 0.901" for a dataset with regions (the context task), else ''. */
+export function regionLine(acc: Record<string, number>): string {
+  const parts = Object.entries(acc).map(([k, v]) => `${k} ${v.toFixed(4)}`);
+  return parts.length ? `pixel accuracy on ${parts.join(', ')}` : '';
 }
 
 

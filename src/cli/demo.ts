@@ -6,7 +6,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { UsageError, parseTrainFlags, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
+import { UsageError, parseTrainFlags, takeIntFlag, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
+import { formatSpread, halfWidth95, meanOf } from '../train/stats.ts';
 import type { SegModelName } from '../model/segnet.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
 import { DEMO_STEPS, demoFlagValues } from '../train/recipes.ts';
@@ -58,6 +59,7 @@ export const DEMO_SPEC: Spec = {
   ),
   steps: { ...TRAIN_SPEC.steps!, shown: `${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU` },
   out: { type: 'string', help: 'output directory (one subdirectory per model, figures at the top)', default: 'runs/demo' },
+  seeds: { type: 'string', help: 'train every model with seeds seed, seed + 1, …; the table shows each model over them (from 3 on with the 95 % interval of the mean)', default: '1' },
   quick: { type: 'boolean', help: 'a few steps on a few scenes (a smoke test, not a result)' },
 };
 
@@ -67,7 +69,8 @@ export function recipeFlags(argv: string[], recipe: Record<string, string> = DEM
   return Object.entries(recipe).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
 }
 
-export async function runDemo(argv: string[], interrupts: Interrupts | null = null): Promise<void> {
+export async function runDemo(args: string[], interrupts: Interrupts | null = null): Promise<void> {
+  const { value: seeds, rest: argv } = takeIntFlag(args, 'seeds', 1, 1);
   const quick = argv.includes('--quick');
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
   const recipe = recipeFlags(argv);
@@ -89,53 +92,93 @@ export async function runDemo(argv: string[], interrupts: Interrupts | null = nu
   }
   const base: TrainFlags = quick ? { ...flags, steps: Math.min(flags.steps, 3), trainScenes: 16, valScenes: 8, batch: Math.min(flags.batch, 4), evalEvery: 0 } : flags;
   const a = adapterInfo();
-  console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, seed ${base.seed}`);
+  console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}${base.task === 'context' ? ', context task' : ''}`);
   const unlock = lockOutDir(base.out, 'demo');
   try {
-    await demoRuns(base, a, interrupts);
+    await demoRuns(base, seeds, a, interrupts);
   } finally {
     unlock();
   }
 }
 
-async function demoRuns(base: TrainFlags, a: ReturnType<typeof adapterInfo>, interrupts: Interrupts | null): Promise<void> {
-  const results: Partial<Record<SegModelName, TrainResult>> = {};
+/** What one model did over the demo's seeds. */
+interface ModelRuns {
+  results: TrainResult[];
+  seeds: number[];
+}
+
+async function demoRuns(base: TrainFlags, seeds: number, a: ReturnType<typeof adapterInfo>, interrupts: Interrupts | null): Promise<void> {
+  const models = ['hemnet', 'emanet', 'plain'] as const;
+  const runs: Partial<Record<SegModelName, ModelRuns>> = {};
   const t0 = performance.now();
-  for (const model of ['hemnet', 'emanet', 'plain'] as const) {
-    const f: TrainFlags = { ...base, model, out: join(base.out, model) };
-    const hooks = consoleHooks(model, base.quiet, interrupts);
-    const started = performance.now();
-    try {
-      results[model] = await train(f, hooks);
-    } finally {
-      hooks.stop();
-    }
-    printResult(model, results[model]!);
-    console.log(`  ${((performance.now() - started) / 1000).toFixed(0)} s`);
-    if (results[model]!.interrupted) {
-      for (const r of Object.values(results)) r!.model.dispose();
-      return;
+  // The first seed's models draw the figures; a later seed's model is freed once it is measured.
+  const kept: TrainResult[] = [];
+  const free = (): void => {
+    for (const r of kept.splice(0)) r.model.dispose();
+  };
+  for (let k = 0; k < seeds; k++) {
+    const seed = base.seed + k;
+    for (const model of models) {
+      // One seed keeps the layout of before (<out>/<model>); several write <out>/<model>-seed<s>.
+      const f: TrainFlags = { ...base, model, seed, out: join(base.out, seeds > 1 ? `${model}-seed${seed}` : model) };
+      const label = seeds > 1 ? `${model} seed ${seed}` : model;
+      const hooks = consoleHooks(label, base.quiet, interrupts);
+      const started = performance.now();
+      let r: TrainResult;
+      try {
+        r = await train(f, hooks);
+      } finally {
+        hooks.stop();
+      }
+      printResult(label, r);
+      console.log(`  ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      const m = (runs[model] ??= { results: [], seeds: [] });
+      m.results.push(r);
+      m.seeds.push(seed);
+      if (k === 0) kept.push(r);
+      else r.model.dispose();
+      if (r.interrupted) return free();
     }
   }
+  const first = Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, r!.results[0]!])) as Record<SegModelName, TrainResult>;
   const figs = figurePaths(base.out);
-  const runs = Object.entries(results).map(([name, r]) => ({ name, history: r!.history }));
-  await writeLossCurves(figs.loss!, runs);
-  if (runs.some((r) => r.history.val.length > 1)) await writeMiouCurves(figs.miou!, runs);
-  const hem = results.hemnet;
-  let flow: unknown = null;
-  if (hem) {
-    flow = await writeGradientFlow(figs.gradientFlow!, hem.model, hem.val, [0.2, 0.5, 0.8, 1.0], Math.max(base.iterations, 3));
-    await writeAttentionMaps(figs.attention!, hem.model, hem.val, Math.max(base.iterations, 3), base.eta);
-    await writeSamples(figs.samples!, hem.model, hem.val);
-  }
+  const curves = Object.entries(first).map(([name, r]) => ({ name, history: r.history }));
+  await writeLossCurves(figs.loss!, curves);
+  if (curves.some((r) => r.history.val.length > 1)) await writeMiouCurves(figs.miou!, curves);
+  const hem = first.hemnet;
+  const flow = await writeGradientFlow(figs.gradientFlow!, hem.model, hem.val, [0.2, 0.5, 0.8, 1.0], Math.max(base.iterations, 3));
+  await writeAttentionMaps(figs.attention!, hem.model, hem.val, Math.max(base.iterations, 3), base.eta);
+  await writeSamples(figs.samples!, hem.model, hem.val);
   const seconds = (performance.now() - t0) / 1000;
-  const summary = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, { miou: r!.miou, iou: r!.iou, pixelAccuracy: r!.pixelAccuracy, imagesPerSecond: r!.imagesPerSecond, steps: r!.steps }]));
-  writeFileSync(join(base.out, 'demo.json'), JSON.stringify({ adapter: a, flags: base, seconds, results: summary, gradientFlow: flow }, null, 2));
+  const summary = Object.fromEntries(Object.entries(runs).map(([k, m]) => [k, modelSummary(m!)]));
+  writeFileSync(join(base.out, 'demo.json'), JSON.stringify({ adapter: a, flags: base, seeds: runs.hemnet!.seeds, seconds, results: summary, gradientFlow: flow }, null, 2));
   console.log('');
-  console.log('| model | validation mIoU | images/s |');
-  console.log('| --- | --- | --- |');
-  for (const [k, r] of Object.entries(results)) console.log(`| ${k} | ${r!.miou.toFixed(4)} | ${r!.imagesPerSecond.toFixed(1)} |`);
+  console.log(summaryTable(runs));
   const written = Object.values(figs).filter((p) => existsSync(p));
-  console.log(`\n${seconds.toFixed(0)} s in all; figures in ${base.out}: ${written.map((p) => p.split('/').pop()).join(', ')}`);
-  for (const r of Object.values(results)) r!.model.dispose();
+  console.log(`\n${seconds.toFixed(0)} s in all; figures (seed ${base.seed}) in ${base.out}: ${written.map((p) => p.split('/').pop()).join(', ')}`);
+  free();
+}
+
+/** demo.json's entry of a model: the mean over its seeds, and every seed's figures. */
+function modelSummary(m: ModelRuns): Record<string, unknown> {
+  const per = m.results.map((r, i) => ({ seed: m.seeds[i], miou: r.miou, iou: r.iou, pixelAccuracy: r.pixelAccuracy, regionAccuracy: r.regionAccuracy, imagesPerSecond: r.imagesPerSecond, steps: r.steps }));
+  const miou = per.map((r) => r.miou);
+  return { miou: meanOf(miou), miouHalfWidth95: miou.length > 1 ? halfWidth95(miou) : null, pixelAccuracy: meanOf(per.map((r) => r.pixelAccuracy)), seeds: per };
+}
+
+/** The closing table: each model's mIoU (and region accuracies) over the seeds, in percent, with the spread. */
+function summaryTable(runs: Partial<Record<SegModelName, ModelRuns>>): string {
+  const entries = Object.entries(runs) as [SegModelName, ModelRuns][];
+  const regions = [...new Set(entries.flatMap(([, m]) => m.results.flatMap((r) => Object.keys(r.regionAccuracy))))];
+  const n = entries[0]![1].results.length;
+  const head = ['model', `validation mIoU (%)${n > 1 ? `, ${n} seeds` : ''}`, ...regions.map((k) => `pixel accuracy on ${k} (%)`), 'images/s'];
+  const rows = entries.map(([k, m]) => [
+    k,
+    formatSpread(m.results.map((r) => 100 * r.miou)),
+    ...regions.map((g) => formatSpread(m.results.map((r) => 100 * (r.regionAccuracy[g] ?? NaN)))),
+    meanOf(m.results.map((r) => r.imagesPerSecond)).toFixed(1),
+  ]);
+  const line = (c: string[]): string => `| ${c.join(' | ')} |`;
+  const legend = n >= 3 ? "mean ± half-width of the 95 % interval of the mean (Student's t), (min–max, seeds)" : n === 2 ? 'mean (min–max, seeds)' : '';
+  return [line(head), line(head.map(() => '---')), ...rows.map(line), ...(legend ? ['', legend] : [])].join('\n');
 }

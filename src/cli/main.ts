@@ -6,20 +6,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { loadCheckpoint } from '../io/checkpoint-file.ts';
-import { TRAIN_SPEC, UsageError, num, parse, parseTrainFlags, usage } from './args.ts';
-import { loadData, train, type TrainResult } from '../train/trainer.ts';
-import { buildModel } from '../train/setup.ts';
-import { evaluate, type Evaluation } from '../train/evaluate.ts';
-import { restoreModel } from '../train/checkpoint.ts';
-import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
+import { TRAIN_SPEC, UsageError, parseTrainFlags, usage } from './args.ts';
+import { train, type TrainResult } from '../train/trainer.ts';
 import { resumeFlags } from './resume.ts';
 import { figurePaths, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
-import { classLegend, consoleHooks, evalProgress, printResult } from './console.ts';
+import { consoleHooks, printResult } from './console.ts';
 import { handleInterrupts, type Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 import { runAblation, ABLATE_SPEC } from './ablate.ts';
 import { DEMO_SPEC, runDemo } from './demo.ts';
+import { runEval } from './eval.ts';
 import { STRUCTURED_STOP, runStructured } from './structured.ts';
 
 const COMMANDS = `usage: hemgpu <command> [flags]
@@ -27,18 +23,11 @@ const COMMANDS = `usage: hemgpu <command> [flags]
 commands:
   demo     train hemnet, emanet and plain on digit scenes with the same budget; print mIoU; write figures
   train    train one model (checkpoints, --resume, Ctrl-C saves)
-  eval     mIoU and per-class IoU of a checkpoint, optionally at another number of EM iterations
+  eval     mIoU and per-class IoU of a checkpoint, optionally at other numbers of EM iterations (Table 2)
   ablate   the paper's T × η ablation (Table 1) at small scale
   structured  o2p | ncuts: second-order pooling and normalized-cuts layers trained end to end, vs their baselines, over seeds
 
 hemgpu <command> --help describes each command's flags.`;
-
-const EVAL_SPEC = {
-  checkpoint: { type: 'string' as const, help: 'checkpoint file written by hemgpu train' },
-  iterations: { type: 'string' as const, help: 'EM iterations at evaluation (T_eval; default: as trained)' },
-  'val-scenes': { type: 'string' as const, help: 'validation scenes (default: as trained)' },
-  batch: { type: 'string' as const, help: 'images per forward pass', default: '16' },
-};
 
 async function cmdTrain(argv: string[], interrupts: Interrupts | null): Promise<void> {
   const parsed = parseTrainFlags(argv);
@@ -76,47 +65,6 @@ async function cmdTrain(argv: string[], interrupts: Interrupts | null): Promise<
   }
 }
 
-async function cmdEval(argv: string[]): Promise<void> {
-  const values = parse('eval', EVAL_SPEC, argv);
-  if (values.help) {
-    console.log(usage('eval', 'Validation mIoU and per-class IoU of a checkpoint (Table 2: --iterations evaluates at T_eval ≠ T_train).', EVAL_SPEC));
-    return;
-  }
-  const path = values.checkpoint as string | undefined;
-  if (!path) throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
-  const int = (k: string, v: string | undefined, d: number): number => (v === undefined ? d : num(k, v, { int: true, min: 1 }));
-  // The values are checked before the checkpoint is read and before any GPU work.
-  for (const k of ['iterations', 'val-scenes', 'batch']) int(k, values[k] as string | undefined, 1);
-  await init();
-  const ck = await loadCheckpoint(path);
-  const info = verifyCheckpoint(ck, path);
-  if (!info.checksummed) console.warn(`${path}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
-  const saved = info.config;
-  const iterations = int('iterations', values.iterations as string | undefined, saved.iterations);
-  const flags = { ...saved, valScenes: int('val-scenes', values['val-scenes'] as string | undefined, saved.valScenes), trainScenes: 1 };
-  const { val } = loadData(flags);
-  const model = buildModel(saved, val);
-  restoreModel(ck, path, model, saved);
-  if (saved.model === 'plain' && values.iterations !== undefined) {
-    throw new UsageError(`--iterations: the plain model has no EM unit, so there is no T to evaluate at; leave --iterations out for ${path}.`);
-  }
-  const progress = evalProgress(val.count);
-  let r: Evaluation;
-  try {
-    r = await evaluate(model, val, { batch: int('batch', values.batch as string | undefined, 16), iterations, onProgress: progress.update });
-  } finally {
-    progress.stop();
-  }
-  console.log(
-    saved.model === 'plain'
-      ? `${path}: plain (no EM unit) on ${val.count} validation scenes`
-      : `${path}: ${saved.model}, trained with T = ${saved.iterations}${saved.model === 'hemnet' ? `, η = ${saved.eta}` : ''}; evaluated with T = ${iterations} on ${val.count} validation scenes`,
-  );
-  console.log(`mIoU ${r.miou.toFixed(4)}  pixel accuracy ${r.pixelAccuracy.toFixed(4)}`);
-  console.log(`per-class IoU (${classLegend(val)}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
-  model.dispose();
-}
-
 /**
  * Run a command; the exit status: 0, 1 (a failure), 2 (a usage error), 130 (stopped by Ctrl-C
  * after saving) or 143 (stopped by SIGTERM after saving).
@@ -131,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
         await cmdTrain(rest, interrupts);
         break;
       case 'eval':
-        await cmdEval(rest);
+        await runEval(rest);
         break;
       case 'ablate':
         await runAblation(rest, interrupts);

@@ -16,3 +16,18 @@ export function halfWidth95(v: readonly number[]): number {
   if (v.length < 2) return NaN;
   return (T975[v.length - 2] ?? 1.96) * (sdOf(v) / Math.sqrt(v.length));
 }
+
+/**
+ * `v` over seeds as the tables print it, with `digits` decimals: the value alone for one seed;
+ * the mean and (min–max, n seeds) for two; from three on also ± the half-width of the 95 %
+ * interval of the mean: "56.7 ± 1.2 (55.9–57.8, 3 seeds)". NaN values are left out; '-' for none.
+ */
+export function formatSpread(values: readonly number[], digits = 1): string {
+  // NaN (e.g. the accuracy on a region a seed's scenes do not have) is left out.
+  const v = values.filter((x) => !Number.isNaN(x));
+  if (!v.length) return '-';
+  const m = meanOf(v).toFixed(digits);
+  if (v.length === 1) return m;
+  const range = `${Math.min(...v).toFixed(digits)}–${Math.max(...v).toFixed(digits)}, ${v.length} seeds`;
+  return v.length >= 3 ? `${m} ± ${halfWidth95(v).toFixed(digits)} (${range})` : `${m} (${range})`;
+}

@@ -1,0 +1,129 @@
+/**
+ * `hemgpu eval`: validation metrics of a checkpoint, at the T it was trained with or another
+ * (T_eval). Several checkpoints (the seeds of one configuration) and a list of T_eval give the
+ * paper's Table 2 as a table: each T_eval's metrics over the checkpoints, with their spread.
+ */
+import { init } from '../index.node.ts';
+import { loadCheckpoint } from '../io/checkpoint-file.ts';
+import { UsageError, num, parse, usage } from './args.ts';
+import { loadData } from '../train/trainer.ts';
+import { buildModel } from '../train/setup.ts';
+import { evaluate, type Evaluation } from '../train/evaluate.ts';
+import { restoreModel } from '../train/checkpoint.ts';
+import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
+import type { TrainConfig } from '../train/config.ts';
+import { formatSpread } from '../train/stats.ts';
+import { classLegend, evalProgress, regionLine } from './console.ts';
+
+const EVAL_SPEC = {
+  checkpoint: { type: 'string' as const, help: 'checkpoint file written by hemgpu train; several, comma-separated (seeds of one configuration), give a table over them' },
+  iterations: { type: 'string' as const, help: 'EM iterations at evaluation: T_eval (default: as trained), or several for Table 2, e.g. 1-8 or 1,2,4' },
+  'val-scenes': { type: 'string' as const, help: 'validation scenes (default: as trained)' },
+  batch: { type: 'string' as const, help: 'images per forward pass', default: '16' },
+};
+
+const DESCRIPTION = 'Validation mIoU and per-class IoU of a checkpoint; with several checkpoints or T_eval values, the table of Table 2 (--iterations 1-8).';
+
+/** "3", "1-8", "1,2,4" or "1-3,6" as T values (each an integer ≥ 1), in the order given. */
+export function parseIterationList(v: string): number[] {
+  const out: number[] = [];
+  for (const part of v.split(',')) {
+    const range = /^(\d+)-(\d+)$/.exec(part.trim());
+    if (!range) {
+      out.push(num('iterations', part, { int: true, min: 1 }));
+      continue;
+    }
+    const [lo, hi] = [num('iterations', range[1], { int: true, min: 1 }), Number(range[2])];
+    if (hi < lo) throw new UsageError(`--iterations: the range ${part} runs backwards; write it as ${hi}-${lo}.`);
+    for (let t = lo; t <= hi; t++) out.push(t);
+  }
+  return out;
+}
+
+/** The fields a table over checkpoints needs them to share (the seed, and only it, may differ). */
+const SHARED: (keyof TrainConfig)[] = ['model', 'iterations', 'eta', 'task', 'data', 'size', 'steps', 'bases', 'channels', 'width'];
+
+export async function runEval(argv: string[]): Promise<void> {
+  const values = parse('eval', EVAL_SPEC, argv);
+  if (values.help) {
+    console.log(usage('eval', DESCRIPTION, EVAL_SPEC));
+    return;
+  }
+  const paths = ((values.checkpoint as string | undefined) ?? '').split(',').filter((p) => p !== '');
+  if (!paths.length) throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
+  const int = (k: string, v: string | undefined, d: number): number => (v === undefined ? d : num(k, v, { int: true, min: 1 }));
+  // The values are checked before the checkpoints are read and before any GPU work.
+  const Ts = values.iterations === undefined ? null : parseIterationList(values.iterations as string);
+  const valScenes = values['val-scenes'] as string | undefined;
+  for (const k of ['val-scenes', 'batch']) int(k, values[k] as string | undefined, 1);
+  const batch = int('batch', values.batch as string | undefined, 16);
+  await init();
+  const loaded = await Promise.all(paths.map(async (path) => ({ path, ck: await loadCheckpoint(path) })));
+  const configs = loaded.map(({ path, ck }) => {
+    const info = verifyCheckpoint(ck, path);
+    if (!info.checksummed) console.warn(`${path}: a checkpoint from before format version 2 (no checksums): loaded without checksum verification.`);
+    return info.config;
+  });
+  const first = configs[0]!;
+  for (const [i, c] of configs.entries()) {
+    const k = SHARED.find((f) => c[f] !== first[f]);
+    if (k) throw new UsageError(`--checkpoint: ${paths[i]} has ${k} ${String(c[k])} but ${paths[0]} has ${String(first[k])}; a table over checkpoints needs one configuration (only the seed may differ). Run eval once per configuration.`);
+  }
+  if (first.model === 'plain' && Ts) {
+    throw new UsageError(`--iterations: the plain model has no EM unit, so there is no T to evaluate at; leave --iterations out for ${paths[0]}.`);
+  }
+  const iterations = Ts ?? [first.iterations];
+  const single = paths.length === 1 && iterations.length === 1;
+  const rows = new Map<number, Evaluation[]>(iterations.map((t) => [t, []]));
+  for (const [i, { path, ck }] of loaded.entries()) {
+    const saved = configs[i]!;
+    const { val } = loadData({ ...saved, valScenes: int('val-scenes', valScenes, saved.valScenes), trainScenes: 1 });
+    const model = buildModel(saved, val);
+    try {
+      restoreModel(ck, path, model, saved);
+      for (const T of iterations) {
+        const progress = single ? evalProgress(val.count) : null;
+        let r: Evaluation;
+        try {
+          r = await evaluate(model, val, { batch, iterations: T, onProgress: progress?.update });
+        } finally {
+          progress?.stop();
+        }
+        rows.get(T)!.push(r);
+        if (single) printOne(path, saved, T, val.count, r, classLegend(val));
+        else console.log(`${path}: T_eval ${T}: mIoU ${r.miou.toFixed(4)}  pixel accuracy ${r.pixelAccuracy.toFixed(4)}${regionLine(r.regionAccuracy) ? `  ${regionLine(r.regionAccuracy)}` : ''}`);
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+  if (!single) console.log(`\n${tableOverCheckpoints(first, paths.length, rows)}`);
+}
+
+function printOne(path: string, saved: TrainConfig, T: number, scenes: number, r: Evaluation, legend: string): void {
+  console.log(
+    saved.model === 'plain'
+      ? `${path}: plain (no EM unit) on ${scenes} validation scenes`
+      : `${path}: ${saved.model}, trained with T = ${saved.iterations}${saved.model === 'hemnet' ? `, η = ${saved.eta}` : ''}; evaluated with T = ${T} on ${scenes} validation scenes`,
+  );
+  console.log(`mIoU ${r.miou.toFixed(4)}  pixel accuracy ${r.pixelAccuracy.toFixed(4)}`);
+  console.log(`per-class IoU (${legend}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
+  const regions = regionLine(r.regionAccuracy);
+  if (regions) console.log(regions);
+}
+
+/** Table 2's layout: a row per T_eval, each metric over the checkpoints in percent with its spread. */
+function tableOverCheckpoints(c: TrainConfig, n: number, rows: Map<number, Evaluation[]>): string {
+  const regions = [...new Set([...rows.values()].flatMap((es) => es.flatMap((e) => Object.keys(e.regionAccuracy))))];
+  const head = ['T_eval', 'mIoU (%)', 'pixel accuracy (%)', ...regions.map((k) => `pixel accuracy on ${k} (%)`)];
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  const body = [...rows.entries()].map(([T, es]) => [
+    T === c.iterations ? `${T} (= T_train)` : String(T),
+    formatSpread(es.map((e) => 100 * e.miou)),
+    formatSpread(es.map((e) => 100 * e.pixelAccuracy)),
+    ...regions.map((k) => formatSpread(es.map((e) => 100 * (e.regionAccuracy[k] ?? NaN)))),
+  ]);
+  const what = c.model === 'plain' ? 'plain' : `${c.model}, T_train ${c.iterations}${c.model === 'hemnet' ? `, η ${c.eta}` : ''}`;
+  const spread = n >= 3 ? "mean ± half-width of the 95 % interval of the mean (Student's t), (min–max, n seeds)" : n === 2 ? 'mean (min–max, 2 seeds)' : 'one checkpoint';
+  return [`${what}, ${n} checkpoint${n > 1 ? 's' : ''}; ${spread}.`, '', line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
+}
