@@ -43,6 +43,21 @@ describe('figure data', () => {
     await expect(hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 4 })).rejects.toThrow('attentionMaps: scene 4 is not a validation scene; use an integer in [0, 3].');
   });
 
+  test("attentionMaps select 'ink': the bases in order of the share of their last-iteration responsibility on the input's ink", async () => {
+    const a = await hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 1, select: 'ink' });
+    const ink = a.maps[0]!;
+    // Row 2 (the last iteration): maps 7..10 are the 4 chosen bases.
+    const share = [7, 8, 9, 10].map((c) => {
+      const g = a.maps[c]!;
+      const mass = g.reduce((x, v) => x + v, 0);
+      return mass >= 0.01 * g.length ? g.reduce((x, v, n) => x + v * ink[n]!, 0) / mass : -1;
+    });
+    for (let i = 1; i < 4; i++) expect(share[i - 1]!).toBeGreaterThanOrEqual(share[i]! - 1e-6);
+    const heavy = await hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 1 });
+    expect(new Set(a.titles.slice(1, 5))).toEqual(new Set(heavy.titles.slice(1, 5))); // K = 4: the same bases, ordered by ink share
+    await expect(hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, select: 'heavy' as never })).rejects.toThrow(`attentionMaps: select must be 'mass' or 'ink', got "heavy".`);
+  });
+
   test('gradientFlow: per η, the N-step and E-step gradient per iteration, finite and η-dependent', async () => {
     const g = await hg.gradientFlow(run.model, run.val, { etas: [0.5, 1], iterations: 3 });
     expect(Object.keys(g).sort()).toEqual(['0.5', '1']);

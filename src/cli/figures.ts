@@ -34,8 +34,8 @@ export async function writeGradientFlow(path: string, model: SegNet, val: Datase
 
 /** Fig. 4 (src/train/inspect.ts attentionMaps) for validation scene 0 as a grid of heat maps. */
 export async function writeAttentionMaps(path: string, model: SegNet, val: Dataset, T: number, eta: number): Promise<void> {
-  const a = await attentionMaps(model, val, { iterations: T, eta, scene: 0 });
-  await writeHeatmaps(path, a.maps, { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, title: `attention maps and reconstructions per iteration (eta ${eta})` });
+  const a = await attentionMaps(model, val, { iterations: T, eta, scene: 0, select: 'ink' });
+  await writeHeatmaps(path, a.maps, { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, title: `attention maps γ·k of the 4 bases attending most to the ink, and reconstructions, per iteration (eta ${eta})` });
 }
 
 /** A few validation scenes: image, ground truth and prediction side by side. */

@@ -88,6 +88,13 @@ export interface AttentionMapOptions {
   eta: number;
   /** Validation scene (default 0). */
   scene?: number;
+  /**
+   * Which 4 bases to show: 'mass' (default), those with the most responsibility after the first
+   * iteration; 'ink', those whose responsibility is most concentrated on the input's ink
+   * (Σₙ γₙₖ·inkₙ / Σₙ γₙₖ after the last iteration, among bases holding ≥ 1 % of the pixels): the
+   * bases that attend to the digits, as in the paper's Fig. 4.
+   */
+  select?: 'mass' | 'ink';
 }
 
 /** Fig. 4's panels: `rows` × `cols` maps of `width` × `height`, row-major, each titled. */
@@ -102,11 +109,13 @@ export interface AttentionMaps {
 
 /**
  * Fig. 4: for one validation scene, after each of T iterations (rows): the input averaged down to
- * the feature map's size, the attention maps γ·k of the 4 bases with the most mass after the first
- * iteration, and the reconstruction's mean over channels.
+ * the feature map's size, the attention maps γ·k of 4 bases (`select`: the heaviest after the first
+ * iteration, or those attending most to the ink), and the reconstruction's mean over channels.
  */
 export async function attentionMaps(model: SegNet, val: Dataset, options: AttentionMapOptions): Promise<AttentionMaps> {
-  checkOptions('attentionMaps', options, optionKeys<AttentionMapOptions>({ iterations: true, eta: true, scene: true }));
+  checkOptions('attentionMaps', options, optionKeys<AttentionMapOptions>({ iterations: true, eta: true, scene: true, select: true }));
+  const select = options.select ?? 'mass';
+  if (select !== 'mass' && select !== 'ink') throw new Error(`attentionMaps: select must be 'mass' or 'ink', got ${JSON.stringify(options.select)}.`);
   if (!model.em) throw new Error('attention maps: the plain model has no EM unit.');
   const { iterations: T, eta } = options;
   const scene = options.scene ?? 0;
@@ -124,7 +133,7 @@ export async function attentionMaps(model: SegNet, val: Dataset, options: Attent
     for (let a = 0; a < sh; a++) for (let b = 0; b < sh; b++) s += x[((i * sh + a) * val.width + (j * sh + b)) * val.channels]!;
     img[i * f.W + j] = s / (sh * sh);
   }
-  let top: number[] | null = null;
+  const runs: { gamma: Float32Array; recon: Float32Array }[] = [];
   for (let t = 1; t <= T; t++) {
     const r = tidy(() =>
       noGrad(() => {
@@ -133,30 +142,40 @@ export async function attentionMaps(model: SegNet, val: Dataset, options: Attent
         return { gamma: res.gamma, recon: reshape(mean(res.out, -1), [f.H * f.W]) };
       }),
     );
-    const gamma = await r.gamma.read();
-    const recon = await r.recon.read();
+    runs.push({ gamma: await r.gamma.read(), recon: await r.recon.read() });
     r.gamma.dispose();
     r.recon.dispose();
-    if (!top) {
-      const mass = Array.from({ length: K }, (_, k) => {
-        let s = 0;
-        for (let n = 0; n < f.H * f.W; n++) s += gamma[n * K + k]!;
-        return s;
-      });
-      top = mass.map((m, k) => [m, k] as const).sort((a, b) => b[0] - a[0]).slice(0, 4).map(([, k]) => k);
-    }
+  }
+  const top = chooseBases(select === 'mass' ? runs[0]!.gamma : runs[T - 1]!.gamma, K, select === 'ink' ? img : null);
+  for (const [i, { gamma, recon }] of runs.entries()) {
     maps.push(img);
-    titles.push(t === 1 ? 'input' : '');
+    titles.push(i === 0 ? 'input' : '');
     for (const k of top) {
       const m = new Float32Array(f.H * f.W);
       for (let n = 0; n < f.H * f.W; n++) m[n] = gamma[n * K + k]!;
       maps.push(m);
-      titles.push(`t=${t} k=${k}`);
+      titles.push(`t=${i + 1} k=${k}`);
     }
     maps.push(recon);
-    titles.push(`t=${t} recon`);
+    titles.push(`t=${i + 1} recon`);
   }
-  return { maps, titles, rows: T, cols: 2 + top!.length, width: f.W, height: f.H };
+  return { maps, titles, rows: T, cols: 2 + top.length, width: f.W, height: f.H };
+}
+
+/** The 4 bases with the most mass Σₙ γₙₖ, or with `ink`, the most ink-concentrated among those with ≥ 1 % of the mass. */
+function chooseBases(gamma: Float32Array, K: number, ink: Float32Array | null): number[] {
+  const N = gamma.length / K;
+  const score = Array.from({ length: K }, (_, k) => {
+    let mass = 0;
+    let onInk = 0;
+    for (let n = 0; n < N; n++) {
+      mass += gamma[n * K + k]!;
+      if (ink) onInk += gamma[n * K + k]! * ink[n]!;
+    }
+    if (!ink) return mass;
+    return mass >= 0.01 * N ? onInk / mass : -1;
+  });
+  return score.map((v, k) => [v, k] as const).sort((a, b) => b[0] - a[0]).slice(0, 4).map(([, k]) => k);
 }
 
 /** Validation scenes with their labels and the model's prediction (eval mode). */
