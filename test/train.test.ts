@@ -211,6 +211,17 @@ describe('training', () => {
     expect(csv).toHaveLength(6);
   }, 120_000);
 
+  test('hemgpu ablate --t-train and --etas choose the grid; bad lists are usage errors before any training', async () => {
+    const out = join(dir, 'ablate-grid');
+    const cells = await runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
+    expect(cells.map((c) => [c.T, c.eta])).toEqual([[3, 0.5], [3, 1]]);
+    const md = readFileSync(join(out, 'ablation.md'), 'utf8');
+    expect(md).toMatch(/\| T_train \\ η \| 0\.5 \| 1\.0 \(EMANet\) \|\n\| --- \| --- \| --- \|\n\| 3 \| \d+\.\d \| \d+\.\d \|\n$/);
+    await expect(runAblation(['--etas', '0.5,0'])).rejects.toThrow(/^--etas: expected a number > 0 and ≤ 1, got '0'\.$/);
+    await expect(runAblation(['--t-train', '2,x'])).rejects.toThrow(/^--t-train: expected an integer ≥ 1, got 'x'\.$/);
+    await expect(runAblation(['--t-train', '1,3,1'])).rejects.toThrow(/^--t-train: '1,3,1' lists a value twice; give each once\.$/);
+  }, 120_000);
+
   test('hemgpu ablate --seeds 3: every cell over three seeds, the 95 % interval in the table; bad seed flags are usage errors', async () => {
     const out = join(dir, 'ablate-seeds');
     const ctx = ['--task', 'context', '--fragment', '6', '--min-digits', '2'];

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { TRAIN_SPEC, UsageError, parseTrainFlags, takeIntFlag, usage, type TrainFlags } from './args.ts';
+import { TRAIN_SPEC, UsageError, num, parseTrainFlags, takeIntFlag, takeListFlag, usage, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
 import type { Interrupts } from './interrupt.ts';
@@ -32,6 +32,8 @@ export const ABLATE_SPEC = {
   out: { type: 'string' as const, help: 'output directory', default: 'runs/ablate' },
   quick: { type: 'boolean' as const, help: 'T ∈ {1, 2}, η ∈ {0.4, 1.0}, 2 steps on 8 scenes (a smoke test for the test suite)' },
   seeds: { type: 'string' as const, help: 'seeds per cell (seed, seed + 1, …); from 3 on the table shows the 95 % interval of the mean', default: '1' },
+  't-train': { type: 'string' as const, help: 'the grid\'s rows: comma-separated T_train values', default: '1,2,3,4,6' },
+  etas: { type: 'string' as const, help: 'the grid\'s columns: comma-separated η ∈ (0, 1] (1 is EMANet)', default: '0.2,0.4,0.8,1' },
   'second-seeds': { type: 'string' as const, help: 'with --seeds 1: the best cells rerun with another seed', default: '3' },
 };
 
@@ -49,7 +51,9 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
   const quick = argv.includes('--quick');
   const s1 = takeIntFlag(argv.filter((a) => a !== '--quick'), 'second-seeds', 0, null);
   const s2 = takeIntFlag(s1.rest, 'seeds', 1, 1);
-  const [second, seeds, rest] = [s1.value, s2.value, s2.rest];
+  const s3 = takeListFlag(s2.rest, 't-train', (e) => num('t-train', e, { int: true, min: 1 }), quick ? [1, 2] : [1, 2, 3, 4, 6]);
+  const s4 = takeListFlag(s3.rest, 'etas', (e) => num('etas', e, { min: 0, minExclusive: true, max: 1 }), quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0]);
+  const [second, seeds, Ts, etas, rest] = [s1.value, s2.value, s3.value, s4.value, s4.rest];
   if (seeds > 1 && second !== null && second > 0) {
     throw new UsageError(`--second-seeds: applies with --seeds 1 only (every cell already runs ${seeds} seeds); drop one of them.`);
   }
@@ -66,8 +70,6 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
     console.log(usage('ablate', "The paper's T × η ablation (Table 1) at small scale; η = 1.0 is EMANet.", ABLATE_SPEC));
     return [];
   }
-  const Ts = quick ? [1, 2] : [1, 2, 3, 4, 6];
-  const etas = quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0];
   const base: TrainFlags = quick ? { ...flags, steps: 2, trainScenes: 8, valScenes: 4, batch: 2, evalEvery: 0, quiet: true } : { ...flags, quiet: true };
   let rerun = seeds > 1 ? 0 : (second ?? 3);
   if (quick) rerun = Math.min(rerun, 1);

@@ -9,23 +9,33 @@ import { TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
 
 export class UsageError extends Error {}
 
-/**
- * Takes `--<name> N` out of `argv` (a command's own flag that the training flags do not carry):
- * N, which must be an integer ≥ `min`, or `fallback` when the flag is absent; and the other arguments.
- */
-export function takeIntFlag<F extends number | null>(argv: readonly string[], name: string, min: number, fallback: F): { value: number | F; rest: string[] } {
-  let value: number | F = fallback;
+/** Takes `--<name> V` out of `argv` (a command's own flag that the training flags do not carry): V (null when absent) and the other arguments. */
+function takeFlag(argv: readonly string[], name: string): { value: string | null; rest: string[] } {
+  let value: string | null = null;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] !== `--${name}`) {
-      rest.push(argv[i]!);
-      continue;
-    }
-    const v = Number(argv[++i]);
-    if (!Number.isInteger(v) || v < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got '${argv[i] ?? ''}'.`);
-    value = v;
+    if (argv[i] === `--${name}`) value = argv[++i] ?? '';
+    else rest.push(argv[i]!);
   }
   return { value, rest };
+}
+
+/** takeFlag for an integer ≥ `min`: N, or `fallback` when the flag is absent. */
+export function takeIntFlag<F extends number | null>(argv: readonly string[], name: string, min: number, fallback: F): { value: number | F; rest: string[] } {
+  const { value, rest } = takeFlag(argv, name);
+  if (value === null) return { value: fallback, rest };
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isInteger(v) || v < min) throw new UsageError(`--${name}: expected an integer ≥ ${min}, got '${value}'.`);
+  return { value: v, rest };
+}
+
+/** takeFlag for a comma-separated list, each entry checked by `one` (which throws a UsageError naming the flag); `fallback` when absent. */
+export function takeListFlag(argv: readonly string[], name: string, one: (entry: string) => number, fallback: number[]): { value: number[]; rest: string[] } {
+  const { value, rest } = takeFlag(argv, name);
+  if (value === null) return { value: fallback, rest };
+  const list = value.split(',').map((e) => one(e.trim()));
+  if (new Set(list).size !== list.length) throw new UsageError(`--${name}: '${value}' lists a value twice; give each once.`);
+  return { value: list, rest };
 }
 
 /**
