@@ -118,7 +118,7 @@ function tableOverCheckpoints(c: TrainConfig, n: number, rows: Map<number, Evalu
   const head = ['T_eval', 'mIoU (%)', 'pixel accuracy (%)', ...regions.map((k) => `pixel accuracy on ${k} (%)`)];
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   const body = [...rows.entries()].map(([T, es]) => [
-    T === c.iterations ? `${T} (= T_train)` : String(T),
+    c.model === 'plain' ? '- (no EM unit)' : T === c.iterations ? `${T} (= T_train)` : String(T),
     formatSpread(es.map((e) => 100 * e.miou)),
     formatSpread(es.map((e) => 100 * e.pixelAccuracy)),
     ...regions.map((k) => formatSpread(es.map((e) => 100 * (e.regionAccuracy[k] ?? NaN)))),
