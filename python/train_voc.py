@@ -180,10 +180,13 @@ def main() -> int:
     path = os.path.join(args.out, "checkpoint.safetensors")
     stop = Stop()
 
+    saved = [step if loaded is not None else -1]
+
     def save(at: int) -> None:
         if rank == 0:
             ckpt.save_checkpoint(path, model, optimizer, at, config, history, changes)
             say(f"train_voc: step {at}: checkpoint {path}")
+        saved[0] = at
 
     say(f"train_voc: {config['model']} on {world} × {device.type}, {len(train)} training images, global batch {config['batch']}, "
         f"steps {step} → {config['steps']}{', SyncBatchNorm' if args.sync_bn and distributed else ''}")
@@ -232,6 +235,8 @@ def main() -> int:
             if step >= config["steps"]:
                 break
         epoch += 1
+    if stop.code and saved[0] != step:  # stopped between two epochs' loaders
+        save(step)
     if distributed:
         dist.barrier()
         dist.destroy_process_group()
