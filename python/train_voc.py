@@ -158,6 +158,7 @@ def main() -> int:
         model = SegNet(config["model"], 3, VOC_CLASSES, config["channels"], config["bases"], config["eta"], config["iterations"],
                        width=config["width"], dilation=config["dilation"], em_gamma=config["emGamma"])
         step, history = 0, {"loss": [], "lr": [], "val": []}
+    torch.manual_seed(mix_seed(config["seed"], step, rank, 0xD0))  # each process's dropout masks, reproducibly
     if step >= config["steps"]:
         raise SystemExit(f"train_voc: the checkpoint is at step {step} of {config['steps']}; pass --steps > {step} to train on.")
     if args.sync_bn and distributed:

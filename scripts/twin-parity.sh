@@ -49,7 +49,8 @@ if "$PY" -c 'import PIL' >/dev/null 2>&1; then
   step hemgpu train "${TINY[@]}" --data voc --voc-root "$out/voc" --steps 2 --val-scenes 4 --out "$out/voc-hemgpu"
   # --redirects 1 --tee 1: torchrun of PyTorch 1.13 under Python 3.11 (Debian 12) fails on its
   # default "0" (an IntFlag change); these values avoid it and keep the output on the console.
-  step env OMP_NUM_THREADS=1 "$PY" -m torch.distributed.run --redirects 1 --tee 1 --nproc_per_node 2 python/train_voc.py \
+  # --standalone: a free port on localhost; gloo over the loopback interface.
+  step env OMP_NUM_THREADS=1 GLOO_SOCKET_IFNAME=lo "$PY" -m torch.distributed.run --standalone --redirects 1 --tee 1 --nproc_per_node 2 python/train_voc.py \
     --init "$out/voc-hemgpu/checkpoint.safetensors" --voc-root "$out/voc" --out "$out/voc-torch" --steps 4 --workers 0 --log-every 1
   step hemgpu train --resume "$out/voc-torch/checkpoint.safetensors" --steps 5 --allow-change steps --out "$out/voc-resumed"
 else
