@@ -46,8 +46,10 @@ CASES = [f"{m}-{o}" for m in ("hemnet", "emanet", "plain") for o in ("sgd", "ada
 # Tolerances of the error measure above, per column. 1e-3 for two: gradients are sums over every
 # pixel taken in another order in float32 (through batch norm's backward and EMANet's nearly
 # one-hot attention), and AdamW divides each gradient element by its own running RMS, so an
-# element whose gradient is small carries that rounding into the step at full size.
-TOL = OrderedDict([("logits", 1e-4), ("loss", 1e-4), ("grads", 1e-3), ("step", 1e-4), ("train step", 1e-3),
+# element whose gradient is small carries that rounding into the step at full size. 1e-5 for the
+# optimizer alone: the same gradients and state, a few float32 roundings per element (a weight
+# decay off by half moves AdamW's step by 4e-5).
+TOL = OrderedDict([("logits", 1e-4), ("loss", 1e-4), ("grads", 1e-3), ("step", 1e-5), ("train step", 1e-3),
                    ("buffers", 1e-4), ("eval", 1e-4)])
 
 
@@ -80,8 +82,8 @@ def bits(a: np.ndarray) -> np.ndarray:
 
 
 def round_trip(c: ckpt.Checkpoint, data: bytes) -> tuple[bytes, int]:
-    """The checkpoint through the twin and back; returns the bytes and the number of tensors
-    whose bits differ (all compared)."""
+    """The checkpoint through the twin and back; returns the bytes and the number of tensors whose
+    bits differ (every one compared), plus one if the metadata differs."""
     model = ckpt.model_from_checkpoint(c)
     opt = ckpt.make_optimizer(model, c.config)
     ckpt.load_optimizer_state(c, opt, model)
@@ -105,15 +107,15 @@ def run_case(folder: str, perturb: str | None) -> OrderedDict:
     model = ckpt.model_from_checkpoint(init, dropout=0.0)
     opt = ckpt.make_optimizer(model, init.config)
     ckpt.load_optimizer_state(init, opt, model)
-    if perturb == "eta" and model.em is not None:
-        model.em.em.eta = min(1.0, model.em.em.eta + 0.05) if not model.em.em.detach else 0.95
+    if perturb == "eta":
+        model.em.em.eta += 0.05
     model.train()
     x = torch.from_numpy(ex["x"]).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(ex["labels"]).long()
     logits = model(x)
     loss = segmentation_loss(logits, labels)
     r["logits"] = (rel(logits.detach().permute(0, 2, 3, 1).numpy(), ex["logits"]), "")
-    r["loss"] = (abs(loss.item() - float(ex["loss"][0])) / abs(float(ex["loss"][0])), f"{loss.item():.6f}")
+    r["loss"] = (abs(loss.item() - float(ex["loss"][0])) / abs(float(ex["loss"][0])), "")
     loss.backward()
     params, buffers = hemgpu_entries(model)
     r["grads"] = worst((n, None if p.grad is None else ckpt.to_hemgpu(p.grad, c), ex.get(f"grad.{n}")) for n, p, c in params)
@@ -216,7 +218,7 @@ def main() -> int:
     cases = [c for c in CASES if args.perturb != "eta" or c.startswith("hemnet")]
     cols = list(TOL) + ["round trip"]
     print(f"PyTorch {torch.__version__}; error = max|twin − hemgpu| / max|hemgpu| per tensor (worst tensor), tolerances "
-          + ", ".join(f"{k} {v:g}" for k, v in TOL.items()) + "; round trip: tensors whose bits differ")
+          + ", ".join(f"{k} {v:g}" for k, v in TOL.items()) + "; round trip: tensors (or metadata) whose bits differ")
     print("| case | " + " | ".join(cols) + " |")
     print("| --- " * (len(cols) + 1) + "|")
     failures = []
