@@ -36,6 +36,12 @@ step node scripts/run.mjs scripts/twin-parity.ts export --out "$out"
 step hemgpu train "${TINY[@]}" --optimizer adamw --steps 2 --train-scenes 4 --val-scenes 2 --out "$out/cli"
 step "$PY" python/parity.py --dir "$out" --cli-checkpoint "$out/cli/checkpoint.safetensors"
 step node scripts/run.mjs scripts/twin-parity.ts verify --dir "$out"
+step "$PY" python/roundtrip.py "$out/cli/checkpoint.safetensors"
+head -c 2000 "$out/cli/checkpoint.safetensors" >"$out/truncated.safetensors"
+if "$PY" python/roundtrip.py "$out/truncated.safetensors" 2>"$out/truncated.log"; then
+  echo "twin-parity: python/roundtrip.py accepted a truncated checkpoint" >&2
+  exit 1
+fi
 
 miou() { hemgpu eval --checkpoint "$1" | grep '^mIoU'; }
 a=$(miou "$out/cli/checkpoint.safetensors")
