@@ -72,6 +72,10 @@ describe('flag values', () => {
     }
     // A negative number where one is allowed still parses.
     expect(parseTrainFlags(['--em-gamma', '-1'])!.emGamma).toBe(-1);
+    // The digit sizes' defaults shrink to a smaller canvas; given ones must fit it; VOC has no digits.
+    expect([parseTrainFlags(['--size', '32'])!.minScale, parseTrainFlags(['--size', '32'])!.maxScale]).toEqual([20, 32]);
+    expect(() => parseTrainFlags(['--size', '32', '--max-scale', '36'])).toThrow(/^--max-scale: expected an integer ≥ 20 and ≤ 32, got '36'\.$/);
+    expect(parseTrainFlags(['--data', 'voc', '--voc-root', 'VOC', '--size', '32'])!.size).toBe(32);
   });
 
   test('eval: a negative --iterations gets the same message; exit 2', async () => {

@@ -189,8 +189,15 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const size = num('size', v.size as string, { int: true, min: 16 });
   const minDigits = num('min-digits', v['min-digits'] as string, { int: true, min: 1 });
   const maxDigits = num('max-digits', v['max-digits'] as string, { int: true, min: minDigits });
-  const minScale = num('min-scale', v['min-scale'] as string, { int: true, min: 4, max: size });
-  const maxScale = num('max-scale', v['max-scale'] as string, { int: true, min: minScale, max: size });
+  // The digit sizes' defaults are capped at the canvas (as digitScenes caps them); given values
+  // must fit it. VOC has no digits: the flags are only type-checked there.
+  const givenFlags = String(v.given).split(',');
+  const scale = (k: 'min-scale' | 'max-scale', min: number): number => {
+    const x = num(k, v[k] as string, { int: true, min: data === 'voc' ? 1 : min, ...(data === 'voc' || !givenFlags.includes(k) ? {} : { max: size }) });
+    return data === 'voc' || givenFlags.includes(k) ? x : Math.max(Math.min(x, size), min);
+  };
+  const minScale = scale('min-scale', 4);
+  const maxScale = scale('max-scale', minScale);
   const task = String(v.task);
   if (task !== 'digits' && task !== 'context') throw new UsageError(`--task: unknown task '${task}'; use digits or context.`);
   const fragment = num('fragment', v.fragment as string, { int: true, min: 2, max: size });
