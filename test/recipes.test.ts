@@ -31,4 +31,10 @@ describe('demoConfig', () => {
     expect(hg.demoConfig({ steps: hg.DEMO_STEPS.gpu, eta: 0.8, model: 'emanet' })).toEqual(demoCliConfig('emanet', ['--steps', '3000', '--eta', '0.8']));
     expect(hg.DEMO_STEPS.gpu).toBe(3000);
   });
+
+  test('--task context brings 2–4 digits per scene unless the digit counts are given', () => {
+    expect(demoCliConfig('hemnet', ['--task', 'context'])).toMatchObject({ task: 'context', minDigits: 2, maxDigits: 4 });
+    expect(demoCliConfig('hemnet', ['--task=context', '--max-digits', '3'])).toMatchObject({ task: 'context', minDigits: 2, maxDigits: 3 });
+    expect(demoCliConfig('hemnet', ['--task', 'digits'])).toMatchObject({ minDigits: 1, maxDigits: 3 });
+  });
 });

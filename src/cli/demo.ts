@@ -63,10 +63,18 @@ export const DEMO_SPEC: Spec = {
   quick: { type: 'boolean', help: 'a few steps on a few scenes (a smoke test, not a result)' },
 };
 
-/** The recipe's flags that `argv` does not set itself, to put before `argv`. */
+/**
+ * With --task context, the recipe's digits per scene: 2–4, so that every scene has the whole digit
+ * and at least one fragment (with 1–3, a third of the scenes would have no fragment to read).
+ */
+const CONTEXT_RECIPE: Record<string, string> = { 'min-digits': '2', 'max-digits': '4' };
+
+/** The recipe's flags that `argv` does not set itself, to put before `argv` (the context task's digit counts with --task context). */
 export function recipeFlags(argv: string[], recipe: Record<string, string> = DEMO_RECIPE): string[] {
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
-  return Object.entries(recipe).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
+  const task = argv.includes('--task=context') || argv.some((a, i) => a === '--task' && argv[i + 1] === 'context');
+  const full = task ? { ...recipe, ...CONTEXT_RECIPE } : recipe;
+  return Object.entries(full).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
 }
 
 export async function runDemo(args: string[], interrupts: Interrupts | null = null): Promise<void> {
