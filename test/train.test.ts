@@ -293,7 +293,7 @@ describe('training', () => {
       const text = logs.join('\n');
       expect(text).toMatch(/seeds 5–6, context task/);
       expect(text).toMatch(/\| model \| validation mIoU \(%\), 2 seeds \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \| images\/s \|/);
-      expect(text).toMatch(/^\| plain \| \d+\.\d \(\d+\.\d–\d+\.\d, 2 seeds\) \| /m);
+      expect(text).toMatch(/^\| plain \| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d, 2 seeds\) \| /m);
       expect(await main(['demo', '--seeds', '0'])).toBe(2);
       expect(errors.join('\n')).toMatch(/--seeds: expected an integer ≥ 1, got '0'/);
     } finally {

@@ -182,8 +182,8 @@ function summaryTable(runs: Partial<Record<SegModelName, ModelRuns>>): string {
   const head = ['model', `validation mIoU (%)${n > 1 ? `, ${n} seeds` : ''}`, ...regions.map((k) => `pixel accuracy on ${k} (%)`), 'images/s'];
   const rows = entries.map(([k, m]) => [
     k,
-    formatSpread(m.results.map((r) => 100 * r.miou)),
-    ...regions.map((g) => formatSpread(m.results.map((r) => 100 * (r.regionAccuracy[g] ?? NaN)))),
+    formatSpread(m.results.map((r) => 100 * r.miou), 2),
+    ...regions.map((g) => formatSpread(m.results.map((r) => 100 * (r.regionAccuracy[g] ?? NaN)), 2)),
     meanOf(m.results.map((r) => r.imagesPerSecond)).toFixed(1),
   ]);
   const line = (c: string[]): string => `| ${c.join(' | ')} |`;
