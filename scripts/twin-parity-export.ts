@@ -30,6 +30,7 @@ import {
   type TrainConfig,
 } from '../src/index.node.ts';
 import { DataRng, mixSeed } from '../src/data/rng.ts';
+import { joinParts } from '../src/io/safetensors.ts';
 
 export interface ParityCase {
   model: SegModelName;
@@ -141,19 +142,10 @@ export async function exportParityCase(c: ParityCase): Promise<ParityFiles> {
     out.eval_logits = { data: await evalLogits.read(), shape: [...evalLogits.shape] };
     evalLogits.dispose();
     const meta = { case: JSON.stringify({ ...c, lr, step: WARM_STEPS, dropout: 0, inChannels, classes, ignoreIndex: IGNORE_LABEL }) };
-    return { init, stepped, expect: concat(encodeSafetensors(out, meta, 'twin parity')) };
+    return { init, stepped, expect: joinParts(encodeSafetensors(out, meta, 'twin parity')) };
   } finally {
     optimizer.dispose();
     model.dispose();
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { parseTrainFlags } from '../src/cli/args.ts';
+import { joinParts } from '../src/io/safetensors.ts';
 
 let dir = '';
 beforeAll(async () => {
@@ -40,13 +41,7 @@ async function checkpointBytes(model: hg.SegNet, opt: hg.Optimizer<object>, step
   await hg.writeTrainingCheckpoint(model, opt, step, CONFIG, history, async (input) => {
     parts = hg.encodeSafetensors(await hg.readToHost(input), input.metadata);
   });
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return joinParts(parts);
 }
 
 describe('training with the shared API', () => {

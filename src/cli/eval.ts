@@ -107,13 +107,13 @@ export async function basisCosine(mu0: Tensor): Promise<number> {
   const [K, C] = mu0.shape as [number, number];
   if (K < 2) return NaN;
   const m = await mu0.read();
-  const norm = (k: number): number => Math.hypot(...m.subarray(k * C, (k + 1) * C));
+  const norms = Array.from({ length: K }, (_, k) => Math.hypot(...m.subarray(k * C, (k + 1) * C)));
   let sum = 0;
   for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) {
     if (a === b) continue;
     let dot = 0;
     for (let c = 0; c < C; c++) dot += m[a * C + c]! * m[b * C + c]!;
-    sum += dot / (norm(a) * norm(b));
+    sum += dot / (norms[a]! * norms[b]!);
   }
   return sum / (K * (K - 1));
 }

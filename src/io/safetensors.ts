@@ -91,6 +91,17 @@ function fromLe(dtype: SafetensorsDtype, bytes: Uint8Array): HostData {
   return BigInt64Array.from({ length: n }, (_, i) => v.getBigInt64(i * 8, true));
 }
 
+/** encodeSafetensors' parts as one buffer (for callers that need the bytes whole, not streamed). */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
 /**
  * Encode host tensors and metadata as safetensors bytes (header + data), in the given key
  * order. Returns the parts (header first) so a writer can stream them without one big copy.

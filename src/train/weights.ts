@@ -8,7 +8,7 @@ import { fmt } from '../tensor/shape.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 import type { SegNet } from '../model/segnet.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
-import { decodeSafetensors, encodeSafetensors, type Checkpoint, type HostArray } from '../io/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, joinParts, type Checkpoint, type HostArray } from '../io/safetensors.ts';
 import type { TrainConfig } from './config.ts';
 import { restoreModel, restoreOptimizer, writeTrainingCheckpoint } from './checkpoint.ts';
 import { verifyCheckpoint, type ConfigChange, type History } from './checkpoint-verify.ts';
@@ -56,12 +56,7 @@ export async function saveWeights(run: RunState): Promise<Uint8Array> {
     run.history,
     async (input) => {
       const parts = encodeSafetensors(input.tensors as Record<string, HostArray>, input.metadata ?? {}, 'saveWeights');
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.byteLength;
-      }
+      const out = joinParts(parts);
       verifyCheckpoint(decodeSafetensors(out, 'saveWeights'), 'saveWeights');
       bytes = out;
     },
