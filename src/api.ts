@@ -96,7 +96,7 @@ export { crossEntropy, sigmoidCrossEntropy, IGNORE_LABEL, type CrossEntropyOptio
 export { defineKernel, registeredKernels, pipelineStats, type Kernel, type KernelOptions, type KernelVariants, type PipelineStats } from './kernels/registry.ts';
 export type { WgslModule, WgslInterface } from './kernels/wgsl-module.ts';
 export { hem, hemEStep, hemNStep, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './ops/hem/index.ts';
-export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';
+export { HEM, EMAU, BASES_AVERAGES, type HemModuleOptions, type BasesAverage } from './nn/hem-module.ts';
 export { Optimizer } from './optim/optimizer.ts';
 export type { OptimizerState, OptimizerStateInput, ParamGroup, HostTensor } from './optim/optimizer-types.ts';
 export { SGD, SGD_DEFAULTS, type SGDOptions } from './optim/sgd.ts';
@@ -150,7 +150,7 @@ export { BatchNorm, type BatchNormLayerOptions } from './nn/batchnorm.ts';
 export { ConvBnRelu, type ConvBnReluOptions } from './nn/conv-bn-relu.ts';
 export { Linear, type LinearOptions } from './nn/linear.ts';
 export { EmBlock, type EmBlockOptions } from './nn/em-block.ts';
-export { SegNet, type SegNetConfig, type SegModelName } from './model/segnet.ts';
+export { SegNet, SEG_MODELS, type SegNetConfig, type SegModelName } from './model/segnet.ts';
 export type { TrainConfig, DataName, OptimizerName } from './train/config.ts';
 export { batchIndices, gatherBatch, sampleBackground, type Dataset } from './train/batch.ts';
 export { buildModel, makeOptimizer, learningRate, digitSceneData } from './train/setup.ts';
@@ -162,5 +162,6 @@ export { verifyCheckpoint, type CheckpointInfo, type ConfigChange } from './trai
 export { saveWeights, readWeights, loadWeights, type RunState, type LoadedWeights } from './train/weights.ts';
 export { TrainingRun, type TrainingRunData, type EvaluateRunOptions } from './train/run.ts';
 export { demoConfig, DEMO_STEPS } from './train/recipes.ts';
+export { emDiagnostics, formatEmDiagnostics, type EmDiagnostics, type EmDiagnosticsOptions } from './train/em-diagnostics.ts';
 export { attentionMaps, gradientFlow, predictScenes, type AttentionMaps, type AttentionMapOptions, type GradientFlowOptions, type ScenePredictions } from './train/inspect.ts';
 export { decodeDigits } from './data/digits-asset.ts';

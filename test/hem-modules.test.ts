@@ -105,13 +105,14 @@ describe('HEM and EMAU modules', () => {
     return min;
   }
 
-  for (const Mod of [hg.HEM, hg.EMAU]) {
-    test(`${Mod.name}: unit-norm bases; the moving average after a training forward; none in eval mode`, async () => {
+  for (const Mod of [hg.HEM, hg.EMAU]) for (const rule of ['plain', 'l2norm', undefined] as const) {
+    test(`${Mod.name}, basesAverage ${rule ?? 'default (plain)'}: unit-norm initial bases; the moving average after a training forward against float64; none in eval mode`, async () => {
       const C = 12;
       const K = 5;
       const B = 3;
       const N = 17;
-      const m = new Mod({ channels: C, bases: K, seed: 9 });
+      const m = new Mod({ channels: C, bases: K, seed: 9, ...(rule ? { basesAverage: rule } : {}) });
+      expect(m.basesAverage).toBe(rule ?? 'plain');
       // Initial rows: N(0, 2/K) entries, norm ≈ √(2C/K) ≈ 2.2 before normalising; 0.5 is a safe floor.
       const mu0 = await expectUnitRows(m, C, K, 0.5);
       const x = hg.tensor(rng.f32(B * N * C), [B, N, C]);
@@ -119,22 +120,32 @@ describe('HEM and EMAU modules', () => {
       if (Mod === hg.EMAU) expect(r.options).toMatchObject({ eta: 1, temperature: 1, normalizeBases: true, detach: true });
       else expect(r.options).toMatchObject({ eta: 0.5, temperature: Math.sqrt(C), detach: false });
       const muT = Float64Array.from(await r.mu.read());
-      // normalise(0.9 μ⁽⁰⁾ + 0.1 mean_b μ⁽ᵀ⁾) on the host.
+      // 0.9 μ⁽⁰⁾ + 0.1 mean_b μ⁽ᵀ⁾ on the host, then (l2norm only) each row normalised.
       const blend = new Float64Array(K * C);
       for (let i = 0; i < K * C; i++) {
         let mean = 0;
         for (let b = 0; b < B; b++) mean += muT[b * K * C + i]!;
         blend[i] = 0.9 * mu0[i]! + 0.1 * (mean / B);
       }
-      const expected = normalizeRows(blend, K, C);
-      const blendNorm = minRowNorm(blend, K, C);
-      const updated = await expectUnitRows(m, C, K, blendNorm);
-      // f32: the blend's entries err by (γ_B + 4u) of the terms' size (≤ 1: μ⁽⁰⁾ and μ⁽ᵀ⁾ entries
-      // here are below 1), which the normalisation divides by the row norm; then the C-term sum of
-      // squares, sqrt, + ε and division add γ_C + 8 ULP relative to the result (|entries| ≤ 1).
-      const atol = (gammaN(B) + 4 * U) / blendNorm + gammaN(C) + 8 * ULP;
       expect(Math.max(...mu0.map(Math.abs), ...muT.map(Math.abs))).toBeLessThanOrEqual(1);
-      expectClose(updated, expected, { atol, rtol: 0, label: `${Mod.name} moving average` });
+      let updated: Float64Array;
+      if (rule === 'l2norm') {
+        const expected = normalizeRows(blend, K, C);
+        const blendNorm = minRowNorm(blend, K, C);
+        updated = await expectUnitRows(m, C, K, blendNorm);
+        // f32: the blend's entries err by (γ_B + 4u) of the terms' size (≤ 1: μ⁽⁰⁾ and μ⁽ᵀ⁾ entries
+        // here are below 1), which the normalisation divides by the row norm; then the C-term sum of
+        // squares, sqrt, + ε and division add γ_C + 8 ULP relative to the result (|entries| ≤ 1).
+        const atol = (gammaN(B) + 4 * U) / blendNorm + gammaN(C) + 8 * ULP;
+        expectClose(updated, expected, { atol, rtol: 0, label: `${Mod.name} moving average (l2norm)` });
+      } else {
+        // The paper's average, not normalised: the blend itself, within the f32 error of the
+        // batch mean and the two products and sum (γ_B + 4u of terms ≤ 1).
+        updated = Float64Array.from(await m.mu0.read());
+        expectClose(updated, blend, { atol: gammaN(B) + 4 * U, rtol: 0, label: `${Mod.name} moving average (plain)` });
+        // …and it is not the normalised rule: some row left norm 1 by more than the tolerance.
+        expect(Math.max(...Array.from({ length: K }, (_, k) => Math.abs(Math.hypot(...updated.subarray(k * C, (k + 1) * C)) - 1)))).toBeGreaterThan(1e-3);
+      }
       // It actually moved (so the comparison above is not trivially μ⁽⁰⁾ again).
       expect(Math.max(...updated.map((v, i) => Math.abs(v - mu0[i]!)))).toBeGreaterThan(1e-3);
       // Eval mode: μ⁽⁰⁾ stays, the very same tensor with the same values.
@@ -147,6 +158,10 @@ describe('HEM and EMAU modules', () => {
       m.dispose();
     });
   }
+
+  test('HEM refuses an unknown basesAverage, naming the choices', () => {
+    expect(() => new hg.HEM({ channels: 4, bases: 2, basesAverage: 'normalised' as never })).toThrow(/HEM: basesAverage must be 'plain' or 'l2norm', got "normalised"/);
+  });
 
   // C = 8, K = 4 (no padding) is where the fused layer's backward reads μ⁽⁰⁾ itself; the unfused
   // path always does.

@@ -26,7 +26,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const FIXTURE = new URL('./fixtures/segnet-4ad1b4d.safetensors', import.meta.url).pathname;
 
 const CONFIG: hg.TrainConfig = {
-  model: 'hemnet', eta: 0.5, iterations: 2, bases: 4, channels: 8, width: 4, dilation: 1, emGamma: 1,
+  model: 'hemnet', eta: 0.5, iterations: 2, bases: 4, channels: 8, width: 4, dilation: 1, emGamma: 1, basesAverage: 'plain',
   data: 'digits', vocRoot: null, size: 16, trainScenes: 8, valScenes: 4,
   minDigits: 1, maxDigits: 2, minScale: 8, maxScale: 14, threshold: 0.5, maxOverlap: 1, task: 'digits', fragment: 12, bgKeep: 0.5,
   optimizer: 'adamw', lr: 0.01, warmup: 1, steps: 4, batch: 2, seed: 7,

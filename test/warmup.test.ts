@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 
 const TINY: hg.TrainConfig = {
-  model: 'hemnet', eta: 0.5, iterations: 2, bases: 4, channels: 8, width: 4, dilation: 1, emGamma: 1,
+  model: 'hemnet', eta: 0.5, iterations: 2, bases: 4, channels: 8, width: 4, dilation: 1, emGamma: 1, basesAverage: 'plain',
   data: 'digits', vocRoot: null, size: 16, trainScenes: 4, valScenes: 2,
   minDigits: 1, maxDigits: 2, minScale: 8, maxScale: 14, threshold: 0.5, maxOverlap: 1, task: 'digits', fragment: 12, bgKeep: 0.5,
   optimizer: 'adamw', lr: 0.01, warmup: 1, steps: 2, batch: 2, seed: 7,

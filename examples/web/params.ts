@@ -4,8 +4,9 @@
  * on the page; the page then trains nothing until the URL is fixed.
  *   ?model=emanet&steps=6&trainScenes=16&valScenes=8&autostart=1
  */
+import { SEG_MODELS, type SegModelName } from '../../src/model/segnet.ts';
 
-export type PageModel = 'hemnet' | 'emanet' | 'plain';
+export type PageModel = SegModelName;
 
 /** What the URL may set; absent values fall back to the demo's recipe (demoConfig). */
 export interface PageParams {
@@ -65,7 +66,7 @@ const RULES: Record<string, Rule> = {
   figureEvery: { kind: 'int', min: 1, max: 1_000_000 },
 };
 
-const MODELS: readonly PageModel[] = ['hemnet', 'emanet', 'plain'];
+const MODELS: readonly PageModel[] = SEG_MODELS;
 const KNOWN = ['model', 'autostart', 'benchN', ...Object.keys(RULES)];
 
 function describe(rule: Rule): string {

@@ -4,7 +4,8 @@
  * TrainConfig (src/train/config.ts).
  */
 import { parseArgs } from 'node:util';
-import type { SegModelName } from '../model/segnet.ts';
+import { SEG_MODELS, type SegModelName } from '../model/segnet.ts';
+import { BASES_AVERAGES, type BasesAverage } from '../nn/hem-module.ts';
 import { TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
 
 export class UsageError extends Error {}
@@ -53,8 +54,8 @@ export interface TrainFlags extends TrainConfig {
 export type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; help: string; default?: string; shown?: string }>;
 
 export const TRAIN_SPEC: Spec = {
-  model: { type: 'string', help: "hemnet | emanet | plain (no EM unit)", default: 'hemnet' },
-  eta: { type: 'string', help: 'HEM step size η ∈ (0, 1] (hemnet only; emanet is η = 1)', default: '0.5' },
+  model: { type: 'string', help: 'hemnet | emanet | pooling (the HEM unit with one base: global average pooling) | plain (no EM unit)', default: 'hemnet' },
+  eta: { type: 'string', help: 'HEM step size η ∈ (0, 1] (hemnet and pooling; emanet is η = 1)', default: '0.5' },
   iterations: { type: 'string', help: 'EM iterations T during training', default: '3' },
   steps: { type: 'string', help: 'optimizer steps', default: '300' },
   batch: { type: 'string', help: 'images per step', default: '8' },
@@ -78,6 +79,7 @@ export const TRAIN_SPEC: Spec = {
   channels: { type: 'string', help: 'channels C entering the EM unit', default: '64' },
   width: { type: 'string', help: 'backbone width w (stem channels w, 2w, 2w; head 2w)', default: '32' },
   dilation: { type: 'string', help: 'dilation of the 3×3 convs at output stride 4 (wider receptive field)', default: '1' },
+  'bases-average': { type: 'string', help: "how the EM bases μ⁽⁰⁾ follow the batches: 'plain' (the paper's moving average) or 'l2norm' (each base of the average l2-normalised: hemgpu's rule before issue 22, which collapses HEMNet's bases)", default: 'plain' },
   'em-gamma': { type: 'string', help: "initial γ of the norm closing the EM unit's residual branch (0: the unit starts as the identity; EMANet: 1)", default: '0' },
   warmup: { type: 'string', help: 'linear learning-rate warm-up steps before the poly schedule', default: '0' },
   'bg-keep': { type: 'string', help: 'share ∈ (0, 1] of background pixels kept in the training loss, drawn per step (the rest ignored: the background weighs less)', default: '1' },
@@ -174,8 +176,12 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const v = parse(command, spec, argv);
   if (v.help) return null;
   const model = String(v.model ?? 'hemnet'); // the demo's spec has no --model (it trains all three)
-  if (!['hemnet', 'emanet', 'plain'].includes(model)) {
-    throw new UsageError(`--model: unknown model '${model}'; use hemnet, emanet or plain.`);
+  if (!(SEG_MODELS as readonly string[]).includes(model)) {
+    throw new UsageError(`--model: unknown model '${model}'; use ${SEG_MODELS.join(', ')}.`);
+  }
+  const basesAverage = String(v['bases-average']);
+  if (!(BASES_AVERAGES as readonly string[]).includes(basesAverage)) {
+    throw new UsageError(`--bases-average: unknown rule '${basesAverage}'; use ${BASES_AVERAGES.join(' or ')}.`);
   }
   const optimizer = String(v.optimizer);
   if (optimizer !== 'sgd' && optimizer !== 'adamw') throw new UsageError(`--optimizer: unknown optimizer '${optimizer}'; use sgd or adamw.`);
@@ -233,6 +239,7 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
     width: num('width', v.width as string, { int: true, min: 1 }),
     dilation: num('dilation', v.dilation as string, { int: true, min: 1 }),
     emGamma: num('em-gamma', v['em-gamma'] as string),
+    basesAverage: basesAverage as BasesAverage,
     warmup: num('warmup', v.warmup as string, { int: true, min: 0 }),
     bgKeep: num('bg-keep', v['bg-keep'] as string, { min: 0, minExclusive: true, max: 1 }),
     out: String(v.out),

@@ -42,7 +42,7 @@ export function parseIterationList(v: string): number[] {
 }
 
 /** The fields a table over checkpoints needs them to share (the seed, and only it, may differ). */
-const SHARED: (keyof TrainConfig)[] = ['model', 'iterations', 'eta', 'task', 'data', 'size', 'steps', 'bases', 'channels', 'width'];
+const SHARED: (keyof TrainConfig)[] = ['model', 'iterations', 'eta', 'basesAverage', 'task', 'data', 'size', 'steps', 'bases', 'channels', 'width'];
 
 export async function runEval(argv: string[]): Promise<void> {
   const values = parse('eval', EVAL_SPEC, argv);

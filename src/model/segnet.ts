@@ -4,8 +4,10 @@
  *   EM unit in EMANet's frame (1×1 conv → HEM/EM → ReLU → 1×1 conv + BN → + input → ReLU) →
  *   3×3 conv-BN-ReLU → dropout → 1×1 classifier → bilinear upsampling to the input size.
  * Variants: 'hemnet' (η, T from the config, τ = √C, gradients through every iteration),
- * 'emanet' (the EMANet preset, η = 1), 'plain' (no EM unit) — identical otherwise, for fair
- * comparison. The layers are src/nn/'s; their names are the checkpoint keys.
+ * 'emanet' (the EMANet preset, η = 1), 'pooling' (hemnet's unit with one base, K = 1: γ = 1 at
+ * every pixel, so the unit returns one vector per image, a blend of μ⁽⁰⁾ and the image's mean
+ * feature — global average pooling in the same frame, the baseline attention must beat),
+ * 'plain' (no EM unit) — identical otherwise, for fair comparison. The layers are src/nn/'s; their names are the checkpoint keys.
  */
 import { dropout } from '../ops/dropout.ts';
 import { upsampleBilinear } from '../ops/upsample.ts';
@@ -14,10 +16,12 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { Conv2d } from '../nn/conv2d.ts';
 import { ConvBnRelu } from '../nn/conv-bn-relu.ts';
 import { EmBlock, type EmBlockOptions } from '../nn/em-block.ts';
+import type { BasesAverage } from '../nn/hem-module.ts';
 import { Module } from '../nn/module.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 
-export type SegModelName = 'hemnet' | 'emanet' | 'plain';
+export const SEG_MODELS = ['hemnet', 'emanet', 'pooling', 'plain'] as const;
+export type SegModelName = (typeof SEG_MODELS)[number];
 
 export interface SegNetConfig {
   model: SegModelName;
@@ -25,11 +29,11 @@ export interface SegNetConfig {
   classes: number;
   /** Channels C entering the EM unit. */
   channels: number;
-  /** EM bases K. */
+  /** EM bases K ('pooling' has one, whatever is given here). */
   bases: number;
   /**
-   * HEM step size η, used by 'hemnet' only: 'emanet' is EMANet's η = 1 whatever is given here
-   * (so one config can describe all three variants), and 'plain' has no EM unit.
+   * HEM step size η, used by 'hemnet' and 'pooling': 'emanet' is EMANet's η = 1 whatever is given
+   * here (so one config can describe every variant), and 'plain' has no EM unit.
    */
   eta: number;
   /** EM iterations T during training. */
@@ -47,6 +51,8 @@ export interface SegNetConfig {
    * a random branch; EMANet initialises it to 1).
    */
   emGamma?: number;
+  /** How the EM unit's μ⁽⁰⁾ follows the batches (HemModuleOptions.basesAverage; default 'plain', the paper's). */
+  basesAverage?: BasesAverage;
 }
 
 export class SegNet extends Module {
@@ -58,7 +64,7 @@ export class SegNet extends Module {
 
   constructor(readonly config: SegNetConfig) {
     super();
-    checkOptions('SegNet', config, optionKeys<SegNetConfig>({ model: true, inChannels: true, classes: true, channels: true, bases: true, eta: true, iterations: true, seed: true, dropout: true, width: true, dilation: true, emGamma: true }), 'config field');
+    checkOptions('SegNet', config, optionKeys<SegNetConfig>({ model: true, inChannels: true, classes: true, channels: true, bases: true, eta: true, iterations: true, seed: true, dropout: true, width: true, dilation: true, emGamma: true, basesAverage: true }), 'config field');
     const s = config.seed;
     const C = config.channels;
     const w = config.width ?? 32;
@@ -98,8 +104,20 @@ export class SegNet extends Module {
   }
 }
 
-/** The EM unit of a 'hemnet' or 'emanet' config: HEM with the config's η, or EMAU (η = 1, no η passed). */
+/**
+ * The EM unit of a model, decided here only: 'hemnet', HEM with the config's η and K; 'pooling',
+ * the same with K = 1; 'emanet', EMAU (η = 1, no η passed).
+ */
 function emUnit(config: SegNetConfig, seed: number, gamma: number): EmBlockOptions {
-  const common = { channels: config.channels, bases: config.bases, iterations: config.iterations, seed, gamma };
-  return config.model === 'emanet' ? { unit: 'emau', ...common } : { unit: 'hem', eta: config.eta, ...common };
+  const common = {
+    channels: config.channels,
+    bases: config.model === 'pooling' ? 1 : config.bases,
+    iterations: config.iterations,
+    seed,
+    gamma,
+    ...(config.basesAverage === undefined ? {} : { basesAverage: config.basesAverage }),
+  };
+  if (config.model === 'emanet') return { unit: 'emau', ...common };
+  if (config.model === 'hemnet' || config.model === 'pooling') return { unit: 'hem', eta: config.eta, ...common };
+  throw new Error(`SegNet: unknown model '${String(config.model)}'; use ${SEG_MODELS.join(', ')}.`);
 }

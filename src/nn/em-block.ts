@@ -7,7 +7,7 @@ import { add, relu } from '../ops/elementwise.ts';
 import { reshape } from '../ops/layout.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { HemTrace } from '../ops/hem/index.ts';
-import { HEM, EMAU } from './hem-module.ts';
+import { HEM, EMAU, type BasesAverage } from './hem-module.ts';
 import { BatchNorm } from './batchnorm.ts';
 import { Conv2d } from './conv2d.ts';
 import { Module } from './module.ts';
@@ -25,6 +25,8 @@ interface EmBlockCommon {
   seed: number;
   /** Initial γ of the norm closing the residual branch (default 1, EMANet's; 0 starts as the identity). */
   gamma?: number;
+  /** How the EM layer's μ⁽⁰⁾ follows the batches (HemModuleOptions.basesAverage; default 'plain'). */
+  basesAverage?: BasesAverage;
 }
 
 /**
@@ -43,7 +45,7 @@ export class EmBlock extends Module {
 
   constructor(options: EmBlockOptions) {
     super();
-    checkOptions('EmBlock', options, ['unit', 'channels', 'bases', 'iterations', 'seed', 'gamma', 'eta']);
+    checkOptions('EmBlock', options, ['unit', 'channels', 'bases', 'iterations', 'seed', 'gamma', 'eta', 'basesAverage']);
     const C = positiveInt('EmBlock', 'channels', options.channels);
     const seed = options.seed;
     this.conv1 = this.child('conv1', new Conv2d({ inChannels: C, outChannels: C, kernelSize: 1, bias: true, seed }));
@@ -54,15 +56,16 @@ export class EmBlock extends Module {
 
   private static emLayer(o: EmBlockOptions): HEM {
     const { channels, bases, iterations, seed } = o;
+    const common = { channels, bases, iterations, seed, ...(o.basesAverage === undefined ? {} : { basesAverage: o.basesAverage }) };
     const eta = (o as { eta?: unknown }).eta; // typed `never` for 'emau': refused here for untyped callers
     if (o.unit === 'emau') {
       if (eta !== undefined) {
         throw new Error(`EmBlock: the 'emau' unit is EMANet's EM attention (η = 1) and takes no eta, got eta ${String(eta)}; use unit 'hem' for another step size.`);
       }
-      return new EMAU({ channels, bases, iterations, seed });
+      return new EMAU(common);
     }
     if (o.unit !== 'hem') throw new Error(`EmBlock: unknown unit '${String((o as { unit: unknown }).unit)}'; use 'hem' or 'emau'.`);
-    return new HEM(o.eta === undefined ? { channels, bases, iterations, seed } : { channels, bases, eta: o.eta, iterations, seed });
+    return new HEM(o.eta === undefined ? common : { ...common, eta: o.eta });
   }
 
   forward(x: Tensor, opts: { iterations?: number; trace?: boolean } = {}): Tensor {

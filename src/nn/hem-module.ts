@@ -1,8 +1,13 @@
 /**
  * HEM and EMAU modules: the HEM layer with its initial bases μ⁽⁰⁾ held as a buffer (not a
- * parameter) that follows EMANet's moving average during training:
- *   μ⁽⁰⁾ ← normalise(m · μ⁽⁰⁾ + (1 − m) · mean over the batch of μ⁽ᵀ⁾),  m = 0.9,
- * each base l2-normalised. Initialisation as EMANet: N(0, 2/K) per entry, l2-normalised.
+ * parameter) that follows the moving average the paper cites (BatchNorm's running mean; EMANet's
+ * train.py) during training:
+ *   μ⁽⁰⁾ ← m · μ⁽⁰⁾ + (1 − m) · mean over the batch of μ⁽ᵀ⁾,  m = 0.9   (basesAverage 'plain'),
+ * with no normalisation after the average: HEMNet's μ⁽ᵀ⁾ lives at the features' scale and μ⁽⁰⁾
+ * follows it there. Initialisation as EMANet: N(0, 2/K) per entry, each base l2-normalised.
+ * basesAverage 'l2norm' is the rule hemgpu used before (each base of the average l2-normalised),
+ * kept to reproduce runs trained with it; it pulls HEMNet's bases onto the image mean (they
+ * collapse into one) unless the features' spread is large against τ (docs/math.md).
  */
 import { noGrad } from '../autograd/tape.ts';
 import { randn } from '../ops/create.ts';
@@ -22,9 +27,18 @@ export interface HemModuleOptions extends Omit<HemOptions, 'trace'> {
   bases: number;
   /** Moving-average momentum of μ⁽⁰⁾ (EMANet: 0.9). */
   momentum?: number;
+  /**
+   * How μ⁽⁰⁾ follows the batches' μ⁽ᵀ⁾: 'plain' (default), the moving average the paper cites,
+   * not normalised; 'l2norm', the average with each base l2-normalised (hemgpu before issue 22).
+   */
+  basesAverage?: BasesAverage;
   /** Seed for the initial bases. */
   seed?: number;
 }
+
+/** The moving-average rules of μ⁽⁰⁾ (see HemModuleOptions.basesAverage). */
+export const BASES_AVERAGES = ['plain', 'l2norm'] as const;
+export type BasesAverage = (typeof BASES_AVERAGES)[number];
 
 function l2normRows(m: Tensor): Tensor {
   return div(m, add(sqrt(sum(mul(m, m), -1, { keepdim: true })), HEM_EPS));
@@ -32,9 +46,10 @@ function l2normRows(m: Tensor): Tensor {
 
 export class HEM extends Module {
   readonly momentum: number;
+  readonly basesAverage: BasesAverage;
   readonly options: HemOptions;
 
-  /** The initial bases μ⁽⁰⁾, [K, C], l2-normalised rows: the buffer 'mu0', replaced (not mutated) by updates. */
+  /** The initial bases μ⁽⁰⁾, [K, C] (l2-normalised rows at initialisation): the buffer 'mu0', replaced (not mutated) by updates. */
   get mu0(): Tensor {
     return this.buffers().get('mu0')!;
   }
@@ -42,7 +57,7 @@ export class HEM extends Module {
   constructor(readonly config: HemModuleOptions) {
     super();
     const name = this instanceof EMAU ? 'EMAU' : 'HEM';
-    checkOptions(name, config, [...HEM_OPTION_KEYS.filter((k) => k !== 'trace'), 'channels', 'bases', 'momentum', 'seed']);
+    checkOptions(name, config, [...HEM_OPTION_KEYS.filter((k) => k !== 'trace'), 'channels', 'bases', 'momentum', 'basesAverage', 'seed']);
     const { channels: C, bases: K } = config;
     for (const [name, v] of [['channels', C], ['bases', K]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`HEM: ${name} must be a positive integer, got ${String(v)}.`);
@@ -51,7 +66,11 @@ export class HEM extends Module {
     if (!(this.momentum >= 0 && this.momentum < 1)) {
       throw new Error(`HEM: momentum must be in [0, 1), got ${String(config.momentum)}.`);
     }
-    const { channels: _c, bases: _k, momentum: _m, seed: _s, ...opts } = config;
+    this.basesAverage = config.basesAverage ?? 'plain';
+    if (!BASES_AVERAGES.includes(this.basesAverage)) {
+      throw new Error(`${name}: basesAverage must be ${BASES_AVERAGES.map((r) => `'${r}'`).join(' or ')}, got ${JSON.stringify(config.basesAverage)}.`);
+    }
+    const { channels: _c, bases: _k, momentum: _m, basesAverage: _a, seed: _s, ...opts } = config;
     this.options = opts;
     this.buffer('mu0', tidy(() => noGrad(() => l2normRows(randn([K, C], { seed: config.seed ?? 1, std: Math.sqrt(2 / K) })))));
   }
@@ -76,10 +95,13 @@ export class HEM extends Module {
     return r;
   }
 
-  /** μ⁽⁰⁾ ← normalise(m μ⁽⁰⁾ + (1 − m) mean_b μ⁽ᵀ⁾). */
+  /** μ⁽⁰⁾ ← m μ⁽⁰⁾ + (1 − m) mean_b μ⁽ᵀ⁾ ('plain'), or that average with each base l2-normalised ('l2norm'). */
   updateBases(muFinal: Tensor): void {
     const next = tidy(() =>
-      noGrad(() => l2normRows(add(mul(this.mu0, this.momentum), mul(mean(muFinal, 0), 1 - this.momentum)))),
+      noGrad(() => {
+        const avg = add(mul(this.mu0, this.momentum), mul(mean(muFinal, 0), 1 - this.momentum));
+        return this.basesAverage === 'l2norm' ? l2normRows(avg) : avg;
+      }),
     );
     this.buffer('mu0', next); // disposes the previous bases
   }

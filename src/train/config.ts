@@ -6,6 +6,7 @@
  */
 import type { DigitTask } from '../data/digit-scenes.ts';
 import type { SegModelName } from '../model/segnet.ts';
+import type { BasesAverage } from '../nn/hem-module.ts';
 
 export type DataName = 'digits' | 'voc';
 export type OptimizerName = 'sgd' | 'adamw';
@@ -27,6 +28,11 @@ export interface TrainConfig {
   dilation: number;
   /** Initial γ of the norm closing the EM unit's residual branch (0: the unit starts as the identity). */
   emGamma: number;
+  /**
+   * How the EM unit's μ⁽⁰⁾ follows the batches: 'plain', the paper's moving average (the default);
+   * 'l2norm', each base of the average l2-normalised (every checkpoint written before the field).
+   */
+  basesAverage: BasesAverage;
 
   // The data.
   data: DataName;
@@ -103,6 +109,7 @@ export const TRAIN_CONFIG_FIELDS: Record<keyof TrainConfig, FieldSpec> = {
   width: f('integer', 'width'),
   dilation: f('integer', 'dilation'),
   emGamma: f('number', 'em-gamma'),
+  basesAverage: f('string', 'bases-average', true, 'l2norm'),
   data: f('string', 'data'),
   vocRoot: f('string|null', 'voc-root'),
   size: f('integer', 'size'),

@@ -17,24 +17,37 @@ import type { GradientFlow } from '../viz/training-charts.ts';
 import { gatherBatch, type Dataset } from './batch.ts';
 import { argmaxLastAxis } from './metrics.ts';
 
-/** Features entering the HEM layer ([1, N, C] after the unit's 1×1 conv) for validation scene `index`. */
-async function features(model: SegNet, val: Dataset, index: number): Promise<{ y: Float32Array; H: number; W: number; C: number }> {
-  const { x } = gatherBatch(val, [index]);
+/**
+ * Features entering the EM layer ([n, H·W, C] after the unit's 1×1 conv, eval mode) for the
+ * validation scenes `indices`, row-major on the host.
+ */
+export async function emInputs(model: SegNet, val: Dataset, indices: number[]): Promise<{ y: Float32Array; H: number; W: number; C: number }> {
+  if (!model.em) throw new Error('emInputs: the plain model has no EM unit.');
+  const { x } = gatherBatch(val, indices);
   const was = model.training;
   model.eval();
-  const t = tidy(() =>
-    noGrad(() => {
-      let h = tensor(x, [1, val.height, val.width, val.channels]);
-      for (const l of model.stem) h = l.forward(h);
-      h = model.pre.forward(h);
-      return model.em!.conv1.forward(h);
-    }),
-  );
-  model.train(was);
+  let t;
+  try {
+    t = tidy(() =>
+      noGrad(() => {
+        let h = tensor(x, [indices.length, val.height, val.width, val.channels]);
+        for (const l of model.stem) h = l.forward(h);
+        h = model.pre.forward(h);
+        return model.em!.conv1.forward(h);
+      }),
+    );
+  } finally {
+    model.train(was);
+  }
   const [, H, W, C] = t.shape as [number, number, number, number];
   const y = await t.read();
   t.dispose();
   return { y, H, W, C };
+}
+
+/** Features entering the HEM layer ([1, N, C] after the unit's 1×1 conv) for validation scene `index`. */
+function features(model: SegNet, val: Dataset, index: number): Promise<{ y: Float32Array; H: number; W: number; C: number }> {
+  return emInputs(model, val, [index]);
 }
 
 function checkScene(op: string, val: Dataset, scene: number): void {

@@ -27,6 +27,7 @@ const DEMO: Omit<TrainConfig, 'out'> = {
   width: 16,
   dilation: 2,
   emGamma: 0,
+  basesAverage: 'plain',
   data: 'digits',
   vocRoot: null,
   size: 64,

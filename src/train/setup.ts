@@ -40,7 +40,7 @@ export function digitSceneData(config: SceneConfig, source?: DigitSource): { tra
 
 /** The model a config describes, for data with `data.channels` channels and `data.classes` classes. */
 export function buildModel(
-  config: Pick<TrainConfig, 'model' | 'channels' | 'bases' | 'eta' | 'iterations' | 'seed'> & Partial<Pick<TrainConfig, 'width' | 'dilation' | 'emGamma'>>,
+  config: Pick<TrainConfig, 'model' | 'channels' | 'bases' | 'eta' | 'iterations' | 'seed'> & Partial<Pick<TrainConfig, 'width' | 'dilation' | 'emGamma' | 'basesAverage'>>,
   data: Pick<Dataset, 'channels' | 'classes'>,
 ): SegNet {
   return new SegNet({
@@ -55,6 +55,8 @@ export function buildModel(
     width: config.width,
     dilation: config.dilation,
     emGamma: config.emGamma, // only the initial value: a checkpoint's γ is loaded over it
+    // A config from before the field trained with the normalised rule (TRAIN_CONFIG_FIELDS' absent value).
+    basesAverage: config.basesAverage ?? 'l2norm',
   });
 }
 
