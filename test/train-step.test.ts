@@ -149,7 +149,10 @@ describe('compatibility', () => {
     const saved = JSON.parse(ck.metadata.flags!) as hg.TrainConfig;
     expect(saved).toMatchObject({ model: 'hemnet', channels: 8, width: 4, steps: 2 });
     const { val } = hg.loadData(saved);
+    // Written before basesAverage existed: it trained with the l2-normalised average, and loads with it.
+    expect(saved.basesAverage).toBeUndefined();
     const model = hg.buildModel(saved, val);
+    expect(model.em!.em.basesAverage).toBe('l2norm');
     const r = hg.restoreModel(ck, FIXTURE, model, saved);
     expect(r.step).toBe(2);
     for (const [k, p] of model.parameters()) expect(bits(await p.read()), k).toEqual(bits(ck.tensors[`param.${k}`]!.data as Float32Array));
@@ -159,6 +162,10 @@ describe('compatibility', () => {
     const run = await hg.train({ ...saved, steps: 3, out: join(dir, 'resumed'), resume: FIXTURE });
     expect(run.history.loss).toHaveLength(3);
     expect(run.history.loss.slice(0, 2)).toEqual(r.history.loss);
+    expect(run.model.em!.em.basesAverage).toBe('l2norm');
+    // The resumed run's checkpoint records the rule it trained with.
+    const resumed = await hg.loadCheckpoint(run.checkpoint);
+    expect(JSON.parse(resumed.metadata.flags!)).toMatchObject({ basesAverage: 'l2norm' });
     run.model.dispose();
   });
 

@@ -3,6 +3,7 @@ import cliProgress from 'cli-progress';
 import type { TrainHooks, TrainResult } from '../train/trainer.ts';
 import type { Dataset } from '../train/batch.ts';
 import type { Interrupts } from './interrupt.ts';
+import { formatEmDiagnostics } from '../train/em-diagnostics.ts';
 
 /**
  * Console hooks: a progress bar on a terminal, a line every 10% otherwise. With `interrupts`, a
@@ -40,8 +41,10 @@ export function consoleHooks(label: string, quiet: boolean, interrupts: Interrup
         }
       }
     },
-    onEval({ step, miou }) {
-      if (!quiet && !bar) console.log(`${label}: step ${step}  validation mIoU ${miou.toFixed(4)}`);
+    onEval({ step, miou, em }) {
+      if (quiet || bar) return;
+      console.log(`${label}: step ${step}  validation mIoU ${miou.toFixed(4)}`);
+      if (em) console.log(`${label}: step ${step}  ${formatEmDiagnostics(em)}`);
     },
     onCheckpoint(path, step) {
       if ((!quiet && !bar) || interrupts?.signal) console.log(`${label}: checkpoint ${path} (step ${step})`);
@@ -73,6 +76,7 @@ export function printResult(label: string, r: TrainResult): void {
   console.log(`  per-class IoU (${classLegend(r.val)}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
   const regions = regionLine(r.regionAccuracy);
   if (regions) console.log(`  ${regions}`);
+  if (r.em) console.log(`  ${formatEmDiagnostics(r.em)}`);
 }
 
 /** "pixel accuracy on fragments 0.612, whole 0.901" for a dataset with regions (the context task), else ''. */

@@ -12,7 +12,7 @@ import { evaluate, type Evaluation } from '../train/evaluate.ts';
 import { restoreModel } from '../train/checkpoint.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
 import type { TrainConfig } from '../train/config.ts';
-import type { Tensor } from '../tensor/tensor.ts';
+import { emDiagnostics, formatEmDiagnostics } from '../train/em-diagnostics.ts';
 import { formatSpread } from '../train/stats.ts';
 import { classLegend, evalProgress, regionLine } from './console.ts';
 
@@ -82,7 +82,8 @@ export async function runEval(argv: string[]): Promise<void> {
     const model = buildModel(saved, val);
     try {
       restoreModel(ck, path, model, saved);
-      if (model.em) console.log(`${path}: EM bases μ⁽⁰⁾: mean pairwise cosine ${(await basisCosine(model.em.em.mu0)).toFixed(3)} (1: the bases have collapsed into one; the attention is then uniform)`);
+      const em = await emDiagnostics(model, val, { batch });
+      if (em) console.log(`${path}: ${formatEmDiagnostics(em)}`);
       for (const T of iterations) {
         const progress = single ? evalProgress(val.count) : null;
         let r: Evaluation;
@@ -100,22 +101,6 @@ export async function runEval(argv: string[]): Promise<void> {
     }
   }
   if (!single) console.log(`\n${tableOverCheckpoints(first, paths.length, rows)}`);
-}
-
-/** Mean cosine between distinct rows of the bases [K, C]: near 1 when they have collapsed into one direction. */
-export async function basisCosine(mu0: Tensor): Promise<number> {
-  const [K, C] = mu0.shape as [number, number];
-  if (K < 2) return NaN;
-  const m = await mu0.read();
-  const norms = Array.from({ length: K }, (_, k) => Math.hypot(...m.subarray(k * C, (k + 1) * C)));
-  let sum = 0;
-  for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) {
-    if (a === b) continue;
-    let dot = 0;
-    for (let c = 0; c < C; c++) dot += m[a * C + c]! * m[b * C + c]!;
-    sum += dot / (norms[a]! * norms[b]!);
-  }
-  return sum / (K * (K - 1));
 }
 
 function printOne(path: string, saved: TrainConfig, T: number, scenes: number, r: Evaluation, legend: string): void {

@@ -13,6 +13,7 @@ import { TRAIN_CONFIG_FIELDS, withAbsentFields, type TrainConfig } from './confi
 import { buildModel, makeOptimizer } from './setup.ts';
 import { scheduledStep } from './step.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
+import { emDiagnostics, type EmDiagnostics } from './em-diagnostics.ts';
 import { restoreModel, restoreOptimizer, type ConfigChange, type History } from './checkpoint.ts';
 import { saveWeights, type LoadedWeights, type RunState } from './weights.ts';
 
@@ -101,14 +102,16 @@ export class TrainingRun {
   }
 
   /**
-   * Validation metrics (batch config.batch) on `val`; the mIoU is recorded in history.val at the
+   * Validation metrics (batch config.batch) on `val`, with the EM unit's diagnostics on the first
+   * 32 validation scenes (`em`: null for plain); the mIoU is recorded in history.val at the
    * current step unless `iterations` asks for another T than training's.
    */
-  async evaluate(options: EvaluateRunOptions = {}): Promise<Evaluation> {
+  async evaluate(options: EvaluateRunOptions = {}): Promise<Evaluation & { em: EmDiagnostics | null }> {
     checkOptions('TrainingRun.evaluate', options, optionKeys<EvaluateRunOptions>({ iterations: true, onProgress: true }));
     const e = await evaluate(this.model, this.val, { batch: this.config.batch, ...options });
     if (options.iterations === undefined) this.history.val.push({ step: this.completed, miou: e.miou });
-    return e;
+    const em = await emDiagnostics(this.model, this.val, { batch: this.config.batch, ...(options.iterations === undefined ? {} : { iterations: options.iterations }) });
+    return { ...e, em };
   }
 
   /** What saveWeights stores. */

@@ -21,6 +21,7 @@ import type { ConfigChange, History } from './checkpoint.ts';
 import { NonFiniteTensorError, verifyCheckpoint } from './checkpoint-verify.ts';
 import { saveWeights, verifiedWeights } from './weights.ts';
 import { TrainingRun } from './run.ts';
+import type { EmDiagnostics } from './em-diagnostics.ts';
 
 export { batchIndices } from './batch.ts'; // where test/train.test.ts has always found it
 
@@ -32,6 +33,8 @@ export interface TrainResult {
   pixelAccuracy: number;
   /** Pixel accuracy on the validation set's regions (the context task: fragments, whole); {} when it has none. */
   regionAccuracy: Record<string, number>;
+  /** The EM unit's diagnostics after training (attention or pooling; src/train/em-diagnostics.ts); null for plain or when interrupted. */
+  em: EmDiagnostics | null;
   /** Timing over the run's steps after its first (which compiles the GPU pipelines). */
   secondsPerStep: number;
   imagesPerSecond: number;
@@ -45,7 +48,7 @@ export interface TrainResult {
 export interface TrainHooks {
   onStart?(info: { step: number; total: number }): void;
   onStep?(info: { step: number; total: number; loss: number; lr: number; imagesPerSecond: number }): void;
-  onEval?(info: { step: number; miou: number }): void;
+  onEval?(info: { step: number; miou: number; em: EmDiagnostics | null }): void;
   onCheckpoint?(path: string, step: number): void;
   /** Polled after every step; true stops training after writing a checkpoint (Ctrl-C). */
   shouldStop?(): boolean;
@@ -152,7 +155,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     const stop = hooks.shouldStop?.() ?? false;
     if (!stop && config.evalEvery > 0 && step % config.evalEvery === 0 && step < config.steps) {
       const e = await run.evaluate();
-      hooks.onEval?.({ step, miou: e.miou });
+      hooks.onEval?.({ step, miou: e.miou, em: e.em });
     }
     if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || stop) {
       await save(stop);
@@ -166,9 +169,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const done = step - timedFrom;
   const secs = (performance.now() - t0) / 1000;
   // Interrupted: the checkpoint is written; no validation pass (miou, iou and pixelAccuracy are NaN / empty).
-  const r = interrupted ? { miou: NaN, iou: [] as number[], pixelAccuracy: NaN, regionAccuracy: {} } : await run.evaluate();
+  const r = interrupted ? { miou: NaN, iou: [] as number[], pixelAccuracy: NaN, regionAccuracy: {}, em: null } : await run.evaluate();
   if (!interrupted) {
-    hooks.onEval?.({ step, miou: r.miou });
+    hooks.onEval?.({ step, miou: r.miou, em: r.em });
     await save(true);
   }
   opt.dispose();
@@ -179,6 +182,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     iou: r.iou,
     pixelAccuracy: r.pixelAccuracy,
     regionAccuracy: r.regionAccuracy,
+    em: r.em,
     secondsPerStep: done ? secs / done : 0,
     imagesPerSecond: done ? (done * config.batch) / secs : 0,
     checkpoint: ckPath,
