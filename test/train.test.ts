@@ -6,7 +6,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
 import { batchIndices, train } from '../src/train/trainer.ts';
@@ -207,8 +207,13 @@ describe('training', () => {
     expect(md.split('\n').filter((l) => /^\| \d/.test(l)).join('\n')).not.toMatch(/±/);
     expect(md).toMatch(/\d+\.\d \(\d+\.\d–\d+\.\d, 2 seeds\)/);
     const csv = readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('T,eta,seed,miou,seconds');
+    expect(csv[0]).toBe('T,eta,seed,miou,maxGamma,residual,rho,seconds');
     expect(csv).toHaveLength(6);
+    // Each cell's EM diagnostics: max_k γ between uniform (1/K) and one-hot.
+    for (const c of cells) {
+      expect(c.maxGamma).toBeGreaterThanOrEqual(1 / 16 - 1e-6);
+      expect(c.maxGamma).toBeLessThanOrEqual(1);
+    }
   }, 120_000);
 
   test('hemgpu ablate --t-train and --etas choose the grid; bad lists are usage errors before any training', async () => {
@@ -216,7 +221,30 @@ describe('training', () => {
     const cells = await runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
     expect(cells.map((c) => [c.T, c.eta])).toEqual([[3, 0.5], [3, 1]]);
     const md = readFileSync(join(out, 'ablation.md'), 'utf8');
-    expect(md).toMatch(/\| T_train \\ η \| 0\.5 \| 1\.0 \(EMANet\) \|\n\| --- \| --- \| --- \|\n\| 3 \| \d+\.\d \| \d+\.\d \|\n$/);
+    expect(md).toMatch(/^Validation mIoU[^\n]*\n\n\| T_train \\ η \| 0\.5 \| 1\.0 \(EMANet\) \|\n\| --- \| --- \| --- \|\n\| 3 \| \d+\.\d \| \d+\.\d \|\n\n/);
+    expect(md).toMatch(/The EM unit's mean max_k γ after training/);
+    // Resumable by cell: a cell missing from the CSV is trained again, the others are kept as they were.
+    const csvPath = join(out, 'ablation.csv');
+    const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
+    writeFileSync(csvPath, `${[lines[0], lines[1]].join('\n')}\n`);
+    const log: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((m: unknown) => void log.push(String(m)));
+    let resumed: Awaited<ReturnType<typeof runAblation>>;
+    try {
+      resumed = await runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(log[0]).toBe(`resuming the grid in ${out}: 1 of its 2 runs are in ablation.csv (skipped); 1 to go.`);
+    expect(log.filter((l) => /^T=3 η=/.test(l))).toHaveLength(1);
+    expect(resumed.map((c) => [c.T, c.eta])).toEqual([[3, 0.5], [3, 1]]);
+    expect(readFileSync(csvPath, 'utf8').trim().split('\n')[1]).toBe(lines[1]);
+    // The same directory with another shared flag is refused before any training, naming it.
+    await expect(runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet'), '--lr', '0.02'])).rejects.toThrow(
+      `--lr: the cells in ${out} were trained with --lr 0.01; this grid asks for 0.02. Give the same flags to continue that grid, or another --out for a new one.`,
+    );
+    writeFileSync(csvPath, `${lines[0]}\nnot,a,cell\n`);
+    await expect(runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet')])).rejects.toThrow(/ablation\.csv line 2 is not a cell/);
     await expect(runAblation(['--etas', '0.5,0'])).rejects.toThrow(/^--etas: expected a number > 0 and ≤ 1, got '0'\.$/);
     await expect(runAblation(['--t-train', '2,x'])).rejects.toThrow(/^--t-train: expected an integer ≥ 1, got 'x'\.$/);
     await expect(runAblation(['--t-train', '1,3,1'])).rejects.toThrow(/^--t-train: '1,3,1' lists a value twice; give each once\.$/);
@@ -236,7 +264,7 @@ describe('training', () => {
     const csv = readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n');
     expect(csv).toHaveLength(13);
     // The context task: the fragment and whole-digit accuracies as CSV columns and as tables of their own.
-    expect(csv[0]).toBe('T,eta,seed,miou,fragments,whole,seconds');
+    expect(csv[0]).toBe('T,eta,seed,miou,fragments,whole,maxGamma,residual,rho,seconds');
     expect(md).toMatch(/Validation pixel accuracy \(%\) on the fragments pixels;[^\n]*\n\n\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|\n\| --- \| --- \| --- \|\n\| 1 \| \d+\.\d ± /);
     expect(md).toMatch(/Validation pixel accuracy \(%\) on the whole pixels;/);
     await expect(runAblation(['--quick', '--seeds', '3', '--second-seeds', '2'])).rejects.toThrow(/--second-seeds: applies with --seeds 1 only/);

@@ -3,9 +3,12 @@
  * EMANet) with the same budget per run, every cell over `--seeds` seeds (seed, seed + 1, …), or
  * with one seed and the best cells rerun with a second seed (`--second-seeds`), so that a
  * difference is not read into noise. Writes ablation.md (a table like Table 1: mean, the 95 %
- * interval of the mean from 3 seeds on, min–max) and ablation.csv (every run).
+ * interval of the mean from 3 seeds on, min–max) and ablation.csv (every run), both rewritten
+ * after every cell. Resumable by cell: run again with the same flags and --out, and the cells that
+ * ablation.csv already holds are skipped (ablation.json records the flags they were trained with;
+ * other training flags are refused, naming the field).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
 import { TRAIN_SPEC, UsageError, num, parseTrainFlags, takeIntFlag, takeListFlag, usage, type TrainFlags } from './args.ts';
@@ -15,6 +18,8 @@ import type { Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 import { regionLine } from './console.ts';
 import { formatSpread } from '../train/stats.ts';
+import { TRAIN_CONFIG_FIELDS, pickTrainConfig, type TrainConfig } from '../train/config.ts';
+import { writeFileAtomic } from '../viz/render.ts';
 
 /**
  * Steps per run when --steps is not given: the grid (20 cells + 3 second seeds) then fits an hour
@@ -44,7 +49,63 @@ export interface AblationCell {
   miou: number;
   /** Pixel accuracy on the validation set's regions (the context task: fragments, whole); {} without. */
   regions: Record<string, number>;
+  /** The EM unit's diagnostics after training (src/train/em-diagnostics.ts); NaN when not recorded. */
+  maxGamma: number;
+  residual: number;
+  rho: number;
   seconds: number;
+}
+
+/** The fields a grid's cells share: every training field but those a cell sets (model, η, T, seed). */
+const PER_CELL: readonly (keyof TrainConfig)[] = ['model', 'eta', 'iterations', 'seed'];
+
+function sharedFields(f: TrainFlags): Record<string, unknown> {
+  const c = pickTrainConfig(f) as unknown as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(TRAIN_CONFIG_FIELDS).filter(([k, spec]) => spec.training && !PER_CELL.includes(k as keyof TrainConfig)).map(([k]) => [k, c[k]]));
+}
+
+/**
+ * The cells an earlier run of the grid left in `out` (ablation.csv), after checking that it
+ * trained them with the same shared flags (ablation.json); [] when there are none.
+ */
+export function previousCells(out: string, base: TrainFlags): AblationCell[] {
+  const csv = join(out, 'ablation.csv');
+  if (!existsSync(csv)) return [];
+  const json = join(out, 'ablation.json');
+  if (!existsSync(json)) throw new UsageError(`--out ${out}: ablation.csv is there but ablation.json (the flags its cells were trained with) is not, so its cells cannot be resumed; give another --out, or move ablation.csv away.`);
+  let stored: Record<string, unknown>;
+  try {
+    stored = (JSON.parse(readFileSync(json, 'utf8')) as { shared: Record<string, unknown> }).shared;
+    if (!stored || typeof stored !== 'object') throw new Error('no "shared" object');
+  } catch (err) {
+    throw new UsageError(`--out ${out}: ablation.json cannot be read (${(err as Error).message}); give another --out, or move ablation.csv and ablation.json away.`);
+  }
+  const now = sharedFields(base);
+  for (const [k, v] of Object.entries(now)) {
+    if (stored[k] !== v) {
+      const flag = TRAIN_CONFIG_FIELDS[k as keyof TrainConfig].flag;
+      throw new UsageError(`--${flag}: the cells in ${out} were trained with --${flag} ${String(stored[k])}; this grid asks for ${String(v)}. Give the same flags to continue that grid, or another --out for a new one.`);
+    }
+  }
+  const [head, ...lines] = readFileSync(csv, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const cols = head!.split(',');
+  const at = (row: string[], name: string): number => {
+    const v = cols.includes(name) ? row[cols.indexOf(name)]!.trim() : '';
+    return v === '' ? NaN : Number(v);
+  };
+  const fixed = new Set(['T', 'eta', 'seed', 'miou', 'maxGamma', 'residual', 'rho', 'seconds']);
+  const regionNames = cols.filter((c) => !fixed.has(c));
+  return lines.map((line, i) => {
+    const row = line.split(',');
+    if (row.length !== cols.length || ['T', 'eta', 'seed', 'miou'].some((k) => !Number.isFinite(at(row, k)))) {
+      throw new UsageError(`--out ${out}: ablation.csv line ${i + 2} is not a cell (${JSON.stringify(line)}); remove that line to continue the grid.`);
+    }
+    return {
+      T: at(row, 'T'), eta: at(row, 'eta'), seed: at(row, 'seed'), miou: at(row, 'miou'),
+      regions: Object.fromEntries(regionNames.map((k) => [k, at(row, k)])),
+      maxGamma: at(row, 'maxGamma'), residual: at(row, 'residual'), rho: at(row, 'rho'), seconds: at(row, 'seconds'),
+    };
+  });
 }
 
 export async function runAblation(argv: string[], interrupts: Interrupts | null = null): Promise<AblationCell[]> {
@@ -82,7 +143,12 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
 }
 
 async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: number, second: number, interrupts: Interrupts | null): Promise<AblationCell[]> {
-  const cells: AblationCell[] = [];
+  const cells = previousCells(base.out, base);
+  const has = (T: number, eta: number, seed: number): boolean => cells.some((c) => c.T === T && c.eta === eta && c.seed === seed);
+  const planned = seeds * Ts.length * etas.length;
+  const done = cells.filter((c) => Ts.includes(c.T) && etas.includes(c.eta) && c.seed >= base.seed && c.seed < base.seed + seeds).length;
+  if (cells.length) console.log(`resuming the grid in ${base.out}: ${done} of its ${planned} runs are in ablation.csv (skipped); ${planned - done} to go.`);
+  writeFileAtomic(join(base.out, 'ablation.json'), `${JSON.stringify({ shared: sharedFields(base) }, null, 2)}\n`);
   const stopped = (): boolean => (interrupts?.signal ?? null) !== null;
   const run = async (T: number, eta: number, seed: number): Promise<AblationCell | null> => {
     const t0 = performance.now();
@@ -93,27 +159,47 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: numbe
       console.log(`T=${T} η=${eta} seed ${seed}: interrupted at step ${r.steps}; checkpoint ${r.checkpoint}`);
       return null;
     }
-    const cell = { T, eta, seed, miou: r.miou, regions: r.regionAccuracy, seconds: (performance.now() - t0) / 1000 };
+    const cell = { T, eta, seed, miou: r.miou, regions: r.regionAccuracy, maxGamma: r.em?.maxGamma ?? NaN, residual: r.em?.residual ?? NaN, rho: r.em?.rho ?? NaN, seconds: (performance.now() - t0) / 1000 };
     const regions = regionLine(r.regionAccuracy);
-    console.log(`T=${T} η=${eta}${eta === 1 ? ' (EMANet)' : ''} seed ${seed}: mIoU ${r.miou.toFixed(4)}${regions ? `, ${regions}` : ''} (${cell.seconds.toFixed(0)} s)`);
+    const em = r.em ? `, max_k γ ${r.em.maxGamma.toFixed(3)} (1/K ${(1 / r.em.bases).toFixed(3)}), residual ${r.em.residual.toFixed(3)}` : '';
+    console.log(`T=${T} η=${eta}${eta === 1 ? ' (EMANet)' : ''} seed ${seed}: mIoU ${r.miou.toFixed(4)}${regions ? `, ${regions}` : ''}${em} (${cell.seconds.toFixed(0)} s)`);
     return cell;
   };
-  // On Ctrl-C / SIGTERM the running cell saves its checkpoint and the grid stops; the table holds the cells done.
-  const add = (c: AblationCell | null): boolean => (c ? (cells.push(c), true) : false);
-  outer: for (let k = 0; k < seeds; k++) for (const T of Ts) for (const eta of etas) if (!add(await run(T, eta, base.seed + k))) break outer;
-  const best = stopped() ? [] : [...cells].sort((a, b) => b.miou - a.miou).slice(0, second);
-  for (const c of best) if (!add(await run(c.T, c.eta, base.seed + 1))) break;
+  // On Ctrl-C / SIGTERM the running cell saves its checkpoint and the grid stops; the files hold the cells done.
+  const add = (c: AblationCell | null): boolean => {
+    if (!c) return false;
+    cells.push(c);
+    writeTables(base.out, cells, Ts, etas);
+    return true;
+  };
+  outer: for (let k = 0; k < seeds; k++) for (const T of Ts) for (const eta of etas) {
+    if (has(T, eta, base.seed + k)) continue;
+    if (!add(await run(T, eta, base.seed + k))) break outer;
+  }
+  const best = stopped() ? [] : [...cells].filter((c) => c.seed === base.seed).sort((a, b) => b.miou - a.miou).slice(0, second);
+  for (const c of best) {
+    if (has(c.T, c.eta, base.seed + 1)) continue;
+    if (!add(await run(c.T, c.eta, base.seed + 1))) break;
+  }
+  const md = writeTables(base.out, cells, Ts, etas);
+  console.log(`\n${md}`);
+  return cells;
+}
+
+/** ablation.md and ablation.csv for the cells so far (written atomically); the markdown. */
+function writeTables(out: string, cells: AblationCell[], Ts: number[], etas: number[]): string {
   const names = [...new Set(cells.flatMap((c) => Object.keys(c.regions)))];
   const spread = "cells with several seeds show the mean, from 3 seeds on ± the half-width of the 95 % interval of the mean (Student's t), and (min–max over the seeds, n seeds).";
   const md = [
     table(cells, Ts, etas, (c) => c.miou, `Validation mIoU (%), digit scenes; ${spread}`),
     ...names.map((k) => table(cells, Ts, etas, (c) => c.regions[k] ?? NaN, `Validation pixel accuracy (%) on the ${k} pixels; ${spread}`)),
+    table(cells, Ts, etas, (c) => c.maxGamma, `The EM unit's mean max_k γ after training (%; uniform responsibilities read 100/K); ${spread}`),
   ].join('\n');
-  writeFileSync(join(base.out, 'ablation.md'), md);
-  const csv = cells.map((c) => [c.T, c.eta, c.seed, c.miou, ...names.map((k) => c.regions[k] ?? ''), c.seconds.toFixed(1)].join(','));
-  writeFileSync(join(base.out, 'ablation.csv'), [['T', 'eta', 'seed', 'miou', ...names, 'seconds'].join(','), ...csv].join('\n') + '\n');
-  console.log(`\n${md}`);
-  return cells;
+  writeFileAtomic(join(out, 'ablation.md'), md);
+  const num = (v: number, digits: number): string => (Number.isFinite(v) ? v.toFixed(digits) : '');
+  const csv = cells.map((c) => [c.T, c.eta, c.seed, c.miou, ...names.map((k) => c.regions[k] ?? ''), num(c.maxGamma, 6), num(c.residual, 6), num(c.rho, 6), c.seconds.toFixed(1)].join(','));
+  writeFileAtomic(join(out, 'ablation.csv'), [['T', 'eta', 'seed', 'miou', ...names, 'maxGamma', 'residual', 'rho', 'seconds'].join(','), ...csv].join('\n') + '\n');
+  return md;
 }
 
 function table(cells: AblationCell[], Ts: number[], etas: number[], metric: (c: AblationCell) => number, caption: string): string {
