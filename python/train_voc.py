@@ -7,8 +7,10 @@
 One process per GPU (NCCL; gloo on CPUs), DistributedDataParallel, a DistributedSampler over the
 train split, hemgpu's recipe: its optimizer groups (SGD momentum 0.9 and decay 1e-4, or AdamW
 decay 1e-2, none on norms and biases), its warm-up + poly schedule over --steps, cross-entropy
-ignoring 255, background sampling (--bg-keep), EMANet's moving average of the bases (averaged over
-all processes). --batch is the global batch (images per step over all processes).
+ignoring 255, background sampling (--bg-keep), the moving average of the bases μ⁽⁰⁾ by the rule the
+config names (--bases-average: 'plain', the paper's and hemgpu's default, or 'l2norm', hemgpu's old
+rule and that of every checkpoint whose config lacks the field; averaged over all processes).
+--batch is the global batch (images per step over all processes).
 
 --init continues a hemgpu checkpoint (weights, BN statistics, bases, optimizer state, step,
 history) with its stored config; the flags given change it, and each training field that changes
@@ -36,22 +38,28 @@ from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 from hemgpu_twin import checkpoint as ckpt  # noqa: E402
-from hemgpu_twin.model import SegNet  # noqa: E402
+from hemgpu_twin.model import BASES_AVERAGES, SEG_MODELS, SegNet  # noqa: E402
 from hemgpu_twin.training import learning_rate, sample_background, segmentation_loss, set_lr  # noqa: E402
 from hemgpu_twin.voc import VOC_CLASSES, VocSegmentation, mix_seed  # noqa: E402
 
 # hemgpu train's defaults (src/cli/args.ts) for a fresh run; the digit-scene fields are stored
 # unused, as hemgpu stores them for a VOC run.
 DEFAULTS = dict(model="hemnet", eta=0.5, iterations=3, bases=16, channels=64, width=32, dilation=1, emGamma=0.0,
-                data="voc", vocRoot=None, size=64, trainScenes=2000, valScenes=200, minDigits=1, maxDigits=4,
+                basesAverage="plain", data="voc", vocRoot=None, size=64, trainScenes=2000, valScenes=200, minDigits=1, maxDigits=4,
                 minScale=20, maxScale=36, threshold=0.5, maxOverlap=1, task="digits", fragment=12, bgKeep=1.0,
                 optimizer="sgd", lr=0.01, warmup=0, steps=300, batch=8, seed=1, out="runs/train", resume=None,
                 evalEvery=0, checkpointEvery=0)
-# Flags (hemgpu's names) → config fields; the shape of the model cannot change under --init.
+# Flags (hemgpu's names) → config fields; the shape of the model cannot change under --init. The
+# rule of the bases' average can (as `hemgpu train --resume --allow-change bases-average`).
 TRAINING_FLAGS = {"steps": int, "batch": int, "lr": float, "warmup": int, "bg-keep": float, "seed": int,
-                  "size": int, "val-scenes": int, "eval-every": int, "checkpoint-every": int}
+                  "size": int, "val-scenes": int, "eval-every": int, "checkpoint-every": int, "bases-average": str}
 MODEL_FLAGS = {"model": str, "eta": float, "iterations": int, "bases": int, "channels": int, "width": int,
                "dilation": int, "em-gamma": float, "optimizer": str}
+CHOICES = {"model": SEG_MODELS, "bases-average": BASES_AVERAGES, "optimizer": ("sgd", "adamw")}
+HELP = {"model": "hemnet | emanet | pooling (the HEM unit with one base) | plain (no EM unit)",
+        "bases-average": "how the bases μ⁽⁰⁾ follow the batches: plain (the paper's moving average; hemgpu's "
+                         "default for a fresh run) or l2norm (each base of the average l2-normalised; hemgpu's "
+                         "old rule). Under --init: the checkpoint's (l2norm if its config predates the field)"}
 FIELD = {flag: key for key, flag, _, _ in ckpt.TRAIN_CONFIG_FIELDS}
 
 
@@ -61,7 +69,7 @@ def parse_args():
     ap.add_argument("--out", required=True, help="output directory: checkpoint.safetensors, log.jsonl")
     ap.add_argument("--init", help="a hemgpu checkpoint to continue (its config, changed by the flags given)")
     for flag, t in {**TRAINING_FLAGS, **MODEL_FLAGS}.items():
-        ap.add_argument(f"--{flag}", type=t, default=None, help=f"hemgpu train --{flag}")
+        ap.add_argument(f"--{flag}", type=t, default=None, choices=CHOICES.get(flag), help=HELP.get(flag, f"hemgpu train --{flag}"))
     ap.add_argument("--mask-dir", default="SegmentationClass", help="mask folder (e.g. SegmentationClassAug)")
     ap.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm: batch statistics over all processes")
     ap.add_argument("--workers", type=int, default=4, help="data loader processes per GPU")
@@ -148,7 +156,7 @@ def main() -> int:
     if config["batch"] % world:
         raise SystemExit(f"train_voc: --batch {config['batch']} (images per step over all processes) is not a multiple of the {world} processes.")
     if loaded is not None:
-        model = ckpt.model_from_checkpoint(loaded)
+        model = ckpt.model_from_checkpoint(loaded, bases_average=config["basesAverage"])
         if model.config["in_channels"] != 3 or model.config["classes"] != VOC_CLASSES:
             raise SystemExit(f"train_voc: {args.init} holds a model for {model.config['in_channels']} input channels and "
                              f"{model.config['classes']} classes; VOC needs 3 and {VOC_CLASSES} (train it with hemgpu train --data voc).")
@@ -156,7 +164,8 @@ def main() -> int:
     else:
         torch.manual_seed(config["seed"])
         model = SegNet(config["model"], 3, VOC_CLASSES, config["channels"], config["bases"], config["eta"], config["iterations"],
-                       width=config["width"], dilation=config["dilation"], em_gamma=config["emGamma"])
+                       width=config["width"], dilation=config["dilation"], em_gamma=config["emGamma"],
+                       bases_average=config["basesAverage"])
         step, history = 0, {"loss": [], "lr": [], "val": []}
     torch.manual_seed(mix_seed(config["seed"], step, rank, 0xD0))  # each process's dropout masks, reproducibly
     if step >= config["steps"]:

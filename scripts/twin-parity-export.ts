@@ -1,7 +1,7 @@
 /**
- * hemgpu's half of the PyTorch twin's parity check (python/parity.py): for one model and
- * optimizer, a small SegNet trained two steps on seeded random data, then one step on a fixed
- * batch, written as three safetensors files:
+ * hemgpu's half of the PyTorch twin's parity check (python/parity.py): for one model, optimizer and
+ * rule of the bases' moving average, a small SegNet trained two steps on seeded random data, then
+ * one step on a fixed batch, written as three safetensors files:
  *   init.safetensors     the checkpoint before the step (saveWeights: weights, buffers, optimizer
  *                        state with non-zero moments, step 2), what the twin loads;
  *   stepped.safetensors  the checkpoint after it (step 3), what the twin's own step must reproduce;
@@ -26,6 +26,7 @@ import {
   tidy,
   trainStep,
   demoConfig,
+  type BasesAverage,
   type SegModelName,
   type TrainConfig,
 } from '../src/index.node.ts';
@@ -35,22 +36,44 @@ import { joinParts } from '../src/io/safetensors.ts';
 export interface ParityCase {
   model: SegModelName;
   optimizer: 'sgd' | 'adamw';
+  /**
+   * How μ⁽⁰⁾ follows the batches (TrainConfig.basesAverage); 'absent': a checkpoint from before
+   * the field, its stored config without it, trained with the rule its absence means ('l2norm').
+   */
+  basesAverage: BasesAverage | 'absent';
 }
 
-/** Every model against both optimizers. */
-export const PARITY_CASES: readonly ParityCase[] = (['hemnet', 'emanet', 'plain'] as const).flatMap((model) =>
-  (['sgd', 'adamw'] as const).map((optimizer) => ({ model, optimizer })),
-);
+/** A case's folder name: model-optimizer, with the rule appended unless it is the default 'plain'. */
+export function parityCaseName(c: ParityCase): string {
+  return `${c.model}-${c.optimizer}${c.basesAverage === 'plain' ? '' : `-${c.basesAverage}`}`;
+}
+
+/**
+ * Every model against both optimizers with the default rule ('plain'), then the old rule twice:
+ * stored as 'l2norm', and absent from the stored config (how every checkpoint written before the
+ * field reads, and must come back byte-identical from the twin).
+ */
+export const PARITY_CASES: readonly ParityCase[] = [
+  ...(['hemnet', 'emanet', 'pooling', 'plain'] as const).flatMap((model) =>
+    (['sgd', 'adamw'] as const).map((optimizer): ParityCase => ({ model, optimizer, basesAverage: 'plain' })),
+  ),
+  { model: 'hemnet', optimizer: 'sgd', basesAverage: 'l2norm' },
+  { model: 'emanet', optimizer: 'adamw', basesAverage: 'absent' },
+];
 
 /** The shape of the parity model: small enough for a CPU driver, with every layer kind in it. */
 const SHAPE = { inChannels: 3, classes: 21, size: 32, batch: 2 } as const;
 /** Steps before the compared one, so that BN statistics, bases and optimizer moments are not at their initial values. */
 const WARM_STEPS = 2;
 
-/** The TrainConfig the checkpoints carry (a VOC-shaped run: 3 input channels, 21 classes). */
+/**
+ * The TrainConfig the case trains with (a VOC-shaped run: 3 input channels, 21 classes), as
+ * readWeights gives it back: for 'absent', basesAverage 'l2norm' (storedConfig leaves it out).
+ */
 export function parityConfig(c: ParityCase): TrainConfig {
   return demoConfig({
     model: c.model,
+    basesAverage: c.basesAverage === 'absent' ? 'l2norm' : c.basesAverage,
     optimizer: c.optimizer,
     eta: 0.5,
     iterations: 3,
@@ -70,6 +93,14 @@ export function parityConfig(c: ParityCase): TrainConfig {
     seed: 7,
     out: 'parity',
   });
+}
+
+/** The config the case's checkpoints store: parityConfig, without basesAverage for 'absent'. */
+function storedConfig(c: ParityCase): TrainConfig {
+  const config = parityConfig(c);
+  if (c.basesAverage !== 'absent') return config;
+  const { basesAverage: _old, ...rest } = config;
+  return rest as TrainConfig; // JSON.stringify(pickTrainConfig(rest)) leaves the field out
 }
 
 /** A seeded batch: x ~ N(0, 1) NHWC, labels uniform over the classes with ~10% ignored (255). */
@@ -96,8 +127,9 @@ export async function exportParityCase(c: ParityCase): Promise<ParityFiles> {
   const model = new SegNet({
     model: c.model, inChannels, classes, channels: config.channels, bases: config.bases, eta: config.eta,
     iterations: config.iterations, seed: config.seed, width: config.width, dilation: config.dilation,
-    emGamma: config.emGamma, dropout: 0,
+    emGamma: config.emGamma, basesAverage: config.basesAverage, dropout: 0,
   });
+  const stored = storedConfig(c);
   const optimizer = makeOptimizer(model, config);
   const history = { loss: [] as number[], lr: [] as number[], val: [] as { step: number; miou: number }[] };
   const scheduleLr = (s: number): number => {
@@ -112,7 +144,7 @@ export async function exportParityCase(c: ParityCase): Promise<ParityFiles> {
       scheduleLr(s);
       history.loss.push(await trainStep(model, optimizer, { ...b, n: SHAPE.batch, height: size, width: size, channels: inChannels }));
     }
-    const init = await saveWeights({ model, optimizer, step: WARM_STEPS, config, history });
+    const init = await saveWeights({ model, optimizer, step: WARM_STEPS, config: stored, history });
 
     const b = await randomBatch(200);
     const lr = scheduleLr(WARM_STEPS);
@@ -135,13 +167,13 @@ export async function exportParityCase(c: ParityCase): Promise<ParityFiles> {
     optimizer.step();
     model.zeroGrad();
     history.loss.push(lossValue);
-    const stepped = await saveWeights({ model, optimizer, step: WARM_STEPS + 1, config, history });
+    const stepped = await saveWeights({ model, optimizer, step: WARM_STEPS + 1, config: stored, history });
 
     model.eval();
     const evalLogits = tidy(() => noGrad(() => model.forward(tensor(b.x, [SHAPE.batch, size, size, inChannels]))));
     out.eval_logits = { data: await evalLogits.read(), shape: [...evalLogits.shape] };
     evalLogits.dispose();
-    const meta = { case: JSON.stringify({ ...c, lr, step: WARM_STEPS, dropout: 0, inChannels, classes, ignoreIndex: IGNORE_LABEL }) };
+    const meta = { case: JSON.stringify({ ...c, name: parityCaseName(c), lr, step: WARM_STEPS, dropout: 0, inChannels, classes, ignoreIndex: IGNORE_LABEL }) };
     return { init, stepped, expect: joinParts(encodeSafetensors(out, meta, 'twin parity')) };
   } finally {
     optimizer.dispose();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The PyTorch twin's parity check (python/README.md), run by .ci/run after npm test:
-#   1. hemgpu exports small SegNets (hemnet, emanet, plain × SGD, AdamW) around one training step
-#      and trains a tiny digit-scene run with `hemgpu train`;
+#   1. hemgpu exports small SegNets (hemnet, emanet, pooling, plain × SGD, AdamW with the bases'
+#      plain moving average, and two with the old l2norm rule, one of them a config from before the
+#      field) around one training step and trains a tiny digit-scene run with `hemgpu train`;
 #   2. python/parity.py compares the twin's logits, loss, gradients and step with hemgpu's, round-
 #      trips every checkpoint through the twin (bit-exact, byte-identical files), and trains the
 #      CLI checkpoint one step further in PyTorch;
@@ -9,7 +10,8 @@
 #      (the same numbers as the original's), `hemgpu train --resume` from the PyTorch step;
 #   4. the VOC recipe end to end (when Pillow is there): a tiny synthetic VOC folder, `hemgpu
 #      train --data voc`, two torchrun processes (gloo, CPU) continuing it, `hemgpu train --resume`;
-#   5. a negative control: a twin with the wrong η must fail the parity.
+#   5. negative controls: a twin with the wrong η, and one averaging the bases by the other rule
+#      (plain ↔ l2norm), must fail the parity in every case they run.
 # Needs Node (npm ci done: dist/ built) and a Python with PyTorch: /usr/bin/python3 (Debian's
 # python3-torch) or $HEMGPU_TWIN_PYTHON. Usage: scripts/twin-parity.sh [work dir, default .cache/twin-parity]
 set -euo pipefail
@@ -63,9 +65,20 @@ else
   echo "twin-parity: $PY has no Pillow (python3-pil): the VOC recipe's check is skipped"
 fi
 
-if "$PY" python/parity.py --dir "$out" --perturb eta >"$out/negative-control.log" 2>&1; then
-  echo "twin-parity: the negative control (a twin with η off by 0.05) passed the parity check; the check is not sensitive" >&2
-  exit 1
-fi
-echo "negative control: with η off by 0.05 the parity fails, as it must: $(grep -m1 -o 'hemnet-sgd: logits .*' "$out/negative-control.log") ($out/negative-control.log)"
+# Each negative control must fail every case it runs (parity.py's last line: "parity: K of N cases fail").
+negative() { # name, what, log, first failure's pattern
+  local log=$out/$3 counts
+  if "$PY" python/parity.py --dir "$out" --perturb "$1" >"$log" 2>&1; then
+    echo "twin-parity: the negative control ($2) passed the parity check; the check is not sensitive" >&2
+    exit 1
+  fi
+  counts=$(sed -n 's/^parity: \([0-9]*\) of \([0-9]*\) cases fail$/\1 \2/p' "$log")
+  if [ -z "$counts" ] || [ "${counts% *}" != "${counts#* }" ]; then
+    echo "twin-parity: the negative control ($2) failed ${counts% *} of ${counts#* } cases, not all ($log)" >&2
+    exit 1
+  fi
+  echo "negative control: with $2 the parity fails in all ${counts#* } cases, as it must: $(grep -m1 -o "$4" "$log") ($log)"
+}
+negative eta "η off by 0.05" negative-control.log 'hemnet-sgd: logits .*'
+negative bases-average "the bases averaged by the other rule" negative-control-bases.log 'hemnet-sgd: buffers .*'
 echo "twin-parity: every check holds ($((SECONDS - start)) s)"

@@ -2,8 +2,10 @@
  * hemgpu's side of the PyTorch twin's parity check (scripts/twin-parity.sh runs the whole check).
  *
  *   node scripts/run.mjs scripts/twin-parity.ts export --out DIR
- *       per case (hemnet, emanet, plain × sgd, adamw) DIR/<model>-<optimizer>/{init,stepped,expect}.safetensors
- *       (scripts/twin-parity-export.ts says what they hold); python/parity.py reads them.
+ *       per case (PARITY_CASES: hemnet, emanet, pooling, plain × sgd, adamw with the bases' plain
+ *       average, and two with the old l2norm rule) DIR/<case>/{init,stepped,expect}.safetensors
+ *       (scripts/twin-parity-export.ts says what they hold) and DIR/cases.json (the case names, in
+ *       order); python/parity.py reads them.
  *   node scripts/run.mjs scripts/twin-parity.ts verify --dir DIR
  *       the checkpoints python/parity.py wrote back: roundtrip.safetensors must be byte-identical
  *       to stepped.safetensors, and it and torch-stepped.safetensors (the twin's own step) must
@@ -14,9 +16,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { adapterInfo, init, learningRate, loadWeights, makeOptimizer, readWeights, SegNet, trainStep } from '../src/index.node.ts';
-import { exportParityCase, PARITY_CASES, type ParityCase } from './twin-parity-export.ts';
+import { exportParityCase, PARITY_CASES, parityCaseName, type ParityCase } from './twin-parity-export.ts';
 
-const caseDir = (dir: string, c: ParityCase): string => join(dir, `${c.model}-${c.optimizer}`);
+const caseDir = (dir: string, c: ParityCase): string => join(dir, parityCaseName(c));
 
 async function exportCases(out: string): Promise<void> {
   for (const c of PARITY_CASES) {
@@ -27,6 +29,7 @@ async function exportCases(out: string): Promise<void> {
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, `${name}.safetensors`), bytes);
     console.log(`twin-parity export: ${dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
+  writeFileSync(join(out, 'cases.json'), `${JSON.stringify(PARITY_CASES.map(parityCaseName))}\n`);
 }
 
 /** Load a checkpoint the twin wrote into hemgpu and train one step from it; returns the loss. */
@@ -37,7 +40,7 @@ async function loadAndStep(path: string, c: ParityCase): Promise<number> {
   const classes = loaded.checkpoint.tensors['param.classifier.weight']!.shape[3]!;
   const model = new SegNet({
     model: c.model, inChannels, classes, channels: cfg.channels, bases: cfg.bases, eta: cfg.eta, iterations: cfg.iterations,
-    seed: cfg.seed, width: cfg.width, dilation: cfg.dilation, emGamma: cfg.emGamma, dropout: 0,
+    seed: cfg.seed, width: cfg.width, dilation: cfg.dilation, emGamma: cfg.emGamma, basesAverage: cfg.basesAverage, dropout: 0,
   });
   const optimizer = makeOptimizer(model, cfg);
   try {

@@ -1,24 +1,37 @@
 /**
  * hemgpu's half of the PyTorch twin's parity check (scripts/twin-parity-export.ts; the PyTorch
  * half, python/parity.py, runs in .ci/run through scripts/twin-parity.sh, not here): the three
- * files of a case are verified checkpoints at steps 2 and 3 of the case's config, and the expected
- * values hold the batch, the logits, the loss, one gradient per parameter that got one, and the
- * eval logits, in the shapes the twin reads.
+ * files of a case are verified checkpoints at steps 2 and 3 of the case's config (stored with the
+ * case's rule of the bases' moving average, or without the field for 'absent'), trained with that
+ * rule, and the expected values hold the batch, the logits, the loss, one gradient per parameter
+ * that got one, and the eval logits, in the shapes the twin reads.
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { exportParityCase, PARITY_CASES, parityConfig } from '../scripts/twin-parity-export.ts';
+import { exportParityCase, PARITY_CASES, parityCaseName, parityConfig, type ParityCase } from '../scripts/twin-parity-export.ts';
 
 beforeAll(async () => {
   await hg.init();
 });
 
 describe('twin parity export', () => {
-  test('covers every model with both optimizers', () => {
-    expect(PARITY_CASES.map((c) => `${c.model}-${c.optimizer}`)).toEqual(['hemnet-sgd', 'hemnet-adamw', 'emanet-sgd', 'emanet-adamw', 'plain-sgd', 'plain-adamw']);
+  test('covers every model with both optimizers, and both rules of the bases (the old one stored and absent)', () => {
+    expect(PARITY_CASES.map(parityCaseName)).toEqual([
+      'hemnet-sgd', 'hemnet-adamw', 'emanet-sgd', 'emanet-adamw', 'pooling-sgd', 'pooling-adamw', 'plain-sgd', 'plain-adamw',
+      'hemnet-sgd-l2norm', 'emanet-adamw-absent',
+    ]);
+    expect([...hg.SEG_MODELS].sort()).toEqual([...new Set(PARITY_CASES.map((c) => c.model))].sort());
+    expect(parityConfig(PARITY_CASES[0]!).basesAverage).toBe('plain');
+    expect(PARITY_CASES.map((c) => parityConfig(c).basesAverage)).toContain('l2norm');
   });
 
-  const cases = [['hemnet-adamw', { model: 'hemnet', optimizer: 'adamw' }], ['emanet-sgd', { model: 'emanet', optimizer: 'sgd' }]] as const;
+  const cases: [string, ParityCase][] = (
+    [
+      { model: 'hemnet', optimizer: 'adamw', basesAverage: 'plain' },
+      { model: 'pooling', optimizer: 'sgd', basesAverage: 'plain' },
+      { model: 'emanet', optimizer: 'adamw', basesAverage: 'absent' },
+    ] as const
+  ).map((c) => [parityCaseName(c), c]);
   test.each(cases)('%s: the checkpoints before and after the step and the expected values', async (_name, c) => {
     const files = await exportParityCase(c);
     const init = hg.readWeights(files.init, 'init');
@@ -26,6 +39,19 @@ describe('twin parity export', () => {
     expect([init.step, stepped.step]).toEqual([2, 3]);
     expect(stepped.config).toEqual(parityConfig(c));
     expect(stepped.history.loss).toHaveLength(3);
+    // The stored config names the rule, or lacks the field ('absent': read back as 'l2norm').
+    for (const w of [init, stepped]) {
+      const flags = JSON.parse(w.checkpoint.metadata.flags!) as Record<string, unknown>;
+      expect(flags.basesAverage).toBe(c.basesAverage === 'absent' ? undefined : c.basesAverage);
+    }
+    // The bases after three updates: 'pooling' has one; the old rule leaves every row of unit norm, the plain average does not.
+    const mu0 = stepped.checkpoint.tensors['buffer.em.em.mu0']!;
+    expect(mu0.shape).toEqual([c.model === 'pooling' ? 1 : 4, 16]);
+    const norms = Array.from({ length: mu0.shape[0]! }, (_, k) =>
+      Math.hypot(...(mu0.data as Float32Array).subarray(k * 16, (k + 1) * 16)),
+    );
+    if (parityConfig(c).basesAverage === 'l2norm') for (const n of norms) expect(n).toBeCloseTo(1, 5);
+    else expect(Math.max(...norms.map((n) => Math.abs(n - 1)))).toBeGreaterThan(1e-3);
     // The step changed every weight that had a gradient, and the optimizer state is not the zeros of a fresh one.
     const w0 = init.checkpoint.tensors['param.classifier.weight']!.data as Float32Array;
     const w1 = stepped.checkpoint.tensors['param.classifier.weight']!.data as Float32Array;
@@ -46,7 +72,7 @@ describe('twin parity export', () => {
 
     const ex = hg.decodeSafetensors(files.expect, 'expect');
     const meta = JSON.parse(ex.metadata.case!) as Record<string, unknown>;
-    expect(meta).toMatchObject({ ...c, step: 2, dropout: 0, inChannels: 3, classes: 21, ignoreIndex: 255 });
+    expect(meta).toMatchObject({ ...c, name: parityCaseName(c), step: 2, dropout: 0, inChannels: 3, classes: 21, ignoreIndex: 255 });
     expect(meta.lr).toBe(hg.learningRate(parityConfig(c), 2));
     expect(ex.tensors.x!.shape).toEqual([2, 32, 32, 3]);
     expect(ex.tensors.labels).toMatchObject({ dtype: 'I32', shape: [2, 32, 32] });

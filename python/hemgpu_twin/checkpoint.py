@@ -33,7 +33,8 @@ READABLE_VERSIONS = ("1", "2")
 TRAIN_CONFIG_FIELDS = [
     ("model", "model", True, None), ("eta", "eta", True, None), ("iterations", "iterations", True, None),
     ("bases", "bases", True, None), ("channels", "channels", True, None), ("width", "width", True, None),
-    ("dilation", "dilation", True, None), ("emGamma", "em-gamma", True, None), ("data", "data", True, None),
+    ("dilation", "dilation", True, None), ("emGamma", "em-gamma", True, None),
+    ("basesAverage", "bases-average", True, "l2norm"), ("data", "data", True, None),
     ("vocRoot", "voc-root", True, None), ("size", "size", True, None), ("trainScenes", "train-scenes", True, None),
     ("valScenes", "val-scenes", True, None), ("minDigits", "min-digits", True, None), ("maxDigits", "max-digits", True, None),
     ("minScale", "min-scale", True, None), ("maxScale", "max-scale", True, None), ("threshold", "threshold", True, None),
@@ -64,12 +65,16 @@ def with_absent_fields(config: dict) -> dict:
 
 
 def config_in_order(config: dict) -> "OrderedDict[str, object]":
-    """The TrainConfig fields only, in hemgpu's order (pickTrainConfig); a missing one is an error."""
-    c = with_absent_fields(config)
-    missing = [k for k in CONFIG_KEYS if k not in c]
+    """The TrainConfig fields only, in hemgpu's order, as hemgpu's JSON.stringify(pickTrainConfig(config))
+    writes them: a field with an absent value (newer than the checkpoint, e.g. basesAverage) that
+    the config lacks is left out, as JSON.stringify leaves out an undefined one; any other missing
+    field is an error. A run's config (Checkpoint.config: absent fields filled in, as hemgpu's
+    TrainingRun fills them) is written whole; a checkpoint's stored flags (Checkpoint.stored_config)
+    come back as they were."""
+    missing = [k for k, _, _, absent in TRAIN_CONFIG_FIELDS if k not in config and absent is None]
     if missing:
         raise ValueError(f"checkpoint: the training config lacks {', '.join(missing)}.")
-    return OrderedDict((k, c[k]) for k in CONFIG_KEYS)
+    return OrderedDict((k, config[k]) for k in CONFIG_KEYS if k in config)
 
 
 def config_changes(saved: dict, config: dict, step: int) -> list:
@@ -84,10 +89,14 @@ class Checkpoint:
     tensors: "OrderedDict[str, np.ndarray]"
     metadata: "OrderedDict[str, str]"
     step: int
+    # The training config with the fields newer than the checkpoint at the values their absence
+    # means (as hemgpu's verifyCheckpoint gives it): what it trained with, what a resumed run uses.
     config: dict
     history: dict
     changes: list = field(default_factory=list)
     checksummed: bool = True
+    # The 'flags' metadata as stored (absent fields absent): what writes the file back unchanged.
+    stored_config: dict = field(default_factory=dict)
 
     @property
     def optimizer_meta(self) -> dict:
@@ -128,13 +137,16 @@ def verify(path: str, tensors: dict, meta: dict) -> Checkpoint:
     for k in ("optimizer", "model"):
         if k not in meta:
             raise ValueError(f"{path}: metadata '{k}' is missing.")
-    config = with_absent_fields(_json_field(path, meta, "flags"))
+    stored_config = _json_field(path, meta, "flags")
+    if not isinstance(stored_config, dict):
+        raise ValueError(f"{path}: metadata 'flags' must be a JSON object (the training config); nothing was loaded.")
+    config = with_absent_fields(stored_config)
     history = _json_field(path, meta, "history")
     changes = _json_field(path, meta, "changes") if checksummed else []
     for k, a in tensors.items():
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise ValueError(f"{path}: tensor '{k}' is not finite; a checkpoint must be. Nothing was loaded.")
-    return Checkpoint(path, OrderedDict(tensors), OrderedDict(meta), int(step), config, history, changes, checksummed)
+    return Checkpoint(path, OrderedDict(tensors), OrderedDict(meta), int(step), config, history, changes, checksummed, stored_config)
 
 
 def read_checkpoint(path: str) -> Checkpoint:
@@ -169,9 +181,12 @@ def describe_model(model) -> str:
     return ";".join(f"{n}[{', '.join(map(str, hemgpu_shape(p, c)))}]" for n, p, c in params)
 
 
-def model_from_checkpoint(ck: Checkpoint, dropout: float = 0.1, iterations: int | None = None) -> SegNet:
+def model_from_checkpoint(ck: Checkpoint, dropout: float = 0.1, iterations: int | None = None,
+                          bases_average: str | None = None) -> SegNet:
     """The twin a checkpoint's config describes (input channels and classes read off the weights),
-    with its weights and buffers loaded. hemgpu's SegNet always trains with dropout 0.1."""
+    with its weights and buffers loaded. hemgpu's SegNet always trains with dropout 0.1. The bases
+    follow the checkpoint's rule (basesAverage; 'l2norm' when its config predates the field)
+    unless `bases_average` names another (a run that changes it, as --allow-change bases-average)."""
     c = ck.config
     stem = ck.tensors.get("param.stem0.conv.weight")
     cls = ck.tensors.get("param.classifier.weight")
@@ -179,7 +194,8 @@ def model_from_checkpoint(ck: Checkpoint, dropout: float = 0.1, iterations: int 
         raise ValueError(f"{ck.path}: no stem0/classifier weights; is this a SegNet checkpoint?")
     model = SegNet(c["model"], in_channels=int(stem.shape[2]), classes=int(cls.shape[3]), channels=c["channels"],
                    bases=c["bases"], eta=c["eta"], iterations=iterations or c["iterations"], width=c["width"],
-                   dilation=c["dilation"], em_gamma=c["emGamma"], dropout=dropout)
+                   dilation=c["dilation"], em_gamma=c["emGamma"], dropout=dropout,
+                   bases_average=bases_average or c["basesAverage"])
     load_weights(ck, model)
     return model
 

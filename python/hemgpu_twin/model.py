@@ -1,5 +1,7 @@
 """hemgpu's SegNet (src/model/segnet.ts) in PyTorch, NCHW inside, the same modules under the same
-names: stem0..2, pre, em (conv1, em, conv2, bn), post, classifier.
+names: stem0..2, pre, em (conv1, em, conv2, bn), post, classifier. Models: 'hemnet' (HEM, η and K
+from the config), 'pooling' (the same with K = 1: γ = 1 everywhere, so the unit gives one vector per
+image, a blend of μ⁽⁰⁾ and the image's mean feature), 'emanet' (EMAU, below), 'plain' (no EM unit).
 
 Leaf names follow PyTorch's so that its tools apply (SyncBatchNorm, DDP, torch.save): a norm's
 gamma/beta/runningMean/runningVar are nn.BatchNorm2d's weight/bias/running_mean/running_var.
@@ -9,7 +11,10 @@ checkpoint.py maps them to hemgpu's checkpoint keys and converts the conv weight
   E-step   γ = softmax(X μᵀ · (1/τ)) over the K bases
   N-step   N_k = Σ_n γ_nk, F = γᵀX / (N + ε), μ' = (1 − η) μ + η F, optionally μ' / (‖μ'‖ + ε)
   R-step   X̃ = γ⁽ᵀ⁾ μ⁽ᵀ⁾
-  bases    in training, after the forward: μ⁽⁰⁾ ← l2norm(m μ⁽⁰⁾ + (1 − m) mean_b μ⁽ᵀ⁾), m = 0.9
+  bases    in training, after the forward: μ⁽⁰⁾ ← m μ⁽⁰⁾ + (1 − m) mean_b μ⁽ᵀ⁾, m = 0.9 (bases_average
+           'plain', the paper's moving average and hemgpu's default), or that average with each row
+           l2-normalised ('l2norm': hemgpu's rule before its basesAverage field, so every checkpoint
+           whose config lacks the field trained with it)
 
 with ε = 1e-6 in both places. 'emanet' (EMAU) is η = 1, τ = 1, normalised bases and the whole
 layer, R-step included, without gradient (as EMANet, and as hemgpu: conv1 gets none from it).
@@ -24,6 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 HEM_EPS = 1e-6
+SEG_MODELS = ("hemnet", "emanet", "pooling", "plain")  # src/model/segnet.ts SEG_MODELS
+BASES_AVERAGES = ("plain", "l2norm")  # src/nn/hem-module.ts BASES_AVERAGES
 
 
 def l2norm_rows(m: torch.Tensor) -> torch.Tensor:
@@ -34,10 +41,13 @@ class HEM(nn.Module):
     """The HEM layer with its initial bases μ⁽⁰⁾ [K, C] as the buffer 'mu0' (hemgpu's HEM module)."""
 
     def __init__(self, channels: int, bases: int, iterations: int, eta: float = 0.5, temperature: float | None = None,
-                 normalize_bases: bool = False, detach: bool = False, momentum: float = 0.9):
+                 normalize_bases: bool = False, detach: bool = False, momentum: float = 0.9, bases_average: str = "plain"):
         super().__init__()
         if not 0 < eta <= 1:
             raise ValueError(f"HEM: eta must be in (0, 1], got {eta}.")
+        if bases_average not in BASES_AVERAGES:
+            raise ValueError(f"HEM: bases_average must be {' or '.join(map(repr, BASES_AVERAGES))}, got {bases_average!r}.")
+        self.bases_average = bases_average
         self.channels, self.bases, self.iterations = channels, bases, iterations
         self.eta = eta
         self.temperature = math.sqrt(channels) if temperature is None else temperature
@@ -76,7 +86,8 @@ class HEM(nn.Module):
             # The mean over the global batch (equal batches per process), as one process would see it.
             torch.distributed.all_reduce(mean)
             mean /= torch.distributed.get_world_size()
-        self.mu0.copy_(l2norm_rows(self.mu0 * self.momentum + mean * (1 - self.momentum)))
+        avg = self.mu0 * self.momentum + mean * (1 - self.momentum)
+        self.mu0.copy_(l2norm_rows(avg) if self.bases_average == "l2norm" else avg)
 
 
 def batch_norm(channels: int, gamma: float = 1.0) -> nn.BatchNorm2d:
@@ -111,14 +122,16 @@ class ConvBnRelu(nn.Module):
 class EmBlock(nn.Module):
     """x → 1×1 conv (bias) → HEM/EMAU → ReLU → 1×1 conv → BN → + x → ReLU."""
 
-    def __init__(self, unit: str, channels: int, bases: int, iterations: int, eta: float, gamma: float):
+    def __init__(self, unit: str, channels: int, bases: int, iterations: int, eta: float, gamma: float,
+                 bases_average: str = "plain"):
         super().__init__()
         C = channels
         self.conv1 = conv2d(C, C, 1, bias=True)
         if unit == "emau":
-            self.em = HEM(C, bases, iterations, eta=1.0, temperature=1.0, normalize_bases=True, detach=True)
+            self.em = HEM(C, bases, iterations, eta=1.0, temperature=1.0, normalize_bases=True, detach=True,
+                          bases_average=bases_average)
         else:
-            self.em = HEM(C, bases, iterations, eta=eta)
+            self.em = HEM(C, bases, iterations, eta=eta, bases_average=bases_average)
         self.conv2 = conv2d(C, C, 1, bias=False)
         self.bn = batch_norm(C, gamma)
 
@@ -131,21 +144,29 @@ class EmBlock(nn.Module):
 
 
 class SegNet(nn.Module):
-    """hemgpu's SegNetConfig as keyword arguments; forward(x NCHW) → logits NCHW at the input size."""
+    """hemgpu's SegNetConfig as keyword arguments; forward(x NCHW) → logits NCHW at the input size.
+    'pooling' has one base whatever `bases` says (as hemgpu's); bases_average defaults to 'plain', as
+    hemgpu's SegNet (a config read from a checkpoint says which rule it trained with)."""
 
     def __init__(self, model: str, in_channels: int, classes: int, channels: int, bases: int, eta: float,
-                 iterations: int, width: int = 32, dilation: int = 1, em_gamma: float = 0.0, dropout: float = 0.1):
+                 iterations: int, width: int = 32, dilation: int = 1, em_gamma: float = 0.0, dropout: float = 0.1,
+                 bases_average: str = "plain"):
         super().__init__()
-        if model not in ("hemnet", "emanet", "plain"):
-            raise ValueError(f"SegNet: unknown model '{model}'; use hemnet, emanet or plain.")
+        if model not in SEG_MODELS:
+            raise ValueError(f"SegNet: unknown model '{model}'; use {', '.join(SEG_MODELS)}.")
+        if bases_average not in BASES_AVERAGES:
+            raise ValueError(f"SegNet: bases_average must be {' or '.join(map(repr, BASES_AVERAGES))}, got {bases_average!r}.")
         w, d, C = width, dilation, channels
         self.config = dict(model=model, in_channels=in_channels, classes=classes, channels=C, bases=bases, eta=eta,
-                           iterations=iterations, width=w, dilation=d, em_gamma=em_gamma, dropout=dropout)
+                           iterations=iterations, width=w, dilation=d, em_gamma=em_gamma, dropout=dropout,
+                           bases_average=bases_average)
         self.stem0 = ConvBnRelu(in_channels, w, 3, 2)
         self.stem1 = ConvBnRelu(w, 2 * w, 3, 2)
         self.stem2 = ConvBnRelu(2 * w, 2 * w, 3, 1, d)
         self.pre = ConvBnRelu(2 * w, C, 3, 1, d)
-        self.em = None if model == "plain" else EmBlock("emau" if model == "emanet" else "hem", C, bases, iterations, eta, em_gamma)
+        k = 1 if model == "pooling" else bases
+        self.em = None if model == "plain" else EmBlock("emau" if model == "emanet" else "hem", C, k, iterations, eta, em_gamma,
+                                                        bases_average)
         self.post = ConvBnRelu(C, 2 * w, 3, 1, d)
         self.dropout = nn.Dropout(dropout)  # PyTorch's RNG: masks differ from hemgpu's (p = 0 for parity)
         self.classifier = conv2d(2 * w, classes, 1, bias=True)
