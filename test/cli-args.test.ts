@@ -23,6 +23,13 @@ describe('hemgpu train flags', () => {
     expect(parseTrainFlags(['--task', 'context'])!).toMatchObject({ task: 'context', fragment: 12 });
   });
 
+  test('--task groups: its fragment side; the default --min-digits becomes 2 (a whole digit per class), a given one stays', () => {
+    expect(parseTrainFlags(['--task', 'groups', '--fragment', '8'])!).toMatchObject({ task: 'groups', fragment: 8, minDigits: 2, maxDigits: 4 });
+    expect(parseTrainFlags(['--task=groups', '--min-digits', '3'])!).toMatchObject({ task: 'groups', fragment: 12, minDigits: 3 });
+    expect(parseTrainFlags(['--task', 'groups'])!.given).not.toContain('min-digits');
+    expect(parseTrainFlags(['--task', 'context'])!).toMatchObject({ minDigits: 1 });
+  });
+
   test('--help returns null and the usage text lists every flag', () => {
     expect(parseTrainFlags(['--help'])).toBeNull();
     const u = usage('train', 'Train a model.', TRAIN_SPEC);
@@ -54,9 +61,11 @@ describe('hemgpu train flags', () => {
       [['--warmup=-1'], /--warmup: expected an integer ≥ 0, got '-1'/],
       [['--bg-keep', '0'], /--bg-keep: expected a number > 0 and ≤ 1, got '0'/],
       [['--em-gamma', 'x'], /--em-gamma: expected a number, got 'x'/],
-      [['--task', 'scenes'], /--task: unknown task 'scenes'; use digits or context/],
+      [['--task', 'scenes'], /--task: unknown task 'scenes'; use digits, context or groups/],
       [['--task', 'context', '--fragment', '1'], /--fragment: expected an integer ≥ 2 and ≤ 64, got '1'/],
-      [['--fragment', '10'], /--fragment: applies to --task context only/],
+      [['--fragment', '10'], /--fragment: applies to --task context or groups only/],
+      [['--task', 'groups', '--min-digits', '1'], /--min-digits: --task groups needs at least 2 digits per scene .*; give --min-digits 2 or more/],
+      [['--task', 'groups', '--max-digits', '1'], /--max-digits: expected an integer ≥ 2, got '1'/],
       [['extra'], /unexpected argument 'extra'/],
     ];
     for (const [argv, re] of bad) {

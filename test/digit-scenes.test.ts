@@ -474,8 +474,8 @@ describe("task 'context': one class per scene, later digits as stroke fragments"
     const plain = hg.digitScenes({ count: 12, seed: 3 });
     expect(plain.task).toBe('digits');
     expect(fingerprint(hg.digitScenes({ count: 12, seed: 3, task: 'digits' }))).toBe(fingerprint(plain));
-    expect(() => hg.digitScenes({ task: 'scenes' } as never)).toThrow(/task must be 'digits' or 'context', got "scenes"/);
-    expect(() => hg.digitScenes({ fragment: 10 })).toThrow(/fragment applies to task 'context' only/);
+    expect(() => hg.digitScenes({ task: 'scenes' } as never)).toThrow(/task must be 'digits', 'context' or 'groups', got "scenes"/);
+    expect(() => hg.digitScenes({ fragment: 10 })).toThrow(/fragment applies to tasks 'context' and 'groups' only/);
     expect(() => hg.digitScenes({ task: 'context', fragment: 1 })).toThrow(/fragment must be an integer in \[2, 64\], got 1/);
   });
 

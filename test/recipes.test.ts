@@ -37,4 +37,12 @@ describe('demoConfig', () => {
     expect(demoCliConfig('hemnet', ['--task=context', '--max-digits', '3'])).toMatchObject({ task: 'context', minDigits: 2, maxDigits: 3 });
     expect(demoCliConfig('hemnet', ['--task', 'digits'])).toMatchObject({ minDigits: 1, maxDigits: 3 });
   });
+
+  test('--task groups brings 3–4 digits per scene (a whole digit of each class and a fragment or two) unless they are given', () => {
+    expect(demoCliConfig('hemnet', ['--task', 'groups'])).toMatchObject({ task: 'groups', minDigits: 3, maxDigits: 4 });
+    expect(demoCliConfig('hemnet', ['--task=groups', '--min-digits', '2'])).toMatchObject({ task: 'groups', minDigits: 2, maxDigits: 4 });
+    // The last --task given counts, as the parser takes it; an unknown task brings nothing (the parser refuses it).
+    expect(demoCliConfig('hemnet', ['--task', 'context', '--task', 'groups'])).toMatchObject({ task: 'groups', minDigits: 3, maxDigits: 4 });
+    expect(recipeFlags(['--task', 'toString'])).toEqual(recipeFlags([]));
+  });
 });

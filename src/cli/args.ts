@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { SEG_MODELS, type SegModelName } from '../model/segnet.ts';
 import { BASES_AVERAGES, type BasesAverage } from '../nn/hem-module.ts';
 import { TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
+import { DIGIT_TASKS, type DigitTask } from '../data/digit-scenes.ts';
 
 export class UsageError extends Error {}
 
@@ -67,14 +68,14 @@ export const TRAIN_SPEC: Spec = {
   size: { type: 'string', help: 'image size (digits: canvas side; voc: crop side)', default: '64' },
   'train-scenes': { type: 'string', help: 'digit scenes in the training set', default: '2000' },
   'val-scenes': { type: 'string', help: 'digit scenes in the validation set', default: '200' },
-  'min-digits': { type: 'string', help: 'digits: fewest digits per scene', default: '1' },
+  'min-digits': { type: 'string', help: 'digits: fewest digits per scene (--task groups: at least 2, and 2 when not given)', default: '1' },
   'max-digits': { type: 'string', help: 'digits: most digits per scene', default: '4' },
   'min-scale': { type: 'string', help: 'digits: smallest pasted digit side in pixels', default: '20' },
   'max-scale': { type: 'string', help: 'digits: largest pasted digit side in pixels', default: '36' },
   threshold: { type: 'string', help: 'digits: intensity ∈ (0, 1] from which a pixel is labelled as the digit', default: '0.5' },
   'max-overlap': { type: 'string', help: "digits: largest share ∈ [0, 1] of a digit's square another digit may cover (1: independent positions)", default: '1' },
-  task: { type: 'string', help: "digits: 'digits' (each digit labelled by its class) or 'context' (one class per scene, all but one digit cut to stroke fragments: labels that need global context)", default: 'digits' },
-  fragment: { type: 'string', help: 'digits, --task context: side in pixels of the window a fragment is drawn through', default: '12' },
+  task: { type: 'string', help: "digits: 'digits' (each digit labelled by its class), 'context' (one class per scene, all but one digit cut to stroke fragments: labels that need global context) or 'groups' (two classes per scene in RGB, a whole digit of each and fragments tied to it by a random colour: labels that need attention, not pooling; at least 2 digits per scene)", default: 'digits' },
+  fragment: { type: 'string', help: 'digits, --task context or groups: side in pixels of the window a fragment is drawn through', default: '12' },
   bases: { type: 'string', help: 'EM bases K', default: '16' },
   channels: { type: 'string', help: 'channels C entering the EM unit', default: '64' },
   width: { type: 'string', help: 'backbone width w (stem channels w, 2w, 2w; head 2w)', default: '32' },
@@ -193,21 +194,28 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const vocRoot = (v['voc-root'] as string | undefined) ?? null;
   if (data === 'voc' && !vocRoot) throw new UsageError('--voc-root: --data voc needs the path of a PASCAL VOC directory.');
   const size = num('size', v.size as string, { int: true, min: 16 });
-  const minDigits = num('min-digits', v['min-digits'] as string, { int: true, min: 1 });
+  const givenFlags = String(v.given).split(',');
+  const task = String(v.task);
+  if (!(DIGIT_TASKS as readonly string[]).includes(task)) throw new UsageError(`--task: unknown task '${task}'; use digits, context or groups.`);
+  // The groups task needs a whole digit of each of its two classes: a given --min-digits must be
+  // ≥ 2, and the default (1) becomes 2.
+  const groups = data === 'digits' && task === 'groups';
+  let minDigits = num('min-digits', v['min-digits'] as string, { int: true, min: 1 });
+  if (groups && minDigits < 2) {
+    if (givenFlags.includes('min-digits')) throw new UsageError(`--min-digits: --task groups needs at least 2 digits per scene (a whole digit of each of its two classes), got ${minDigits}; give --min-digits 2 or more (3 or more gives every scene a fragment).`);
+    minDigits = 2;
+  }
   const maxDigits = num('max-digits', v['max-digits'] as string, { int: true, min: minDigits });
   // The digit sizes' defaults are capped at the canvas (as digitScenes caps them); given values
   // must fit it. VOC has no digits: the flags are only type-checked there.
-  const givenFlags = String(v.given).split(',');
   const scale = (k: 'min-scale' | 'max-scale', min: number): number => {
     const x = num(k, v[k] as string, { int: true, min: data === 'voc' ? 1 : min, ...(data === 'voc' || !givenFlags.includes(k) ? {} : { max: size }) });
     return data === 'voc' || givenFlags.includes(k) ? x : Math.max(Math.min(x, size), min);
   };
   const minScale = scale('min-scale', 4);
   const maxScale = scale('max-scale', minScale);
-  const task = String(v.task);
-  if (task !== 'digits' && task !== 'context') throw new UsageError(`--task: unknown task '${task}'; use digits or context.`);
   const fragment = num('fragment', v.fragment as string, { int: true, min: 2, max: size });
-  if (task !== 'context' && String(v.given).split(',').includes('fragment')) throw new UsageError('--fragment: applies to --task context only (drop it, or add --task context).');
+  if (task === 'digits' && givenFlags.includes('fragment')) throw new UsageError('--fragment: applies to --task context or groups only (drop it, or add --task context or --task groups).');
   const eta = num('eta', v.eta as string, { min: 0, minExclusive: true, max: 1 });
   if (model === 'emanet' && v.etaGiven && eta !== 1) {
     throw new UsageError(`--eta: emanet is EMANet's EM unit, η = 1 by definition; --eta ${String(v.eta)} applies to hemnet only (leave it out or use --model hemnet).`);
@@ -232,7 +240,7 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
     maxScale,
     threshold: num('threshold', v.threshold as string, { min: 0, minExclusive: true, max: 1 }),
     maxOverlap: num('max-overlap', v['max-overlap'] as string, { min: 0, max: 1 }),
-    task,
+    task: task as DigitTask,
     fragment,
     bases: num('bases', v.bases as string, { int: true, min: 1 }),
     channels: num('channels', v.channels as string, { int: true, min: 1 }),

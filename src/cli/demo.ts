@@ -9,6 +9,7 @@ import { adapterInfo, init } from '../index.node.ts';
 import { UsageError, parseTrainFlags, takeIntFlag, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
 import { formatSpread, halfWidth95, meanOf } from '../train/stats.ts';
 import type { SegModelName } from '../model/segnet.ts';
+import type { DigitTask } from '../data/digit-scenes.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
 import { DEMO_STEPS, demoFlagValues } from '../train/recipes.ts';
 import { figurePaths, writeAttentionMaps, writeGradientFlow, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
@@ -64,16 +65,32 @@ export const DEMO_SPEC: Spec = {
 };
 
 /**
- * With --task context, the recipe's digits per scene: 2–4, so that every scene has the whole digit
- * and at least one fragment (with 1–3, a third of the scenes would have no fragment to read).
+ * What a task changes in the recipe: its digits per scene.
+ * - context: 2–4, so that every scene has the whole digit and at least one fragment (with 1–3, a
+ *   third of the scenes would have no fragment to read);
+ * - groups: 3–4, a whole digit of each of the two classes and one or two fragments (with 2–4, a
+ *   third of the scenes would have none).
  */
-const CONTEXT_RECIPE: Record<string, string> = { 'min-digits': '2', 'max-digits': '4' };
+const TASK_RECIPES: Partial<Record<DigitTask, Record<string, string>>> = {
+  context: { 'min-digits': '2', 'max-digits': '4' },
+  groups: { 'min-digits': '3', 'max-digits': '4' },
+};
 
-/** The recipe's flags that `argv` does not set itself, to put before `argv` (the context task's digit counts with --task context). */
+/** The --task value `argv` gives (the last one, as parseArgs takes it), or null. */
+function taskOf(argv: string[]): string | null {
+  let task: string | null = null;
+  argv.forEach((a, i) => {
+    if (a.startsWith('--task=')) task = a.slice('--task='.length);
+    else if (a === '--task' && argv[i + 1] !== undefined) task = argv[i + 1]!;
+  });
+  return task;
+}
+
+/** The recipe's flags that `argv` does not set itself, to put before `argv` (with --task, that task's digit counts: TASK_RECIPES). */
 export function recipeFlags(argv: string[], recipe: Record<string, string> = DEMO_RECIPE): string[] {
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
-  const task = argv.includes('--task=context') || argv.some((a, i) => a === '--task' && argv[i + 1] === 'context');
-  const full = task ? { ...recipe, ...CONTEXT_RECIPE } : recipe;
+  const task = taskOf(argv);
+  const full = { ...recipe, ...(task !== null && Object.hasOwn(TASK_RECIPES, task) ? TASK_RECIPES[task as DigitTask] : {}) };
   return Object.entries(full).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
 }
 
@@ -100,7 +117,7 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
   }
   const base: TrainFlags = quick ? { ...flags, steps: Math.min(flags.steps, 3), trainScenes: 16, valScenes: 8, batch: Math.min(flags.batch, 4), evalEvery: 0 } : flags;
   const a = adapterInfo();
-  console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}${base.task === 'context' ? ', context task' : ''}`);
+  console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}${base.task !== 'digits' ? `, ${base.task} task` : ''}`);
   const unlock = lockOutDir(base.out, 'demo');
   try {
     await demoRuns(base, seeds, a, interrupts);

@@ -42,7 +42,7 @@ export async function writeAttentionMaps(path: string, model: SegNet, val: Datas
 export async function writeSamples(path: string, model: SegNet, val: Dataset, count = 4): Promise<void> {
   const idx = Array.from({ length: Math.min(count, val.count) }, (_, i) => i);
   const p = await predictScenes(model, val, idx);
-  // RGB data (VOC) is drawn in colour, with the dataset's palette and class names in the legend.
+  // RGB data (VOC, the groups task's digit scenes) is drawn in colour; VOC with its palette and class names in the legend.
   await writeSegmentation(path, p.image, p.labels, p.pred, p.height, {
     ...(val.palette ? { palette: val.palette } : {}),
     ...(val.classNames ? { classNames: val.classNames } : {}),

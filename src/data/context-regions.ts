@@ -1,9 +1,13 @@
 /**
- * The pixel regions of a context-task digit scene (docs/experiments/context-task.md), on which
- * validation reports pixel accuracy separately:
- * - `fragments`: labelled pixels inside a fragment's window and outside the whole digit's square
- *   (the first digit's) — their class can be read only from elsewhere in the scene;
- * - `whole`: every other labelled pixel (the whole digit, and fragment ink over its square).
+ * The pixel regions of a context-task or groups-task digit scene (docs/experiments/context-task.md,
+ * docs/experiments/groups-task.md), on which validation reports pixel accuracy separately:
+ * - `fragments`: labelled pixels inside a fragment's window and outside the square of every whole
+ *   digit (a digit drawn without a window) of the pixel's class — their class can be read only
+ *   from elsewhere in the scene. The context task has one whole digit (the first), of every
+ *   label's class; the groups task has two, one per class, and a fragment pixel over the other
+ *   class's whole digit still counts as a fragment pixel;
+ * - `whole`: every other labelled pixel (the whole digits, and fragment ink over a whole digit of
+ *   its class).
  * Masks are count × size × size, 1 inside the region.
  */
 import type { DigitPlacement } from './digit-scenes.ts';
@@ -22,14 +26,15 @@ export function contextRegions(placements: readonly (readonly DigitPlacement[])[
   const fragments = new Uint8Array(labels.length);
   const whole = new Uint8Array(labels.length);
   placements.forEach((scene, i) => {
-    const first = scene[0];
+    const wholes = scene.filter((p) => !p.window);
     for (const p of scene) {
       if (!p.window) continue;
       const w = p.window;
       for (let y = Math.max(0, p.y + w.y); y < Math.min(size, p.y + w.y + w.size); y++) {
         for (let x = Math.max(0, p.x + w.x); x < Math.min(size, p.x + w.x + w.size); x++) {
           const at = i * hw + y * size + x;
-          if (labels[at] !== 0 && !(first && inside(first, x, y))) fragments[at] = 1;
+          const label = labels[at]!;
+          if (label !== 0 && !wholes.some((q) => 1 + q.digit === label && inside(q, x, y))) fragments[at] = 1;
         }
       }
     }

@@ -16,6 +16,15 @@
  * A stroke piece alone does not tell a 1 from a 7 or a 3 from an 8; the whole digit elsewhere in
  * the scene does (docs/experiments/context-task.md).
  *
+ * Task 'groups' needs attention rather than global pooling (docs/experiments/groups-task.md): each
+ * scene holds two distinct classes d0 ≠ d1, as two groups. Digit 0 is a whole digit of class d0,
+ * digit 1 a whole digit of class d1, and every later digit i a fragment (a window chosen as in the
+ * context task) of group i % 2. Each group has a colour, random per scene (hue h0 uniform, h1 =
+ * h0 + 180° ± 60°, saturation and value 1); a digit's pixels are its intensity times its group's
+ * colour, and the RGB image is the per-channel max over the digits. The colour ties a fragment to
+ * its whole digit without naming the class; a pooled vector holds both classes, and only the
+ * colour at a pixel tells which of them applies there.
+ *
  * Train and validation use disjoint digit samples: of each digit's n samples, indices
  * [0, floor(0.85·n)) are for training and [floor(0.85·n), n) for validation, so a validation scene
  * contains only handwriting never seen in training.
@@ -59,10 +68,18 @@ export interface DigitPlacement {
    * in the pasted digit's own pixels); the rest of the digit is left out. Absent: the whole digit.
    */
   window?: { x: number; y: number; size: number };
+  /**
+   * Task 'groups': the digit's colour (RGB in [0, 1]); its pixels are its intensity times this
+   * colour, per channel. Absent: grey (every channel the intensity).
+   */
+  color?: readonly [number, number, number];
 }
 
-/** 'digits': independent digits, each labelled by its class; 'context': see the module comment. */
-export type DigitTask = 'digits' | 'context';
+/** 'digits': independent digits, each labelled by its class; 'context' and 'groups': see the module comment. */
+export type DigitTask = 'digits' | 'context' | 'groups';
+
+/** The digit-scene tasks. */
+export const DIGIT_TASKS: readonly DigitTask[] = ['digits', 'context', 'groups'];
 
 export type DigitSplit = 'train' | 'val';
 
@@ -72,7 +89,7 @@ export interface DigitScenesOptions {
   count?: number;
   /** Canvas side in pixels (default 64). */
   size?: number;
-  /** Digits per scene, uniform in [minDigits, maxDigits] (defaults 1 and 4). */
+  /** Digits per scene, uniform in [minDigits, maxDigits] (defaults 1 and 4; task 'groups': minDigits ≥ 2, default 2). */
   minDigits?: number;
   maxDigits?: number;
   /** Side of a pasted digit in pixels, uniform in [minScale, maxScale] (defaults 20 and 36, capped at size). */
@@ -88,11 +105,14 @@ export interface DigitScenesOptions {
    * overlap is kept. Overlap that remains is resolved by drawing order as always.
    */
   maxOverlap?: number;
-  /** 1 (default) or 3 (the grey image repeated). */
+  /** 1 (default) or 3 (the grey image repeated); task 'groups' is RGB: 3 (its default), 1 is refused. */
   channels?: 1 | 3;
-  /** 'digits' (default) or 'context' (one class per scene, all but the first digit as fragments). */
+  /**
+   * 'digits' (default), 'context' (one class per scene, all but the first digit as fragments) or
+   * 'groups' (two classes per scene, a whole digit of each and fragments, tied by colour).
+   */
   task?: DigitTask;
-  /** Task 'context': the side of a fragment's window in pixels (default 12, at most the digit's side). */
+  /** Tasks 'context' and 'groups': the side of a fragment's window in pixels (default 12, at most the digit's side). */
   fragment?: number;
   seed?: number;
   /** The digits; defaults to the registered source (the mnist package under Node). */
@@ -115,7 +135,7 @@ export interface DigitSceneDataset {
   task: DigitTask;
   /** The digits each scene holds, in drawing order. */
   placements: DigitPlacement[][];
-  /** Task 'context': the fragment and whole-digit pixels, where validation reports accuracy apart (src/data/context-regions.ts). */
+  /** Tasks 'context' and 'groups': the fragment and whole-digit pixels, where validation reports accuracy apart (src/data/context-regions.ts). */
   regions?: ContextRegions;
 }
 
@@ -217,6 +237,9 @@ export interface RenderOptions {
  * Renders one scene from explicit placements (in drawing order) into `image` (size·size·channels)
  * and `labels` (size·size) at the given offsets; exported so the rules can be tested on
  * constructed cases. A placement may extend past the canvas; the part outside is cut off.
+ * Placements with a `color` (task 'groups') need channels 3: the image is then, per channel, the
+ * max over the digits of intensity × colour (a placement without one counts as white); labels
+ * follow the intensity as always.
  */
 export function renderScene(
   digits: (placement: DigitPlacement) => ArrayLike<number>,
@@ -231,9 +254,14 @@ export function renderScene(
   const { size } = options;
   const channels = options.channels ?? 1;
   const threshold = options.threshold ?? 0.5;
+  const coloured = placements.some((p) => p.color !== undefined);
+  if (coloured && channels !== 3) throw new Error(`renderScene: coloured digits need channels 3, got ${channels}.`);
   const grey = new Float32Array(size * size);
+  // Coloured digits: the per-channel max of intensity × colour (HWC); grey scenes skip it.
+  const rgb = coloured ? new Float32Array(size * size * 3) : null;
   const lab = new Int32Array(size * size);
   for (const p of placements) {
+    const [r, g, b] = p.color ?? [1, 1, 1];
     const pix = resizeDigit(digits(p), p.scale);
     const w = p.window ?? { x: 0, y: 0, size: p.scale };
     for (let dy = Math.max(0, w.y); dy < Math.min(p.scale, w.y + w.size); dy++) {
@@ -245,12 +273,18 @@ export function renderScene(
         const v = pix[dy * p.scale + dx]!;
         const at = y * size + x;
         if (v > grey[at]!) grey[at] = v;
+        if (rgb) {
+          rgb[3 * at] = Math.max(rgb[3 * at]!, v * r);
+          rgb[3 * at + 1] = Math.max(rgb[3 * at + 1]!, v * g);
+          rgb[3 * at + 2] = Math.max(rgb[3 * at + 2]!, v * b);
+        }
         if (v >= threshold) lab[at] = 1 + p.digit;
       }
     }
   }
   for (let i = 0; i < size * size; i++) {
-    for (let c = 0; c < channels; c++) image[imageOffset + i * channels + c] = grey[i]!;
+    if (rgb) for (let c = 0; c < 3; c++) image[imageOffset + i * 3 + c] = rgb[i * 3 + c]!;
+    else for (let c = 0; c < channels; c++) image[imageOffset + i * channels + c] = grey[i]!;
     labels[labelOffset + i] = lab[i]!;
   }
   return { image, labels };
@@ -292,28 +326,33 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
   if (split !== 'train' && split !== 'val') throw new Error(`digitScenes: split must be 'train' or 'val', got ${String(split)}.`);
   const count = options.count ?? 1000;
   const size = options.size ?? 64;
-  const minDigits = options.minDigits ?? 1;
+  const task = options.task ?? 'digits';
+  if (!(DIGIT_TASKS as readonly string[]).includes(task)) throw new Error(`digitScenes: task must be 'digits', 'context' or 'groups', got ${JSON.stringify(options.task)}.`);
+  const groups = task === 'groups';
+  const minDigits = options.minDigits ?? (groups ? 2 : 1);
   const maxDigits = options.maxDigits ?? 4;
-  const channels = options.channels ?? 1;
+  const channels = options.channels ?? (groups ? 3 : 1);
   const threshold = options.threshold ?? 0.5;
   const seed = options.seed ?? 0;
   checkInt('count', count, 1);
   checkInt('size', size, 8);
   checkInt('minDigits', minDigits, 1);
+  if (groups && minDigits < 2) {
+    throw new Error(`digitScenes: task 'groups' needs minDigits ≥ 2 (a whole digit of each of its two classes), got ${minDigits}; set minDigits: 2 or more (3 or more gives every scene a fragment).`);
+  }
   checkInt('maxDigits', maxDigits, minDigits);
   const maxScale = Math.min(options.maxScale ?? 36, size);
   const minScale = Math.min(options.minScale ?? 20, maxScale);
   checkInt('minScale', minScale, 4, size);
   checkInt('maxScale', maxScale, minScale, size);
   if (channels !== 1 && channels !== 3) throw new Error(`digitScenes: channels must be 1 or 3, got ${String(channels)}.`);
+  if (groups && channels !== 3) throw new Error("digitScenes: task 'groups' is RGB (its groups are told apart by colour); set channels: 3 or leave it out.");
   if (!(threshold > 0 && threshold <= 1)) throw new Error(`digitScenes: threshold must be in (0, 1], got ${threshold}.`);
   if (!Number.isInteger(seed)) throw new Error(`digitScenes: seed must be an integer, got ${seed}.`);
   const maxOverlap = options.maxOverlap ?? 1;
   if (!(maxOverlap >= 0 && maxOverlap <= 1)) throw new Error(`digitScenes: maxOverlap must be in [0, 1], got ${String(options.maxOverlap)}.`);
-  const task = options.task ?? 'digits';
-  if (task !== 'digits' && task !== 'context') throw new Error(`digitScenes: task must be 'digits' or 'context', got ${JSON.stringify(options.task)}.`);
   const fragment = options.fragment ?? 12;
-  if (options.fragment !== undefined && task !== 'context') throw new Error("digitScenes: fragment applies to task 'context' only; drop it or set task: 'context'.");
+  if (options.fragment !== undefined && task === 'digits') throw new Error("digitScenes: fragment applies to tasks 'context' and 'groups' only; drop it or set task: 'context' or 'groups'.");
   checkInt('fragment', fragment, 2, size);
   const source = resolveSource(options.source);
 
@@ -338,10 +377,17 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
     const n = rng.int(minDigits, maxDigits);
     const scene: DigitPlacement[] = [];
     const sceneClass = task === 'context' ? rng.int(0, 9) : -1;
+    // Task 'groups': two distinct classes and their colours (hues 120°-240° apart), drawn first.
+    const group = groups ? sceneGroups(rng) : null;
     for (let k = 0; k < n; k++) {
-      const digit = task === 'context' ? sceneClass : rng.int(0, 9);
+      const digit = group ? group.classes[k % 2]! : task === 'context' ? sceneClass : rng.int(0, 9);
       const [lo, hi] = ranges[digit]!;
-      const sample = rng.int(lo, hi - 1);
+      let sample = rng.int(lo, hi - 1);
+      // Task 'groups': each digit of a group a different sample, redrawn while the scene holds it
+      // (while the split has a sample left for it: a source of a few samples repeats them).
+      if (group && scene.filter((q) => q.digit === digit).length < hi - lo) {
+        while (scene.some((q) => q.digit === digit && q.sample === sample)) sample = rng.int(lo, hi - 1);
+      }
       const scale = rng.int(minScale, maxScale);
       let x = rng.int(0, size - scale);
       let y = rng.int(0, size - scale);
@@ -357,15 +403,39 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
         ({ x, y } = best);
       }
       const placed: DigitPlacement = { digit, sample, x, y, scale };
-      if (task === 'context' && k > 0) placed.window = inkiestWindow(rng, resizeDigit(pixelsOf(placed), scale), scale, Math.min(fragment, scale), threshold);
+      // Context: every digit after the first is a fragment; groups: every digit after the two whole ones.
+      if (k >= (group ? 2 : 1) && task !== 'digits') placed.window = inkiestWindow(rng, resizeDigit(pixelsOf(placed), scale), scale, Math.min(fragment, scale), threshold);
+      if (group) placed.color = group.colors[k % 2]!;
       scene.push(placed);
     }
     placements.push(scene);
     renderScene(pixelsOf, scene, { size, channels, threshold }, images, labels, i * hw * channels, i * hw);
   }
   const out: DigitSceneDataset = { images, labels, size, height: size, width: size, channels, classes: DIGIT_SCENE_CLASSES, count, split, seed, task, placements };
-  if (task === 'context') out.regions = contextRegions(placements, labels, size);
+  if (task !== 'digits') out.regions = contextRegions(placements, labels, size);
   return out;
+}
+
+/**
+ * Task 'groups': a scene's two classes d0 ≠ d1 (uniform over the 90 ordered pairs) and their
+ * colours, hue h0 uniform in [0°, 360°) and h1 = h0 + 180° + u, u uniform in [−60°, 60°).
+ */
+function sceneGroups(rng: DataRng): { classes: [number, number]; colors: [readonly [number, number, number], readonly [number, number, number]] } {
+  const d0 = rng.int(0, 9);
+  let d1 = rng.int(0, 8);
+  if (d1 >= d0) d1++;
+  const h0 = rng.uniform(0, 360);
+  const h1 = (h0 + 180 + rng.uniform(-60, 60)) % 360;
+  return { classes: [d0, d1], colors: [hueColor(h0), hueColor(h1)] };
+}
+
+/** The RGB colour in [0, 1] of hue h (degrees) at saturation 1 and value 1 (the HSV cone's rim). */
+export function hueColor(h: number): readonly [number, number, number] {
+  const f = (n: number): number => {
+    const k = (n + h / 60) % 6;
+    return 1 - Math.max(0, Math.min(k, 4 - k, 1));
+  };
+  return [f(5), f(3), f(1)];
 }
 
 /**

@@ -52,9 +52,14 @@ export interface TrainConfig {
   threshold: number;
   /** Largest share of a digit's square another digit's square may cover (1: independent positions). */
   maxOverlap: number;
-  /** Digit scenes' task: 'digits' (each digit labelled by its class) or 'context' (docs/experiments/context-task.md). */
+  /**
+   * Digit scenes' task: 'digits' (each digit labelled by its class), 'context' (one class per
+   * scene, later digits as fragments: docs/experiments/context-task.md) or 'groups' (two classes
+   * per scene, a whole digit of each and fragments tied to it by colour, RGB images; needs
+   * minDigits ≥ 2: docs/experiments/groups-task.md).
+   */
   task: DigitTask;
-  /** Task 'context': side of a fragment's window in pixels (ignored by 'digits'). */
+  /** Tasks 'context' and 'groups': side of a fragment's window in pixels (ignored by 'digits'). */
   fragment: number;
   /** Share of background pixels kept in the training loss (the rest ignored; 1: all). */
   bgKeep: number;

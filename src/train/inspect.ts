@@ -137,13 +137,20 @@ export async function attentionMaps(model: SegNet, val: Dataset, options: Attent
   const K = model.em.em.mu0.shape[0]!;
   const maps: Float32Array[] = [];
   const titles: string[] = [];
-  // The input, averaged down to the feature map's size.
+  // The input, averaged down to the feature map's size: at each pixel its brightest channel (a
+  // grey digit scene's intensity, and a coloured one's too, its colours having value 1).
   const { x } = gatherBatch(val, [scene]);
   const sh = val.height / f.H;
+  const C = val.channels;
   const img = new Float32Array(f.H * f.W);
   for (let i = 0; i < f.H; i++) for (let j = 0; j < f.W; j++) {
     let s = 0;
-    for (let a = 0; a < sh; a++) for (let b = 0; b < sh; b++) s += x[((i * sh + a) * val.width + (j * sh + b)) * val.channels]!;
+    for (let a = 0; a < sh; a++) for (let b = 0; b < sh; b++) {
+      const at = ((i * sh + a) * val.width + (j * sh + b)) * C;
+      let v = x[at]!;
+      for (let c = 1; c < C; c++) v = Math.max(v, x[at + c]!);
+      s += v;
+    }
     img[i * f.W + j] = s / (sh * sh);
   }
   const runs: { gamma: Float32Array; recon: Float32Array }[] = [];
@@ -193,7 +200,7 @@ function chooseBases(gamma: Float32Array, K: number, ink: Float32Array | null): 
 
 /** Validation scenes with their labels and the model's prediction (eval mode). */
 export interface ScenePredictions {
-  /** The scenes' images, one channel (grey) or three (RGB), [n, height, width(, 3)]. */
+  /** The scenes' images, one channel (grey) or three (RGB: VOC, the digit task 'groups'), [n, height, width(, 3)]. */
   image: Float32Array;
   labels: Int32Array;
   pred: Int32Array;
@@ -215,7 +222,7 @@ export async function predictScenes(model: SegNet, val: Dataset, indices: number
   } finally {
     model.train(was);
   }
-  // RGB data (VOC) stays in colour; other channel counts show their first channel.
+  // RGB data (VOC, coloured digit scenes) stays in colour; other channel counts show their first channel.
   const image = val.channels === 1 || val.channels === 3 ? x : x.filter((_, i) => i % val.channels === 0);
   return { image, labels, pred, height: val.height };
 }

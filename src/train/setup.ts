@@ -29,8 +29,10 @@ export function digitSceneData(config: SceneConfig, source?: DigitSource): { tra
     maxScale: config.maxScale,
     threshold: config.threshold,
     maxOverlap: config.maxOverlap,
-    // The fragment side means something for the context task only (digitScenes refuses it otherwise).
-    ...(config.task === 'context' ? { task: config.task, fragment: config.fragment } : {}),
+    // The fragment side means something for the context and groups tasks only (digitScenes refuses
+    // it otherwise); the groups task's scenes are RGB (its groups are told apart by colour).
+    ...(config.task === 'context' || config.task === 'groups' ? { task: config.task, fragment: config.fragment } : {}),
+    ...(config.task === 'groups' ? { channels: 3 as const } : {}),
     ...(source ? { source } : {}),
   };
   const train = digitScenes({ split: 'train', count: config.trainScenes, seed: config.seed, ...scene });
