@@ -70,6 +70,37 @@ describe('figure data', () => {
     expect(await hg.gradientFlow(run.model, run.val, { etas: [0.5], iterations: 3 })).toEqual({ '0.5': g['0.5'] });
   });
 
+  test('attentionMaps and gradientFlow with fewer than 4 bases: every base shown (K = 2), the one base of pooling (K = 1) with γ = 1', async () => {
+    for (const model of ['hemnet', 'pooling'] as const) {
+      const config = { ...parseTrainFlags(['--model', model, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '2', '--batch', '2', '--train-scenes', '8', '--val-scenes', '4', '--steps', '1', '--quiet'])!, out: 'unused' };
+      const small = new hg.TrainingRun(config, hg.loadData(config));
+      try {
+        await small.step();
+        const K = model === 'pooling' ? 1 : 2;
+        expect(small.model.em!.em.mu0.shape[0]).toBe(K);
+        for (const select of ['mass', 'ink'] as const) {
+          const m = await hg.attentionMaps(small.model, small.val, { iterations: 2, eta: 0.5, scene: 1, select });
+          expect([m.rows, m.cols, m.maps.length], `${model} ${select}`).toEqual([2, 2 + K, 2 * (2 + K)]);
+          expect(m.titles.slice(1, 1 + K).map((t) => t.split(' ')[1]).sort()).toEqual(Array.from({ length: K }, (_, k) => `k=${k}`));
+          // The shown bases are all of them: their γ sum to 1 at every pixel (γ = 1 for K = 1).
+          for (let n = 0; n < 16; n++) {
+            let total = 0;
+            for (let c = 1; c <= K; c++) total += m.maps[c]![n]!;
+            expect(total).toBeCloseTo(1, 5);
+            if (K === 1) expect(m.maps[1]![n]).toBeCloseTo(1, 6);
+          }
+        }
+        const g = await hg.gradientFlow(small.model, small.val, { etas: [0.5], iterations: 3 });
+        for (const z of [...g['0.5']!.n, ...g['0.5']!.e]) expect(Number.isFinite(z) && z >= 0).toBe(true);
+        // One base: γ = 1 whatever the features, so the E-step passes no gradient.
+        if (K === 1) expect(g['0.5']!.e).toEqual([0, 0, 0]);
+        else expect(Math.max(...g['0.5']!.e)).toBeGreaterThan(0);
+      } finally {
+        small.dispose();
+      }
+    }
+  });
+
   test('predictScenes: the eval-mode argmax of the model for the given scenes, with their images and labels', async () => {
     const p = await hg.predictScenes(run.model, run.val, [2, 0]);
     const { x, labels } = hg.gatherBatch(run.val, [2, 0]);

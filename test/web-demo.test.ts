@@ -19,7 +19,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeOptions } from '../scripts/esbuild-options.mjs';
 import { DEMO_RECIPE } from '../src/cli/demo.ts';
-import { digitSceneData, gatherBatch, init, noGrad, readWeights, tensor, tidy, TrainingRun } from '../src/index.node.ts';
+import { demoConfig, digitSceneData, gatherBatch, init, noGrad, readWeights, tensor, tidy, TrainingRun, type EmDiagnostics } from '../src/index.node.ts';
 import { launchChromium, openPage, serveStatic, type LoggedPage, type StaticServer } from './browser/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -53,6 +53,35 @@ async function until(p: LoggedPage, expr: string, what: string, timeoutMs = 150_
 
 async function pageErrors(p: LoggedPage): Promise<string[]> {
   return p.inPage<string[]>('window.hemgpuDemo.state.errors');
+}
+
+/** The EM diagnostics panel as the page shows it: each figure's text and explanation, the note, the history. */
+interface EmPanel {
+  note: string;
+  figures: { id: string; label: string; text: string; explain: string; title: string }[];
+  steps: number[];
+  em: EmDiagnostics[];
+}
+
+async function emPanel(p: LoggedPage): Promise<EmPanel> {
+  return p.inPage<EmPanel>(`({
+    note: document.getElementById('em-note').textContent,
+    figures: [...document.querySelectorAll('#em-figures > div')].map((d) => ({
+      id: d.querySelector('dd').id.replace(/^em-/, ''), label: d.querySelector('dt').textContent, text: d.querySelector('dd').textContent,
+      explain: d.querySelector('p').textContent, title: d.title,
+    })),
+    steps: window.hemgpuDemo.state.em.map((p) => p.step),
+    em: window.hemgpuDemo.state.em.map((p) => p.em),
+  })`);
+}
+
+/** The number a figure's text starts with after `prefix` (e.g. 'max_k γ 0.412 (uniform 0.016)' → 0.412). */
+function reading(panel: EmPanel, id: string, pattern: RegExp): number[] {
+  const f = panel.figures.find((x) => x.id === id);
+  expect(f, `figure ${id} on the page: ${JSON.stringify(panel.figures)}`).toBeDefined();
+  const m = pattern.exec(f!.text);
+  expect(m, `${id}: '${f!.text}' against ${pattern}`).not.toBeNull();
+  return m!.slice(1).map(Number);
 }
 
 /** The CLI's `train` flags for the demo's recipe with the SMALL overrides. */
@@ -185,6 +214,43 @@ describe('the demo page in headless Chromium', () => {
     expect(charts.map((c) => c.label)).toEqual(['training loss (10-step moving average)', 'validation mIoU', 'mean |∂E/∂X| per iteration: N-step solid, E-step dashed']);
     for (const c of charts) expect(c.w * c.h).toBeGreaterThan(100_000);
 
+    // The EM diagnostics panel: the figures of the last validation, each explained, in range; their history.
+    const panel = await emPanel(trained);
+    expect(panel.steps).toEqual([4, 8]);
+    const { bases: K, iterations: T } = demoConfig();
+    expect(panel.note).toContain(`step ${SMALL.steps}: ${SMALL.valScenes} validation scenes, T ${T}, K ${K}`);
+    expect(panel.figures.map((f) => f.id)).toEqual(['gamma', 'rho', 'norms', 'residual', 'cosine']);
+    for (const f of panel.figures) {
+      expect(f.explain.length, f.id).toBeGreaterThan(40);
+      expect(f.title).toBe(f.explain);
+    }
+    console.log(`page: EM diagnostics at step ${SMALL.steps}: ${panel.figures.map((f) => f.text).join(', ')}`);
+    const [gamma, uniform] = reading(panel, 'gamma', /^max_k γ (\d\.\d{3}) \(uniform (\d\.\d{3})\)$/);
+    expect(uniform).toBe(Number((1 / K).toFixed(3)));
+    expect(gamma).toBeGreaterThanOrEqual(1 / K - 5e-4);
+    expect(gamma).toBeLessThanOrEqual(1);
+    const [rho] = reading(panel, 'rho', /^ρ (\d+\.\d{2})$/);
+    expect(rho).toBeGreaterThan(0);
+    const [mu0, xbar] = reading(panel, 'norms', /^\|μ⁽⁰⁾\| (\d+\.\d{2}) vs \|x̄\| (\d+\.\d{2})$/);
+    expect(mu0).toBeGreaterThan(0);
+    expect(xbar).toBeGreaterThan(0);
+    const [residual] = reading(panel, 'residual', /^residual (\d+\.\d{3}) \(1 = pooling\)$/);
+    expect(residual).toBeGreaterThan(0);
+    expect(residual).toBeLessThan(1.5);
+    const [cosine] = reading(panel, 'cosine', /^cosine (-?\d\.\d{3})$/);
+    expect(Math.abs(cosine)).toBeLessThanOrEqual(1);
+    // What the page shows is the worker's last evaluation, rounded.
+    const last = panel.em.at(-1)!;
+    expect(last.maxGamma.toFixed(3)).toBe(gamma!.toFixed(3));
+    expect(last.residual.toFixed(3)).toBe(residual!.toFixed(3));
+    for (const e of panel.em) {
+      expect(e.bases).toBe(K);
+      expect(e.maxGamma).toBeGreaterThanOrEqual(1 / K - 1e-6);
+      expect(e.maxGamma).toBeLessThanOrEqual(1 + 1e-6);
+    }
+    await until(trained, "document.querySelector('#em-chart canvas')", 'the EM history chart drawn', 30_000);
+    expect(await trained.inPage<string>("document.querySelector('#em-chart canvas').getAttribute('aria-label')")).toBe('EM unit per validation: mean max_k γ and centred residual');
+
     // No main-thread task of 200 ms or more from the page's start (import included) to now.
     const long = await trained.inPage<{ start: number; duration: number }[]>('window.__longTasks');
     console.log(`page: long tasks (> 50 ms) on the main thread: ${long.map((t) => `${t.duration.toFixed(0)} ms`).join(', ') || 'none'}`);
@@ -269,9 +335,72 @@ describe('the demo page in headless Chromium', () => {
     expect(worst).toBeLessThanOrEqual(1e-5);
     expect(Math.abs(got.miou - wantEval.miou)).toBeLessThanOrEqual(1e-5);
     expect(Math.abs(got.pixelAccuracy - wantEval.pixelAccuracy)).toBeLessThanOrEqual(1e-5);
+    // The EM diagnostics the page shows for the checkpoint are Node's.
+    const panel = await emPanel(p);
+    expect(panel.steps).toEqual([4]);
+    const pe = panel.em[0]!;
+    const ne = wantEval.em!;
+    expect([pe.bases, pe.scenes, pe.iterations]).toEqual([ne.bases, ne.scenes, ne.iterations]);
+    for (const k of ['maxGamma', 'rho', 'mu0Norm', 'meanNorm', 'residual', 'cosine'] as const) {
+      expect(Math.abs(pe[k] - ne[k]), `${k}: page ${pe[k]}, Node ${ne[k]}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(ne[k])));
+    }
+    expect(await p.page.textContent('#em-gamma')).toBe(`max_k γ ${ne.maxGamma.toFixed(3)} (uniform ${(1 / ne.bases).toFixed(3)})`);
     // The page shows the checkpoint's run: its model and step.
     expect(await p.page.textContent('#step')).toBe('4 / 4');
     expect(await p.page.isChecked('input[name=model][value=hemnet]')).toBe(true);
+    await p.page.close();
+  }, 300_000);
+
+  it('pooling (K = 1) trains with its figures and reads as pooling (max_k γ 1, residual 1); plain has no EM unit', async () => {
+    const p = await openPage(browser!, `${server!.origin}/?model=pooling&steps=4&trainScenes=8&valScenes=4&batch=4&lr=0.01&warmup=0&evalEvery=2&figureEvery=2&autostart=1`);
+    await until(p, 'window.hemgpuDemo.state.done && window.hemgpuDemo.state.predictionDraws >= 2 && !window.hemgpuDemo.state.busy', 'pooling trained');
+    expect(await pageErrors(p), p.logText()).toEqual([]);
+    const panel = await emPanel(p);
+    console.log(`page: pooling's EM diagnostics at step 4: ${panel.figures.map((f) => f.text).join(', ')}`);
+    expect(panel.steps).toEqual([2, 4]);
+    expect(panel.note).toContain('step 4: 4 validation scenes, T 3, K 1');
+    expect(await p.page.textContent('#em-gamma')).toBe('max_k γ 1.000 (uniform 1.000)');
+    const [residual] = reading(panel, 'residual', /^residual (\d+\.\d{3}) \(1 = pooling\)$/);
+    expect(Math.abs(residual! - 1)).toBeLessThanOrEqual(2e-3);
+    expect(await p.page.textContent('#em-cosine')).toBe('cosine – (one base)');
+    expect(panel.figures.find((f) => f.id === 'gamma')!.explain).toContain('K = 1');
+    for (const e of panel.em) {
+      expect(e.bases).toBe(1);
+      expect(Math.abs(e.maxGamma - 1)).toBeLessThanOrEqual(1e-6);
+      expect(Math.abs(e.residual - 1)).toBeLessThanOrEqual(2e-3);
+    }
+    // K shows the model's one base and cannot be changed; the run's line says K 1.
+    expect(await p.page.inputValue('#bases')).toBe('1');
+    expect(await p.page.isDisabled('#bases')).toBe(true);
+    expect(await p.page.textContent('#origin')).toContain('pooling, K 1,');
+    // The attention maps: input, the one base's γ and the reconstruction per iteration, γ = 1 drawn
+    // at the colour map's top (viridis' yellow), not at its bottom as a flat map on its own range.
+    expect(await p.page.textContent('#attention-note')).toContain('γ·k of the one base (K = 1');
+    const attn = await p.inPage<{ w: number; h: number; gamma: number[] }>(`(() => {
+      const c = document.getElementById('attention');
+      const px = c.getContext('2d').getImageData(96 + 6 + 48, 16 + 48, 1, 1).data;
+      return { w: c.width, h: c.height, gamma: [px[0], px[1], px[2]] };
+    })()`);
+    expect(attn.w, 'three columns of 16 × 6 px maps and two 6 px gaps').toBe(3 * 96 + 2 * 6);
+    expect(attn.h, 'three rows (T 3) of maps with their 16 px titles').toBe(3 * (96 + 16) + 2 * 6);
+    expect(attn.gamma).toEqual([253, 231, 37]);
+    // The gradient flow is drawn, its note saying why the E-step lines lie at the floor.
+    await until(p, "document.querySelector('#flow-chart canvas') && document.querySelector('#em-chart canvas')", 'flow and EM charts drawn', 30_000);
+    expect(await p.page.textContent('#flow-note')).toContain('K = 1: γ = 1 whatever the features, so the E-step sends no gradient');
+
+    // plain, trained with a validation: the panel says there is no EM unit and shows no figures.
+    await p.page.check('input[name=model][value=plain]');
+    await until(p, "window.hemgpuDemo.state.ready && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.model === 'plain' && window.hemgpuDemo.state.step === 0", 'plain rebuilt');
+    await p.page.click('#start');
+    await until(p, 'window.hemgpuDemo.state.done && !window.hemgpuDemo.state.busy', 'plain trained');
+    expect(await pageErrors(p), p.logText()).toEqual([]);
+    expect((await p.inPage<{ step: number }[]>('window.hemgpuDemo.state.history.val')).map((v) => v.step)).toEqual([2, 4]);
+    const plain = await emPanel(p);
+    expect(plain.note).toBe('plain has no EM unit: there are no responsibilities or bases to diagnose.');
+    expect(plain.figures).toEqual([]);
+    expect(plain.steps).toEqual([]);
+    expect(await p.page.textContent('#em-chart')).toBe('no EM unit');
+    expect(await p.page.isDisabled('#bases')).toBe(false);
     await p.page.close();
   }, 300_000);
 
@@ -303,7 +432,7 @@ describe('the demo page in headless Chromium', () => {
     const p = await openPage(browser!, `${server!.origin}/?model=resnet&steps=-3&eta=2&colour=red`);
     await until(p, 'window.hemgpuDemo && window.hemgpuDemo.state.errors.length > 0', 'errors shown');
     const text = (await p.page.textContent('#errors')) ?? '';
-    expect(text).toContain('model=resnet: choose one of hemnet, emanet, plain');
+    expect(text).toContain('model=resnet: choose one of hemnet, emanet, pooling, plain');
     expect(text).toContain('steps=-3: must be an integer in [1, 1000000]');
     expect(text).toContain('eta=2: must be a number in (0, 1]');
     expect(text).toContain("unknown URL parameter 'colour'");

@@ -6,6 +6,7 @@
  */
 import { gradientFlowChartSpec, lossChartSpec, miouChartSpec, movingAverage } from '../../src/viz/training-charts.ts';
 import { ChartSlot, drawGrid } from './draw.ts';
+import { emFigures, emHistoryChartSpec, emSource, type EmPoint } from './em-panel.ts';
 import { parseParams, type PageModel } from './params.ts';
 import { adapterLabel, type BenchRow, type FromWorker, type RasterGrid, type RunInfo, type ToWorker } from './protocol.ts';
 
@@ -32,6 +33,10 @@ const state = {
   flowDraws: 0,
   saved: 0,
   loaded: null as string | null,
+  /** The model's EM bases K (null: plain, no EM unit). */
+  emBases: null as number | null,
+  /** The EM unit's diagnostics at each validation of this run (what the panel and its chart show). */
+  em: [] as EmPoint[],
 };
 
 function showError(text: string): void {
@@ -45,6 +50,7 @@ const charts = {
   loss: new ChartSlot($('loss-chart'), 1000, showError),
   miou: new ChartSlot($('miou-chart'), 1000, showError),
   flow: new ChartSlot($('flow-chart'), 500, showError),
+  em: new ChartSlot($('em-chart'), 1000, showError),
 };
 charts.loss.note('no steps yet');
 charts.miou.note('no validation yet');
@@ -86,6 +92,37 @@ function drawCharts(): void {
   else charts.miou.note('no validation yet');
 }
 
+/** The EM diagnostics panel: the latest validation's figures, each explained, and their history. */
+function drawEm(): void {
+  const list = $('em-figures');
+  const last = state.em.at(-1);
+  if (state.emBases === null) {
+    $('em-note').textContent = `${state.model} has no EM unit: there are no responsibilities or bases to diagnose.`;
+    list.replaceChildren();
+    charts.em.note('no EM unit');
+    return;
+  }
+  if (!last) {
+    $('em-note').textContent = `no validation yet (K ${state.emBases}): the figures appear after each validation.`;
+    list.replaceChildren();
+    charts.em.note('no validation yet');
+    return;
+  }
+  $('em-note').textContent = `${emSource(last)}.`;
+  list.replaceChildren(
+    ...emFigures(last.em).map((f) => {
+      const div = document.createElement('div');
+      div.title = f.explain;
+      const dt = Object.assign(document.createElement('dt'), { textContent: f.label });
+      const dd = Object.assign(document.createElement('dd'), { id: `em-${f.id}`, textContent: f.text });
+      const p = Object.assign(document.createElement('p'), { textContent: f.explain });
+      div.append(dt, dd, p);
+      return div;
+    }),
+  );
+  charts.em.set(emHistoryChartSpec(state.em));
+}
+
 function drawRasterGrid(canvas: HTMLCanvasElement, grid: RasterGrid | null): void {
   if (!grid) {
     canvas.width = canvas.height = 0;
@@ -110,15 +147,22 @@ function onMessage(msg: FromWorker): void {
       ($('eta') as HTMLInputElement).value = String(msg.eta);
       ($('t-eval') as HTMLInputElement).value = String(msg.evalIterations);
       ($('t-train') as HTMLInputElement).value = String(c.iterations);
-      ($('bases') as HTMLInputElement).value = String(c.bases);
+      // 'pooling' has one base whatever config.bases says: K shows 1 and cannot be changed.
+      state.emBases = msg.run.emBases;
+      const pooling = c.model === 'pooling';
+      ($('bases') as HTMLInputElement).value = String(pooling ? 1 : c.bases);
+      ($('bases') as HTMLInputElement).disabled = pooling;
+      $('bases').title = pooling ? 'pooling is the HEM unit with one base (K = 1); choose hemnet or emanet to set K' : '';
+      state.em = [];
       document.querySelectorAll<HTMLInputElement>('input[name=model]').forEach((r) => (r.checked = r.value === c.model));
       $('rate').textContent = '–';
       $('eta-time').textContent = '–';
       $('origin').textContent =
-        `${msg.run.origin === 'fresh' ? 'fresh weights' : `weights from ${msg.run.origin}`}: ${c.model}, K ${c.bases}, T ${c.iterations}, η ${c.eta}, ` +
+        `${msg.run.origin === 'fresh' ? 'fresh weights' : `weights from ${msg.run.origin}`}: ${c.model}, K ${msg.run.emBases ?? '–'}, T ${c.iterations}, η ${c.eta}, ` +
         `${c.trainScenes} training / ${c.valScenes} validation scenes, batch ${c.batch}, AdamW lr ${c.lr}, seed ${c.seed}, validation every ${c.evalEvery || 'end'}.`;
       drawStats();
       drawCharts();
+      drawEm();
       break;
     }
     case 'running':
@@ -138,8 +182,13 @@ function onMessage(msg: FromWorker): void {
       break;
     case 'eval':
       if (state.history.val.at(-1)?.step !== msg.step) state.history.val.push({ step: msg.step, miou: msg.miou });
+      if (msg.em) {
+        if (state.em.at(-1)?.step === msg.step) state.em.pop();
+        state.em.push({ step: msg.step, em: msg.em });
+      }
       drawStats();
       drawCharts();
+      drawEm();
       break;
     case 'attention':
       state.attentionDraws++;

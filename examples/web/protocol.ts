@@ -4,7 +4,7 @@
  * the weights. Typed both ways; large arrays travel as transferables. The adapter's label is
  * shared by both sides.
  */
-import type { AdapterSummary, GradientFlow, Raster, TrainConfig } from '../../src/index.browser.ts';
+import type { AdapterSummary, EmDiagnostics, GradientFlow, Raster, TrainConfig } from '../../src/index.browser.ts';
 import type { PageParams } from './params.ts';
 
 /** The training state the page shows. */
@@ -14,6 +14,8 @@ export interface RunInfo {
   history: { loss: number[]; lr: number[]; val: { step: number; miou: number }[] };
   /** Where the weights came from: 'fresh' or the loaded file's name. */
   origin: string;
+  /** The model's EM bases K (1 for 'pooling', whatever config.bases says); null for plain. */
+  emBases: number | null;
 }
 
 /** Rasters (the library's heat maps or label maps) in a grid of `cols` columns, each with a title. */
@@ -58,7 +60,8 @@ export type FromWorker =
   | { type: 'ready'; adapter: AdapterSummary; run: RunInfo; evalIterations: number; eta: number }
   | { type: 'running'; running: boolean; done: boolean }
   | { type: 'step'; step: number; total: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
-  | { type: 'eval'; step: number; miou: number; pixelAccuracy: number }
+  /** A validation: the metrics and the EM unit's diagnostics (TrainingRun.evaluate; null for plain). */
+  | { type: 'eval'; step: number; miou: number; pixelAccuracy: number; em: EmDiagnostics | null }
   | { type: 'attention'; grid: RasterGrid | null; note: string }
   | { type: 'flow'; data: GradientFlow | null; note: string }
   | { type: 'predictions'; grid: RasterGrid; note: string }

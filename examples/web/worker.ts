@@ -86,7 +86,12 @@ async function loadDigits(): Promise<DigitSource> {
 
 function info(): RunInfo {
   const h = run!.history;
-  return { config: run!.config, step: run!.completed, history: { loss: [...h.loss], lr: [...h.lr], val: h.val.map((v) => ({ ...v })) }, origin };
+  return { config: run!.config, step: run!.completed, history: { loss: [...h.loss], lr: [...h.lr], val: h.val.map((v) => ({ ...v })) }, origin, emBases: emBases(run!) };
+}
+
+/** The model's EM bases K (the layer's, so 'pooling' reads 1), or null for plain. */
+function emBases(r: TrainingRun): number | null {
+  return r.model.em ? r.model.em.em.mu0.shape[0]! : null;
 }
 
 /** A new run of `config` on its digit scenes (the previous one disposed). */
@@ -113,9 +118,26 @@ async function drawAttention(): Promise<void> {
     return;
   }
   const a = await attentionMaps(r.model, r.val, { iterations: view.evalIterations, eta: view.eta, scene: 0 });
-  const { rasters } = heatmapRasters(a.maps, { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, scale: ATTENTION_PX });
+  const K = emBases(r)!;
+  const shown = a.cols - 2;
+  const layout = { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, scale: ATTENTION_PX };
+  // Each map on its own colour range; with one base γ is 1 at every pixel, a flat map that its own
+  // range would draw at the colour of 0: its γ maps are drawn on [0, 1] instead.
+  const { rasters } = heatmapRasters(a.maps, layout);
+  if (K === 1) {
+    const fixed = heatmapRasters(a.maps, { ...layout, range: [0, 1] }).rasters;
+    a.titles.forEach((t, i) => {
+      if (/ k=\d+$/.test(t)) rasters[i] = fixed[i]!;
+    });
+  }
   const grid: RasterGrid = { cells: rasters.map((raster, i) => ({ raster, title: a.titles[i] ?? '' })), cols: a.cols };
-  post({ type: 'attention', grid, note: `validation scene 0 after each iteration t = 1…${view.evalIterations}: input, γ·k of the 4 bases with the most mass, reconstruction (η ${view.eta}, step ${r.completed})` }, buffers(grid));
+  const bases =
+    K === 1
+      ? 'γ·k of the one base (K = 1: γ = 1 at every pixel, drawn on [0, 1]; the reconstruction is the same at every pixel)'
+      : shown < K
+        ? `γ·k of the ${shown} bases (of ${K}) with the most mass`
+        : `γ·k of all ${K} bases`;
+  post({ type: 'attention', grid, note: `validation scene 0 after each iteration t = 1…${view.evalIterations}: input, ${bases}, reconstruction (η ${view.eta}, step ${r.completed})` }, buffers(grid));
 }
 
 async function drawFigures(): Promise<void> {
@@ -123,7 +145,11 @@ async function drawFigures(): Promise<void> {
   await drawAttention();
   if (r.model.em) {
     const flow = await gradientFlow(r.model, r.val, { etas: FLOW_ETAS, iterations: Math.max(r.config.iterations, 3) });
-    post({ type: 'flow', data: flow, note: `validation scene 0, step ${r.completed}` });
+    const note =
+      emBases(r) === 1
+        ? `validation scene 0, step ${r.completed}. K = 1: γ = 1 whatever the features, so the E-step sends no gradient: its dashed lines (and at η = 1 the N-steps before the last, which that step's average forgets) lie at the axis floor, 1e-12.`
+        : `validation scene 0, step ${r.completed}`;
+    post({ type: 'flow', data: flow, note });
   } else post({ type: 'flow', data: null, note: 'plain has no EM unit: no gradient flow.' });
   const idx = Array.from({ length: Math.min(SAMPLE_SCENES, r.val.count) }, (_, i) => i);
   const p = await predictScenes(r.model, r.val, idx);
@@ -135,7 +161,7 @@ async function drawFigures(): Promise<void> {
 /** Validate; `record` adds the mIoU to the run's history (as training does), else it is shown only (a loaded checkpoint's history stays as saved). */
 async function evaluateNow(record = true): Promise<void> {
   const e = await run!.evaluate(record ? {} : { iterations: run!.config.iterations });
-  post({ type: 'eval', step: run!.completed, miou: e.miou, pixelAccuracy: e.pixelAccuracy });
+  post({ type: 'eval', step: run!.completed, miou: e.miou, pixelAccuracy: e.pixelAccuracy, em: e.em });
 }
 
 /** One training step with its bookkeeping; validation and figures when due. */

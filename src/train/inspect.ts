@@ -102,10 +102,10 @@ export interface AttentionMapOptions {
   /** Validation scene (default 0). */
   scene?: number;
   /**
-   * Which 4 bases to show: 'mass' (default), those with the most responsibility after the first
-   * iteration; 'ink', those whose responsibility is most concentrated on the input's ink
-   * (Σₙ γₙₖ·inkₙ / Σₙ γₙₖ after the last iteration, among bases holding ≥ 1 % of the pixels): the
-   * bases that attend to the digits, as in the paper's Fig. 4.
+   * Which 4 bases to show (all K when K < 4: the one base of 'pooling'): 'mass' (default), those
+   * with the most responsibility after the first iteration; 'ink', those whose responsibility is
+   * most concentrated on the input's ink (Σₙ γₙₖ·inkₙ / Σₙ γₙₖ after the last iteration, among
+   * bases holding ≥ 1 % of the pixels): the bases that attend to the digits, as in the paper's Fig. 4.
    */
   select?: 'mass' | 'ink';
 }
@@ -123,7 +123,8 @@ export interface AttentionMaps {
 /**
  * Fig. 4: for one validation scene, after each of T iterations (rows): the input averaged down to
  * the feature map's size, the attention maps γ·k of 4 bases (`select`: the heaviest after the first
- * iteration, or those attending most to the ink), and the reconstruction's mean over channels.
+ * iteration, or those attending most to the ink; all K bases when K < 4, so cols = 2 + min(4, K)),
+ * and the reconstruction's mean over channels.
  */
 export async function attentionMaps(model: SegNet, val: Dataset, options: AttentionMapOptions): Promise<AttentionMaps> {
   checkOptions('attentionMaps', options, optionKeys<AttentionMapOptions>({ iterations: true, eta: true, scene: true, select: true }));
@@ -182,7 +183,7 @@ export async function attentionMaps(model: SegNet, val: Dataset, options: Attent
   return { maps, titles, rows: T, cols: 2 + top.length, width: f.W, height: f.H };
 }
 
-/** The 4 bases with the most mass Σₙ γₙₖ, or with `ink`, the most ink-concentrated among those with ≥ 1 % of the mass. */
+/** The 4 bases (all K when K < 4) with the most mass Σₙ γₙₖ, or with `ink`, the most ink-concentrated among those with ≥ 1 % of the mass. */
 function chooseBases(gamma: Float32Array, K: number, ink: Float32Array | null): number[] {
   const N = gamma.length / K;
   const score = Array.from({ length: K }, (_, k) => {
