@@ -9,7 +9,8 @@
  * Host-side, no GPU:
  *   node scripts/run.mjs scripts/groups-task-stats.ts
  */
-import { digitScenes, type DigitPlacement, type DigitScenesOptions } from '../src/data/digit-scenes.ts';
+import { digitScenes, type DigitScenesOptions } from '../src/data/digit-scenes.ts';
+import type { DigitPlacement } from '../src/data/scene-render.ts';
 import { mnistDigits } from '../src/data/mnist.ts';
 
 const SCENES = 400;

@@ -104,21 +104,17 @@ export { AdamW, ADAMW_DEFAULTS, type AdamWOptions } from './optim/adamw.ts';
 export { polyLr, LrSchedule, type LrScheduleOptions, type LrTarget } from './optim/schedule.ts';
 export {
   digitScenes,
-  renderScene,
-  resizeDigit,
   digitSampleRange,
-  DIGIT_SIZE,
   DIGIT_TRAIN_FRACTION,
   DIGIT_SCENE_CLASSES,
   type DigitSource,
   type DigitClassSource,
-  type DigitPlacement,
   type DigitSplit,
   type DigitTask,
   type DigitScenesOptions,
   type DigitSceneDataset,
-  type RenderOptions,
 } from './data/digit-scenes.ts';
+export { renderScene, resizeDigit, DIGIT_SIZE, type DigitPlacement, type RenderOptions } from './data/scene-render.ts';
 export { batches, batchCount, type Batch, type BatchOptions, type ArrayDataset, type SampleSource } from './data/batches.ts';
 export { DataRng, mixSeed, permutation } from './data/rng.ts';
 export { conv2d, type Conv2dOptions } from './ops/conv2d.ts';

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { hueColor, renderScene, type DigitPlacement } from '../src/data/digit-scenes.ts';
+import { hueColor, renderScene, type DigitPlacement } from '../src/data/scene-render.ts';
 import { segmentationPanels } from '../src/viz/segmentation.ts';
 
 const mnist = hg.mnistDigits();

@@ -8,15 +8,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import {
-  DIGIT_TRAIN_FRACTION,
-  digitSampleRange,
-  renderScene,
-  resizeDigit,
-  setDefaultDigitSource,
-  type DigitPlacement,
-  type DigitSource,
-} from '../src/data/digit-scenes.ts';
+import { DIGIT_TRAIN_FRACTION, digitSampleRange, setDefaultDigitSource, type DigitSource } from '../src/data/digit-scenes.ts';
+import { renderScene, resizeDigit, type DigitPlacement } from '../src/data/scene-render.ts';
 
 const mnist = hg.mnistDigits();
 

@@ -42,6 +42,8 @@ const NOT_DIFFERENTIABLE = new Set([
   'readToHost', 'segmentProjector',
   // checkpoints as bytes, the shared training run, the demo recipe, figure data (issue 12)
   'saveWeights', 'readWeights', 'loadWeights', 'TrainingRun', 'demoConfig', 'attentionMaps', 'gradientFlow', 'predictScenes',
+  // the EM unit's diagnostics on validation scenes (issue 22)
+  'emDiagnostics', 'formatEmDiagnostics',
   // data, images, checkpoints
   'digitScenes', 'renderScene', 'resizeDigit', 'digitSampleRange', 'batches', 'batchCount', 'DataRng', 'mixSeed',
   'permutation', 'mnistDigits', 'vocDataset', 'VocDataset', 'decodeJpeg', 'decodeLabelPng', 'drawAugment',

@@ -118,6 +118,7 @@ const CASES: Case[] = [
   ['demoConfig', 'demoConfig', 'modle', 'model', () => hg.demoConfig({ modle: 'emanet' } as never)],
   ['saveWeights', 'saveWeights', 'stepp', 'step', () => hg.saveWeights({ stepp: 1 } as never)],
   ['attentionMaps', 'attentionMaps', 'iters', 'iterations', () => hg.attentionMaps(any, any, { iters: 3, eta: 0.5 } as never)],
+  ['emDiagnostics', 'emDiagnostics', 'scene', 'scenes', () => hg.emDiagnostics(any, any, { scene: 3 } as never)],
   ['gradientFlow', 'gradientFlow', 'eta', 'etas', () => hg.gradientFlow(any, any, { eta: 0.5, iterations: 3 } as never)],
 ];
 

@@ -68,7 +68,7 @@ function sharedFields(f: TrainFlags): Record<string, unknown> {
  * The cells an earlier run of the grid left in `out` (ablation.csv), after checking that it
  * trained them with the same shared flags (ablation.json); [] when there are none.
  */
-export function previousCells(out: string, base: TrainFlags): AblationCell[] {
+function previousCells(out: string, base: TrainFlags): AblationCell[] {
   const csv = join(out, 'ablation.csv');
   if (!existsSync(csv)) return [];
   const json = join(out, 'ablation.json');

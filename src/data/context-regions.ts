@@ -10,7 +10,7 @@
  *   its class).
  * Masks are count × size × size, 1 inside the region.
  */
-import type { DigitPlacement } from './digit-scenes.ts';
+import type { DigitPlacement } from './scene-render.ts';
 
 export type ContextRegions = { fragments: Uint8Array; whole: Uint8Array };
 
