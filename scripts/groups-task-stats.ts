@@ -36,6 +36,8 @@ const ROWS: Row[] = [
   { task: 'context', size: 64, scales: [20, 36], digits: [2, 4], fragment: 8 },
   { task: 'context', size: 96, scales: [20, 36], digits: [2, 4], fragment: 12 },
   { task: 'context', size: 64, scales: [28, 36], digits: [2, 4], fragment: 12 },
+  // The demo's recipe (src/train/recipes.ts, docs/experiments/demo-recipe.md).
+  { task: 'context', size: 32, scales: [14, 18], digits: [2, 4], fragment: 6, threshold: 0.1 },
 ];
 
 const centre = (p: DigitPlacement): [number, number] => {

@@ -186,13 +186,15 @@ describe('demo', () => {
     const r = await capture(['demo', '--help']);
     expect(r.code).toBe(0);
     expect(r.text).not.toMatch(/--model|--resume/);
-    expect(r.text).toMatch(/--steps <value> .*\(default 660 on a CPU driver, 3000 on a GPU\)/);
+    expect(r.text).toMatch(new RegExp(`--steps <value> .*\\(default ${hg.DEMO_STEPS.cpu} on a CPU driver, ${hg.DEMO_STEPS.gpu} on a GPU\\)`));
     expect(r.text).toMatch(/--optimizer <value> .*\(default adamw\)/);
-    expect(r.text).toMatch(/--batch <value> .*\(default 4\)/);
+    expect(r.text).toMatch(new RegExp(`--batch <value> .*\\(default ${hg.demoConfig().batch}\\)`));
+    expect(r.text).toMatch(/--task <value> .*\(default context\)/);
+    expect(r.text).toMatch(/--seeds <value> .*\(default 3\)/);
     expect(r.text).toMatch(/--quick/);
     const m = await capture(['demo', '--model', 'plain']);
     expect(m.code).toBe(2);
-    expect(m.text).toMatch(/--model: the demo trains all three models/);
+    expect(m.text).toMatch(/--model: the demo trains all four models \(hemnet, emanet, pooling, plain\)/);
   });
 });
 

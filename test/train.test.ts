@@ -296,12 +296,12 @@ describe('training', () => {
       expect(errors.join('\n')).toMatch(/--checkpoint: the checkpoint to evaluate is required/);
       expect(errors.join('\n')).toMatch(/unknown command 'frobnicate'/);
       expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors')])).toBe(1);
-      // The demo, reduced to a smoke run: three models, a summary, the figures.
+      // The demo, reduced to a smoke run: four models, a summary, the figures.
       const demoOut = join(dir, 'demo');
       expect(await main(['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4'])).toBe(0);
       for (const f of ['demo.json', 'loss.png', 'gradient-flow.png', 'attention.png', 'samples.png']) expect(existsSync(join(demoOut, f)), f).toBe(true);
       const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }> };
-      expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'plain']);
+      expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'pooling', 'plain']);
       // The closing line lists the figures written, and only those (--quick writes no miou.png).
       const figures = /figures \(seed \d+\) in .*?: (.*)$/m.exec(logs.join('\n'))![1]!.split(', ');
       expect(figures).not.toContain('miou.png');
@@ -311,7 +311,7 @@ describe('training', () => {
       const seedsOut = join(dir, 'demo-seeds');
       const tinyDemo = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4', '--task', 'context', '--fragment', '6', '--min-digits', '2'];
       expect(await main(['demo', '--quick', '--quiet', '--seeds', '2', '--seed', '5', '--out', seedsOut, ...tinyDemo])).toBe(0);
-      for (const m of ['hemnet', 'emanet', 'plain']) for (const sd of [5, 6]) expect(existsSync(join(seedsOut, `${m}-seed${sd}`, 'checkpoint.safetensors')), `${m} ${sd}`).toBe(true);
+      for (const m of ['hemnet', 'emanet', 'pooling', 'plain']) for (const sd of [5, 6]) expect(existsSync(join(seedsOut, `${m}-seed${sd}`, 'checkpoint.safetensors')), `${m} ${sd}`).toBe(true);
       const multi = JSON.parse(readFileSync(join(seedsOut, 'demo.json'), 'utf8')) as { seeds: number[]; results: Record<string, { miou: number; seeds: { seed: number; miou: number; regionAccuracy: Record<string, number> }[] }> };
       expect(multi.seeds).toEqual([5, 6]);
       const hem = multi.results.hemnet!;
@@ -320,8 +320,9 @@ describe('training', () => {
       expect(Object.keys(hem.seeds[0]!.regionAccuracy).sort()).toEqual(['fragments', 'whole']);
       const text = logs.join('\n');
       expect(text).toMatch(/seeds 5–6, context task/);
-      expect(text).toMatch(/\| model \| validation mIoU \(%\), 2 seeds \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \| images\/s \|/);
-      expect(text).toMatch(/^\| plain \| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d, 2 seeds\) \| /m);
+      expect(text).toMatch(/\| model \| validation mIoU \(%\), 2 seeds \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \| mean max_k γ \(1\/K\) \| centred residual \| images\/s \|/);
+      expect(text).toMatch(/^\| plain \| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d, 2 seeds\) \| .* \| - \(no EM unit\) \| - \| /m);
+      expect(text).toMatch(/^\| pooling \| .* \| 1\.000 \(1\.000–1\.000\) \(1\.000\) \| /m);
       expect(await main(['demo', '--seeds', '0'])).toBe(2);
       expect(errors.join('\n')).toMatch(/--seeds: expected an integer ≥ 1, got '0'/);
     } finally {

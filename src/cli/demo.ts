@@ -1,7 +1,9 @@
 /**
- * `hemgpu demo`, the main job: train hemnet, emanet and plain on digit scenes with the same
- * budget and seed, print their validation mIoU, and write the figures (loss and mIoU curves, the
- * gradient-flow figure, attention maps, segmentation samples) under --out.
+ * `hemgpu demo`, the main job: train hemnet, emanet, pooling (the EM unit with one base: global
+ * pooling) and plain (no EM unit) on the context task's digit scenes with the same budget and
+ * seeds, print their validation mIoU over the seeds with the EM unit's diagnostics (attention or
+ * pooling), say whether plain's interval lies below both EM models', and write the figures (loss
+ * and mIoU curves, the gradient-flow figure, attention maps, segmentation samples) under --out.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { formatSpread, halfWidth95, meanOf } from '../train/stats.ts';
 import type { SegModelName } from '../model/segnet.ts';
 import type { DigitTask } from '../data/digit-scenes.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
-import { DEMO_STEPS, demoFlagValues } from '../train/recipes.ts';
+import { DEMO_SEEDS, DEMO_STEPS, demoFlagValues } from '../train/recipes.ts';
 import { figurePaths, writeAttentionMaps, writeGradientFlow, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
 import { consoleHooks, printResult } from './console.ts';
 import type { Interrupts } from './interrupt.ts';
@@ -41,6 +43,9 @@ export const DEMO_RECIPE: Record<string, string> = demoFlagValues([
   'train-scenes',
   'val-scenes',
   'eval-every',
+  'task',
+  'fragment',
+  'bases-average',
 ]);
 
 /** Steps per model: what fits the demo's 10-minute budget on a 2-core CPU driver, or 3000 on a GPU. */
@@ -48,8 +53,12 @@ function demoSteps(software: boolean): number {
   return software ? DEMO_STEPS.cpu : DEMO_STEPS.gpu;
 }
 
+/** The models the demo trains, in the order it trains them and prints them. */
+const DEMO_MODELS: readonly SegModelName[] = ['hemnet', 'emanet', 'pooling', 'plain'];
+const DEMO_WHAT = `Train ${DEMO_MODELS.join(', ')} with the same budget and seeds; print validation mIoU and the EM unit's diagnostics; write figures.`;
+
 /**
- * The demo's flags: the training flags less --model (it trains all three), --resume and
+ * The demo's flags: the training flags less --model (it trains all four), --resume and
  * --allow-change (it trains from scratch), with the recipe's values as their defaults, plus --quick. --help lists exactly these.
  */
 export const DEMO_SPEC: Spec = {
@@ -60,19 +69,21 @@ export const DEMO_SPEC: Spec = {
   ),
   steps: { ...TRAIN_SPEC.steps!, shown: `${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU` },
   out: { type: 'string', help: 'output directory (one subdirectory per model, figures at the top)', default: 'runs/demo' },
-  seeds: { type: 'string', help: 'train every model with seeds seed, seed + 1, …; the table shows each model over them (from 3 on with the 95 % interval of the mean)', default: '1' },
+  seeds: { type: 'string', help: 'train every model with seeds seed, seed + 1, …; the table shows each model over them (from 3 on with the 95 % interval of the mean)', default: String(DEMO_SEEDS) },
   quick: { type: 'boolean', help: 'a few steps on a few scenes (a smoke test, not a result)' },
 };
 
 /**
- * What a task changes in the recipe: its digits per scene.
- * - context: 2–4, so that every scene has the whole digit and at least one fragment (with 1–3, a
- *   third of the scenes would have no fragment to read);
- * - groups: 3–4, a whole digit of each of the two classes and one or two fragments (with 2–4, a
- *   third of the scenes would have none).
+ * What a task changes in the demo's recipe (the context task on 32×32 scenes):
+ * - digits: the digit scenes of the earlier demo (docs/experiments/digit-scenes.md): 1–3 digits of
+ *   28–36 px on 64×64, with dilated convs whose receptive field covers a digit (no fragments, so
+ *   no context is needed: the models tie there);
+ * - groups: 3–4 digits, a whole digit of each of the two classes and one or two fragments (with
+ *   2–4, a third of the scenes would have none).
  */
-const TASK_RECIPES: Partial<Record<DigitTask, Record<string, string>>> = {
-  context: { 'min-digits': '2', 'max-digits': '4' },
+const TASK_RECIPES: Partial<Record<DigitTask, Record<string, string | null>>> = {
+  // null: the recipe's flag is left out (--fragment applies to context and groups only).
+  digits: { size: '64', 'min-digits': '1', 'max-digits': '3', 'min-scale': '28', 'max-scale': '36', dilation: '2', fragment: null },
   groups: { 'min-digits': '3', 'max-digits': '4' },
 };
 
@@ -86,38 +97,40 @@ function taskOf(argv: string[]): string | null {
   return task;
 }
 
-/** The recipe's flags that `argv` does not set itself, to put before `argv` (with --task, that task's digit counts: TASK_RECIPES). */
+/** The recipe's flags that `argv` does not set itself, to put before `argv` (with --task, what that task changes: TASK_RECIPES). */
 export function recipeFlags(argv: string[], recipe: Record<string, string> = DEMO_RECIPE): string[] {
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
   const task = taskOf(argv);
   const full = { ...recipe, ...(task !== null && Object.hasOwn(TASK_RECIPES, task) ? TASK_RECIPES[task as DigitTask] : {}) };
-  return Object.entries(full).filter(([k]) => !given.has(k)).flatMap(([k, v]) => [`--${k}`, v]);
+  return Object.entries(full).flatMap(([k, v]) => (v === null || given.has(k) ? [] : [`--${k}`, v]));
 }
 
 export async function runDemo(args: string[], interrupts: Interrupts | null = null): Promise<void> {
-  const { value: seeds, rest: argv } = takeIntFlag(args, 'seeds', 1, 1);
+  const { value: seedsGiven, rest: argv } = takeIntFlag(args, 'seeds', 1, null);
   const quick = argv.includes('--quick');
+  // --quick is a smoke test: one seed unless --seeds asks for more.
+  const seeds = seedsGiven ?? (quick ? 1 : DEMO_SEEDS);
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
   const recipe = recipeFlags(argv);
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(usage('demo', 'Train hemnet, emanet and plain with the same budget and seed; print validation mIoU; write figures.', DEMO_SPEC));
-    console.log(`\nThe defaults are the demo's recipe (docs/experiments/digit-scenes.md); --quick caps them at 3 steps, 16 training and 8 validation scenes, batch ≤ 4.`);
+    console.log(usage('demo', DEMO_WHAT, DEMO_SPEC));
+    console.log(`\nThe defaults are the demo's recipe (docs/experiments/demo-recipe.md; --task digits for the plain digit scenes); --quick caps them at 3 steps, 16 training and 8 validation scenes, batch ≤ 4, one seed unless --seeds is given.`);
     return;
   }
   // Flags the demo does not take are refused here, before any GPU work.
   if (given.has('resume')) throw new UsageError('--resume: the demo trains from scratch; use hemgpu train --resume.');
-  if (given.has('model')) throw new UsageError('--model: the demo trains all three models (hemnet, emanet, plain); use hemgpu train --model for one.');
+  if (given.has('model')) throw new UsageError(`--model: the demo trains all four models (${DEMO_MODELS.join(', ')}); use hemgpu train --model for one.`);
   parseTrainFlags([...recipe, '--steps', '1', ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
   await init();
   const steps = given.has('steps') ? [] : ['--steps', String(demoSteps(adapterInfo().software))];
   const flags = parseTrainFlags([...recipe, ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
   if (!flags) {
-    console.log(usage('demo', 'Train hemnet, emanet and plain with the same budget and seed; print validation mIoU; write figures.', DEMO_SPEC));
+    console.log(usage('demo', DEMO_WHAT, DEMO_SPEC));
     return;
   }
   const base: TrainFlags = quick ? { ...flags, steps: Math.min(flags.steps, 3), trainScenes: 16, valScenes: 8, batch: Math.min(flags.batch, 4), evalEvery: 0 } : flags;
   const a = adapterInfo();
-  console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}${base.task !== 'digits' ? `, ${base.task} task` : ''}`);
+  console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.task} task on ${base.size}×${base.size} scenes`);
   const unlock = lockOutDir(base.out, 'demo');
   try {
     await demoRuns(base, seeds, a, interrupts);
@@ -127,13 +140,13 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
 }
 
 /** What one model did over the demo's seeds. */
-interface ModelRuns {
+export interface ModelRuns {
   results: TrainResult[];
   seeds: number[];
 }
 
 async function demoRuns(base: TrainFlags, seeds: number, a: ReturnType<typeof adapterInfo>, interrupts: Interrupts | null): Promise<void> {
-  const models = ['hemnet', 'emanet', 'plain'] as const;
+  const models = DEMO_MODELS;
   const runs: Partial<Record<SegModelName, ModelRuns>> = {};
   const t0 = performance.now();
   // The first seed's models draw the figures; a later seed's model is freed once it is measured.
@@ -172,13 +185,15 @@ async function demoRuns(base: TrainFlags, seeds: number, a: ReturnType<typeof ad
   if (curves.some((r) => r.history.val.length > 1)) await writeMiouCurves(figs.miou!, curves);
   const hem = first.hemnet;
   const flow = await writeGradientFlow(figs.gradientFlow!, hem.model, hem.val, [0.2, 0.5, 0.8, 1.0], Math.max(base.iterations, 3));
-  await writeAttentionMaps(figs.attention!, hem.model, hem.val, Math.max(base.iterations, 3), base.eta);
+  await writeAttentionMaps(figs.attention!, hem.model, hem.val, Math.max(base.iterations, 3), base.eta, hem.em);
   await writeSamples(figs.samples!, hem.model, hem.val);
   const seconds = (performance.now() - t0) / 1000;
   const summary = Object.fromEntries(Object.entries(runs).map(([k, m]) => [k, modelSummary(m!)]));
   writeFileSync(join(base.out, 'demo.json'), JSON.stringify({ adapter: a, flags: base, seeds: runs.hemnet!.seeds, seconds, results: summary, gradientFlow: flow }, null, 2));
   console.log('');
   console.log(summaryTable(runs));
+  const verdict = verdictLine(runs);
+  if (verdict) console.log(`\n${verdict}`);
   const written = Object.values(figs).filter((p) => existsSync(p));
   console.log(`\n${seconds.toFixed(0)} s in all; figures (seed ${base.seed}) in ${base.out}: ${written.map((p) => p.split('/').pop()).join(', ')}`);
   free();
@@ -188,22 +203,66 @@ async function demoRuns(base: TrainFlags, seeds: number, a: ReturnType<typeof ad
 function modelSummary(m: ModelRuns): Record<string, unknown> {
   const per = m.results.map((r, i) => ({ seed: m.seeds[i], miou: r.miou, iou: r.iou, pixelAccuracy: r.pixelAccuracy, regionAccuracy: r.regionAccuracy, imagesPerSecond: r.imagesPerSecond, steps: r.steps }));
   const miou = per.map((r) => r.miou);
-  return { miou: meanOf(miou), miouHalfWidth95: miou.length > 1 ? halfWidth95(miou) : null, pixelAccuracy: meanOf(per.map((r) => r.pixelAccuracy)), seeds: per };
+  return { miou: meanOf(miou), miouHalfWidth95: miou.length > 1 ? halfWidth95(miou) : null, pixelAccuracy: meanOf(per.map((r) => r.pixelAccuracy)), seeds: per.map((r, i) => ({ ...r, em: m.results[i]!.em })) };
 }
 
-/** The closing table: each model's mIoU (and region accuracies) over the seeds, in percent, with the spread. */
+/** The closing table: each model's mIoU (and region accuracies) over the seeds, in percent, with the spread, and its EM unit's diagnostics. */
 function summaryTable(runs: Partial<Record<SegModelName, ModelRuns>>): string {
   const entries = Object.entries(runs) as [SegModelName, ModelRuns][];
   const regions = [...new Set(entries.flatMap(([, m]) => m.results.flatMap((r) => Object.keys(r.regionAccuracy))))];
   const n = entries[0]![1].results.length;
-  const head = ['model', `validation mIoU (%)${n > 1 ? `, ${n} seeds` : ''}`, ...regions.map((k) => `pixel accuracy on ${k} (%)`), 'images/s'];
-  const rows = entries.map(([k, m]) => [
-    k,
-    formatSpread(m.results.map((r) => 100 * r.miou), 2),
-    ...regions.map((g) => formatSpread(m.results.map((r) => 100 * (r.regionAccuracy[g] ?? NaN)), 2)),
-    meanOf(m.results.map((r) => r.imagesPerSecond)).toFixed(1),
-  ]);
+  const head = ['model', `validation mIoU (%)${n > 1 ? `, ${n} seeds` : ''}`, ...regions.map((k) => `pixel accuracy on ${k} (%)`), 'mean max_k γ (1/K)', 'centred residual', 'images/s'];
+  const em = (m: ModelRuns, f: (d: NonNullable<TrainResult['em']>) => number): number[] => m.results.flatMap((r) => (r.em ? [f(r.em)] : []));
+  const rows = entries.map(([k, m]) => {
+    const K = m.results.find((r) => r.em)?.em?.bases;
+    return [
+      k,
+      formatSpread(m.results.map((r) => 100 * r.miou), 2),
+      ...regions.map((g) => formatSpread(m.results.map((r) => 100 * (r.regionAccuracy[g] ?? NaN)), 2)),
+      K === undefined ? '- (no EM unit)' : `${formatMean(em(m, (d) => d.maxGamma))} (${(1 / K).toFixed(3)})`,
+      K === undefined ? '-' : formatMean(em(m, (d) => d.residual)),
+      meanOf(m.results.map((r) => r.imagesPerSecond)).toFixed(1),
+    ];
+  });
   const line = (c: string[]): string => `| ${c.join(' | ')} |`;
-  const legend = n >= 3 ? "mean ± half-width of the 95 % interval of the mean (Student's t), (min–max, seeds)" : n === 2 ? 'mean (min–max, seeds)' : '';
-  return [line(head), line(head.map(() => '---')), ...rows.map(line), ...(legend ? ['', legend] : [])].join('\n');
+  const legend = [
+    n >= 3 ? "mIoU and accuracies: mean ± half-width of the 95 % interval of the mean (Student's t), (min–max, seeds)" : n === 2 ? 'mIoU and accuracies: mean (min–max, seeds)' : '',
+    'max_k γ: the largest responsibility of a pixel, averaged over validation pixels (1/K: every base alike, i.e. pooling; K = 1 is pooling by construction);',
+    'centred residual: ‖X_c − X̃_c‖²/‖X_c‖² of the unit\'s reconstruction (1: global pooling, lower: the bases tell pixels apart). docs/math.md, "Diagnostics".',
+  ].filter(Boolean);
+  return [line(head), line(head.map(() => '---')), ...rows.map(line), '', ...legend].join('\n');
+}
+
+/** A diagnostic over seeds: the mean, with (min–max) from two seeds on. */
+function formatMean(v: readonly number[]): string {
+  if (!v.length) return '-';
+  return v.length === 1 ? v[0]!.toFixed(3) : `${meanOf(v).toFixed(3)} (${Math.min(...v).toFixed(3)}–${Math.max(...v).toFixed(3)})`;
+}
+
+/**
+ * With three seeds or more: whether plain's 95 % interval of the mean mIoU lies below the
+ * intervals of hemnet and emanet (the demo's claim: the EM unit carries the context a local
+ * CNN cannot see), and each EM model's paired difference to plain (same seed, same scenes).
+ * Null when a model is missing or there are fewer than three seeds.
+ */
+export function verdictLine(runs: Partial<Record<SegModelName, ModelRuns>>): string | null {
+  const plain = runs.plain;
+  const ems = (['hemnet', 'emanet', 'pooling'] as const).filter((k) => runs[k]);
+  if (!plain || plain.results.length < 3 || !runs.hemnet || !runs.emanet) return null;
+  const interval = (m: ModelRuns): [number, number] => {
+    const v = m.results.map((r) => 100 * r.miou);
+    const h = halfWidth95(v);
+    return [meanOf(v) - h, meanOf(v) + h];
+  };
+  const [, plainHi] = interval(plain);
+  const below = (['hemnet', 'emanet'] as const).every((k) => interval(runs[k]!)[0] > plainHi);
+  const paired = ems.map((k) => {
+    const d = runs[k]!.results.map((r, i) => 100 * (r.miou - (plain.results[i]?.miou ?? NaN)));
+    return `${k} − plain ${formatSpread(d, 2).replace(/^(?=\d)/, '+')}`;
+  });
+  const show = (k: string, m: ModelRuns): string => `${k} [${interval(m).map((x) => x.toFixed(1)).join(', ')}]`;
+  return [
+    `plain's 95 % interval ${below ? 'lies below' : 'does NOT lie below'} both EM models' (mIoU %: ${show('plain', plain)}, ${show('hemnet', runs.hemnet)}, ${show('emanet', runs.emanet)}).`,
+    `Paired by seed (mIoU points): ${paired.join('; ')}.`,
+  ].join('\n');
 }

@@ -14,6 +14,7 @@ import { gradientFlowChartSpec, lossChartSpec, miouChartSpec, type GradientFlow 
 import type { History } from '../train/checkpoint.ts';
 import type { Dataset } from '../train/batch.ts';
 import { attentionMaps, gradientFlow, predictScenes } from '../train/inspect.ts';
+import type { EmDiagnostics } from '../train/em-diagnostics.ts';
 
 /** Training loss (moving average over 10 steps) of one or more runs; SVG beside the PNG. */
 export async function writeLossCurves(path: string, runs: { name: string; history: History }[]): Promise<void> {
@@ -33,9 +34,11 @@ export async function writeGradientFlow(path: string, model: SegNet, val: Datase
 }
 
 /** Fig. 4 (src/train/inspect.ts attentionMaps) for validation scene 0 as a grid of heat maps. */
-export async function writeAttentionMaps(path: string, model: SegNet, val: Dataset, T: number, eta: number): Promise<void> {
+export async function writeAttentionMaps(path: string, model: SegNet, val: Dataset, T: number, eta: number, em: EmDiagnostics | null = null): Promise<void> {
   const a = await attentionMaps(model, val, { iterations: T, eta, scene: 0, select: 'ink' });
-  await writeHeatmaps(path, a.maps, { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, title: `attention maps γ·k of the 4 bases attending most to the ink, and reconstructions, per iteration (eta ${eta})` });
+  // The diagnostics say whether the maps show attention at all (max_k γ near 1/K and residual near 1: pooling).
+  const diag = em ? `; on ${em.scenes} validation scenes mean max_k γ ${em.maxGamma.toFixed(3)} (1/K = ${(1 / em.bases).toFixed(3)}), centred residual ${em.residual.toFixed(3)}, ρ ${em.rho.toFixed(2)}` : '';
+  await writeHeatmaps(path, a.maps, { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, title: `attention maps γ·k of the 4 bases attending most to the ink, and reconstructions, per iteration (eta ${eta})${diag}` });
 }
 
 /** A few validation scenes: image, ground truth and prediction side by side. */

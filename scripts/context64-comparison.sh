@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Issue 22, point 5: plain vs pooling vs EMANet vs HEMNet on the 64-px context task (the recipe
+# that separated the models in docs/experiments/context-task.md: 660 steps of batch 4, dilation
+# 2, 12-px fragments), with the bases' corrected moving average, seeds 1–3; then Table 2
+# (T_eval 1–8) over the HEMNet and EMANet checkpoints. About 4–6 minutes per run on 2 cores.
+#
+# Resumable: a run whose result.json exists is skipped, so rerunning the script after Ctrl-C (or
+# in a later session) continues where it stopped. MODELS and SEEDS override the defaults, e.g.
+#   MODELS="plain" SEEDS="1" scripts/context64-comparison.sh
+# Outputs: runs/ctx64/<model>-seed<s>/ (checkpoints, not committed) and the tables under
+# ${RESULTS:-docs/results/2026-12-06-swiftshader/context64}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=runs/ctx64
+RESULTS=${RESULTS:-docs/results/2026-12-06-swiftshader/context64}
+MODELS=${MODELS:-"plain hemnet emanet pooling"}
+SEEDS=${SEEDS:-"1 2 3"}
+RECIPE=(--task context --size 64 --min-digits 2 --max-digits 4 --min-scale 28 --max-scale 36 --fragment 12
+  --dilation 2 --batch 4 --steps 660 --eval-every 330 --quiet)
+mkdir -p "$OUT" "$RESULTS"
+for seed in $SEEDS; do
+  for model in $MODELS; do
+    dir="$OUT/$model-seed$seed"
+    if [[ -f "$dir/result.json" ]]; then echo "skip $dir (done)"; continue; fi
+    echo "train $dir"
+    node bin/hemgpu.mjs train --model "$model" --seed "$seed" "${RECIPE[@]}" --out "$dir" | grep -v '^  per-class' || exit $?
+    cp "$dir/result.json" "$RESULTS/result-$model-seed$seed.json"
+  done
+done
+# The tables over the seeds: every model at T_eval = T_train, and Table 2 for the EM models.
+for model in $MODELS; do
+  ckpts=$(for s in $SEEDS; do [[ -f "$OUT/$model-seed$s/result.json" ]] && printf '%s,' "$OUT/$model-seed$s/checkpoint.safetensors"; done)
+  [[ -z "$ckpts" ]] && continue
+  node bin/hemgpu.mjs eval --checkpoint "${ckpts%,}" > "$RESULTS/eval-$model.txt"
+  if [[ $model == hemnet || $model == emanet ]]; then
+    node bin/hemgpu.mjs eval --checkpoint "${ckpts%,}" --iterations 1-8 > "$RESULTS/table2-$model.txt"
+  fi
+done
+echo "tables in $RESULTS"
