@@ -13,6 +13,7 @@ import { batchIndices, train } from '../src/train/trainer.ts';
 import { runAblation } from '../src/cli/ablate.ts';
 import { formatSpread, halfWidth95 } from '../src/train/stats.ts';
 import { main } from '../src/cli/main.ts';
+import { figureStem } from '../src/cli/eval.ts';
 import { existsSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -289,6 +290,15 @@ describe('training', () => {
       expect(await main(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--iterations', '1'])).toBe(0);
       expect(logs.join('\n')).toMatch(/evaluated with T = 1 on 4 validation scenes/);
       expect(logs.join('\n')).toMatch(/mIoU \d\.\d{4}/);
+      // --figures: Fig. 4 and the samples of the checkpoint, named after its directory; a file given as the directory is refused before any checkpoint is read.
+      const figs = join(dir, 'eval-figures');
+      expect(await main(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--figures', figs])).toBe(0);
+      for (const f of ['cli-attention.png', 'cli-samples.png']) expect(existsSync(join(figs, f)), f).toBe(true);
+      expect(logs.join('\n')).toMatch(/figures .*cli-attention\.png, .*cli-samples\.png/);
+      expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors'), '--figures', join(out, 'result.json')])).toBe(2);
+      expect(errors.join('\n')).toMatch(/--figures: '.*result\.json' is a file, not a directory\./);
+      expect(figureStem(['a/run/checkpoint.safetensors', 'b/other/checkpoint.safetensors'], 1)).toBe('other');
+      expect(figureStem(['a/run/checkpoint.safetensors', 'b/run/checkpoint.safetensors'], 1)).toBe('run-2');
       expect(await main(['train', '--model', 'resnet'])).toBe(2);
       expect(await main(['eval'])).toBe(2);
       expect(await main(['frobnicate'])).toBe(2);

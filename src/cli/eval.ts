@@ -3,6 +3,8 @@
  * (T_eval). Several checkpoints (the seeds of one configuration) and a list of T_eval give the
  * paper's Table 2 as a table: each T_eval's metrics over the checkpoints, with their spread.
  */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { init } from '../index.node.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { UsageError, num, parse, usage } from './args.ts';
@@ -12,15 +14,19 @@ import { evaluate, type Evaluation } from '../train/evaluate.ts';
 import { restoreModel } from '../train/checkpoint.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
 import type { TrainConfig } from '../train/config.ts';
-import { emDiagnostics, formatEmDiagnostics } from '../train/em-diagnostics.ts';
+import { emDiagnostics, formatEmDiagnostics, type EmDiagnostics } from '../train/em-diagnostics.ts';
+import type { SegNet } from '../model/segnet.ts';
+import type { Dataset } from '../train/batch.ts';
 import { formatSpread } from '../train/stats.ts';
 import { classLegend, evalProgress, regionLine } from './console.ts';
+import { writeAttentionMaps, writeSamples } from './figures.ts';
 
 const EVAL_SPEC = {
   checkpoint: { type: 'string' as const, help: 'checkpoint file written by hemgpu train; several, comma-separated (seeds of one configuration), give a table over them' },
   iterations: { type: 'string' as const, help: 'EM iterations at evaluation: T_eval (default: as trained), or several for Table 2, e.g. 1-8 or 1,2,4' },
   'val-scenes': { type: 'string' as const, help: 'validation scenes (default: as trained)' },
   batch: { type: 'string' as const, help: 'images per forward pass', default: '16' },
+  figures: { type: 'string' as const, help: "directory for each checkpoint's figures: <run>-samples.png (validation scenes, truth and prediction) and, for hemnet, <run>-attention.png (Fig. 4 on validation scene 0: the bases attending most to the ink, per iteration); <run> is the checkpoint's directory name" },
 };
 
 const DESCRIPTION = 'Validation mIoU and per-class IoU of a checkpoint; with several checkpoints or T_eval values, the table of Table 2 (--iterations 1-8).';
@@ -58,6 +64,8 @@ export async function runEval(argv: string[]): Promise<void> {
   const valScenes = values['val-scenes'] as string | undefined;
   for (const k of ['val-scenes', 'batch']) int(k, values[k] as string | undefined, 1);
   const batch = int('batch', values.batch as string | undefined, 16);
+  const figures = values.figures as string | undefined;
+  if (figures !== undefined) prepareFigureDir(figures);
   await init();
   const loaded = await Promise.all(paths.map(async (path) => ({ path, ck: await loadCheckpoint(path) })));
   const configs = loaded.map(({ path, ck }) => {
@@ -84,6 +92,10 @@ export async function runEval(argv: string[]): Promise<void> {
       restoreModel(ck, path, model, saved);
       const em = await emDiagnostics(model, val, { batch });
       if (em) console.log(`${path}: ${formatEmDiagnostics(em)}`);
+      if (figures !== undefined) {
+        const written = await writeFigures(join(figures, figureStem(paths, i)), model, val, saved, em);
+        console.log(`${path}: figures ${written.join(', ')}`);
+      }
       for (const T of iterations) {
         const progress = single ? evalProgress(val.count) : null;
         let r: Evaluation;
@@ -101,6 +113,39 @@ export async function runEval(argv: string[]): Promise<void> {
     }
   }
   if (!single) console.log(`\n${tableOverCheckpoints(first, paths.length, rows)}`);
+}
+
+/** Creates `dir` (with its parents) for --figures, or refuses it naming why: before any checkpoint is read. */
+function prepareFigureDir(dir: string): void {
+  if (dir === '') throw new UsageError('--figures: expected a directory, got an empty value.');
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--figures: '${dir}' is a file, not a directory.`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(`--figures: cannot create the directory '${dir}' (${(err as Error).message}).`);
+  }
+}
+
+/** The figures' file-name stem of checkpoint i: its directory's name, with its place in the list where two share one. */
+export function figureStem(paths: readonly string[], i: number): string {
+  const stem = (p: string): string => basename(dirname(p)) || 'checkpoint';
+  const own = stem(paths[i]!);
+  return paths.filter((p) => stem(p) === own).length > 1 ? `${own}-${i + 1}` : own;
+}
+
+/**
+ * Fig. 4 for hemnet (attentionMaps reruns HEMNet's iterations; plain has no EM unit, pooling one
+ * base, and EMANet's unit normalises differently) and the samples of one checkpoint's model; returns the files written.
+ */
+async function writeFigures(stem: string, model: SegNet, val: Dataset, saved: TrainConfig, em: EmDiagnostics | null): Promise<string[]> {
+  const out: string[] = [];
+  if (saved.model === 'hemnet') {
+    await writeAttentionMaps(`${stem}-attention.png`, model, val, Math.max(saved.iterations, 3), saved.eta, em);
+    out.push(`${stem}-attention.png`);
+  }
+  await writeSamples(`${stem}-samples.png`, model, val);
+  out.push(`${stem}-samples.png`);
+  return out;
 }
 
 function printOne(path: string, saved: TrainConfig, T: number, scenes: number, r: Evaluation, legend: string): void {
