@@ -15,8 +15,11 @@ OUT=runs/ctx64
 RESULTS=${RESULTS:-docs/results/2026-12-06-swiftshader/context64}
 MODELS=${MODELS:-"plain hemnet emanet pooling"}
 SEEDS=${SEEDS:-"1 2 3"}
+# The 2026-11-28 comparison's flags, every one given: hemgpu train's own defaults are not the demo's.
 RECIPE=(--task context --size 64 --min-digits 2 --max-digits 4 --min-scale 28 --max-scale 36 --fragment 12
-  --dilation 2 --batch 4 --steps 660 --eval-every 330 --quiet)
+  --threshold 0.1 --max-overlap 0.2 --train-scenes 4800 --val-scenes 200 --bg-keep 0.3
+  --width 16 --channels 48 --bases 16 --dilation 2 --em-gamma 0 --eta 0.5 --iterations 3 --bases-average plain
+  --optimizer adamw --lr 0.01 --warmup 20 --batch 4 --steps 660 --eval-every 330 --quiet)
 mkdir -p "$OUT" "$RESULTS"
 for seed in $SEEDS; do
   for model in $MODELS; do
@@ -34,6 +37,10 @@ for model in $MODELS; do
   node bin/hemgpu.mjs eval --checkpoint "${ckpts%,}" > "$RESULTS/eval-$model.txt"
   if [[ $model == hemnet || $model == emanet ]]; then
     node bin/hemgpu.mjs eval --checkpoint "${ckpts%,}" --iterations 1-8 > "$RESULTS/table2-$model.txt"
+  fi
+  # Fig. 4 and segmentation samples of every HEMNet seed.
+  if [[ $model == hemnet ]]; then
+    node bin/hemgpu.mjs eval --checkpoint "${ckpts%,}" --figures "$RESULTS/figures" > "$RESULTS/figures-hemnet.txt"
   fi
 done
 echo "tables in $RESULTS"

@@ -59,6 +59,13 @@ function variance(img: { width: number; height: number; data: Buffer }): number 
 }
 
 describe('chart specs', () => {
+  it("grid: a title's lines become Vega-Lite's text array, a one-line title stays a string", () => {
+    const cell = { url: 'data:image/png;base64,', width: 4, height: 4 };
+    const two: Json = hg.gridSpec([cell], { cols: 1, title: 'attention maps\non 32 scenes' });
+    expect(two.title.text).toEqual(['attention maps', 'on 32 scenes']);
+    const one: Json = hg.gridSpec([cell], { cols: 1, title: 'attention maps' });
+    expect(one.title.text).toBe('attention maps');
+  });
   it('loss: one smoothed series per run, linear axes with their titles', () => {
     const spec: Json = lossChartSpec(RUNS);
     expect(spec.title.text).toBe('training loss (10-step moving average)');

@@ -18,6 +18,7 @@ export interface GridCell {
 export interface GridOptions {
   /** Cells per row. */
   cols: number;
+  /** The figure's title; lines separated by '\n' are set one under the other. */
   title?: string;
   /** A colour bar right of the grid: the colour map's stops ('#rrggbb', low to high) over [lo, hi]. */
   colorBar?: { lo: number; hi: number; stops: readonly string[] };
@@ -84,7 +85,8 @@ export function gridSpec(cells: readonly GridCell[], options: GridOptions): TopL
   if (options.legend) body = { vconcat: [body, legendSpec(options.legend)], spacing: 10 };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    ...(options.title ? { title: { text: options.title, fontSize: 14 } } : {}),
+    // A title's lines ('\n') are Vega-Lite's text array: one line each, so a long title does not widen the figure.
+    ...(options.title ? { title: { text: options.title.includes('\n') ? options.title.split('\n') : options.title, fontSize: 14 } } : {}),
     background: 'white',
     padding: 8,
     config: { view: { stroke: null }, concat: { spacing: 6 } },
