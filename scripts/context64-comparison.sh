@@ -18,7 +18,7 @@ SEEDS=${SEEDS:-"1 2 3"}
 # The 2026-11-28 comparison's flags, every one given: hemgpu train's own defaults are not the demo's.
 RECIPE=(--task context --size 64 --min-digits 2 --max-digits 4 --min-scale 28 --max-scale 36 --fragment 12
   --threshold 0.1 --max-overlap 0.2 --train-scenes 4800 --val-scenes 200 --bg-keep 0.3
-  --width 16 --channels 48 --bases 16 --dilation 2 --em-gamma 0 --eta 0.5 --iterations 3 --bases-average plain
+  --width 16 --channels 48 --bases 16 --dilation 2 --em-gamma 0 --iterations 3 --bases-average plain
   --optimizer adamw --lr 0.01 --warmup 20 --batch 4 --steps 660 --eval-every 330 --quiet)
 mkdir -p "$OUT" "$RESULTS"
 for seed in $SEEDS; do
@@ -26,7 +26,9 @@ for seed in $SEEDS; do
     dir="$OUT/$model-seed$seed"
     if [[ -f "$dir/result.json" ]]; then echo "skip $dir (done)"; continue; fi
     echo "train $dir"
-    node bin/hemgpu.mjs train --model "$model" --seed "$seed" "${RECIPE[@]}" --out "$dir" | grep -v '^  per-class' || exit $?
+    # η = 0.5 for HEMNet's unit (hemnet, and pooling: the same unit with K = 1); EMANet's is 1 by definition.
+    eta=(); [[ $model == hemnet || $model == pooling ]] && eta=(--eta 0.5)
+    node bin/hemgpu.mjs train --model "$model" --seed "$seed" "${RECIPE[@]}" "${eta[@]}" --out "$dir" | grep -v '^  per-class' || exit $?
     cp "$dir/result.json" "$RESULTS/result-$model-seed$seed.json"
   done
 done

@@ -376,13 +376,16 @@ describe('the demo page in headless Chromium', () => {
     // The attention maps: input, the one base's γ and the reconstruction per iteration, γ = 1 drawn
     // at the colour map's top (viridis' yellow), not at its bottom as a flat map on its own range.
     expect(await p.page.textContent('#attention-note')).toContain('γ·k of the one base (K = 1');
+    // Each map is the feature map (output stride 4) drawn at whole pixels per cell, about 96 px wide.
+    const cells = demoConfig().size / 4;
+    const map = cells * Math.round(96 / cells);
     const attn = await p.inPage<{ w: number; h: number; gamma: number[] }>(`(() => {
       const c = document.getElementById('attention');
-      const px = c.getContext('2d').getImageData(96 + 6 + 48, 16 + 48, 1, 1).data;
+      const px = c.getContext('2d').getImageData(${map} + 6 + ${map / 2}, 16 + ${map / 2}, 1, 1).data;
       return { w: c.width, h: c.height, gamma: [px[0], px[1], px[2]] };
     })()`);
-    expect(attn.w, 'three columns of 16 × 6 px maps and two 6 px gaps').toBe(3 * 96 + 2 * 6);
-    expect(attn.h, 'three rows (T 3) of maps with their 16 px titles').toBe(3 * (96 + 16) + 2 * 6);
+    expect(attn.w, `three columns of ${map} px maps and two 6 px gaps`).toBe(3 * map + 2 * 6);
+    expect(attn.h, 'three rows (T 3) of maps with their 16 px titles').toBe(3 * (map + 16) + 2 * 6);
     expect(attn.gamma).toEqual([253, 231, 37]);
     // The gradient flow is drawn, its note saying why the E-step lines lie at the floor.
     await until(p, "document.querySelector('#flow-chart canvas') && document.querySelector('#em-chart canvas')", 'flow and EM charts drawn', 30_000);

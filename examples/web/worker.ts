@@ -33,9 +33,14 @@ import { adapterLabel, type FromWorker, type RasterGrid, type RunInfo, type ToWo
 const FLOW_ETAS = [0.2, 0.5, 0.8, 1.0];
 /** Validation scenes shown as predicted vs true. */
 const SAMPLE_SCENES = 3;
-/** Pixels per value of an attention map (16×16 at output stride 4) and per pixel of a scene. */
-const ATTENTION_PX = 6;
-const SCENE_PX = 2;
+/**
+ * Pixels per value of an attention map and per pixel of a scene: whole pixels that draw a map
+ * about 96 px wide and a scene about 128 px (a 16×16 map at 6, an 8×8 one at 12; a 64-px scene
+ * at 2, a 32-px one at 4), so the 32-px demo scenes are as legible as the 64-px ones.
+ */
+const ATTENTION_MAP_PX = 96;
+const SCENE_IMAGE_PX = 128;
+const pixelsPer = (cells: number, target: number): number => Math.max(1, Math.round(target / cells));
 const hex = (c: readonly number[]): string => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
 
 const post = (msg: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(msg, transfer);
@@ -120,7 +125,7 @@ async function drawAttention(): Promise<void> {
   const a = await attentionMaps(r.model, r.val, { iterations: view.evalIterations, eta: view.eta, scene: 0 });
   const K = emBases(r)!;
   const shown = a.cols - 2;
-  const layout = { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, scale: ATTENTION_PX };
+  const layout = { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, scale: pixelsPer(a.width, ATTENTION_MAP_PX) };
   // Each map on its own colour range; with one base γ is 1 at every pixel, a flat map that its own
   // range would draw at the colour of 0: its γ maps are drawn on [0, 1] instead.
   const { rasters } = heatmapRasters(a.maps, layout);
@@ -153,7 +158,7 @@ async function drawFigures(): Promise<void> {
   } else post({ type: 'flow', data: null, note: 'plain has no EM unit: no gradient flow.' });
   const idx = Array.from({ length: Math.min(SAMPLE_SCENES, r.val.count) }, (_, i) => i);
   const p = await predictScenes(r.model, r.val, idx);
-  const seg = segmentationPanels(p.image, p.labels, p.pred, p.height, { scale: SCENE_PX });
+  const seg = segmentationPanels(p.image, p.labels, p.pred, p.height, { scale: pixelsPer(p.height, SCENE_IMAGE_PX) });
   const grid: RasterGrid = { cells: seg.panels.map((c) => ({ raster: c.raster, title: c.title })), cols: seg.columns, legend: { names: seg.names, colors: seg.colors.map(hex) } };
   post({ type: 'predictions', grid, note: `validation scenes 0–${idx.length - 1} at step ${r.completed}` }, buffers(grid));
 }
