@@ -96,7 +96,7 @@ for (const [name, b, H, W, ci, co, k, s] of convShapes) {
 const flags = parseTrainFlags([...recipeFlags([]), '--train-scenes', '64', '--val-scenes', '4', '--steps', '1000'], 'bench')!;
 const { train: data } = loadData(flags);
 const imageShape = [data.height, data.width, data.channels];
-for (const model of ['hemnet', 'emanet', 'plain'] as const) {
+for (const model of ['hemnet', 'emanet', 'pooling', 'plain'] as const) {
   const f = { ...flags, model };
   const net = buildModel(f, data);
   const opt = makeOptimizer(net, f);
