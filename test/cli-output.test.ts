@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { main } from '../src/cli/main.ts';
-import { parseIterationList } from '../src/cli/eval.ts';
+import { parseCheckpointList, parseIterationList } from '../src/cli/eval.ts';
 import { UsageError, parseTrainFlags } from '../src/cli/args.ts';
 import { printResult } from '../src/cli/console.ts';
 import { writeSamples } from '../src/cli/figures.ts';
@@ -127,8 +127,16 @@ describe('eval over checkpoints and T_eval (Table 2)', () => {
     }
   });
 
-  test('refused before any evaluation: a backwards range, a bad entry, checkpoints of different configurations', async () => {
-    expect(parseIterationList('1-3,6,2')).toEqual([1, 2, 3, 6, 2]);
+  test('refused before any evaluation: a backwards range, a bad or empty entry, a repeated T_eval or checkpoint, checkpoints of different configurations', async () => {
+    expect(parseIterationList('1-3,6,5')).toEqual([1, 2, 3, 6, 5]);
+    // Each value once (a repeat would count as another row), and no empty entry.
+    expect(() => parseIterationList('1-3,6,2')).toThrow("--iterations: T_eval 2 appears twice in '1-3,6,2'; list each T_eval once.");
+    expect(() => parseIterationList('1,')).toThrow(/--iterations: an empty entry in '1,'/);
+    expect(parseCheckpointList('a.safetensors,b/c.safetensors')).toEqual(['a.safetensors', 'b/c.safetensors']);
+    const dup = await capture(['eval', '--checkpoint', 'x.safetensors,./x.safetensors']);
+    expect([dup.code, dup.text]).toEqual([2, '--checkpoint: ./x.safetensors is given twice; each checkpoint counts as one seed, so list it once.']);
+    const trailing = await capture(['eval', '--checkpoint', 'x.safetensors,']);
+    expect([trailing.code, trailing.text]).toEqual([2, "--checkpoint: an empty entry in 'x.safetensors,'; give checkpoint paths separated by single commas."]);
     const back = await capture(['eval', '--checkpoint', 'x.safetensors', '--iterations', '5-2']);
     expect([back.code, back.text]).toEqual([2, '--iterations: the range 5-2 runs backwards; write it as 2-5.']);
     const bad = await capture(['eval', '--checkpoint', 'x.safetensors', '--iterations', '1,x']);

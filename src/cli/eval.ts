@@ -4,7 +4,7 @@
  * paper's Table 2 as a table: each T_eval's metrics over the checkpoints, with their spread.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { init } from '../index.node.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { UsageError, num, parse, usage } from './args.ts';
@@ -31,10 +31,11 @@ const EVAL_SPEC = {
 
 const DESCRIPTION = 'Validation mIoU and per-class IoU of a checkpoint; with several checkpoints or T_eval values, the table of Table 2 (--iterations 1-8).';
 
-/** "3", "1-8", "1,2,4" or "1-3,6" as T values (each an integer ≥ 1), in the order given. */
+/** "3", "1-8", "1,2,4" or "1-3,6" as T values (each an integer ≥ 1, each once), in the order given. */
 export function parseIterationList(v: string): number[] {
   const out: number[] = [];
   for (const part of v.split(',')) {
+    if (part.trim() === '') throw new UsageError(`--iterations: an empty entry in '${v}'; write T values or ranges separated by single commas, e.g. 1-8 or 1,2,4.`);
     const range = /^(\d+)-(\d+)$/.exec(part.trim());
     if (!range) {
       out.push(num('iterations', part, { int: true, min: 1 }));
@@ -44,7 +45,18 @@ export function parseIterationList(v: string): number[] {
     if (hi < lo) throw new UsageError(`--iterations: the range ${part} runs backwards; write it as ${hi}-${lo}.`);
     for (let t = lo; t <= hi; t++) out.push(t);
   }
+  const twice = out.find((t, i) => out.indexOf(t) !== i);
+  if (twice !== undefined) throw new UsageError(`--iterations: T_eval ${twice} appears twice in '${v}'; list each T_eval once.`);
   return out;
+}
+
+/** --checkpoint's comma-separated paths: no empty entry, no file twice (it would count as two seeds). */
+export function parseCheckpointList(v: string): string[] {
+  const paths = v.split(',');
+  if (paths.some((p) => p.trim() === '')) throw new UsageError(`--checkpoint: an empty entry in '${v}'; give checkpoint paths separated by single commas.`);
+  const twice = paths.find((p, i) => paths.findIndex((q) => resolve(q) === resolve(p)) !== i);
+  if (twice !== undefined) throw new UsageError(`--checkpoint: ${twice} is given twice; each checkpoint counts as one seed, so list it once.`);
+  return paths;
 }
 
 /** The fields a table over checkpoints needs them to share (the seed, and only it, may differ). */
@@ -56,8 +68,8 @@ export async function runEval(argv: string[]): Promise<void> {
     console.log(usage('eval', DESCRIPTION, EVAL_SPEC));
     return;
   }
-  const paths = ((values.checkpoint as string | undefined) ?? '').split(',').filter((p) => p !== '');
-  if (!paths.length) throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
+  if (values.checkpoint === undefined || values.checkpoint === '') throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
+  const paths = parseCheckpointList(values.checkpoint as string);
   const int = (k: string, v: string | undefined, d: number): number => (v === undefined ? d : num(k, v, { int: true, min: 1 }));
   // The values are checked before the checkpoints are read and before any GPU work.
   const Ts = values.iterations === undefined ? null : parseIterationList(values.iterations as string);
