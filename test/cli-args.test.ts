@@ -30,6 +30,10 @@ describe('hemgpu train flags', () => {
     expect(parseTrainFlags(['--task', 'context'])!).toMatchObject({ minDigits: 1 });
   });
 
+  test('numbers in decimal notation, with a fraction or an exponent, are read', () => {
+    expect(parseTrainFlags(['--lr', '1e-3', '--eta', '.5', '--steps', '+20', '--em-gamma', '-0.25', '--bg-keep', '1.'])!).toMatchObject({ lr: 0.001, eta: 0.5, steps: 20, emGamma: -0.25, bgKeep: 1 });
+  });
+
   test('--help returns null and the usage text lists every flag', () => {
     expect(parseTrainFlags(['--help'])).toBeNull();
     const u = usage('train', 'Train a model.', TRAIN_SPEC);
@@ -44,6 +48,10 @@ describe('hemgpu train flags', () => {
       [['--eta', 'abc'], /--eta:/],
       [['--batch', '0'], /--batch: expected an integer ≥ 1, got '0'/],
       [['--batch', '2.5'], /--batch: expected an integer/],
+      // Decimal notation only: Number() would read 0x10 as 16, 0b11 as 3 and '' as 0.
+      [['--steps', '0x10'], /^--steps: expected an integer ≥ 1, got '0x10'\.$/],
+      [['--lr', '0b11'], /^--lr: expected a number > 0, got '0b11'\.$/],
+      [['--batch', '1_000'], /^--batch: expected an integer ≥ 1, got '1_000'\.$/],
       [['--iterations', '0'], /--iterations:/],
       [['--data', 'voc'], /--voc-root: --data voc needs the path/],
       [['--data', 'coco'], /--data: unknown data source 'coco'/],

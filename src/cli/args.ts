@@ -93,12 +93,15 @@ export const TRAIN_SPEC: Spec = {
 };
 
 /** A number flag's value, checked: a UsageError names the flag, the valid range and what was given. */
+/** A number as people write it on a command line: decimal, with an optional fraction and exponent (not 0x10, 0b1, 1_000). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 export function num(flag: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number; minExclusive?: boolean } = {}): number {
   const x = Number(v);
   const range = `${opts.min !== undefined ? `${opts.minExclusive ? '>' : '≥'} ${opts.min}` : ''}${opts.max !== undefined ? ` and ≤ ${opts.max}` : ''}`;
   const bad =
     v === undefined ||
-    v.trim() === '' ||
+    !DECIMAL.test(v.trim()) ||
     !Number.isFinite(x) ||
     (opts.int && !Number.isInteger(x)) ||
     (opts.min !== undefined && (opts.minExclusive ? x <= opts.min : x < opts.min)) ||
