@@ -97,6 +97,12 @@ describe('shape and rank mismatches', () => {
     rejects(() => hg.sum(x, 2), /^sum: axis 2 is out of range for a tensor of rank 2 \(valid: -2\.\.1\)/);
     rejects(() => hg.mean(x, [0, -3]), /^mean: axis -3 is out of range for a tensor of rank 2 \(valid: -2\.\.1\)/);
     rejects(() => hg.sum(x, 0.5), /^sum: axis 0\.5 is out of range/);
+    // An axis twice (also as -2 and 0) is refused, as PyTorch does, rather than summed once.
+    rejects(() => hg.sum(x, [0, 0]), /^sum: axis 0 appears twice in \[0, 0\] for a tensor of rank 2; list each axis once\./);
+    rejects(() => hg.mean(x, [-2, 0]), /^mean: axis 0 appears twice in \[-2, 0\]/);
+    // A negative (or non-finite) std would negate the draws.
+    rejects(() => hg.randn([4], { seed: 1, std: -1 }), /^randn\(\): std must be a finite number ≥ 0, got -1/);
+    rejects(() => hg.randn([4], { seed: 1, std: NaN }), /^randn\(\): std must be a finite number ≥ 0, got NaN/);
     const s = hg.tensor(3);
     rejects(() => hg.softmax(s), /^softmax: needs rank ≥ 1 \(normalises the last axis\), got \[\]/);
     rejects(() => hg.crossEntropy(s, []), /^crossEntropy: logits need rank ≥ 1 \(\[\.\.\., classes\]\), got \[\]/);

@@ -89,5 +89,7 @@ export function rand(shape: Shape, options: RandomOptions & { low?: number; high
 /** Normal random numbers (mean 0, std 1 unless given), generated on the GPU from (seed, index). */
 export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   checkOptions('randn()', options, [...TENSOR_OPTION_KEYS, 'seed', 'mean', 'std']);
+  const std = options.std ?? 1;
+  if (!(Number.isFinite(std) && std >= 0)) throw new Error(`randn(): std must be a finite number ≥ 0, got ${String(options.std)} (a negative std would negate the draws).`);
   return random('randn()', shape, 'normal', options, options.mean ?? 0, options.std ?? 1);
 }

@@ -74,7 +74,10 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
     if (!Number.isInteger(a) || a < -rank || a >= Math.max(rank, 1)) {
       throw new Error(`${op}: axis ${a} is out of range for a tensor of rank ${rank} (valid: ${-rank}..${rank - 1}).`);
     }
-    out.add(a < 0 ? a + rank : a);
+    const n = a < 0 ? a + rank : a;
+    // As PyTorch: an axis listed twice is a mistake (sum over it once, or a typo for another axis).
+    if (out.has(n)) throw new Error(`${op}: axis ${n} appears twice in [${list.join(', ')}] for a tensor of rank ${rank}; list each axis once.`);
+    out.add(n);
   }
   return [...out].sort((x, y) => x - y);
 }
