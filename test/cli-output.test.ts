@@ -206,6 +206,26 @@ describe('demo', () => {
   });
 });
 
+describe('ablate', () => {
+  test('--help shows the defaults that run (the demo recipe, its steps); flags a cell sets itself are refused, not ignored', async () => {
+    const r = await capture(['ablate', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.text).toMatch(new RegExp(`--steps <value> .*\\(default ${hg.DEMO_STEPS.cpu} on a CPU driver, 1200 on a GPU\\)`));
+    expect(r.text).toMatch(/--optimizer <value> .*\(default adamw\)/);
+    expect(r.text).toMatch(new RegExp(`--batch <value> .*\\(default ${hg.demoConfig().batch}\\)`));
+    expect(r.text).not.toMatch(/--model|--eta |--iterations|--resume|--allow-change/);
+    for (const [argv, message] of [
+      [['--model', 'plain'], '--model: each cell trains hemnet (η < 1) or emanet (η = 1); choose the columns with --etas.'],
+      [['--eta', '0.9'], '--eta: each column is an η; give them with --etas, e.g. --etas 0.5,1.'],
+      [['--iterations=7'], '--iterations: each row is a T_train; give them with --t-train, e.g. --t-train 1,3,6.'],
+      [['--resume', 'x.safetensors'], '--resume: the grid resumes by cell: rerun the same command with the same --out.'],
+    ] as const) {
+      const bad = await capture(['ablate', ...argv]);
+      expect([bad.code, bad.text], argv.join(' ')).toEqual([2, message]);
+    }
+  });
+});
+
 describe('timing and charts', () => {
   test('images/s leaves out the first step (pipeline warm-up)', async () => {
     // Make step 1 slow (a 2.5 s stall, like pipeline compilation): the rate must not include it.
