@@ -295,6 +295,18 @@ describe('--resume: a checkpoint is the run', () => {
     expect(errors.join('\n')).toContain('--allow-change: applies to --resume only');
     expect(await cli(['--resume', ckPath, '--allow-change', 'out', '--quiet'])).toBe(2);
     expect(errors.join('\n')).toContain("--allow-change: 'out' is not a training flag");
+    // The flags that shape the weights can never change: --allow-change does not offer them, and
+    // 'all' does not cover them; the message says what to do instead of suggesting --allow-change.
+    expect(await cli(['--resume', ckPath, '--width', '8', '--allow-change', 'width', '--quiet'])).toBe(2);
+    expect(errors.at(-1)).toBe("--allow-change: --width shapes the model's weights, which a checkpoint cannot change; train a new run (without --resume) for another --width.");
+    expect(errors.join('\n')).not.toMatch(/is not a training flag; use 'all' or a comma-separated list of: [^\n]*\bwidth\b/);
+    for (const [flag, value, saved] of [['width', '8', '4'], ['model', 'emanet', 'hemnet'], ['channels', '16', '8']] as const) {
+      expect(await cli(['--resume', ckPath, '--out', join(dir, 'refused-shape'), `--${flag}`, value, '--allow-change', 'all', '--quiet'])).toBe(2);
+      expect(errors.at(-1)).toBe(
+        `--${flag}: the checkpoint ${ckPath} was trained with --${flag} ${saved}; given ${value}. Its weights have the shape --${flag} ${saved} gives, so a resumed run cannot change it (not with --allow-change either): leave --${flag} out, or train a new run without --resume.`,
+      );
+    }
+    expect(existsSync(join(dir, 'refused-shape'))).toBe(false);
   });
 });
 

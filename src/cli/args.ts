@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { SEG_MODELS, type SegModelName } from '../model/segnet.ts';
 import { BASES_AVERAGES, type BasesAverage } from '../nn/hem-module.ts';
-import { TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
+import { MODEL_SHAPE_FIELDS, TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
 import { DIGIT_TASKS, type DigitTask } from '../data/digit-scenes.ts';
 
 export class UsageError extends Error {}
@@ -168,8 +168,10 @@ function allowChange(v: string | undefined, resume: boolean): string[] | 'all' {
   if (!resume) throw new UsageError("--allow-change: applies to --resume only (it lets a resumed run's flags differ from the checkpoint's).");
   if (v.trim() === 'all') return 'all';
   const names = v.split(',').map((x) => x.trim().replace(/^--/, ''));
-  const known = Object.values(TRAIN_CONFIG_FIELDS).filter((f) => f.training).map((f) => f.flag);
+  const shape = MODEL_SHAPE_FIELDS.map((k) => TRAIN_CONFIG_FIELDS[k].flag);
+  const known = Object.values(TRAIN_CONFIG_FIELDS).filter((f) => f.training && !shape.includes(f.flag)).map((f) => f.flag);
   for (const n of names) {
+    if (shape.includes(n)) throw new UsageError(`--allow-change: --${n} shapes the model's weights, which a checkpoint cannot change; train a new run (without --resume) for another --${n}.`);
     if (!known.includes(n)) throw new UsageError(`--allow-change: '${n}' is not a training flag; use 'all' or a comma-separated list of: ${known.join(', ')}.`);
   }
   return names;

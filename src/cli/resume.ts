@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
-import { TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
+import { MODEL_SHAPE_FIELDS, TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
 import { UsageError, type TrainFlags } from './args.ts';
 
 /** The flags a resumed run trains with: the checkpoint's config, with the explicit flags the rules allow. */
@@ -27,6 +27,13 @@ export async function resumeFlags(flags: TrainFlags): Promise<TrainFlags> {
       continue;
     }
     if (!spec.training || flags[key] === saved[key]) continue;
+    if (MODEL_SHAPE_FIELDS.includes(key)) {
+      refused.push(
+        `--${spec.flag}: the checkpoint ${path} was trained with --${spec.flag} ${String(saved[key])}; given ${String(flags[key])}. ` +
+          `Its weights have the shape --${spec.flag} ${String(saved[key])} gives, so a resumed run cannot change it (not with --allow-change either): leave --${spec.flag} out, or train a new run without --resume.`,
+      );
+      continue;
+    }
     if (flags.allowChange === 'all' || flags.allowChange.includes(spec.flag)) continue;
     refused.push(
       `--${spec.flag}: the checkpoint ${path} was trained with --${spec.flag} ${String(saved[key])}; given ${String(flags[key])}. ` +

@@ -142,6 +142,13 @@ export const TRAIN_CONFIG_FIELDS: Record<keyof TrainConfig, FieldSpec> = {
 };
 
 /**
+ * The fields that shape the model's weights (the EM unit or none, K, C, the backbone's width, the
+ * classes a data source has): a checkpoint's weights fit only its own values, so a resumed run
+ * can never change them, --allow-change or not.
+ */
+export const MODEL_SHAPE_FIELDS: readonly (keyof TrainConfig)[] = ['model', 'bases', 'channels', 'width', 'data'];
+
+/**
  * `config` with the fields it lacks that have an `absent` value (fields newer than it: a config or
  * checkpoint written before they existed trained with that value) filled in; a copy.
  */
