@@ -229,12 +229,14 @@ describe('--resume: a checkpoint is the run', () => {
   const RUN = ['--eta', '0.2', '--lr', '0.02', '--iterations', '2', '--seed', '7', '--steps', '4'];
   let ckPath = '';
   let errors: string[] = [];
+  let logs: string[] = [];
   const cli = async (args: string[]): Promise<number> => {
     errors = [];
+    logs = [];
     const err = console.error;
     const log = console.log;
     console.error = (...a: unknown[]) => void errors.push(a.join(' '));
-    console.log = () => undefined;
+    console.log = (...a: unknown[]) => void logs.push(a.join(' '));
     try {
       return await main(['train', ...args]);
     } finally {
@@ -265,6 +267,9 @@ describe('--resume: a checkpoint is the run', () => {
     const straight = hg.verifyCheckpoint(await hg.loadCheckpoint(await train(tiny(RUN), join(dir, 'resume-straight'))), 'y');
     expect(info.history.lr).toEqual(straight.history.lr);
     expect(info.history.loss.length).toBe(4);
+    // Resuming the finished run trains no step: it says so instead of "0.0 images/s".
+    expect(await cli(['--resume', join(out, 'checkpoint.safetensors'), '--quiet']), errors.join('\n')).toBe(0);
+    expect(logs.join('\n')).toMatch(/trained step 4; validation mIoU \d\.\d{4}, pixel accuracy \d\.\d{4}; no step timed in this run; checkpoint /);
   });
 
   test('a training flag given with another value is refused naming the flag and both values', async () => {

@@ -163,6 +163,7 @@ describe('class legends and samples come from the dataset', () => {
       console.log = log;
     }
     const text = lines.join('\n');
+    expect(text).toMatch(/; 1\.0 images\/s; checkpoint c$/m);
     expect(text).toMatch(/0 background, 1 aeroplane, 2 bicycle/);
     expect(text).toMatch(/20 tvmonitor/);
     expect(text).not.toMatch(/digits/);

@@ -71,7 +71,8 @@ export function printResult(label: string, r: TrainResult): void {
   }
   console.log(
     `${label}: ${r.interrupted ? 'interrupted at' : 'trained'} step ${r.steps}; validation mIoU ${r.miou.toFixed(4)}, pixel accuracy ${r.pixelAccuracy.toFixed(4)}; ` +
-      `${r.imagesPerSecond.toFixed(1)} images/s; checkpoint ${r.checkpoint}`,
+      // A resumed run with no step left (or one step: the first, which compiles the pipelines, is not timed) has no speed to report.
+      `${r.imagesPerSecond > 0 ? `${r.imagesPerSecond.toFixed(1)} images/s` : 'no step timed in this run'}; checkpoint ${r.checkpoint}`,
   );
   console.log(`  per-class IoU (${classLegend(r.val)}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
   const regions = regionLine(r.regionAccuracy);
