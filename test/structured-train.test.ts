@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { main } from '../src/cli/main.ts';
 import { resultsTable } from '../src/cli/structured.ts';
@@ -150,6 +150,28 @@ describe('hemgpu structured', () => {
     expect(await main(['structured', 'o2p', '--seeds', '0'])).toBe(2);
     expect(await main(['structured', 'o2p', '--sigma', '-1'])).toBe(2);
     expect(await main(['structured', 'o2p', '--bogus'])).toBe(2);
+    // --quick checks and honours the flags given with it; --sigma is ncuts' alone.
+    const errors: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.join(' ')));
+    try {
+      expect(await main(['structured', 'o2p', '--quick', '--seeds', '0'])).toBe(2);
+      expect(await main(['structured', 'o2p', '--sigma', '2'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors[0]).toMatch(/^--seeds: expected an integer ≥ 1, got '0'\./);
+    expect(errors[1]).toBe("--sigma: the Gaussian affinity's bandwidth applies to ncuts only; leave it out for o2p.");
+  });
+
+  test('--quick shrinks only what is not given', async () => {
+    const out = join(dir, 'ncuts-quick-given');
+    expect(await main(['structured', 'ncuts', '--quick', '--steps', '3', '--seeds', '2', '--val-scenes', '8', '--out', out])).toBe(0);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { config: StructuredConfig; loss: number[] }[] };
+    expect(json.runs.map((r) => [r.config.variant, r.config.seed])).toEqual([['e2e', 1], ['affinity', 1], ['e2e', 2], ['affinity', 2]]);
+    for (const r of json.runs) {
+      expect(r.loss).toHaveLength(3);
+      expect(r.config).toMatchObject({ steps: 3, valScenes: 8, trainScenes: 16, batch: 4 });
+    }
   });
 
   test('the results table: mean ± sd over seeds and the paired difference', () => {

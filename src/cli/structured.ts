@@ -38,7 +38,7 @@ const STRUCTURED_SPEC: Spec = {
   channels: { type: 'string', help: 'backbone output channels C (O2P pools a C×C matrix)', default: String(STRUCTURED_DEFAULTS.channels) },
   sigma: { type: 'string', help: 'ncuts: bandwidth σ of the Gaussian affinity', default: String(STRUCTURED_DEFAULTS.sigma) },
   out: { type: 'string', help: 'output directory', shown: 'runs/structured-<task>' },
-  quick: { type: 'boolean', help: '2 steps on 16 scenes, 1 seed (a smoke test)' },
+  quick: { type: 'boolean', help: '2 steps of 4 on 16 scenes, 1 seed, where those flags are not given (a smoke test)' },
 };
 
 const SUMMARY = `The structured-layer experiments (issue 13) on digit scenes:
@@ -66,6 +66,8 @@ function configs(argv: string[], software: boolean): { task: StructuredTask; run
   const v = parse('structured', STRUCTURED_SPEC, rest);
   const int = (k: string, min = 1): number => num(k, v[k] as string, { int: true, min });
   const quick = v.quick === true;
+  const given = new Set(rest.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
+  if (task === 'o2p' && given.has('sigma')) throw new UsageError("--sigma: the Gaussian affinity's bandwidth applies to ncuts only; leave it out for o2p.");
   const base: Omit<StructuredConfig, 'variant' | 'seed'> = {
     ...STRUCTURED_DEFAULTS,
     task,
@@ -80,10 +82,21 @@ function configs(argv: string[], software: boolean): { task: StructuredTask; run
   };
   if (base.size % 4) throw new UsageError(`--size: must be a multiple of 4 (the backbone's output stride), got ${base.size}.`);
   if (task === 'ncuts' && base.size > 64) throw new UsageError(`--size: ncuts builds an (size/4)²-pixel affinity; keep --size ≤ 64 (got ${base.size}).`);
-  const seeds = quick ? 1 : int('seeds');
-  const b = quick ? { ...base, steps: 2, trainScenes: 16, valScenes: 16, batch: 4 } : base;
+  // --quick shrinks what is not given; a flag given with it takes effect (and is checked) as always.
+  const seeds = int('seeds');
+  const small = { steps: 2, trainScenes: 16, valScenes: 16, batch: 4 };
+  const b = quick
+    ? {
+        ...base,
+        steps: given.has('steps') ? base.steps : small.steps,
+        trainScenes: given.has('train-scenes') ? base.trainScenes : small.trainScenes,
+        valScenes: given.has('val-scenes') ? base.valScenes : small.valScenes,
+        batch: given.has('batch') ? base.batch : small.batch,
+      }
+    : base;
+  const seedCount = quick && !given.has('seeds') ? 1 : seeds;
   const runs: StructuredConfig[] = [];
-  for (let s = 1; s <= seeds; s++) for (const variant of STRUCTURED_VARIANTS[task]) runs.push({ ...b, variant, seed: s });
+  for (let s = 1; s <= seedCount; s++) for (const variant of STRUCTURED_VARIANTS[task]) runs.push({ ...b, variant, seed: s });
   for (const r of runs) checkStructuredConfig(r);
   return { task, runs, out: (v.out as string | undefined) ?? `runs/structured-${task}` };
 }
