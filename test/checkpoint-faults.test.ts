@@ -285,6 +285,36 @@ describe('--resume: a checkpoint is the run', () => {
     expect(await cli(['--resume', ckPath, '--out', out, '--lr', '0.02', '--eval-every', '1', '--checkpoint-every', '3', '--quiet']), errors.join('\n')).toBe(0);
   });
 
+  test("a run never replaces another run's checkpoint: refused unless it resumes that checkpoint or --overwrite; a moved checkpoint resumes beside itself", async () => {
+    const a = join(dir, 'guard-a');
+    mkdirSync(a, { recursive: true });
+    copyFileSync(ckPath, join(a, 'checkpoint.safetensors'));
+    const before = readFileSync(join(a, 'checkpoint.safetensors'));
+    // A fresh run into it is refused before any work, naming the three ways on; the bytes stay.
+    expect(await cli([...TINY, ...RUN, '--out', a])).toBe(2);
+    expect(errors.at(-1)).toBe(
+      `--out ${a}: it holds the checkpoint of another run (${join(a, 'checkpoint.safetensors')}), which this run would replace. ` +
+        `Continue that run with --resume ${join(a, 'checkpoint.safetensors')}, give another --out, or add --overwrite to replace it.`,
+    );
+    // Resuming another checkpoint into it is refused the same way.
+    expect(await cli(['--resume', ckPath, '--out', a])).toBe(2);
+    expect(errors.at(-1)).toMatch(/^--out .*guard-a: it holds the checkpoint of another run/);
+    expect(readFileSync(join(a, 'checkpoint.safetensors')).equals(before)).toBe(true);
+    // The directory moved, and a new run (another seed) in the old place: resuming the moved
+    // checkpoint without --out writes beside it, not into the directory recorded in it.
+    const archive = join(dir, 'guard-a-archive');
+    mkdirSync(archive, { recursive: true });
+    copyFileSync(join(a, 'checkpoint.safetensors'), join(archive, 'checkpoint.safetensors'));
+    expect(await cli(['--resume', join(archive, 'checkpoint.safetensors')]), errors.join('\n')).toBe(0);
+    expect(logs.join('\n')).toContain(`output ${archive}`);
+    expect(hg.verifyCheckpoint(await hg.loadCheckpoint(join(archive, 'checkpoint.safetensors')), 'x').step).toBe(4);
+    expect(readFileSync(join(a, 'checkpoint.safetensors')).equals(before)).toBe(true);
+    // --overwrite replaces it; the flag is train's alone.
+    expect(await cli([...TINY, ...RUN, '--steps', '1', '--out', a, '--overwrite']), errors.join('\n')).toBe(0);
+    expect(hg.verifyCheckpoint(await hg.loadCheckpoint(join(a, 'checkpoint.safetensors')), 'x').step).toBe(1);
+    for (const command of ['demo', 'ablate']) expect(await main([command, '--overwrite'])).toBe(2);
+  });
+
   test('--allow-change continues with the new values and records them in the history', async () => {
     const out = join(dir, 'resume-changed');
     expect(await cli(['--resume', ckPath, '--out', out, '--lr', '0.03', '--steps', '5', '--allow-change', 'lr,steps', '--quiet']), errors.join('\n')).toBe(0);

@@ -47,6 +47,8 @@ export function takeListFlag(argv: readonly string[], name: string, one: (entry:
  */
 export interface TrainFlags extends TrainConfig {
   quiet: boolean;
+  /** `hemgpu train --overwrite`: replace the checkpoint --out holds (train's flag only; false elsewhere). */
+  overwrite: boolean;
   given: string[];
   allowChange: string[] | 'all';
 }
@@ -260,6 +262,7 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
     evalEvery: num('eval-every', v['eval-every'] as string, { int: true, min: 0 }),
     checkpointEvery: num('checkpoint-every', v['checkpoint-every'] as string, { int: true, min: 0 }),
     quiet: Boolean(v.quiet),
+    overwrite: v.overwrite === true,
     given: String(v.given).split(',').filter(Boolean),
     allowChange: allowChange(v['allow-change'] as string | undefined, Boolean(v.resume)),
   };

@@ -3,10 +3,10 @@
  * Usage errors (bad flags) exit with status 2 and a message naming the flag; other failures
  * exit with status 1.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { TRAIN_SPEC, UsageError, parseTrainFlags, usage } from './args.ts';
+import { TRAIN_SPEC, UsageError, parseTrainFlags, usage, type Spec, type TrainFlags } from './args.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
 import { resumeFlags } from './resume.ts';
 import { figurePaths, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
@@ -21,7 +21,7 @@ import { STRUCTURED_STOP, runStructured } from './structured.ts';
 const COMMANDS = `usage: hemgpu <command> [flags]
 
 commands:
-  demo     train hemnet, emanet and plain on digit scenes with the same budget; print mIoU; write figures
+  demo     train hemnet, emanet, pooling and plain on the context task over 3 seeds; print mIoU and the EM diagnostics; write figures
   train    train one model (checkpoints, --resume, Ctrl-C saves)
   eval     mIoU and per-class IoU of a checkpoint, optionally at other numbers of EM iterations (Table 2)
   ablate   the paper's T × η ablation (Table 1) at small scale
@@ -29,14 +29,21 @@ commands:
 
 hemgpu <command> --help describes each command's flags.`;
 
+/** train's flags: the training flags and --overwrite. */
+const TRAIN_CMD_SPEC: Spec = {
+  ...TRAIN_SPEC,
+  overwrite: { type: 'boolean', help: "replace the checkpoint --out already holds (without it, train refuses a directory holding another run's checkpoint)" },
+};
+
 async function cmdTrain(argv: string[], interrupts: Interrupts | null): Promise<void> {
-  const parsed = parseTrainFlags(argv);
+  const parsed = parseTrainFlags(argv, 'train', TRAIN_CMD_SPEC);
   if (!parsed) {
-    console.log(usage('train', 'Train one segmentation model (hemnet, emanet or plain) on digit scenes or PASCAL VOC.', TRAIN_SPEC));
+    console.log(usage('train', 'Train one segmentation model (hemnet, emanet, pooling or plain) on digit scenes or PASCAL VOC.', TRAIN_CMD_SPEC));
     return;
   }
   // --resume: the checkpoint's config, with the explicit flags the rules allow (src/cli/resume.ts).
   const flags = parsed.resume ? await resumeFlags(parsed) : parsed;
+  refuseOtherCheckpoint(flags);
   const unlock = lockOutDir(flags.out, 'train');
   try {
     await init();
@@ -63,6 +70,20 @@ async function cmdTrain(argv: string[], interrupts: Interrupts | null): Promise<
   } finally {
     unlock();
   }
+}
+
+/**
+ * A run never replaces another run's checkpoint: --out holding a checkpoint is refused, before
+ * any GPU work, unless this run resumes that very checkpoint or --overwrite is given.
+ */
+function refuseOtherCheckpoint(flags: TrainFlags): void {
+  const existing = join(flags.out, 'checkpoint.safetensors');
+  if (!existsSync(existing) || flags.overwrite) return;
+  if (flags.resume !== null && resolve(flags.resume) === resolve(existing)) return;
+  throw new UsageError(
+    `--out ${flags.out}: it holds the checkpoint of another run (${existing}), which this run would replace. ` +
+      `Continue that run with --resume ${existing}, give another --out, or add --overwrite to replace it.`,
+  );
 }
 
 /**

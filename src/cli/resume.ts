@@ -6,6 +6,7 @@
  * (--out, --eval-every, --checkpoint-every, --quiet) may differ freely.
  */
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
 import { MODEL_SHAPE_FIELDS, TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
@@ -22,6 +23,12 @@ export async function resumeFlags(flags: TrainFlags): Promise<TrainFlags> {
   for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
     const key = k as keyof TrainConfig;
     if (key === 'resume') continue;
+    // Without --out a resumed run writes beside the checkpoint it resumes, wherever that has moved
+    // (not into the directory recorded in it, which may hold another run by now).
+    if (key === 'out' && !flags.given.includes('out')) {
+      out.out = dirname(path);
+      continue;
+    }
     if (!flags.given.includes(spec.flag)) {
       out[key] = saved[key];
       continue;
