@@ -4,8 +4,8 @@
 # 2, 12-px fragments), with the bases' corrected moving average, seeds 1–3; then Table 2
 # (T_eval 1–8) over the HEMNet and EMANet checkpoints. About 4–6 minutes per run on 2 cores.
 #
-# Resumable: a run whose result.json exists is skipped, so rerunning the script after Ctrl-C (or
-# in a later session) continues where it stopped. MODELS and SEEDS override the defaults, e.g.
+# Resumable: a run whose result.json exists is skipped and one stopped part-way is resumed, so
+# rerunning the script after Ctrl-C (or in a later session) continues where it stopped. MODELS and SEEDS override the defaults, e.g.
 #   MODELS="plain" SEEDS="1" scripts/context64-comparison.sh
 # Outputs: runs/ctx64/<model>-seed<s>/ (checkpoints, not committed) and the tables under
 # ${RESULTS:-docs/results/2026-12-06-swiftshader/context64}.
@@ -25,10 +25,16 @@ for seed in $SEEDS; do
   for model in $MODELS; do
     dir="$OUT/$model-seed$seed"
     if [[ -f "$dir/result.json" ]]; then echo "skip $dir (done)"; continue; fi
-    echo "train $dir"
-    # η = 0.5 for HEMNet's unit (hemnet, and pooling: the same unit with K = 1); EMANet's is 1 by definition.
-    eta=(); [[ $model == hemnet || $model == pooling ]] && eta=(--eta 0.5)
-    node bin/hemgpu.mjs train --model "$model" --seed "$seed" "${RECIPE[@]}" "${eta[@]}" --out "$dir" | grep -v '^  per-class' || exit $?
+    if [[ -f "$dir/checkpoint.safetensors" ]]; then
+      # Stopped part-way (Ctrl-C saves): continue that run with its stored config.
+      echo "resume $dir"
+      node bin/hemgpu.mjs train --resume "$dir/checkpoint.safetensors" --quiet | grep -v '^  per-class' || exit $?
+    else
+      echo "train $dir"
+      # η = 0.5 for HEMNet's unit (hemnet, and pooling: the same unit with K = 1); EMANet's is 1 by definition.
+      eta=(); [[ $model == hemnet || $model == pooling ]] && eta=(--eta 0.5)
+      node bin/hemgpu.mjs train --model "$model" --seed "$seed" "${RECIPE[@]}" "${eta[@]}" --out "$dir" | grep -v '^  per-class' || exit $?
+    fi
     cp "$dir/result.json" "$RESULTS/result-$model-seed$seed.json"
   done
 done
