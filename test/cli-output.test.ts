@@ -4,7 +4,7 @@
  * and palette, RGB images), demo --help, images/s without the warm-up step, the chart axes, and
  * our own messages for negative, fractional and missing flag values.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -204,6 +204,16 @@ describe('demo', () => {
     const m = await capture(['demo', '--model', 'plain']);
     expect(m.code).toBe(2);
     expect(m.text).toMatch(/--model: the demo trains all four models \(hemnet, emanet, pooling, plain\)/);
+  });
+});
+
+describe('--out paths', () => {
+  test.runIf(existsSync('/proc/self'))('a path the OS cannot create is refused at once, naming the component (mkdir -p on /proc/x spun forever)', async () => {
+    const t0 = performance.now();
+    const r = await capture(['train', ...TINY, '--steps', '1', '--out', '/proc/hemgpu-no-such/run']);
+    expect(r.code).toBe(2);
+    expect(r.text).toBe('--out /proc/hemgpu-no-such/run: cannot create the directory (cannot create /proc/hemgpu-no-such (ENOENT)).');
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });
 

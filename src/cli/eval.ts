@@ -3,7 +3,8 @@
  * (T_eval). Several checkpoints (the seeds of one configuration) and a list of T_eval give the
  * paper's Table 2 as a table: each T_eval's metrics over the checkpoints, with their spread.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { makeDirectory } from '../io/make-directory.ts';
 import { basename, dirname, join, resolve } from 'node:path';
 import { init } from '../index.node.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
@@ -132,7 +133,7 @@ function prepareFigureDir(dir: string): void {
   if (dir === '') throw new UsageError('--figures: expected a directory, got an empty value.');
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--figures: '${dir}' is a file, not a directory.`);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
   } catch (err) {
     throw new UsageError(`--figures: cannot create the directory '${dir}' (${(err as Error).message}).`);
   }

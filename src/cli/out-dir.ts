@@ -4,9 +4,10 @@
  * one directory. A lock whose process is gone (a crash, SIGKILL) is taken over with a notice. The
  * lock is removed when the run ends, by any exit path that runs JavaScript (Ctrl-C included).
  */
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from './args.ts';
+import { makeDirectory } from '../io/make-directory.ts';
 
 const LOCK_FILE = '.hemgpu.lock';
 
@@ -29,10 +30,10 @@ export function lockOutDir(out: string, command: string): () => void {
   }
   if (st && !st.isDirectory()) throw new UsageError(`--out ${out}: that is a file, not a directory; give a directory (created if missing).`);
   try {
-    mkdirSync(out, { recursive: true });
+    makeDirectory(out);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new UsageError(`--out ${out}: cannot create the directory (${e.code ?? e.message}${e.code === 'ENOTDIR' || e.code === 'EEXIST' ? ': part of the path is a file' : ''}).`);
+    throw new UsageError(`--out ${out}: cannot create the directory (${e.message}${e.code === 'ENOTDIR' || e.code === 'EEXIST' ? ': part of the path is a file' : ''}).`);
   }
   const lock = join(out, LOCK_FILE);
   const write = (): boolean => {

@@ -6,7 +6,8 @@
  * which this loop drives, so the CLI and a browser page run the same code.
  * The engine must be initialised first (`await init()` from the package entry).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { makeDirectory } from '../io/make-directory.ts';
 import { join } from 'node:path';
 import type { SegNet } from '../model/segnet.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
@@ -127,7 +128,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     lastGood = { path: ckPath, step: run.completed };
     hooks.onCheckpoint?.(ckPath, run.completed);
   };
-  mkdirSync(config.out, { recursive: true });
+  makeDirectory(config.out);
   const ckPath = join(config.out, 'checkpoint.safetensors');
   hooks.onStart?.({ step: run.completed, total: config.steps });
   // images/s leaves out the run's first step, which compiles the GPU pipelines (warm-up).

@@ -5,7 +5,8 @@
  * DejaVu Sans, loaded from its file, so the pixels do not depend on the machine's other fonts
  * (Debian: fonts-dejavu-core); without it, the system's fonts are used and a warning says so.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { makeDirectory } from '../io/make-directory.ts';
 import { dirname } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
@@ -56,7 +57,7 @@ export async function svgToPng(svg: string, scale = 1): Promise<Buffer> {
 
 /** Writes bytes or text to `path`, creating the folder; atomic (temp file, then rename). */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirectory(dirname(path));
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);
