@@ -305,7 +305,14 @@ describe('--resume: a checkpoint is the run', () => {
     const archive = join(dir, 'guard-a-archive');
     mkdirSync(archive, { recursive: true });
     copyFileSync(join(a, 'checkpoint.safetensors'), join(archive, 'checkpoint.safetensors'));
+    // What a save killed mid-write leaves (another name is left alone) is removed by the next run there, naming it.
+    const leftover = join(archive, '.checkpoint.safetensors.4242.0123456789ab.tmp');
+    writeFileSync(leftover, 'partial');
+    writeFileSync(join(archive, 'notes.tmp'), 'mine');
     expect(await cli(['--resume', join(archive, 'checkpoint.safetensors')]), errors.join('\n')).toBe(0);
+    expect(existsSync(leftover)).toBe(false);
+    expect(existsSync(join(archive, 'notes.tmp'))).toBe(true);
+    expect(errors.join('\n')).toContain(`hemgpu train: removed ${leftover}, left by a save that was interrupted`);
     expect(logs.join('\n')).toContain(`output ${archive}`);
     expect(hg.verifyCheckpoint(await hg.loadCheckpoint(join(archive, 'checkpoint.safetensors')), 'x').step).toBe(4);
     expect(readFileSync(join(a, 'checkpoint.safetensors')).equals(before)).toBe(true);

@@ -4,7 +4,7 @@
  * one directory. A lock whose process is gone (a crash, SIGKILL) is taken over with a notice. The
  * lock is removed when the run ends, by any exit path that runs JavaScript (Ctrl-C included).
  */
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from './args.ts';
 import { makeDirectory } from '../io/make-directory.ts';
@@ -54,6 +54,7 @@ export function lockOutDir(out: string, command: string): () => void {
     rmSync(lock, { force: true });
     if (!write()) throw new UsageError(`--out ${out}: another run took the lock file ${lock} just now; give another --out.`);
   }
+  removeInterruptedSaves(out, command);
   const release = (): void => {
     try {
       if (Number.parseInt(readFileSync(lock, 'utf8'), 10) === process.pid) rmSync(lock, { force: true });
@@ -64,4 +65,19 @@ export function lockOutDir(out: string, command: string): () => void {
   };
   process.on('exit', release);
   return release;
+}
+
+/** A save's temporary file (src/io/checkpoint-file.ts): `.<name>.<pid>.<12 hex>.tmp`. */
+const SAVE_TMP = /^\.[^/]+\.safetensors\.\d+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes what interrupted saves left in `out` (a run killed while writing its checkpoint's
+ * temporary file), naming each. Called with the lock held, so no live run is writing them.
+ */
+function removeInterruptedSaves(out: string, command: string): void {
+  for (const name of readdirSync(out)) {
+    if (!SAVE_TMP.test(name)) continue;
+    rmSync(join(out, name), { force: true });
+    console.error(`hemgpu ${command}: removed ${join(out, name)}, left by a save that was interrupted (the checkpoint it was replacing is intact).`);
+  }
 }
