@@ -107,7 +107,7 @@ describe('eval over checkpoints and T_eval (Table 2)', () => {
     const cks: string[] = [];
     for (const seed of ['1', '2']) {
       const out = join(dir, `t2-seed${seed}`);
-      const r = await capture(['train', ...TINY, '--task', 'context', '--min-digits', '2', '--max-digits', '3', '--fragment', '6', '--iterations', '2', '--steps', '1', '--seed', seed, '--out', out, '--size', '24', '--val-scenes', '8']);
+      const r = await capture(['train', ...TINY.filter((a, i) => !['--size', '--val-scenes'].includes(a) && !['--size', '--val-scenes'].includes(TINY[i - 1]!)), '--task', 'context', '--min-digits', '2', '--max-digits', '3', '--fragment', '6', '--iterations', '2', '--steps', '1', '--seed', seed, '--out', out, '--size', '24', '--val-scenes', '8']);
       expect(r.code, r.text).toBe(0);
       cks.push(join(out, 'checkpoint.safetensors'));
     }
@@ -204,6 +204,17 @@ describe('demo', () => {
     const m = await capture(['demo', '--model', 'plain']);
     expect(m.code).toBe(2);
     expect(m.text).toMatch(/--model: the demo trains all four models \(hemnet, emanet, pooling, plain\)/);
+  });
+});
+
+describe('repeated flags', () => {
+  test('a flag given twice is refused naming its values, for every command, before any work', async () => {
+    const r = await capture(['train', '--steps', '300', '--lr=0.1', '--steps=30']);
+    expect([r.code, r.text]).toEqual([2, '--steps: given 2 times (300, 30); give it once.']);
+    expect((await capture(['demo', '--quick', '--quick'])).text).toBe('--quick: given 2 times ((no value), (no value)); give it once.');
+    for (const argv of [['eval', '--batch', '2', '--batch', '4'], ['ablate', '--etas', '1', '--etas', '0.5'], ['structured', 'o2p', '--seeds', '1', '--seeds', '2']]) {
+      expect((await capture(argv)).code, argv.join(' ')).toBe(2);
+    }
   });
 });
 

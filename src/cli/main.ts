@@ -87,6 +87,24 @@ function refuseOtherCheckpoint(flags: TrainFlags): void {
 }
 
 /**
+ * A flag given twice on the command line is refused (node's parser would silently take the last
+ * value, so `--steps 300 … --steps 30` would train 30). Only the user's argv is checked: the
+ * commands put their recipe's flags before it themselves.
+ */
+function refuseRepeatedFlags(argv: readonly string[]): void {
+  const values = new Map<string, string[]>();
+  argv.forEach((a, i) => {
+    if (!a.startsWith('--') || a === '--') return;
+    const [name, inline] = [a.slice(2).split('=')[0]!, a.includes('=') ? a.slice(a.indexOf('=') + 1) : undefined];
+    const value = inline ?? (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--') ? argv[i + 1]! : '');
+    values.set(name, [...(values.get(name) ?? []), value]);
+  });
+  for (const [name, vs] of values) {
+    if (vs.length > 1) throw new UsageError(`--${name}: given ${vs.length} times (${vs.map((v) => (v === '' ? '(no value)' : v)).join(', ')}); give it once.`);
+  }
+}
+
+/**
  * Run a command; the exit status: 0, 1 (a failure), 2 (a usage error), 130 (stopped by Ctrl-C
  * after saving) or 143 (stopped by SIGTERM after saving).
  */
@@ -95,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
   const long = command === 'train' || command === 'demo' || command === 'ablate' || command === 'structured';
   const interrupts = long && !rest.includes('--help') && !rest.includes('-h') ? handleInterrupts(`hemgpu ${command}`, command === 'structured' ? STRUCTURED_STOP : undefined) : null;
   try {
+    refuseRepeatedFlags(rest);
     switch (command) {
       case 'train':
         await cmdTrain(rest, interrupts);
