@@ -285,6 +285,21 @@ describe('--resume: a checkpoint is the run', () => {
     expect(await cli(['--resume', ckPath, '--out', out, '--lr', '0.02', '--eval-every', '1', '--checkpoint-every', '3', '--quiet']), errors.join('\n')).toBe(0);
   });
 
+  test('a stop requested during the final validation ends it and saves the finished run without it, as a stop during training does', async () => {
+    const out = join(dir, 'stop-in-validation');
+    let last = false;
+    let calls = 0;
+    // The loop asks once after the last step (no: it finishes); every later ask comes from the validation's progress.
+    const r = await hg.train({ ...tiny(RUN), out }, { onStep: (i) => void (last = i.step === i.total), shouldStop: () => last && ++calls > 1 });
+    r.model.dispose();
+    expect(r.interrupted).toBe(true);
+    expect(r.steps).toBe(4);
+    expect(r.miou).toBeNaN();
+    const info = hg.verifyCheckpoint(await hg.loadCheckpoint(r.checkpoint), 'x');
+    expect(info.step).toBe(4);
+    expect(info.history.val.map((v) => v.step)).not.toContain(4);
+  });
+
   test("a run never replaces another run's checkpoint: refused unless it resumes that checkpoint or --overwrite; a moved checkpoint resumes beside itself", async () => {
     const a = join(dir, 'guard-a');
     mkdirSync(a, { recursive: true });

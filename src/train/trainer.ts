@@ -89,6 +89,9 @@ export async function saveTrainingCheckpoint(
   await saveCheckpointBytes(path, bytes, (ck, tmp) => void verifyCheckpoint(ck, tmp));
 }
 
+/** Thrown from the final validation's progress callback when a stop is requested (Ctrl-C). */
+class ValidationStopped extends Error {}
+
 /**
  * Train per the config; resumes from config.resume when given (verified before anything is
  * loaded). The run continues with `config` as given: every training field that differs from the
@@ -170,9 +173,19 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const done = step - timedFrom;
   const secs = (performance.now() - t0) / 1000;
   // Interrupted: the checkpoint is written; no validation pass (miou, iou and pixelAccuracy are NaN / empty).
-  const r = interrupted ? { miou: NaN, iou: [] as number[], pixelAccuracy: NaN, regionAccuracy: {}, em: null } : await run.evaluate();
+  const none = { miou: NaN, iou: [] as number[], pixelAccuracy: NaN, regionAccuracy: {}, em: null };
+  let r: Awaited<ReturnType<TrainingRun['evaluate']>> | typeof none = none;
   if (!interrupted) {
-    hooks.onEval?.({ step, miou: r.miou, em: r.em });
+    try {
+      // A stop request during the final validation ends it after the batch in progress: the
+      // run is saved without its validation, as a stop during training is.
+      r = await run.evaluate({ onProgress: () => { if (hooks.shouldStop?.()) throw new ValidationStopped(); } });
+      hooks.onEval?.({ step, miou: r.miou, em: r.em });
+    } catch (err) {
+      if (!(err instanceof ValidationStopped)) throw err;
+      interrupted = true;
+      r = none;
+    }
     await save(true);
   }
   opt.dispose();
