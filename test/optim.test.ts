@@ -567,6 +567,10 @@ describe('bad arguments', () => {
     const i32 = hg.tidy(() => hg.Tensor.empty([3], 'test', 'i32')).keep();
     expect(() => new hg.SGD([i32])).toThrow('SGD: group 0 parameter 0 is an i32 tensor; parameters must be f32.');
     i32.dispose();
+    // A tensor that takes no gradient would never move: refused rather than silently kept.
+    const frozen = hg.tensor([1, 2]);
+    expect(() => new hg.AdamW([a, frozen])).toThrow('AdamW: group 0 parameter 1 [2] does not require a gradient (requiresGrad false), so it would never be updated; set requiresGrad = true, or leave it out of the optimizer.');
+    frozen.dispose();
     labels.dispose();
 
     const opt = new hg.SGD([a, b], { lr: 0.1 });

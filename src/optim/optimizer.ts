@@ -93,6 +93,7 @@ export abstract class Optimizer<H extends object> {
         const buf = p.bind(name).buffer;
         const shared = buffers.get(buf);
         if (shared) throw new Error(`${what} shares its storage with ${shared} (a view or alias); it would be updated twice.`);
+        if (!p.requiresGrad) throw new Error(`${what} ${fmt(p.shape)} does not require a gradient (requiresGrad false), so it would never be updated; set requiresGrad = true, or leave it out of the optimizer.`);
         buffers.set(buf, `group ${gi} parameter ${i}`);
       });
       built.push({ params: [...spec.params], hyper: hyper as H });
