@@ -27,8 +27,7 @@ const ABLATE_RECIPE: Record<string, string> = { ...DEMO_RECIPE, 'eval-every': '0
 
 /**
  * Steps per run when --steps is not given: the demo's on a CPU driver (so the cell T = 3, η = 1
- * is the demo's emanet run, and the grid's 20 cells take 15–20 minutes per seed on 2 cores), or
- * 1200 on a GPU.
+ * is the demo's emanet run), or 1200 on a GPU.
  */
 function ablateSteps(software: boolean): number {
   return software ? DEMO_STEPS.cpu : 1200;
