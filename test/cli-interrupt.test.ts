@@ -68,7 +68,10 @@ function start(args: string[]): Run {
 
 /** A long tiny run: non-TTY output prints "step 1/2000" after the first step (the pipelines are compiled by then). */
 function longRun(out: string, model = 'hemnet', extra: string[] = []): Run {
-  return start(['train', ...TINY, '--model', model, '--steps', '2000', '--eval-every', '1', '--out', out, ...extra]);
+  // A flag in `extra` replaces TINY's (the CLI refuses a flag given twice).
+  const given = extra.filter((a) => a.startsWith('--'));
+  const tiny = TINY.filter((a, i) => !given.includes(a) && !given.includes(TINY[i - 1]!));
+  return start(['train', ...tiny, '--model', model, '--steps', '2000', '--eval-every', '1', '--out', out, ...extra]);
 }
 
 describe('Ctrl-C and SIGTERM', () => {
