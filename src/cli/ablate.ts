@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { TRAIN_SPEC, UsageError, num, parseTrainFlags, takeIntFlag, takeListFlag, usage, type Spec, type TrainFlags } from './args.ts';
+import { TRAIN_SPEC, UsageError, givenFlags, num, parseTrainFlags, takeIntFlag, takeListFlag, usage, type Spec, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
 import { DEMO_STEPS } from '../train/recipes.ts';
@@ -142,7 +142,7 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
     console.log(`\nThe defaults are the demo's recipe (docs/experiments/demo-recipe.md), validated at the end of each run only; --task digits for the 64-px digit scenes.`);
     return [];
   }
-  const given = new Set(rest.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
+  const given = givenFlags(rest);
   // Flags a grid sets per cell would be accepted and ignored: refused here, before any GPU work.
   for (const k of Object.keys(NOT_ABLATE)) if (given.has(k)) throw new UsageError(`--${k}: ${NOT_ABLATE[k]}.`);
   await init();

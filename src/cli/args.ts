@@ -137,6 +137,11 @@ function normaliseArgv(spec: Spec, argv: string[]): string[] {
   return out;
 }
 
+/** The flags `argv` gives itself, by name (`--steps 5` and `--steps=5` both give 'steps'). */
+export function givenFlags(argv: readonly string[]): Set<string> {
+  return new Set(argv.filter((a) => a.startsWith('--') && a !== '--').map((a) => a.slice(2).split('=')[0]!));
+}
+
 /** Parse `argv` against `spec` (strict; unknown flags and positionals are usage errors); flags not given take their defaults. */
 export function parse(command: string, spec: Spec, argv: string[]): Record<string, string | boolean | undefined> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };

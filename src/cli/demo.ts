@@ -8,7 +8,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { UsageError, parseTrainFlags, takeIntFlag, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
+import { UsageError, givenFlags, parseTrainFlags, takeIntFlag, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
 import { formatSpread, halfWidth95, meanOf } from '../train/stats.ts';
 import type { SegModelName } from '../model/segnet.ts';
 import type { DigitTask } from '../data/digit-scenes.ts';
@@ -99,7 +99,7 @@ function taskOf(argv: string[]): string | null {
 
 /** The recipe's flags that `argv` does not set itself, to put before `argv` (with --task, what that task changes: TASK_RECIPES). */
 export function recipeFlags(argv: string[], recipe: Record<string, string> = DEMO_RECIPE): string[] {
-  const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
+  const given = givenFlags(argv);
   const task = taskOf(argv);
   const full = { ...recipe, ...(task !== null && Object.hasOwn(TASK_RECIPES, task) ? TASK_RECIPES[task as DigitTask] : {}) };
   return Object.entries(full).flatMap(([k, v]) => (v === null || given.has(k) ? [] : [`--${k}`, v]));
@@ -110,7 +110,7 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
   const quick = argv.includes('--quick');
   // --quick is a smoke test: one seed unless --seeds asks for more.
   const seeds = seedsGiven ?? (quick ? 1 : DEMO_SEEDS);
-  const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
+  const given = givenFlags(argv);
   const recipe = recipeFlags(argv);
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(usage('demo', DEMO_WHAT, DEMO_SPEC));

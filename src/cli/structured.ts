@@ -14,7 +14,7 @@ import { STRUCTURED_DEFAULTS, STRUCTURED_VARIANTS, checkStructuredConfig, trainS
 import { movingAverage } from '../viz/training-charts.ts';
 import { writeLineChart, writeSegmentation } from '../viz/png.ts';
 import { writeFileAtomic } from '../viz/render.ts';
-import { UsageError, num, parse, usage, type Spec } from './args.ts';
+import { UsageError, givenFlags, num, parse, usage, type Spec } from './args.ts';
 import type { Interrupts, StopWords } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 
@@ -66,7 +66,7 @@ function configs(argv: string[], software: boolean): { task: StructuredTask; run
   const v = parse('structured', STRUCTURED_SPEC, rest);
   const int = (k: string, min = 1): number => num(k, v[k] as string, { int: true, min });
   const quick = v.quick === true;
-  const given = new Set(rest.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!));
+  const given = givenFlags(rest);
   if (task === 'o2p' && given.has('sigma')) throw new UsageError("--sigma: the Gaussian affinity's bandwidth applies to ncuts only; leave it out for o2p.");
   const base: Omit<StructuredConfig, 'variant' | 'seed'> = {
     ...STRUCTURED_DEFAULTS,
