@@ -348,7 +348,6 @@ struct SpectralParams {
   count: u32,
   d: u32,
   gap: f32,
-  floor: f32,
 }
 
 @group(0) @binding(0) var<storage, read> slam: array<f32>;
@@ -356,7 +355,9 @@ struct SpectralParams {
 @group(0) @binding(2) var<storage, read> sdf: array<f32>;
 @group(0) @binding(3) var<storage, read> sm: array<f32>;
 @group(0) @binding(4) var<storage, read_write> sout: array<f32>;
-@group(0) @binding(5) var<uniform> sp: SpectralParams;
+// Per matrix: the floor its eigenvalues were raised to before f (f' counts as 0 at or below it).
+@group(0) @binding(5) var<storage, read> sfloor: array<f32>;
+@group(0) @binding(6) var<uniform> sp: SpectralParams;
 
 @compute @workgroup_size(WG)
 fn spectral_core(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -374,8 +375,9 @@ fn spectral_core(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   // Pair-relative: the divided difference's rounding grows as ε·|f|/|λ_i − λ_j|, the trapezoid's
   // error as (λ_i − λ_j)²·|f'''|, so small eigenvalues (log, powers) get their own scale.
   if (abs(li - lj) <= sp.gap * max(abs(li), abs(lj))) {
-    let di = select(0.0, sdf[lb + i], li > sp.floor);
-    let dj = select(0.0, sdf[lb + j], lj > sp.floor);
+    let fl = sfloor[mat];
+    let di = select(0.0, sdf[lb + i], li > fl);
+    let dj = select(0.0, sdf[lb + j], lj > fl);
     g = 0.5 * (di + dj);
   } else {
     g = (sf[lb + i] - sf[lb + j]) / (li - lj);

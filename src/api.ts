@@ -62,7 +62,8 @@ export async function createEngine(options: DeviceOptions = {}): Promise<Engine>
   return ready(await createEngineRaw(options));
 }
 
-export { adapterInfo, sync, shutdown, withEngine, type Engine, type AdapterSummary } from './device/engine.ts';
+export { adapterInfo, sync, shutdown, type Engine, type AdapterSummary } from './device/engine.ts';
+export { withEngine } from './device/engine-scope.ts';
 export type { AdapterPreference } from './device/provider.ts';
 export type { WarmupReport } from './kernels/warmup.ts';
 export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';

@@ -81,7 +81,7 @@ describe('flag values', () => {
   test('eval: a negative --iterations gets the same message; exit 2', async () => {
     const r = await capture(['eval', '--checkpoint', 'x.safetensors', '--iterations', '-3']);
     expect(r.code).toBe(2);
-    expect(r.text).toMatch(/--iterations: expected an integer ≥ 1, got '-3'/);
+    expect(r.text).toMatch(/--iterations: expected an integer ≥ 1 and ≤ 64, got '-3'/);
   });
 });
 
@@ -132,6 +132,14 @@ describe('eval over checkpoints and T_eval (Table 2)', () => {
     // Each value once (a repeat would count as another row), and no empty entry.
     expect(() => parseIterationList('1-3,6,2')).toThrow("--iterations: T_eval 2 appears twice in '1-3,6,2'; list each T_eval once.");
     expect(() => parseIterationList('1,')).toThrow(/--iterations: an empty entry in '1,'/);
+    // Bounded: a typo such as 1-1000 would unroll a thousand EM steps per scene.
+    expect(parseIterationList('60-64')).toEqual([60, 61, 62, 63, 64]);
+    expect(() => parseIterationList('1-1000')).toThrow('--iterations: the range 1-1000 goes past 64, the most EM iterations a flag accepts; end it at 64 or below.');
+    expect(() => parseIterationList('65')).toThrow("--iterations: expected an integer ≥ 1 and ≤ 64, got '65'.");
+    const trainT = await capture(['train', '--iterations', '1000']);
+    expect([trainT.code, trainT.text]).toEqual([2, "--iterations: expected an integer ≥ 1 and ≤ 64, got '1000'."]);
+    const ablateT = await capture(['ablate', '--t-train', '1,99']);
+    expect([ablateT.code, ablateT.text]).toEqual([2, "--t-train: expected an integer ≥ 1 and ≤ 64, got '99'."]);
     expect(parseCheckpointList('a.safetensors,b/c.safetensors')).toEqual(['a.safetensors', 'b/c.safetensors']);
     const dup = await capture(['eval', '--checkpoint', 'x.safetensors,./x.safetensors']);
     expect([dup.code, dup.text]).toEqual([2, '--checkpoint: ./x.safetensors is given twice; each checkpoint counts as one seed, so list it once.']);
@@ -140,7 +148,7 @@ describe('eval over checkpoints and T_eval (Table 2)', () => {
     const back = await capture(['eval', '--checkpoint', 'x.safetensors', '--iterations', '5-2']);
     expect([back.code, back.text]).toEqual([2, '--iterations: the range 5-2 runs backwards; write it as 2-5.']);
     const bad = await capture(['eval', '--checkpoint', 'x.safetensors', '--iterations', '1,x']);
-    expect(bad.text).toMatch(/^--iterations: expected an integer ≥ 1, got 'x'\.$/);
+    expect(bad.text).toMatch(/^--iterations: expected an integer ≥ 1 and ≤ 64, got 'x'\.$/);
     const a = join(dir, 'mix-plain');
     const b = join(dir, 'mix-hem');
     expect((await capture(['train', ...TINY, '--model', 'plain', '--steps', '1', '--out', a])).code).toBe(0);

@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
+import { setEngineScope } from '../src/device/engine-scope.ts';
 import { wgslModule } from '../src/reflect.ts';
 import { Rng, expectClose, gamma, nd, refMatmul, abs } from './helpers.ts';
 
@@ -309,5 +310,40 @@ describe('robustness on and off give bit-identical results', () => {
     expect(u.engine).toBe(fast);
     // Tensors cannot cross devices.
     expect(() => hg.add(t, u)).toThrow(/add: tensor #\d+ \[2\] lives on another engine/);
+  });
+
+  test('withEngine follows an async function across its awaits; code beside it keeps the default engine', async () => {
+    const tick = () => new Promise((r) => setTimeout(r, 1));
+    const inside = hg.withEngine(fast, async () => {
+      const a = hg.zeros([2]);
+      await tick();
+      const b = hg.ones([2]);
+      await tick();
+      return [a, b, hg.add(a, b)];
+    });
+    // Runs while the async function above waits: the default engine, not `fast`.
+    const beside = hg.zeros([2]);
+    await tick();
+    const besideLater = hg.ones([2]);
+    const got = await inside;
+    expect(got.map((t) => t.engine === fast)).toEqual([true, true, true]);
+    expect(Array.from(await got[2]!.read())).toEqual([1, 1]);
+    expect(beside.engine).toBe(dflt);
+    expect(besideLater.engine).toBe(dflt);
+    expect(hg.zeros([1]).engine).toBe(dflt);
+  });
+
+  test('without a way to carry the engine across awaits (a browser), withEngine refuses async work instead of misplacing it', async () => {
+    const node = setEngineScope(null);
+    expect(node).not.toBeNull();
+    try {
+      expect(() => hg.withEngine(fast, async () => hg.zeros([2]))).toThrow(/withEngine: fn is an async function, but on this platform the engine cannot follow it across an await/);
+      expect(() => hg.withEngine(fast, () => Promise.resolve(1))).toThrow(/withEngine: fn returned a promise.*Make fn synchronous and await outside it/);
+      // The synchronous form still works, and restores the default.
+      expect(hg.withEngine(fast, () => hg.zeros([2])).engine).toBe(fast);
+      expect(hg.zeros([2]).engine).toBe(dflt);
+    } finally {
+      setEngineScope(node);
+    }
   });
 });

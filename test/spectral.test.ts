@@ -146,6 +146,57 @@ describe('repeated and zero eigenvalues: the Daleckii-Krein limit', () => {
     }
   });
 
+  test('without eps, one rule for non-positive eigenvalues in logm, sqrtm and powm: raised to d·2⁻²³·‖A‖_F, finite, the positive part exact', async () => {
+    const F32_EPS = 2 ** -23;
+    // The issue's cases: the valid entry must come through, and nothing is ±Inf or NaN.
+    const diag = async (op: Op, l: number[]) => {
+      const d = l.length;
+      const a = new Float64Array(d * d);
+      l.forEach((v, i) => (a[i * d + i] = v));
+      return (await run(op, a, Float64Array.from({ length: d * d }, () => 1), d)).y;
+    };
+    const floor2 = (l: number[]) => 2 * F32_EPS * Math.hypot(...l);
+    const lg = await diag((t) => hg.logm(t), [-1, 2]);
+    expect(Array.from(lg)).toEqual([Math.fround(Math.log(Math.fround(floor2([-1, 2])))), 0, 0, Math.fround(Math.log(2))].map((v, i) => expect.closeTo(v, i === 0 ? 4 : 6)));
+    const sq = await diag((t) => hg.sqrtm(t), [-4, 9]);
+    expect(sq[1]).toBe(0);
+    expect(sq[2]).toBe(0);
+    expect(sq[3]).toBeCloseTo(3, 6);
+    expect(sq[0]).toBeCloseTo(Math.sqrt(floor2([-4, 9])), 5);
+    const pw = await diag((t) => hg.powm(t, -0.5), [0, 4]);
+    expect(pw[3]).toBeCloseTo(0.5, 6);
+    expect(pw[0]! / (2 * F32_EPS * 4) ** -0.5).toBeCloseTo(1, 4);
+    // A dense indefinite matrix: each function equals f(max(λ, floor)) through the same
+    // eigenvectors, and its gradient is finite (f' = 0 on the raised eigenvalues). Its negative
+    // eigenvalues lie far below the floor (≈ 1e-6) next to the decomposition's error, so the
+    // bound's L_f is over the positive ones only. (An exact 0 in a dense matrix is computed as
+    // ±rounding, and log of that is as ill-conditioned as the input; the diagonal cases above.)
+    const rng = new Rng(604);
+    const d = 5;
+    const lam = [-0.8, -0.2, -1e-3, 0.4, 1.7];
+    const a = Float64Array.from(Float32Array.from(withSpectrum(rng, lam)));
+    const ev = refEigh(a, d);
+    const floor = d * F32_EPS * frobenius(a);
+    const r = Float64Array.from({ length: d * d }, () => rng.uniform(-1, 1));
+    for (const [name, op, f, df] of [
+      ['logm', (t: hg.Tensor) => hg.logm(t), Math.log, (x: number) => 1 / x],
+      ['sqrtm', (t: hg.Tensor) => hg.sqrtm(t), Math.sqrt, (x: number) => 0.5 / Math.sqrt(x)],
+      ['powm(-0.5)', (t: hg.Tensor) => hg.powm(t, -0.5), (x: number) => x ** -0.5, (x: number) => 0.5 * x ** -1.5],
+      ['powm(2)', (t: hg.Tensor) => hg.powm(t, 2), (x: number) => x * x, (x: number) => 2 * x],
+    ] as const) {
+      const { y, g } = await run(op, a, r, d);
+      const fl = [...ev.values].map((v) => f(Math.max(v, floor)));
+      const yref = mm(Float64Array.from(ev.vectors, (v, e) => v * fl[e % d]!), ev.vectors, d, true);
+      const maxf = Math.max(...fl.map(Math.abs));
+      const lf = Math.max(...[...ev.values].filter((v) => v > floor).map((v) => Math.abs(df(v))));
+      expect(y.every(Number.isFinite), `${name}: finite`).toBe(true);
+      // The floor's own rounding (‖λ‖₂ in f32) moves f there by about |f'(floor)|·4u·floor.
+      const atFloor = Math.abs(f(floor * (1 + 4 * u)) - f(floor));
+      expect(maxAbsDiff(y, yref), name).toBeLessThanOrEqual(16 * u * 10 * (d - 1) * (frobenius(a) * lf + maxf) + 3 * atFloor);
+      expect(g.every(Number.isFinite), `${name}: finite gradient`).toBe(true);
+    }
+  });
+
   test('spectralFunction(A, exp, exp) on indefinite input: float64 forward and finite-difference gradient', async () => {
     const rng = new Rng(603);
     const d = 6;

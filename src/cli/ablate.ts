@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo, init } from '../index.node.ts';
-import { TRAIN_SPEC, UsageError, givenFlags, num, parseTrainFlags, takeIntFlag, takeListFlag, usage, type Spec, type TrainFlags } from './args.ts';
+import { MAX_EM_ITERATIONS, TRAIN_SPEC, UsageError, givenFlags, num, parseTrainFlags, takeIntFlag, takeListFlag, usage, type Spec, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
 import { DEMO_STEPS } from '../train/recipes.ts';
@@ -131,7 +131,7 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
   const quick = argv.includes('--quick');
   const s1 = takeIntFlag(argv.filter((a) => a !== '--quick'), 'second-seeds', 0, null);
   const s2 = takeIntFlag(s1.rest, 'seeds', 1, 1);
-  const s3 = takeListFlag(s2.rest, 't-train', (e) => num('t-train', e, { int: true, min: 1 }), quick ? [1, 2] : [1, 2, 3, 4, 6]);
+  const s3 = takeListFlag(s2.rest, 't-train', (e) => num('t-train', e, { int: true, min: 1, max: MAX_EM_ITERATIONS }), quick ? [1, 2] : [1, 2, 3, 4, 6]);
   const s4 = takeListFlag(s3.rest, 'etas', (e) => num('etas', e, { min: 0, minExclusive: true, max: 1 }), quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0]);
   const [second, seeds, Ts, etas, rest] = [s1.value, s2.value, s3.value, s4.value, s4.rest];
   if (seeds > 1 && second !== null && second > 0) {

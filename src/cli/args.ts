@@ -9,6 +9,13 @@ import { BASES_AVERAGES, type BasesAverage } from '../nn/hem-module.ts';
 import { MODEL_SHAPE_FIELDS, TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
 import { DIGIT_TASKS, type DigitTask } from '../data/digit-scenes.ts';
 
+/**
+ * The most EM iterations a flag accepts (T_train, T_eval, --t-train): the paper's figures go to
+ * T = 8-10, and each iteration is a step of the unrolled graph, so a typo such as 1-1000 would
+ * otherwise run for hours.
+ */
+export const MAX_EM_ITERATIONS = 64;
+
 export class UsageError extends Error {}
 
 /** Takes `--<name> V` out of `argv` (a command's own flag that the training flags do not carry): V (null when absent) and the other arguments. */
@@ -235,7 +242,7 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   return {
     model: model as SegModelName,
     eta,
-    iterations: num('iterations', v.iterations as string, { int: true, min: 1 }),
+    iterations: num('iterations', v.iterations as string, { int: true, min: 1, max: MAX_EM_ITERATIONS }),
     steps: num('steps', v.steps as string, { int: true, min: 1 }),
     batch: num('batch', v.batch as string, { int: true, min: 1 }),
     lr: num('lr', v.lr as string, { min: 0, minExclusive: true }),

@@ -8,7 +8,7 @@ import { makeDirectory } from '../io/make-directory.ts';
 import { basename, dirname, join, resolve } from 'node:path';
 import { init } from '../index.node.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
-import { UsageError, num, parse, usage } from './args.ts';
+import { MAX_EM_ITERATIONS, UsageError, num, parse, usage } from './args.ts';
 import { loadData } from '../train/trainer.ts';
 import { buildModel } from '../train/setup.ts';
 import { evaluate, type Evaluation } from '../train/evaluate.ts';
@@ -39,11 +39,12 @@ export function parseIterationList(v: string): number[] {
     if (part.trim() === '') throw new UsageError(`--iterations: an empty entry in '${v}'; write T values or ranges separated by single commas, e.g. 1-8 or 1,2,4.`);
     const range = /^(\d+)-(\d+)$/.exec(part.trim());
     if (!range) {
-      out.push(num('iterations', part, { int: true, min: 1 }));
+      out.push(num('iterations', part, { int: true, min: 1, max: MAX_EM_ITERATIONS }));
       continue;
     }
-    const [lo, hi] = [num('iterations', range[1], { int: true, min: 1 }), Number(range[2])];
+    const [lo, hi] = [num('iterations', range[1], { int: true, min: 1, max: MAX_EM_ITERATIONS }), Number(range[2])];
     if (hi < lo) throw new UsageError(`--iterations: the range ${part} runs backwards; write it as ${hi}-${lo}.`);
+    if (hi > MAX_EM_ITERATIONS) throw new UsageError(`--iterations: the range ${part} goes past ${MAX_EM_ITERATIONS}, the most EM iterations a flag accepts; end it at ${MAX_EM_ITERATIONS} or below.`);
     for (let t = lo; t <= hi; t++) out.push(t);
   }
   const twice = out.find((t, i) => out.indexOf(t) !== i);

@@ -8,6 +8,7 @@
 import { BufferPool } from './buffer-pool.ts';
 import type { InitOptions } from './provider.ts';
 import { getGpuProvider, isSoftwareAdapter } from './provider.ts';
+import { scopedEngine } from './engine-scope.ts';
 
 export interface AdapterSummary {
   vendor: string;
@@ -294,7 +295,6 @@ function fixedSubgroupSize(device: GPUDevice, info: GPUAdapterInfo): number | nu
 
 let defaultEngine: Engine | null = null;
 let pending: Promise<Engine> | null = null;
-let current: Engine | null = null;
 
 /** Create a new engine (a device of its own). Most code wants `init()` instead. */
 export async function createEngine(options: InitOptions = {}): Promise<Engine> {
@@ -363,22 +363,11 @@ export async function init(options: InitOptions = {}): Promise<Engine> {
 
 /** The engine ops run on: the one set by withEngine(), else the default one from init(). */
 export function engine(): Engine {
-  const e = current ?? defaultEngine;
+  const e = scopedEngine() ?? defaultEngine;
   if (!e || e.isDestroyed) {
     throw new Error('hemgpu: no device yet. Call `await init()` once before creating tensors or running ops.');
   }
   return e;
-}
-
-/** Run `fn` with `e` as the engine for new tensors and ops (tests use a second engine this way). */
-export function withEngine<T>(e: Engine, fn: () => T): T {
-  const prev = current;
-  current = e;
-  try {
-    return fn();
-  } finally {
-    current = prev;
-  }
 }
 
 /** The adapter in use (vendor, device, software or not, how it was reached). */

@@ -83,7 +83,7 @@ export function eighVectorsCore(op: string, lambda: Tensor, m: Tensor, gap: numb
  * G ∘ sym(M) with the Daleckii-Krein divided differences G of f on λ (f, df: f(λ), f'(λ) [..., d]);
  * f' counts as 0 at λ ≤ floor.
  */
-export function spectralCore(op: string, lambda: Tensor, f: Tensor, df: Tensor, m: Tensor, gap: number, floor: number): Tensor {
+export function spectralCore(op: string, lambda: Tensor, f: Tensor, df: Tensor, m: Tensor, gap: number, floor: Tensor): Tensor {
   const d = lambda.shape[lambda.rank - 1]!;
   const out = Tensor.empty(m.shape, op);
   K.spectralCore.dispatch({
@@ -93,7 +93,8 @@ export function spectralCore(op: string, lambda: Tensor, f: Tensor, df: Tensor, 
       sdf: df.bind(op),
       sm: m.bind(op),
       sout: out.bind(op, 'read_write'),
-      sp: uniform({ count: m.size, d, gap, floor }),
+      sfloor: floor.bind(op),
+      sp: uniform({ count: m.size, d, gap }),
     },
     overrides: { WG },
     workgroups: groupsFor(m.size, WG),

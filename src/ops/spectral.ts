@@ -4,19 +4,28 @@
  * finite when eigenvalues meet (pairs closer than gapTolerance · max(|λ_i|, |λ_j|) take
  * (f'(λ_i) + f'(λ_j))/2, the divided difference's limit to second order).
  *
- * logm, sqrtm and powm are for symmetric positive (semi)definite input. Eigenvalues below `eps`
- * (default 0) are raised to eps before f, and f' counts as 0 there: the function computed is
- * f(max(λ, eps)) and its gradient is that function's. With eps = 0 a zero eigenvalue gives
- * log 0 = −∞ in logm (and ∞ in powm with p < 0); a negative one (indefinite input, or rounding of
- * a singular PSD matrix) is raised to 0. Pass eps > 0 (O2P's εI) for a finite result.
+ * logm, sqrtm and powm are for symmetric positive (semi)definite input, and treat eigenvalues that
+ * are not positive by one rule: every eigenvalue below the floor
+ *
+ *     floor = max(eps, d · 2⁻²³ · ‖A‖_F)        (‖A‖_F = ‖λ‖₂, per matrix; eps defaults to 0)
+ *
+ * is raised to it before f, and f' counts as 0 there: the function computed is f(max(λ, floor)),
+ * and its gradient is that function's with the floor held constant. d · 2⁻²³ · ‖A‖_F is the f32
+ * rank tolerance: eigenvalues that small are rounding noise of the largest. So a singular or
+ * indefinite input gives a finite result in which the positive eigenvalues' part is exact, e.g.
+ * logm(diag(−1, 2)) = diag(log(2 · 2⁻²³ · √5), log 2) and sqrtm(diag(−4, 9)) ≈ diag(0.0015, 3);
+ * no error is raised, since that would need the eigenvalues read back from the GPU. Only the zero
+ * matrix (with eps = 0) has floor 0, where logm and powm with p < 0 are infinite. Pass eps > 0
+ * (O2P's εI) to set the floor yourself. spectralFunction applies f as given, with no floor.
  */
 import { noGrad, record } from '../autograd/tape.ts';
 import { eighJacobi, spectralCore } from '../kernels/eigh.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { show } from './check.ts';
 import { checkOptions } from '../tensor/options.ts';
-import { tensor, zeros } from './create.ts';
+import { full, tensor, zeros } from './create.ts';
 import { add, div, log, mul, pow, relu, sqrt, sub } from './elementwise.ts';
+import { sum } from './reduce.ts';
 import { matmul } from './matmul.ts';
 import { checkGap, checkSymmetricInput, conjugate, conjugateDiag } from './eigh.ts';
 
@@ -30,18 +39,23 @@ export interface SpectralOptions {
 }
 
 export interface SpdFunctionOptions extends SpectralOptions {
-  /** Eigenvalues below eps are raised to eps (f' = 0 there). Default 0. */
+  /**
+   * Eigenvalues below max(eps, d · 2⁻²³ · ‖A‖_F) are raised to it (f' = 0 there); see the file
+   * comment. Default 0: only the relative f32 floor applies.
+   */
   eps?: number;
 }
 
 const DEFAULT_SPECTRAL_GAP = 1e-3;
-/** No clamp: the lowest f32. */
+/** spectralFunction's floor: the lowest f32, so no eigenvalue is raised. */
 const NO_FLOOR = -3.4028234663852886e38;
+/** f32's machine epsilon: the rank tolerance is d · F32_EPS · ‖A‖_F. */
+const F32_EPS = 2 ** -23;
 
 type Fn = (lambda: Tensor) => Tensor;
 
-/** max(λ, floor) = relu(λ − floor) + floor. */
-function clampBelow(values: Tensor, floor: number): Tensor {
+/** max(λ, floor) = relu(λ − floor) + floor, with floor [..., 1] per matrix. */
+function clampBelow(values: Tensor, floor: Tensor): Tensor {
   const shifted = sub(values, floor);
   const r = relu(shifted);
   shifted.dispose();
@@ -50,15 +64,38 @@ function clampBelow(values: Tensor, floor: number): Tensor {
   return out;
 }
 
-function spectral(op: string, a: Tensor, f: Fn, df: Fn, floor: number, gap: number): Tensor {
+/** Per matrix, [..., 1]: max(eps, d · 2⁻²³ · ‖λ‖₂), or NO_FLOOR when eps is null (no clamp). */
+function floorOf(values: Tensor, eps: number | null): Tensor {
+  const shape = [...values.shape.slice(0, -1), 1];
+  if (eps === null) return full(shape, NO_FLOOR);
+  const d = values.shape[values.rank - 1]!;
+  const sq = mul(values, values);
+  const ss = sum(sq, -1, { keepdim: true });
+  sq.dispose();
+  const norm = sqrt(ss);
+  ss.dispose();
+  // max(eps, t) = eps + relu(t − eps)
+  const t = mul(norm, d * F32_EPS);
+  norm.dispose();
+  const over = sub(t, eps);
+  t.dispose();
+  const r = relu(over);
+  over.dispose();
+  const out = add(r, eps);
+  r.dispose();
+  return out;
+}
+
+function spectral(op: string, a: Tensor, f: Fn, df: Fn, eps: number | null, gap: number): Tensor {
   const { values, vectors, sweeps } = eighJacobi(op, a);
   sweeps.dispose();
-  const { fl, dfl, y } = noGrad(() => {
-    const lam = floor === NO_FLOOR ? values : clampBelow(values, floor);
+  const { fl, dfl, y, floor } = noGrad(() => {
+    const floor = floorOf(values, eps);
+    const lam = eps === null ? values : clampBelow(values, floor);
     const fl = f(lam);
     const dfl = df(lam);
     if (lam !== values) lam.dispose();
-    return { fl, dfl, y: conjugateDiag(vectors, fl) };
+    return { fl, dfl, floor, y: conjugateDiag(vectors, fl) };
   });
   // dY = U (G ∘ sym(Uᵀ dY U)) Uᵀ (Daleckii-Krein).
   record(op, y, [a], (g) => {
@@ -71,8 +108,8 @@ function spectral(op: string, a: Tensor, f: Fn, df: Fn, floor: number, gap: numb
     core.dispose();
     return [da];
   });
-  if (y.gradNode) for (const t of [values, vectors, fl, dfl]) y.own(t);
-  else for (const t of [values, vectors, fl, dfl]) t.dispose();
+  if (y.gradNode) for (const t of [values, vectors, fl, dfl, floor]) y.own(t);
+  else for (const t of [values, vectors, fl, dfl, floor]) t.dispose();
   return y;
 }
 
@@ -99,7 +136,7 @@ export function spectralFunction(a: Tensor, f: Fn, df: Fn, options: SpectralOpti
   if (typeof f !== 'function' || typeof df !== 'function') {
     throw new Error(`${op}: f and df must be functions of the eigenvalue tensor, got ${show(f)} and ${show(df)}.`);
   }
-  return spectral(op, a, f, df, NO_FLOOR, gapOf(op, options));
+  return spectral(op, a, f, df, null, gapOf(op, options));
 }
 
 /** Matrix logarithm of a symmetric positive definite A (eps: see the file comment). */
@@ -171,5 +208,5 @@ export function eigenProjector(a: Tensor, k: number | readonly number[], options
   const mask = new Float32Array(count * d);
   ks.forEach((ki, i) => mask.fill(1, i * d + d - ki, (i + 1) * d));
   const shape = [...a.shape.slice(0, -1)];
-  return spectral(op, a, () => tensor(mask, shape), () => zeros(shape), NO_FLOOR, gapOf(op, options));
+  return spectral(op, a, () => tensor(mask, shape), () => zeros(shape), null, gapOf(op, options));
 }
