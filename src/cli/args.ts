@@ -63,6 +63,9 @@ export interface TrainFlags extends TrainConfig {
 /** A command's flags; `shown` is the default as --help states it when it is not one value (e.g. it depends on the adapter). */
 export type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; help: string; default?: string; shown?: string }>;
 
+/** Flags of the digit scenes, which --data voc has no use for. */
+const DIGIT_ONLY_FLAGS = ['train-scenes', 'min-digits', 'max-digits', 'min-scale', 'max-scale', 'threshold', 'max-overlap', 'task', 'fragment'];
+
 export const TRAIN_SPEC: Spec = {
   model: { type: 'string', help: 'hemnet | emanet | pooling (the HEM unit with one base: global average pooling) | plain (no EM unit)', default: 'hemnet' },
   eta: { type: 'string', help: 'HEM step size η ∈ (0, 1] (hemnet and pooling; emanet is η = 1)', default: '0.5' },
@@ -212,6 +215,16 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   }
   const vocRoot = (v['voc-root'] as string | undefined) ?? null;
   if (data === 'voc' && !vocRoot) throw new UsageError('--voc-root: --data voc needs the path of a PASCAL VOC directory.');
+  // A flag of the other data source would be accepted and ignored. (demo and ablate put their
+  // digit recipe before the user's flags, so only train can tell the user's own apart.)
+  const givenHere = String(v.given).split(',');
+  if (command === 'train') {
+    if (data === 'digits' && givenHere.includes('voc-root')) throw new UsageError('--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.');
+    const digitOnly = DIGIT_ONLY_FLAGS.filter((k) => givenHere.includes(k));
+    if (data === 'voc' && digitOnly.length) {
+      throw new UsageError(`${digitOnly.map((k) => `--${k}`).join(', ')}: ${digitOnly.length > 1 ? 'apply' : 'applies'} to digit scenes only, and --data voc ignores ${digitOnly.length > 1 ? 'them' : 'it'}; drop ${digitOnly.length > 1 ? 'them' : 'it'} (VOC's size is --size, its validation images --val-scenes).`);
+    }
+  }
   const size = num('size', v.size as string, { int: true, min: 16 });
   const givenFlags = String(v.given).split(',');
   const task = String(v.task);

@@ -30,7 +30,7 @@ commands:
 hemgpu <command> --help describes each command's flags.`;
 
 /** train's flags: the training flags and --overwrite. */
-const TRAIN_CMD_SPEC: Spec = {
+export const TRAIN_CMD_SPEC: Spec = {
   ...TRAIN_SPEC,
   overwrite: { type: 'boolean', help: "replace the checkpoint --out already holds (without it, train refuses a directory holding another run's checkpoint)" },
 };

@@ -27,7 +27,7 @@ export const STRUCTURED_STOP: StopWords = {
   again: 'without writing results.',
 };
 
-const STRUCTURED_SPEC: Spec = {
+export const STRUCTURED_SPEC: Spec = {
   seeds: { type: 'string', help: 'seeds per variant (1, 2, ...; each seed pairs the two variants)', default: '3' },
   steps: { type: 'string', help: 'optimizer steps per run', shown: 'o2p 300, ncuts 150 on a CPU driver; o2p 1500, ncuts 1000 on a GPU' },
   batch: { type: 'string', help: 'scenes per step', default: String(STRUCTURED_DEFAULTS.batch) },
@@ -60,7 +60,8 @@ const METRICS: Record<StructuredTask, { key: string; label: string; percent: boo
   ],
 };
 
-function configs(argv: string[], software: boolean): { task: StructuredTask; runs: StructuredConfig[]; out: string } {
+/** The runs `hemgpu structured` would train, from its argv (the task first); usage errors come before any GPU work. */
+export function structuredPlan(argv: string[], software: boolean): { task: StructuredTask; runs: StructuredConfig[]; out: string } {
   const [task, ...rest] = argv;
   if (task !== 'o2p' && task !== 'ncuts') throw new UsageError(`hemgpu structured: the first argument must be the task, o2p or ncuts; got ${task === undefined ? 'nothing' : `'${task}'`}.\n\n${usage('structured <o2p|ncuts>', SUMMARY, STRUCTURED_SPEC)}`);
   const v = parse('structured', STRUCTURED_SPEC, rest);
@@ -129,10 +130,10 @@ export async function runStructured(argv: string[], interrupts: Interrupts | nul
     console.log(usage('structured <o2p|ncuts>', SUMMARY, STRUCTURED_SPEC));
     return [];
   }
-  configs(argv, true); // flags checked before the device starts
+  structuredPlan(argv, true); // flags checked before the device starts
   await init();
   const software = adapterInfo().software;
-  const { task, runs, out } = configs(argv, software);
+  const { task, runs, out } = structuredPlan(argv, software);
   const unlock = lockOutDir(out, 'structured');
   const results: StructuredResult[] = [];
   try {
