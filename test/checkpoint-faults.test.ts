@@ -37,7 +37,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function train(flags: TrainFlags, out: string, resume: string | null = null): Promise<string> {
   const r = await hg.train({ ...flags, out, resume });
   r.model.dispose();
-  return r.checkpoint;
+  return r.checkpoint!;
 }
 
 function encode(ck: hg.Checkpoint, metadata: Record<string, string>): Buffer {
@@ -251,7 +251,7 @@ describe('--resume: a checkpoint is the run', () => {
     let done = 0;
     const r = await hg.train({ ...tiny(RUN), out }, { onStep: (i) => void (done = i.step), shouldStop: () => done >= 2 });
     r.model.dispose();
-    ckPath = r.checkpoint;
+    ckPath = r.checkpoint!;
   }, 120_000);
 
   test('flags left out take the checkpoint values, not the CLI defaults', async () => {
@@ -295,7 +295,7 @@ describe('--resume: a checkpoint is the run', () => {
     expect(r.interrupted).toBe(true);
     expect(r.steps).toBe(4);
     expect(r.miou).toBeNaN();
-    const info = hg.verifyCheckpoint(await hg.loadCheckpoint(r.checkpoint), 'x');
+    const info = hg.verifyCheckpoint(await hg.loadCheckpoint(r.checkpoint!), 'x');
     expect(info.step).toBe(4);
     expect(info.history.val.map((v) => v.step)).not.toContain(4);
   });

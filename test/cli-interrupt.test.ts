@@ -130,6 +130,43 @@ describe('Ctrl-C and SIGTERM', () => {
     expect(existsSync(join(out, '.hemgpu.lock'))).toBe(false);
   });
 
+  test('SIGTERM at any moment of setup ends the process within 5 s; before the first step nothing is written', async () => {
+    // 3000 scenes make the setup (data, device, model) last about a second on SwiftShader.
+    const outcomes = new Set<string>();
+    // The last case waits for the first step's line instead of a time, so it is after a step on any machine.
+    for (const delay of [0, 150, 400, 900, 'step 1'] as const) {
+      const out = join(dir, `setup-${delay}`);
+      const run = start(['train', ...TINY.filter((a, i) => a !== '--train-scenes' && TINY[i - 1] !== '--train-scenes'), '--train-scenes', '3000', '--steps', '2000', '--out', out]);
+      if (delay === 'step 1') await run.waitFor(/step 1\/2000/);
+      else await new Promise((r) => setTimeout(r, delay));
+      const sent = performance.now();
+      run.child.kill('SIGTERM');
+      const { code, signal } = await run.exit;
+      const took = performance.now() - sent;
+      expect(took, `${delay} ms: ${run.output()}`).toBeLessThan(5000);
+      // Before the handlers are installed Node's default ends it by the signal; after, 143.
+      expect(code === 143 || signal === 'SIGTERM', `${delay} ms: ${code} ${signal} ${run.output()}`).toBe(true);
+      const before = /stopped before its first step; nothing was written\./.test(run.output());
+      if (before || signal === 'SIGTERM') expect(existsSync(join(out, 'checkpoint.safetensors')), run.output()).toBe(false);
+      else expect(run.output()).toMatch(/interrupted at step [1-9]\d* \(no validation pass\); checkpoint /);
+      expect(existsSync(join(out, '.hemgpu.lock'))).toBe(false);
+      outcomes.add(before ? 'before the first step' : signal ? 'by the signal' : 'after a step');
+    }
+    // 0 ms always comes before Node has installed the handlers, and 'step 1' after a step; the
+    // delays between land before the first step here (a machine much faster than this one's
+    // 2 cores could run past it in 150–900 ms: then they need a look).
+    expect([...outcomes].sort()).toEqual(['after a step', 'before the first step', 'by the signal']);
+  });
+
+  test.runIf(existsSync('/proc/self'))('an --out the OS cannot create (mkdir -p spun forever on /proc/x) exits 2 within 5 s, as a real process', async () => {
+    const t0 = performance.now();
+    const run = start(['train', ...TINY, '--steps', '1', '--out', '/proc/hemgpu-no-such/run']);
+    const { code } = await run.exit;
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(code, run.output()).toBe(2);
+    expect(run.output().trim()).toBe('--out /proc/hemgpu-no-such/run: cannot create the directory (cannot create /proc/hemgpu-no-such (ENOENT)).');
+  });
+
   test('a second Ctrl-C quits at once with 130, never by a signal (10 tries, GPU work in flight)', async () => {
     for (let i = 0; i < 10; i++) {
       const out = join(dir, `twice-${i}`);

@@ -164,7 +164,7 @@ describe('compatibility', () => {
     expect(run.history.loss.slice(0, 2)).toEqual(r.history.loss);
     expect(run.model.em!.em.basesAverage).toBe('l2norm');
     // The resumed run's checkpoint records the rule it trained with.
-    const resumed = await hg.loadCheckpoint(run.checkpoint);
+    const resumed = await hg.loadCheckpoint(run.checkpoint!);
     expect(JSON.parse(resumed.metadata.flags!)).toMatchObject({ basesAverage: 'l2norm' });
     run.model.dispose();
   });

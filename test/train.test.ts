@@ -52,6 +52,21 @@ describe('training', () => {
     expect(counts).toEqual(new Array(10).fill(2));
   });
 
+  test('a stop requested before the first step writes nothing (fresh) and leaves a resumed checkpoint as it was', async () => {
+    const out = join(dir, 'stop-at-once');
+    const fresh = await train({ ...tiny(['--steps', '5']), out }, { shouldStop: () => true });
+    fresh.model.dispose();
+    expect([fresh.interrupted, fresh.steps, fresh.checkpoint]).toEqual([true, 0, null]);
+    expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(false);
+    const done = await train({ ...tiny(['--steps', '2']), out });
+    done.model.dispose();
+    const before = readFileSync(done.checkpoint!);
+    const resumed = await train({ ...tiny(['--steps', '4']), out, resume: done.checkpoint }, { shouldStop: () => true });
+    resumed.model.dispose();
+    expect([resumed.interrupted, resumed.steps, resumed.checkpoint]).toEqual([true, 2, done.checkpoint]);
+    expect(readFileSync(done.checkpoint!).equals(before)).toBe(true);
+  });
+
   for (const model of ['hemnet', 'emanet', 'plain'] as const) {
     test(`${model}: 2n steps straight = n steps, stop, resume, n steps (losses to 1e-5, weights, buffers and optimizer state)`, async () => {
       const n = 3;
@@ -71,8 +86,8 @@ describe('training', () => {
       resumed.model.dispose();
       expect(resumed.history.loss.length).toBe(2 * n);
       for (let i = 0; i < 2 * n; i++) expect(Math.abs(resumed.history.loss[i]! - straight.history.loss[i]!), `loss ${i}`).toBeLessThanOrEqual(1e-5);
-      const a = await savedWeights(straight.checkpoint);
-      const b = await savedWeights(resumed.checkpoint);
+      const a = await savedWeights(straight.checkpoint!);
+      const b = await savedWeights(resumed.checkpoint!);
       expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
       for (const k of Object.keys(a)) expect(Array.from(b[k]!), k).toEqual(Array.from(a[k]!));
     });
@@ -105,7 +120,7 @@ describe('training', () => {
     beforeAll(async () => {
       const r = await train({ ...tiny(['--steps', '2']), out: join(dir, 'good') });
       r.model.dispose();
-      good = r.checkpoint;
+      good = r.checkpoint!;
       goodBytes = readFileSync(good);
       mkdirSync(outDir(), { recursive: true });
       copyFileSync(good, join(outDir(), 'checkpoint.safetensors'));

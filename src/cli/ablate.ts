@@ -178,7 +178,7 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: numbe
     const r = await train(f, { shouldStop: stopped });
     r.model.dispose();
     if (r.interrupted) {
-      console.log(`T=${T} η=${eta} seed ${seed}: interrupted at step ${r.steps}; checkpoint ${r.checkpoint}`);
+      console.log(`T=${T} η=${eta} seed ${seed}: ${r.checkpoint === null ? 'stopped before its first step; nothing written' : `interrupted at step ${r.steps}; checkpoint ${r.checkpoint}`}`);
       return null;
     }
     const cell = { T, eta, seed, miou: r.miou, regions: r.regionAccuracy, maxGamma: r.em?.maxGamma ?? NaN, residual: r.em?.residual ?? NaN, rho: r.em?.rho ?? NaN, seconds: (performance.now() - t0) / 1000 };

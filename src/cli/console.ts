@@ -66,7 +66,11 @@ export function classLegend(d: Pick<Dataset, 'classes' | 'classNames'>): string 
 
 export function printResult(label: string, r: TrainResult): void {
   if (r.interrupted) {
-    console.log(`${label}: interrupted at step ${r.steps} (no validation pass); checkpoint ${r.checkpoint}; continue with --resume ${r.checkpoint}`);
+    console.log(
+      r.checkpoint === null
+        ? `${label}: stopped before its first step; nothing was written.`
+        : `${label}: interrupted at step ${r.steps} (no validation pass); checkpoint ${r.checkpoint}; continue with --resume ${r.checkpoint}`,
+    );
     return;
   }
   console.log(

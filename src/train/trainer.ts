@@ -39,7 +39,12 @@ export interface TrainResult {
   /** Timing over the run's steps after its first (which compiles the GPU pipelines). */
   secondsPerStep: number;
   imagesPerSecond: number;
-  checkpoint: string;
+  /**
+   * The checkpoint of the run as it ended: this run's file, the resumed one when the run was
+   * stopped before its first step (left as it was), or null when a fresh run was stopped before
+   * its first step (nothing written).
+   */
+  checkpoint: string | null;
   model: SegNet;
   val: Dataset;
   /** Stopped by shouldStop(): the checkpoint is written, the validation pass skipped (miou NaN). */
@@ -51,7 +56,11 @@ export interface TrainHooks {
   onStep?(info: { step: number; total: number; loss: number; lr: number; imagesPerSecond: number }): void;
   onEval?(info: { step: number; miou: number; em: EmDiagnostics | null }): void;
   onCheckpoint?(path: string, step: number): void;
-  /** Polled after every step; true stops training after writing a checkpoint (Ctrl-C). */
+  /**
+   * Polled before the first step and after every step; true stops training after writing a
+   * checkpoint (Ctrl-C). Before the first step it stops with nothing written: there is nothing
+   * new to save, and a stop during setup ends the process at once rather than after a step.
+   */
   shouldStop?(): boolean;
 }
 
@@ -137,9 +146,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   // images/s leaves out the run's first step, which compiles the GPU pipelines (warm-up).
   let t0 = performance.now();
   let timedFrom = run.completed;
-  let interrupted = false;
+  // A stop requested during setup (data, model, resume): nothing to save yet. Setup ran without
+  // yielding, so let a signal that arrived meanwhile reach its handler first.
+  await new Promise<void>((r) => setImmediate(r));
+  let interrupted = hooks.shouldStop?.() ?? false;
   const rate = (): number => ((run.completed - timedFrom) * config.batch) / Math.max((performance.now() - t0) / 1000, 1e-9);
-  while (run.completed < config.steps) {
+  while (!interrupted && run.completed < config.steps) {
     let r: { step: number; loss: number; lr: number };
     try {
       r = await run.step();
@@ -199,7 +211,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     em: r.em,
     secondsPerStep: done ? secs / done : 0,
     imagesPerSecond: done ? (done * config.batch) / secs : 0,
-    checkpoint: ckPath,
+    checkpoint: lastGood?.path ?? null,
     model,
     val,
     interrupted,
