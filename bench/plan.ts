@@ -14,6 +14,7 @@ export const SUBJECTS: Record<string, { file: string; what: string }> = {
   hem: { file: 'hem.bench.ts', what: 'HEM layer: fused vs unfused, HEM vs EM, the peers' },
   profile: { file: 'hem-profile.ts', what: 'HEM layer: GPU time per kernel, against the measured peaks' },
   train: { file: 'train.bench.ts', what: 'training step images/s, conv2d GFLOPS' },
+  step: { file: 'step-profile.ts', what: "a training step's time by phase and by kernel, dispatches and host reads (--recipe demo|gpu)" },
   eigh: { file: 'eigh.bench.ts', what: 'eigh batch 64 forward, forward+backward, vs jax-js and PyTorch CPU' },
 };
 
@@ -38,6 +39,7 @@ export function gpuPlan(flags: string[] = []): Step[] {
     s('hem', ['--paper'], "HEM layer at the paper's shape (B = 8, N = 65·65, C = 512, K = 64)"),
     s('matmul', ['--full', '--tune'], 'matmul n³ up to 4096³ and the HEM products, tile shapes tuned first'),
     s('profile', PAPER_SHAPE.map(String), "GPU time per kernel at the paper's shape, against the measured peaks"),
+    s('step', ['--recipe', 'gpu'], "a training step's time by phase and by kernel at the GPU-sized demo recipe"),
     { kind: 'torch', what: "PyTorch eager (float32, TF32 off): matmul 4096³ and HEM at the paper's shape (bench/peers/torch_hem.py)" },
     { kind: 'render', what: "the README's benchmark tables (bench/render.ts)" },
   ];

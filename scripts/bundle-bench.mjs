@@ -9,7 +9,7 @@ import { build } from 'esbuild';
 import { resolve } from 'node:path';
 import { nodeOptions } from './esbuild-options.mjs';
 
-const ENTRIES = ['run.ts', 'hem.bench.ts', 'matmul.bench.ts', 'hem-profile.ts', 'render.ts'];
+const ENTRIES = ['run.ts', 'hem.bench.ts', 'matmul.bench.ts', 'hem-profile.ts', 'step-profile.ts', 'render.ts'];
 const [outDir] = process.argv.slice(2);
 if (!outDir) {
   console.error('usage: node scripts/bundle-bench.mjs OUT_DIR');

@@ -7,7 +7,7 @@ import hemWgsl from '../kernels/hem.wgsl';
 import { baseKernelName, HEM_COSTS, hemShape, kernelCost } from '../bench/kernel-costs.ts';
 import { REGISTER_HEM_CONFIG, TILED_HEM_CONFIG } from '../src/kernels/hem-config.ts';
 import { wsumChunking } from '../src/kernels/hem.ts';
-import { benchCommand, gpuPlan, PAPER_SHAPE, stepCommand, subjectPlan } from '../bench/plan.ts';
+import { benchCommand, gpuPlan, PAPER_SHAPE, stepCommand, subjectPlan, SUBJECTS } from '../bench/plan.ts';
 
 describe('HEM kernel costs', () => {
   test('every entry point of kernels/hem.wgsl has a formula, and nothing else does', () => {
@@ -90,13 +90,14 @@ describe('HEM kernel costs', () => {
 });
 
 describe('npm run bench:gpu', () => {
-  test('the GPU preset: the HEM grid, the paper shape, matmul to 4096³, the profile at the paper shape, PyTorch, the README', () => {
+  test('the GPU preset: the HEM grid, the paper shape, matmul to 4096³, the profile at the paper shape, the training step profile, PyTorch, the README', () => {
     const steps = gpuPlan(['--no-peers']);
     expect(steps.map((s) => (s.kind === 'subject' ? `${s.subject} ${s.args.join(' ')}` : s.kind))).toEqual([
       'hem --full --no-peers',
       'hem --paper --no-peers',
       'matmul --full --tune --no-peers',
       'profile 8 4225 512 64 --no-peers',
+      'step --recipe gpu --no-peers',
       'torch',
       'render',
     ]);
@@ -110,7 +111,8 @@ describe('npm run bench:gpu', () => {
   });
 
   test('npm run bench: all subjects by default, an unknown one named', () => {
-    expect(subjectPlan([], []).length).toBe(8);
+    expect(subjectPlan([], []).length).toBe(Object.keys(SUBJECTS).length);
+    expect(Object.keys(SUBJECTS)).toContain('step');
     expect(() => subjectPlan(['hem', 'nope'], [])).toThrow(/unknown subject 'nope'/);
   });
 });

@@ -46,6 +46,8 @@ export class Engine {
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
   private readonly labels: string[] = [];
+  /** Since the engine was made: dispatches recorded, submits, host reads and writes (the step profile reads them). */
+  readonly counts = { dispatches: 0, submits: 0, reads: 0, writes: 0 };
 
   private readonly uniformAlign: number;
   private readonly arenaCpu = new Uint8Array(UNIFORM_ARENA_BYTES);
@@ -146,6 +148,7 @@ export class Engine {
     this.pass!.setBindGroup(0, bindGroup);
     this.pass!.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     this.labels.push(label);
+    this.counts.dispatches++;
     if (++this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
   }
 
@@ -160,6 +163,7 @@ export class Engine {
     if (this.encoder) {
       if (this.profiler && this.profiler.used > 0) this.collectTimestamps(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
+      this.counts.submits++;
     }
     this.encoder = null;
     this.dispatches = 0;
@@ -227,6 +231,7 @@ export class Engine {
   write(buffer: GPUBuffer, data: ArrayBufferView, label: string): void {
     this.assertUsable(label);
     this.flush();
+    this.counts.writes++;
     this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
   }
 
@@ -234,6 +239,7 @@ export class Engine {
   async read(buffer: GPUBuffer, bytes: number, label: string): Promise<ArrayBuffer> {
     this.assertUsable(label);
     this.flush();
+    this.counts.reads++;
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.takeStaging(size);
     const enc = this.device.createCommandEncoder({ label: `read ${label}` });
