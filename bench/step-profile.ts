@@ -47,6 +47,12 @@ console.log(
   `# One training step, ${recipe} recipe (${data.height}×${data.width}, batch ${flags.batch}, C = ${flags.channels}, K = ${flags.bases}, T = ${flags.iterations}, width ${flags.width}, ${flags.optimizer}) on ${adapterLine(engine.adapterInfo)}\n`,
 );
 
+/** A kernel's family for the summary: matmul, conv (im2col, col2im, epilogue), batchnorm, EM (hem, softmax), upsample, optimizer, other. */
+function familyOf(kernel: string): string {
+  const prefixes: [string, string][] = [['matmul', 'matmul'], ['conv2d', 'conv im2col/col2im'], ['batchnorm', 'batchnorm'], ['hem', 'EM unit'], ['softmax', 'EM unit'], ['upsample', 'upsample'], ['optim', 'optimizer']];
+  return prefixes.find(([p]) => kernel.startsWith(p))?.[1] ?? 'other (elementwise, reductions, loss)';
+}
+
 interface Phases {
   batch: number;
   forward: number;
@@ -158,10 +164,14 @@ for (const model of models) {
       ],
     ),
   );
+  // By family: what a fusion or a faster kernel of one kind could save at most.
+  const families: Record<string, number> = {};
+  for (const [k, v] of rows) families[familyOf(k)] = (families[familyOf(k)] ?? 0) + v.ms;
+  console.log(`\nby family: ${Object.entries(families).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((100 * v) / kernelMs).toFixed(0)}%`).join(', ')}`);
   const host = stepMs - kernelMs;
   console.log(`\nkernel time ${kernelMs.toFixed(1)} ms = ${((100 * kernelMs) / stepMs).toFixed(0)}% of the step; host and waits ${host.toFixed(1)} ms = ${((100 * host) / stepMs).toFixed(0)}%\n`);
   summary.push([model, stepMs.toFixed(1), ((1000 * f.batch) / stepMs).toFixed(1), counts.dispatches.toFixed(0), counts.submits.toFixed(0), counts.reads.toFixed(0), kernelMs.toFixed(1), `${((100 * kernelMs) / stepMs).toFixed(0)}%`]);
-  report[model] = { stepMs, imagesPerSecond: (1000 * f.batch) / stepMs, counts, phases, kernelMs, kernels: Object.fromEntries(rows) };
+  report[model] = { stepMs, imagesPerSecond: (1000 * f.batch) / stepMs, counts, phases, kernelMs, families, kernels: Object.fromEntries(rows) };
   net.dispose();
   opt.dispose();
 }
