@@ -24,7 +24,7 @@ import { writeAttentionMaps, writeSamples } from './figures.ts';
 
 const EVAL_SPEC = {
   checkpoint: { type: 'string' as const, help: 'checkpoint file written by hemgpu train; several, comma-separated (seeds of one configuration), give a table over them' },
-  iterations: { type: 'string' as const, help: 'EM iterations at evaluation: T_eval (default: as trained), or several for Table 2, e.g. 1-8 or 1,2,4' },
+  iterations: { type: 'string' as const, help: `EM iterations at evaluation: T_eval (default: as trained), or several for Table 2, e.g. 1-8 or 1,2,4 (each 1 to ${MAX_EM_ITERATIONS})` },
   'val-scenes': { type: 'string' as const, help: 'validation scenes (default: as trained)' },
   batch: { type: 'string' as const, help: 'images per forward pass', default: '16' },
   figures: { type: 'string' as const, help: "directory for each checkpoint's figures: <run>-samples.png (validation scenes, truth and prediction) and, for hemnet, <run>-attention.png (Fig. 4 on validation scene 0: the bases attending most to the ink, per iteration); <run> is the checkpoint's directory name" },
