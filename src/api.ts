@@ -7,6 +7,7 @@ import type { InitOptions as DeviceOptions } from './device/provider.ts';
 import { checkKernels } from './kernels/warmup.ts';
 import { warmupKernels, type WarmupReport } from './kernels/warmup.ts';
 import { checkOptions, optionKeys } from './tensor/options.ts';
+import { tuneCached } from './ops/tuning.ts';
 
 /** init()'s options: the device's, plus `warmup`. */
 export interface InitOptions extends DeviceOptions {
@@ -16,10 +17,17 @@ export interface InitOptions extends DeviceOptions {
    * compiled on first use).
    */
   warmup?: boolean | string[];
+  /**
+   * Install the matmul tile shape and HEM kernel path measured fastest on this adapter: the
+   * winners stored for it (Node: ~/.cache/hemgpu/tuning.json; browser: IndexedDB) or, where none
+   * are stored for this adapter and hemgpu version, those timed now (tens of seconds on a CPU
+   * driver, seconds on a GPU) and stored. Default false: the built-in defaults. See tune().
+   */
+  tune?: boolean;
 }
 
 const DEVICE_KEYS = optionKeys<DeviceOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true });
-const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true, warmup: true });
+const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true, warmup: true, tune: true });
 
 const checked = new WeakSet<Engine>();
 
@@ -37,11 +45,14 @@ async function ready(e: Engine): Promise<Engine> {
  */
 export async function init(options: InitOptions = {}): Promise<Engine> {
   checkOptions('hemgpu init', options, INIT_KEYS);
-  const { warmup: want, ...device } = options;
+  const { warmup: want, tune: wantTune, ...device } = options;
   if (want !== undefined && typeof want !== 'boolean' && !Array.isArray(want)) {
     throw new Error(`hemgpu init: warmup must be true, false or a list of kernel-name prefixes such as ['hem'], got ${JSON.stringify(want)}.`);
   }
+  if (wantTune !== undefined && typeof wantTune !== 'boolean') throw new Error(`hemgpu init: tune must be true or false, got ${JSON.stringify(wantTune)}.`);
   const e = await ready(await initEngine(device));
+  // init's engine is the default one, which engine() returns here (tuneCached tunes engine()).
+  if (wantTune) await tuneCached();
   if (want) await warmupKernels(e, want === true ? undefined : want);
   return e;
 }
@@ -64,6 +75,7 @@ export async function createEngine(options: DeviceOptions = {}): Promise<Engine>
 
 export { adapterInfo, sync, shutdown, type Engine, type AdapterSummary } from './device/engine.ts';
 export { withEngine } from './device/engine-scope.ts';
+export { tune, applyTuning, tuningKey, type TuningRecord, type TuneOptions } from './ops/tuning.ts';
 export type { AdapterPreference } from './device/provider.ts';
 export type { WarmupReport } from './kernels/warmup.ts';
 export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';

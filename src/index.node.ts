@@ -4,8 +4,12 @@ import type { Engine } from './device/engine.ts';
 import { setEngineScope } from './device/engine-scope.ts';
 import { nodeProvider } from './device/node.ts';
 import { setGpuProvider } from './device/provider.ts';
+import { TuningFile } from './io/tuning-file.ts';
+import { setTuningStore } from './ops/tuning.ts';
 
 setGpuProvider(nodeProvider);
+// init({ tune: true }) and `hemgpu tune` keep the winners in ~/.cache/hemgpu/tuning.json.
+setTuningStore(new TuningFile());
 
 // withEngine(e, async () => …) keeps `e` across the function's awaits.
 const engineStore = new AsyncLocalStorage<Engine>();

@@ -133,6 +133,22 @@ describe('hemgpu in headless Chromium (navigator.gpu)', () => {
     expect(info.robustness).toBe(true);
   });
 
+  it('keeps tuning records in IndexedDB: read back, replaced per adapter and version', async () => {
+    const r = await inPage<Record<string, unknown>>(`import('${origin}/checks.js').then((m) => m.tuningStore())`);
+    expect(r.where).toBe("IndexedDB 'hemgpu', object store 'tuning'");
+    expect(r.first).toBeNull();
+    expect((r.after as { matmul: { BM: number } }).matmul.BM).toBe(2);
+    expect((r.replaced as { matmul: { BM: number } }).matmul.BM).toBe(4);
+    expect(r.otherVersion).toBeNull();
+  });
+
+  it('withEngine runs a synchronous function and refuses an async one before it runs (no context survives an await here)', async () => {
+    const r = await inPage<{ sync: number; asyncError: string; ran: boolean }>(`import('${origin}/checks.js').then((m) => m.withEngineInBrowser())`);
+    expect(r.sync).toBe(42);
+    expect(r.ran).toBe(false);
+    expect(r.asyncError).toMatch(/^withEngine: fn is an async function, but on this platform the engine cannot follow it across an await/);
+  });
+
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, cs) => {
     pageLog().length = 0;
     const r = await inPage<CaseResult>(`import('${origin}/checks.js').then((m) => m.run(${JSON.stringify(cs)}))`);

@@ -17,6 +17,7 @@ import { runAblation, ABLATE_SPEC } from './ablate.ts';
 import { DEMO_SPEC, runDemo } from './demo.ts';
 import { runEval } from './eval.ts';
 import { STRUCTURED_STOP, runStructured } from './structured.ts';
+import { runTune } from './tune.ts';
 
 const COMMANDS = `usage: hemgpu <command> [flags]
 
@@ -26,6 +27,7 @@ commands:
   eval     mIoU and per-class IoU of a checkpoint, optionally at other numbers of EM iterations (Table 2)
   ablate   the paper's T × η ablation (Table 1) at small scale
   structured  o2p | ncuts: second-order pooling and normalized-cuts layers trained end to end, vs their baselines, over seeds
+  tune     time the matmul tile shapes and HEM kernel paths on this adapter; keep the fastest for init({ tune: true })
 
 hemgpu <command> --help describes each command's flags.`;
 
@@ -129,6 +131,9 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case 'structured':
         await runStructured(rest, interrupts);
+        break;
+      case 'tune':
+        await runTune(rest);
         break;
       case undefined:
       case 'help':

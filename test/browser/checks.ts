@@ -18,9 +18,12 @@ import {
   softmax,
   tensor,
   tidy,
+  withEngine,
   type AdapterSummary,
   type Tensor,
+  type TuningRecord,
 } from '../../src/index.browser.ts';
+import { TuningIndexedDb } from '../../src/io/tuning-indexeddb.ts';
 
 export interface MatmulCase {
   op: 'matmul';
@@ -418,4 +421,43 @@ export async function run(cs: Case): Promise<CaseResult> {
     fail(`threw: ${e?.stack ?? String(err)}`);
   }
   return { name: cs.name, failures, stats, ms: performance.now() - t0 };
+}
+
+/**
+ * The browser's tuning store (IndexedDB): empty at first, a saved record read back, a second
+ * record of the same adapter and version replacing it, another version not found.
+ */
+export async function tuningStore(): Promise<{ where: string; first: unknown; after: unknown; replaced: unknown; otherVersion: unknown }> {
+  const s = new TuningIndexedDb();
+  const record = (bm: number): TuningRecord => ({
+    key: 'test adapter',
+    version: '0.0.0-test',
+    date: '2026-12-06T00:00:00.000Z',
+    matmul: { kind: 'register', BM: bm, BN: 1, WG_X: 8, WG_Y: 8 },
+    hem: { path: 'register', TX: 8, TY: 8, RT: 16 },
+    timings: { matmul: [], hem: [] },
+  });
+  const first = await s.load('test adapter', '0.0.0-test');
+  await s.save(record(2));
+  const after = await s.load('test adapter', '0.0.0-test');
+  await s.save(record(4));
+  const replaced = await s.load('test adapter', '0.0.0-test');
+  const otherVersion = await s.load('test adapter', '0.0.1-test');
+  return { where: s.where, first, after, replaced, otherVersion };
+}
+
+/** withEngine in a browser: a synchronous function runs; an async one is refused before it runs. */
+export async function withEngineInBrowser(): Promise<{ sync: number; asyncError: string; ran: boolean }> {
+  const e = await init();
+  const sync = withEngine(e, () => 41 + 1);
+  let ran = false;
+  let asyncError = '';
+  try {
+    withEngine(e, async () => {
+      ran = true;
+    });
+  } catch (err) {
+    asyncError = (err as Error).message;
+  }
+  return { sync, asyncError, ran };
 }
