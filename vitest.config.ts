@@ -24,6 +24,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // A tuning cache of the developer's (hemgpu tune) must not change what the tests run: the
+    // CLI's commands install stored winners. Tests that want a store set their own.
+    env: { HEMGPU_TUNING_CACHE: '.cache/test-tuning-none/tuning.json' },
     // The default console report, plus a JSON summary .ci/run turns into a plain closing line.
     reporters: ['default', 'json'],
     outputFile: { json: '.cache/vitest-results.json' },

@@ -7,7 +7,7 @@ import type { InitOptions as DeviceOptions } from './device/provider.ts';
 import { checkKernels } from './kernels/warmup.ts';
 import { warmupKernels, type WarmupReport } from './kernels/warmup.ts';
 import { checkOptions, optionKeys } from './tensor/options.ts';
-import { tuneCached } from './ops/tuning.ts';
+import { storedTuning, tuneCached } from './ops/tuning.ts';
 
 /** init()'s options: the device's, plus `warmup`. */
 export interface InitOptions extends DeviceOptions {
@@ -21,9 +21,11 @@ export interface InitOptions extends DeviceOptions {
    * Install the matmul tile shape and HEM kernel path measured fastest on this adapter: the
    * winners stored for it (Node: ~/.cache/hemgpu/tuning.json; browser: IndexedDB) or, where none
    * are stored for this adapter and hemgpu version, those timed now (tens of seconds on a CPU
-   * driver, seconds on a GPU) and stored. Default false: the built-in defaults. See tune().
+   * driver, seconds on a GPU) and stored. 'stored': the stored winners if there are any, else the
+   * defaults (nothing timed; the CLI's commands start so, after `hemgpu tune`). Default false:
+   * the built-in defaults. See tune().
    */
-  tune?: boolean;
+  tune?: boolean | 'stored';
 }
 
 const DEVICE_KEYS = optionKeys<DeviceOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true });
@@ -49,10 +51,11 @@ export async function init(options: InitOptions = {}): Promise<Engine> {
   if (want !== undefined && typeof want !== 'boolean' && !Array.isArray(want)) {
     throw new Error(`hemgpu init: warmup must be true, false or a list of kernel-name prefixes such as ['hem'], got ${JSON.stringify(want)}.`);
   }
-  if (wantTune !== undefined && typeof wantTune !== 'boolean') throw new Error(`hemgpu init: tune must be true or false, got ${JSON.stringify(wantTune)}.`);
+  if (wantTune !== undefined && typeof wantTune !== 'boolean' && wantTune !== 'stored') throw new Error(`hemgpu init: tune must be true, false or 'stored', got ${JSON.stringify(wantTune)}.`);
   const e = await ready(await initEngine(device));
   // init's engine is the default one, which engine() returns here (tuneCached tunes engine()).
-  if (wantTune) await tuneCached();
+  if (wantTune === 'stored') await storedTuning();
+  else if (wantTune) await tuneCached();
   if (want) await warmupKernels(e, want === true ? undefined : want);
   return e;
 }
@@ -75,7 +78,7 @@ export async function createEngine(options: DeviceOptions = {}): Promise<Engine>
 
 export { adapterInfo, sync, shutdown, type Engine, type AdapterSummary } from './device/engine.ts';
 export { withEngine } from './device/engine-scope.ts';
-export { tune, applyTuning, tuningKey, type TuningRecord, type TuneOptions } from './ops/tuning.ts';
+export { tune, applyTuning, appliedTuning, tuningKey, type TuningRecord, type TuneOptions } from './ops/tuning.ts';
 export type { AdapterPreference } from './device/provider.ts';
 export type { WarmupReport } from './kernels/warmup.ts';
 export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';

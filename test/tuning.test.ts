@@ -113,7 +113,24 @@ describe('tuning', () => {
     await store.save(rec);
     await hg.init({ tune: true });
     expect(getMatmulConfig()).toEqual(rec.matmul);
-    await expect(hg.init({ tune: 'yes' } as never)).rejects.toThrow(/hemgpu init: tune must be true or false, got "yes"/);
+    await expect(hg.init({ tune: 'yes' } as never)).rejects.toThrow(/hemgpu init: tune must be true, false or 'stored', got "yes"/);
+  });
+
+  test("init({ tune: 'stored' }) installs stored winners and times nothing; with none stored the defaults stay; the CLI's commands say when they run tuned", async () => {
+    const store = memoryStore();
+    setTuningStore(store);
+    await hg.init({ tune: 'stored' });
+    expect(store.saves).toBe(0);
+    expect(getMatmulConfig()).toEqual({ ...DEFAULT_MATMUL_CONFIG, kind: 'register' });
+    const rec: TuningRecord = { key: hg.tuningKey(hg.adapterInfo()), version: HEMGPU_VERSION, date: '2026-12-06T10:00:00.000Z', matmul: { kind: 'register', BM: 2, BN: 1, WG_X: 8, WG_Y: 4 }, hem: REGISTER_HEM_CONFIG, timings: { matmul: [], hem: [] } };
+    await store.save(rec);
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    expect(await main(['eval', '--checkpoint', join(dir, 'none.safetensors')])).toBe(1);
+    expect(lines[0]).toBe('hemgpu: kernels tuned for this adapter (memory, 2026-12-06; hemgpu tune --show lists them)');
+    expect(getMatmulConfig()).toEqual(rec.matmul);
+    expect(hg.appliedTuning()?.record).toEqual(rec);
   });
 
   test("the Node store: ~/.cache by default, XDG_CACHE_HOME and HEMGPU_TUNING_CACHE; atomic; a corrupt file is ignored with a warning and replaced", async () => {

@@ -10,7 +10,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adapterInfo, init } from '../index.node.ts';
+import { adapterInfo } from '../index.node.ts';
+import { startEngine } from './start-engine.ts';
 import { MAX_EM_ITERATIONS, TRAIN_SPEC, UsageError, givenFlags, num, parseTrainFlags, takeIntFlag, takeListFlag, usage, type Spec, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
@@ -145,7 +146,7 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
   const given = givenFlags(rest);
   // Flags a grid sets per cell would be accepted and ignored: refused here, before any GPU work.
   for (const k of Object.keys(NOT_ABLATE)) if (given.has(k)) throw new UsageError(`--${k}: ${NOT_ABLATE[k]}.`);
-  await init();
+  await startEngine();
   const defaults = [...recipeFlags(rest, ABLATE_RECIPE), ...(given.has('steps') ? [] : ['--steps', String(ablateSteps(adapterInfo().software))])];
   // η and T are parsed at their defaults (every cell sets its own; given ones were refused above).
   const flags = parseTrainFlags([...defaults, ...rest], 'ablate', { ...ABLATE_SPEC, eta: TRAIN_SPEC.eta!, iterations: TRAIN_SPEC.iterations! });

@@ -7,7 +7,8 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adapterInfo, init } from '../index.node.ts';
+import { adapterInfo } from '../index.node.ts';
+import { startEngine } from './start-engine.ts';
 import { UsageError, givenFlags, parseTrainFlags, takeIntFlag, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
 import { formatSpread, halfWidth95, meanOf } from '../train/stats.ts';
 import type { SegModelName } from '../model/segnet.ts';
@@ -121,7 +122,7 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
   if (given.has('resume')) throw new UsageError('--resume: the demo trains from scratch; use hemgpu train --resume.');
   if (given.has('model')) throw new UsageError(`--model: the demo trains all four models (${DEMO_MODELS.join(', ')}); use hemgpu train --model for one.`);
   parseTrainFlags([...recipe, '--steps', '1', ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
-  await init();
+  await startEngine();
   const steps = given.has('steps') ? [] : ['--steps', String(demoSteps(adapterInfo().software))];
   const flags = parseTrainFlags([...recipe, ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
   if (!flags) {

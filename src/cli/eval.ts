@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { makeDirectory } from '../io/make-directory.ts';
 import { basename, dirname, join, resolve } from 'node:path';
-import { init } from '../index.node.ts';
+import { startEngine } from './start-engine.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { MAX_EM_ITERATIONS, UsageError, num, parse, usage } from './args.ts';
 import { loadData } from '../train/trainer.ts';
@@ -80,7 +80,7 @@ export async function runEval(argv: string[]): Promise<void> {
   const batch = int('batch', values.batch as string | undefined, 16);
   const figures = values.figures as string | undefined;
   if (figures !== undefined) prepareFigureDir(figures);
-  await init();
+  await startEngine();
   const loaded = await Promise.all(paths.map(async (path) => ({ path, ck: await loadCheckpoint(path) })));
   const configs = loaded.map(({ path, ck }) => {
     const info = verifyCheckpoint(ck, path);

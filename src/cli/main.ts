@@ -5,7 +5,8 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { adapterInfo, init } from '../index.node.ts';
+import { adapterInfo } from '../index.node.ts';
+import { startEngine } from './start-engine.ts';
 import { TRAIN_SPEC, UsageError, parseTrainFlags, usage, type Spec, type TrainFlags } from './args.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
 import { resumeFlags } from './resume.ts';
@@ -48,7 +49,7 @@ async function cmdTrain(argv: string[], interrupts: Interrupts | null): Promise<
   refuseOtherCheckpoint(flags);
   const unlock = lockOutDir(flags.out, 'train');
   try {
-    await init();
+    await startEngine();
     console.log(`hemgpu train: ${flags.model} on ${adapterInfo().description || adapterInfo().device}; output ${flags.out}`);
     const hooks = consoleHooks(flags.model, flags.quiet, interrupts);
     let r: TrainResult;

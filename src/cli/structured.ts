@@ -9,7 +9,8 @@
 import { meanOf, sdOf } from '../train/stats.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adapterInfo, init } from '../index.node.ts';
+import { adapterInfo } from '../index.node.ts';
+import { startEngine } from './start-engine.ts';
 import { STRUCTURED_DEFAULTS, STRUCTURED_VARIANTS, checkStructuredConfig, trainStructured, type StructuredConfig, type StructuredResult, type StructuredTask } from '../train/structured.ts';
 import { movingAverage } from '../viz/training-charts.ts';
 import { writeLineChart, writeSegmentation } from '../viz/png.ts';
@@ -131,7 +132,7 @@ export async function runStructured(argv: string[], interrupts: Interrupts | nul
     return [];
   }
   structuredPlan(argv, true); // flags checked before the device starts
-  await init();
+  await startEngine();
   const software = adapterInfo().software;
   const { task, runs, out } = structuredPlan(argv, software);
   const unlock = lockOutDir(out, 'structured');

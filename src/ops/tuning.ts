@@ -8,7 +8,7 @@
  * only where none are stored. A record is for the adapter it was timed on (`tuningKey`) and the
  * hemgpu version that timed it (the kernels change between versions); any other is ignored.
  */
-import { adapterInfo, type AdapterSummary } from '../device/engine.ts';
+import { adapterInfo, engine, type AdapterSummary } from '../device/engine.ts';
 import { checkMatmulConfig, setMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
 import { setHemKernelConfig, type HemKernelConfig } from '../kernels/hem-config.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
@@ -97,6 +97,33 @@ export function applyTuning(record: TuningRecord): void {
   setMatmulConfig(record.matmul);
 }
 
+/** Per engine: the record installed by tuneCached or storedTuning, and where it came from. */
+const applied = new WeakMap<object, { record: TuningRecord; where: string | null }>();
+
+/** The tuning installed on the current engine by init({ tune }) or `hemgpu tune`, if any. */
+export function appliedTuning(): { record: TuningRecord; where: string | null } | null {
+  return applied.get(engine()) ?? null;
+}
+
+/**
+ * Install the stored record of this adapter and version, if the store has one that applies;
+ * returns it (null: nothing stored, and nothing changed). Times nothing.
+ */
+export async function storedTuning(): Promise<TuningRecord | null> {
+  const s = store;
+  if (!s) return null;
+  const found = await s.load(tuningKey(adapterInfo()), HEMGPU_VERSION);
+  if (!found) return null;
+  try {
+    applyTuning(found);
+  } catch (err) {
+    console.warn(`hemgpu: the stored tuning in ${s.where} does not apply (${(err as Error).message}); the defaults stay in place.`);
+    return null;
+  }
+  applied.set(engine(), { record: found, where: s.where });
+  return found;
+}
+
 /**
  * The winners for the current engine: the stored record if the store has one for this adapter
  * and version (installed as it is), else a new tune() (installed and stored). `refresh` times
@@ -110,6 +137,7 @@ export async function tuneCached(options: TuneOptions & { refresh?: boolean } = 
     if (found) {
       try {
         applyTuning(found);
+        applied.set(engine(), { record: found, where: s.where });
         return { record: found, cached: true, where: s.where };
       } catch (err) {
         console.warn(`hemgpu: the stored tuning in ${s.where} does not apply (${(err as Error).message}); timing the candidates again.`);
@@ -118,5 +146,6 @@ export async function tuneCached(options: TuneOptions & { refresh?: boolean } = 
   }
   const record = await tune(rest);
   if (s) await s.save(record);
+  applied.set(engine(), { record, where: s?.where ?? null });
   return { record, cached: false, where: s?.where ?? null };
 }
