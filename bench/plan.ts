@@ -14,6 +14,7 @@ export const SUBJECTS: Record<string, { file: string; what: string }> = {
   hem: { file: 'hem.bench.ts', what: 'HEM layer: fused vs unfused, HEM vs EM, the peers' },
   profile: { file: 'hem-profile.ts', what: 'HEM layer: GPU time per kernel, against the measured peaks' },
   train: { file: 'train.bench.ts', what: 'training step images/s, conv2d GFLOPS' },
+  ops: { file: 'op-costs.ts', what: 'what one operation costs per invocation: FMA, u32 division, loads by address pattern, workgroup memory, a dispatch' },
   step: { file: 'step-profile.ts', what: "a training step's time by phase and by kernel, dispatches and host reads (--recipe demo|gpu)" },
   eigh: { file: 'eigh.bench.ts', what: 'eigh batch 64 forward, forward+backward, vs jax-js and PyTorch CPU' },
 };
