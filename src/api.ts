@@ -7,7 +7,7 @@ import type { InitOptions as DeviceOptions } from './device/provider.ts';
 import { checkKernels } from './kernels/warmup.ts';
 import { warmupKernels, type WarmupReport } from './kernels/warmup.ts';
 import { checkOptions, optionKeys } from './tensor/options.ts';
-import { storedTuning, tuneCached } from './ops/tuning.ts';
+import { storedTuning } from './ops/tuning-store.ts';
 
 /** init()'s options: the device's, plus `warmup`. */
 export interface InitOptions extends DeviceOptions {
@@ -18,14 +18,12 @@ export interface InitOptions extends DeviceOptions {
    */
   warmup?: boolean | string[];
   /**
-   * Install the matmul tile shape and HEM kernel path measured fastest on this adapter: the
-   * winners stored for it (Node: ~/.cache/hemgpu/tuning.json; browser: IndexedDB) or, where none
-   * are stored for this adapter and hemgpu version, those timed now (tens of seconds on a CPU
-   * driver, seconds on a GPU) and stored. 'stored': the stored winners if there are any, else the
-   * defaults (nothing timed; the CLI's commands start so, after `hemgpu tune`). Default false:
-   * the built-in defaults. See tune().
+   * Install the matmul tile shape and HEM kernel path that `tune()` (or `hemgpu tune`) measured
+   * fastest on this adapter and stored (Node: ~/.cache/hemgpu/tuning.json; browser: IndexedDB);
+   * where none are stored for this adapter and hemgpu version, the defaults stay. Nothing is
+   * timed here. Default false: the built-in defaults.
    */
-  tune?: boolean | 'stored';
+  tune?: boolean;
 }
 
 const DEVICE_KEYS = optionKeys<DeviceOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true });
@@ -51,11 +49,10 @@ export async function init(options: InitOptions = {}): Promise<Engine> {
   if (want !== undefined && typeof want !== 'boolean' && !Array.isArray(want)) {
     throw new Error(`hemgpu init: warmup must be true, false or a list of kernel-name prefixes such as ['hem'], got ${JSON.stringify(want)}.`);
   }
-  if (wantTune !== undefined && typeof wantTune !== 'boolean' && wantTune !== 'stored') throw new Error(`hemgpu init: tune must be true, false or 'stored', got ${JSON.stringify(wantTune)}.`);
+  if (wantTune !== undefined && typeof wantTune !== 'boolean') throw new Error(`hemgpu init: tune must be true or false, got ${JSON.stringify(wantTune)}.`);
   const e = await ready(await initEngine(device));
-  // init's engine is the default one, which engine() returns here (tuneCached tunes engine()).
-  if (wantTune === 'stored') await storedTuning();
-  else if (wantTune) await tuneCached();
+  // init's engine is the default one, which engine() returns here.
+  if (wantTune) await storedTuning();
   if (want) await warmupKernels(e, want === true ? undefined : want);
   return e;
 }
@@ -78,7 +75,8 @@ export async function createEngine(options: DeviceOptions = {}): Promise<Engine>
 
 export { adapterInfo, sync, shutdown, type Engine, type AdapterSummary } from './device/engine.ts';
 export { withEngine } from './device/engine-scope.ts';
-export { tune, applyTuning, appliedTuning, tuningKey, type TuningRecord, type TuneOptions } from './ops/tuning.ts';
+export { tune, type TuneOptions } from './ops/tuning.ts';
+export { applyTuning, appliedTuning, tuningKey, type TuningRecord } from './ops/tuning-store.ts';
 export type { AdapterPreference } from './device/provider.ts';
 export type { WarmupReport } from './kernels/warmup.ts';
 export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';

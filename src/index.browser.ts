@@ -2,7 +2,7 @@
 import { browserProvider } from './device/browser.ts';
 import { setGpuProvider } from './device/provider.ts';
 import { TuningIndexedDb } from './io/tuning-indexeddb.ts';
-import { setTuningStore } from './ops/tuning.ts';
+import { setTuningStore } from './ops/tuning-store.ts';
 
 setGpuProvider(browserProvider);
 // init({ tune: true }) keeps the winners in IndexedDB, per origin.

@@ -5,7 +5,7 @@ import { setEngineScope } from './device/engine-scope.ts';
 import { nodeProvider } from './device/node.ts';
 import { setGpuProvider } from './device/provider.ts';
 import { TuningFile } from './io/tuning-file.ts';
-import { setTuningStore } from './ops/tuning.ts';
+import { setTuningStore } from './ops/tuning-store.ts';
 
 setGpuProvider(nodeProvider);
 // init({ tune: true }) and `hemgpu tune` keep the winners in ~/.cache/hemgpu/tuning.json.

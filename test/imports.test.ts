@@ -134,6 +134,7 @@ const ENTRY = /^src\/(index\.[\w-]+|api|node-extras|reflect)\.ts$/;
  * Type-only imports do not count.
  */
 const LAYERS: [string, RegExp][] = [
+  ['version', /^src\/version\.ts$/],
   ['device', /^src\/device\//],
   ['kernel registry', /^src\/kernels\/(registry|reflect|wgsl-module|warmup)\.ts$/],
   ['tensor', /^src\/tensor\//],

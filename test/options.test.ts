@@ -58,6 +58,7 @@ const CASES: Case[] = [
   ['tuneMatmul', 'tuneMatmul', 'repeats', 'reps', () => hg.tuneMatmul({ repeats: 1 } as never)],
   ['setMatmulConfig', 'matmul config', 'WG_Z', 'WG_X', () => hg.setMatmulConfig({ BM: 4, BN: 2, WG_X: 8, WG_Y: 8, WG_Z: 1 } as never)],
   ['tuneHem', 'tuneHem', 'repeats', 'reps', () => hg.tuneHem({ repeats: 1 } as never)],
+  ['tune', 'tune', 'qiuck', 'quick', () => hg.tune({ qiuck: true } as never)],
   ['setHemKernelConfig', 'hem kernel config', 'TZ', 'TX', () => hg.setHemKernelConfig({ path: 'tiled', TX: 8, TY: 8, RT: 16, TZ: 1 } as never)],
   ['softmax', 'softmax', 'scal', 'scale', () => hg.softmax(mu(), { scal: 2 } as never)],
   ['eigh', 'eigh', 'gap', 'gapTolerance', () => hg.eigh(mu(), { gap: 1e-5 } as never)],

@@ -1,9 +1,10 @@
 /**
- * The tuning cache (issue 24, src/ops/tuning.ts): tune() times candidates and installs the
- * winners; applyTuning refuses a record of another adapter or version; tuneCached and
- * init({ tune: true }) use a stored record instead of timing again; the Node store's file
- * (atomic, a corrupt file counts as empty with a warning); `hemgpu tune` on the command line.
- * The browser's IndexedDB store is tested in Chromium (test/browser.test.ts).
+ * The tuning cache (issue 24, src/ops/tuning.ts and tuning-store.ts): tune() times candidates,
+ * installs and stores the winners; applyTuning refuses a record of another adapter or version;
+ * init({ tune: true }) installs a stored record and times nothing; the Node store's file (atomic,
+ * a corrupt file counts as empty with a warning); `hemgpu tune` on the command line, and the
+ * other commands starting from the stored winners. The browser's IndexedDB store is tested in
+ * Chromium (test/browser.test.ts).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vite
 import * as hg from '../src/index.node.ts';
 import { getHemKernelConfig, REGISTER_HEM_CONFIG, setHemKernelConfig } from '../src/kernels/hem-config.ts';
 import { DEFAULT_MATMUL_CONFIG, getMatmulConfig, setMatmulConfig } from '../src/kernels/matmul-config.ts';
-import { getTuningStore, setTuningStore, tuneCached, type TuningRecord, type TuningStore } from '../src/ops/tuning.ts';
+import { getTuningStore, setTuningStore, type TuningRecord, type TuningStore } from '../src/ops/tuning-store.ts';
 import { TuningFile, tuningFilePath } from '../src/io/tuning-file.ts';
 import { HEMGPU_VERSION } from '../src/version.ts';
 import { main } from '../src/cli/main.ts';
@@ -65,15 +66,23 @@ describe('tuning', () => {
   });
 
   test('tune() times the candidates, installs the winners and returns them with every timing', async () => {
+    const store = memoryStore();
+    setTuningStore(store);
     const r = await hg.tune({ quick: true, candidates: FEW });
+    expect(store.records).toEqual([r]);
+    expect(hg.appliedTuning()).toEqual({ record: r, where: 'memory' });
     expect(r.key).toBe(hg.tuningKey(hg.adapterInfo()));
     expect(r.version).toBe(HEMGPU_VERSION);
     expect(r.timings.matmul.map((t) => t.config)).toEqual(expect.arrayContaining(FEW.matmul.map((c) => expect.objectContaining({ BM: c.BM, BN: c.BN }))));
     expect(r.timings.matmul[0]!.ms).toBeLessThanOrEqual(r.timings.matmul[1]!.ms);
     expect(getMatmulConfig()).toMatchObject(r.matmul);
     expect(getHemKernelConfig()).toEqual(r.hem);
+    const unkept = await hg.tune({ quick: true, candidates: FEW, store: false });
+    expect(store.saves).toBe(1);
+    expect(hg.appliedTuning()).toEqual({ record: unkept, where: null });
     await expect(hg.tune({ quick: 'yes' } as never)).rejects.toThrow(/tune: quick must be true or false, got "yes"/);
     await expect(hg.tune({ qiuck: true } as never)).rejects.toThrow(/tune.*qiuck/);
+    await expect(hg.tune({ store: 1 } as never)).rejects.toThrow(/tune: store must be true or false, got 1/);
   });
 
   test('applyTuning installs a record of this adapter and version, and refuses others without changing anything', () => {
@@ -87,25 +96,6 @@ describe('tuning', () => {
     expect(getMatmulConfig()).toEqual({ ...DEFAULT_MATMUL_CONFIG, kind: 'register' });
   });
 
-  test('tuneCached times once and stores; later calls install the stored winners without timing; refresh times again', async () => {
-    const store = memoryStore();
-    setTuningStore(store);
-    const first = await tuneCached({ quick: true, candidates: FEW });
-    expect([first.cached, store.saves, store.records.length]).toEqual([false, 1, 1]);
-    setMatmulConfig(DEFAULT_MATMUL_CONFIG);
-    const again = await tuneCached({ quick: true, candidates: FEW });
-    expect([again.cached, store.saves]).toEqual([true, 1]);
-    expect(getMatmulConfig()).toMatchObject(first.record.matmul);
-    const fresh = await tuneCached({ quick: true, candidates: FEW, refresh: true });
-    expect([fresh.cached, store.saves]).toEqual([false, 2]);
-    // A stored record that no longer fits is timed again, with a warning.
-    store.records[0] = { ...store.records[0]!, matmul: { kind: 'register', BM: 3, BN: 1, WG_X: 8, WG_Y: 8 } };
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const redone = await tuneCached({ quick: true, candidates: FEW });
-    expect(redone.cached).toBe(false);
-    expect(warn.mock.calls.flat().join(' ')).toMatch(/the stored tuning in memory does not apply .*timing the candidates again/);
-  });
-
   test('init({ tune: true }) installs the stored winners of this adapter; a bad value is refused', async () => {
     const store = memoryStore();
     setTuningStore(store);
@@ -113,16 +103,21 @@ describe('tuning', () => {
     await store.save(rec);
     await hg.init({ tune: true });
     expect(getMatmulConfig()).toEqual(rec.matmul);
-    await expect(hg.init({ tune: 'yes' } as never)).rejects.toThrow(/hemgpu init: tune must be true, false or 'stored', got "yes"/);
+    await expect(hg.init({ tune: 'yes' } as never)).rejects.toThrow(/hemgpu init: tune must be true or false, got "yes"/);
   });
 
-  test("init({ tune: 'stored' }) installs stored winners and times nothing; with none stored the defaults stay; the CLI's commands say when they run tuned", async () => {
+  test("init({ tune: true }) with nothing stored keeps the defaults and times nothing; a stored record that no longer applies is refused with a warning; the CLI's commands say when they run tuned", async () => {
     const store = memoryStore();
     setTuningStore(store);
-    await hg.init({ tune: 'stored' });
+    await hg.init({ tune: true });
     expect(store.saves).toBe(0);
     expect(getMatmulConfig()).toEqual({ ...DEFAULT_MATMUL_CONFIG, kind: 'register' });
     const rec: TuningRecord = { key: hg.tuningKey(hg.adapterInfo()), version: HEMGPU_VERSION, date: '2026-12-06T10:00:00.000Z', matmul: { kind: 'register', BM: 2, BN: 1, WG_X: 8, WG_Y: 4 }, hem: REGISTER_HEM_CONFIG, timings: { matmul: [], hem: [] } };
+    await store.save({ ...rec, matmul: { kind: 'register', BM: 3, BN: 1, WG_X: 8, WG_Y: 8 } });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    await hg.init({ tune: true });
+    expect(warn.mock.calls.flat().join(' ')).toMatch(/the stored tuning in memory does not apply .*BM.*the defaults stay in place/);
+    expect(getMatmulConfig()).toEqual({ ...DEFAULT_MATMUL_CONFIG, kind: 'register' });
     await store.save(rec);
     const lines: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
@@ -171,6 +166,10 @@ describe('tuning', () => {
     lines.length = 0;
     expect(await main(['tune', '--show'])).toBe(0);
     expect(lines.join('\n')).toMatch(/stored in .*cli\/tuning\.json, timed .* by hemgpu 0\.1\.0/);
+    lines.length = 0;
+    // Stored already: shown, not timed again (without --refresh).
+    expect(await main(['tune', '--quick'])).toBe(0);
+    expect(lines.join('\n')).toMatch(/already stored in .*cli\/tuning\.json \(--refresh times again\)/);
     lines.length = 0;
     expect(await main(['tune', '--show', '--refresh'])).toBe(2);
     expect(lines.join('\n')).toBe('--show prints the stored winners and times nothing; leave out --refresh and --quick.');

@@ -5,7 +5,7 @@
 import { appliedTuning, init } from '../index.node.ts';
 
 export async function startEngine(): Promise<void> {
-  await init({ tune: 'stored' });
+  await init({ tune: true });
   const t = appliedTuning();
   if (t) console.log(`hemgpu: kernels tuned for this adapter (${t.where}, ${t.record.date.slice(0, 10)}; hemgpu tune --show lists them)`);
 }

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { TuningRecord, TuningStore } from '../ops/tuning.ts';
+import type { TuningRecord, TuningStore } from '../ops/tuning-store.ts';
 import { makeDirectory } from './make-directory.ts';
 
 export function tuningFilePath(env: NodeJS.ProcessEnv = process.env): string {

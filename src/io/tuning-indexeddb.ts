@@ -4,7 +4,7 @@
  * database that cannot be opened (a private window, storage disabled) counts as empty, with a
  * warning, and saving to it warns instead of failing: it is a cache.
  */
-import type { TuningRecord, TuningStore } from '../ops/tuning.ts';
+import type { TuningRecord, TuningStore } from '../ops/tuning-store.ts';
 
 const DB = 'hemgpu';
 const STORE = 'tuning';
