@@ -116,7 +116,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 // transposed; a transposed operand's block is transposed in registers.
 
 override BM: u32 = 2;        // 4×4 blocks of C per invocation along M (1, 2 or 4)
-override BN: u32 = 2;        // 4×4 blocks of C per invocation along N (1 or 2)
+override BN: u32 = 2;        // 4×4 blocks of C per invocation along N (1, 2 or 4)
 
 @group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
@@ -176,41 +176,50 @@ fn tiled4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
   let k_end = min(q.K, k_begin + q.k_chunk);
   let a0 = batch * (q.stride_a / 4u);
   let b0 = batch * (q.stride_b / 4u);
-  var acc00 = mat4x4<f32>();
-  var acc01 = mat4x4<f32>();
-  var acc10 = mat4x4<f32>();
-  var acc11 = mat4x4<f32>();
-  var acc20 = mat4x4<f32>();
-  var acc21 = mat4x4<f32>();
-  var acc30 = mat4x4<f32>();
-  var acc31 = mat4x4<f32>();
+  // acc<i><j>: the Cᵀ-block of rows row0 + 4i.. and columns col0 + 4j..
+  var acc00 = mat4x4<f32>(); var acc01 = mat4x4<f32>(); var acc02 = mat4x4<f32>(); var acc03 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>(); var acc11 = mat4x4<f32>(); var acc12 = mat4x4<f32>(); var acc13 = mat4x4<f32>();
+  var acc20 = mat4x4<f32>(); var acc21 = mat4x4<f32>(); var acc22 = mat4x4<f32>(); var acc23 = mat4x4<f32>();
+  var acc30 = mat4x4<f32>(); var acc31 = mat4x4<f32>(); var acc32 = mat4x4<f32>(); var acc33 = mat4x4<f32>();
   for (var k = k_begin; k < k_end; k += 4u) {
     let bt0 = b_block_t(b0, col0, k);
     var bt1 = mat4x4<f32>();
+    var bt2 = mat4x4<f32>();
+    var bt3 = mat4x4<f32>();
     if (BN > 1u) { bt1 = b_block_t(b0, col0 + 4u, k); }
+    if (BN > 2u) {
+      bt2 = b_block_t(b0, col0 + 8u, k);
+      bt3 = b_block_t(b0, col0 + 12u, k);
+    }
     let at0 = a_block_t(a0, row0, k);
     acc00 += bt0 * at0;
     if (BN > 1u) { acc01 += bt1 * at0; }
+    if (BN > 2u) { acc02 += bt2 * at0; acc03 += bt3 * at0; }
     if (BM > 1u) {
       let at1 = a_block_t(a0, row0 + 4u, k);
       acc10 += bt0 * at1;
       if (BN > 1u) { acc11 += bt1 * at1; }
+      if (BN > 2u) { acc12 += bt2 * at1; acc13 += bt3 * at1; }
     }
     if (BM > 2u) {
       let at2 = a_block_t(a0, row0 + 8u, k);
       acc20 += bt0 * at2;
       if (BN > 1u) { acc21 += bt1 * at2; }
+      if (BN > 2u) { acc22 += bt2 * at2; acc23 += bt3 * at2; }
       let at3 = a_block_t(a0, row0 + 12u, k);
       acc30 += bt0 * at3;
       if (BN > 1u) { acc31 += bt1 * at3; }
+      if (BN > 2u) { acc32 += bt2 * at3; acc33 += bt3 * at3; }
     }
   }
   let c0 = wid.z * (q.stride_c / 4u);
   store_block(c0, row0, col0, acc00);
   if (BN > 1u) { store_block(c0, row0, col0 + 4u, acc01); }
+  if (BN > 2u) { store_block(c0, row0, col0 + 8u, acc02); store_block(c0, row0, col0 + 12u, acc03); }
   if (BM > 1u) {
     store_block(c0, row0 + 4u, col0, acc10);
     if (BN > 1u) { store_block(c0, row0 + 4u, col0 + 4u, acc11); }
+    if (BN > 2u) { store_block(c0, row0 + 4u, col0 + 8u, acc12); store_block(c0, row0 + 4u, col0 + 12u, acc13); }
   }
   if (BM > 2u) {
     store_block(c0, row0 + 8u, col0, acc20);
@@ -218,6 +227,10 @@ fn tiled4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     if (BN > 1u) {
       store_block(c0, row0 + 8u, col0 + 4u, acc21);
       store_block(c0, row0 + 12u, col0 + 4u, acc31);
+    }
+    if (BN > 2u) {
+      store_block(c0, row0 + 8u, col0 + 8u, acc22); store_block(c0, row0 + 8u, col0 + 12u, acc23);
+      store_block(c0, row0 + 12u, col0 + 8u, acc32); store_block(c0, row0 + 12u, col0 + 12u, acc33);
     }
   }
 }

@@ -188,7 +188,7 @@ describe('matmul forward, 2-D', () => {
     }
   });
 
-  test('other tile configurations (BM = 1/2/4, BN = 1/2, rectangular workgroups) stay exact on both paths', async () => {
+  test('other tile configurations (BM = 1/2/4, BN = 1/2/4, rectangular workgroups) stay exact on both paths', async () => {
     const rng = new Rng(12);
     const before = hg.getMatmulConfig();
     const configs: hg.MatmulConfig[] = [
@@ -198,6 +198,10 @@ describe('matmul forward, 2-D', () => {
       { BM: 1, BN: 1, WG_X: 2, WG_Y: 16 },
       { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 },
       { BM: 4, BN: 1, WG_X: 4, WG_Y: 2 },
+      // 16 × 16 outputs per invocation (the scalar path caps BN at 2)
+      { BM: 4, BN: 4, WG_X: 4, WG_Y: 8 },
+      { BM: 2, BN: 4, WG_X: 8, WG_Y: 2 },
+      { BM: 1, BN: 4, WG_X: 2, WG_Y: 4 },
     ];
     try {
       for (const cfg of configs) {
@@ -212,6 +216,7 @@ describe('matmul forward, 2-D', () => {
           [65, 8, 68],
           [68, 12, 72],
           [70, 16, 36], // 16-row tiles over a ragged M: the last invocation row is partly out of range
+          [36, 20, 84], // 16-column tiles over N = 84: the last invocation's last blocks out of range
         ] as [number, number, number][]) {
           for (const o of COMBOS) {
             const c = makeCase(M, K, N, o, [2], [2]);

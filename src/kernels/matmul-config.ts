@@ -13,7 +13,7 @@ export interface RegisterMatmulConfig {
   kind?: 'register';
   /** 4×4 blocks of C per invocation along M (1, 2 or 4): 4·BM rows (the scalar path caps it at 2). */
   BM: number;
-  /** 4×4 blocks of C per invocation along N (1 or 2): 4·BN columns. */
+  /** 4×4 blocks of C per invocation along N (1, 2 or 4): 4·BN columns (the scalar path caps it at 2). */
   BN: number;
   /** Invocations per workgroup along N and M. */
   WG_X: number;
@@ -42,6 +42,16 @@ export type MatmulConfig = RegisterMatmulConfig | SharedMatmulConfig;
  * adapters can differ: `tuneMatmul()` picks per engine.
  */
 export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { kind: 'register', BM: 4, BN: 2, WG_X: 8, WG_Y: 8 };
+
+/**
+ * CPU drivers, products with N ≥ 256 under the default config: 16 × 16 outputs per invocation in
+ * 4 × 8 workgroups. On SwiftShader a load costs about four multiply-adds whatever its address
+ * pattern, so loads per multiply-add decide (0.125 here against 0.19 for 16 × 8): 1024³ at 5.2
+ * against 4.0 GFLOPS, 512³ transposed 6.1 against 3.7 (docs/measurements.md, issue 24). Narrower
+ * products (the demo's convolutions, N = 16–48) keep the default, where 16 columns per invocation
+ * leave invocations idle. GPUs keep the default: nobody here has measured this shape on one.
+ */
+export const WIDE_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 4, WG_Y: 8 };
 
 /** The tile shape of products with at most 64 × 64 outputs, whatever the config (small tiles: more invocations work). */
 export const SMALL_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
@@ -86,7 +96,7 @@ export function checkMatmulConfig(c: MatmulConfig): void {
   checkOptions('matmul config', c, optionKeys<RegisterMatmulConfig>({ kind: true, BM: true, BN: true, WG_X: true, WG_Y: true }), 'field');
   const r = c as RegisterMatmulConfig;
   if (r.BM !== 1 && r.BM !== 2 && r.BM !== 4) throw new Error(`matmul config: BM must be 1, 2 or 4, got ${r.BM}.`);
-  if (r.BN !== 1 && r.BN !== 2) throw new Error(`matmul config: BN must be 1 or 2, got ${r.BN}.`);
+  if (r.BN !== 1 && r.BN !== 2 && r.BN !== 4) throw new Error(`matmul config: BN must be 1, 2 or 4, got ${r.BN}.`);
   checkWorkgroup(r);
 }
 
@@ -104,5 +114,11 @@ export function getMatmulConfig(): MatmulConfig {
 export function matmulConfig(M: number, N: number): MatmulConfig {
   const c = getMatmulConfig();
   if (M * N <= 64 * 64) return SMALL_MATMUL_CONFIG;
+  if (N >= 256 && usesWideDefault()) return WIDE_MATMUL_CONFIG;
   return c;
+}
+
+/** Whether wide products get WIDE_MATMUL_CONFIG: a CPU driver whose config nobody set (setMatmulConfig, tuneMatmul, tune). */
+export function usesWideDefault(): boolean {
+  return !configs.has(engine()) && engine().adapterInfo.software;
 }

@@ -11,20 +11,21 @@ import { fmt, sameShape, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { ceil4 } from './dispatch.ts';
 import { padZeros, sliceLeading } from './elementwise.ts';
-import { getMatmulConfig, matmulConfig, SMALL_MATMUL_CONFIG, type RegisterMatmulConfig } from './matmul-config.ts';
+import { getMatmulConfig, matmulConfig, SMALL_MATMUL_CONFIG, usesWideDefault, WIDE_MATMUL_CONFIG, type RegisterMatmulConfig } from './matmul-config.ts';
 import { matmulSharedInto, type MatmulParams } from './matmul-shared.ts';
 import { reduceSum } from './reduce.ts';
 import { defineKernel } from './registry.ts';
 
 /**
  * The override sets matmulKernel dispatches here: the current tile shape (if it is a register
- * one) and the small-product one, each with the four transpose combinations (the scalar kernel
- * caps BM at 2).
+ * one), the small-product one and, on a CPU driver with the default config, the wide-product one,
+ * each with the four transpose combinations (the scalar kernel caps BM and BN at 2).
  */
 function matmulVariants(entry: 'main' | 'tiled4'): Record<string, number | boolean>[] {
   const out: Record<string, number | boolean>[] = [];
   const current = getMatmulConfig();
   const configs: RegisterMatmulConfig[] = current.kind === 'shared' ? [SMALL_MATMUL_CONFIG] : [current, SMALL_MATMUL_CONFIG];
+  if (usesWideDefault()) configs.push(WIDE_MATMUL_CONFIG);
   const seen = new Set<string>();
   for (const cfg of configs) {
     for (const TRANS_A of [false, true]) {
@@ -33,7 +34,7 @@ function matmulVariants(entry: 'main' | 'tiled4'): Record<string, number | boole
         const v: Record<string, number | boolean> =
           entry === 'tiled4'
             ? { BM: cfg.BM, BN: cfg.BN, WG_X, WG_Y, TRANS_A, TRANS_B }
-            : { TM: 4 * Math.min(cfg.BM, 2), TN: 4 * cfg.BN, WG_X, WG_Y, TRANS_A, TRANS_B };
+            : { TM: 4 * Math.min(cfg.BM, 2), TN: 4 * Math.min(cfg.BN, 2), WG_X, WG_Y, TRANS_A, TRANS_B };
         const key = JSON.stringify(v);
         if (!seen.has(key)) out.push(v);
         seen.add(key);
@@ -181,11 +182,13 @@ function registerKernels(a: Tensor, b: Tensor, c: Tensor, transA: boolean, trans
       workgroups: groups(cfg.BM),
     });
   } else {
-    const bm = Math.min(cfg.BM, 2); // the scalar kernel holds at most 8 rows per invocation
+    // The scalar kernel holds at most 8 rows and 8 columns per invocation.
+    const bm = Math.min(cfg.BM, 2);
+    const bn = Math.min(cfg.BN, 2);
     K.matmul.dispatch({
       bindings: { a: a.bind('matmul'), b: b.bind('matmul'), c: c.bind('matmul', 'read_write'), p: params },
-      overrides: { TM: 4 * bm, TN: 4 * cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
-      workgroups: groups(bm),
+      overrides: { TM: 4 * bm, TN: 4 * bn, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
+      workgroups: [Math.ceil(values.N / (4 * bn * cfg.WG_X)), Math.ceil(values.M / (4 * bm * cfg.WG_Y)), batch * values.splits],
     });
   }
 }

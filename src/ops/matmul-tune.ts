@@ -21,6 +21,9 @@ export interface TuneResult {
 
 export const MATMUL_CANDIDATES: MatmulConfig[] = [
   { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 },
+  // 16 × 16 outputs per invocation: the fewest loads per multiply-add (CPU drivers' wide products)
+  { BM: 4, BN: 4, WG_X: 4, WG_Y: 8 },
+  { BM: 4, BN: 4, WG_X: 8, WG_Y: 8 },
   { BM: 4, BN: 2, WG_X: 16, WG_Y: 8 },
   { BM: 4, BN: 2, WG_X: 16, WG_Y: 16 },
   { BM: 4, BN: 1, WG_X: 16, WG_Y: 16 },
