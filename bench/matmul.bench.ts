@@ -11,7 +11,7 @@
  * --full (2048³ and 4096³ on a CPU driver too), --peers=jax-js,tfjs-webgpu | --no-peers.
  *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick | --full] [--no-peers]
  */
-import { getMatmulConfig, matmul, MATMUL_CANDIDATES, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type MatmulConfig, type Tensor, type TuneResult } from '../src/index.node.ts';
+import { getMatmulConfig, matmul, MATMUL_CANDIDATES, resetMatmulConfig, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type MatmulConfig, type Tensor, type TuneResult } from '../src/index.node.ts';
 import { adapterLine, checkClose, describeMatmulConfig, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
 
@@ -28,6 +28,10 @@ if (args.has('--tune')) {
   setMatmulConfig(JSON.parse(process.env.HEMGPU_MATMUL_CONFIG));
 }
 const cfg = getMatmulConfig();
+// Neither tuned nor given: the cases of the installed config run the library's defaults as a user
+// gets them (on a CPU driver, wide products take WIDE_MATMUL_CONFIG), not cfg set explicitly.
+const defaults = !tuning && !process.env.HEMGPU_MATMUL_CONFIG;
+const install = (c: MatmulConfig): void => (defaults && c === cfg ? resetMatmulConfig() : setMatmulConfig(c));
 const kindOf = (c: MatmulConfig): 'register' | 'shared' => (c.kind === 'shared' ? 'shared' : 'register');
 /** Each kernel path's config: the installed one for its kind, else the tuner's fastest of the other kind, else the first candidate. */
 const paths = Object.fromEntries(
@@ -36,7 +40,7 @@ const paths = Object.fromEntries(
     kindOf(cfg) === kind ? cfg : (tuning?.find((r) => kindOf(r.config) === kind)?.config ?? MATMUL_CANDIDATES.find((c) => kindOf(c) === kind)!),
   ]),
 ) as Record<'register' | 'shared', MatmulConfig>;
-console.log(`installed config: ${describeMatmulConfig(cfg)}`);
+console.log(`installed config: ${describeMatmulConfig(cfg)}${defaults && adapter.software ? '; products with N ≥ 256: 16×16 per invocation, workgroup 4×8 (the CPU-driver default)' : ''}`);
 console.log(`other path: ${describeMatmulConfig(paths[kindOf(cfg) === 'shared' ? 'register' : 'shared'])}`);
 
 /** Host reference of op(A)·op(B) in float64. */
@@ -95,7 +99,7 @@ function mmCase(name: string, config: MatmulConfig, M: number, N: number, K: num
     meta: { M, N, K, op: `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`, engine, kind: kindOf(config) },
     async verify() {
       const [ta, tb] = tensors();
-      setMatmulConfig(config);
+      install(config);
       const c = matmul(ta, tb, { transA, transB });
       const got = await c.read();
       c.dispose();
@@ -103,7 +107,7 @@ function mmCase(name: string, config: MatmulConfig, M: number, N: number, K: num
     },
     async run() {
       const [ta, tb] = tensors();
-      setMatmulConfig(config);
+      install(config);
       tidy(() => {
         matmul(ta, tb, { transA, transB });
       });
@@ -135,7 +139,7 @@ console.log(
     results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.gflops!.toFixed(2), r.meta?.engine !== 'hemgpu' ? `${(ours(r.meta?.M)! / r.gflops!).toFixed(2)}×` : '']),
   ),
 );
-setMatmulConfig(cfg);
+install(cfg);
 const square = (kind: string, n: number): number | undefined => results.find((r) => r.meta?.kind === kind && String(r.meta?.engine).startsWith('hemgpu') && r.meta.M === n && r.meta.N === n && r.meta.K === n)?.gflops;
 const pathRows = squares.map((n) => ({ n, register: square('register', n)!, shared: square('shared', n)! }));
 console.log(`\nkernel paths: register = ${describeMatmulConfig(paths.register)}; shared = ${describeMatmulConfig(paths.shared)}`);

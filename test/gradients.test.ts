@@ -27,7 +27,7 @@ beforeAll(async () => {
 const NOT_DIFFERENTIABLE = new Set([
   // engine and memory
   'init', 'createEngine', 'adapterInfo', 'sync', 'shutdown', 'withEngine', 'Tensor', 'memoryStats', 'tidy', 'keep',
-  'noGrad', 'isGradEnabled', 'defineKernel', 'registeredKernels', 'pipelineStats', 'warmup', 'setMatmulConfig', 'getMatmulConfig', 'tuneMatmul', 'setHemKernelConfig', 'getHemKernelConfig', 'tuneHem',
+  'noGrad', 'isGradEnabled', 'defineKernel', 'registeredKernels', 'pipelineStats', 'warmup', 'setMatmulConfig', 'getMatmulConfig', 'resetMatmulConfig', 'tuneMatmul', 'setHemKernelConfig', 'getHemKernelConfig', 'tuneHem',
   'tune', 'applyTuning', 'appliedTuning', 'tuningKey',
   // creators (leaves: no input to differentiate)
   'tensor', 'zeros', 'ones', 'full', 'rand', 'randn', 'batchNormState',

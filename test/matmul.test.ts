@@ -14,6 +14,7 @@ import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { engine } from '../src/device/engine.ts';
 import { matmulProduct, splitsFor } from '../src/kernels/matmul.ts';
+import { matmulConfig, SMALL_MATMUL_CONFIG, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
 import {
   Rng,
   abs,
@@ -229,6 +230,24 @@ describe('matmul forward, 2-D', () => {
       }
     } finally {
       hg.setMatmulConfig(before);
+    }
+  });
+});
+
+describe('matmul tile choice per product', () => {
+  test('defaults: small products get the small tile; on a CPU driver wide products (N ≥ 256) the 16 × 16 one; a set config is used as set; resetMatmulConfig returns to the defaults', () => {
+    try {
+      hg.resetMatmulConfig();
+      expect(matmulConfig(64, 64)).toEqual(SMALL_MATMUL_CONFIG);
+      expect(matmulConfig(512, 255)).toEqual(hg.getMatmulConfig());
+      expect(matmulConfig(512, 256)).toEqual(hg.adapterInfo().software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
+      const set: hg.MatmulConfig = { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 };
+      hg.setMatmulConfig(set);
+      expect(matmulConfig(512, 1024)).toEqual(set);
+      hg.resetMatmulConfig();
+      expect(matmulConfig(512, 1024)).toEqual(hg.adapterInfo().software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
+    } finally {
+      hg.resetMatmulConfig();
     }
   });
 });

@@ -106,6 +106,11 @@ export function setMatmulConfig(c: MatmulConfig): void {
   configs.set(engine(), c.kind === 'shared' ? { ...c } : { ...c, kind: 'register' });
 }
 
+/** Back to the defaults on the current engine (DEFAULT_MATMUL_CONFIG, and WIDE_MATMUL_CONFIG for wide products on a CPU driver). */
+export function resetMatmulConfig(): void {
+  configs.delete(engine());
+}
+
 export function getMatmulConfig(): MatmulConfig {
   return configs.get(engine()) ?? DEFAULT_MATMUL_CONFIG;
 }
