@@ -156,7 +156,7 @@ for (const doc of docs.values()) {
   }
   const tr = doc.subjects.train?.results as (CaseResult & { meta?: { images?: number } })[] | undefined;
   if (tr) {
-    out.push("**Training**: one SegNet step (forward, backward, optimizer update) with the demo's recipe; 3×3 conv2d layers (im2col + the tiled matmul):");
+    out.push("**Training**: one SegNet step (forward, backward, optimizer update) with the demo's recipe of the day the figures were taken (each case names its scene size, batch and C); 3×3 conv2d layers (im2col + the tiled matmul):");
     out.push('');
     out.push(
       table(
