@@ -48,9 +48,10 @@ for (const doc of docs.values()) {
     out.push('');
   }
   type PathRow = { n: number; register: number; shared: number; sharedOverRegister: number };
-  const mm = doc.subjects.matmul?.results as { config: MatmulConfig; paths?: { register: MatmulConfig; shared: MatmulConfig; rows: PathRow[] }; cases: CaseResult[] } | undefined;
+  const mm = doc.subjects.matmul?.results as { config: MatmulConfig; wide?: MatmulConfig | null; paths?: { register: MatmulConfig; shared: MatmulConfig; rows: PathRow[] }; cases: CaseResult[] } | undefined;
   if (mm) {
-    out.push(`**matmul** (${describeMatmulConfig(mm.config)}; "hemgpu ×": hemgpu's GFLOPS over the case's).${peerList(mm)}`);
+    const wide = mm.wide ? `; products with N ≥ 256: ${describeMatmulConfig(mm.wide)} (the CPU-driver default)` : '';
+    out.push(`**matmul** (${describeMatmulConfig(mm.config)}${wide}; "hemgpu ×": hemgpu's GFLOPS over the case's).${peerList(mm)}`);
     out.push('');
     const ours = (n: unknown): number | undefined => mm.cases.find((r) => engineOf(r) === 'hemgpu' && r.meta?.M === n && r.meta?.N === n && r.meta?.K === n)?.gflops;
     out.push(
@@ -61,7 +62,7 @@ for (const doc of docs.values()) {
     );
     out.push('');
     if (mm.paths) {
-      out.push(`Kernel paths, same run: register = ${describeMatmulConfig(mm.paths.register)}; shared = ${describeMatmulConfig(mm.paths.shared)}.`);
+      out.push(`Kernel paths, same run: register = ${describeMatmulConfig(mm.paths.register)}${wide}; shared = ${describeMatmulConfig(mm.paths.shared)}.`);
       out.push('');
       out.push(table(['product', 'register GFLOPS', 'shared GFLOPS', 'shared ÷ register'], mm.paths.rows.map((r) => [`${r.n}³`, r.register.toFixed(2), r.shared.toFixed(2), `${r.sharedOverRegister.toFixed(2)}×`])));
       out.push('');
