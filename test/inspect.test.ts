@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { parseTrainFlags } from '../src/cli/args.ts';
+import { emInputs } from '../src/train/inspect.ts';
 
 let run: hg.TrainingRun;
 
@@ -19,6 +20,31 @@ beforeAll(async () => {
 afterAll(() => run.dispose());
 
 describe('figure data', () => {
+  test("attentionMaps runs the model's own EM unit: an EMANet model's maps are its E-step (τ = 1, normalised bases), not HEMNet's τ = √C", async () => {
+    const config = { ...parseTrainFlags(['--model', 'emanet', '--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '8', '--val-scenes', '4', '--steps', '2', '--quiet'])!, out: 'unused' };
+    const em = new hg.TrainingRun(config, hg.loadData(config));
+    try {
+      await em.step();
+      const a = await hg.attentionMaps(em.model, em.val, { iterations: 1, eta: 1, scene: 1 });
+      const f = await emInputs(em.model, em.val, [1]);
+      const gammaOf = async (options: hg.HemOptions): Promise<Float32Array> => {
+        const r = hg.tidy(() => hg.noGrad(() => hg.hem(hg.tensor(f.y, [1, f.H * f.W, f.C]), em.model.em!.em.mu0, { ...options, iterations: 1 }).gamma));
+        const g = await r.read();
+        r.dispose();
+        return g;
+      };
+      const own = await gammaOf({ preset: 'emanet' });
+      const hemnetTau = await gammaOf({ eta: 1, temperature: Math.sqrt(f.C) });
+      // Each shown map is γ[:, k] of the unit's own E-step (its title names k).
+      const k = Number(/k=(\d+)/.exec(a.titles[1]!)![1]);
+      const col = (g: Float32Array): number[] => Array.from({ length: f.H * f.W }, (_, n) => g[n * 4 + k]!);
+      a.maps[1]!.forEach((v, n) => expect(v).toBeCloseTo(col(own)[n]!, 5));
+      expect(col(own).some((v, n) => Math.abs(v - col(hemnetTau)[n]!) > 1e-3)).toBe(true);
+    } finally {
+      em.dispose();
+    }
+  });
+
   test('attentionMaps: T rows of input, the 4 heaviest bases γ·k and the reconstruction, at the feature map size', async () => {
     const a = await hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 1 });
     expect([a.rows, a.cols, a.width, a.height]).toEqual([2, 6, 4, 4]);

@@ -159,7 +159,8 @@ export async function attentionMaps(model: SegNet, val: Dataset, options: Attent
     const r = tidy(() =>
       noGrad(() => {
         const xs = tensor(f.y, [1, f.H * f.W, f.C]);
-        const res = hem(xs, model.em!.em.mu0, { eta, iterations: t, temperature: Math.sqrt(f.C) });
+        // The unit's own options (its preset: EMANet's τ = 1 and normalised bases), with this η and T.
+        const res = hem(xs, model.em!.em.mu0, { ...model.em!.em.options, eta, iterations: t });
         return { gamma: res.gamma, recon: reshape(mean(res.out, -1), [f.H * f.W]) };
       }),
     );
