@@ -5,7 +5,7 @@
  * every flag of the spec, so a new flag without an effect (or a test) fails here.
  */
 import { describe, expect, test } from 'vitest';
-import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
+import { parseTrainFlags, quickShrink, type TrainFlags } from '../src/cli/args.ts';
 import { TRAIN_CMD_SPEC } from '../src/cli/main.ts';
 import { STRUCTURED_SPEC, structuredPlan } from '../src/cli/structured.ts';
 
@@ -64,6 +64,13 @@ describe('every accepted flag takes effect', () => {
     const withIt = parseTrainFlags(argv, 'train', TRAIN_CMD_SPEC)!;
     for (const f of fields) expect(withIt[f], `--${flag} → ${f}`).not.toEqual(without[f]);
     expect(withIt.given).toContain(flag);
+  });
+
+  test('--quick (demo, ablate) shrinks only the size flags not given', () => {
+    const f = parseTrainFlags(['--steps', '50', '--batch', '6'])!;
+    const q = quickShrink(f, new Set(['steps', 'batch']), { steps: 2, 'train-scenes': 8, 'val-scenes': 4, batch: 2, 'eval-every': 0 });
+    expect(q).toMatchObject({ steps: 50, batch: 6, trainScenes: 8, valScenes: 4, evalEvery: 0 });
+    expect(f).toMatchObject({ trainScenes: 2000 }); // the input is left as it was
   });
 
   test('a flag of the other data source is refused, not ignored', () => {

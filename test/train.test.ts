@@ -216,9 +216,11 @@ describe('training', () => {
 
   test('hemgpu ablate --quick runs the reduced grid and writes the table and CSV', async () => {
     const out = join(dir, 'ablate');
-    const cells = await runAblation(['--quick', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
+    const cells = await runAblation(['--quick', '--out', out, '--steps', '3', ...TINY.filter((a) => a !== '--quiet')]);
     // 2 T × 2 η cells, plus the best cell again with a second seed.
     expect(cells).toHaveLength(5);
+    // --quick shrinks only what is not given: --steps 3 and TINY's 12 training scenes hold.
+    expect(JSON.parse(readFileSync(join(out, 'ablation.json'), 'utf8')).shared).toMatchObject({ steps: 3, trainScenes: 12, valScenes: 4, batch: 2 });
     const md = readFileSync(join(out, 'ablation.md'), 'utf8');
     expect(md).toMatch(/\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|/);
     expect(md).toMatch(/2 seeds/);
@@ -329,8 +331,10 @@ describe('training', () => {
       const demoOut = join(dir, 'demo');
       expect(await main(['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4'])).toBe(0);
       for (const f of ['demo.json', 'loss.png', 'gradient-flow.png', 'attention.png', 'samples.png']) expect(existsSync(join(demoOut, f)), f).toBe(true);
-      const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }> };
+      const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }>; flags: Record<string, unknown> };
       expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'pooling', 'plain']);
+      // --quick shrinks only what is not given: the given scene counts hold, the steps and batch shrink.
+      expect(summary.flags).toMatchObject({ trainScenes: 8, valScenes: 4, steps: 3, batch: 4, evalEvery: 0 });
       // The closing line lists the figures written, and only those (--quick writes no miou.png).
       const figures = /figures \(seed \d+\) in .*?: (.*)$/m.exec(logs.join('\n'))![1]!.split(', ');
       expect(figures).not.toContain('miou.png');

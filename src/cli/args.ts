@@ -148,6 +148,19 @@ function normaliseArgv(spec: Spec, argv: string[]): string[] {
 }
 
 /** The flags `argv` gives itself, by name (`--steps 5` and `--steps=5` both give 'steps'). */
+/** The size flags --quick shrinks, and their TrainFlags fields. */
+const QUICK_FIELDS = { steps: 'steps', 'train-scenes': 'trainScenes', 'val-scenes': 'valScenes', batch: 'batch', 'eval-every': 'evalEvery' } as const;
+
+/**
+ * --quick (a smoke test) for demo and ablate, as for structured: `small`'s sizes for the flags
+ * not given; a flag given keeps its value and its effect, as without --quick.
+ */
+export function quickShrink(flags: TrainFlags, given: ReadonlySet<string>, small: Partial<Record<keyof typeof QUICK_FIELDS, number>>): TrainFlags {
+  const out = { ...flags };
+  for (const [flag, v] of Object.entries(small) as [keyof typeof QUICK_FIELDS, number][]) if (!given.has(flag)) out[QUICK_FIELDS[flag]] = v;
+  return out;
+}
+
 export function givenFlags(argv: readonly string[]): Set<string> {
   return new Set(argv.filter((a) => a.startsWith('--') && a !== '--').map((a) => a.slice(2).split('=')[0]!));
 }
