@@ -104,10 +104,10 @@ export const TRAIN_SPEC: Spec = {
   quiet: { type: 'boolean', help: 'no progress bar' },
 };
 
-/** A number flag's value, checked: a UsageError names the flag, the valid range and what was given. */
 /** A number as people write it on a command line: decimal, with an optional fraction and exponent (not 0x10, 0b1, 1_000). */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
+/** A number flag's value, checked: a UsageError names the flag, the valid range and what was given. */
 export function num(flag: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number; minExclusive?: boolean } = {}): number {
   const x = Number(v);
   const range = `${opts.min !== undefined ? `${opts.minExclusive ? '>' : '≥'} ${opts.min}` : ''}${opts.max !== undefined ? ` and ≤ ${opts.max}` : ''}`;
@@ -147,20 +147,21 @@ function normaliseArgv(spec: Spec, argv: string[]): string[] {
   return out;
 }
 
-/** The flags `argv` gives itself, by name (`--steps 5` and `--steps=5` both give 'steps'). */
-/** The size flags --quick shrinks, and their TrainFlags fields. */
+/** The size flags --quick shrinks, and their config fields. */
 const QUICK_FIELDS = { steps: 'steps', 'train-scenes': 'trainScenes', 'val-scenes': 'valScenes', batch: 'batch', 'eval-every': 'evalEvery' } as const;
+type QuickFlag = keyof typeof QUICK_FIELDS;
 
 /**
- * --quick (a smoke test) for demo and ablate, as for structured: `small`'s sizes for the flags
- * not given; a flag given keeps its value and its effect, as without --quick.
+ * --quick (a smoke test) for demo, ablate and structured: `small`'s sizes for the flags not
+ * given; a flag given keeps its value and its effect, as without --quick.
  */
-export function quickShrink(flags: TrainFlags, given: ReadonlySet<string>, small: Partial<Record<keyof typeof QUICK_FIELDS, number>>): TrainFlags {
-  const out = { ...flags };
-  for (const [flag, v] of Object.entries(small) as [keyof typeof QUICK_FIELDS, number][]) if (!given.has(flag)) out[QUICK_FIELDS[flag]] = v;
-  return out;
+export function quickShrink<T extends Partial<Record<(typeof QUICK_FIELDS)[QuickFlag], number>>>(config: T, given: ReadonlySet<string>, small: Partial<Record<QuickFlag, number>>): T {
+  const out: Partial<Record<(typeof QUICK_FIELDS)[QuickFlag], number>> = { ...config };
+  for (const [flag, v] of Object.entries(small) as [QuickFlag, number][]) if (!given.has(flag)) out[QUICK_FIELDS[flag]] = v;
+  return out as T;
 }
 
+/** The flags `argv` gives itself, by name (`--steps 5` and `--steps=5` both give 'steps'). */
 export function givenFlags(argv: readonly string[]): Set<string> {
   return new Set(argv.filter((a) => a.startsWith('--') && a !== '--').map((a) => a.slice(2).split('=')[0]!));
 }
@@ -228,18 +229,17 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   }
   const vocRoot = (v['voc-root'] as string | undefined) ?? null;
   if (data === 'voc' && !vocRoot) throw new UsageError('--voc-root: --data voc needs the path of a PASCAL VOC directory.');
+  const givenFlags = String(v.given).split(',');
   // A flag of the other data source would be accepted and ignored. (demo and ablate put their
   // digit recipe before the user's flags, so only train can tell the user's own apart.)
-  const givenHere = String(v.given).split(',');
   if (command === 'train') {
-    if (data === 'digits' && givenHere.includes('voc-root')) throw new UsageError('--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.');
-    const digitOnly = DIGIT_ONLY_FLAGS.filter((k) => givenHere.includes(k));
+    if (data === 'digits' && givenFlags.includes('voc-root')) throw new UsageError('--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.');
+    const digitOnly = DIGIT_ONLY_FLAGS.filter((k) => givenFlags.includes(k));
     if (data === 'voc' && digitOnly.length) {
       throw new UsageError(`${digitOnly.map((k) => `--${k}`).join(', ')}: ${digitOnly.length > 1 ? 'apply' : 'applies'} to digit scenes only, and --data voc ignores ${digitOnly.length > 1 ? 'them' : 'it'}; drop ${digitOnly.length > 1 ? 'them' : 'it'} (VOC's size is --size, its validation images --val-scenes).`);
     }
   }
   const size = num('size', v.size as string, { int: true, min: 16 });
-  const givenFlags = String(v.given).split(',');
   const task = String(v.task);
   if (!(DIGIT_TASKS as readonly string[]).includes(task)) throw new UsageError(`--task: unknown task '${task}'; use digits, context or groups.`);
   // The groups task needs a whole digit of each of its two classes: a given --min-digits must be

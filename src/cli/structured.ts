@@ -15,7 +15,7 @@ import { STRUCTURED_DEFAULTS, STRUCTURED_VARIANTS, checkStructuredConfig, trainS
 import { movingAverage } from '../viz/training-charts.ts';
 import { writeLineChart, writeSegmentation } from '../viz/png.ts';
 import { writeFileAtomic } from '../viz/render.ts';
-import { UsageError, givenFlags, num, parse, usage, type Spec } from './args.ts';
+import { UsageError, givenFlags, num, parse, quickShrink, usage, type Spec } from './args.ts';
 import type { Interrupts, StopWords } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 
@@ -86,16 +86,7 @@ export function structuredPlan(argv: string[], software: boolean): { task: Struc
   if (task === 'ncuts' && base.size > 64) throw new UsageError(`--size: ncuts builds an (size/4)²-pixel affinity; keep --size ≤ 64 (got ${base.size}).`);
   // --quick shrinks what is not given; a flag given with it takes effect (and is checked) as always.
   const seeds = int('seeds');
-  const small = { steps: 2, trainScenes: 16, valScenes: 16, batch: 4 };
-  const b = quick
-    ? {
-        ...base,
-        steps: given.has('steps') ? base.steps : small.steps,
-        trainScenes: given.has('train-scenes') ? base.trainScenes : small.trainScenes,
-        valScenes: given.has('val-scenes') ? base.valScenes : small.valScenes,
-        batch: given.has('batch') ? base.batch : small.batch,
-      }
-    : base;
+  const b = quick ? quickShrink(base, given, { steps: 2, 'train-scenes': 16, 'val-scenes': 16, batch: 4 }) : base;
   const seedCount = quick && !given.has('seeds') ? 1 : seeds;
   const runs: StructuredConfig[] = [];
   for (let s = 1; s <= seedCount; s++) for (const variant of STRUCTURED_VARIANTS[task]) runs.push({ ...b, variant, seed: s });

@@ -23,7 +23,6 @@ export interface EngineScope {
   get(): Engine | undefined;
 }
 
-
 /** Install the platform's scope (null: none); returns the one it replaces. */
 export function setEngineScope(s: EngineScope | null): EngineScope | null {
   const prev = scope;

@@ -170,8 +170,8 @@ function matmulKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean, al
 /** The register-tiled kernels of kernels/matmul.wgsl: `tiled4` for 16-byte-aligned rows, `main` otherwise. */
 function registerKernels(a: Tensor, b: Tensor, c: Tensor, transA: boolean, transB: boolean, values: MatmulParams, batch: number, cfg: RegisterMatmulConfig, aligned: boolean): void {
   const params = { kind: 'uniform' as const, values: { ...values } };
-  const groups = (bm: number): [number, number, number] => [
-    Math.ceil(values.N / (4 * cfg.BN * cfg.WG_X)),
+  const groups = (bm: number, bn: number): [number, number, number] => [
+    Math.ceil(values.N / (4 * bn * cfg.WG_X)),
     Math.ceil(values.M / (4 * bm * cfg.WG_Y)),
     batch * values.splits,
   ];
@@ -179,7 +179,7 @@ function registerKernels(a: Tensor, b: Tensor, c: Tensor, transA: boolean, trans
     K.matmulTiled4.dispatch({
       bindings: { a4: a.bind('matmul'), b4: b.bind('matmul'), c4: c.bind('matmul', 'read_write'), q: params },
       overrides: { BM: cfg.BM, BN: cfg.BN, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
-      workgroups: groups(cfg.BM),
+      workgroups: groups(cfg.BM, cfg.BN),
     });
   } else {
     // The scalar kernel holds at most 8 rows and 8 columns per invocation.
@@ -188,7 +188,7 @@ function registerKernels(a: Tensor, b: Tensor, c: Tensor, transA: boolean, trans
     K.matmul.dispatch({
       bindings: { a: a.bind('matmul'), b: b.bind('matmul'), c: c.bind('matmul', 'read_write'), p: params },
       overrides: { TM: 4 * bm, TN: 4 * bn, WG_X: cfg.WG_X, WG_Y: cfg.WG_Y, TRANS_A: transA, TRANS_B: transB },
-      workgroups: [Math.ceil(values.N / (4 * bn * cfg.WG_X)), Math.ceil(values.M / (4 * bm * cfg.WG_Y)), batch * values.splits],
+      workgroups: groups(bm, bn),
     });
   }
 }

@@ -54,8 +54,8 @@ const F32_EPS = 2 ** -23;
 
 type Fn = (lambda: Tensor) => Tensor;
 
-/** max(λ, floor) = relu(λ − floor) + floor, with floor [..., 1] per matrix. */
-function clampBelow(values: Tensor, floor: Tensor): Tensor {
+/** max(λ, floor) = relu(λ − floor) + floor, with floor one number or [..., 1] per matrix. */
+function clampBelow(values: Tensor, floor: Tensor | number): Tensor {
   const shifted = sub(values, floor);
   const r = relu(shifted);
   shifted.dispose();
@@ -74,15 +74,10 @@ function floorOf(values: Tensor, eps: number | null): Tensor {
   sq.dispose();
   const norm = sqrt(ss);
   ss.dispose();
-  // max(eps, t) = eps + relu(t − eps)
   const t = mul(norm, d * F32_EPS);
   norm.dispose();
-  const over = sub(t, eps);
+  const out = clampBelow(t, eps); // max(eps, t)
   t.dispose();
-  const r = relu(over);
-  over.dispose();
-  const out = add(r, eps);
-  r.dispose();
   return out;
 }
 
