@@ -32,10 +32,12 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 hemgpu() { node bin/hemgpu.mjs "$@"; }
-TINY=(--size 32 --min-scale 14 --max-scale 20 --width 4 --channels 16 --bases 4 --batch 2 --em-gamma 0.5 --quiet)
+# The model flags, and the digit scenes' own (train refuses those with --data voc).
+TINY=(--size 32 --width 4 --channels 16 --bases 4 --batch 2 --em-gamma 0.5 --quiet)
+DIGITS=(--min-scale 14 --max-scale 20)
 
 step node scripts/run.mjs scripts/twin-parity.ts export --out "$out"
-step hemgpu train "${TINY[@]}" --optimizer adamw --steps 2 --train-scenes 4 --val-scenes 2 --out "$out/cli"
+step hemgpu train "${TINY[@]}" "${DIGITS[@]}" --optimizer adamw --steps 2 --train-scenes 4 --val-scenes 2 --out "$out/cli"
 step "$PY" python/parity.py --dir "$out" --cli-checkpoint "$out/cli/checkpoint.safetensors"
 step node scripts/run.mjs scripts/twin-parity.ts verify --dir "$out"
 step "$PY" python/roundtrip.py "$out/cli/checkpoint.safetensors"
