@@ -229,18 +229,11 @@ fn round(base: u32, d: u32, r: u32, m: u32, lid: u32, tol: f32, floor: f32) {
   sync_wu();
 }
 
-@compute @workgroup_size(WG)
-fn jacobi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-  let mat = wid.y * nwg.x + wid.x;
-  if (mat >= jp.n) { return; }  // workgroup-uniform
-  let d = jp.d;
+// Both methods' start: W = sym(A)/max|sym(A)| and U = I in W and U's storage. Returns max|sym(A)|,
+// or −1 after writing NaN values and vectors and sweeps = −1 when any entry is NaN or ±Inf.
+// Workgroup-uniform result.
+fn prologue(mat: u32, base: u32, d: u32, lid: u32) -> f32 {
   let dd = d * d;
-  let base = mat * dd;
-  let tol = jp.tol;
-  let floor = tol * tol;
-
-  // Scale and finiteness (bad = 1 when any entry is NaN or ±Inf).
   var mx = 0.0;
   var bad = 0.0;
   for (var e = lid; e < dd; e += WG) {
@@ -251,11 +244,11 @@ fn jacobi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   bad = wg_max(bad, lid);
   mx = wg_max(mx, lid);
   if (bad > 0.0) {
-    let nan = bitcast<f32>(0x7fc00000u | (jp.d & 0u));  // runtime: a NaN constant does not compile
+    let nan = bitcast<f32>(0x7fc00000u | (d & 0u));  // runtime: a NaN constant does not compile
     for (var e = lid; e < dd; e += WG) { vectors[base + e] = nan; }
     for (var i = lid; i < d; i += WG) { values[mat * d + i] = nan; }
     if (lid == 0u) { sweeps[mat] = -1; }
-    return;
+    return -1.0;
   }
   let inv = select(1.0 / mx, 1.0, mx == 0.0);
   for (var e = lid; e < dd; e += WG) {
@@ -264,28 +257,14 @@ fn jacobi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     stw(base, e, 0.5 * (a[base + e] + a[base + j * d + i]) * inv);
     stu(base, e, select(0.0, 1.0, i == j));
   }
-  if (lid == 0u) { atomicStore(&applied, 0u); }
   sync_wu();
+  return mx;
+}
 
-  let m = d + (d & 1u);
-  var used = jp.max_sweeps + 1u;
-  for (var sweep = 0u; sweep < jp.max_sweeps; sweep++) {
-    for (var r = 0u; r + 1u < m; r++) {
-      round(base, d, r, m, lid, tol, floor);
-    }
-    if (lid == 0u) {
-      applied_total = atomicLoad(&applied);
-      atomicStore(&applied, 0u);
-    }
-    let count = workgroupUniformLoad(&applied_total);
-    if (count == 0u) {
-      used = sweep + 1u;
-      break;
-    }
-  }
-  if (lid == 0u) { sweeps[mat] = i32(used); }
-
-  // Sort ascending by rank; signs: the largest-magnitude entry of each column positive.
+// Both methods' end, with the eigenvalues (scaled by 1/mx) on W's diagonal and the vectors as
+// U's columns: values ascending by rank (ties by index), the columns following; each column's
+// sign makes its entry of largest magnitude (the first such) positive.
+fn epilogue(mat: u32, base: u32, d: u32, lid: u32, mx: f32) {
   for (var i = lid; i < d; i += WG) {
     let li = ldw(base, i * d + i);
     var rank = 0u;
@@ -307,6 +286,281 @@ fn jacobi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
       vectors[base + k * d + rank] = sgn * ldu(base, k * d + i);
     }
   }
+}
+
+@compute @workgroup_size(WG)
+fn jacobi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let mat = wid.y * nwg.x + wid.x;
+  if (mat >= jp.n) { return; }  // workgroup-uniform
+  let d = jp.d;
+  let base = mat * d * d;
+  let tol = jp.tol;
+  let floor = tol * tol;
+  let mx = prologue(mat, base, d, lid);
+  if (mx < 0.0) { return; }
+  if (lid == 0u) { atomicStore(&applied, 0u); }
+  workgroupBarrier();
+
+  let m = d + (d & 1u);
+  var used = jp.max_sweeps + 1u;
+  for (var sweep = 0u; sweep < jp.max_sweeps; sweep++) {
+    for (var r = 0u; r + 1u < m; r++) {
+      round(base, d, r, m, lid, tol, floor);
+    }
+    if (lid == 0u) {
+      applied_total = atomicLoad(&applied);
+      atomicStore(&applied, 0u);
+    }
+    let count = workgroupUniformLoad(&applied_total);
+    if (count == 0u) {
+      used = sweep + 1u;
+      break;
+    }
+  }
+  if (lid == 0u) { sweeps[mat] = i32(used); }
+  epilogue(mat, base, d, lid, mx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `tridiagonal_ql`: the same decomposition by Householder tridiagonalisation and the implicit QL
+// iteration with Wilkinson-type shifts (EISPACK's tred2 + tql2; Golub & Van Loan §8.3), one
+// workgroup per matrix, W and U in global scratch, d ≤ QL_MAX_D. About 6·d³ flops against
+// Jacobi's ~3.5·d³ memory operations per sweep (6–10 sweeps).
+// 1. For k = 0 … d − 3: the reflector H_k = I − β v vᵀ, v = x − α e₁ with x = W[k + 1.., k]
+//    and α = −sign(x₀)·‖x‖ (so v₀ = x₀ − α adds magnitudes; vᵀv = 2‖x‖(‖x‖ + |x₀|)), makes
+//    column k tridiagonal: W ← H W H on the trailing block as p = β W v, w = p − (β vᵀp / 2) v,
+//    W ← W − v wᵀ − w vᵀ (each invocation its rows). diag[k] = W[k, k], off[k] = α (or x₀ when
+//    the tail of x is already 0: β = 0), and v is kept in row k of W.
+// 2. U ← H_0 (H_1 (… H_{d−3})) from U = I, each invocation its columns (no barrier: a column of
+//    U needs only itself and the v's).
+// 3. QL on (diag, off): invocation 0 finds the next unreduced block [l, m] (|off[m]| ≤
+//    TOL·(|diag[m]| + |diag[m + 1]|), or ≤ TOL² relative to max|W| = 1), runs one implicit QL
+//    step on it (Numerical Recipes' tqli, with a hypot that cannot overflow) and records its
+//    rotations (c_i, s_i), i = m − 1 … l; then every invocation applies them to its rows of U
+//    (columns i, i + 1 of one row form a chain: one load and one store per rotation). At most
+//    max_sweeps steps per eigenvalue; `sweeps` gets the total number of QL steps, or −2 when an
+//    eigenvalue did not converge within the bound (its value and vector are then the last
+//    iterate), −1 for non-finite input.
+// Then the eigenvalues go on W's diagonal and the shared epilogue sorts and signs them.
+
+const QL_MAX_D: u32 = 256u;
+var<workgroup> ql_diag: array<f32, QL_MAX_D>;
+var<workgroup> ql_off: array<f32, QL_MAX_D>;
+var<workgroup> ql_v: array<f32, QL_MAX_D>;
+var<workgroup> ql_w: array<f32, QL_MAX_D>;
+var<workgroup> ql_cs: array<vec2<f32>, QL_MAX_D>;
+// The QL step to apply: first rotation index, count, done (1 when every eigenvalue converged).
+var<workgroup> ql_ctl: vec3<u32>;
+
+// Workgroup sum of v; every invocation gets the result.
+fn wg_sum(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { red_out = red[0]; }
+  return workgroupUniformLoad(&red_out);
+}
+
+// sqrt(x² + y²) without overflow or underflow in the squares.
+fn hypot2(x: f32, y: f32) -> f32 {
+  let ax = abs(x);
+  let ay = abs(y);
+  let big = max(ax, ay);
+  if (big == 0.0) { return 0.0; }
+  let sx = ax / big;
+  let sy = ay / big;
+  return big * sqrt(sx * sx + sy * sy);
+}
+
+// Householder step k (see above); W's writes are made visible before it returns.
+fn householder(base: u32, d: u32, k: u32, lid: u32) {
+  let r0 = k * d;
+  // ‖x‖² as x₀² + the tail's own sum: a tail below x₀'s rounding still gets its reflector.
+  var part = 0.0;
+  for (var i = k + 2u + lid; i < d; i += WG) {
+    let x = ldw(base, r0 + i);
+    part += x * x;
+  }
+  let tail = wg_sum(part, lid);
+  let x0 = ldw(base, r0 + k + 1u);
+  let nx = sqrt(x0 * x0 + tail);
+  let alpha = select(-nx, nx, x0 < 0.0);
+  let vtv = 2.0 * nx * (nx + abs(x0));
+  // The tail of x is 0: the column is already tridiagonal, H = I.
+  let skip = tail == 0.0 || vtv == 0.0;
+  let beta = select(2.0 / vtv, 0.0, skip);
+  for (var i = k + 1u + lid; i < d; i += WG) {
+    ql_v[i] = select(ldw(base, r0 + i), x0 - alpha, i == k + 1u);
+  }
+  workgroupBarrier();
+  var vdotp = 0.0;
+  for (var i = k + 1u + lid; i < d; i += WG) {
+    var s = 0.0;
+    for (var j = k + 1u; j < d; j++) { s += ldw(base, i * d + j) * ql_v[j]; }
+    s *= beta;
+    ql_w[i] = s;
+    vdotp += ql_v[i] * s;
+  }
+  let kk = 0.5 * beta * wg_sum(vdotp, lid);
+  for (var i = k + 1u + lid; i < d; i += WG) { ql_w[i] = ql_w[i] - kk * ql_v[i]; }
+  workgroupBarrier();
+  for (var i = k + 1u + lid; i < d; i += WG) {
+    let vi = ql_v[i];
+    let wi = ql_w[i];
+    for (var j = k + 1u; j < d; j++) {
+      stw(base, i * d + j, ldw(base, i * d + j) - (vi * ql_w[j] + wi * ql_v[j]));
+    }
+    stw(base, r0 + i, select(ql_v[i], 0.0, skip));  // row k keeps v for U (0: H_k = I)
+  }
+  if (lid == 0u) {
+    ql_diag[k] = ldw(base, r0 + k);
+    ql_off[k] = select(alpha, x0, skip);
+  }
+  sync_wu();
+}
+
+// U ← H_k U for k = d − 3 … 0 on this invocation's columns (v_k in row k of W, β_k = 2 / vᵀv).
+fn accumulate(base: u32, d: u32, lid: u32) {
+  for (var j = lid; j < d; j += WG) {
+    for (var kk = 0u; kk + 2u < d; kk++) {
+      let k = d - 3u - kk;
+      if (j <= k) { continue; }  // columns 0..k of U are still e_j there
+      var vtv = 0.0;
+      var s = 0.0;
+      for (var i = k + 1u; i < d; i++) {
+        let v = ldw(base, k * d + i);
+        vtv += v * v;
+        s += v * ldu(base, i * d + j);
+      }
+      if (vtv == 0.0) { continue; }
+      let f = 2.0 * s / vtv;
+      for (var i = k + 1u; i < d; i++) {
+        stu(base, i * d + j, ldu(base, i * d + j) - f * ldw(base, k * d + i));
+      }
+    }
+  }
+  sync_wu();
+}
+
+@compute @workgroup_size(WG)
+fn tridiagonal_ql(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+  let mat = wid.y * nwg.x + wid.x;
+  if (mat >= jp.n) { return; }  // workgroup-uniform
+  let d = jp.d;
+  let base = mat * d * d;
+  let tol = jp.tol;
+  let floor = tol * tol;
+  let mx = prologue(mat, base, d, lid);
+  if (mx < 0.0) { return; }
+
+  for (var k = 0u; k + 2u < d; k++) { householder(base, d, k, lid); }
+  if (lid == 0u) {
+    for (var k = select(0u, d - 2u, d >= 2u); k < d; k++) { ql_diag[k] = ldw(base, k * d + k); }
+    if (d >= 2u) { ql_off[d - 2u] = ldw(base, (d - 2u) * d + d - 1u); }
+    ql_off[d - 1u] = 0.0;
+  }
+  accumulate(base, d, lid);
+
+  // Invocation 0's state across the loop: the eigenvalue being found, its steps, the totals.
+  var l = 0u;
+  var iter = 0u;
+  var total = 0u;
+  var failed = false;
+  loop {
+    if (lid == 0u) {
+      var ctl = vec3<u32>(0u, 0u, 1u);
+      loop {
+        if (l >= d) { break; }
+        var m = l;
+        loop {
+          if (m + 1u >= d) { break; }
+          let e = abs(ql_off[m]);
+          if (e <= tol * (abs(ql_diag[m]) + abs(ql_diag[m + 1u])) || e <= floor) { break; }
+          m++;
+        }
+        if (m == l || iter == jp.max_sweeps) {
+          failed = failed || m != l;
+          l++;
+          iter = 0u;
+          continue;
+        }
+        iter++;
+        total++;
+        // One implicit QL step on [l, m] (tqli).
+        var g = (ql_diag[l + 1u] - ql_diag[l]) / (2.0 * ql_off[l]);
+        var r = hypot2(g, 1.0);
+        g = ql_diag[m] - ql_diag[l] + ql_off[l] / (g + select(-r, r, g >= 0.0));
+        var s = 1.0;
+        var c = 1.0;
+        var p = 0.0;
+        var first = l;  // the lowest rotation applied
+        var i = m;
+        var deflated = false;
+        loop {
+          if (i == l) { break; }
+          i--;
+          let f = s * ql_off[i];
+          let b = c * ql_off[i];
+          r = hypot2(f, g);
+          ql_off[i + 1u] = r;
+          if (r == 0.0) {
+            // Underflow: the block splits at i + 1; rotations i + 1 … m − 1 were applied.
+            ql_diag[i + 1u] -= p;
+            ql_off[m] = 0.0;
+            first = i + 1u;
+            deflated = true;
+            break;
+          }
+          s = f / r;
+          c = g / r;
+          g = ql_diag[i + 1u] - p;
+          r = (ql_diag[i] - g) * s + 2.0 * c * b;
+          p = s * r;
+          ql_diag[i + 1u] = g + p;
+          g = c * r - b;
+          ql_cs[i] = vec2<f32>(c, s);
+        }
+        if (!deflated) {
+          ql_diag[l] -= p;
+          ql_off[l] = g;
+          ql_off[m] = 0.0;
+        }
+        ctl = vec3<u32>(first, m - first, 0u);
+        break;
+      }
+      ql_ctl = ctl;
+    }
+    let step = workgroupUniformLoad(&ql_ctl);
+    if (step.z == 1u) { break; }
+    // Rotations first + count − 1 … first on columns (i, i + 1) of this invocation's rows.
+    if (step.y > 0u) {
+      for (var row = lid; row < d; row += WG) {
+        let r0 = row * d;
+        let hi = step.x + step.y - 1u;
+        var carry = ldu(base, r0 + hi + 1u);
+        for (var t = 0u; t < step.y; t++) {
+          let i = hi - t;
+          let zi = ldu(base, r0 + i);
+          let cs = ql_cs[i];
+          stu(base, r0 + i + 1u, cs.y * zi + cs.x * carry);
+          carry = cs.x * zi - cs.y * carry;
+        }
+        stu(base, r0 + step.x, carry);
+      }
+    }
+    workgroupBarrier();  // before invocation 0 records the next step's rotations
+  }
+  if (lid == 0u) {
+    for (var k = 0u; k < d; k++) { stw(base, k * d + k, ql_diag[k]); }
+    sweeps[mat] = select(i32(total), -2, failed);
+  }
+  sync_wu();
+  epilogue(mat, base, d, lid, mx);
 }
 
 struct VectorsParams {

@@ -94,6 +94,7 @@ export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tun
 export { tuneHem, HEM_CANDIDATES, type HemTuneResult } from './ops/hem-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { eigh, type EighOptions, type EighResult } from './ops/eigh.ts';
+export type { EighMethod } from './kernels/eigh.ts';
 export { spectralFunction, logm, sqrtm, powm, eigenProjector, type SpectralOptions, type SpdFunctionOptions, type EigenProjectorOptions } from './ops/spectral.ts';
 export { o2p, type O2pOptions } from './ops/o2p.ts';
 export {

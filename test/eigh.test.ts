@@ -4,19 +4,24 @@
  * reconstruction within bounds derived for f32, batches and sizes 1 … 256, the backward against
  * float64 finite differences and, on repeated spectra, against the analytic limit; bad input.
  *
- * Bounds. Jacobi applies R = S·(d − 1) rotations to every row and column of W and U (S sweeps,
- * each visiting every pair once). A rotation computed and applied in f32 is an exact rotation of
- * the stored values plus a perturbation of at most 4u relative to the rotated pair (c and s carry
- * ≤ 2u each, the products and the sum ≤ 2u more); accumulated linearly over R rotations:
+ * Bounds, per method. Jacobi applies R = S·(d − 1) rotations to every row and column of W and U
+ * (S sweeps, each visiting every pair once). A rotation computed and applied in f32 is an exact
+ * rotation of the stored values plus a perturbation of at most 4u relative to the rotated pair
+ * (c and s carry ≤ 2u each, the products and the sum ≤ 2u more); accumulated linearly over R
+ * rotations:
  *   |(UᵀU − I)_ij| ≤ 2·4u·R      (ORTHO),
  *   ‖U Λ Uᵀ − sym(A)‖_F ≤ (4u·R·√2 + 2·4u·R)·‖A‖_F ≤ 16u·R·‖A‖_F   (RECON: W's backward error,
  * plus U's departure from orthogonality, plus the 1/max|A| scaling's rounding, absorbed),
- * and, by Weyl's inequality, |λ̂_i − λ_i| ≤ ‖ΔA‖₂ ≤ RECON. An eigenvector with gap g_i to the rest
- * of the spectrum is within ‖û_i − u_i‖ ≤ √2·‖ΔA‖₂/g_i (Davis-Kahan) once the sign matches.
+ * The tridiagonal method (d − 2 Householder reflections, then QL rotations) is backward stable
+ * with ‖ΔA‖ ≤ p(d)·u·‖A‖ for a modest polynomial p (Golub & Van Loan §8.3.6): its bounds are
+ * LAPACK's own test of an eigensolver (xSYT21 with THRESH = 30): ORTHO and RECON ≤ 30·d·u.
+ * For both, by Weyl's inequality, |λ̂_i − λ_i| ≤ ‖ΔA‖₂ ≤ RECON·‖A‖_F. An eigenvector with gap g_i
+ * to the rest of the spectrum is within ‖û_i − u_i‖ ≤ √2·‖ΔA‖₂/g_i (Davis-Kahan) once the sign
+ * matches.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import { eighJacobi, JACOBI_MAX_SWEEPS } from '../src/kernels/eigh.ts';
+import { defaultEighMethod, eighJacobi, eighTridiagonal, JACOBI_MAX_SWEEPS, QL_MAX_STEPS, type EighMethod } from '../src/kernels/eigh.ts';
 import { Rng, U as u } from './helpers.ts';
 import { frobenius, mm, randomSymmetric, refEigh, transposeOf, withSpectrum } from './eigh-reference.ts';
 import goldens from './fixtures/eigh-goldens.json';
@@ -31,12 +36,17 @@ interface Host {
   sweeps: number[];
 }
 
-/** GPU eigh of a batch of d × d matrices (through the launcher, which also reports sweeps). */
-async function gpuEigh(mats: readonly Float64Array[], d: number, maxSweeps = JACOBI_MAX_SWEEPS): Promise<Host> {
+const METHODS: EighMethod[] = ['jacobi', 'tridiagonal'];
+
+/**
+ * GPU eigh of a batch of d × d matrices through a method's launcher (which also reports sweeps or
+ * QL steps); by default the method eigh picks here.
+ */
+async function gpuEigh(mats: readonly Float64Array[], d: number, method: EighMethod = defaultEighMethod(d), maxSteps?: number): Promise<Host> {
   const flat = new Float32Array(mats.length * d * d);
   mats.forEach((m, k) => flat.set(m, k * d * d));
   const a = hg.tensor(flat, [mats.length, d, d]);
-  const r = eighJacobi('test', a, maxSweeps);
+  const r = method === 'jacobi' ? eighJacobi('test', a, maxSteps) : eighTridiagonal('test', a, maxSteps);
   const v = await r.values.read();
   const w = await r.vectors.read();
   const s = new Int32Array((await r.sweeps.read()).buffer.slice(0));
@@ -46,6 +56,19 @@ async function gpuEigh(mats: readonly Float64Array[], d: number, maxSweeps = JAC
     vectors: mats.map((_, k) => Float64Array.from(w.subarray(k * d * d, (k + 1) * d * d))),
     sweeps: Array.from(s),
   };
+}
+
+/** ORTHO and RECON (file comment) for a method's decomposition that took `sweeps` sweeps or QL steps. */
+function bounds(method: EighMethod, d: number, sweeps: number): { ortho: number; recon: number } {
+  if (method === 'tridiagonal') {
+    expect(sweeps, 'QL steps: converged (−2 is not)').toBeGreaterThanOrEqual(0);
+    expect(sweeps, 'QL steps within the bound').toBeLessThanOrEqual(QL_MAX_STEPS * d);
+    return { ortho: 30 * d * u, recon: 30 * d * u };
+  }
+  expect(sweeps, 'sweeps').toBeGreaterThanOrEqual(1);
+  expect(sweeps, 'converged within the bound').toBeLessThanOrEqual(JACOBI_MAX_SWEEPS);
+  const R = sweeps * Math.max(1, d - 1);
+  return { ortho: 8 * u * R, recon: 16 * u * R };
 }
 
 /** The f32 values of a float64 matrix (what the GPU sees). */
@@ -60,32 +83,30 @@ interface Errors {
 }
 
 /** Measured errors of one decomposition against the bounds above; asserts them. */
-function checkDecomposition(label: string, a: Float64Array, d: number, values: Float64Array, vectors: Float64Array, sweeps: number): Errors {
-  expect(sweeps, `${label}: sweeps`).toBeGreaterThanOrEqual(1);
-  expect(sweeps, `${label}: converged within the bound`).toBeLessThanOrEqual(JACOBI_MAX_SWEEPS);
+function checkDecomposition(label: string, a: Float64Array, d: number, values: Float64Array, vectors: Float64Array, sweeps: number, method: EighMethod): Errors {
+  const bound = bounds(method, d, sweeps);
   for (let i = 1; i < d; i++) expect(values[i]!, `${label}: ascending`).toBeGreaterThanOrEqual(values[i - 1]!);
-  const R = sweeps * Math.max(1, d - 1);
   const utu = mm(transposeOf(vectors, d), vectors, d);
   let ortho = 0;
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) ortho = Math.max(ortho, Math.abs(utu[i * d + j]! - (i === j ? 1 : 0)));
-  expect(ortho, `${label}: max |UᵀU − I|`).toBeLessThanOrEqual(8 * u * R);
+  expect(ortho, `${label}: max |UᵀU − I|`).toBeLessThanOrEqual(bound.ortho);
   const ul = Float64Array.from(vectors, (x, e) => x * values[e % d]!);
   const rec = mm(ul, vectors, d, true);
   const sym = Float64Array.from(a, (_, e) => 0.5 * (a[e]! + a[(e % d) * d + Math.floor(e / d)]!));
   const fro = frobenius(sym);
   const recon = frobenius(Float64Array.from(rec, (x, e) => x - sym[e]!)) / Math.max(fro, 1e-30);
-  expect(recon, `${label}: ‖UΛUᵀ − A‖_F / ‖A‖_F`).toBeLessThanOrEqual(16 * u * R);
+  expect(recon, `${label}: ‖UΛUᵀ − A‖_F / ‖A‖_F`).toBeLessThanOrEqual(bound.recon);
   const ref = refEigh(a, d);
   let verr = 0;
   for (let i = 0; i < d; i++) verr = Math.max(verr, Math.abs(values[i]! - ref.values[i]!));
-  expect(verr, `${label}: eigenvalues vs float64`).toBeLessThanOrEqual(16 * u * R * fro);
+  expect(verr, `${label}: eigenvalues vs float64`).toBeLessThanOrEqual(bound.recon * fro);
   // Eigenvectors with a gap to the rest: against the reference, sign included where the
   // convention is unambiguous (the largest entry leads the next by more than the error).
-  const dA = 16 * u * R * fro;
+  const dA = bound.recon * fro;
   for (let i = 0; i < d; i++) {
     const gap = Math.min(i > 0 ? ref.values[i]! - ref.values[i - 1]! : Infinity, i < d - 1 ? ref.values[i + 1]! - ref.values[i]! : Infinity);
     const bound = Math.SQRT2 * dA / gap;
-    if (bound > 0.1) continue;
+    if (!(bound <= 0.1)) continue; // no gap (or a zero matrix: 0/0): no bound on the vector
     const col = (m: Float64Array) => Float64Array.from({ length: d }, (_, k) => m[k * d + i]!);
     const mine = col(vectors);
     const theirs = col(ref.vectors);
@@ -100,23 +121,42 @@ function checkDecomposition(label: string, a: Float64Array, d: number, values: F
 
 const measured: string[] = [];
 
-describe('eigh forward', () => {
+describe.each(METHODS)('eigh forward (%s)', (method) => {
   test.each([1, 2, 3, 4, 5, 7, 16, 33, 64])('random symmetric, d = %i, batch of 3: bounds and the float64 reference', async (d) => {
     const rng = new Rng(100 + d);
     const mats = [0, 1, 2].map(() => f32(randomSymmetric(rng, d)));
-    const r = await gpuEigh(mats, d);
+    const r = await gpuEigh(mats, d, method);
     mats.forEach((a, k) => {
-      const e = checkDecomposition(`d=${d} #${k}`, a, d, r.values[k]!, r.vectors[k]!, r.sweeps[k]!);
-      if (k === 0) measured.push(`d=${d}: sweeps ${r.sweeps[k]} ortho ${e.ortho.toExponential(2)} recon ${e.recon.toExponential(2)} values ${e.values.toExponential(2)}`);
+      const e = checkDecomposition(`d=${d} #${k}`, a, d, r.values[k]!, r.vectors[k]!, r.sweeps[k]!, method);
+      if (k === 0) measured.push(`${method} d=${d}: steps ${r.sweeps[k]} ortho ${e.ortho.toExponential(2)} recon ${e.recon.toExponential(2)} values ${e.values.toExponential(2)}`);
     });
+  });
+
+  // Structures that exercise the methods' edge paths: reflections skipped (diagonal and
+  // tridiagonal input, zero columns), repeated eigenvalues, a rank-one matrix, extreme scales
+  // (the 1/max|A| scaling), and Wilkinson's W21⁺, whose eigenvalues come in pairs 1e-14 apart.
+  const special: [string, number, (i: number, j: number) => number][] = [
+    ['zero', 6, () => 0],
+    ['identity', 40, (i, j) => (i === j ? 1 : 0)],
+    ['diagonal, unsorted with repeats', 9, (i, j) => (i === j ? [3, -1, 3, 0, 2, -1, 5, 3, 0][i]! : 0)],
+    ['rank one (all ones)', 17, () => 1],
+    ['scaled by 1e30', 12, (i, j) => 1e30 * Math.cos(i + 2 * j) * Math.cos(j + 2 * i)],
+    ['scaled by 1e-30', 12, (i, j) => 1e-30 * Math.cos(i + 2 * j) * Math.cos(j + 2 * i)],
+    ["Wilkinson's W21+", 21, (i, j) => (i === j ? Math.abs(10 - i) : Math.abs(i - j) === 1 ? 1 : 0)],
+    ['tridiagonal with a zero off-diagonal', 10, (i, j) => (i === j ? i % 3 : Math.abs(i - j) === 1 && Math.min(i, j) !== 4 ? 0.5 : 0)],
+  ];
+  test.each(special)('%s (d = %i): bounds and the float64 reference', async (name, d, entry) => {
+    const a = f32(Float64Array.from({ length: d * d }, (_, e) => entry(Math.floor(e / d), e % d)));
+    const r = await gpuEigh([a], d, method);
+    checkDecomposition(`${name}`, a, d, r.values[0]!, r.vectors[0]!, r.sweeps[0]!, method);
   });
 
   test.each([128, 256])('random symmetric, d = %i: bounds and the float64 reference', async (d) => {
     const rng = new Rng(200 + d);
     const a = f32(randomSymmetric(rng, d));
-    const r = await gpuEigh([a], d);
-    const e = checkDecomposition(`d=${d}`, a, d, r.values[0]!, r.vectors[0]!, r.sweeps[0]!);
-    measured.push(`d=${d}: sweeps ${r.sweeps[0]} ortho ${e.ortho.toExponential(2)} recon ${e.recon.toExponential(2)} values ${e.values.toExponential(2)}`);
+    const r = await gpuEigh([a], d, method);
+    const e = checkDecomposition(`d=${d}`, a, d, r.values[0]!, r.vectors[0]!, r.sweeps[0]!, method);
+    measured.push(`${method} d=${d}: steps ${r.sweeps[0]} ortho ${e.ortho.toExponential(2)} recon ${e.recon.toExponential(2)} values ${e.values.toExponential(2)}`);
   });
 });
 
@@ -132,9 +172,9 @@ function spacedSpectrum(rng: Rng, d: number, gap: number): number[] {
 }
 
 /** L = Σ rv ⊙ λ + Σ rU ⊙ U on the GPU: the gradient with respect to A (unsymmetrised upload). */
-async function gpuGrad(a: Float64Array, d: number, rv: Float64Array, ru: Float64Array): Promise<Float64Array> {
+async function gpuGrad(a: Float64Array, d: number, rv: Float64Array, ru: Float64Array, method: EighMethod): Promise<Float64Array> {
   const t = hg.tensor(Float32Array.from(a), [d, d], { requiresGrad: true });
-  const { values, vectors } = hg.eigh(t);
+  const { values, vectors } = hg.eigh(t, { method });
   const l = hg.add(hg.sum(hg.mul(values, hg.tensor(Float32Array.from(rv), [d]))), hg.sum(hg.mul(vectors, hg.tensor(Float32Array.from(ru), [d, d]))));
   l.backward();
   const g = Float64Array.from(await t.grad!.read());
@@ -161,7 +201,7 @@ function fdGrad(a: Float64Array, d: number, rv: Float64Array, ru: Float64Array):
   });
 }
 
-describe('eigh backward', () => {
+describe.each(METHODS)('eigh backward (%s)', (method) => {
   // Gradient error, a rounding model: the forward's backward error is ‖ΔA‖ ≈ c·d·u·‖A‖₂ (the
   // reconstruction figures above: c ≤ 5), which moves the eigenvectors by ‖ΔA‖/g and the
   // backward's K̃ ∘ (UᵀdU) term by the same relative amount (g the smallest gap); so
@@ -173,7 +213,7 @@ describe('eigh backward', () => {
     const a = f32(withSpectrum(rng, spacedSpectrum(rng, d, gapMin)));
     const rv = Float64Array.from({ length: d }, () => rng.uniform(-1, 1));
     const ru = Float64Array.from({ length: d * d }, () => rng.uniform(-1, 1));
-    const g = await gpuGrad(a, d, rv, ru);
+    const g = await gpuGrad(a, d, rv, ru, method);
     const ref = fdGrad(a, d, rv, ru);
     const spec = refEigh(a, d).values;
     const kappa = Math.max(Math.abs(spec[0]!), Math.abs(spec[d - 1]!)) / gapMin;
@@ -182,7 +222,7 @@ describe('eigh backward', () => {
     let err = 0;
     for (let e = 0; e < d * d; e++) err = Math.max(err, Math.abs(g[e]! - ref[e]!));
     expect(err, `max |ĝ − g| (tolerance ${tol.toExponential(2)}, max|g| ${gmax.toExponential(2)})`).toBeLessThanOrEqual(tol);
-    measured.push(`grad d=${d}: err ${err.toExponential(2)} tol ${tol.toExponential(2)}`);
+    measured.push(`${method} grad d=${d}: err ${err.toExponential(2)} tol ${tol.toExponential(2)}`);
   });
 });
 
@@ -283,12 +323,12 @@ describe('eigh backward on repeated eigenvalues (basis-invariant losses: the ana
 });
 
 describe('eigh input', () => {
-  test('non-symmetric input is symmetrised: eigh(A) = eigh((A + Aᵀ)/2) exactly', async () => {
+  test.each(METHODS)('non-symmetric input is symmetrised: eigh(A) = eigh((A + Aᵀ)/2) exactly (%s)', async (method) => {
     const d = 6;
     const rng = new Rng(500);
     const a = Float64Array.from({ length: d * d }, () => Math.fround(rng.uniform(-1, 1)));
     const s = Float64Array.from(a, (_, e) => Math.fround(0.5 * (a[e]! + a[(e % d) * d + Math.floor(e / d)]!)));
-    const [ra, rs] = [await gpuEigh([a], d), await gpuEigh([s], d)];
+    const [ra, rs] = [await gpuEigh([a], d, method), await gpuEigh([s], d, method)];
     expect(ra.values[0]).toEqual(rs.values[0]);
     expect(ra.vectors[0]).toEqual(rs.vectors[0]);
   });
@@ -311,14 +351,14 @@ describe('eigh input', () => {
     }
   });
 
-  test('NaN or ±Inf in a matrix: NaN values and vectors for that matrix only, sweeps −1 (no iteration)', async () => {
+  test.each(METHODS)('NaN or ±Inf in a matrix: NaN values and vectors for that matrix only, sweeps −1 (no iteration; %s)', async (method) => {
     const d = 3;
     const good = f32(randomSymmetric(new Rng(502), d));
     const nan = Float64Array.from(good);
     nan[4] = NaN;
     const inf = Float64Array.from(good);
     inf[1] = Infinity;
-    const r = await gpuEigh([nan, good, inf], d);
+    const r = await gpuEigh([nan, good, inf], d, method);
     expect(r.sweeps[0]).toBe(-1);
     expect(r.sweeps[2]).toBe(-1);
     expect(r.sweeps[1]).toBeGreaterThan(0);
@@ -330,8 +370,33 @@ describe('eigh input', () => {
   });
 
   test('the sweep bound ends the iteration: maxSweeps = 1 reports 2 (not converged)', async () => {
-    const r = await gpuEigh([f32(randomSymmetric(new Rng(503), 8))], 8, 1);
+    const r = await gpuEigh([f32(randomSymmetric(new Rng(503), 8))], 8, 'jacobi', 1);
     expect(r.sweeps[0]).toBe(2);
+  });
+
+  test('the QL step bound ends the iteration: maxSteps = 1 reports −2 (not converged); 30 converges', async () => {
+    const a = f32(randomSymmetric(new Rng(503), 8));
+    expect((await gpuEigh([a], 8, 'tridiagonal', 1)).sweeps[0]).toBe(-2);
+    const r = await gpuEigh([a], 8, 'tridiagonal');
+    expect(r.sweeps[0]).toBeGreaterThan(0);
+    checkDecomposition('d=8', a, 8, r.values[0]!, r.vectors[0]!, r.sweeps[0]!, 'tridiagonal');
+  });
+
+  test('eigh picks the tridiagonal method on a CPU driver up to d = 256, Jacobi above (and on GPUs)', () => {
+    const software = hg.adapterInfo().software;
+    expect(defaultEighMethod(256)).toBe(software ? 'tridiagonal' : 'jacobi');
+    expect(defaultEighMethod(257)).toBe('jacobi');
+  });
+
+  test('an explicit method gives that kernel: eigh(A, { method }) equals its launcher bit for bit', async () => {
+    const d = 9;
+    const a = f32(randomSymmetric(new Rng(504), d));
+    for (const method of METHODS) {
+      const { values, vectors } = hg.eigh(hg.tensor(Float32Array.from(a), [d, d]), { method });
+      const alone = await gpuEigh([a], d, method);
+      expect(Float64Array.from(await values.read()), method).toEqual(alone.values[0]);
+      expect(Float64Array.from(await vectors.read()), method).toEqual(alone.vectors[0]);
+    }
   });
 
   const bad: [string, () => unknown, RegExp][] = [
@@ -340,6 +405,8 @@ describe('eigh input', () => {
     ['d above 1024', () => hg.eigh(hg.zeros([1025, 1025])), /eigh: d = 1025 is above the supported 1024/],
     ['gapTolerance', () => hg.eigh(hg.zeros([2, 2]), { gapTolerance: -1 }), /eigh: gapTolerance must be a number in \[0, 1\), got -1/],
     ['unknown option', () => hg.eigh(hg.zeros([2, 2]), { gap: 1 } as never), /eigh.*gap/],
+    ['an unknown method', () => hg.eigh(hg.zeros([2, 2]), { method: 'qr' } as never), /eigh: method must be 'auto', 'jacobi' or 'tridiagonal', got qr\./],
+    ['tridiagonal above d = 256', () => hg.eigh(hg.zeros([257, 257]), { method: 'tridiagonal' }), /eigh: method 'tridiagonal' takes d ≤ 256, got d = 257; use 'jacobi' or 'auto'/],
     ['not a tensor', () => hg.eigh([[1]] as never), /eigh/],
   ];
   test.each(bad)('refuses %s before any GPU work', (_, fn, pattern) => {
@@ -361,19 +428,25 @@ afterAll(() => console.log(measured.join('\n')));
 
 describe('eigh against LAPACK goldens (test/fixtures/gen-eigh-goldens.py)', () => {
   // numpy.linalg.eigh (LAPACK syevd, float64): what torch.linalg.eigh calls on CPU. Values within
-  // the forward bound (S ≤ 10 sweeps); vectors up to sign (LAPACK fixes none), within Davis-Kahan.
-  test.each(goldens.eigh.map((c) => [c.d, c] as const))('d = %i', async (d, c) => {
+  // the forward bound (Jacobi: S ≤ 10 sweeps); vectors up to sign (LAPACK fixes none), within Davis-Kahan.
+  test.each(METHODS.flatMap((m) => goldens.eigh.map((c) => [m, c.d, c] as const)))('%s, d = %i', async (method, d, c) => {
     const a = Float64Array.from(c.a);
-    const r = await gpuEigh([a], d);
+    const r = await gpuEigh([a], d, method);
     const fro = frobenius(a);
-    const dA = 16 * u * 10 * Math.max(1, d - 1) * fro;
+    const dA = (method === 'jacobi' ? 16 * u * 10 * Math.max(1, d - 1) : 30 * d * u) * fro;
     for (let i = 0; i < d; i++) expect(Math.abs(r.values[0]![i]! - c.values[i]!)).toBeLessThanOrEqual(dA);
     for (let i = 0; i < d; i++) {
       const gap = Math.min(i > 0 ? c.values[i]! - c.values[i - 1]! : Infinity, i < d - 1 ? c.values[i + 1]! - c.values[i]! : Infinity);
       let dotp = 0;
-      for (let k = 0; k < d; k++) dotp += r.vectors[0]![k * d + i]! * c.vectors[k * d + i]!;
-      // ‖û − sign·u‖² = 2 − 2|û·u| ≤ (√2‖ΔA‖/g)².
-      expect(2 - 2 * Math.abs(dotp), `vector ${i}`).toBeLessThanOrEqual((Math.SQRT2 * dA / gap) ** 2 + 4 * u);
+      let norm2 = 0;
+      for (let k = 0; k < d; k++) {
+        dotp += r.vectors[0]![k * d + i]! * c.vectors[k * d + i]!;
+        norm2 += r.vectors[0]![k * d + i]! ** 2;
+      }
+      // ‖û − sign·u‖² = ‖û‖² + 1 − 2|û·u| ≤ (|‖û‖ − 1| + √2‖ΔA‖/g)²: Davis-Kahan for û/‖û‖, plus
+      // the computed vector's own distance from unit norm.
+      const dist = Math.abs(Math.sqrt(norm2) - 1) + (Math.SQRT2 * dA) / gap;
+      expect(norm2 + 1 - 2 * Math.abs(dotp), `vector ${i}`).toBeLessThanOrEqual(dist ** 2 + 4 * u);
     }
   });
 });

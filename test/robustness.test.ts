@@ -3,7 +3,7 @@
  * keeps its own accesses in bounds. Then results must be identical either way: this runs the same
  * ops — matmul (scalar and vec4 paths, all flag combinations, batched and shared operands),
  * softmax (both variants), reductions (both variants), broadcasting binary ops, unary ops,
- * layout copies, cross-entropy, random fills, the HEM layer's fused kernels, and every backward
+ * layout copies, cross-entropy, random fills, eigh (both kernels), the HEM layer's fused kernels, and every backward
  * pass — on ragged shapes on an
  * engine with robustness forced on and one with it forced off (and on the default engine), and
  * asserts the results are bit-identical.
@@ -167,6 +167,19 @@ function workload(): Output[] {
     put('rand', hg.rand([1001], { seed: 3 }));
     put('randn', hg.randn([1001], { seed: 4 }));
     put('full', hg.full([3, 333], 0.1));
+  }
+
+  // eigh by both kernels (global scratch for Jacobi at d > 32, the tridiagonal one always), with
+  // the backward through values and vectors.
+  for (const method of ['jacobi', 'tridiagonal'] as const) {
+    for (const d of [7, 37]) {
+      const a = param([3, d, d]);
+      const { values, vectors } = hg.eigh(a, { method });
+      hg.add(hg.sum(hg.mul(values, values)), hg.sum(hg.mul(vectors, vectors))).backward();
+      put(`eigh ${method} d=${d} values`, values);
+      put(`eigh ${method} d=${d} vectors`, vectors);
+      put(`eigh ${method} d=${d} grad`, a.grad);
+    }
   }
 
   hemWorkload(put, param, rng);

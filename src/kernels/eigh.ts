@@ -4,12 +4,14 @@
  * (no autograd): src/ops/eigh.ts and src/ops/spectral.ts record the gradients.
  */
 import eighWgsl from '../../kernels/eigh.wgsl';
+import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from './registry.ts';
 
 const K = {
-  jacobi: /* @__PURE__ */ defineKernel('eigh_jacobi', eighWgsl, 'jacobi', { variants: () => overrideSets({ WG }, { LOCAL: [false, true] }) }),
+  jacobi: /* @__PURE__ */ defineKernel('eigh_jacobi', eighWgsl, 'jacobi', { variants: () => overrideSets({ WG: decompositionWorkgroup() }, { LOCAL: [false, true] }) }),
+  tridiagonalQl: /* @__PURE__ */ defineKernel('eigh_tridiagonal_ql', eighWgsl, 'tridiagonal_ql', { variants: () => overrideSets({ WG: decompositionWorkgroup(), LOCAL: false }) }),
   vectorsCore: /* @__PURE__ */ defineKernel('eigh_vectors_core', eighWgsl, 'vectors_core', { variants: () => overrideSets({ WG }) }),
   spectralCore: /* @__PURE__ */ defineKernel('eigh_spectral_core', eighWgsl, 'spectral_core', { variants: () => overrideSets({ WG }) }),
 };
@@ -34,22 +36,50 @@ export const JACOBI_MAX_SWEEPS = 40;
 export interface EighParts {
   values: Tensor;
   vectors: Tensor;
-  /** Sweeps used per matrix (i32 [n]): −1 for non-finite input, JACOBI_MAX_SWEEPS + 1 if not converged. */
+  /**
+   * Per matrix (i32 [n]): Jacobi's sweeps (JACOBI_MAX_SWEEPS + 1 if not converged) or the
+   * tridiagonal method's QL steps (−2 if an eigenvalue did not converge); −1 for non-finite input.
+   */
   sweeps: Tensor;
 }
 
-/** Eigenvalues (ascending) and eigenvectors (columns) of sym(A) for A [..., d, d]. */
-export function eighJacobi(op: string, a: Tensor, maxSweeps = JACOBI_MAX_SWEEPS): EighParts {
+/** The two kernels of the decomposition (kernels/eigh.wgsl). */
+export type EighMethod = 'jacobi' | 'tridiagonal';
+
+/** The tridiagonal kernel's workgroup arrays bound d (the WGSL's QL_MAX_D). */
+export const TRIDIAGONAL_MAX_D = 256;
+/** QL steps allowed per eigenvalue (EISPACK's tql2 allows 30; two or three are typical). */
+export const QL_MAX_STEPS = 30;
+
+/** Invocations per matrix: 4 on a CPU driver (one SIMD group: barriers cost nothing), 64 elsewhere. */
+function decompositionWorkgroup(): number {
+  return adapterInfo().software ? 4 : WG;
+}
+
+/**
+ * The method `eigh` uses for d × d matrices on this engine: on a CPU driver the tridiagonal QL
+ * kernel up to its bound (measured faster at every d from 16 on SwiftShader, docs/measurements.md),
+ * elsewhere Jacobi, which nobody here has timed against it on a GPU.
+ */
+export function defaultEighMethod(d: number): EighMethod {
+  return adapterInfo().software && d <= TRIDIAGONAL_MAX_D ? 'tridiagonal' : 'jacobi';
+}
+
+/** Eigenvalues (ascending) and eigenvectors (columns) of sym(A) for A [..., d, d], by `method`. */
+export function eighParts(op: string, a: Tensor, method: EighMethod = defaultEighMethod(a.shape[a.rank - 1]!)): EighParts {
+  return method === 'jacobi' ? eighJacobi(op, a) : eighTridiagonal(op, a);
+}
+
+function launch(op: string, kernel: typeof K.jacobi, a: Tensor, local: boolean, maxSteps: number): EighParts {
   const d = a.shape[a.rank - 1]!;
   const n = a.size / (d * d);
   const values = Tensor.empty(a.shape.slice(0, -1), op);
   const vectors = Tensor.empty(a.shape, op);
   const sweeps = Tensor.empty([n], op, 'i32');
-  const local = d <= LOCAL_D;
   // The LOCAL variant keeps W and U in workgroup memory; the scratch bindings then go unused.
   const work = Tensor.empty(local ? [1] : [n, d, d], op);
   const uwork = Tensor.empty(local ? [1] : [n, d, d], op);
-  K.jacobi.dispatch({
+  kernel.dispatch({
     bindings: {
       a: a.bind(op),
       work: work.bind(op, 'read_write'),
@@ -57,14 +87,28 @@ export function eighJacobi(op: string, a: Tensor, maxSweeps = JACOBI_MAX_SWEEPS)
       values: values.bind(op, 'read_write'),
       vectors: vectors.bind(op, 'read_write'),
       sweeps: sweeps.bind(op, 'read_write'),
-      jp: uniform({ n, d, max_sweeps: maxSweeps, tol: JACOBI_TOL }),
+      jp: uniform({ n, d, max_sweeps: maxSteps, tol: JACOBI_TOL }),
     },
-    overrides: { WG, LOCAL: local },
+    overrides: { WG: decompositionWorkgroup(), LOCAL: local },
     workgroups: grid(n),
   });
   work.dispose();
   uwork.dispose();
   return { values, vectors, sweeps };
+}
+
+/** Parallel cyclic Jacobi (at most maxSweeps sweeps). */
+export function eighJacobi(op: string, a: Tensor, maxSweeps = JACOBI_MAX_SWEEPS): EighParts {
+  return launch(op, K.jacobi, a, a.shape[a.rank - 1]! <= LOCAL_D, maxSweeps);
+}
+
+/** Householder tridiagonalisation and implicit QL (at most maxSteps QL steps per eigenvalue; d ≤ TRIDIAGONAL_MAX_D). */
+export function eighTridiagonal(op: string, a: Tensor, maxSteps = QL_MAX_STEPS): EighParts {
+  const d = a.shape[a.rank - 1]!;
+  if (d > TRIDIAGONAL_MAX_D) {
+    throw new Error(`${op}: the tridiagonal method takes d ≤ ${TRIDIAGONAL_MAX_D}, got d = ${d}; use method 'jacobi' (any d ≤ ${EIGH_MAX_D}).`);
+  }
+  return launch(op, K.tridiagonalQl, a, false, maxSteps);
 }
 
 /** sym(K̃ ∘ M), K̃_ij = 1/(λ_j − λ_i), 0 where |λ_i − λ_j| ≤ gap·max|λ| (λ [..., d] sorted, M [..., d, d]). */

@@ -19,7 +19,7 @@
  * (O2P's εI) to set the floor yourself. spectralFunction applies f as given, with no floor.
  */
 import { noGrad, record } from '../autograd/tape.ts';
-import { eighJacobi, spectralCore } from '../kernels/eigh.ts';
+import { eighParts, spectralCore } from '../kernels/eigh.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { show } from './check.ts';
 import { checkOptions } from '../tensor/options.ts';
@@ -82,7 +82,7 @@ function floorOf(values: Tensor, eps: number | null): Tensor {
 }
 
 function spectral(op: string, a: Tensor, f: Fn, df: Fn, eps: number | null, gap: number): Tensor {
-  const { values, vectors, sweeps } = eighJacobi(op, a);
+  const { values, vectors, sweeps } = eighParts(op, a);
   sweeps.dispose();
   const { fl, dfl, y, floor } = noGrad(() => {
     const floor = floorOf(values, eps);
