@@ -21,7 +21,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { add, eigh, matmul, mul, sum, sync, tensor, tidy, type Tensor } from '../src/index.node.ts';
+import { add, eigh, matmul, mul, sum, sync, tensor, tidy, type EighMethod, type Tensor } from '../src/index.node.ts';
+import { defaultEighMethod } from '../src/kernels/eigh.ts';
 import { adapterLine, peerCase, peerNames, recordResults, startBench, table, timeCases, type Case, type CaseResult } from './common.ts';
 import { eighErrors, eighInputs, gradientErrors, referenceGradient, references, type EighErrors, type EighInputs } from './eigh-check.ts';
 import { loadPeers } from './peers/engines.ts';
@@ -149,6 +150,9 @@ const torch = runTorch();
 
 // ------------------------------------------------------------------------------- hemgpu and jax-js
 
+/** The eigh kernel the default does not use at d on this adapter. */
+const OTHER = (d: number): EighMethod => (defaultEighMethod(d) === 'jacobi' ? 'tridiagonal' : 'jacobi');
+
 function hemgpuCases(d: number): Case[] {
   const inp = inputs.get(d)!;
   const a = tensor(inp.a, [BATCH, d, d]).keep();
@@ -179,6 +183,23 @@ function hemgpuCases(d: number): Case[] {
       async run() {
         tidy(() => {
           eigh(a);
+        });
+        await sync();
+      },
+    },
+    {
+      // The other kernel, for the ratio between them in one run (eigh's default on this adapter: ${'$'}{defaultEighMethod(d)}).
+      name: `hemgpu-${OTHER(d)} forward d=${d}`,
+      meta: { d, engine: `hemgpu-${OTHER(d)}`, pass: 'forward' },
+      async verify() {
+        const r = eigh(a, { method: OTHER(d) });
+        const [values, vectors] = [await r.values.read(), await r.vectors.read()];
+        for (const x of [r.values, r.vectors] as Tensor[]) x.dispose();
+        checkEigh(`hemgpu-${OTHER(d)} forward d=${d}`, d, values, vectors);
+      },
+      async run() {
+        tidy(() => {
+          eigh(a, { method: OTHER(d) });
         });
         await sync();
       },
