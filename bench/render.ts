@@ -48,9 +48,11 @@ for (const doc of docs.values()) {
     out.push('');
   }
   type PathRow = { n: number; register: number; shared: number; sharedOverRegister: number };
-  const mm = doc.subjects.matmul?.results as { config: MatmulConfig; wide?: MatmulConfig | null; paths?: { register: MatmulConfig; shared: MatmulConfig; rows: PathRow[] }; cases: CaseResult[] } | undefined;
+  const mm = doc.subjects.matmul?.results as { config: MatmulConfig; wide?: MatmulConfig | null; narrow?: MatmulConfig | null; paths?: { register: MatmulConfig; shared: MatmulConfig; rows: PathRow[] }; cases: CaseResult[] } | undefined;
   if (mm) {
-    const wide = mm.wide ? `; products with N ≥ 256: ${describeMatmulConfig(mm.wide)} (the CPU-driver default)` : '';
+    const wide =
+      (mm.wide ? `; products with N ≥ 256: ${describeMatmulConfig(mm.wide)} (the CPU-driver default)` : '') +
+      (mm.narrow ? `; with N ≤ 64: ${describeMatmulConfig(mm.narrow)} (likewise)` : '');
     out.push(`**matmul** (${describeMatmulConfig(mm.config)}${wide}; "hemgpu ×": hemgpu's GFLOPS over the case's).${peerList(mm)}`);
     out.push('');
     const ours = (n: unknown): number | undefined => mm.cases.find((r) => engineOf(r) === 'hemgpu' && r.meta?.M === n && r.meta?.N === n && r.meta?.K === n)?.gflops;

@@ -5,12 +5,16 @@
 //   im2col     — cols[m, k] for m = (b, oy, ox) and k = (ky, kx, ci):
 //                x[b, oy·sh − ph + ky·dh, ox·sw − pw + kx·dw, ci], or 0 in the zero padding. One
 //                invocation writes 4 consecutive columns (one vec4).
-//   im2col_c4  — the same when Cin is a multiple of 4: the 4 columns are one vec4 of x.
+//   im2col_c4  — the same when Cin is a multiple of 4 (then kp = kh·kw·Cin): one invocation per
+//                (row, tap) copies the tap's Cin/4 vec4s of x, so the index arithmetic (divisions
+//                by the geometry) is done once per tap, not once per vec4.
 //   col2im     — the adjoint of im2col as a gather: each input element (b, iy, ix, ci) sums the
 //                dcols entries that read it, Σ_{ky, kx} dcols[(b, oy, ox), (ky, kx, ci)] over the taps
 //                with oy·sh − ph + ky·dh = iy and ox·sw − pw + kx·dw = ix for an output pixel in
 //                range. One invocation per input element, no atomics.
-//   col2im_c4  — the same for 4 channels at once when Cin is a multiple of 4.
+//   col2im_c4  — the same when Cin is a multiple of 4 and kh·kw ≤ MAX_TAPS: one invocation per
+//                input pixel finds the taps that read it once, then sums each of its Cin/4 vec4s
+//                over them.
 //   epilogue   — y[m, co] = prod[m, co] + bias[co] for m < M, co < Cout: drops the padded rows and
 //                columns of the product and adds the bias (HAS_BIAS) in one pass.
 // Every read is bounds-checked by the invocation that makes it (robustness is off on SwiftShader).
@@ -145,23 +149,29 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 @compute @workgroup_size(WG)
 fn im2col_c4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let i = linear_id(wid, nwg, lid);
+  let i = linear_id(wid, nwg, lid);  // (row, tap) of cols; n = mp · kh · kw
   if (i >= p.n) { return; }
-  let kp4 = p.kp / 4u;
-  let row = i / kp4;
-  let col = (i - row * kp4) * 4u;
-  var v = vec4<f32>(0.0);
-  let t = col / p.c;
-  if (row < p.m && t < p.kh * p.kw) {
+  let taps = p.kh * p.kw;
+  let row = i / taps;
+  let t = i - row * taps;
+  let c4 = p.c / 4u;
+  let dst = (row * p.kp + t * p.c) / 4u;
+  var src = 0u;
+  var inside = false;
+  if (row < p.m) {
     let o = origin(row);
-    let iy = o.iy0 + i32((t / p.kw) * p.dh);
-    let ix = o.ix0 + i32((t % p.kw) * p.dw);
-    if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-      let src = (((o.b * p.h + u32(iy)) * p.w + u32(ix)) * p.c + (col - t * p.c)) / 4u;
-      v = x4[min(src, arrayLength(&x4) - 1u)];
-    }
+    let ky = t / p.kw;
+    let iy = o.iy0 + i32(ky * p.dh);
+    let ix = o.ix0 + i32((t - ky * p.kw) * p.dw);
+    inside = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
+    if (inside) { src = ((o.b * p.h + u32(iy)) * p.w + u32(ix)) * c4; }
   }
-  cols[i] = v;
+  let last = arrayLength(&x4) - 1u;
+  for (var j = 0u; j < c4; j++) {
+    var v = vec4<f32>(0.0);
+    if (inside) { v = x4[min(src + j, last)]; }
+    cols[dst + j] = v;
+  }
 }
 
 // The output pixel that reads input position i through tap k along one axis, or none:
@@ -200,31 +210,39 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   dx[i] = acc;
 }
 
+// col2im_c4 handles kernels of up to MAX_TAPS taps (the launcher takes col2im beyond).
+const MAX_TAPS: u32 = 16u;
+
 @compute @workgroup_size(WG)
 fn col2im_c4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let i = linear_id(wid, nwg, lid); // one vec4 of dx: channels 4·(i % (Cin/4)) .. +3
+  let i = linear_id(wid, nwg, lid);  // one input pixel (b, iy, ix); n = B · H · W
   if (i >= q.n) { return; }
-  let c4 = q.c / 4u;
-  let ci = (i % c4) * 4u;
-  let r1 = i / c4;
-  let ix = r1 % q.w;
-  let r2 = r1 / q.w;
+  let ix = i % q.w;
+  let r2 = i / q.w;
   let iy = r2 % q.h;
   let b = r2 / q.h;
-  let last = arrayLength(&dcols4) - 1u;
-  var acc = vec4<f32>(0.0);
+  // The vec4 offsets in dcols of the taps that read this pixel: row m, columns (ky, kx, 0..Cin).
+  var base: array<u32, MAX_TAPS>;
+  var count = 0u;
   for (var ky = 0u; ky < q.kh; ky++) {
     let oy = source_out(iy, ky, q.sh, q.ph, q.dh, q.ho);
     if (oy < 0) { continue; }
     for (var kx = 0u; kx < q.kw; kx++) {
       let ox = source_out(ix, kx, q.sw, q.pw, q.dw, q.wo);
-      if (ox < 0) { continue; }
+      if (ox < 0 || count == MAX_TAPS) { continue; }
       let m = (b * q.ho + u32(oy)) * q.wo + u32(ox);
-      acc += dcols4[min((m * q.kp + (ky * q.kw + kx) * q.c + ci) / 4u, last)];
+      base[count] = (m * q.kp + (ky * q.kw + kx) * q.c) / 4u;
+      count++;
     }
   }
-  dx4[i] = acc;
+  let c4 = q.c / 4u;
+  let last = arrayLength(&dcols4) - 1u;
+  for (var j = 0u; j < c4; j++) {
+    var acc = vec4<f32>(0.0);
+    for (var t = 0u; t < count; t++) { acc += dcols4[min(base[t] + j, last)]; }
+    dx4[i * c4 + j] = acc;
+  }
 }
 
 @compute @workgroup_size(WG)

@@ -147,6 +147,11 @@ const CASES: Case[] = [
   { x: [1, 33, 17, 3], k: [3, 3], cout: 4, stride: 2, bias: false }, // odd H, W; padded rows
   { x: [1, 33, 33, 8], k: [3, 3], cout: 8, padding: 1, bias: true }, // M = 1089: split-K dW, vec4
   { x: [3, 8, 8, 5], k: [5, 5], cout: 1, stride: 2, padding: 2, bias: true },
+  // Cin a multiple of 4: im2col_c4 (one invocation per row and tap) and col2im_c4 (one per pixel,
+  // up to 16 taps), with strides, padding, 16 taps exactly, and 25 taps (col2im's scalar path).
+  { x: [2, 9, 7, 4], k: [3, 3], cout: 6, stride: 2, padding: 1, bias: true },
+  { x: [2, 7, 6, 4], k: [4, 4], cout: 3, padding: 1, bias: false },
+  { x: [1, 8, 9, 8], k: [5, 5], cout: 4, stride: [2, 1], padding: 2, bias: true },
 ];
 
 async function checkCase(c: Case, rng: Rng): Promise<void> {

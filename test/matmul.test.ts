@@ -14,7 +14,7 @@ import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { engine } from '../src/device/engine.ts';
 import { matmulProduct, splitsFor } from '../src/kernels/matmul.ts';
-import { matmulConfig, SMALL_MATMUL_CONFIG, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
+import { matmulConfig, NARROW_MATMUL_CONFIG, SMALL_MATMUL_CONFIG, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
 import {
   Rng,
   abs,
@@ -203,6 +203,7 @@ describe('matmul forward, 2-D', () => {
       { BM: 4, BN: 4, WG_X: 4, WG_Y: 8 },
       { BM: 2, BN: 4, WG_X: 8, WG_Y: 2 },
       { BM: 1, BN: 4, WG_X: 2, WG_Y: 4 },
+      { BM: 4, BN: 4, WG_X: 1, WG_Y: 16 }, // NARROW_MATMUL_CONFIG: one column of invocations
     ];
     try {
       for (const cfg of configs) {
@@ -235,15 +236,20 @@ describe('matmul forward, 2-D', () => {
 });
 
 describe('matmul tile choice per product', () => {
-  test('defaults: small products get the small tile; on a CPU driver wide products (N ≥ 256) the 16 × 16 one; a set config is used as set; resetMatmulConfig returns to the defaults', () => {
+  test('defaults: small products get the small tile; on a CPU driver wide (N ≥ 256) and narrow (N ≤ 64) products their 16 × 16 ones; a set config is used as set; resetMatmulConfig returns to the defaults', () => {
     try {
       hg.resetMatmulConfig();
+      const software = hg.adapterInfo().software;
       expect(matmulConfig(64, 64)).toEqual(SMALL_MATMUL_CONFIG);
       expect(matmulConfig(512, 255)).toEqual(hg.getMatmulConfig());
+      expect(matmulConfig(512, 65)).toEqual(hg.getMatmulConfig());
+      expect(matmulConfig(512, 64)).toEqual(software ? NARROW_MATMUL_CONFIG : hg.getMatmulConfig());
+      expect(matmulConfig(2048, 12)).toEqual(software ? NARROW_MATMUL_CONFIG : hg.getMatmulConfig());
       expect(matmulConfig(512, 256)).toEqual(hg.adapterInfo().software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
       const set: hg.MatmulConfig = { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 };
       hg.setMatmulConfig(set);
       expect(matmulConfig(512, 1024)).toEqual(set);
+      expect(matmulConfig(512, 48)).toEqual(set);
       hg.resetMatmulConfig();
       expect(matmulConfig(512, 1024)).toEqual(hg.adapterInfo().software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
     } finally {

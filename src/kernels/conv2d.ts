@@ -18,6 +18,8 @@ const K = {
 };
 
 const WG = 256;
+/** col2im_c4's bound on kh·kw (the WGSL's MAX_TAPS): larger kernels take col2im. */
+const COL2IM_MAX_TAPS = 16;
 
 /** Everything about one convolution's geometry. */
 export interface ConvGeometry {
@@ -79,8 +81,9 @@ function im2colParams(g: ConvGeometry, n: number) {
 /** cols [mp, kp] of x, zero rows and columns past [M, kc] */
 export function im2col(op: string, x: Tensor, g: ConvGeometry): Tensor {
   const cols = Tensor.empty([g.mp, g.kp], op);
-  const n = cols.size / 4;
   const c4 = g.Cin % 4 === 0;
+  // im2col_c4: one invocation per (row, tap); im2col: one per vec4 of cols.
+  const n = c4 ? g.mp * g.kh * g.kw : cols.size / 4;
   (c4 ? K.im2colC4 : K.im2col).dispatch({
     bindings: c4
       ? { x4: x.bind(op), cols: cols.bind(op, 'read_write'), p: im2colParams(g, n) }
@@ -94,8 +97,8 @@ export function im2col(op: string, x: Tensor, g: ConvGeometry): Tensor {
 /** dx [B, H, W, Cin] from dcols [mp, kp]: the adjoint of im2col, as a gather */
 export function col2im(op: string, dcols: Tensor, g: ConvGeometry): Tensor {
   const dx = Tensor.empty([g.B, g.H, g.W, g.Cin], op);
-  if (g.Cin % 4 === 0) {
-    const n = dx.size / 4;
+  if (g.Cin % 4 === 0 && g.kh * g.kw <= COL2IM_MAX_TAPS) {
+    const n = g.B * g.H * g.W; // one invocation per input pixel
     K.col2imC4.dispatch({
       bindings: { dcols4: dcols.bind(op), dx4: dx.bind(op, 'read_write'), q: uniform(col2imParams(g, n)) },
       overrides: { WG },

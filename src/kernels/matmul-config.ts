@@ -53,6 +53,15 @@ export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { kind: 'register', BM: 4, BN
  */
 export const WIDE_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 4, WG_Y: 8 };
 
+/**
+ * CPU drivers, narrow products (N ≤ 64: the demo's convolutions and their weight gradients,
+ * Cout = 12–48) under the default config: 16 × 16 outputs per invocation in 1 × 16 workgroups,
+ * so that no invocation of a SIMD group idles past N (the default's 8 columns per invocation in
+ * 8-wide rows leave half of them idle at N = 16) and each loads 8 blocks per 64 multiply-adds.
+ * The demo's 16 narrow products: 28.4 → 21.7 ms in all (docs/measurements.md, issue 24).
+ */
+export const NARROW_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 1, WG_Y: 16 };
+
 /** The tile shape of products with at most 64 × 64 outputs, whatever the config (small tiles: more invocations work). */
 export const SMALL_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
 
@@ -106,7 +115,7 @@ export function setMatmulConfig(c: MatmulConfig): void {
   configs.set(engine(), c.kind === 'shared' ? { ...c } : { ...c, kind: 'register' });
 }
 
-/** Back to the defaults on the current engine (DEFAULT_MATMUL_CONFIG, and WIDE_MATMUL_CONFIG for wide products on a CPU driver). */
+/** Back to the defaults on the current engine (DEFAULT_MATMUL_CONFIG; on a CPU driver WIDE_ and NARROW_MATMUL_CONFIG for wide and narrow products). */
 export function resetMatmulConfig(): void {
   configs.delete(engine());
 }
@@ -119,11 +128,17 @@ export function getMatmulConfig(): MatmulConfig {
 export function matmulConfig(M: number, N: number): MatmulConfig {
   const c = getMatmulConfig();
   if (M * N <= 64 * 64) return SMALL_MATMUL_CONFIG;
-  if (N >= 256 && usesWideDefault()) return WIDE_MATMUL_CONFIG;
+  if (usesCpuDefaults()) {
+    if (N >= 256) return WIDE_MATMUL_CONFIG;
+    if (N <= 64) return NARROW_MATMUL_CONFIG;
+  }
   return c;
 }
 
-/** Whether wide products get WIDE_MATMUL_CONFIG: a CPU driver whose config nobody set (setMatmulConfig, tuneMatmul, tune). */
-export function usesWideDefault(): boolean {
+/**
+ * Whether wide and narrow products get WIDE_MATMUL_CONFIG and NARROW_MATMUL_CONFIG: a CPU driver
+ * whose config nobody set (setMatmulConfig, tuneMatmul, tune).
+ */
+export function usesCpuDefaults(): boolean {
   return !configs.has(engine()) && engine().adapterInfo.software;
 }
