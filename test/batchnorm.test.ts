@@ -307,10 +307,11 @@ describe('batchNorm forward, running statistics and backward vs the float64 refe
     [2, 5, 7, 3], // NHWC, odd sizes
     [3, 7, 9, 33],
     [2, 9, 11, 16],
-    [5, 13, 17, 3], // 1105 rows of 3 channels: several row slices with 16 row lanes
-    [4, 9, 9, 64], // 324 rows of 64 channels: 11 slices, one row lane
-    [2, 65, 65, 64], // 8450 rows: the 256-slice cap, 34 rows per slice
-    [40000, 2], // long rows of few channels: 256 slices of 157 rows over 32 lanes
+    // (slices of 32 rows per lane on a GPU, 256 on a CPU driver: reductionPlan)
+    [5, 13, 17, 3], // 1105 rows of 3 channels, 16 row lanes: several slices on a GPU, one on a CPU driver
+    [4, 9, 9, 64], // 324 rows of 64 channels, one row lane: 11 slices (GPU) or 2 (CPU driver)
+    [2, 65, 65, 64], // 8450 rows: the 256-slice cap on a GPU, 34 rows per slice; 34 slices on a CPU driver
+    [40000, 2], // long rows of few channels, 32 lanes: 256 slices of 157 rows (GPU) or 5 (CPU driver)
   ];
   for (const shape of SHAPES) {
     for (const training of [true, false]) {

@@ -4,6 +4,7 @@
  * Forward only (no autograd): src/ops/reduce.ts records sum and mean; the tape calls sumToShape.
  */
 import reduceWgsl from '../../kernels/reduce.wgsl';
+import { adapterInfo } from '../device/engine.ts';
 import { fmt, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { coalesce, groupsFor, overrideSets, pad8, stridesOf, uniform } from './dispatch.ts';
@@ -28,7 +29,10 @@ export function reduceSum(op: string, x: Tensor, axes: readonly number[], keepdi
   // Many outputs or short reductions: a thread per output; else a workgroup per output, and for
   // long reductions a workgroup per slice of SLICE elements, the slices summed by a second pass
   // (one workgroup summing 17M elements took 70 ms on an H100; sliced, the work spreads).
-  const perThread = nRed <= 32 || nOut >= 2048;
+  // A CPU driver pays far more per workgroup than per element: there a thread per output takes
+  // every reduction up to SLICE long with at least 4 outputs (a conv bias gradient, [512, 48]
+  // summed over rows: 3.6 → 0.8 ms on SwiftShader; docs/measurements.md).
+  const perThread = nRed <= 32 || nOut >= 2048 || (adapterInfo().software && nRed <= SLICE && nOut >= 4);
   const chunks = perThread || nRed <= 2 * SLICE ? 1 : Math.min(1024, Math.ceil(nRed / SLICE));
   const chunkLen = Math.ceil(nRed / chunks);
   const target = chunks > 1 ? Tensor.empty([nOut, chunks], op) : y;
