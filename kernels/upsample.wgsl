@@ -1,5 +1,6 @@
 // Bilinear resampling of NHWC images with PyTorch's align_corners = false, and its adjoint.
-//   forward  — one invocation per output element (b, oy, ox, c). Along each axis the source
+//   forward  — one invocation per output pixel (b, oy, ox), over its C channels (the index
+//              arithmetic and the weights once per pixel). Along each axis the source
 //              coordinate is s = max((o + 0.5)·r − 0.5, 0) with r = in/out (or 1/scale); it reads
 //              i0 = min(floor(s), in − 1), i1 = min(i0 + 1, in − 1) with weights 1 − l and l,
 //              l = s − i0 (PyTorch's upsample_bilinear2d arithmetic, in f32).
@@ -19,7 +20,7 @@ override WG: u32 = 256;
 
 // forward
 struct UpParams {
-  n: u32,      // invocations: B·Ho·Wo·C
+  n: u32,      // invocations: B·Ho·Wo
   h: u32,
   w: u32,
   c: u32,
@@ -85,12 +86,10 @@ fn out_range(i: u32, r: f32, n_out: u32) -> vec2<u32> {
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let i = linear_id(wid, nwg, lid);
+  let i = linear_id(wid, nwg, lid);  // output pixel (b, oy, ox)
   if (i >= p.n) { return; }
-  let ch = i % p.c;
-  let r1 = i / p.c;
-  let ox = r1 % p.wo;
-  let r2 = r1 / p.wo;
+  let ox = i % p.wo;
+  let r2 = i / p.wo;
   let oy = r2 % p.ho;
   let b = r2 / p.ho;
   let cy = coord(oy, p.ry, p.h);
@@ -98,17 +97,21 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let last = arrayLength(&x) - 1u;
   let row0 = (b * p.h + cy.i0) * p.w;
   let row1 = (b * p.h + cy.i1) * p.w;
-  let v00 = x[min((row0 + cx.i0) * p.c + ch, last)];
-  let v01 = x[min((row0 + cx.i1) * p.c + ch, last)];
-  let v10 = x[min((row1 + cx.i0) * p.c + ch, last)];
-  let v11 = x[min((row1 + cx.i1) * p.c + ch, last)];
-  let top = (1.0 - cx.l) * v00 + cx.l * v01;
-  let bottom = (1.0 - cx.l) * v10 + cx.l * v11;
-  y[i] = (1.0 - cy.l) * top + cy.l * bottom;
+  let s00 = (row0 + cx.i0) * p.c;
+  let s01 = (row0 + cx.i1) * p.c;
+  let s10 = (row1 + cx.i0) * p.c;
+  let s11 = (row1 + cx.i1) * p.c;
+  for (var ch = 0u; ch < p.c; ch++) {
+    let v00 = x[min(s00 + ch, last)];
+    let v01 = x[min(s01 + ch, last)];
+    let v10 = x[min(s10 + ch, last)];
+    let v11 = x[min(s11 + ch, last)];
+    let top = (1.0 - cx.l) * v00 + cx.l * v01;
+    let bottom = (1.0 - cx.l) * v10 + cx.l * v11;
+    y[i * p.c + ch] = (1.0 - cy.l) * top + cy.l * bottom;
+  }
 }
 
-// One axis of the adjoint: g viewed as [outer, n_out, inner] → dx [outer, n_in, inner],
-// dx[o, i, k] = Σ_j w(j, i)·g[o, j, k] over the outputs j whose sample touches i.
 @compute @workgroup_size(WG)
 fn axis_adjoint(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {

@@ -21,9 +21,10 @@ export function upsampleForward(op: string, x: Tensor, Ho: number, Wo: number, r
   const [B, H, W, C] = x.shape as [number, number, number, number];
   const y = Tensor.empty([B, Ho, Wo, C], op);
   K.forward.dispatch({
-    bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), p: uniform({ n: y.size, h: H, w: W, c: C, ho: Ho, wo: Wo, ry, rx }) },
+    // One invocation per output pixel, over its C channels.
+    bindings: { x: x.bind(op), y: y.bind(op, 'read_write'), p: uniform({ n: B * Ho * Wo, h: H, w: W, c: C, ho: Ho, wo: Wo, ry, rx }) },
     overrides: { WG },
-    workgroups: groupsFor(y.size, WG),
+    workgroups: groupsFor(B * Ho * Wo, WG),
   });
   return y;
 }
