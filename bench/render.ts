@@ -172,7 +172,7 @@ for (const doc of docs.values()) {
   for (const [key, v] of Object.entries(doc.subjects)) {
     if (!key.startsWith('hem-profile-')) continue;
     type Path = { dispatches: number; totalMs: number; kernels: Record<string, { ms: number; count: number; gflops?: number; gbs?: number }> };
-    const { peaks, ...prof } = v.results as { peaks?: Peaks } & Record<string, Path>;
+    const { peaks, kernelConfig: _config, ...prof } = v.results as { peaks?: Peaks; kernelConfig?: unknown } & Record<string, Path>;
     // The roofline (bench/hem-profile.ts): a kernel's share of the measured peaks, where its FLOPs are known.
     const roof = (t: Path['kernels'][string]): string =>
       peaks && t.gflops !== undefined && t.gbs !== undefined ? ` (${((100 * t.gflops) / peaks.gflops).toFixed(0)}% of peak FLOPS, ${((100 * t.gbs) / peaks.gbs).toFixed(0)}% of peak GB/s)` : '';

@@ -132,7 +132,9 @@ for (const model of ['hemnet', 'emanet', 'pooling', 'plain'] as const) {
   });
 }
 
-const results = await timeCases(cases, adapter.software ? { rounds: 2, timePerRound: 0, iterations: 3 } : { rounds: 3, timePerRound: 300, iterations: 10 });
+// On a CPU driver a step takes ~0.1 s and a few take twice that (garbage collection, the driver's
+// threads): 3 rounds of 7 calls give each median 21 samples (2 × 3 let two slow calls set it).
+const results = await timeCases(cases, adapter.software ? { rounds: 3, timePerRound: 0, iterations: 7 } : { rounds: 3, timePerRound: 300, iterations: 10 });
 console.log(
   table(
     ['case', 'median ms', '± MAD', 'GFLOPS', 'images/s'],
