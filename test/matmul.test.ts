@@ -14,7 +14,7 @@ import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { engine } from '../src/device/engine.ts';
 import { matmulProduct, splitsFor } from '../src/kernels/matmul.ts';
-import { matmulConfig, NARROW_MATMUL_CONFIG, SMALL_MATMUL_CONFIG, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
+import { matmulConfig, NARROW_MATMUL_CONFIG, setTunedMatmulConfig, SMALL_MATMUL_CONFIG, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
 import {
   Rng,
   abs,
@@ -236,7 +236,7 @@ describe('matmul forward, 2-D', () => {
 });
 
 describe('matmul tile choice per product', () => {
-  test('defaults: small products get the small tile; on a CPU driver wide (N ≥ 256) and narrow (N ≤ 64) products their 16 × 16 ones; a set config is used as set; resetMatmulConfig returns to the defaults', () => {
+  test('defaults: small products get the small tile; on a CPU driver wide (N ≥ 256) and narrow (N ≤ 64) products their 16 × 16 ones; a set config is used as set, a tuned one beside the narrow tile; resetMatmulConfig returns to the defaults', () => {
     try {
       hg.resetMatmulConfig();
       const software = hg.adapterInfo().software;
@@ -250,7 +250,17 @@ describe('matmul tile choice per product', () => {
       hg.setMatmulConfig(set);
       expect(matmulConfig(512, 1024)).toEqual(set);
       expect(matmulConfig(512, 48)).toEqual(set);
+      // The tuner's choice (timed on square products) replaces the default and the wide tile;
+      // narrow products keep theirs on a CPU driver. A caller's config afterwards applies to all.
+      setTunedMatmulConfig(set);
+      expect(matmulConfig(512, 1024)).toEqual(set);
+      expect(matmulConfig(512, 128)).toEqual(set);
+      expect(matmulConfig(512, 48)).toEqual(software ? NARROW_MATMUL_CONFIG : set);
+      hg.setMatmulConfig(set);
+      expect(matmulConfig(512, 48)).toEqual(set);
+      setTunedMatmulConfig(set);
       hg.resetMatmulConfig();
+      expect(matmulConfig(512, 48)).toEqual(software ? NARROW_MATMUL_CONFIG : hg.getMatmulConfig());
       expect(matmulConfig(512, 1024)).toEqual(hg.adapterInfo().software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
     } finally {
       hg.resetMatmulConfig();

@@ -109,15 +109,30 @@ export function checkMatmulConfig(c: MatmulConfig): void {
   checkWorkgroup(r);
 }
 
+/** Engines whose config the tuner installed (setTunedMatmulConfig) rather than a caller. */
+const tuned = new WeakSet<object>();
+
 /** Use tile shape `c` for every matmul on the current engine (a register config without `kind` is stored with it). */
 export function setMatmulConfig(c: MatmulConfig): void {
   checkMatmulConfig(c);
   configs.set(engine(), c.kind === 'shared' ? { ...c } : { ...c, kind: 'register' });
+  tuned.delete(engine());
+}
+
+/**
+ * Install the tuner's choice (tuneMatmul, a stored tuning): it replaces the default, and on a CPU
+ * driver the wide-product one, since the tuner times square products; narrow products keep
+ * NARROW_MATMUL_CONFIG there, a shape the tuner does not time.
+ */
+export function setTunedMatmulConfig(c: MatmulConfig): void {
+  setMatmulConfig(c);
+  tuned.add(engine());
 }
 
 /** Back to the defaults on the current engine (DEFAULT_MATMUL_CONFIG; on a CPU driver WIDE_ and NARROW_MATMUL_CONFIG for wide and narrow products). */
 export function resetMatmulConfig(): void {
   configs.delete(engine());
+  tuned.delete(engine());
 }
 
 export function getMatmulConfig(): MatmulConfig {
@@ -128,17 +143,18 @@ export function getMatmulConfig(): MatmulConfig {
 export function matmulConfig(M: number, N: number): MatmulConfig {
   const c = getMatmulConfig();
   if (M * N <= 64 * 64) return SMALL_MATMUL_CONFIG;
-  if (usesCpuDefaults()) {
-    if (N >= 256) return WIDE_MATMUL_CONFIG;
-    if (N <= 64) return NARROW_MATMUL_CONFIG;
-  }
+  if (N <= 64 && usesNarrowDefault()) return NARROW_MATMUL_CONFIG;
+  if (N >= 256 && usesCpuDefaults()) return WIDE_MATMUL_CONFIG;
   return c;
 }
 
-/**
- * Whether wide and narrow products get WIDE_MATMUL_CONFIG and NARROW_MATMUL_CONFIG: a CPU driver
- * whose config nobody set (setMatmulConfig, tuneMatmul, tune).
- */
+/** Whether narrow products get NARROW_MATMUL_CONFIG: a CPU driver whose config no caller set (the tuner's choice keeps it). */
+export function usesNarrowDefault(): boolean {
+  const e = engine();
+  return e.adapterInfo.software && (!configs.has(e) || tuned.has(e));
+}
+
+/** Whether wide products get WIDE_MATMUL_CONFIG: a CPU driver whose config nobody set (setMatmulConfig, tuneMatmul, tune). */
 export function usesCpuDefaults(): boolean {
   return !configs.has(engine()) && engine().adapterInfo.software;
 }

@@ -11,7 +11,7 @@ import { fmt, sameShape, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { ceil4 } from './dispatch.ts';
 import { padZeros, sliceLeading } from './elementwise.ts';
-import { getMatmulConfig, matmulConfig, NARROW_MATMUL_CONFIG, SMALL_MATMUL_CONFIG, usesCpuDefaults, WIDE_MATMUL_CONFIG, type RegisterMatmulConfig } from './matmul-config.ts';
+import { getMatmulConfig, matmulConfig, NARROW_MATMUL_CONFIG, SMALL_MATMUL_CONFIG, usesCpuDefaults, usesNarrowDefault, WIDE_MATMUL_CONFIG, type RegisterMatmulConfig } from './matmul-config.ts';
 import { matmulSharedInto, type MatmulParams } from './matmul-shared.ts';
 import { reduceSum } from './reduce.ts';
 import { defineKernel } from './registry.ts';
@@ -26,7 +26,8 @@ function matmulVariants(entry: 'main' | 'tiled4'): Record<string, number | boole
   const out: Record<string, number | boolean>[] = [];
   const current = getMatmulConfig();
   const configs: RegisterMatmulConfig[] = current.kind === 'shared' ? [SMALL_MATMUL_CONFIG] : [current, SMALL_MATMUL_CONFIG];
-  if (usesCpuDefaults()) configs.push(WIDE_MATMUL_CONFIG, NARROW_MATMUL_CONFIG);
+  if (usesCpuDefaults()) configs.push(WIDE_MATMUL_CONFIG);
+  if (usesNarrowDefault()) configs.push(NARROW_MATMUL_CONFIG);
   const seen = new Set<string>();
   for (const cfg of configs) {
     for (const TRANS_A of [false, true]) {

@@ -10,7 +10,7 @@ import { tidy } from '../tensor/scope.ts';
 import { medianMs } from './tune-timing.ts';
 import { randn } from './create.ts';
 import { matmul } from './matmul.ts';
-import { DEFAULT_MATMUL_CONFIG, checkMatmulConfig, getMatmulConfig, setMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
+import { DEFAULT_MATMUL_CONFIG, checkMatmulConfig, getMatmulConfig, setMatmulConfig, setTunedMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface TuneResult {
@@ -89,6 +89,7 @@ export async function tuneMatmul(options: { n?: number; reps?: number; candidate
     b.dispose();
   }
   results.sort((x, y) => x.ms - y.ms);
-  setMatmulConfig(results[0]?.config ?? before);
+  if (results[0]) setTunedMatmulConfig(results[0].config);
+  else setMatmulConfig(before);
   return results;
 }

@@ -7,7 +7,7 @@
  * (the kernels change between versions); any other is refused.
  */
 import { adapterInfo, engine, type AdapterSummary } from '../device/engine.ts';
-import { checkMatmulConfig, setMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
+import { checkMatmulConfig, setTunedMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
 import { setHemKernelConfig, type HemKernelConfig } from '../kernels/hem-config.ts';
 import { HEMGPU_VERSION } from '../version.ts';
 
@@ -70,7 +70,7 @@ export function applyTuning(record: TuningRecord): void {
   if (record.version !== HEMGPU_VERSION) throw new Error(`applyTuning: the record was timed by hemgpu ${record.version}, not ${HEMGPU_VERSION} (its kernels may differ); run tune() again.`);
   checkMatmulConfig(record.matmul);
   setHemKernelConfig(record.hem); // checks it against this engine first
-  setMatmulConfig(record.matmul);
+  setTunedMatmulConfig(record.matmul);
 }
 
 /** Per engine: the record installed by init({ tune: true }), tune() or `hemgpu tune`, and where it is kept. */
