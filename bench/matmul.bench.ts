@@ -11,7 +11,7 @@
  * --full (2048³ and 4096³ on a CPU driver too), --peers=jax-js,tfjs-webgpu | --no-peers.
  *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick | --full] [--no-peers]
  */
-import { NARROW_MATMUL_CONFIG, usesCpuDefaults, usesNarrowDefault, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
+import { NARROW_MATMUL_CONFIG, usesWideDefault, usesNarrowDefault, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
 import { getMatmulConfig, matmul, MATMUL_CANDIDATES, resetMatmulConfig, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type MatmulConfig, type Tensor, type TuneResult } from '../src/index.node.ts';
 import { adapterLine, checkClose, describeMatmulConfig, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
@@ -145,6 +145,6 @@ const square = (kind: string, n: number): number | undefined => results.find((r)
 const pathRows = squares.map((n) => ({ n, register: square('register', n)!, shared: square('shared', n)! }));
 console.log(`\nkernel paths: register = ${describeMatmulConfig(paths.register)}; shared = ${describeMatmulConfig(paths.shared)}`);
 console.log(table(['product', 'register GFLOPS', 'shared GFLOPS', 'shared ÷ register'], pathRows.map((r) => [`${r.n}³`, r.register.toFixed(2), r.shared.toFixed(2), `${(r.shared / r.register).toFixed(2)}×`])));
-const file = recordResults('matmul', adapter, { config: cfg, wide: defaults && usesCpuDefaults() ? WIDE_MATMUL_CONFIG : null, narrow: usesNarrowDefault() ? NARROW_MATMUL_CONFIG : null, paths: { register: paths.register, shared: paths.shared, rows: pathRows.map((r) => ({ ...r, sharedOverRegister: r.shared / r.register })) }, tuning, peers: peers.map((p) => ({ name: p.name, version: p.version, adapter: p.adapter })), cases: results });
+const file = recordResults('matmul', adapter, { config: cfg, wide: defaults && usesWideDefault() ? WIDE_MATMUL_CONFIG : null, narrow: usesNarrowDefault() ? NARROW_MATMUL_CONFIG : null, paths: { register: paths.register, shared: paths.shared, rows: pathRows.map((r) => ({ ...r, sharedOverRegister: r.shared / r.register })) }, tuning, peers: peers.map((p) => ({ name: p.name, version: p.version, adapter: p.adapter })), cases: results });
 console.log(`results: ${file}`);
 process.exit(0);

@@ -47,9 +47,9 @@ export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { kind: 'register', BM: 4, BN
  * CPU drivers, products with N ≥ 256 under the default config: 16 × 16 outputs per invocation in
  * 4 × 8 workgroups. On SwiftShader a load costs about four multiply-adds whatever its address
  * pattern, so loads per multiply-add decide (0.125 here against 0.19 for 16 × 8): 1024³ at 5.2
- * against 4.0 GFLOPS, 512³ transposed 6.1 against 3.7 (docs/measurements.md, issue 24). Narrower
- * products (the demo's convolutions, N = 16–48) keep the default, where 16 columns per invocation
- * leave invocations idle. GPUs keep the default: nobody here has measured this shape on one.
+ * against 4.0 GFLOPS, 512³ transposed 6.1 against 3.7 (docs/measurements.md, issue 24). Narrow
+ * products take NARROW_MATMUL_CONFIG instead, whose 1-wide workgroups leave no invocation past N.
+ * GPUs keep the default: nobody here has measured this shape on one.
  */
 export const WIDE_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 4, WG_Y: 8 };
 
@@ -144,7 +144,7 @@ export function matmulConfig(M: number, N: number): MatmulConfig {
   const c = getMatmulConfig();
   if (M * N <= 64 * 64) return SMALL_MATMUL_CONFIG;
   if (N <= 64 && usesNarrowDefault()) return NARROW_MATMUL_CONFIG;
-  if (N >= 256 && usesCpuDefaults()) return WIDE_MATMUL_CONFIG;
+  if (N >= 256 && usesWideDefault()) return WIDE_MATMUL_CONFIG;
   return c;
 }
 
@@ -155,6 +155,6 @@ export function usesNarrowDefault(): boolean {
 }
 
 /** Whether wide products get WIDE_MATMUL_CONFIG: a CPU driver whose config nobody set (setMatmulConfig, tuneMatmul, tune). */
-export function usesCpuDefaults(): boolean {
+export function usesWideDefault(): boolean {
   return !configs.has(engine()) && engine().adapterInfo.software;
 }
