@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
 import { batchIndices, train } from '../src/train/trainer.ts';
-import { runAblation } from '../src/cli/ablate.ts';
+import { ablatePlan, runAblation } from '../src/cli/ablate.ts';
 import { formatSpread, halfWidth95 } from '../src/train/stats.ts';
 import { main } from '../src/cli/main.ts';
 import { figureStem } from '../src/cli/eval.ts';
@@ -258,9 +258,13 @@ describe('training', () => {
       spy.mockRestore();
     }
     expect(log[0]).toBe(`resuming the grid in ${out}: 1 of its 2 runs are in ablation.csv (skipped); 1 to go.`);
-    expect(log.filter((l) => /^T=3 η=/.test(l))).toHaveLength(1);
+    // The missing cell's directory holds its finished checkpoint: resumed (no step left), validated again, the same mIoU.
+    expect(log.filter((l) => /^T=3 η=1 seed \d+: resuming .*checkpoint\.safetensors$/.test(l))).toHaveLength(1);
+    expect(log.filter((l) => /^T=3 η=.*mIoU/.test(l))).toHaveLength(1);
     expect(resumed.map((c) => [c.T, c.eta])).toEqual([[3, 0.5], [3, 1]]);
-    expect(readFileSync(csvPath, 'utf8').trim().split('\n')[1]).toBe(lines[1]);
+    const after = readFileSync(csvPath, 'utf8').trim().split('\n');
+    expect(after[1]).toBe(lines[1]);
+    expect(after[2]!.split(',').slice(0, 9)).toEqual(lines[2]!.split(',').slice(0, 9));
     // The same directory with another shared flag is refused before any training, naming it.
     await expect(runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet'), '--lr', '0.02'])).rejects.toThrow(
       `--lr: the cells in ${out} were trained with --lr 0.01; this grid asks for 0.02. Give the same flags to continue that grid, or another --out for a new one.`,
@@ -270,6 +274,43 @@ describe('training', () => {
     await expect(runAblation(['--etas', '0.5,0'])).rejects.toThrow(/^--etas: expected a number > 0 and ≤ 1, got '0'\.$/);
     await expect(runAblation(['--t-train', '2,x'])).rejects.toThrow(/^--t-train: expected an integer ≥ 1 and ≤ 64, got 'x'\.$/);
     await expect(runAblation(['--t-train', '1,3,1'])).rejects.toThrow(/^--t-train: '1,3,1' lists a value twice; give each once\.$/);
+  }, 120_000);
+
+  test('hemgpu ablate: a cell stopped part-way resumes from its checkpoint (the result of an uninterrupted cell); a checkpoint with other flags in a cell\'s directory is refused, its bytes kept', async () => {
+    const out = join(dir, 'ablate-partial');
+    const argv = ['--quick', '--t-train', '2', '--etas', '0.5', '--second-seeds', '0', '--steps', '3', '--out', out, ...TINY.filter((a) => a !== '--quiet')];
+    const { base } = ablatePlan(argv, true);
+    const cell: TrainFlags = { ...base, model: 'hemnet', eta: 0.5, iterations: 2, out: join(out, `T2-eta0.5-seed${base.seed}`) };
+    // What Ctrl-C during the cell leaves: its checkpoint at step 1 of 3.
+    let steps = 0;
+    const partial = await train(cell, { shouldStop: () => steps >= 1, onStep: () => void steps++ });
+    partial.model.dispose();
+    expect([partial.interrupted, partial.steps]).toEqual([true, 1]);
+    const whole = await train({ ...cell, out: join(dir, 'ablate-partial-whole') });
+    whole.model.dispose();
+    const log: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((m: unknown) => void log.push(String(m)));
+    let cells: Awaited<ReturnType<typeof runAblation>>;
+    try {
+      cells = await runAblation(argv);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(log).toContain(`T=2 η=0.5 seed ${base.seed}: resuming ${join(cell.out, 'checkpoint.safetensors')}`);
+    expect(cells.map((c) => c.miou)).toEqual([whole.miou]);
+    expect(hg.verifyCheckpoint(await hg.loadCheckpoint(join(cell.out, 'checkpoint.safetensors')), 'x').step).toBe(3);
+    // Another grid's cell (another --lr) in a cell's directory: refused before any training.
+    const other = join(dir, 'ablate-foreign');
+    mkdirSync(join(other, `T2-eta0.5-seed${base.seed}`), { recursive: true });
+    const foreign = await train({ ...cell, lr: 0.02, out: join(dir, 'ablate-foreign-src') });
+    foreign.model.dispose();
+    const target = join(other, `T2-eta0.5-seed${base.seed}`, 'checkpoint.safetensors');
+    copyFileSync(foreign.checkpoint!, target);
+    const bytes = readFileSync(target);
+    const otherArgv = argv.map((a) => (a === out ? other : a));
+    await expect(runAblation(otherArgv)).rejects.toThrow(`${target}: a checkpoint trained with --lr 0.02 (this cell: 0.01), not this grid's cell, which would replace it. Move it away, or give another --out.`);
+    expect(readFileSync(target).equals(bytes)).toBe(true);
+    expect(existsSync(join(other, 'ablation.json'))).toBe(false);
   }, 120_000);
 
   test('hemgpu ablate --seeds 3: every cell over three seeds, the 95 % interval in the table; bad seed flags are usage errors', async () => {
@@ -339,6 +380,20 @@ describe('training', () => {
       const figures = /figures \(seed \d+\) in .*?: (.*)$/m.exec(logs.join('\n'))![1]!.split(', ');
       expect(figures).not.toContain('miou.png');
       for (const f of figures) expect(existsSync(join(demoOut, f)), f).toBe(true);
+      // A second demo into that --out would replace its checkpoints: refused before any work,
+      // the bytes untouched; --overwrite replaces them.
+      const demoArgs = ['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4'];
+      const hemCk = join(demoOut, 'hemnet', 'checkpoint.safetensors');
+      const before = readFileSync(hemCk);
+      errors.length = 0;
+      expect(await main(demoArgs)).toBe(2);
+      expect(errors.join('\n')).toBe(
+        `--out ${demoOut}: it holds the checkpoints of an earlier run (${hemCk} and 3 more), which this demo would replace. ` +
+          'Give another --out, or add --overwrite to replace them (npm run demo -- --overwrite).',
+      );
+      expect(readFileSync(hemCk).equals(before)).toBe(true);
+      expect(await main([...demoArgs, '--seed', '2', '--overwrite'])).toBe(0);
+      expect(readFileSync(hemCk).equals(before)).toBe(false);
       // --seeds 2 on the context task: every model twice, a table with each model's spread and its fragment accuracy.
       logs.length = 0;
       const seedsOut = join(dir, 'demo-seeds');

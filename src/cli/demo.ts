@@ -9,7 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo } from '../index.node.ts';
 import { startEngine } from './start-engine.ts';
-import { UsageError, givenFlags, parseTrainFlags, quickShrink, takeIntFlag, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
+import { DIGIT_ONLY_FLAGS, UsageError, givenFlags, parseTrainFlags, quickShrink, takeIntFlag, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
 import { formatSpread, halfWidth95, meanOf } from '../train/stats.ts';
 import type { SegModelName } from '../model/segnet.ts';
 import type { DigitTask } from '../data/digit-scenes.ts';
@@ -71,6 +71,7 @@ export const DEMO_SPEC: Spec = {
   steps: { ...TRAIN_SPEC.steps!, shown: `${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU` },
   out: { type: 'string', help: 'output directory (one subdirectory per model, figures at the top)', default: 'runs/demo' },
   seeds: { type: 'string', help: 'train every model with seeds seed, seed + 1, …; the table shows each model over them (from 3 on with the 95 % interval of the mean)', default: String(DEMO_SEEDS) },
+  overwrite: { type: 'boolean', help: 'replace the checkpoints an earlier run left in --out (without it, the demo refuses a directory holding them)' },
   quick: { type: 'boolean', help: '3 steps of batch 4 on 16 training and 8 validation scenes, one seed, where those flags are not given (a smoke test, not a result)' },
 };
 
@@ -103,41 +104,71 @@ export function recipeFlags(argv: string[], recipe: Record<string, string> = DEM
   const given = givenFlags(argv);
   const task = taskOf(argv);
   const full = { ...recipe, ...(task !== null && Object.hasOwn(TASK_RECIPES, task) ? TASK_RECIPES[task as DigitTask] : {}) };
-  return Object.entries(full).flatMap(([k, v]) => (v === null || given.has(k) ? [] : [`--${k}`, v]));
+  // PASCAL VOC has no digits: the recipe's digit-scene flags are left out (given ones are refused).
+  const voc = argv.some((a, i) => a === '--data=voc' || (a === '--data' && argv[i + 1] === 'voc'));
+  return Object.entries(full).flatMap(([k, v]) => (v === null || given.has(k) || (voc && DIGIT_ONLY_FLAGS.includes(k)) ? [] : [`--${k}`, v]));
 }
 
 export async function runDemo(args: string[], interrupts: Interrupts | null = null): Promise<void> {
-  const { value: seedsGiven, rest: argv } = takeIntFlag(args, 'seeds', 1, null);
-  const quick = argv.includes('--quick');
-  // --quick is a smoke test: one seed unless --seeds asks for more.
-  const seeds = seedsGiven ?? (quick ? 1 : DEMO_SEEDS);
-  const given = givenFlags(argv);
-  const recipe = recipeFlags(argv);
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (args.includes('--help') || args.includes('-h')) {
     console.log(usage('demo', DEMO_WHAT, DEMO_SPEC));
     console.log(`\nThe defaults are the demo's recipe (docs/experiments/demo-recipe.md; --task digits for the plain digit scenes); --quick sets 3 steps, 16 training and 8 validation scenes, batch 4, no intermediate validation and one seed, where those flags are not given.`);
     return;
   }
-  // Flags the demo does not take are refused here, before any GPU work.
-  if (given.has('resume')) throw new UsageError('--resume: the demo trains from scratch; use hemgpu train --resume.');
-  if (given.has('model')) throw new UsageError(`--model: the demo trains all four models (${DEMO_MODELS.join(', ')}); use hemgpu train --model for one.`);
-  parseTrainFlags([...recipe, '--steps', '1', ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
-  await startEngine();
-  const steps = given.has('steps') ? [] : ['--steps', String(demoSteps(adapterInfo().software))];
-  const flags = parseTrainFlags([...recipe, ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC);
-  if (!flags) {
-    console.log(usage('demo', DEMO_WHAT, DEMO_SPEC));
-    return;
-  }
-  const base: TrainFlags = quick ? quickShrink(flags, given, { steps: 3, 'train-scenes': 16, 'val-scenes': 8, batch: 4, 'eval-every': 0 }) : flags;
-  const a = adapterInfo();
-  console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} digit scenes per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.task} task on ${base.size}×${base.size} scenes`);
-  const unlock = lockOutDir(base.out, 'demo');
+  // Every flag and the output directory are checked before the device starts (the steps' default
+  // waits for the adapter: a CPU driver trains fewer).
+  const checked = demoPlan(args, true);
+  refuseEarlierDemo(checked.base, checked.seeds);
+  const unlock = lockOutDir(checked.base.out, 'demo');
   try {
+    await startEngine();
+    const a = adapterInfo();
+    const { base, seeds } = demoPlan(args, a.software);
+    console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} ${base.data === 'voc' ? 'VOC images' : 'digit scenes'} per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.data === 'voc' ? `PASCAL VOC at ${base.size}×${base.size}` : `${base.task} task on ${base.size}×${base.size} scenes`}`);
     await demoRuns(base, seeds, a, interrupts);
   } finally {
     unlock();
   }
+}
+
+/**
+ * What `hemgpu demo <args>` trains on an adapter (`software`: a CPU driver): the shared flags of
+ * every run (the recipe, the flags given, --quick's sizes where not given) and the seeds per model.
+ * Flags the demo does not take are refused here.
+ */
+export function demoPlan(args: string[], software: boolean): { base: TrainFlags; seeds: number } {
+  const { value: seedsGiven, rest: argv } = takeIntFlag(args, 'seeds', 1, null);
+  const quick = argv.includes('--quick');
+  const given = givenFlags(argv);
+  if (given.has('resume')) throw new UsageError('--resume: the demo trains from scratch; use hemgpu train --resume.');
+  if (given.has('model')) throw new UsageError(`--model: the demo trains all four models (${DEMO_MODELS.join(', ')}); use hemgpu train --model for one.`);
+  const steps = given.has('steps') ? [] : ['--steps', String(demoSteps(software))];
+  const flags = parseTrainFlags([...recipeFlags(argv), ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC)!;
+  return {
+    base: quick ? quickShrink(flags, given, { steps: 3, 'train-scenes': 16, 'val-scenes': 8, batch: 4, 'eval-every': 0 }) : flags,
+    // --quick is a smoke test: one seed unless --seeds asks for more.
+    seeds: seedsGiven ?? (quick ? 1 : DEMO_SEEDS),
+  };
+}
+
+/** The directory of one model's run: one seed keeps the layout of before (<out>/<model>); several write <out>/<model>-seed<s>. */
+function runDir(out: string, model: SegModelName, seed: number, seeds: number): string {
+  return join(out, seeds > 1 ? `${model}-seed${seed}` : model);
+}
+
+/**
+ * The demo trains from scratch, so it would replace the checkpoints an earlier run left where it
+ * writes its own: refused, before any GPU work, unless --overwrite is given.
+ */
+function refuseEarlierDemo(flags: TrainFlags, seeds: number): void {
+  if (flags.overwrite) return;
+  const found = DEMO_MODELS.flatMap((m) => Array.from({ length: seeds }, (_, k) => join(runDir(flags.out, m, flags.seed + k, seeds), 'checkpoint.safetensors'))).filter((p) => existsSync(p));
+  if (!found.length) return;
+  const more = found.length > 1 ? ` and ${found.length - 1} more` : '';
+  throw new UsageError(
+    `--out ${flags.out}: it holds the checkpoints of an earlier run (${found[0]}${more}), which this demo would replace. ` +
+      `Give another --out, or add --overwrite to replace them (npm run demo -- --overwrite).`,
+  );
 }
 
 /** What one model did over the demo's seeds. */
@@ -158,8 +189,7 @@ async function demoRuns(base: TrainFlags, seeds: number, a: ReturnType<typeof ad
   for (let k = 0; k < seeds; k++) {
     const seed = base.seed + k;
     for (const model of models) {
-      // One seed keeps the layout of before (<out>/<model>); several write <out>/<model>-seed<s>.
-      const f: TrainFlags = { ...base, model, seed, out: join(base.out, seeds > 1 ? `${model}-seed${seed}` : model) };
+      const f: TrainFlags = { ...base, model, seed, out: runDir(base.out, model, seed, seeds) };
       const label = seeds > 1 ? `${model} seed ${seed}` : model;
       const hooks = consoleHooks(label, base.quiet, interrupts);
       const started = performance.now();
