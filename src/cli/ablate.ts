@@ -6,7 +6,8 @@
  * interval of the mean from 3 seeds on, min–max) and ablation.csv (every run), both rewritten
  * after every cell. Resumable by cell: run again with the same flags and --out, and the cells that
  * ablation.csv already holds are skipped (ablation.json records the flags they were trained with;
- * other training flags are refused, naming the field).
+ * other training flags are refused, naming the field); a cell stopped by Ctrl-C resumes from its
+ * checkpoint.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ import { regionLine } from './console.ts';
 import { formatSpread } from '../train/stats.ts';
 import { TRAIN_CONFIG_FIELDS, pickTrainConfig, type TrainConfig } from '../train/config.ts';
 import { writeFileAtomic } from '../viz/render.ts';
+import { loadCheckpoint } from '../io/checkpoint-file.ts';
+import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
 
 /** The demo's recipe, evaluated only at the end of each run. */
 const ABLATE_RECIPE: Record<string, string> = { ...DEMO_RECIPE, 'eval-every': '0' };
@@ -129,6 +132,40 @@ function previousCells(out: string, base: TrainFlags): AblationCell[] {
 }
 
 export async function runAblation(argv: string[], interrupts: Interrupts | null = null): Promise<AblationCell[]> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage('ablate', "The paper's T × η ablation (Table 1) at small scale; η = 1.0 is EMANet.", ABLATE_SPEC));
+    console.log(`\nThe defaults are the demo's recipe (docs/experiments/demo-recipe.md), validated at the end of each run only; --task digits for the 64-px digit scenes.`);
+    return [];
+  }
+  // Every flag and the output directory are checked before the device starts (the steps' default
+  // waits for the adapter: a CPU driver trains fewer).
+  const unlock = lockOutDir(ablatePlan(argv, true).base.out, 'ablate');
+  try {
+    await startEngine();
+    const p = ablatePlan(argv, adapterInfo().software);
+    return await grid(p.base, p.Ts, p.etas, p.seeds, p.second, interrupts);
+  } finally {
+    unlock();
+  }
+}
+
+/** What `hemgpu ablate <argv>` trains. */
+export interface AblationPlan {
+  /** The flags every cell shares (a cell sets model, η, T, seed and its directory). */
+  base: TrainFlags;
+  /** The grid's rows (T_train) and columns (η). */
+  Ts: number[];
+  etas: number[];
+  /** Seeds per cell, and with one seed how many of the best cells rerun with a second. */
+  seeds: number;
+  second: number;
+}
+
+/**
+ * The grid `hemgpu ablate <argv>` trains on an adapter (`software`: a CPU driver). Flags a grid
+ * sets per cell (NOT_ABLATE) are refused here.
+ */
+export function ablatePlan(argv: string[], software: boolean): AblationPlan {
   const quick = argv.includes('--quick');
   const s1 = takeIntFlag(argv.filter((a) => a !== '--quick'), 'second-seeds', 0, null);
   const s2 = takeIntFlag(s1.rest, 'seeds', 1, 1);
@@ -138,31 +175,32 @@ export async function runAblation(argv: string[], interrupts: Interrupts | null 
   if (seeds > 1 && second !== null && second > 0) {
     throw new UsageError(`--second-seeds: applies with --seeds 1 only (every cell already runs ${seeds} seeds); drop one of them.`);
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(usage('ablate', "The paper's T × η ablation (Table 1) at small scale; η = 1.0 is EMANet.", ABLATE_SPEC));
-    console.log(`\nThe defaults are the demo's recipe (docs/experiments/demo-recipe.md), validated at the end of each run only; --task digits for the 64-px digit scenes.`);
-    return [];
-  }
   const given = givenFlags(rest);
-  // Flags a grid sets per cell would be accepted and ignored: refused here, before any GPU work.
   for (const k of Object.keys(NOT_ABLATE)) if (given.has(k)) throw new UsageError(`--${k}: ${NOT_ABLATE[k]}.`);
-  await startEngine();
-  const defaults = [...recipeFlags(rest, ABLATE_RECIPE), ...(given.has('steps') ? [] : ['--steps', String(ablateSteps(adapterInfo().software))])];
   // η and T are parsed at their defaults (every cell sets its own; given ones were refused above).
-  const flags = parseTrainFlags([...defaults, ...rest], 'ablate', { ...ABLATE_SPEC, eta: TRAIN_SPEC.eta!, iterations: TRAIN_SPEC.iterations! });
-  if (!flags) {
-    console.log(usage('ablate', "The paper's T × η ablation (Table 1) at small scale; η = 1.0 is EMANet.", ABLATE_SPEC));
-    return [];
-  }
+  const steps = given.has('steps') ? [] : ['--steps', String(ablateSteps(software))];
+  const flags = parseTrainFlags([...recipeFlags(rest, ABLATE_RECIPE), ...steps, ...rest], 'ablate', { ...ABLATE_SPEC, eta: { ...TRAIN_SPEC.eta!, internal: true }, iterations: { ...TRAIN_SPEC.iterations!, internal: true } })!;
   const base: TrainFlags = { ...(quick ? quickShrink(flags, given, { steps: 2, 'train-scenes': 8, 'val-scenes': 4, batch: 2, 'eval-every': 0 }) : flags), quiet: true };
-  let rerun = seeds > 1 ? 0 : (second ?? 3);
-  if (quick) rerun = Math.min(rerun, 1);
-  const unlock = lockOutDir(base.out, 'ablate');
-  try {
-    return await grid(base, Ts, etas, seeds, rerun, interrupts);
-  } finally {
-    unlock();
+  const rerun = seeds > 1 ? 0 : (second ?? 3);
+  return { base, Ts, etas, seeds, second: quick ? Math.min(rerun, 1) : rerun };
+}
+
+/**
+ * The checkpoint a cell's directory already holds, to resume: a cell stopped by Ctrl-C left it,
+ * and the rerun of the grid continues it (as an uninterrupted run would have gone on). A
+ * checkpoint trained with other flags than the cell's is not this grid's: refused, naming the
+ * flags, rather than replaced. Null when there is none.
+ */
+async function cellCheckpoint(cell: TrainFlags): Promise<string | null> {
+  const path = join(cell.out, 'checkpoint.safetensors');
+  if (!existsSync(path)) return null;
+  const saved = verifyCheckpoint(await loadCheckpoint(path), path).config;
+  const differs = (Object.keys(TRAIN_CONFIG_FIELDS) as (keyof TrainConfig)[]).filter((k) => TRAIN_CONFIG_FIELDS[k].training && saved[k] !== cell[k]);
+  if (differs.length) {
+    const list = differs.map((k) => `--${TRAIN_CONFIG_FIELDS[k].flag} ${String(saved[k])} (this cell: ${String(cell[k])})`).join(', ');
+    throw new UsageError(`${path}: a checkpoint trained with ${list}, not this grid's cell, which would replace it. Move it away, or give another --out.`);
   }
+  return path;
 }
 
 async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: number, second: number, interrupts: Interrupts | null): Promise<AblationCell[]> {
@@ -171,22 +209,27 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: numbe
   const planned = seeds * Ts.length * etas.length;
   const done = cells.filter((c) => Ts.includes(c.T) && etas.includes(c.eta) && c.seed >= base.seed && c.seed < base.seed + seeds).length;
   if (cells.length) console.log(`resuming the grid in ${base.out}: ${done} of its ${planned} runs are in ablation.csv (skipped); ${planned - done} to go.`);
+  const cellFlags = (T: number, eta: number, seed: number): TrainFlags => ({ ...base, model: eta === 1 ? 'emanet' : 'hemnet', eta, iterations: T, seed, out: join(base.out, `T${T}-eta${eta}-seed${seed}`) });
+  // A foreign checkpoint in a cell's directory is refused before the first cell trains.
+  for (let k = 0; k < seeds; k++) for (const T of Ts) for (const eta of etas) if (!has(T, eta, base.seed + k)) await cellCheckpoint(cellFlags(T, eta, base.seed + k));
   writeFileAtomic(join(base.out, 'ablation.json'), `${JSON.stringify({ shared: sharedFields(base) }, null, 2)}\n`);
   const stopped = (): boolean => (interrupts?.signal ?? null) !== null;
   const run = async (T: number, eta: number, seed: number): Promise<AblationCell | null> => {
     const t0 = performance.now();
-    const f: TrainFlags = { ...base, model: eta === 1 ? 'emanet' : 'hemnet', eta, iterations: T, seed, out: join(base.out, `T${T}-eta${eta}-seed${seed}`) };
-    const r = await train(f, { shouldStop: stopped });
+    const cell = cellFlags(T, eta, seed);
+    const resume = await cellCheckpoint(cell);
+    if (resume) console.log(`T=${T} η=${eta} seed ${seed}: resuming ${resume}`);
+    const r = await train({ ...cell, resume }, { shouldStop: stopped });
     r.model.dispose();
     if (r.interrupted) {
       console.log(`T=${T} η=${eta} seed ${seed}: ${r.checkpoint === null ? 'stopped before its first step; nothing written' : `interrupted at step ${r.steps}; checkpoint ${r.checkpoint}`}`);
       return null;
     }
-    const cell = { T, eta, seed, miou: r.miou, regions: r.regionAccuracy, maxGamma: r.em?.maxGamma ?? NaN, residual: r.em?.residual ?? NaN, rho: r.em?.rho ?? NaN, seconds: (performance.now() - t0) / 1000 };
+    const result = { T, eta, seed, miou: r.miou, regions: r.regionAccuracy, maxGamma: r.em?.maxGamma ?? NaN, residual: r.em?.residual ?? NaN, rho: r.em?.rho ?? NaN, seconds: (performance.now() - t0) / 1000 };
     const regions = regionLine(r.regionAccuracy);
     const em = r.em ? `, max_k γ ${r.em.maxGamma.toFixed(3)} (1/K ${(1 / r.em.bases).toFixed(3)}), residual ${r.em.residual.toFixed(3)}` : '';
-    console.log(`T=${T} η=${eta}${eta === 1 ? ' (EMANet)' : ''} seed ${seed}: mIoU ${r.miou.toFixed(4)}${regions ? `, ${regions}` : ''}${em} (${cell.seconds.toFixed(0)} s)`);
-    return cell;
+    console.log(`T=${T} η=${eta}${eta === 1 ? ' (EMANet)' : ''} seed ${seed}: mIoU ${r.miou.toFixed(4)}${regions ? `, ${regions}` : ''}${em} (${result.seconds.toFixed(0)} s)`);
+    return result;
   };
   // On Ctrl-C / SIGTERM the running cell saves its checkpoint and the grid stops; the files hold the cells done.
   const add = (c: AblationCell | null): boolean => {
