@@ -158,12 +158,32 @@ describe('Ctrl-C and SIGTERM', () => {
     expect([...outcomes].sort()).toEqual(['after a step', 'before the first step', 'by the signal']);
   });
 
-  test.runIf(existsSync('/proc/self'))('an --out the OS cannot create (mkdir -p spun forever on /proc/x) exits 2 within 5 s, as a real process', async () => {
+  test.each([['demo'], ['ablate']])('hemgpu %s: SIGTERM during setup or training ends it within 5 s, the lock removed', async (command) => {
+    for (const delay of [300, 1500]) {
+      const out = join(dir, `${command}-term-${delay}`);
+      const run = start([command, '--quick', ...TINY, '--steps', '400', '--out', out]);
+      await new Promise((r) => setTimeout(r, delay));
+      const sent = performance.now();
+      run.child.kill('SIGTERM');
+      const { code, signal } = await run.exit;
+      expect(performance.now() - sent, `${delay} ms: ${run.output()}`).toBeLessThan(5000);
+      expect(code === 143 || signal === 'SIGTERM', `${delay} ms: ${code} ${signal} ${run.output()}`).toBe(true);
+      expect(existsSync(join(out, '.hemgpu.lock')), run.output()).toBe(false);
+    }
+  });
+
+  test.runIf(existsSync('/proc/self')).each([
+    ['train', ...TINY, '--steps', '1'],
+    ['demo', '--quick'],
+    ['ablate', '--quick'],
+    ['structured', 'o2p', '--quick'],
+  ])('an --out the OS cannot create (mkdir -p spun forever on /proc/x) exits 2 within 5 s, before the device starts, as a real process: %s', async (...args) => {
     const t0 = performance.now();
-    const run = start(['train', ...TINY, '--steps', '1', '--out', '/proc/hemgpu-no-such/run']);
+    const run = start([...args, '--out', '/proc/hemgpu-no-such/run']);
     const { code } = await run.exit;
     expect(performance.now() - t0).toBeLessThan(5000);
     expect(code, run.output()).toBe(2);
+    // The only line: no adapter was named, so the device never started.
     expect(run.output().trim()).toBe('--out /proc/hemgpu-no-such/run: cannot create the directory (cannot create /proc/hemgpu-no-such (ENOENT)).');
   });
 

@@ -171,6 +171,13 @@ describe('tuning', () => {
     expect(await main(['tune', '--quick'])).toBe(0);
     expect(lines.join('\n')).toMatch(/already stored in .*cli\/tuning\.json \(--refresh times again\)/);
     lines.length = 0;
+    // --refresh times again although a record is stored, and replaces it.
+    const stored = readFileSync(file, 'utf8');
+    expect(await main(['tune', '--quick', '--refresh'])).toBe(0);
+    expect(lines.join('\n')).toMatch(/matmul \(fastest first\):[\s\S]*stored in .*cli\/tuning\.json/);
+    expect(lines.join('\n')).not.toMatch(/already stored/);
+    expect(readFileSync(file, 'utf8')).not.toBe(stored);
+    lines.length = 0;
     expect(await main(['tune', '--show', '--refresh'])).toBe(2);
     expect(lines.join('\n')).toBe('--show prints the stored winners and times nothing; leave out --refresh and --quick.');
     log.mockRestore();

@@ -60,11 +60,16 @@ export interface TrainFlags extends TrainConfig {
   allowChange: string[] | 'all';
 }
 
-/** A command's flags; `shown` is the default as --help states it when it is not one value (e.g. it depends on the adapter). */
-export type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; help: string; default?: string; shown?: string }>;
+/**
+ * A command's flags; `shown` is the default as --help states it when it is not one value (e.g. it
+ * depends on the adapter); `internal`: a field the command fills itself (parsed at its default, never
+ * listed as one the command takes).
+ */
+export type Spec = Record<string, { type: 'string' | 'boolean'; short?: string; help: string; default?: string; shown?: string; internal?: boolean }>;
 
 /** Flags of the digit scenes, which --data voc has no use for. */
-const DIGIT_ONLY_FLAGS = ['train-scenes', 'min-digits', 'max-digits', 'min-scale', 'max-scale', 'threshold', 'max-overlap', 'task', 'fragment'];
+/** The flags that only digit scenes take (--data voc refuses them). */
+export const DIGIT_ONLY_FLAGS: readonly string[] = ['train-scenes', 'min-digits', 'max-digits', 'min-scale', 'max-scale', 'threshold', 'max-overlap', 'task', 'fragment'];
 
 export const TRAIN_SPEC: Spec = {
   model: { type: 'string', help: 'hemnet | emanet | pooling (the HEM unit with one base: global average pooling) | plain (no EM unit)', default: 'hemnet' },
@@ -183,9 +188,29 @@ export function parse(command: string, spec: Spec, argv: string[]): Record<strin
   } catch (err) {
     if (err instanceof UsageError) throw err;
     const m = /Unknown option '([^']+)'/.exec((err as Error).message);
-    if (m) throw new UsageError(`hemgpu ${command}: unknown flag ${m[1]} (see hemgpu ${command} --help).`);
+    if (m) throw new UsageError(unknownFlag(command, m[1]!, Object.keys(spec).filter((k) => !spec[k]!.internal)));
     throw new UsageError(`hemgpu ${command}: ${(err as Error).message}`);
   }
+}
+
+/** An unknown flag's message: the nearest flag the command takes (a typo), and the list of them. */
+function unknownFlag(command: string, flag: string, known: readonly string[]): string {
+  const name = flag.replace(/^-+/, '');
+  const near = known.map((k) => [k, editDistance(name, k)] as const).filter(([k, d]) => d <= Math.max(1, Math.floor(k.length / 4))).sort((a, b) => a[1] - b[1])[0];
+  return `hemgpu ${command}: unknown flag ${flag}${near ? `; did you mean --${near[0]}?` : '.'} It takes ${[...known].sort().map((k) => `--${k}`).join(', ')} (hemgpu ${command} --help describes them).`;
+}
+
+/** Edit distance counting insertions, deletions, substitutions and swaps of neighbours (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 export function usage(command: string, summary: string, spec: Spec): string {
@@ -230,14 +255,12 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const vocRoot = (v['voc-root'] as string | undefined) ?? null;
   if (data === 'voc' && !vocRoot) throw new UsageError('--voc-root: --data voc needs the path of a PASCAL VOC directory.');
   const givenFlags = String(v.given).split(',');
-  // A flag of the other data source would be accepted and ignored. (demo and ablate put their
-  // digit recipe before the user's flags, so only train can tell the user's own apart.)
-  if (command === 'train') {
-    if (data === 'digits' && givenFlags.includes('voc-root')) throw new UsageError('--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.');
-    const digitOnly = DIGIT_ONLY_FLAGS.filter((k) => givenFlags.includes(k));
-    if (data === 'voc' && digitOnly.length) {
-      throw new UsageError(`${digitOnly.map((k) => `--${k}`).join(', ')}: ${digitOnly.length > 1 ? 'apply' : 'applies'} to digit scenes only, and --data voc ignores ${digitOnly.length > 1 ? 'them' : 'it'}; drop ${digitOnly.length > 1 ? 'them' : 'it'} (VOC's size is --size, its validation images --val-scenes).`);
-    }
+  // A flag of the other data source would be accepted and ignored. (demo and ablate leave their
+  // recipe's digit flags out with --data voc: recipeFlags.)
+  if (data === 'digits' && givenFlags.includes('voc-root')) throw new UsageError('--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.');
+  const digitOnly = DIGIT_ONLY_FLAGS.filter((k) => givenFlags.includes(k));
+  if (data === 'voc' && digitOnly.length) {
+    throw new UsageError(`${digitOnly.map((k) => `--${k}`).join(', ')}: ${digitOnly.length > 1 ? 'apply' : 'applies'} to digit scenes only, and --data voc ignores ${digitOnly.length > 1 ? 'them' : 'it'}; drop ${digitOnly.length > 1 ? 'them' : 'it'} (VOC's size is --size, its validation images --val-scenes).`);
   }
   const size = num('size', v.size as string, { int: true, min: 16 });
   const task = String(v.task);

@@ -22,7 +22,7 @@ import { formatSpread } from '../train/stats.ts';
 import { classLegend, evalProgress, regionLine } from './console.ts';
 import { writeAttentionMaps, writeSamples } from './figures.ts';
 
-const EVAL_SPEC = {
+export const EVAL_SPEC = {
   checkpoint: { type: 'string' as const, help: 'checkpoint file written by hemgpu train; several, comma-separated (seeds of one configuration), give a table over them' },
   iterations: { type: 'string' as const, help: `EM iterations at evaluation: T_eval (default: as trained), or several for Table 2, e.g. 1-8 or 1,2,4 (each 1 to ${MAX_EM_ITERATIONS})` },
   'val-scenes': { type: 'string' as const, help: 'validation scenes (default: as trained)' },
@@ -64,22 +64,39 @@ export function parseCheckpointList(v: string): string[] {
 /** The fields a table over checkpoints needs them to share (the seed, and only it, may differ). */
 const SHARED: (keyof TrainConfig)[] = ['model', 'iterations', 'eta', 'basesAverage', 'task', 'data', 'size', 'steps', 'bases', 'channels', 'width'];
 
+/** What `hemgpu eval` evaluates, from its parsed flags (checked; nothing read yet). */
+export interface EvalPlan {
+  paths: string[];
+  /** T_eval values (null: as trained). */
+  Ts: number[] | null;
+  /** Validation scenes (null: as trained). */
+  valScenes: number | null;
+  batch: number;
+  /** The figures' directory (null: no figures). */
+  figures: string | null;
+}
+
+export function evalPlan(values: Record<string, string | boolean | undefined>): EvalPlan {
+  if (values.checkpoint === undefined || values.checkpoint === '') throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
+  const int = (k: string): number | null => (values[k] === undefined ? null : num(k, values[k] as string, { int: true, min: 1 }));
+  return {
+    paths: parseCheckpointList(values.checkpoint as string),
+    Ts: values.iterations === undefined ? null : parseIterationList(values.iterations as string),
+    valScenes: int('val-scenes'),
+    batch: int('batch')!,
+    figures: (values.figures as string | undefined) ?? null,
+  };
+}
+
 export async function runEval(argv: string[]): Promise<void> {
   const values = parse('eval', EVAL_SPEC, argv);
   if (values.help) {
     console.log(usage('eval', DESCRIPTION, EVAL_SPEC));
     return;
   }
-  if (values.checkpoint === undefined || values.checkpoint === '') throw new UsageError('--checkpoint: the checkpoint to evaluate is required.');
-  const paths = parseCheckpointList(values.checkpoint as string);
-  const int = (k: string, v: string | undefined, d: number): number => (v === undefined ? d : num(k, v, { int: true, min: 1 }));
   // The values are checked before the checkpoints are read and before any GPU work.
-  const Ts = values.iterations === undefined ? null : parseIterationList(values.iterations as string);
-  const valScenes = values['val-scenes'] as string | undefined;
-  for (const k of ['val-scenes', 'batch']) int(k, values[k] as string | undefined, 1);
-  const batch = int('batch', values.batch as string | undefined, 16);
-  const figures = values.figures as string | undefined;
-  if (figures !== undefined) prepareFigureDir(figures);
+  const { paths, Ts, valScenes, batch, figures } = evalPlan(values);
+  if (figures !== null) prepareFigureDir(figures);
   await startEngine();
   const loaded = await Promise.all(paths.map(async (path) => ({ path, ck: await loadCheckpoint(path) })));
   const configs = loaded.map(({ path, ck }) => {
@@ -100,13 +117,13 @@ export async function runEval(argv: string[]): Promise<void> {
   const rows = new Map<number, Evaluation[]>(iterations.map((t) => [t, []]));
   for (const [i, { path, ck }] of loaded.entries()) {
     const saved = configs[i]!;
-    const { val } = loadData({ ...saved, valScenes: int('val-scenes', valScenes, saved.valScenes), trainScenes: 1 });
+    const { val } = loadData({ ...saved, valScenes: valScenes ?? saved.valScenes, trainScenes: 1 });
     const model = buildModel(saved, val);
     try {
       restoreModel(ck, path, model, saved);
       const em = await emDiagnostics(model, val, { batch });
       if (em) console.log(`${path}: ${formatEmDiagnostics(em)}`);
-      if (figures !== undefined) {
+      if (figures !== null) {
         const written = await writeFigures(join(figures, figureStem(paths, i)), model, val, saved, em);
         console.log(`${path}: figures ${written.join(', ')}`);
       }

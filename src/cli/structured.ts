@@ -122,13 +122,13 @@ export async function runStructured(argv: string[], interrupts: Interrupts | nul
     console.log(usage('structured <o2p|ncuts>', SUMMARY, STRUCTURED_SPEC));
     return [];
   }
-  structuredPlan(argv, true); // flags checked before the device starts
-  await startEngine();
-  const software = adapterInfo().software;
-  const { task, runs, out } = structuredPlan(argv, software);
-  const unlock = lockOutDir(out, 'structured');
+  // Every flag and the output directory are checked before the device starts (the sizes' defaults
+  // wait for the adapter: a CPU driver trains smaller runs).
+  const unlock = lockOutDir(structuredPlan(argv, true).out, 'structured');
   const results: StructuredResult[] = [];
   try {
+    await startEngine();
+    const { task, runs, out } = structuredPlan(argv, adapterInfo().software);
     console.log(`hemgpu structured ${task}: ${runs.length} runs of ${runs[0]!.steps} steps on ${adapterInfo().description || adapterInfo().device}; output ${out}`);
     for (const c of runs) {
       if (interrupts?.signal) break;
