@@ -39,6 +39,9 @@ override PART: u32 = 0u;
 // estep_grad only: dS holds an incoming dγ on entry (the R-step's, in the last iteration), which
 // is added to the dγ of the N-step before the softmax adjoint.
 override DGAMMA_IN: bool = false;
+// wsum and dx: each invocation owns BLK × BLK blocks of 4 × 4 (2: 8 × 8, 4: 16 × 16 outputs).
+// More blocks read fewer bytes per FMA and hold more accumulators (16 mat4x4 at 4).
+override BLK: u32 = 2u;
 
 const EPS: f32 = 1e-6;   // N_k + ε and ‖μ‖ + ε, as in EMANet's reference implementation
 const NEG_BIG: f32 = -3.402823e38;
@@ -168,7 +171,7 @@ fn masked_exp(v: vec4<f32>, kb: u32) -> vec4<f32> {
 //   P[chunk] = Σ_{n in chunk} W_nᵀ ⊗ x_n  (K4 × C),   s[chunk] = Σ_{n in chunk} W_n  (K4).
 // N is split into chunks so that there are enough invocations to fill the device; the *_finish
 // entry points (nstep_finish, dmu_finish, wsum_finish) add the chunks and apply the epilogue.
-// One invocation per (chunk, 8 bases, 8 channels) accumulates outer products over its rows.
+// One invocation per (chunk, 4·BLK bases, 4·BLK channels) accumulates outer products over its rows.
 struct WsumParams {
   N: u32,
   C: u32,
@@ -183,67 +186,102 @@ struct WsumParams {
 @group(0) @binding(3) var<storage, read_write> wsum_w: array<vec4<f32>>; // s [B, chunks, K4]
 @group(0) @binding(4) var<uniform> wp: WsumParams;
 
+// Rows r of W at bases 4kb..4kb+3 as a mat4x4 (column i = row r[i]), scaled by keep (0 past the chunk).
+fn w_block(gb: u32, gs: u32, r: vec4<u32>, kb: u32, keep: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(ww[gb + r.x * gs + kb] * keep.x, ww[gb + r.y * gs + kb] * keep.y,
+                     ww[gb + r.z * gs + kb] * keep.z, ww[gb + r.w * gs + kb] * keep.w);
+}
+
+// Rows r of X at channels 4c4..4c4+3 as a mat4x4 (column i = row r[i]).
+fn wx_block(xb: u32, cs: u32, r: vec4<u32>, c4: u32) -> mat4x4<f32> {
+  return mat4x4<f32>(wx[xb + r.x * cs + c4], wx[xb + r.y * cs + c4], wx[xb + r.z * cs + c4], wx[xb + r.w * cs + c4]);
+}
+
+// The Aᵀ-block of bases 4kb.. and channels 4c4.. (column j: base 4kb + j), unless it is past K4 or C.
+fn wsum_store(pb: u32, cs: u32, gs: u32, kb: u32, c4: u32, a: mat4x4<f32>) {
+  if (kb >= gs || c4 >= cs) { return; }
+  for (var j = 0u; j < 4u; j++) { wpart[pb + (kb * 4u + j) * cs + c4] = a[j]; }
+}
+
 @compute @workgroup_size(WG)
 fn wsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  // Each invocation owns 8 bases × 8 channels (2 × 2 blocks): per row, 4 vec4 loads feed 64 FMAs.
+  // Each invocation owns BLK × BLK blocks of 4 bases × 4 channels: per 4 rows, 8·BLK vec4 loads
+  // feed 64·BLK² FMAs (BLK 2: 16 per load, BLK 4: 32).
   let cs = wp.C / 4u;
   let gs = wp.K4 / 4u;
-  let cp = (cs + 1u) / 2u; // channel pairs
-  let gp2 = (gs + 1u) / 2u; // base-block pairs
+  let cg = (cs + BLK - 1u) / BLK; // channel groups
+  let kg = (gs + BLK - 1u) / BLK; // base groups
   let id = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (id >= wp.chunks * gp2 * cp) { return; }
-  let c4 = (id % cp) * 2u;
-  let kb = ((id / cp) % gp2) * 2u;
-  let chunk = id / (cp * gp2);
-  let c4b = min(c4 + 1u, cs - 1u); // clamped: a duplicate column whose result is not stored
-  let kbb = min(kb + 1u, gs - 1u);
+  if (id >= wp.chunks * kg * cg) { return; }
+  let c0 = (id % cg) * BLK;
+  let k0 = ((id / cg) % kg) * BLK;
+  let chunk = id / (cg * kg);
+  // Block indices past the edge are clamped: duplicate blocks whose results are not stored.
+  let c1 = min(c0 + 1u, cs - 1u); let c2 = min(c0 + 2u, cs - 1u); let c3 = min(c0 + 3u, cs - 1u);
+  let k1 = min(k0 + 1u, gs - 1u); let k2 = min(k0 + 2u, gs - 1u); let k3 = min(k0 + 3u, gs - 1u);
   let b = wid.z;
   let xb = b * (wp.N * wp.C / 4u);
   let gb = b * wp.N * gs;
   let n_end = min(wp.N, (chunk + 1u) * wp.rows_per_chunk);
-  var a00 = mat4x4<f32>(); // column j: Σ_n W_{n,4kb+j} x_n[c4]
-  var a01 = mat4x4<f32>();
-  var a10 = mat4x4<f32>();
-  var a11 = mat4x4<f32>();
-  var s0 = vec4<f32>();
-  var s1 = vec4<f32>();
+  // a<i><j>: the Aᵀ-block of base block k0 + i and channel block c0 + j (column: Σ_n W_n,base x_n).
+  var a00 = mat4x4<f32>(); var a01 = mat4x4<f32>(); var a02 = mat4x4<f32>(); var a03 = mat4x4<f32>();
+  var a10 = mat4x4<f32>(); var a11 = mat4x4<f32>(); var a12 = mat4x4<f32>(); var a13 = mat4x4<f32>();
+  var a20 = mat4x4<f32>(); var a21 = mat4x4<f32>(); var a22 = mat4x4<f32>(); var a23 = mat4x4<f32>();
+  var a30 = mat4x4<f32>(); var a31 = mat4x4<f32>(); var a32 = mat4x4<f32>(); var a33 = mat4x4<f32>();
+  var s0 = vec4<f32>(); var s1 = vec4<f32>(); var s2 = vec4<f32>(); var s3 = vec4<f32>();
   // Four rows at a time: Aᵀ-block (channels × bases) += Xᵀ-block · W-block as mat4x4 products.
   // Rows past the chunk's end are clamped on load and given weight 0.
   let last = n_end - 1u;
+  let ones = vec4<f32>(1.0);
   for (var n = chunk * wp.rows_per_chunk; n < n_end; n += 4u) {
-    let r0 = n; let r1 = min(n + 1u, last); let r2 = min(n + 2u, last); let r3 = min(n + 3u, last);
+    let r = vec4<u32>(n, min(n + 1u, last), min(n + 2u, last), min(n + 3u, last));
     let keep = vec4<f32>(1.0, select(0.0, 1.0, n + 1u < n_end), select(0.0, 1.0, n + 2u < n_end), select(0.0, 1.0, n + 3u < n_end));
-    let wa = mat4x4<f32>(ww[gb + r0 * gs + kb] * keep.x, ww[gb + r1 * gs + kb] * keep.y,
-                         ww[gb + r2 * gs + kb] * keep.z, ww[gb + r3 * gs + kb] * keep.w);
-    let wb = mat4x4<f32>(ww[gb + r0 * gs + kbb] * keep.x, ww[gb + r1 * gs + kbb] * keep.y,
-                         ww[gb + r2 * gs + kbb] * keep.z, ww[gb + r3 * gs + kbb] * keep.w);
-    let xa = mat4x4<f32>(wx[xb + r0 * cs + c4], wx[xb + r1 * cs + c4], wx[xb + r2 * cs + c4], wx[xb + r3 * cs + c4]);
-    let xc = mat4x4<f32>(wx[xb + r0 * cs + c4b], wx[xb + r1 * cs + c4b], wx[xb + r2 * cs + c4b], wx[xb + r3 * cs + c4b]);
-    let wat = transpose(wa);
-    let wbt = transpose(wb);
-    a00 += xa * wat;
-    a01 += xc * wat;
-    a10 += xa * wbt;
-    a11 += xc * wbt;
-    s0 += wa[0] + wa[1] + wa[2] + wa[3];
-    s1 += wb[0] + wb[1] + wb[2] + wb[3];
-  }
-  let pb = (b * wp.chunks + chunk) * wp.K4 * cs;
-  let two_c = c4 + 1u < cs;
-  let two_k = kb + 1u < gs;
-  for (var j = 0u; j < 4u; j++) {
-    wpart[pb + (kb * 4u + j) * cs + c4] = a00[j];
-    if (two_c) { wpart[pb + (kb * 4u + j) * cs + c4 + 1u] = a01[j]; }
-    if (two_k) {
-      wpart[pb + ((kb + 1u) * 4u + j) * cs + c4] = a10[j];
-      if (two_c) { wpart[pb + ((kb + 1u) * 4u + j) * cs + c4 + 1u] = a11[j]; }
+    let w0 = w_block(gb, gs, r, k0, keep);
+    let w1 = w_block(gb, gs, r, k1, keep);
+    let x0 = wx_block(xb, cs, r, c0);
+    let x1 = wx_block(xb, cs, r, c1);
+    let t0 = transpose(w0);
+    let t1 = transpose(w1);
+    s0 += w0 * ones;
+    s1 += w1 * ones;
+    a00 += x0 * t0; a01 += x1 * t0;
+    a10 += x0 * t1; a11 += x1 * t1;
+    if (BLK > 2u) {
+      let w2 = w_block(gb, gs, r, k2, keep);
+      let w3 = w_block(gb, gs, r, k3, keep);
+      let x2 = wx_block(xb, cs, r, c2);
+      let x3 = wx_block(xb, cs, r, c3);
+      let t2 = transpose(w2);
+      let t3 = transpose(w3);
+      s2 += w2 * ones;
+      s3 += w3 * ones;
+      a02 += x2 * t0; a03 += x3 * t0;
+      a12 += x2 * t1; a13 += x3 * t1;
+      a20 += x0 * t2; a21 += x1 * t2; a22 += x2 * t2; a23 += x3 * t2;
+      a30 += x0 * t3; a31 += x1 * t3; a32 += x2 * t3; a33 += x3 * t3;
     }
   }
-  if (c4 == 0u) {
-    wsum_w[(b * wp.chunks + chunk) * gs + kb] = s0;
-    if (two_k) { wsum_w[(b * wp.chunks + chunk) * gs + kb + 1u] = s1; }
+  let pb = (b * wp.chunks + chunk) * wp.K4 * cs;
+  wsum_store(pb, cs, gs, k0, c0, a00); wsum_store(pb, cs, gs, k0, c0 + 1u, a01);
+  wsum_store(pb, cs, gs, k0 + 1u, c0, a10); wsum_store(pb, cs, gs, k0 + 1u, c0 + 1u, a11);
+  if (BLK > 2u) {
+    wsum_store(pb, cs, gs, k0, c0 + 2u, a02); wsum_store(pb, cs, gs, k0, c0 + 3u, a03);
+    wsum_store(pb, cs, gs, k0 + 1u, c0 + 2u, a12); wsum_store(pb, cs, gs, k0 + 1u, c0 + 3u, a13);
+    wsum_store(pb, cs, gs, k0 + 2u, c0, a20); wsum_store(pb, cs, gs, k0 + 2u, c0 + 1u, a21);
+    wsum_store(pb, cs, gs, k0 + 2u, c0 + 2u, a22); wsum_store(pb, cs, gs, k0 + 2u, c0 + 3u, a23);
+    wsum_store(pb, cs, gs, k0 + 3u, c0, a30); wsum_store(pb, cs, gs, k0 + 3u, c0 + 1u, a31);
+    wsum_store(pb, cs, gs, k0 + 3u, c0 + 2u, a32); wsum_store(pb, cs, gs, k0 + 3u, c0 + 3u, a33);
   }
+  if (c0 == 0u) {
+    let sb = (b * wp.chunks + chunk) * gs;
+    store_wsum_w(sb, gs, k0, s0); store_wsum_w(sb, gs, k0 + 1u, s1);
+    if (BLK > 2u) { store_wsum_w(sb, gs, k0 + 2u, s2); store_wsum_w(sb, gs, k0 + 3u, s3); }
+  }
+}
+
+fn store_wsum_w(sb: u32, gs: u32, kb: u32, v: vec4<f32>) {
+  if (kb < gs) { wsum_w[sb + kb] = v; }
 }
 
 // ----------------------------------------------------------------------------------- nstep_finish
@@ -482,62 +520,107 @@ fn rows4(buf_is_gamma: bool, base: u32, n: u32, kb: u32, kbs: u32) -> mat4x4<f32
                      xds[base + min(n + 2u, last) * kbs + kb], xds[base + min(n + 3u, last) * kbs + kb]);
 }
 
-fn store_dx(xb: u32, n0: u32, c4: u32, cs: u32, accn: mat4x4<f32>, acce: mat4x4<f32>) {
+fn store_dx(xb: u32, n0: u32, c4: u32, cs: u32, acc: mat4x4<f32>) {
+  if (c4 >= cs) { return; }
   for (var i = 0u; i < 4u; i++) {
     let n = n0 + i;
     if (n >= xp.N) { break; }
     let at = xb + n * cs + c4;
-    switch (PART) {
-      case 1u: { xdx[at] = accn[i]; }
-      case 2u: { xdx[at] = xp.scale * acce[i]; }
-      default: { xdx[at] = xdx[at] + accn[i] + xp.scale * acce[i]; }
-    }
+    if (PART == 0u) { xdx[at] = xdx[at] + acc[i]; } else { xdx[at] = acc[i]; }
   }
 }
 
-// One invocation per 8 rows × 8 channels (2 × 2 blocks):
-// dXᵀ-block += dAᵀ-block · γᵀ-block + s μᵀ-block · dSᵀ-block.
+// Rows k..k+3 of a [K4, C] operand at channels 4c4..4c4+3 as a mat4x4 (column kk = row k + kk),
+// times `scale`: dA (from xda) or μ (from xmu).
+fn krows(from_mu: bool, base: u32, k: u32, c4: u32, cs: u32, scale: f32) -> mat4x4<f32> {
+  if (from_mu) {
+    return mat4x4<f32>(xmu[base + k * cs + c4], xmu[base + (k + 1u) * cs + c4],
+                       xmu[base + (k + 2u) * cs + c4], xmu[base + (k + 3u) * cs + c4]) * scale;
+  }
+  return mat4x4<f32>(xda[base + k * cs + c4], xda[base + (k + 1u) * cs + c4],
+                     xda[base + (k + 2u) * cs + c4], xda[base + (k + 3u) * cs + c4]);
+}
+
+// One invocation per 4·BLK rows × 4·BLK channels (BLK × BLK blocks): the two products share
+// their accumulators, as one product of [γ, dS] with [dA; s μ] (inner dimension 2·K4):
+// dXᵀ-block += dAᵀ-block · γᵀ-block + (s μ)ᵀ-block · dSᵀ-block (PART 1: the first alone, 2: the second).
 @compute @workgroup_size(WG)
 fn dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
       @builtin(local_invocation_index) lid: u32) {
   let cs = xp.C / 4u;
-  let cp = (cs + 1u) / 2u;
+  let cg = (cs + BLK - 1u) / BLK;
   let id = (wid.y * nwg.x + wid.x) * WG + lid;
-  let nblocks = (xp.N + 7u) / 8u;
-  if (id >= nblocks * cp) { return; }
-  let n0 = (id / cp) * 8u;
-  let c4 = (id % cp) * 2u;
-  let c4b = min(c4 + 1u, cs - 1u);
+  let rows = 4u * BLK;
+  let nblocks = (xp.N + rows - 1u) / rows;
+  if (id >= nblocks * cg) { return; }
+  let n0 = (id / cg) * rows;
+  let c0 = (id % cg) * BLK;
+  // Channel blocks past C are clamped: duplicates whose results are not stored.
+  let c1 = min(c0 + 1u, cs - 1u); let c2 = min(c0 + 2u, cs - 1u); let c3 = min(c0 + 3u, cs - 1u);
   let b = wid.z;
   let kbs = xp.K4 / 4u;
   let gb = b * xp.N * kbs;
   let ab = b * xp.K4 * cs;
   let mb = b * (xp.mu_stride / 4u);
-  var n00 = mat4x4<f32>(); var n01 = mat4x4<f32>(); var n10 = mat4x4<f32>(); var n11 = mat4x4<f32>();
-  var e00 = mat4x4<f32>(); var e01 = mat4x4<f32>(); var e10 = mat4x4<f32>(); var e11 = mat4x4<f32>();
-  for (var kb = 0u; kb < kbs; kb++) {
-    let k = kb * 4u;
-    let g0 = rows4(true, gb, n0, kb, kbs);
-    let g1 = rows4(true, gb, n0 + 4u, kb, kbs);
-    let d0 = rows4(false, gb, n0, kb, kbs);
-    let d1 = rows4(false, gb, n0 + 4u, kb, kbs);
-    let da0 = mat4x4<f32>(xda[ab + k * cs + c4], xda[ab + (k + 1u) * cs + c4],
-                          xda[ab + (k + 2u) * cs + c4], xda[ab + (k + 3u) * cs + c4]);
-    let da1 = mat4x4<f32>(xda[ab + k * cs + c4b], xda[ab + (k + 1u) * cs + c4b],
-                          xda[ab + (k + 2u) * cs + c4b], xda[ab + (k + 3u) * cs + c4b]);
-    let mu0 = mat4x4<f32>(xmu[mb + k * cs + c4], xmu[mb + (k + 1u) * cs + c4],
-                          xmu[mb + (k + 2u) * cs + c4], xmu[mb + (k + 3u) * cs + c4]);
-    let mu1 = mat4x4<f32>(xmu[mb + k * cs + c4b], xmu[mb + (k + 1u) * cs + c4b],
-                          xmu[mb + (k + 2u) * cs + c4b], xmu[mb + (k + 3u) * cs + c4b]);
-    n00 += da0 * g0; n01 += da1 * g0; n10 += da0 * g1; n11 += da1 * g1;
-    e00 += mu0 * d0; e01 += mu1 * d0; e10 += mu0 * d1; e11 += mu1 * d1;
+  // a<i><j>: the dXᵀ-block of rows n0 + 4i.. and channel block c0 + j.
+  var a00 = mat4x4<f32>(); var a01 = mat4x4<f32>(); var a02 = mat4x4<f32>(); var a03 = mat4x4<f32>();
+  var a10 = mat4x4<f32>(); var a11 = mat4x4<f32>(); var a12 = mat4x4<f32>(); var a13 = mat4x4<f32>();
+  var a20 = mat4x4<f32>(); var a21 = mat4x4<f32>(); var a22 = mat4x4<f32>(); var a23 = mat4x4<f32>();
+  var a30 = mat4x4<f32>(); var a31 = mat4x4<f32>(); var a32 = mat4x4<f32>(); var a33 = mat4x4<f32>();
+  // The N-step part γ · dA, then the E-step part dS · (s μ) into the same accumulators (the two
+  // loops differ only in their operands; PART 1 and 2 run one of them).
+  if (PART != 2u) {
+    for (var kb = 0u; kb < kbs; kb++) {
+      let k = kb * 4u;
+      let g0 = rows4(true, gb, n0, kb, kbs);
+      let g1 = rows4(true, gb, n0 + 4u, kb, kbs);
+      let d0 = krows(false, ab, k, c0, cs, 1.0);
+      let d1 = krows(false, ab, k, c1, cs, 1.0);
+      a00 += d0 * g0; a01 += d1 * g0;
+      a10 += d0 * g1; a11 += d1 * g1;
+      if (BLK > 2u) {
+        let g2 = rows4(true, gb, n0 + 8u, kb, kbs);
+        let g3 = rows4(true, gb, n0 + 12u, kb, kbs);
+        let d2 = krows(false, ab, k, c2, cs, 1.0);
+        let d3 = krows(false, ab, k, c3, cs, 1.0);
+        a02 += d2 * g0; a03 += d3 * g0;
+        a12 += d2 * g1; a13 += d3 * g1;
+        a20 += d0 * g2; a21 += d1 * g2; a22 += d2 * g2; a23 += d3 * g2;
+        a30 += d0 * g3; a31 += d1 * g3; a32 += d2 * g3; a33 += d3 * g3;
+      }
+    }
+  }
+  if (PART != 1u) {
+    for (var kb = 0u; kb < kbs; kb++) {
+      let k = kb * 4u;
+      let g0 = rows4(false, gb, n0, kb, kbs);
+      let g1 = rows4(false, gb, n0 + 4u, kb, kbs);
+      let d0 = krows(true, mb, k, c0, cs, xp.scale);
+      let d1 = krows(true, mb, k, c1, cs, xp.scale);
+      a00 += d0 * g0; a01 += d1 * g0;
+      a10 += d0 * g1; a11 += d1 * g1;
+      if (BLK > 2u) {
+        let g2 = rows4(false, gb, n0 + 8u, kb, kbs);
+        let g3 = rows4(false, gb, n0 + 12u, kb, kbs);
+        let d2 = krows(true, mb, k, c2, cs, xp.scale);
+        let d3 = krows(true, mb, k, c3, cs, xp.scale);
+        a02 += d2 * g0; a03 += d3 * g0;
+        a12 += d2 * g1; a13 += d3 * g1;
+        a20 += d0 * g2; a21 += d1 * g2; a22 += d2 * g2; a23 += d3 * g2;
+        a30 += d0 * g3; a31 += d1 * g3; a32 += d2 * g3; a33 += d3 * g3;
+      }
+    }
   }
   let xb = b * (xp.N * xp.C / 4u);
-  store_dx(xb, n0, c4, cs, n00, e00);
-  store_dx(xb, n0 + 4u, c4, cs, n10, e10);
-  if (c4 + 1u < cs) {
-    store_dx(xb, n0, c4 + 1u, cs, n01, e01);
-    store_dx(xb, n0 + 4u, c4 + 1u, cs, n11, e11);
+  store_dx(xb, n0, c0, cs, a00); store_dx(xb, n0, c0 + 1u, cs, a01);
+  store_dx(xb, n0 + 4u, c0, cs, a10); store_dx(xb, n0 + 4u, c0 + 1u, cs, a11);
+  if (BLK > 2u) {
+    store_dx(xb, n0, c0 + 2u, cs, a02); store_dx(xb, n0, c0 + 3u, cs, a03);
+    store_dx(xb, n0 + 4u, c0 + 2u, cs, a12); store_dx(xb, n0 + 4u, c0 + 3u, cs, a13);
+    store_dx(xb, n0 + 8u, c0, cs, a20); store_dx(xb, n0 + 8u, c0 + 1u, cs, a21);
+    store_dx(xb, n0 + 8u, c0 + 2u, cs, a22); store_dx(xb, n0 + 8u, c0 + 3u, cs, a23);
+    store_dx(xb, n0 + 12u, c0, cs, a30); store_dx(xb, n0 + 12u, c0 + 1u, cs, a31);
+    store_dx(xb, n0 + 12u, c0 + 2u, cs, a32); store_dx(xb, n0 + 12u, c0 + 3u, cs, a33);
   }
 }
 

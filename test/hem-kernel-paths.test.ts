@@ -29,9 +29,13 @@ const CONFIGS: hg.HemKernelConfig[] = [
   { path: 'tiled', TX: 2, TY: 4, RT: 8 },
   { ...hg.REGISTER_HEM_CONFIG, subgroups: true },
   { path: 'tiled', TX: 2, TY: 2, RT: 4, subgroups: true },
+  // The register path's products with either block count (its default is tested everywhere).
+  { ...hg.REGISTER_HEM_CONFIG, blocks: 2 },
+  { ...hg.REGISTER_HEM_CONFIG, blocks: 4 },
 ];
 
-const name = (c: hg.HemKernelConfig): string => (c.path === 'register' ? 'register' : `tiles TX=${c.TX} TY=${c.TY} RT=${c.RT}`) + (c.subgroups ? ', subgroup E-step' : '');
+const name = (c: hg.HemKernelConfig): string =>
+  (c.path === 'register' ? `register${c.blocks ? `, ${4 * c.blocks} × ${4 * c.blocks} product blocks` : ''}` : `tiles TX=${c.TX} TY=${c.TY} RT=${c.RT}`) + (c.subgroups ? ', subgroup E-step' : '');
 
 /** Names of the HEM kernels dispatched while `f` ran (GPU timestamps per dispatch, by kernel). */
 async function dispatchedDuring(f: () => Promise<unknown>): Promise<string[]> {
@@ -115,6 +119,7 @@ describe('the kernel paths', () => {
     expect(bad({ path: 'tiled', TX: 16, TY: 16, RT: 128 })).toThrow(/bytes of workgroup memory, above this adapter's \d+; use smaller tiles/);
     expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 16, WG: 3 })).toThrow(/WG/);
     expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 16, subgroups: 'yes' })).toThrow(/subgroups must be true or false/);
+    expect(bad({ ...hg.REGISTER_HEM_CONFIG, blocks: 3 })).toThrow(/blocks must be 2 or 4, got 3/);
     expect(hg.getHemKernelConfig()).toEqual(hg.REGISTER_HEM_CONFIG);
   });
 });

@@ -22,19 +22,29 @@ export interface HemKernelConfig {
    * Default false.
    */
   subgroups?: boolean;
+  /**
+   * register: 4 × 4 blocks per side that each invocation of the products over N and over K
+   * (kernels/hem.wgsl wsum and dx) owns: 2 (8 × 8 outputs) or 4 (16 × 16, fewer loads per FMA,
+   * more accumulators). Default 2.
+   */
+  blocks?: 2 | 4;
 }
 
 /** The tiled shape used on GPUs: 32 × 64 tiles, 64 invocations, 16-step chunks. */
 export const TILED_HEM_CONFIG: HemKernelConfig = { path: 'tiled', TX: 8, TY: 8, RT: 16 };
 
-/** CPU drivers (SwiftShader): the register-tiled kernels (tile fields unused). */
-export const REGISTER_HEM_CONFIG: HemKernelConfig = { path: 'register', TX: 8, TY: 8, RT: 16 };
+/**
+ * CPU drivers (SwiftShader): the register-tiled kernels (tile fields unused), their products over
+ * N and K in 16 × 16 blocks (1.1–1.2× the 8 × 8 blocks' layer on SwiftShader: docs/measurements.md).
+ */
+export const REGISTER_HEM_CONFIG: HemKernelConfig = { path: 'register', TX: 8, TY: 8, RT: 16, blocks: 4 };
 
 const configs = new WeakMap<object, HemKernelConfig>();
 
 function checkHemKernelConfig(c: HemKernelConfig): void {
-  checkOptions('hem kernel config', c, optionKeys<HemKernelConfig>({ path: true, TX: true, TY: true, RT: true, subgroups: true }), 'field');
+  checkOptions('hem kernel config', c, optionKeys<HemKernelConfig>({ path: true, TX: true, TY: true, RT: true, subgroups: true, blocks: true }), 'field');
   if (c.path !== 'register' && c.path !== 'tiled') throw new Error(`hem kernel config: path must be 'register' or 'tiled', got ${JSON.stringify(c.path)}.`);
+  if (c.blocks !== undefined && c.blocks !== 2 && c.blocks !== 4) throw new Error(`hem kernel config: blocks must be 2 or 4, got ${JSON.stringify(c.blocks)}.`);
   if (c.subgroups !== undefined && typeof c.subgroups !== 'boolean') throw new Error(`hem kernel config: subgroups must be true or false, got ${JSON.stringify(c.subgroups)}.`);
   if (c.subgroups && engine().adapterInfo.subgroupSize === null) {
     throw new Error(

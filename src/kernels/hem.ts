@@ -18,14 +18,14 @@ import { defineKernel } from './registry.ts';
 
 const K = {
   estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => registerPath(() => overrideSets({ WG }, { RBF: [false, true] }), true) }),
-  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => registerPath(() => overrideSets({ WG })) }),
+  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => registerPath(() => overrideSets({ WG, BLK: blocks() })) }),
   nstepFinish: /* @__PURE__ */ defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish', { variants: () => overrideSets({ WG }) }),
   wsumFinish: /* @__PURE__ */ defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish', { variants: () => overrideSets({ WG }) }),
   normalize: /* @__PURE__ */ defineKernel('hem_normalize', hemWgsl, 'normalize', { variants: () => overrideSets({ WG }) }),
   normalizeGrad: /* @__PURE__ */ defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad', { variants: () => overrideSets({ WG }) }),
   nstepPrep: /* @__PURE__ */ defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep', { variants: () => overrideSets({ WG }) }),
   estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => registerPath(() => overrideSets({ WG }, { DGAMMA_IN: [false, true] }), true) }),
-  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => registerPath(() => overrideSets({ WG }, { PART: [0, 1, 2] })) }),
+  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => registerPath(() => overrideSets({ WG, BLK: blocks() }, { PART: [0, 1, 2] })) }),
   dmuFinish: /* @__PURE__ */ defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish', { variants: () => overrideSets({ WG }, { RBF: [false, true] }) }),
   elbo: /* @__PURE__ */ defineKernel('hem_elbo', hemWgsl, 'elbo', { variants: () => overrideSets({ WG }) }),
 } as const;
@@ -39,6 +39,11 @@ const WG = 64;
 function registerPath(sets: () => Record<string, number | boolean>[], estep = false): Record<string, number | boolean>[] {
   const c = getHemKernelConfig();
   return c.path === 'register' && !(estep && c.subgroups) ? sets() : [];
+}
+
+/** 4 × 4 blocks per side of a wsum or dx invocation on the register path (HemKernelConfig.blocks). */
+function blocks(config: HemKernelConfig = getHemKernelConfig()): number {
+  return config.blocks ?? 2;
 }
 
 /** Workgroups for `groups` per batch element, spread over x and y, batch in z. */
@@ -60,11 +65,11 @@ function bases(mu: Tensor): { K4: number; muStride: number } {
 }
 
 /**
- * How the reductions over N (wsum) are split: enough (chunk, 8 bases, 8 channels) invocations to
- * fill a large GPU (~4096), with at least 32 rows per chunk.
+ * How the reductions over N (wsum) are split: enough (chunk, 4·blk bases, 4·blk channels)
+ * invocations to fill a large GPU (~4096), with at least 32 rows per chunk.
  */
-function chunking(N: number, K4: number, C: number): { chunks: number; rows: number } {
-  const tiles = Math.ceil(K4 / 8) * Math.ceil(C / 8);
+function chunking(N: number, K4: number, C: number, blk: number): { chunks: number; rows: number } {
+  const tiles = Math.ceil(K4 / (4 * blk)) * Math.ceil(C / (4 * blk));
   const want = Math.max(1, Math.min(Math.ceil(4096 / tiles), Math.ceil(N / 32)));
   const rowsPerChunk = Math.ceil(N / want);
   return { chunks: Math.ceil(N / rowsPerChunk), rows: rowsPerChunk };
@@ -72,7 +77,7 @@ function chunking(N: number, K4: number, C: number): { chunks: number; rows: num
 
 /** How `launchWsum` splits N into chunks of rows on kernel path `config` (the profile's byte counts). */
 export function wsumChunking(N: number, K4: number, C: number, config: HemKernelConfig = getHemKernelConfig()): { chunks: number; rows: number } {
-  return config.path === 'tiled' ? tiledChunking(N, K4, C, config) : chunking(N, K4, C);
+  return config.path === 'tiled' ? tiledChunking(N, K4, C, config) : chunking(N, K4, C, blocks(config));
 }
 
 /** One invocation per (base, 4 channels) of a [B, K4, C] result. */
@@ -127,7 +132,8 @@ export function launchWsum(op: string, x: Tensor, w: Tensor): WeightedSums {
   const { B, N, C } = rows(x);
   const K4 = w.shape[2]!;
   if (getHemKernelConfig().path === 'tiled') return launchWsumTiled(op, x, w);
-  const ch = chunking(N, K4, C);
+  const blk = blocks();
+  const ch = chunking(N, K4, C, blk);
   const part = Tensor.empty([B, ch.chunks, K4, C], op);
   const sums = Tensor.empty([B, ch.chunks, K4], op);
   K.wsum.dispatch({
@@ -138,8 +144,8 @@ export function launchWsum(op: string, x: Tensor, w: Tensor): WeightedSums {
       wsum_w: sums.bind(op, 'read_write'),
       wp: uniform({ N, C, K4, chunks: ch.chunks, rows_per_chunk: ch.rows }),
     },
-    overrides: { WG },
-    workgroups: batched(Math.ceil((ch.chunks * Math.ceil(K4 / 8) * Math.ceil(C / 8)) / WG), B),
+    overrides: { WG, BLK: blk },
+    workgroups: batched(Math.ceil((ch.chunks * Math.ceil(K4 / (4 * blk)) * Math.ceil(C / (4 * blk))) / WG), B),
   });
   return { part, sums };
 }
@@ -293,8 +299,8 @@ export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'es
       xdx: out.bind(op, 'read_write'),
       xp: uniform({ N, C, K4, mu_stride: bases(d.mu).muStride, scale: d.scale }),
     },
-    overrides: { WG, PART: part },
-    workgroups: batched(Math.ceil((Math.ceil(N / 8) * Math.ceil(C / 8)) / WG), B),
+    overrides: { WG, PART: part, BLK: blocks() },
+    workgroups: batched(Math.ceil((Math.ceil(N / (4 * blocks())) * Math.ceil(C / (4 * blocks()))) / WG), B),
   });
   return out;
 }

@@ -17,6 +17,7 @@ import { medianMs } from './tune-timing.ts';
 
 export const HEM_CANDIDATES: HemKernelConfig[] = [
   REGISTER_HEM_CONFIG,
+  { ...REGISTER_HEM_CONFIG, blocks: 2 },
   { path: 'tiled', TX: 8, TY: 8, RT: 16 },
   { path: 'tiled', TX: 8, TY: 16, RT: 16 },
   { path: 'tiled', TX: 16, TY: 8, RT: 8 },
