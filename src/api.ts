@@ -144,6 +144,7 @@ export { heatmapSpec, heatmapRasters, type HeatmapOptions } from './viz/heatmaps
 export { segmentationSpec, segmentationPanels, DIGIT_PALETTE, type SegmentationOptions, type SegmentationPanels } from './viz/segmentation.ts';
 export { gridSpec, type GridCell, type GridOptions } from './viz/grid.ts';
 export { colormap, type Raster, type Rgb, type Colormap } from './viz/raster.ts';
+export type { ChartSpec } from './viz/spec.ts';
 export {
   encodeSafetensors,
   decodeSafetensors,

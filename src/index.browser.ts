@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** hemgpu for browsers: WebGPU through navigator.gpu. No Node API is reachable from here. */
 import { browserProvider } from './device/browser.ts';
 import { setGpuProvider } from './device/provider.ts';

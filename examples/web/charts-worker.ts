@@ -9,13 +9,14 @@
 import './offscreen-document.ts';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from '../../src/viz/spec.ts';
 
-export type ChartRequest = { id: number; spec: TopLevelSpec };
+export type ChartRequest = { id: number; spec: ChartSpec };
 export type ChartReply = { id: number; bitmap: ImageBitmap; ms: { compile: number; parse: number; render: number } } | { id: number; error: string };
 
-async function toBitmap(id: number, spec: TopLevelSpec): Promise<ChartReply> {
+async function toBitmap(id: number, spec: ChartSpec): Promise<ChartReply> {
   const t0 = performance.now();
-  const compiled = compile(spec).spec;
+  const compiled = compile(spec as TopLevelSpec).spec;
   const t1 = performance.now();
   const view = new View(parse(compiled), { renderer: 'none' });
   const t2 = performance.now();

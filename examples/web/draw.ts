@@ -4,7 +4,7 @@
  * chart per interval) and grids of the library's rasters (heat maps, label maps) put on a canvas
  * as ImageData. Nothing here parses or lays out a chart: the main thread stays free.
  */
-import type { TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from '../../src/viz/spec.ts';
 import type { Raster } from '../../src/index.browser.ts';
 import type { ChartReply, ChartRequest } from './charts-worker.ts';
 
@@ -14,7 +14,7 @@ type ChartBitmap = Extract<ChartReply, { bitmap: ImageBitmap }>;
 let charter: Worker | null = null;
 const waiting = new Map<number, (r: ChartReply) => void>();
 let nextId = 0;
-function bitmapOffThread(spec: TopLevelSpec): Promise<ChartBitmap> {
+function bitmapOffThread(spec: ChartSpec): Promise<ChartBitmap> {
   if (!charter) {
     charter = new Worker(new URL('./charts-worker.js', import.meta.url), { type: 'module' });
     charter.onmessage = (e: MessageEvent<ChartReply>) => {
@@ -30,7 +30,7 @@ function bitmapOffThread(spec: TopLevelSpec): Promise<ChartBitmap> {
 }
 
 /** The chart's title, for the image's alt text. */
-function chartTitle(spec: TopLevelSpec): string {
+function chartTitle(spec: ChartSpec): string {
   const t = (spec as { title?: string | { text?: unknown } }).title;
   const text = typeof t === 'string' ? t : t?.text;
   return typeof text === 'string' ? text : 'chart';
@@ -38,7 +38,7 @@ function chartTitle(spec: TopLevelSpec): string {
 
 /** A chart in `container`, re-drawn from the latest spec at most once per `intervalMs`. */
 export class ChartSlot {
-  private pending: TopLevelSpec | null = null;
+  private pending: ChartSpec | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private last = -Infinity;
   private rendering = false;
@@ -50,7 +50,7 @@ export class ChartSlot {
   ) {}
 
   /** Draw `spec` (soon: now if the interval has passed, else at its end). */
-  set(spec: TopLevelSpec): void {
+  set(spec: ChartSpec): void {
     this.pending = spec;
     this.schedule();
   }

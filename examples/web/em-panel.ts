@@ -4,7 +4,7 @@
  * "pooling" (after src/train/em-diagnostics.ts, whose doc comment defines them), and the chart of
  * mean max_k γ and the centred residual over the validations of the run.
  */
-import type { TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from '../../src/viz/spec.ts';
 import type { EmDiagnostics } from '../../src/train/em-diagnostics.ts';
 import { lineChartSpec } from '../../src/viz/charts.ts';
 
@@ -81,7 +81,7 @@ export function emSource(p: EmPoint): string {
 }
 
 /** Mean max_k γ and the centred residual against step, on [0, 1] (beyond it where a value is), with 1/K dashed. */
-export function emHistoryChartSpec(points: readonly EmPoint[]): TopLevelSpec {
+export function emHistoryChartSpec(points: readonly EmPoint[]): ChartSpec {
   const x = points.map((p) => p.step);
   const gamma = points.map((p) => p.em.maxGamma);
   const residual = points.map((p) => p.em.residual);

@@ -50,6 +50,11 @@ export async function decodeDigits(bytes: Uint8Array): Promise<DigitSource> {
   } catch (err) {
     throw new Error(`decodeDigits: the asset is truncated or corrupt (${bytes.byteLength} bytes; decompression failed: ${(err as Error).message}); ${fix}.`);
   }
+  return parseDigitAsset(raw);
+}
+
+/** The DigitSource of a decompressed digit asset (what decodeDigits reads after gunzip; Node's mnistDigits after zlib). */
+export function parseDigitAsset(raw: Uint8Array): DigitSource {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const magic = new TextDecoder().decode(raw.subarray(0, 8));
   if (raw.byteLength < 24 || magic !== MAGIC) {

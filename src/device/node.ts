@@ -8,7 +8,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { create, globals } from 'webgpu';
 import type { AdapterRequest, GpuProvider, InitOptions } from './provider.ts';
 import { checkSubgroups, isSoftwareAdapter } from './provider.ts';
 
@@ -57,17 +56,30 @@ function vulkanLoaderPresent(): boolean {
   return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
 }
 
-let globalsInstalled = false;
-function loadDawn(): DawnCreate {
-  if (!globalsInstalled) {
-    // WebGPU's enum-like globals (GPUBufferUsage, GPUMapMode, ...) for code written against the
-    // browser API.
-    for (const [k, v] of Object.entries(globals as Record<string, unknown>)) {
-      if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-    }
-    globalsInstalled = true;
-  }
-  return create;
+let dawn: Promise<DawnCreate> | null = null;
+/**
+ * Dawn's `create`, from the `webgpu` package, imported on first use: a peer dependency that only
+ * Node needs (a browser bundle never installs its binaries), so its absence is an error that says
+ * how to install it. WebGPU's enum-like globals (GPUBufferUsage, GPUMapMode, ...) are installed for
+ * code written against the browser API.
+ */
+function loadDawn(): Promise<DawnCreate> {
+  dawn ??= import('webgpu').then(
+    ({ create, globals }) => {
+      for (const [k, v] of Object.entries(globals as Record<string, unknown>)) {
+        if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+      }
+      return create as DawnCreate;
+    },
+    (err: unknown) => {
+      dawn = null;
+      throw new Error(
+        `hemgpu: WebGPU under Node runs on Dawn from the 'webgpu' package, which is not installed (${(err as Error).message.split('\n')[0]}). ` +
+          'Install it beside hemgpu: npm install webgpu (a browser needs no package: it has WebGPU).',
+      );
+    },
+  );
+  return dawn;
 }
 
 /** Keeps every Dawn instance reachable while its device is in use. */
@@ -77,7 +89,7 @@ async function tryAdapter(
   flags: string[],
   power: GPUPowerPreference,
 ): Promise<GPUAdapter | null> {
-  const gpu = loadDawn()(flags);
+  const gpu = (await loadDawn())(flags);
   const adapter = await gpu.requestAdapter({ powerPreference: power });
   if (adapter) instances.push(gpu);
   return adapter;

@@ -4,6 +4,7 @@
  * (vega-embed).
  */
 import type { TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from './spec.ts';
 import { SERIES_COLORS, hex, rgb, type Rgb } from './raster.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 
@@ -90,7 +91,12 @@ function pointLayer(marked: string[]): Layer {
 }
 
 /** The Vega-Lite spec of a line chart: title, axes with grid, axis labels, legend at the right. */
-export function lineChartSpec(options: LineChartOptions): TopLevelSpec {
+export function lineChartSpec(options: LineChartOptions): ChartSpec {
+  return lineChart(options);
+}
+
+/** lineChartSpec's spec, type-checked as vega-lite's. */
+function lineChart(options: LineChartOptions): TopLevelSpec {
   checkOptions('lineChartSpec', options, optionKeys<LineChartOptions>({ series: true, title: true, xLabel: true, yLabel: true, width: true, height: true, logY: true, integerX: true, yMin: true, yMax: true }));
   const series = options.series;
   checkSeries(series);

@@ -5,6 +5,7 @@
  * image URLs come in from the caller (PNG data URLs in Node, canvas.toDataURL() in a browser).
  */
 import type { TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from './spec.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface GridCell {
@@ -74,7 +75,12 @@ function legendSpec(legend: NonNullable<GridOptions['legend']>): Record<string, 
 }
 
 /** The grid, row-major, `cols` cells per row. */
-export function gridSpec(cells: readonly GridCell[], options: GridOptions): TopLevelSpec {
+export function gridSpec(cells: readonly GridCell[], options: GridOptions): ChartSpec {
+  return grid(cells, options);
+}
+
+/** gridSpec's spec, type-checked as vega-lite's. */
+function grid(cells: readonly GridCell[], options: GridOptions): TopLevelSpec {
   checkOptions('gridSpec', options, optionKeys<GridOptions>({ cols: true, title: true, colorBar: true, legend: true }));
   const rows: Record<string, unknown>[] = [];
   for (let r = 0; r * options.cols < cells.length; r++) {

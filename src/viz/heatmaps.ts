@@ -3,7 +3,7 @@
  * into a raster of ours, the grid, titles and colour bar laid out by Vega-Lite (grid.ts).
  * Platform-neutral; `toUrl` encodes a raster (pngDataUrl in Node).
  */
-import type { TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from './spec.ts';
 import { gridSpec } from './grid.ts';
 import { colormapStops, finiteRange, hex, mapRaster, type Colormap, type Raster } from './raster.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
@@ -62,7 +62,7 @@ export function heatmapRasters(maps: ArrayLike<number>[], options: HeatmapOption
 }
 
 /** The Vega-Lite spec of the grid of heat maps; see heatmapRasters. */
-export function heatmapSpec(maps: ArrayLike<number>[], options: HeatmapOptions, toUrl: (r: Raster) => string): TopLevelSpec {
+export function heatmapSpec(maps: ArrayLike<number>[], options: HeatmapOptions, toUrl: (r: Raster) => string): ChartSpec {
   const { rasters, shared } = heatmapRasters(maps, options);
   const cells = rasters.map((r, i) => ({ url: toUrl(r), width: r.width, height: r.height, title: options.titles?.[i] }));
   const stops = colormapStops(options.colormap ?? 'viridis').map(hex);

@@ -9,6 +9,7 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { makeDirectory } from '../io/make-directory.ts';
 import { dirname } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from './spec.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 /** Where DejaVu Sans lives on Debian/Ubuntu, Fedora and Arch. */
@@ -30,10 +31,26 @@ function chartFontFiles(): string[] {
   return fontFiles;
 }
 
+/**
+ * A package that only the figures need (vega, vega-lite, @resvg/resvg-js: optional peer
+ * dependencies, so that installing hemgpu does not install them), or an error that says how to
+ * install them.
+ */
+async function figurePackage<T>(name: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    throw new Error(
+      `hemgpu: drawing figures needs the package '${name}', which is not installed (${(err as Error).message.split('\n')[0]}). ` +
+        'Install the figure packages beside hemgpu: npm install vega vega-lite @resvg/resvg-js',
+    );
+  }
+}
+
 /** The SVG text of a Vega-Lite spec. */
-export async function chartSvg(spec: TopLevelSpec): Promise<string> {
-  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
-  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
+export async function chartSvg(spec: ChartSpec): Promise<string> {
+  const [vega, vegaLite] = await Promise.all([figurePackage('vega', () => import('vega')), figurePackage('vega-lite', () => import('vega-lite'))]);
+  const view = new vega.View(vega.parse(vegaLite.compile(spec as TopLevelSpec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
@@ -43,7 +60,7 @@ export async function chartSvg(spec: TopLevelSpec): Promise<string> {
 
 /** Rasterises SVG text to PNG bytes at `scale` pixels per SVG unit. */
 export async function svgToPng(svg: string, scale = 1): Promise<Buffer> {
-  const { Resvg } = await import('@resvg/resvg-js');
+  const { Resvg } = await figurePackage('@resvg/resvg-js', () => import('@resvg/resvg-js'));
   const files = chartFontFiles();
   const resvg = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: scale },
@@ -69,7 +86,7 @@ function svgPathOf(pngPath: string): string {
 }
 
 /** Renders a spec to `path` (PNG) and, unless `svg` is false, its SVG beside it. */
-export async function writeChart(path: string, spec: TopLevelSpec, options: { svg?: boolean; scale?: number } = {}): Promise<void> {
+export async function writeChart(path: string, spec: ChartSpec, options: { svg?: boolean; scale?: number } = {}): Promise<void> {
   checkOptions('writeChart', options, optionKeys<NonNullable<Parameters<typeof writeChart>[2]>>({ svg: true, scale: true }));
   const svg = await chartSvg(spec);
   writeFileAtomic(path, await svgToPng(svg, options.scale ?? 1));

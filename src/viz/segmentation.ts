@@ -3,7 +3,7 @@
  * class into rasters of ours, laid out by Vega-Lite (grid.ts) with the prediction's pixel accuracy
  * in its title and the class swatches below. Platform-neutral; `toUrl` encodes a raster.
  */
-import type { TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from './spec.ts';
 import { IGNORE_LABEL } from '../ops/cross-entropy.ts';
 import { vocColormap } from '../data/voc-classes.ts';
 import { gridSpec, type GridCell } from './grid.ts';
@@ -99,7 +99,7 @@ export function segmentationSpec(
   size: number,
   options: SegmentationOptions,
   toUrl: (r: Raster) => string,
-): TopLevelSpec {
+): ChartSpec {
   const p = segmentationPanels(image, labels, predictions, size, options);
   const cells: GridCell[] = p.panels.map((c) => ({ url: toUrl(c.raster), width: c.raster.width, height: c.raster.height, title: c.title }));
   return gridSpec(cells, { cols: p.columns, title: options.title, legend: { names: p.names, colors: p.colors.map(hex) } });

@@ -3,7 +3,7 @@
  * browser page can draw the same charts live): loss and mIoU curves, and the gradient flow per
  * HEM iteration (the paper's Fig. 3b-c).
  */
-import type { TopLevelSpec } from 'vega-lite';
+import type { ChartSpec } from './spec.ts';
 import { lineChartSpec, type LineSeries } from './charts.ts';
 
 /** What the charts read of a run (src/train's History has these fields). */
@@ -26,7 +26,7 @@ export function movingAverage(v: readonly number[], k = 10): number[] {
 }
 
 /** Training loss (moving average over 10 steps) of one or more runs; loss[i] is step i + 1's, so x runs 1..N. */
-export function lossChartSpec(runs: readonly ChartRun[]): TopLevelSpec {
+export function lossChartSpec(runs: readonly ChartRun[]): ChartSpec {
   return lineChartSpec({
     title: 'training loss (10-step moving average)',
     xLabel: 'step',
@@ -37,7 +37,7 @@ export function lossChartSpec(runs: readonly ChartRun[]): TopLevelSpec {
 }
 
 /** Validation mIoU against step, on [0, 1]. */
-export function miouChartSpec(runs: readonly ChartRun[]): TopLevelSpec {
+export function miouChartSpec(runs: readonly ChartRun[]): ChartSpec {
   return lineChartSpec({
     title: 'validation mIoU',
     xLabel: 'step',
@@ -53,7 +53,7 @@ export function miouChartSpec(runs: readonly ChartRun[]): TopLevelSpec {
  * Fig. 3b-c: mean |∂E/∂X| from each iteration's N-step (solid) and E-step (dashed), one colour
  * per η, on a log axis (zeros clamped to 1e-12 so they stay on it).
  */
-export function gradientFlowChartSpec(flow: GradientFlow): TopLevelSpec {
+export function gradientFlowChartSpec(flow: GradientFlow): ChartSpec {
   const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
   const series: LineSeries[] = [];
   // Ordered by η (object keys that look like integers, such as '1', would otherwise come first).
