@@ -12,7 +12,7 @@ const SLOW = [
   'test/cli-interrupt.test.ts',
   'test/cli-output.test.ts',
   'test/web-demo.test.ts',
-  'test/readme-browser.test.ts',
+  'test/guide-browser.test.ts',
   'test/browser.test.ts',
   'test/browser-start.test.ts',
   'test/twin-parity.test.ts',

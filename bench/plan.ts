@@ -19,7 +19,7 @@ export const SUBJECTS: Record<string, { file: string; what: string }> = {
   eigh: { file: 'eigh.bench.ts', what: 'eigh batch 64 forward, forward+backward, vs jax-js and PyTorch CPU' },
 };
 
-/** One step of a run: a bench subject with its arguments, PyTorch's figures, or the README's tables. */
+/** One step of a run: a bench subject with its arguments, PyTorch's figures, or the benchmark tables. */
 export type Step =
   | { kind: 'subject'; subject: string; args: string[]; what: string }
   | { kind: 'torch'; what: string }
@@ -30,7 +30,7 @@ export const PAPER_SHAPE = [8, 65 * 65, 512, 64] as const;
 
 /**
  * `npm run bench:gpu`: the whole HEM grid, the paper's shape, matmul up to 4096³, the per-kernel
- * profile at the paper's shape, PyTorch's figures on the same GPU, then the README's tables.
+ * profile at the paper's shape, PyTorch's figures on the same GPU, then the benchmark tables (docs/benchmarks.md).
  * `flags` (e.g. --no-peers) go to every bench subject.
  */
 export function gpuPlan(flags: string[] = []): Step[] {
@@ -42,7 +42,7 @@ export function gpuPlan(flags: string[] = []): Step[] {
     s('profile', PAPER_SHAPE.map(String), "GPU time per kernel at the paper's shape, against the measured peaks"),
     s('step', ['--recipe', 'gpu'], "a training step's time by phase and by kernel at the GPU-sized demo recipe"),
     { kind: 'torch', what: "PyTorch eager (float32, TF32 off): matmul 4096³ and HEM at the paper's shape (bench/peers/torch_hem.py)" },
-    { kind: 'render', what: "the README's benchmark tables (bench/render.ts)" },
+    { kind: 'render', what: "the benchmark tables of docs/benchmarks.md (bench/render.ts)" },
   ];
 }
 

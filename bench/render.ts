@@ -1,6 +1,6 @@
 /**
- * Render the README's benchmark tables from bench/results/*.json (the newest file per adapter),
- * between the `<!-- bench:start -->` and `<!-- bench:end -->` markers, so the README shows what
+ * Render the benchmark tables of docs/benchmarks.md from bench/results/*.json (the newest file per adapter),
+ * between the `<!-- bench:start -->` and `<!-- bench:end -->` markers, so the page shows what
  * was measured and nothing else.   node scripts/run.mjs bench/render.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -198,12 +198,13 @@ for (const { file, doc } of torch) {
   out.push('');
 }
 
-const readme = readFileSync('README.md', 'utf8');
+const TARGET = 'docs/benchmarks.md';
+const readme = readFileSync(TARGET, 'utf8');
 const start = '<!-- bench:start -->';
 const end = '<!-- bench:end -->';
 const i = readme.indexOf(start);
 const j = readme.indexOf(end);
-if (i < 0 || j < i) throw new Error('README.md has no <!-- bench:start --> … <!-- bench:end --> section');
-writeFileSync('README.md', `${readme.slice(0, i + start.length)}\n${out.join('\n')}\n${readme.slice(j)}`);
-console.log(`README.md: rendered ${docs.size} adapter(s) and ${torch.length} PyTorch file(s)`);
+if (i < 0 || j < i) throw new Error(`${TARGET} has no <!-- bench:start --> … <!-- bench:end --> section`);
+writeFileSync(TARGET, `${readme.slice(0, i + start.length)}\n${out.join('\n')}\n${readme.slice(j)}`);
+console.log(`${TARGET}: rendered ${docs.size} adapter(s) and ${torch.length} PyTorch file(s)`);
 process.exit(0);

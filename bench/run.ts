@@ -8,7 +8,7 @@
  *
  * `npm run bench:gpu` (--gpu): the GPU preset of bench/plan.ts (the HEM grid, the paper's shape,
  * matmul up to 4096³, the profile at the paper's shape, PyTorch's figures where python3 has torch
- * with CUDA, the README's tables). It refuses a software adapter unless --allow-software.
+ * with CUDA, the tables of docs/benchmarks.md). It refuses a software adapter unless --allow-software.
  * --dry-run prints the steps' commands and runs nothing.
  */
 import { spawnSync } from 'node:child_process';
@@ -128,6 +128,6 @@ for (const file of written) {
 const notes = [failed.length ? `FAILED: ${failed.join(', ')}` : '', skipped.length ? `skipped: ${skipped.join(', ')}` : ''].filter(Boolean).join('; ');
 console.log(
   `\n${steps.length} step(s) in ${((performance.now() - t0) / 1000).toFixed(0)} s${notes ? `; ${notes}` : ''}.` +
-    (gpu ? '' : ' README tables: node scripts/run.mjs bench/render.ts'),
+    (gpu ? '' : ' docs/benchmarks.md tables: node scripts/run.mjs bench/render.ts'),
 );
 process.exit(failed.length ? 1 : 0);

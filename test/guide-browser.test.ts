@@ -1,8 +1,8 @@
 /**
- * The README's "In a browser" snippets, run as written in headless Chromium (SwiftShader): the
+ * The guide's "In a browser" snippets (docs/guide.md), run as written in headless Chromium (SwiftShader): the
  * Worker that trains with demoConfig + TrainingRun against the package's browser build, and the
  * plain `<script type="module">` page that imports the minified bundle from node_modules. The code
- * is read out of README.md, so the README cannot drift from what works. Needs dist/ (npm run build).
+ * is read out of docs/guide.md, so the guide cannot drift from what works. Needs dist/ (npm run build).
  */
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,15 +13,15 @@ import { init, matmul, randn, readWeights } from '../src/index.node.ts';
 import { launchChromium, openPage, serveStatic, type StaticServer } from './browser/harness.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const OUT = join(ROOT, '.cache/readme-browser');
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const OUT = join(ROOT, '.cache/guide-browser');
+const GUIDE = readFileSync(join(ROOT, 'docs/guide.md'), 'utf8');
 
 /** The first fenced block of `lang` after the paragraph that starts with `marker`. */
 function snippet(marker: string, lang: string): string {
-  const at = README.indexOf(marker);
-  if (at < 0) throw new Error(`README.md has no '${marker}' paragraph`);
-  const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)\\n```').exec(README.slice(at));
-  if (!m) throw new Error(`README.md: no \`\`\`${lang} block after '${marker}'`);
+  const at = GUIDE.indexOf(marker);
+  if (at < 0) throw new Error(`docs/guide.md has no '${marker}' paragraph`);
+  const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)\\n```').exec(GUIDE.slice(at));
+  if (!m) throw new Error(`docs/guide.md: no \`\`\`${lang} block after '${marker}'`);
   return m[1]!;
 }
 
@@ -59,7 +59,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe("README 'In a browser', in headless Chromium", () => {
+describe("the guide's 'In a browser', in headless Chromium", () => {
   it('the Worker snippet trains, evaluates and hands back weights the library reads', async () => {
     const page = await openPage(browser!, `${server!.origin}/`);
     const r = await page.inPage<{ losses: number[]; miou: number; weights: number[]; error: string | null }>(`new Promise((done) => {
