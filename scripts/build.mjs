@@ -2,7 +2,8 @@
 // Build the package: dist/hemgpu.node.js (Node, Dawn); dist/hemgpu.browser.js (browser,
 // navigator.gpu; no Node API; unminified ESM for bundlers) and dist/hemgpu.browser.min.js (+ .map,
 // minified, for a plain <script type="module">); dist/reflect.js (`hemgpu/reflect`: run-time WGSL
-// reflection, the only build that carries wgsl_reflect); dist/cli.js; and type declarations.
+// reflection, the only build that carries wgsl_reflect); dist/cli.js (sharing dist/chunks/ with
+// the Node entry); and type declarations. The Node maps name src/ (shipped) rather than copy it.
 // `.wgsl` files are reflected here, at build time (scripts/esbuild-options.mjs). Run by `npm ci`
 // through `prepare`. Also dist/digits.bin, the digit asset a browser page loads (decodeDigits).
 import { build } from 'esbuild';
@@ -13,12 +14,15 @@ import { browserOptions, nodeOptions } from './esbuild-options.mjs';
 import { writeDigitsAsset } from './digits-asset.mjs';
 
 rmSync('dist', { recursive: true, force: true });
-await build(nodeOptions('src/index.node.ts', 'dist/hemgpu.node.js'));
+// The library and the CLI in one build: what they share is one chunk (dist/chunks/), so the
+// package holds the library once.
+const node = nodeOptions('src/index.node.ts', 'dist/hemgpu.node.js');
+delete node.outfile;
+await build({ ...node, entryPoints: { 'hemgpu.node': 'src/index.node.ts', cli: 'src/cli/main.ts' }, outdir: 'dist', splitting: true, chunkNames: 'chunks/[name]-[hash]' });
 await build(browserOptions('src/index.browser.ts', 'dist/hemgpu.browser.js'));
 await build({ ...browserOptions('src/index.browser.ts', 'dist/hemgpu.browser.min.js'), minify: true });
 // Neutral ESM (Node and browsers); wgsl_reflect stays an import of the package's dependency.
 await build({ ...browserOptions('src/reflect.ts', 'dist/reflect.js'), platform: 'neutral', packages: 'external' });
-await build(nodeOptions('src/cli/main.ts', 'dist/cli.js'));
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 // Declarations keep the sources' `.ts` specifiers; point them at the emitted `.d.ts` siblings.
 for (const f of readdirSync('dist/types', { recursive: true })) {

@@ -77,6 +77,8 @@ export function nodeOptions(entry, outfile) {
     packages: 'external',
     plugins: [wgslPlugin()],
     sourcemap: true,
+    // The maps point at src/, which the package ships: the sources are not copied into them.
+    sourcesContent: false,
     logLevel: 'warning',
   };
 }

@@ -10,7 +10,8 @@
  *   bundles it for the browser without Dawn;
  * - the install sizes: the browser consumer's closure holds no Dawn binaries; the Node consumer
  *   of the engine (hemgpu + webgpu) stays under 150 MB;
- * - the tarball holds LICENSE, CHANGELOG.md and README.md, and no test or benchmark.
+ * - the tarball holds LICENSE, CHANGELOG.md and README.md, and no test or benchmark; the library
+ *   once (the CLI imports the chunk it shares with the Node entry; maps point at src/).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -104,6 +105,19 @@ describe('the packed package, installed', () => {
   test('holds the license, the changelog and the README; no tests, benchmarks or experiments', () => {
     for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/hemgpu.node.js', 'dist/hemgpu.browser.js', 'dist/types/index.node.d.ts', 'dist/digits.bin']) expect(files, f).toContain(f);
     expect(files.filter((f) => /^(test|bench|docs|examples|python)\//.test(f))).toEqual([]);
+  });
+
+  test('holds the library once: the CLI shares its chunk, and the Node maps point at src/ instead of copying it', () => {
+    const cli = readFileSync(join(ROOT, 'dist/cli.js'), 'utf8');
+    expect(cli).toMatch(/from ["']\.\/chunks\/chunk-[\w-]+\.js["']/);
+    expect(cli.length).toBeLessThan(200_000);
+    const chunks = files.filter((f) => /^dist\/chunks\/.*\.js$/.test(f));
+    expect(chunks.length).toBeGreaterThan(0);
+    for (const f of [...chunks, 'dist/cli.js', 'dist/hemgpu.node.js']) {
+      const map = JSON.parse(readFileSync(join(ROOT, `${f}.map`), 'utf8')) as { sources: string[]; sourcesContent?: unknown };
+      expect(map.sourcesContent, f).toBeUndefined();
+      for (const src of map.sources.filter((x) => x.includes('/src/'))) expect(files, `${f}.map → ${src}`).toContain(join(dirname(f), src).replace(/^.*?src\//, 'src/'));
+    }
   });
 
   test('a strict Node consumer (no @webgpu/types of its own, no skipLibCheck) compiles and runs a product', () => {
