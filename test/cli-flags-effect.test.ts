@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { parseTrainFlags, quickShrink, type TrainFlags } from '../src/cli/args.ts';
-import { TRAIN_CMD_SPEC } from '../src/cli/main.ts';
+import { TRAIN_CMD_SPEC } from '../src/cli/train.ts';
 import { STRUCTURED_SPEC, structuredPlan } from '../src/cli/structured.ts';
 import { DEMO_SPEC, demoPlan } from '../src/cli/demo.ts';
 import { ABLATE_SPEC, ablatePlan } from '../src/cli/ablate.ts';
