@@ -88,7 +88,7 @@ export class SegNet extends Module {
 
   /** Logits [B, H, W, classes] for images x [B, H, W, inChannels]. */
   forward(x: Tensor, opts: { iterations?: number; trace?: boolean; dropoutSeed?: number } = {}): Tensor {
-    checkOptions('SegNet.forward', opts, ['iterations', 'trace', 'dropoutSeed']);
+    checkOptions('SegNet.forward', opts, optionKeys<{ iterations?: number; trace?: boolean; dropoutSeed?: number }>({ iterations: true, trace: true, dropoutSeed: true }));
     if (x.rank !== 4 || x.shape[3] !== this.config.inChannels) {
       throw new Error(`SegNet.forward: images must be [B, H, W, ${this.config.inChannels}], got ${fmt(x.shape)}.`);
     }

@@ -13,7 +13,7 @@ import { reshape } from '../ops/layout.ts';
 import { o2p } from '../ops/o2p.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { checkOptions } from '../tensor/options.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 import { Conv2d } from '../nn/conv2d.ts';
 import { ConvBnRelu } from '../nn/conv-bn-relu.ts';
 import { Linear } from '../nn/linear.ts';
@@ -35,7 +35,7 @@ export class SceneBackbone extends Module {
 
   constructor(readonly config: BackboneConfig) {
     super();
-    checkOptions('SceneBackbone', config, ['inChannels', 'width', 'channels', 'seed']);
+    checkOptions('SceneBackbone', config, optionKeys<BackboneConfig>({ inChannels: true, width: true, channels: true, seed: true }));
     const w = positiveInt('SceneBackbone', 'width', config.width);
     const c = positiveInt('SceneBackbone', 'channels', config.channels);
     const s = config.seed;
@@ -82,7 +82,7 @@ export class MultiLabelNet extends Module {
 
   constructor(readonly config: MultiLabelConfig) {
     super();
-    checkOptions('MultiLabelNet', config, ['inChannels', 'width', 'channels', 'seed', 'head', 'labels', 'eps']);
+    checkOptions('MultiLabelNet', config, optionKeys<MultiLabelConfig>({ inChannels: true, width: true, channels: true, seed: true, head: true, labels: true, eps: true }));
     if (config.head !== 'avg' && config.head !== 'o2p') throw new Error(`MultiLabelNet: head must be 'avg' or 'o2p', got ${String(config.head)}.`);
     this.backbone = this.child('backbone', new SceneBackbone(backboneOf(config)));
     const features = config.head === 'o2p' ? config.channels ** 2 : config.channels;
@@ -109,7 +109,7 @@ export class NcutsNet extends Module {
 
   constructor(readonly config: NcutsNetConfig) {
     super();
-    checkOptions('NcutsNet', config, ['inChannels', 'width', 'channels', 'seed', 'embed']);
+    checkOptions('NcutsNet', config, optionKeys<NcutsNetConfig>({ inChannels: true, width: true, channels: true, seed: true, embed: true }));
     this.backbone = this.child('backbone', new SceneBackbone(backboneOf(config)));
     this.embed = this.child('embed', new Conv2d({ inChannels: config.channels, outChannels: positiveInt('NcutsNet', 'embed', config.embed), kernelSize: 1, seed: config.seed + 40 }));
   }

@@ -8,7 +8,7 @@ import { record } from '../autograd/tape.ts';
 import { matmulProduct } from '../kernels/matmul.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './check.ts';
-import { checkOptions } from '../tensor/options.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -17,7 +17,7 @@ export interface MatmulOptions {
 
 /** C = op(A) · op(B) (see the file comment for shapes). */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-  checkOptions('matmul', options, ['transA', 'transB']);
+  checkOptions('matmul', options, optionKeys<MatmulOptions>({ transA: true, transB: true }));
   checkTensor('matmul', a, 'a');
   checkTensor('matmul', b, 'b');
   const transA = options.transA ?? false;

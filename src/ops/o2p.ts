@@ -12,7 +12,7 @@
 import { noGrad } from '../autograd/tape.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { checkOptions } from '../tensor/options.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 import { checkTensor, show } from './check.ts';
 import { tensor } from './create.ts';
 import { add, mul } from './elementwise.ts';
@@ -31,7 +31,7 @@ export interface O2pOptions {
 
 export function o2p(x: Tensor, options: O2pOptions = {}): Tensor {
   const op = 'o2p';
-  checkOptions(op, options, ['eps', 'power', 'gapTolerance']);
+  checkOptions(op, options, optionKeys<O2pOptions>({ eps: true, power: true, gapTolerance: true }));
   checkTensor(op, x, 'the features');
   if (x.rank !== 3) throw new Error(`${op}: features must be [B, N, C] (N vectors of C channels per sample), got ${fmt(x.shape)}; reshape an NHWC map to [B, H·W, C].`);
   const [, N, C] = x.shape as [number, number, number];

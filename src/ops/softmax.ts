@@ -7,7 +7,7 @@ import { softmaxBackward, softmaxForward } from '../kernels/softmax.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { checkTensor } from './check.ts';
-import { checkOptions } from '../tensor/options.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface SoftmaxOptions {
   /** Multiply the logits by this before the softmax (e.g. 1/τ). Default 1. */
@@ -15,7 +15,7 @@ export interface SoftmaxOptions {
 }
 
 export function softmax(x: Tensor, options: SoftmaxOptions = {}): Tensor {
-  checkOptions('softmax', options, ['scale']);
+  checkOptions('softmax', options, optionKeys<SoftmaxOptions>({ scale: true }));
   checkTensor('softmax', x, 'the input');
   const scale = options.scale ?? 1;
   if (typeof scale !== 'number' || !Number.isFinite(scale) || scale === 0) {

@@ -22,7 +22,7 @@ import { noGrad, record } from '../autograd/tape.ts';
 import { eighParts, spectralCore } from '../kernels/eigh.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { show } from './check.ts';
-import { checkOptions } from '../tensor/options.ts';
+import { checkOptions, optionKeys } from '../tensor/options.ts';
 import { full, tensor, zeros } from './create.ts';
 import { add, div, log, mul, pow, relu, sqrt, sub } from './elementwise.ts';
 import { sum } from './reduce.ts';
@@ -126,7 +126,7 @@ function epsOf(op: string, options: SpdFunctionOptions): number {
  */
 export function spectralFunction(a: Tensor, f: Fn, df: Fn, options: SpectralOptions = {}): Tensor {
   const op = 'spectralFunction';
-  checkOptions(op, options, ['gapTolerance']);
+  checkOptions(op, options, optionKeys<SpectralOptions>({ gapTolerance: true }));
   checkSymmetricInput(op, a);
   if (typeof f !== 'function' || typeof df !== 'function') {
     throw new Error(`${op}: f and df must be functions of the eigenvalue tensor, got ${show(f)} and ${show(df)}.`);
@@ -137,7 +137,7 @@ export function spectralFunction(a: Tensor, f: Fn, df: Fn, options: SpectralOpti
 /** Matrix logarithm of a symmetric positive definite A (eps: see the file comment). */
 export function logm(a: Tensor, options: SpdFunctionOptions = {}): Tensor {
   const op = 'logm';
-  checkOptions(op, options, ['gapTolerance', 'eps']);
+  checkOptions(op, options, optionKeys<SpdFunctionOptions>({ gapTolerance: true, eps: true }));
   checkSymmetricInput(op, a);
   return spectral(op, a, log, (l) => div(1, l), epsOf(op, options), gapOf(op, options));
 }
@@ -145,7 +145,7 @@ export function logm(a: Tensor, options: SpdFunctionOptions = {}): Tensor {
 /** Matrix square root of a symmetric positive semidefinite A. */
 export function sqrtm(a: Tensor, options: SpdFunctionOptions = {}): Tensor {
   const op = 'sqrtm';
-  checkOptions(op, options, ['gapTolerance', 'eps']);
+  checkOptions(op, options, optionKeys<SpdFunctionOptions>({ gapTolerance: true, eps: true }));
   checkSymmetricInput(op, a);
   return spectral(op, a, sqrt, (l) => {
     const s = sqrt(l);
@@ -158,7 +158,7 @@ export function sqrtm(a: Tensor, options: SpdFunctionOptions = {}): Tensor {
 /** A^p of a symmetric positive (semi)definite A for a real p. */
 export function powm(a: Tensor, p: number, options: SpdFunctionOptions = {}): Tensor {
   const op = 'powm';
-  checkOptions(op, options, ['gapTolerance', 'eps']);
+  checkOptions(op, options, optionKeys<SpdFunctionOptions>({ gapTolerance: true, eps: true }));
   checkSymmetricInput(op, a);
   if (typeof p !== 'number' || !Number.isFinite(p)) throw new Error(`${op}: the power p must be a finite number, got ${show(p)}.`);
   return spectral(op, a, (l) => pow(l, p), (l) => {
@@ -189,7 +189,7 @@ export interface EigenProjectorOptions {
  */
 export function eigenProjector(a: Tensor, k: number | readonly number[], options: EigenProjectorOptions = {}): Tensor {
   const op = 'eigenProjector';
-  checkOptions(op, options, ['gapTolerance']);
+  checkOptions(op, options, optionKeys<EigenProjectorOptions>({ gapTolerance: true }));
   const d = checkSymmetricInput(op, a);
   const count = a.size / (d * d);
   const ks = typeof k === 'number' ? new Array<number>(count).fill(k) : Array.isArray(k) ? (k as readonly number[]) : null;

@@ -7,7 +7,7 @@ import { launchElbo } from '../../kernels/hem.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { sumAll } from '../../kernels/reduce.ts';
 import { checkGamma, checkInputs, forwardOnly, padOperands } from './operands.ts';
-import { checkOptions } from '../../tensor/options.ts';
+import { checkOptions, optionKeys } from '../../tensor/options.ts';
 
 /**
  * Σ over batch and rows of the ELBO terms, for operands padded or not: `bases` and `channels`
@@ -29,7 +29,7 @@ export function elboSum(x: Tensor, mu: Tensor, gamma: Tensor, real: { bases: num
  * that require grad are refused unless under noGrad()).
  */
 export function elbo(x: Tensor, mu: Tensor, gamma: Tensor, options: { temperature?: number } = {}): Tensor {
-  checkOptions('elbo', options, ['temperature']);
+  checkOptions('elbo', options, optionKeys<{ temperature?: number }>({ temperature: true }));
   const d = checkInputs(x, mu, 'elbo');
   checkGamma('elbo', gamma, d, x, mu);
   const tau = options.temperature ?? Math.sqrt(d.C);

@@ -2,7 +2,7 @@
  * The HEM layer's options: presets ('hemnet', 'emanet'), defaults, and their validation, which
  * names the bad option before any GPU work.
  */
-import { checkOptions } from '../../tensor/options.ts';
+import { checkOptions, optionKeys } from '../../tensor/options.ts';
 
 export type EStepForm = 'dot' | 'rbf';
 
@@ -48,10 +48,10 @@ const PRESETS: Record<'hemnet' | 'emanet', (C: number) => Omit<ResolvedHemOption
   emanet: () => ({ eta: 1, iterations: 3, temperature: 1, estep: 'dot', normalizeBases: true, detach: true }),
 };
 
-/** Resolve presets and defaults and validate every option, naming the bad one. */
 /** Every key of HemOptions, for the unknown-option check. */
-export const HEM_OPTION_KEYS: readonly (keyof HemOptions)[] = ['preset', 'eta', 'iterations', 'temperature', 'estep', 'normalizeBases', 'detach', 'fused', 'trace'];
+export const HEM_OPTION_KEYS = optionKeys<HemOptions>({ preset: true, eta: true, iterations: true, temperature: true, estep: true, normalizeBases: true, detach: true, fused: true, trace: true });
 
+/** Resolve presets and defaults and validate every option, naming the bad one. */
 export function resolveHemOptions(C: number, options: HemOptions = {}, op = 'hem'): ResolvedHemOptions {
   checkOptions(op, options, HEM_OPTION_KEYS);
   const presetName = options.preset ?? 'hemnet';

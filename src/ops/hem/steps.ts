@@ -8,7 +8,7 @@ import type { Tensor } from '../../tensor/tensor.ts';
 import { eStep, nStep } from './fused-forward.ts';
 import { checkGamma, checkInputs, forwardOnly, padOperands, unpad } from './operands.ts';
 import { resolveHemOptions, type EStepForm } from './options.ts';
-import { checkOptions } from '../../tensor/options.ts';
+import { checkOptions, optionKeys } from '../../tensor/options.ts';
 
 /**
  * γ = softmax(S / τ) with S = X μᵀ ('dot') or −‖x − μ‖² ('rbf'), in one kernel (logits and an
@@ -17,7 +17,7 @@ import { checkOptions } from '../../tensor/options.ts';
  */
 export function hemEStep(x: Tensor, mu: Tensor, options: { temperature?: number; estep?: EStepForm } = {}): Tensor {
   const op = 'hemEStep';
-  checkOptions(op, options, ['temperature', 'estep']);
+  checkOptions(op, options, optionKeys<{ temperature?: number; estep?: EStepForm }>({ temperature: true, estep: true }));
   const d = checkInputs(x, mu, op);
   const o = resolveHemOptions(d.C, { temperature: options.temperature, estep: options.estep }, op);
   forwardOnly(op, [x, mu]);
@@ -36,7 +36,7 @@ export function hemEStep(x: Tensor, mu: Tensor, options: { temperature?: number;
  */
 export function hemNStep(x: Tensor, gamma: Tensor, mu: Tensor, options: { eta?: number } = {}): Tensor {
   const op = 'hemNStep';
-  checkOptions(op, options, ['eta']);
+  checkOptions(op, options, optionKeys<{ eta?: number }>({ eta: true }));
   const d = checkInputs(x, mu, op);
   checkGamma(op, gamma, d, x, mu);
   const o = resolveHemOptions(d.C, { eta: options.eta }, op);
