@@ -23,7 +23,7 @@ override RBF: bool = false;       // estep_sg: S = 2 X μᵀ − ‖μ‖² inst
 override DGAMMA_IN: bool = false; // estep_grad_sg: dS holds an incoming dγ on entry
 
 const R: u32 = 8u;
-const NEG_BIG: f32 = -3.402823e38;
+// #include "hem-estep.wgsl"
 
 @group(0) @binding(0) var<storage, read> sx: array<vec4<f32>>;  // X [B, N, C]
 @group(0) @binding(1) var<storage, read> sm: array<vec4<f32>>;  // μ or dA [B or 1, K4, C]
@@ -52,17 +52,10 @@ fn row_dots(acc: ptr<function, array<vec2<f32>, 8>>, q: ptr<function, vec2<f32>>
 }
 
 // ------------------------------------------------------------------------------------- estep_sg
-struct EstepSgParams {
-  N: u32,
-  C: u32,
-  K: u32,         // the real number of bases; K..K4-1 are padding (γ = 0)
-  K4: u32,
-  mu_stride: u32, // K4·C, or 0 when μ is shared by the batch
-  inv_tau: f32,
-}
+// EstepParams: kernels/include/hem-estep.wgsl.
 
 @group(0) @binding(2) var<storage, read_write> se_gamma: array<f32>; // γ [B, N, K4]
-@group(0) @binding(3) var<uniform> sep: EstepSgParams;
+@group(0) @binding(3) var<uniform> sep: EstepParams;
 
 @compute @workgroup_size(SG)
 fn estep_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -120,17 +113,13 @@ fn estep_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 }
 
 // -------------------------------------------------------------------------------- estep_grad_sg
-struct EstepGradSgParams {
-  N: u32,
-  C: u32,
-  K4: u32,
-}
+// EstepGradParams: kernels/include/hem-estep.wgsl.
 
 @group(0) @binding(2) var<storage, read> sg_dn: array<f32>;      // dN [B, K4]
 @group(0) @binding(3) var<storage, read> sg_gamma: array<f32>;   // γ [B, N, K4]
 // dS [B, N, K4]; with DGAMMA_IN it holds the incoming dγ on entry and is updated in place.
 @group(0) @binding(4) var<storage, read_write> sg_ds: array<f32>;
-@group(0) @binding(5) var<uniform> sgp: EstepGradSgParams;
+@group(0) @binding(5) var<uniform> sgp: EstepGradParams;
 
 // dγ = X dAᵀ + 1 dNᵀ (+ dγ in), then dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)).
 @compute @workgroup_size(SG)

@@ -38,8 +38,8 @@ override TB4: u32 = 2u * TX;    // b per workgroup tile, in vec4s
 override A_LEN: u32 = RT * TA;
 override B_LEN: u32 = RT * TB4;
 override RED_LEN: u32 = TA * TX;
+// #include "hem-estep.wgsl"
 
-const NEG_BIG: f32 = -3.402823e38;
 
 var<workgroup> as_: array<f32, A_LEN>;        // A chunk [RT, TA]
 var<workgroup> bs: array<vec4<f32>, B_LEN>;   // B chunk [RT, TB4]
@@ -136,17 +136,10 @@ fn first_row(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 }
 
 // ------------------------------------------------------------------------------------ estep_tiled
-struct EstepTiledParams {
-  N: u32,
-  C: u32,
-  K: u32,         // the real number of bases; K..K4-1 are padding (γ = 0)
-  K4: u32,
-  mu_stride: u32, // K4·C, or 0 when μ is shared by the batch
-  inv_tau: f32,
-}
+// EstepParams: kernels/include/hem-estep.wgsl.
 
 @group(0) @binding(2) var<storage, read_write> te_gamma: array<vec4<f32>>; // γ [B, N, K4]
-@group(0) @binding(3) var<uniform> te: EstepTiledParams;
+@group(0) @binding(3) var<uniform> te: EstepParams;
 
 // Mask padded bases of the invocation's vec4 j in block kb (−∞ for logits, 0 otherwise).
 fn base_ok(kb: u32, tx: u32, j: u32, K: u32) -> vec4<bool> {
@@ -225,17 +218,13 @@ fn estep_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 }
 
 // ------------------------------------------------------------------------------- estep_grad_tiled
-struct EstepGradTiledParams {
-  N: u32,
-  C: u32,
-  K4: u32,
-}
+// EstepGradParams: kernels/include/hem-estep.wgsl.
 
 @group(0) @binding(2) var<storage, read> tg_dn: array<vec4<f32>>;     // dN [B, K4]
 @group(0) @binding(3) var<storage, read> tg_gamma: array<vec4<f32>>;  // γ [B, N, K4]
 // dS [B, N, K4]; with DGAMMA_IN it holds the incoming dγ on entry and is updated in place.
 @group(0) @binding(4) var<storage, read_write> tg_ds: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> tgp: EstepGradTiledParams;
+@group(0) @binding(5) var<uniform> tgp: EstepGradParams;
 
 @compute @workgroup_size(WG)
 fn estep_grad_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

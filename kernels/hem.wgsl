@@ -44,7 +44,7 @@ override DGAMMA_IN: bool = false;
 override BLK: u32 = 2u;
 
 const EPS: f32 = 1e-6;   // N_k + ε and ‖μ‖ + ε, as in EMANet's reference implementation
-const NEG_BIG: f32 = -3.402823e38;
+// #include "hem-estep.wgsl"
 
 // Names used in the uniform structs:
 //   N          rows of X (positions)
@@ -60,14 +60,7 @@ fn row_block(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 }
 
 // ------------------------------------------------------------------------------------------ estep
-struct EstepParams {
-  N: u32,
-  C: u32,
-  K: u32,
-  K4: u32,
-  mu_stride: u32,
-  inv_tau: f32,  // 1 / τ
-}
+// EstepParams: kernels/include/hem-estep.wgsl.
 
 @group(0) @binding(0) var<storage, read> ex: array<vec4<f32>>;         // X [B, N, C]
 @group(0) @binding(1) var<storage, read> emu: array<vec4<f32>>;        // μ [B or 1, K4, C]
@@ -414,11 +407,7 @@ fn nstep_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 }
 
 // ------------------------------------------------------------------------------------ estep_grad
-struct EstepGradParams {
-  N: u32,
-  C: u32,
-  K4: u32,
-}
+// EstepGradParams: kernels/include/hem-estep.wgsl.
 
 @group(0) @binding(0) var<storage, read> gx: array<vec4<f32>>;      // X [B, N, C]
 @group(0) @binding(1) var<storage, read> gda: array<vec4<f32>>;     // dA [B, K4, C]

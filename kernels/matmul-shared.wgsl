@@ -25,22 +25,7 @@ override B_TILE4: u32 = TK * WG_X * TN / 4u;
 var<workgroup> a_tile: array<vec4<f32>, A_TILE4>;
 var<workgroup> b_tile: array<vec4<f32>, B_TILE4>;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  stride_a: u32,
-  stride_b: u32,
-  stride_c: u32,
-  alpha: f32,
-  // Split-K: workgroup_id.z = batch · splits + s; split s sums k in [s·k_chunk, (s+1)·k_chunk)
-  // into its own output slice (the host adds the slices). splits = 1, k_chunk = K otherwise.
-  splits: u32,
-  k_chunk: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
+// #include "matmul-params.wgsl"
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;

@@ -3,7 +3,6 @@
 // same code the vitest plugin in vitest.config.ts calls), so the bundles carry no WGSL parser.
 import { build } from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,12 +36,38 @@ function loadReflector() {
   return reflector;
 }
 
+/** A build-time include: a line `// #include "name.wgsl"` (a comment, so the file stays WGSL). */
+const INCLUDE = /^[ \t]*\/\/[ \t]*#include[ \t]+"([^"]+)"[ \t]*$/gm;
+
 /**
- * The JavaScript module a `.wgsl` file becomes (what `import x from './k.wgsl'` yields). Throws
- * when wgsl_reflect cannot parse the file: a broken kernel fails the build, naming the file.
+ * The WGSL text of the kernel file at `path` with its includes resolved: each `// #include
+ * "name.wgsl"` line is replaced by kernels/include/name.wgsl (a shared struct or preamble written
+ * once), between marker comments. An include file includes nothing; a missing one is an error
+ * naming the kernel file and the line. `files`: the included paths (for watchers).
+ */
+export function wgslSource(path) {
+  const text = readFileSync(path, 'utf8');
+  const file = relative(ROOT, path).split('\\').join('/');
+  const files = [];
+  const code = text.replace(INCLUDE, (line, name, offset) => {
+    const at = resolve(ROOT, 'kernels/include', name);
+    const lineNo = text.slice(0, offset).split('\n').length;
+    if (!existsSync(at)) throw new Error(`${file}:${lineNo}: #include "${name}": no file kernels/include/${name}`);
+    const body = readFileSync(at, 'utf8');
+    if (/^[ \t]*\/\/[ \t]*#include\b/m.test(body)) throw new Error(`kernels/include/${name}: an include file includes nothing (it is pasted into ${file}:${lineNo})`);
+    files.push(at);
+    return `// ---- begin kernels/include/${name}\n${body.trimEnd()}\n// ---- end kernels/include/${name}`;
+  });
+  return { code, files };
+}
+
+/**
+ * The JavaScript module a `.wgsl` file becomes (what `import x from './k.wgsl'` yields): its text
+ * with the includes resolved (wgslSource) and its reflection. Throws when wgsl_reflect cannot
+ * parse it: a broken kernel fails the build, naming the file.
  */
 export async function wgslModuleSource(path) {
-  const code = await readFile(path, 'utf8');
+  const { code } = wgslSource(path);
   const { reflectWgsl } = await loadReflector();
   const reflection = reflectWgsl(code);
   const file = relative(ROOT, path).split('\\').join('/');
@@ -57,7 +82,7 @@ export function wgslPlugin() {
     setup(b) {
       b.onLoad({ filter: /\.wgsl$/ }, async (args) => {
         try {
-          return { contents: await wgslModuleSource(args.path), loader: 'js', watchFiles: [args.path] };
+          return { contents: await wgslModuleSource(args.path), loader: 'js', watchFiles: [args.path, ...wgslSource(args.path).files] };
         } catch (err) {
           return { errors: [{ text: err.message }] };
         }

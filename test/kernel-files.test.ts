@@ -4,8 +4,10 @@
  * entry points with defineKernel; every kernel the engine registers is defined in the launcher of
  * the WGSL file its source comes from.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { wgslSource } from '../scripts/esbuild-options.mjs';
 import { describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 
@@ -46,7 +48,7 @@ describe('kernels/<stem>.wgsl ↔ src/kernels/<stem>.ts', () => {
   });
 
   test("every engine kernel is registered by the launcher of its source's WGSL file", () => {
-    const wgsl = new Map(stems.map((s) => [readFileSync(join(root, 'kernels', `${s}.wgsl`), 'utf8'), s]));
+    const wgsl = new Map(stems.map((s) => [wgslSource(join(root, 'kernels', `${s}.wgsl`)).code, s]));
     const engine = hg.registeredKernels().filter((k) => !k.name.startsWith('test_'));
     expect(engine.length).toBeGreaterThan(20);
     const wrong: string[] = [];
@@ -59,5 +61,31 @@ describe('kernels/<stem>.wgsl ↔ src/kernels/<stem>.ts', () => {
     expect(wrong).toEqual([]);
     // Every WGSL file's entry points are in use.
     expect(new Set(engine.map((k) => wgsl.get(k.source)))).toEqual(new Set(stems));
+  });
+});
+
+describe('build-time includes (kernels/include/)', () => {
+  const includes = readdirSync(join(root, 'kernels/include')).filter((f) => f.endsWith('.wgsl'));
+  const users = (name: string): string[] => stems.filter((s) => readFileSync(join(root, 'kernels', `${s}.wgsl`), 'utf8').includes(`// #include "${name}"`));
+
+  test.each(includes)('%s is written once and shared by two kernel files or more, pasted whole', (name) => {
+    expect(users(name).length).toBeGreaterThanOrEqual(2);
+    const body = readFileSync(join(root, 'kernels/include', name), 'utf8').trimEnd();
+    for (const s of users(name)) {
+      const { code, files } = wgslSource(join(root, 'kernels', `${s}.wgsl`));
+      expect(code).toContain(`// ---- begin kernels/include/${name}\n${body}\n// ---- end kernels/include/${name}`);
+      expect(code).not.toContain(`#include "${name}"`);
+      expect(files).toContain(join(root, 'kernels/include', name));
+    }
+  });
+
+  test('a missing include is an error naming the kernel file and the line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hemgpu-include-'));
+    try {
+      writeFileSync(join(dir, 'k.wgsl'), 'override WG: u32 = 1;\n// #include "no-such.wgsl"\n');
+      expect(() => wgslSource(join(dir, 'k.wgsl'))).toThrow(/k\.wgsl:2: #include "no-such\.wgsl": no file kernels\/include\/no-such\.wgsl$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

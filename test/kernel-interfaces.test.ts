@@ -4,15 +4,16 @@
  * the entry point or by a helper it calls, so no call site passes a dummy value. Every kernel file,
  * hem.wgsl included.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { wgslSource } from '../scripts/esbuild-options.mjs';
 import { describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 
 const root = join(import.meta.dirname, '..');
 const files = readdirSync(join(root, 'kernels'))
   .filter((f) => f.endsWith('.wgsl'))
-  .map((f) => ({ file: f, source: readFileSync(join(root, 'kernels', f), 'utf8') }));
+  .map((f) => ({ file: f, source: wgslSource(join(root, 'kernels', f)).code }));
 
 /** The module's functions by name, each with its text from `fn` to its closing brace. */
 function functions(source: string): Map<string, string> {
