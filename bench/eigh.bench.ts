@@ -57,7 +57,10 @@ if (!sizes.every((d) => Number.isInteger(d) && d >= 2 && d <= 128)) throw new Er
 const adapter = await startBench();
 console.log(`# eigh, batch ${BATCH}, d ∈ {${sizes.join(', ')}}, on ${adapterLine(adapter)}`);
 const requested = peerNames();
-const peers = await loadPeers(adapter, requested.filter((n) => n !== 'tfjs-webgpu'));
+const peers = await loadPeers(
+  adapter,
+  requested.filter((n) => n !== 'tfjs-webgpu'),
+);
 if (requested.includes('tfjs-webgpu')) console.log('tfjs-webgpu: not compared (TensorFlow.js has no eigh).');
 if (peers.length) console.log(`${peers.map((p) => p.name).join(', ')}: forward only (jax-js's eigh has no derivative rule, so no forward+backward case).`);
 
@@ -137,7 +140,10 @@ function runTorch(): { info: Omit<TorchOut, 'sizes'>; cases: CaseResult[] } | nu
       // torch.linalg.eigh reads one triangle; its gradient symmetrised is that of the symmetric map.
       checkGrad(`pytorch-cpu forward+backward d=${d}`, d, read(`torch_grad_${d}.f32`), true);
       console.log(`  verified pytorch-cpu d=${d}: values ${dv.toExponential(1)}, ${lastCheck}`);
-      for (const [pass, tm] of [['forward', s.forward], ['forward+backward', s.forward_backward]] as const) {
+      for (const [pass, tm] of [
+        ['forward', s.forward],
+        ['forward+backward', s.forward_backward],
+      ] as const) {
         cases.push({ name: `pytorch-cpu ${pass} d=${d}`, medianMs: tm.ms, madMs: tm.mad_ms, minMs: tm.min_ms, samples: tm.calls, meta: { d, engine: 'pytorch-cpu', pass } });
       }
     }
@@ -223,10 +229,12 @@ function peerCases(d: number): Case[] {
   const inp = inputs.get(d)!;
   const skip = peers.filter((p) => p.name === 'jax-js-eager' && d > EAGER_MAX_D && !argv.includes('--full'));
   if (skip.length) console.log(`  jax-js-eager: not run at d = ${d} (the same eigh kernels as jax-js, minutes per call here; --full runs it)`);
-  return peers.filter((p) => !skip.includes(p)).map((p) => {
-    const name = `${p.name} forward d=${d}`;
-    return peerCase(name, p.eigh!(inp.a, BATCH, d), (v) => checkEigh(name, d, v[0]!, v[1]!), { meta: { d, engine: p.name, pass: 'forward' } });
-  });
+  return peers
+    .filter((p) => !skip.includes(p))
+    .map((p) => {
+      const name = `${p.name} forward d=${d}`;
+      return peerCase(name, p.eigh!(inp.a, BATCH, d), (v) => checkEigh(name, d, v[0]!, v[1]!), { meta: { d, engine: p.name, pass: 'forward' } });
+    });
 }
 
 /** Verify (and time the verification call of) every case, then time them: see the file comment. */
@@ -255,10 +263,23 @@ async function timeSize(d: number): Promise<CaseResult[]> {
   // two Dawn instances share the CPU driver), so alternating engines would time that
   // interference, not either engine.
   const results: CaseResult[] = [];
-  for (const engine of [...new Set(timed.map((c) => String(c.meta?.engine)))]) results.push(...(await timeCases(timed.filter((c) => String(c.meta?.engine) === engine), options)));
+  for (const engine of [...new Set(timed.map((c) => String(c.meta?.engine)))])
+    results.push(
+      ...(await timeCases(
+        timed.filter((c) => String(c.meta?.engine) === engine),
+        options,
+      )),
+    );
   for (const c of single) {
     const ms = estimate.get(c)!;
-    results.push({ name: c.name, medianMs: ms, madMs: 0, minMs: ms, samples: 1, meta: { ...c.meta, note: `one call: the verification call (over ${SINGLE_CALL_MS / 1000} s), with compilation and readback` } });
+    results.push({
+      name: c.name,
+      medianMs: ms,
+      madMs: 0,
+      minMs: ms,
+      samples: 1,
+      meta: { ...c.meta, note: `one call: the verification call (over ${SINGLE_CALL_MS / 1000} s), with compilation and readback` },
+    });
   }
   return results;
 }
@@ -284,8 +305,8 @@ for (const d of sizes) {
   console.log(`(d = ${d}: ${((performance.now() - t) / 1000).toFixed(0)} s)`);
 }
 console.log(
-  '\ncalls: the number of timed calls each median is from (warm: after the verification call; where that call took over 60 s, it alone). Each engine is timed in its own alternating rounds (see the file comment). × hemgpu: the case\'s time over hemgpu\'s for the same d and pass.' +
-    (peers.length ? " jax-js: forward only (no derivative rule for eigh)." : '') +
+  "\ncalls: the number of timed calls each median is from (warm: after the verification call; where that call took over 60 s, it alone). Each engine is timed in its own alternating rounds (see the file comment). × hemgpu: the case's time over hemgpu's for the same d and pass." +
+    (peers.length ? ' jax-js: forward only (no derivative rule for eigh).' : '') +
     (torch ? ` pytorch-cpu: PyTorch ${torch.info.torch} on the host CPU, ${torch.info.threads} thread(s).` : ''),
 );
 const file = recordResults('eigh', adapter, {

@@ -10,9 +10,17 @@ import { adapterLine, recordResults, table } from './common.ts';
 import { hemShape, kernelCost } from './kernel-costs.ts';
 import { measurePeaks } from './roofline.ts';
 
-const given = process.argv.slice(2).filter((a) => !a.startsWith('--')).map(Number);
+const given = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'))
+  .map(Number);
 if (given.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`hem-profile: expected positive integers B N C K, got ${process.argv.slice(2).join(' ')}`);
-const shapes = given.length ? [[given[0] ?? 1, given[1] ?? 4096, given[2] ?? 64, given[3] ?? 64]] : [[1, 4096, 64, 64], [1, 4096, 256, 64]];
+const shapes = given.length
+  ? [[given[0] ?? 1, given[1] ?? 4096, given[2] ?? 64, given[3] ?? 64]]
+  : [
+      [1, 4096, 64, 64],
+      [1, 4096, 256, 64],
+    ];
 const engine = await init();
 const peaks = await measurePeaks(engine);
 console.log(
@@ -23,7 +31,9 @@ const pct = (v: number, peak: number): string => `${((100 * v) / peak).toFixed(1
 for (const [B, N, C, K] of shapes as [number, number, number, number][]) {
   const kc = getHemKernelConfig();
   const path = kc.path === 'tiled' ? `tiled TX ${kc.TX} TY ${kc.TY} RT ${kc.RT}` : 'register';
-  console.log(`# HEM forward+backward profile, B=${B} N=${N} C=${C} K=${K} T=3 η=0.5, kernel path ${path}${kc.subgroups ? ' + subgroup E-step' : ''}, on ${adapterLine(engine.adapterInfo)}`);
+  console.log(
+    `# HEM forward+backward profile, B=${B} N=${N} C=${C} K=${K} T=3 η=0.5, kernel path ${path}${kc.subgroups ? ' + subgroup E-step' : ''}, on ${adapterLine(engine.adapterInfo)}`,
+  );
   const x = randn([B, N, C], { seed: 1, requiresGrad: true }).keep();
   const mu0 = randn([K, C], { seed: 2, std: 1 / Math.sqrt(C), requiresGrad: true }).keep();
   const g = randn([B, N, C], { seed: 3 }).keep();

@@ -14,7 +14,20 @@
  * forces the whole grid, --quick runs C = 64, B = 1 only, --paper the paper's shape only.
  * Results are recorded under the subject key 'em' ('em-paper-shape' for --paper).
  */
-import { REGISTER_HEM_CONFIG, TILED_HEM_CONFIG, getHemKernelConfig, hem, mul, randn, setHemKernelConfig, sum, sync, tidy, type HemKernelConfig, type HemOptions } from '../src/index.node.ts';
+import {
+  REGISTER_HEM_CONFIG,
+  TILED_HEM_CONFIG,
+  getHemKernelConfig,
+  hem,
+  mul,
+  randn,
+  setHemKernelConfig,
+  sum,
+  sync,
+  tidy,
+  type HemKernelConfig,
+  type HemOptions,
+} from '../src/index.node.ts';
 import { adapterLine, checkRelative, peerCase, peerNames, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
 import { fusedErrors, hemOutputs, type HemBenchInputs } from './hem-check.ts';
@@ -128,10 +141,12 @@ for (const B of batches) {
     const hostMu = await inp.mu0.read();
     const hostG = await inp.g.read();
     const ref = { fwd: await hemOutputs(inp, { iterations: T, ...hemOpts, fused: true }, false), bwd: await hemOutputs(inp, { iterations: T, ...hemOpts, fused: true }, true) };
-    const peerCheck = (backward: boolean, name: string) => (v: Float32Array[]): void => {
-      const want = backward ? ref.bwd.values.slice(1) : ref.fwd.values;
-      v.forEach((got, i) => checkRelative(got, want[i]!, 1e-4, `${name}: ${backward ? ['dX', 'dμ⁰'][i] : 'out'}`));
-    };
+    const peerCheck =
+      (backward: boolean, name: string) =>
+      (v: Float32Array[]): void => {
+        const want = backward ? ref.bwd.values.slice(1) : ref.fwd.values;
+        v.forEach((got, i) => checkRelative(got, want[i]!, 1e-4, `${name}: ${backward ? ['dX', 'dμ⁰'][i] : 'out'}`));
+      };
     const shapeP = { B, N, C, K, T, eta: 0.5 };
     for (const p of peers) {
       cases.push(peerCase(`${shape} ${p.name} fwd`, p.hem(hostX, hostMu, hostG, shapeP, false), peerCheck(false, `${p.name} fwd`), { meta: { engine: p.name } }));
@@ -145,7 +160,10 @@ for (const B of batches) {
     const hemOverEm = pair[0]!.medianMs / pair[1]!.medianMs;
     const ms = (i: number): number => r[i]!.medianMs;
     const peerRatios = Object.fromEntries(
-      peers.map((p, j) => [p.name, { forwardMs: ms(5 + 2 * j), forwardBackwardMs: ms(6 + 2 * j), speedupForward: ms(5 + 2 * j) / ms(0), speedupForwardBackward: ms(6 + 2 * j) / ms(2) }]),
+      peers.map((p, j) => [
+        p.name,
+        { forwardMs: ms(5 + 2 * j), forwardBackwardMs: ms(6 + 2 * j), speedupForward: ms(5 + 2 * j) / ms(0), speedupForwardBackward: ms(6 + 2 * j) / ms(2) },
+      ]),
     );
     rows.push([
       shape,
@@ -168,7 +186,20 @@ for (const B of batches) {
         return `${p.forwardMs.toFixed(1)} / ${p.forwardBackwardMs.toFixed(1)} (${(reg.forwardMs / p.forwardMs).toFixed(2)}× / ${(reg.forwardBackwardMs / p.forwardBackwardMs).toFixed(2)}×)`;
       }),
     ]);
-    all.push({ B, C, N, K, T, cases: r, speedupForward: ms(1) / ms(0), speedupForwardBackward: ms(3) / ms(2), hemOverEm, hemEmPair: pair, peers: peerRatios, kernelPaths: { default: defaultConfig, ...paths } });
+    all.push({
+      B,
+      C,
+      N,
+      K,
+      T,
+      cases: r,
+      speedupForward: ms(1) / ms(0),
+      speedupForwardBackward: ms(3) / ms(2),
+      hemOverEm,
+      hemEmPair: pair,
+      peers: peerRatios,
+      kernelPaths: { default: defaultConfig, ...paths },
+    });
     for (const t of [inp.x, inp.mu0, inp.g]) {
       t.zeroGrad();
       t.dispose();
@@ -177,7 +208,18 @@ for (const B of batches) {
 }
 console.log(
   table(
-    ['shape (K=64, T=3)', 'fused fwd ms', 'unfused fwd ms', 'speedup', 'fused fwd+bwd ms', 'unfused fwd+bwd ms', 'speedup', 'EM (η=1) fwd+bwd ms', 'HEM/EM cost', ...peers.map((p) => `${p.name} fwd+bwd (hemgpu ×)`)],
+    [
+      'shape (K=64, T=3)',
+      'fused fwd ms',
+      'unfused fwd ms',
+      'speedup',
+      'fused fwd+bwd ms',
+      'unfused fwd+bwd ms',
+      'speedup',
+      'EM (η=1) fwd+bwd ms',
+      'HEM/EM cost',
+      ...peers.map((p) => `${p.name} fwd+bwd (hemgpu ×)`),
+    ],
     rows,
   ),
 );

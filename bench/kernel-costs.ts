@@ -85,7 +85,7 @@ const VARIANT_SUFFIXES = ['_tiled', '_sg'];
 /** The base kernel name of a variant: hem_estep_tiled_sg → hem_estep. */
 export function baseKernelName(name: string): string {
   let n = name;
-  for (let again = true; again; ) {
+  for (let again = true; again;) {
     again = false;
     for (const s of VARIANT_SUFFIXES) {
       if (n.endsWith(s) && n.length > s.length) {

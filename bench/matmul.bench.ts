@@ -12,7 +12,20 @@
  *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick | --full] [--no-peers]
  */
 import { NARROW_MATMUL_CONFIG, usesWideDefault, usesNarrowDefault, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
-import { getMatmulConfig, matmul, MATMUL_CANDIDATES, resetMatmulConfig, setMatmulConfig, sync, tensor, tidy, tuneMatmul, type MatmulConfig, type Tensor, type TuneResult } from '../src/index.node.ts';
+import {
+  getMatmulConfig,
+  matmul,
+  MATMUL_CANDIDATES,
+  resetMatmulConfig,
+  setMatmulConfig,
+  sync,
+  tensor,
+  tidy,
+  tuneMatmul,
+  type MatmulConfig,
+  type Tensor,
+  type TuneResult,
+} from '../src/index.node.ts';
 import { adapterLine, checkClose, describeMatmulConfig, peerCase, peerNames, randomArray, recordResults, startBench, table, timeCases, type Case } from './common.ts';
 import { loadPeers } from './peers/engines.ts';
 
@@ -23,7 +36,12 @@ console.log(`# matmul on ${adapterLine(adapter)}`);
 let tuning: TuneResult[] | null = null;
 if (args.has('--tune')) {
   const res = await tuneMatmul({ n: adapter.software ? 512 : 2048, reps: adapter.software ? 3 : 10 });
-  console.log(table(['config', adapter.software ? 'ms (512³)' : 'ms (2048³)', 'GFLOPS'], res.map((r) => [describeMatmulConfig(r.config), r.ms.toFixed(1), r.gflops.toFixed(2)])));
+  console.log(
+    table(
+      ['config', adapter.software ? 'ms (512³)' : 'ms (2048³)', 'GFLOPS'],
+      res.map((r) => [describeMatmulConfig(r.config), r.ms.toFixed(1), r.gflops.toFixed(2)]),
+    ),
+  );
   tuning = res;
 } else if (process.env.HEMGPU_MATMUL_CONFIG) {
   setMatmulConfig(JSON.parse(process.env.HEMGPU_MATMUL_CONFIG));
@@ -41,7 +59,9 @@ const paths = Object.fromEntries(
     kindOf(cfg) === kind ? cfg : (tuning?.find((r) => kindOf(r.config) === kind)?.config ?? MATMUL_CANDIDATES.find((c) => kindOf(c) === kind)!),
   ]),
 ) as Record<'register' | 'shared', MatmulConfig>;
-console.log(`installed config: ${describeMatmulConfig(cfg)}${defaults && adapter.software ? '; products with N ≥ 256: 16×16 per invocation, workgroup 4×8 (the CPU-driver default)' : ''}`);
+console.log(
+  `installed config: ${describeMatmulConfig(cfg)}${defaults && adapter.software ? '; products with N ≥ 256: 16×16 per invocation, workgroup 4×8 (the CPU-driver default)' : ''}`,
+);
 console.log(`other path: ${describeMatmulConfig(paths[kindOf(cfg) === 'shared' ? 'register' : 'shared'])}`);
 
 /** Host reference of op(A)·op(B) in float64. */
@@ -137,14 +157,34 @@ const ours = (n: unknown): number | undefined => results.find((r) => r.meta?.eng
 console.log(
   table(
     ['case', 'median ms', '± (MAD)', 'GFLOPS', 'hemgpu ×'],
-    results.map((r) => [r.name, r.medianMs.toFixed(2), r.madMs.toFixed(2), r.gflops!.toFixed(2), r.meta?.engine !== 'hemgpu' ? `${(ours(r.meta?.M)! / r.gflops!).toFixed(2)}×` : '']),
+    results.map((r) => [
+      r.name,
+      r.medianMs.toFixed(2),
+      r.madMs.toFixed(2),
+      r.gflops!.toFixed(2),
+      r.meta?.engine !== 'hemgpu' ? `${(ours(r.meta?.M)! / r.gflops!).toFixed(2)}×` : '',
+    ]),
   ),
 );
 install(cfg);
-const square = (kind: string, n: number): number | undefined => results.find((r) => r.meta?.kind === kind && String(r.meta?.engine).startsWith('hemgpu') && r.meta.M === n && r.meta.N === n && r.meta.K === n)?.gflops;
+const square = (kind: string, n: number): number | undefined =>
+  results.find((r) => r.meta?.kind === kind && String(r.meta?.engine).startsWith('hemgpu') && r.meta.M === n && r.meta.N === n && r.meta.K === n)?.gflops;
 const pathRows = squares.map((n) => ({ n, register: square('register', n)!, shared: square('shared', n)! }));
 console.log(`\nkernel paths: register = ${describeMatmulConfig(paths.register)}; shared = ${describeMatmulConfig(paths.shared)}`);
-console.log(table(['product', 'register GFLOPS', 'shared GFLOPS', 'shared ÷ register'], pathRows.map((r) => [`${r.n}³`, r.register.toFixed(2), r.shared.toFixed(2), `${(r.shared / r.register).toFixed(2)}×`])));
-const file = recordResults('matmul', adapter, { config: cfg, wide: defaults && usesWideDefault() ? WIDE_MATMUL_CONFIG : null, narrow: usesNarrowDefault() ? NARROW_MATMUL_CONFIG : null, paths: { register: paths.register, shared: paths.shared, rows: pathRows.map((r) => ({ ...r, sharedOverRegister: r.shared / r.register })) }, tuning, peers: peers.map((p) => ({ name: p.name, version: p.version, adapter: p.adapter })), cases: results });
+console.log(
+  table(
+    ['product', 'register GFLOPS', 'shared GFLOPS', 'shared ÷ register'],
+    pathRows.map((r) => [`${r.n}³`, r.register.toFixed(2), r.shared.toFixed(2), `${(r.shared / r.register).toFixed(2)}×`]),
+  ),
+);
+const file = recordResults('matmul', adapter, {
+  config: cfg,
+  wide: defaults && usesWideDefault() ? WIDE_MATMUL_CONFIG : null,
+  narrow: usesNarrowDefault() ? NARROW_MATMUL_CONFIG : null,
+  paths: { register: paths.register, shared: paths.shared, rows: pathRows.map((r) => ({ ...r, sharedOverRegister: r.shared / r.register })) },
+  tuning,
+  peers: peers.map((p) => ({ name: p.name, version: p.version, adapter: p.adapter })),
+  cases: results,
+});
 console.log(`results: ${file}`);
 process.exit(0);

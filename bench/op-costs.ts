@@ -49,12 +49,12 @@ const expected: Record<keyof typeof K, (i: number) => number> = {
   div_u32: (i) => {
     const x = Array.from({ length: 8 }, (_, j) => (i + j) >>> 0);
     for (let t = 0; t < iterations; t++) for (let j = 0; j < 8; j++) x[j] = (Math.floor(x[j]! / 3) + 5) >>> 0;
-    return (x.reduce((a, b) => a + b, 0) >>> 0);
+    return x.reduce((a, b) => a + b, 0) >>> 0;
   },
   mul_u32: (i) => {
     const x = Array.from({ length: 8 }, (_, j) => (i + j) >>> 0);
     for (let t = 0; t < iterations; t++) for (let j = 0; j < 8; j++) x[j] = (Math.imul(x[j]!, 3) + 5) >>> 0;
-    return (((x[0]! + x[1]!) + (x[2]! + x[3]!)) + ((x[4]! + x[5]!) + (x[6]! + x[7]!))) >>> 0;
+    return (x[0]! + x[1]! + (x[2]! + x[3]!) + (x[4]! + x[5]! + (x[6]! + x[7]!))) >>> 0;
   },
   load_seq: (i) => loadSum(i),
   load_same: (i) => loadSum(Math.floor(i / WG) * 8),
@@ -138,6 +138,8 @@ for (let r = 0; r < 5; r++) {
   hostMs = Math.min(hostMs, (performance.now() - t0) / 256);
 }
 report.dispatch = { gpuMs, wallMs: hostMs };
-console.log(`\nan empty dispatch (one workgroup of ${WG}): ${(gpuMs * 1000).toFixed(1)} µs of GPU time (its own pass, as profiled); ${(hostMs * 1000).toFixed(1)} µs each in a batch of 256 recorded, submitted and waited for`);
+console.log(
+  `\nan empty dispatch (one workgroup of ${WG}): ${(gpuMs * 1000).toFixed(1)} µs of GPU time (its own pass, as profiled); ${(hostMs * 1000).toFixed(1)} µs each in a batch of 256 recorded, submitted and waited for`,
+);
 const file = recordResults('op-costs', engine.adapterInfo, report);
 console.log(`recorded in ${file}`);

@@ -20,10 +20,7 @@ export const SUBJECTS: Record<string, { file: string; what: string }> = {
 };
 
 /** One step of a run: a bench subject with its arguments, PyTorch's figures, or the benchmark tables. */
-export type Step =
-  | { kind: 'subject'; subject: string; args: string[]; what: string }
-  | { kind: 'torch'; what: string }
-  | { kind: 'render'; what: string };
+export type Step = { kind: 'subject'; subject: string; args: string[]; what: string } | { kind: 'torch'; what: string } | { kind: 'render'; what: string };
 
 /** The paper's shape (B, N = 65·65, C, K), as bench/peers/torch_hem.py and hem.bench.ts --paper use it. */
 export const PAPER_SHAPE = [8, 65 * 65, 512, 64] as const;
@@ -42,7 +39,7 @@ export function gpuPlan(flags: string[] = []): Step[] {
     s('profile', PAPER_SHAPE.map(String), "GPU time per kernel at the paper's shape, against the measured peaks"),
     s('step', ['--recipe', 'gpu'], "a training step's time by phase and by kernel at the GPU-sized demo recipe"),
     { kind: 'torch', what: "PyTorch eager (float32, TF32 off): matmul 4096³ and HEM at the paper's shape (bench/peers/torch_hem.py)" },
-    { kind: 'render', what: "the benchmark tables of docs/benchmarks.md (bench/render.ts)" },
+    { kind: 'render', what: 'the benchmark tables of docs/benchmarks.md (bench/render.ts)' },
   ];
 }
 

@@ -37,9 +37,14 @@ for (const doc of docs.values()) {
   const files = new Map<string, string[]>();
   for (const [subject, file] of Object.entries(doc.sources ?? {})) files.set(file, [...(files.get(file) ?? []), subject]);
   const from = [...files].map(([f, subjects]) => `\`bench/results/${f}\`${files.size > 1 ? ` (${subjects.join(', ')})` : ''}`).join(', ');
-  out.push(`Adapter: ${a.description || a.device} (${a.vendor}${a.software ? ', CPU driver' : ''}), Dawn robustness ${a.robustness ? 'on' : 'off'}; from ${from || `\`bench/results/${doc.date}-${a.name}.json\``}.`);
+  out.push(
+    `Adapter: ${a.description || a.device} (${a.vendor}${a.software ? ', CPU driver' : ''}), Dawn robustness ${a.robustness ? 'on' : 'off'}; from ${from || `\`bench/results/${doc.date}-${a.name}.json\``}.`,
+  );
   out.push('');
-  const th = torchFor(doc, torch.map((t) => t.doc));
+  const th = torchFor(
+    doc,
+    torch.map((t) => t.doc),
+  );
   const v = verdicts(doc, th);
   if (v.length) {
     out.push('**Against the targets** (ratios from one run, cases alternating):');
@@ -48,7 +53,15 @@ for (const doc of docs.values()) {
     out.push('');
   }
   type PathRow = { n: number; register: number; shared: number; sharedOverRegister: number };
-  const mm = doc.subjects.matmul?.results as { config: MatmulConfig; wide?: MatmulConfig | null; narrow?: MatmulConfig | null; paths?: { register: MatmulConfig; shared: MatmulConfig; rows: PathRow[] }; cases: CaseResult[] } | undefined;
+  const mm = doc.subjects.matmul?.results as
+    | {
+        config: MatmulConfig;
+        wide?: MatmulConfig | null;
+        narrow?: MatmulConfig | null;
+        paths?: { register: MatmulConfig; shared: MatmulConfig; rows: PathRow[] };
+        cases: CaseResult[];
+      }
+    | undefined;
   if (mm) {
     const wide =
       (mm.wide ? `; products with N ≥ 256: ${describeMatmulConfig(mm.wide)} (the CPU-driver default)` : '') +
@@ -59,14 +72,25 @@ for (const doc of docs.values()) {
     out.push(
       table(
         ['product', 'median ms', '± MAD', 'GFLOPS', 'hemgpu ×'],
-        mm.cases.map((r) => [r.name, ms(r.medianMs), ms(r.madMs), r.gflops!.toFixed(1), engineOf(r) !== 'hemgpu' && ours(r.meta?.M) ? `${(ours(r.meta?.M)! / r.gflops!).toFixed(2)}×` : '']),
+        mm.cases.map((r) => [
+          r.name,
+          ms(r.medianMs),
+          ms(r.madMs),
+          r.gflops!.toFixed(1),
+          engineOf(r) !== 'hemgpu' && ours(r.meta?.M) ? `${(ours(r.meta?.M)! / r.gflops!).toFixed(2)}×` : '',
+        ]),
       ),
     );
     out.push('');
     if (mm.paths) {
       out.push(`Kernel paths, same run: register = ${describeMatmulConfig(mm.paths.register)}${wide}; shared = ${describeMatmulConfig(mm.paths.shared)}.`);
       out.push('');
-      out.push(table(['product', 'register GFLOPS', 'shared GFLOPS', 'shared ÷ register'], mm.paths.rows.map((r) => [`${r.n}³`, r.register.toFixed(2), r.shared.toFixed(2), `${r.sharedOverRegister.toFixed(2)}×`])));
+      out.push(
+        table(
+          ['product', 'register GFLOPS', 'shared GFLOPS', 'shared ÷ register'],
+          mm.paths.rows.map((r) => [`${r.n}³`, r.register.toFixed(2), r.shared.toFixed(2), `${r.sharedOverRegister.toFixed(2)}×`]),
+        ),
+      );
       out.push('');
     }
   }
@@ -88,11 +112,24 @@ for (const doc of docs.values()) {
     if (!em) continue;
     const what = key === 'em' ? 'HEM layer' : "HEM layer at the paper's shape";
     const peers = Object.keys(em[0]!.peers ?? {});
-    out.push(`**${what}** (K = ${em[0]!.K}, T = ${em[0]!.T}; η = 0.5 unless noted; fwd+bwd = gradients of sum(X̃ ⊙ G) w.r.t. X and μ⁽⁰⁾${peers.length ? '; peers: their time and hemgpu\'s speedup over them' : ''}):`);
+    out.push(
+      `**${what}** (K = ${em[0]!.K}, T = ${em[0]!.T}; η = 0.5 unless noted; fwd+bwd = gradients of sum(X̃ ⊙ G) w.r.t. X and μ⁽⁰⁾${peers.length ? "; peers: their time and hemgpu's speedup over them" : ''}):`,
+    );
     out.push('');
     out.push(
       table(
-        ['B, N, C', 'fused fwd ms', 'unfused fwd ms', 'fwd speedup', 'fused fwd+bwd ms', 'unfused fwd+bwd ms', 'fwd+bwd speedup', 'EM (η = 1) fwd+bwd ms', 'HEM / EM', ...peers.flatMap((p) => [`${p} fwd`, `${p} fwd+bwd`])],
+        [
+          'B, N, C',
+          'fused fwd ms',
+          'unfused fwd ms',
+          'fwd speedup',
+          'fused fwd+bwd ms',
+          'unfused fwd+bwd ms',
+          'fwd+bwd speedup',
+          'EM (η = 1) fwd+bwd ms',
+          'HEM / EM',
+          ...peers.flatMap((p) => [`${p} fwd`, `${p} fwd+bwd`]),
+        ],
         em.map((r) => [
           `${r.B}, ${r.N}, ${r.C}`,
           ms(r.cases[0]!.medianMs),
@@ -126,7 +163,13 @@ for (const doc of docs.values()) {
           withPaths.map((r) => {
             const p = r.kernelPaths! as unknown as Record<string, { forwardMs: number; forwardBackwardMs: number }>;
             const reg = p.register!;
-            return [`${r.B}, ${r.N}, ${r.C}`, ...names.map((n) => `${ms(p[n]!.forwardMs)} / ${ms(p[n]!.forwardBackwardMs)} (${(reg.forwardMs / p[n]!.forwardMs).toFixed(2)}× / ${(reg.forwardBackwardMs / p[n]!.forwardBackwardMs).toFixed(2)}×)`)];
+            return [
+              `${r.B}, ${r.N}, ${r.C}`,
+              ...names.map(
+                (n) =>
+                  `${ms(p[n]!.forwardMs)} / ${ms(p[n]!.forwardBackwardMs)} (${(reg.forwardMs / p[n]!.forwardMs).toFixed(2)}× / ${(reg.forwardBackwardMs / p[n]!.forwardBackwardMs).toFixed(2)}×)`,
+              ),
+            ];
           }),
         ),
       );
@@ -159,7 +202,9 @@ for (const doc of docs.values()) {
   }
   const tr = doc.subjects.train?.results as (CaseResult & { meta?: { images?: number } })[] | undefined;
   if (tr) {
-    out.push("**Training**: one SegNet step (forward, backward, optimizer update) with the demo's recipe of the day the figures were taken (each case names its scene size, batch and C); 3×3 conv2d layers (im2col + the tiled matmul):");
+    out.push(
+      "**Training**: one SegNet step (forward, backward, optimizer update) with the demo's recipe of the day the figures were taken (each case names its scene size, batch and C); 3×3 conv2d layers (im2col + the tiled matmul):",
+    );
     out.push('');
     out.push(
       table(
@@ -175,8 +220,12 @@ for (const doc of docs.values()) {
     const { peaks, kernelConfig: _config, ...prof } = v.results as { peaks?: Peaks; kernelConfig?: unknown } & Record<string, Path>;
     // The roofline (bench/hem-profile.ts): a kernel's share of the measured peaks, where its FLOPs are known.
     const roof = (t: Path['kernels'][string]): string =>
-      peaks && t.gflops !== undefined && t.gbs !== undefined ? ` (${((100 * t.gflops) / peaks.gflops).toFixed(0)}% of peak FLOPS, ${((100 * t.gbs) / peaks.gbs).toFixed(0)}% of peak GB/s)` : '';
-    out.push(`**Where the time goes** (${key.replace('hem-profile-', '').replace(/-/g, ' ')}, one forward+backward, GPU timestamps per dispatch${peaks ? `; measured peaks ${peaks.gflops.toFixed(0)} GFLOPS f32, ${peaks.gbs.toFixed(0)} GB/s` : ''}):`);
+      peaks && t.gflops !== undefined && t.gbs !== undefined
+        ? ` (${((100 * t.gflops) / peaks.gflops).toFixed(0)}% of peak FLOPS, ${((100 * t.gbs) / peaks.gbs).toFixed(0)}% of peak GB/s)`
+        : '';
+    out.push(
+      `**Where the time goes** (${key.replace('hem-profile-', '').replace(/-/g, ' ')}, one forward+backward, GPU timestamps per dispatch${peaks ? `; measured peaks ${peaks.gflops.toFixed(0)} GFLOPS f32, ${peaks.gbs.toFixed(0)} GB/s` : ''}):`,
+    );
     out.push('');
     for (const [path, p] of Object.entries(prof)) {
       const top = Object.entries(p.kernels)
@@ -194,7 +243,8 @@ for (const { file, doc } of torch) {
   const hemT = doc['hem_eta0.5'];
   out.push(`**PyTorch ${doc.torch} eager on ${doc.device}** (float32, TF32 off; \`bench/results/${file}\`, from \`bench/peers/torch_hem.py\`):`);
   if (mm) out.push(`matmul 4096³ ${(mm.gflops / 1000).toFixed(1)} TFLOPS;`);
-  if (hemT) out.push(`HEM layer B, N, C = ${hemT.shape[0]}, ${hemT.shape[1]}, ${hemT.shape[2]}: forward ${ms(hemT.forward_ms)} ms, forward+backward ${ms(hemT.forward_backward_ms)} ms.`);
+  if (hemT)
+    out.push(`HEM layer B, N, C = ${hemT.shape[0]}, ${hemT.shape[1]}, ${hemT.shape[2]}: forward ${ms(hemT.forward_ms)} ms, forward+backward ${ms(hemT.forward_backward_ms)} ms.`);
   out.push('');
 }
 

@@ -97,8 +97,7 @@ export async function measurePeaks(engine: Engine): Promise<Peaks> {
   const wg = groups(streamInvocations, maxPerDim);
   const runRead = (): void =>
     readSum.dispatch({ bindings: { rin: src.bind('roofline'), rout: sums.bind('roofline', 'read_write'), rp: params }, overrides: { WG }, workgroups: wg });
-  const runCopy = (): void =>
-    copy.dispatch({ bindings: { cin: src.bind('roofline'), cout: dst.bind('roofline', 'read_write'), cp: params }, overrides: { WG }, workgroups: wg });
+  const runCopy = (): void => copy.dispatch({ bindings: { cin: src.bind('roofline'), cout: dst.bind('roofline', 'read_write'), cp: params }, overrides: { WG }, workgroups: wg });
   runRead();
   const partial = await sums.read();
   const want = new Float64Array(streamInvocations);

@@ -78,8 +78,7 @@ const log = join(dir, 'results.log');
 const failed: string[] = [];
 const skipped: string[] = [];
 const t0 = performance.now();
-const node = (args: string[]): number | null =>
-  spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...process.env, HEMGPU_BENCH_LOG: log } }).status;
+const node = (args: string[]): number | null => spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...process.env, HEMGPU_BENCH_LOG: log } }).status;
 
 /** PyTorch's figures (bench/peers/torch_hem.py) into bench/results/<date>-<device>-pytorch.json. */
 function torch(): void {
@@ -95,7 +94,10 @@ function torch(): void {
     return;
   }
   const doc = JSON.parse(r.stdout) as { device: string };
-  const slug = doc.device.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const slug = doc.device
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
   const file = join(RESULTS_DIR, `${today()}-${slug}-pytorch.json`);
   writeFileSync(file, r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`);
   console.log(`results: ${file}`);

@@ -49,7 +49,15 @@ console.log(
 
 /** A kernel's family for the summary: matmul, conv (im2col, col2im, epilogue), batchnorm, EM (hem, softmax), upsample, optimizer, other. */
 function familyOf(kernel: string): string {
-  const prefixes: [string, string][] = [['matmul', 'matmul'], ['conv2d', 'conv im2col/col2im'], ['batchnorm', 'batchnorm'], ['hem', 'EM unit'], ['softmax', 'EM unit'], ['upsample', 'upsample'], ['optim', 'optimizer']];
+  const prefixes: [string, string][] = [
+    ['matmul', 'matmul'],
+    ['conv2d', 'conv im2col/col2im'],
+    ['batchnorm', 'batchnorm'],
+    ['hem', 'EM unit'],
+    ['softmax', 'EM unit'],
+    ['upsample', 'upsample'],
+    ['optim', 'optimizer'],
+  ];
   return prefixes.find(([p]) => kernel.startsWith(p))?.[1] ?? 'other (elementwise, reductions, loss)';
 }
 
@@ -63,7 +71,10 @@ interface Phases {
   forwardSum?: number;
 }
 
-const report: Record<string, unknown> = { recipe, flags: { size: flags.size, batch: flags.batch, channels: flags.channels, bases: flags.bases, iterations: flags.iterations, width: flags.width } };
+const report: Record<string, unknown> = {
+  recipe,
+  flags: { size: flags.size, batch: flags.batch, channels: flags.channels, bases: flags.bases, iterations: flags.iterations, width: flags.width },
+};
 const summary: (string | number)[][] = [];
 const models: SegModelName[] = quick ? ['hemnet', 'plain'] : ['hemnet', 'emanet', 'pooling', 'plain'];
 for (const model of models) {
@@ -115,7 +126,8 @@ for (const model of models) {
   const first = await trainStep();
   let last = first;
   for (let i = 0; i < (quick ? 3 : 7); i++) last = await trainStep();
-  if (!Number.isFinite(first) || !Number.isFinite(last) || !(last < first)) throw new Error(`${model}: loss ${first} → ${last} over the warm-up steps (expected finite and falling)`);
+  if (!Number.isFinite(first) || !Number.isFinite(last) || !(last < first))
+    throw new Error(`${model}: loss ${first} → ${last} over the warm-up steps (expected finite and falling)`);
 
   // The whole step, as the trainer runs it.
   const wall: number[] = [];
@@ -143,7 +155,9 @@ for (const model of models) {
   const rows = [...prof.entries()].map(([k, v]) => [k, { ms: v.ms / timedSteps, count: v.count / timedSteps }] as const).sort((a, b) => b[1].ms - a[1].ms);
   const kernelMs = rows.reduce((s, [, v]) => s + v.ms, 0);
 
-  console.log(`## ${model}: ${stepMs.toFixed(1)} ms per step (${((1000 * f.batch) / stepMs).toFixed(1)} images/s); ${counts.dispatches.toFixed(0)} dispatches, ${counts.submits.toFixed(0)} submits, ${counts.reads.toFixed(0)} reads, ${counts.writes.toFixed(0)} writes per step`);
+  console.log(
+    `## ${model}: ${stepMs.toFixed(1)} ms per step (${((1000 * f.batch) / stepMs).toFixed(1)} images/s); ${counts.dispatches.toFixed(0)} dispatches, ${counts.submits.toFixed(0)} submits, ${counts.reads.toFixed(0)} reads, ${counts.writes.toFixed(0)} writes per step`,
+  );
   const phaseTotal = Object.values(phases).reduce((s, v) => s + v, 0);
   console.log(
     table(
@@ -167,10 +181,26 @@ for (const model of models) {
   // By family: what a fusion or a faster kernel of one kind could save at most.
   const families: Record<string, number> = {};
   for (const [k, v] of rows) families[familyOf(k)] = (families[familyOf(k)] ?? 0) + v.ms;
-  console.log(`\nby family: ${Object.entries(families).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((100 * v) / kernelMs).toFixed(0)}%`).join(', ')}`);
+  console.log(
+    `\nby family: ${Object.entries(families)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${((100 * v) / kernelMs).toFixed(0)}%`)
+      .join(', ')}`,
+  );
   const host = stepMs - kernelMs;
-  console.log(`\nkernel time ${kernelMs.toFixed(1)} ms = ${((100 * kernelMs) / stepMs).toFixed(0)}% of the step; host and waits ${host.toFixed(1)} ms = ${((100 * host) / stepMs).toFixed(0)}%\n`);
-  summary.push([model, stepMs.toFixed(1), ((1000 * f.batch) / stepMs).toFixed(1), counts.dispatches.toFixed(0), counts.submits.toFixed(0), counts.reads.toFixed(0), kernelMs.toFixed(1), `${((100 * kernelMs) / stepMs).toFixed(0)}%`]);
+  console.log(
+    `\nkernel time ${kernelMs.toFixed(1)} ms = ${((100 * kernelMs) / stepMs).toFixed(0)}% of the step; host and waits ${host.toFixed(1)} ms = ${((100 * host) / stepMs).toFixed(0)}%\n`,
+  );
+  summary.push([
+    model,
+    stepMs.toFixed(1),
+    ((1000 * f.batch) / stepMs).toFixed(1),
+    counts.dispatches.toFixed(0),
+    counts.submits.toFixed(0),
+    counts.reads.toFixed(0),
+    kernelMs.toFixed(1),
+    `${((100 * kernelMs) / stepMs).toFixed(0)}%`,
+  ]);
   report[model] = { stepMs, imagesPerSecond: (1000 * f.batch) / stepMs, counts, phases, kernelMs, families, kernels: Object.fromEntries(rows) };
   net.dispose();
   opt.dispose();

@@ -70,7 +70,11 @@ const x = (v: number): string => `${v.toFixed(2)}×`;
 
 /** The PyTorch file measured on the same device as `doc` (its device name slugged like hemgpu's adapter names). */
 export function torchFor(doc: Doc, torch: TorchDoc[]): TorchDoc | undefined {
-  const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const slug = (s: string): string =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
   return torch.find((t) => slug(t.device) === doc.adapter.name);
 }
 
@@ -78,7 +82,8 @@ export function verdicts(doc: Doc, torch?: TorchDoc): Verdict[] {
   const out: Verdict[] = [];
   const mm = doc.subjects.matmul?.results as { cases: CaseResult[] } | undefined;
   const em = doc.subjects.em?.results as EmRow[] | undefined;
-  const gflops = (engine: string, n: number): number | undefined => mm?.cases.find((c) => (c.meta?.engine ?? 'hemgpu') === engine && c.meta?.M === n && c.meta?.N === n && c.meta?.K === n)?.gflops;
+  const gflops = (engine: string, n: number): number | undefined =>
+    mm?.cases.find((c) => (c.meta?.engine ?? 'hemgpu') === engine && c.meta?.M === n && c.meta?.N === n && c.meta?.K === n)?.gflops;
   if (doc.adapter.software) {
     const ours = gflops('hemgpu', 1024);
     for (const peer of ['jax-js', 'jax-js-eager']) {
@@ -142,28 +147,47 @@ export function verdicts(doc: Doc, torch?: TorchDoc): Verdict[] {
   }
   if (doc.adapter.software && em?.length) {
     const worst = Math.max(...em.map((r) => r.hemOverEm));
-    out.push({ target: 'HEM (η = 0.5) ≤ 1.05× the cost of EM (η = 1), fwd+bwd', measured: `${worst.toFixed(3)} at worst (${em.map((r) => r.hemOverEm.toFixed(3)).join(', ')})`, met: worst <= 1.05 });
+    out.push({
+      target: 'HEM (η = 0.5) ≤ 1.05× the cost of EM (η = 1), fwd+bwd',
+      measured: `${worst.toFixed(3)} at worst (${em.map((r) => r.hemOverEm.toFixed(3)).join(', ')})`,
+      met: worst <= 1.05,
+    });
   }
   if (!doc.adapter.software && torch) {
     const ours = gflops('hemgpu', 4096);
     if (ours && torch.matmul_4096) {
       const share = ours / torch.matmul_4096.gflops;
-      out.push({ target: `matmul 4096³ ≥ 70% of PyTorch ${torch.torch} float32 (TF32 off)`, measured: `${(ours / 1000).toFixed(1)} vs ${(torch.matmul_4096.gflops / 1000).toFixed(1)} TFLOPS: ${(100 * share).toFixed(0)}%`, met: share >= 0.7 });
+      out.push({
+        target: `matmul 4096³ ≥ 70% of PyTorch ${torch.torch} float32 (TF32 off)`,
+        measured: `${(ours / 1000).toFixed(1)} vs ${(torch.matmul_4096.gflops / 1000).toFixed(1)} TFLOPS: ${(100 * share).toFixed(0)}%`,
+        met: share >= 0.7,
+      });
     }
     const paper = (doc.subjects['em-paper-shape']?.results as EmRow[] | undefined)?.[0];
     const th = torch['hem_eta0.5'];
     if (paper && th) {
       const ms = paper.cases[2]!.medianMs;
-      out.push({ target: "fused HEM fwd+bwd at the paper's shape no slower than PyTorch eager", measured: `${ms.toFixed(1)} vs ${th.forward_backward_ms.toFixed(1)} ms: ${x(th.forward_backward_ms / ms)} PyTorch's speed`, met: ms <= th.forward_backward_ms });
+      out.push({
+        target: "fused HEM fwd+bwd at the paper's shape no slower than PyTorch eager",
+        measured: `${ms.toFixed(1)} vs ${th.forward_backward_ms.toFixed(1)} ms: ${x(th.forward_backward_ms / ms)} PyTorch's speed`,
+        met: ms <= th.forward_backward_ms,
+      });
       const fwd = paper.cases[0]!.medianMs;
-      out.push({ target: "fused HEM fwd at the paper's shape ≤ 1.5× PyTorch eager's time", measured: `${fwd.toFixed(1)} vs ${th.forward_ms.toFixed(1)} ms: ${x(fwd / th.forward_ms)} PyTorch's time`, met: fwd <= 1.5 * th.forward_ms });
+      out.push({
+        target: "fused HEM fwd at the paper's shape ≤ 1.5× PyTorch eager's time",
+        measured: `${fwd.toFixed(1)} vs ${th.forward_ms.toFixed(1)} ms: ${x(fwd / th.forward_ms)} PyTorch's time`,
+        met: fwd <= 1.5 * th.forward_ms,
+      });
     }
   }
   return out;
 }
 
 export function verdictTable(v: Verdict[]): string {
-  return table(['target', 'measured', 'met'], v.map((r) => [r.target, r.measured, r.met ? 'yes' : '**no**']));
+  return table(
+    ['target', 'measured', 'met'],
+    v.map((r) => [r.target, r.measured, r.met ? 'yes' : '**no**']),
+  );
 }
 
 /**
@@ -176,7 +200,9 @@ export function loadResults(dir: string): { docs: Map<string, Doc>; torch: { fil
   const docs = new Map<string, Doc>();
   const torch: { file: string; doc: TorchDoc }[] = [];
   if (!existsSync(dir)) return { docs, torch };
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.json'))
+    .sort()) {
     const doc = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Partial<Doc> & Partial<TorchDoc>;
     if (typeof doc.torch === 'string') torch.push({ file: f, doc: doc as TorchDoc });
     else if (doc.adapter && doc.subjects) {

@@ -41,13 +41,18 @@ for (const [name, b, H, W, ci, co, k, s] of convShapes) {
       const hx = await x.read();
       const hw = await w.read();
       for (let t = 0; t < 200; t++) {
-        const n = t % b, i = (t * 7) % Ho, j = (t * 13) % Wo, o = (t * 29) % co;
+        const n = t % b,
+          i = (t * 7) % Ho,
+          j = (t * 13) % Wo,
+          o = (t * 29) % co;
         let ref = 0;
-        for (let a = 0; a < k; a++) for (let c = 0; c < k; c++) {
-          const yi = i * s + a - pad, xj = j * s + c - pad;
-          if (yi < 0 || yi >= H || xj < 0 || xj >= W) continue;
-          for (let q = 0; q < ci; q++) ref += hx[((n * H + yi) * W + xj) * ci + q]! * hw[((a * k + c) * ci + q) * co + o]!;
-        }
+        for (let a = 0; a < k; a++)
+          for (let c = 0; c < k; c++) {
+            const yi = i * s + a - pad,
+              xj = j * s + c - pad;
+            if (yi < 0 || yi >= H || xj < 0 || xj >= W) continue;
+            for (let q = 0; q < ci; q++) ref += hx[((n * H + yi) * W + xj) * ci + q]! * hw[((a * k + c) * ci + q) * co + o]!;
+          }
         const got = y[((n * Ho + i) * Wo + j) * co + o]!;
         if (!(Math.abs(got - ref) <= 1e-4 * (1 + Math.abs(ref)))) throw new Error(`${name}: output (${n},${i},${j},${o}) = ${got}, reference ${ref}`);
       }
@@ -70,16 +75,22 @@ for (const [name, b, H, W, ci, co, k, s] of convShapes) {
       const hx = await x.read();
       const hg = await g.read();
       for (let t = 0; t < 50; t++) {
-        const a = t % k, c = (t * 5) % k, q = (t * 11) % ci, o = (t * 17) % co;
+        const a = t % k,
+          c = (t * 5) % k,
+          q = (t * 11) % ci,
+          o = (t * 17) % co;
         let ref = 0;
         let mag = 0;
-        for (let n = 0; n < b; n++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) {
-          const yi = i * s + a - pad, xj = j * s + c - pad;
-          if (yi < 0 || yi >= H || xj < 0 || xj >= W) continue;
-          const v = hx[((n * H + yi) * W + xj) * ci + q]! * hg[((n * Ho + i) * Wo + j) * co + o]!;
-          ref += v;
-          mag += Math.abs(v);
-        }
+        for (let n = 0; n < b; n++)
+          for (let i = 0; i < Ho; i++)
+            for (let j = 0; j < Wo; j++) {
+              const yi = i * s + a - pad,
+                xj = j * s + c - pad;
+              if (yi < 0 || yi >= H || xj < 0 || xj >= W) continue;
+              const v = hx[((n * H + yi) * W + xj) * ci + q]! * hg[((n * Ho + i) * Wo + j) * co + o]!;
+              ref += v;
+              mag += Math.abs(v);
+            }
         const got = dw[((a * k + c) * ci + q) * co + o]!;
         if (!(Math.abs(got - ref) <= 1e-5 * mag + 1e-6)) throw new Error(`${name}: dW(${a},${c},${q},${o}) = ${got}, reference ${ref}`);
       }
@@ -138,7 +149,13 @@ const results = await timeCases(cases, adapter.software ? { rounds: 3, timePerRo
 console.log(
   table(
     ['case', 'median ms', '± MAD', 'GFLOPS', 'images/s'],
-    results.map((r) => [r.name, r.medianMs.toFixed(1), r.madMs.toFixed(1), r.gflops ? r.gflops.toFixed(2) : '', r.meta?.images ? ((1000 * Number(r.meta.images)) / r.medianMs).toFixed(1) : '']),
+    results.map((r) => [
+      r.name,
+      r.medianMs.toFixed(1),
+      r.madMs.toFixed(1),
+      r.gflops ? r.gflops.toFixed(2) : '',
+      r.meta?.images ? ((1000 * Number(r.meta.images)) / r.medianMs).toFixed(1) : '',
+    ]),
   ),
 );
 console.log(`results: ${recordResults('train', adapter, results)}`);

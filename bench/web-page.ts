@@ -43,14 +43,16 @@ try {
   await p.page.waitForFunction('window.hemgpuDemo.state.done && !window.hemgpuDemo.state.busy', undefined, { timeout: Number(values.timeout) * 1000, polling: 500 });
   // The last figures and charts (charts render at most once a second).
   await p.page.waitForTimeout(2500);
-  const st = await p.inPage<{ step: number; adapter: string; imagesPerSecond: number; errors: string[]; history: { loss: number[]; val: { step: number; miou: number }[] } }>('window.hemgpuDemo.state');
-  const long = await p.inPage<{ start: number; duration: number }[]>('window.__longTasks');
-  const measures = await p.inPage<{ name: string; duration: number }[]>(
-    "performance.getEntriesByType('measure').map((m) => ({ name: m.name, duration: m.duration }))",
+  const st = await p.inPage<{ step: number; adapter: string; imagesPerSecond: number; errors: string[]; history: { loss: number[]; val: { step: number; miou: number }[] } }>(
+    'window.hemgpuDemo.state',
   );
+  const long = await p.inPage<{ start: number; duration: number }[]>('window.__longTasks');
+  const measures = await p.inPage<{ name: string; duration: number }[]>("performance.getEntriesByType('measure').map((m) => ({ name: m.name, duration: m.duration }))");
   console.log(`page ?${query}`);
   console.log(`adapter: ${st.adapter}`);
-  console.log(`${st.step} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s wall (with validation and figures); training ${st.imagesPerSecond.toFixed(2)} images/s (steps 2…${st.step})`);
+  console.log(
+    `${st.step} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s wall (with validation and figures); training ${st.imagesPerSecond.toFixed(2)} images/s (steps 2…${st.step})`,
+  );
   console.log(`loss ${st.history.loss[0]?.toFixed(3)} → ${st.history.loss.at(-1)?.toFixed(3)}; val mIoU ${st.history.val.map((v) => `${v.miou.toFixed(3)}@${v.step}`).join(' ')}`);
   console.log(`main-thread long tasks (> 50 ms): ${long.map((t) => `${t.duration.toFixed(0)} ms @${(t.start / 1000).toFixed(1)} s`).join(', ') || 'none'}`);
   const phases = new Map<string, number[]>();

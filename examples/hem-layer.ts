@@ -20,7 +20,10 @@ console.log(`adapter: ${adapterInfo().description || adapterInfo().device}`);
   console.log('hand-written E/R-step loss', (await loss.item()).toFixed(3), 'dmu[0, 0:4]', Array.from((await mu.grad!.read()).slice(0, 4), (v) => v.toFixed(3)).join(' '));
 }
 
-const B = 2, N = 32 * 32, C = 64, K = 16;
+const B = 2,
+  N = 32 * 32,
+  C = 64,
+  K = 16;
 const x = randn([B, N, C], { seed: 3, requiresGrad: true });
 const mu0 = randn([K, C], { seed: 4, std: 1 / Math.sqrt(C), requiresGrad: true });
 const g = randn([B, N, C], { seed: 5 });

@@ -10,7 +10,9 @@ const info = adapterInfo();
 console.log(`hemgpu on ${info.description || info.device} (${info.vendor}, ${info.software ? 'CPU driver' : 'GPU'}, via ${info.via})`);
 
 // Features x [N, C] and bases mu [K, C]: one E-step of the HEM layer, by hand.
-const N = 6, C = 4, K = 3;
+const N = 6,
+  C = 4,
+  K = 3;
 const x = randn([N, C], { seed: 1, requiresGrad: true });
 const mu = randn([K, C], { seed: 2, requiresGrad: true });
 const loss = tidy(() => {
@@ -38,14 +40,22 @@ const lossAt = async (m: Float32Array): Promise<number> => {
   return v;
 };
 const h = 1e-2;
-const plus = ms.slice(); plus[0]! += h;
-const minus = ms.slice(); minus[0]! -= h;
+const plus = ms.slice();
+plus[0]! += h;
+const minus = ms.slice();
+minus[0]! -= h;
 const fd = ((await lossAt(plus)) - (await lossAt(minus))) / (2 * h);
 const an = (await mu.grad!.read())[0]!;
 console.log(`gradient check mu[0,0]: autograd ${an.toFixed(5)}  finite difference ${fd.toFixed(5)}  ${Math.abs(an - fd) < 2e-2 * Math.max(1, Math.abs(fd)) ? 'OK' : 'MISMATCH'}`);
 
 // A classifier loss with an ignored label.
-const logits = tensor([[2, 0.5, -1], [0.1, 0.2, 0.3]], [2, 3]);
+const logits = tensor(
+  [
+    [2, 0.5, -1],
+    [0.1, 0.2, 0.3],
+  ],
+  [2, 3],
+);
 console.log('cross-entropy        ', (await crossEntropy(logits, [0, -100]).item()).toFixed(6));
 const m = memoryStats();
 console.log(`memory: ${m.liveTensors} live tensors, ${m.liveBytes} B live, ${m.pooledBytes} B pooled; ${(performance.now() - t0).toFixed(0)} ms`);

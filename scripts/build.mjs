@@ -28,7 +28,12 @@ execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconf
 for (const f of readdirSync('dist/types', { recursive: true })) {
   if (!String(f).endsWith('.d.ts')) continue;
   const p = join('dist/types', String(f));
-  writeFileSync(p, readFileSync(p, 'utf8').replace(/(from\s+'\.{1,2}\/[^']*)\.ts'/g, "$1.js'").replace(/(import\('\.{1,2}\/[^']*)\.ts'\)/g, "$1.js')"));
+  writeFileSync(
+    p,
+    readFileSync(p, 'utf8')
+      .replace(/(from\s+'\.{1,2}\/[^']*)\.ts'/g, "$1.js'")
+      .replace(/(import\('\.{1,2}\/[^']*)\.ts'\)/g, "$1.js')"),
+  );
 }
 // The digit asset a browser page loads (decodeDigits): from the installed mnist package, never fetched.
 const digitsBytes = writeDigitsAsset('dist/digits.bin');

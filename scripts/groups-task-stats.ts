@@ -52,7 +52,7 @@ const quantile = (v: number[], q: number): number => [...v].sort((a, b) => a - b
 
 console.log(`${SCENES} training scenes, seed ${SEED}, maxOverlap 0.2\n`);
 console.log(
-  '| task | canvas | digits (px) | digits per scene | fragment | threshold | labelled pixels in a fragment\'s window | labelled pixels in the fragments region | ' +
+  "| task | canvas | digits (px) | digits per scene | fragment | threshold | labelled pixels in a fragment's window | labelled pixels in the fragments region | " +
     'fragment → its whole digit: mean (median) | its centre beyond ±15 px | beyond ±27 px | fragment → the other whole digit: mean | nearer its own whole digit | fragments |',
 );
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -125,9 +125,19 @@ export async function exportParityCase(c: ParityCase): Promise<ParityFiles> {
   const config = parityConfig(c);
   const { inChannels, classes, size } = SHAPE;
   const model = new SegNet({
-    model: c.model, inChannels, classes, channels: config.channels, bases: config.bases, eta: config.eta,
-    iterations: config.iterations, seed: config.seed, width: config.width, dilation: config.dilation,
-    emGamma: config.emGamma, basesAverage: config.basesAverage, dropout: 0,
+    model: c.model,
+    inChannels,
+    classes,
+    channels: config.channels,
+    bases: config.bases,
+    eta: config.eta,
+    iterations: config.iterations,
+    seed: config.seed,
+    width: config.width,
+    dilation: config.dilation,
+    emGamma: config.emGamma,
+    basesAverage: config.basesAverage,
+    dropout: 0,
   });
   const stored = storedConfig(c);
   const optimizer = makeOptimizer(model, config);
@@ -180,4 +190,3 @@ export async function exportParityCase(c: ParityCase): Promise<ParityFiles> {
     model.dispose();
   }
 }
-

@@ -39,8 +39,19 @@ async function loadAndStep(path: string, c: ParityCase): Promise<number> {
   const inChannels = loaded.checkpoint.tensors['param.stem0.conv.weight']!.shape[2]!;
   const classes = loaded.checkpoint.tensors['param.classifier.weight']!.shape[3]!;
   const model = new SegNet({
-    model: c.model, inChannels, classes, channels: cfg.channels, bases: cfg.bases, eta: cfg.eta, iterations: cfg.iterations,
-    seed: cfg.seed, width: cfg.width, dilation: cfg.dilation, emGamma: cfg.emGamma, basesAverage: cfg.basesAverage, dropout: 0,
+    model: c.model,
+    inChannels,
+    classes,
+    channels: cfg.channels,
+    bases: cfg.bases,
+    eta: cfg.eta,
+    iterations: cfg.iterations,
+    seed: cfg.seed,
+    width: cfg.width,
+    dilation: cfg.dilation,
+    emGamma: cfg.emGamma,
+    basesAverage: cfg.basesAverage,
+    dropout: 0,
   });
   const optimizer = makeOptimizer(model, cfg);
   try {
@@ -69,7 +80,9 @@ async function verifyCases(dir: string): Promise<void> {
     // The twin's step differs from hemgpu's by float32 rounding (python/parity.py's 'train step'), so the next loss does too, barely.
     const rel = Math.abs(b - a) / Math.abs(a);
     if (!(rel <= 1e-3)) throw new Error(`${d}: the next step's loss from the twin's checkpoint is ${b}, from hemgpu's ${a} (relative difference ${rel}).`);
-    console.log(`twin-parity verify: ${d}: round trip byte-identical (${want.byteLength} bytes); hemgpu loads it and the twin's own step and trains on: loss ${a.toFixed(6)} and ${b.toFixed(6)} (relative difference ${rel.toExponential(1)})`);
+    console.log(
+      `twin-parity verify: ${d}: round trip byte-identical (${want.byteLength} bytes); hemgpu loads it and the twin's own step and trains on: loss ${a.toFixed(6)} and ${b.toFixed(6)} (relative difference ${rel.toExponential(1)})`,
+    );
   }
 }
 

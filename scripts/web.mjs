@@ -68,14 +68,11 @@ async function buildPage() {
     sourcemap: true,
     metafile: true,
   });
-  const results = await Promise.all([
-    build(page('main.ts', 'main.js')),
-    build(page('worker.ts', 'worker.js')),
-    build(page('charts-worker.ts', 'charts-worker.js')),
-  ]);
+  const results = await Promise.all([build(page('main.ts', 'main.js')), build(page('worker.ts', 'worker.js')), build(page('charts-worker.ts', 'charts-worker.js'))]);
   copyFileSync(join(ROOT, 'examples/web/index.html'), join(out, 'index.html'));
   copyFileSync(digits, join(out, 'digits.bin'));
-  const sizes = results.flatMap((r) => Object.entries(r.metafile.outputs))
+  const sizes = results
+    .flatMap((r) => Object.entries(r.metafile.outputs))
     .filter(([f]) => f.endsWith('.js'))
     .map(([f, o]) => `${f.split('/').pop()} ${(o.bytes / 1024).toFixed(0)} KB`);
   console.log(`hemgpu web: built ${out} (${sizes.join(', ')})`);

@@ -110,7 +110,20 @@ export {
 export { crossEntropy, sigmoidCrossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
 export { defineKernel, registeredKernels, pipelineStats, type Kernel, type KernelOptions, type KernelVariants, type PipelineStats } from './kernels/registry.ts';
 export type { WgslModule, WgslInterface } from './kernels/wgsl-module.ts';
-export { hem, hemEStep, hemNStep, elbo, resolveHemOptions, HemTrace, HEM_EPS, type HemOptions, type HemResult, type HemTraceValues, type ResolvedHemOptions, type EStepForm } from './ops/hem/index.ts';
+export {
+  hem,
+  hemEStep,
+  hemNStep,
+  elbo,
+  resolveHemOptions,
+  HemTrace,
+  HEM_EPS,
+  type HemOptions,
+  type HemResult,
+  type HemTraceValues,
+  type ResolvedHemOptions,
+  type EStepForm,
+} from './ops/hem/index.ts';
 export { HEM, EMAU, BASES_AVERAGES, type HemModuleOptions, type BasesAverage } from './nn/hem-module.ts';
 export { Optimizer } from './optim/optimizer.ts';
 export type { OptimizerState, OptimizerStateInput, ParamGroup, HostTensor } from './optim/optimizer-types.ts';

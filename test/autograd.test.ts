@@ -23,19 +23,35 @@ describe('accumulation', () => {
   test('a tensor used twice in one op: mul(x, x) → 2x, add(x, x) → 2, sub(x, x) → 0', async () => {
     const x = leaf();
     hg.sum(hg.mul(x, x)).backward();
-    expectExact(await readGrad(x), X.map((v) => 2 * v), 'd Σx² / dx');
+    expectExact(
+      await readGrad(x),
+      X.map((v) => 2 * v),
+      'd Σx² / dx',
+    );
     const y = leaf();
     hg.sum(hg.add(y, y)).backward();
-    expectExact(await readGrad(y), X.map(() => 2), 'd Σ(x + x) / dx');
+    expectExact(
+      await readGrad(y),
+      X.map(() => 2),
+      'd Σ(x + x) / dx',
+    );
     const z = leaf();
     hg.sum(hg.sub(z, z)).backward();
-    expectExact(await readGrad(z), X.map(() => 0), 'd Σ(x − x) / dx');
+    expectExact(
+      await readGrad(z),
+      X.map(() => 0),
+      'd Σ(x − x) / dx',
+    );
   });
 
   test('a tensor used by several ops: x·3 + x·x + x → 3 + 2x + 1', async () => {
     const x = leaf();
     hg.sum(hg.add(hg.add(hg.mul(x, 3), hg.mul(x, x)), x)).backward();
-    expectExact(await readGrad(x), X.map((v) => 4 + 2 * v), 'grad');
+    expectExact(
+      await readGrad(x),
+      X.map((v) => 4 + 2 * v),
+      'grad',
+    );
   });
 
   test('diamond: a = 2x feeds two branches that meet again', async () => {
@@ -44,7 +60,11 @@ describe('accumulation', () => {
     const a = hg.mul(x, 2);
     const d = hg.add(hg.mul(a, a), hg.mul(a, 3));
     hg.sum(d).backward();
-    expectExact(await readGrad(x), X.map((v) => 8 * v + 6), 'diamond grad');
+    expectExact(
+      await readGrad(x),
+      X.map((v) => 8 * v + 6),
+      'diamond grad',
+    );
     expect(a.grad).toBeNull(); // intermediate tensors get no .grad
   });
 
@@ -63,18 +83,30 @@ describe('accumulation', () => {
   test('two inputs reached through shared views: sum(x) + sum(reshape(x, [-1]))', async () => {
     const x = leaf();
     hg.add(hg.sum(x), hg.sum(hg.reshape(x, [-1]))).backward();
-    expectExact(await readGrad(x), X.map(() => 2), 'grad');
+    expectExact(
+      await readGrad(x),
+      X.map(() => 2),
+      'grad',
+    );
   });
 
   test('.grad accumulates across two backward calls, and zeroGrad resets it', async () => {
     const x = leaf();
     hg.sum(hg.mul(x, 3)).backward();
     hg.sum(hg.mul(x, x)).backward();
-    expectExact(await readGrad(x), X.map((v) => 3 + 2 * v), 'accumulated');
+    expectExact(
+      await readGrad(x),
+      X.map((v) => 3 + 2 * v),
+      'accumulated',
+    );
     x.zeroGrad();
     expect(x.grad).toBeNull();
     hg.sum(hg.mul(x, 5)).backward();
-    expectExact(await readGrad(x), X.map(() => 5), 'after zeroGrad');
+    expectExact(
+      await readGrad(x),
+      X.map(() => 5),
+      'after zeroGrad',
+    );
   });
 
   test('a deep chain (3000 ops) walks without recursion limits', async () => {
@@ -138,7 +170,11 @@ describe('noGrad and detach', () => {
     const a = hg.mul(x, 3);
     // a·x with a detached: gradient a = 3x only through the second factor.
     hg.sum(hg.mul(a.detach(), x)).backward();
-    expectExact(await readGrad(x), X.map((v) => 3 * v), 'grad');
+    expectExact(
+      await readGrad(x),
+      X.map((v) => 3 * v),
+      'grad',
+    );
   });
 
   test('inputs without requiresGrad get no gradient', async () => {
@@ -157,13 +193,21 @@ describe('seeds', () => {
     const y = hg.mul(x, hg.tensor(w, [2, 3])); // [2, 3]
     const seed = [1, -2, 3, 4, -5, 6];
     y.backward(hg.tensor(seed, [2, 3]));
-    expectExact(await readGrad(x), w.map((v, i) => v * seed[i]!), 'grad');
+    expectExact(
+      await readGrad(x),
+      w.map((v, i) => v * seed[i]!),
+      'grad',
+    );
   });
 
   test('a seed on a scalar scales the gradient', async () => {
     const x = leaf();
     hg.sum(hg.mul(x, x)).backward(hg.tensor(3));
-    expectExact(await readGrad(x), X.map((v) => 6 * v), 'grad');
+    expectExact(
+      await readGrad(x),
+      X.map((v) => 6 * v),
+      'grad',
+    );
   });
 
   test('a seed of the wrong shape, or none for a non-scalar, throws naming both shapes', () => {

@@ -219,8 +219,7 @@ function gradBounds(x: ArrayLike<number>, C: number, g: ArrayLike<number>, dy: A
     }
     const exhat = is[c]! * (sb.em[c]! + U * a) + xhat * (sb.rho[c]! + U);
     const T = Math.abs(dy[i]! - grad.dbeta[c]! / R - (xhat * grad.dgamma[c]!) / R);
-    const eT =
-      eA[c]! / R + (6 * U * A) / R + (exhat * B) / R + (xhat * (eG[c]! + 7 * U * B)) / R + 2 * U * (Math.abs(dy[i]!) + A / R + (xhat * B) / R);
+    const eT = eA[c]! / R + (6 * U * A) / R + (exhat * B) / R + (xhat * (eG[c]! + 7 * U * B)) / R + 2 * U * (Math.abs(dy[i]!) + A / R + (xhat * B) / R);
     dx[i] = 1.01 * (gis * eT + gis * T * (sb.rho[c]! + 2 * U));
   }
   return { grad, dx, dgamma: eG.map((v) => 1.01 * v), dbeta: eA.map((v) => 1.01 * v) };
@@ -338,13 +337,21 @@ describe('batchNorm forward, running statistics and backward vs the float64 refe
 
   test('constant channels: y = β, and the gradient w.r.t. x is finite', async () => {
     const C = 3;
-    const x = hg.tensor(Float32Array.from({ length: 30 }, (_, i) => [2.5, -1, 0][i % C]!), [10, C], { requiresGrad: true });
+    const x = hg.tensor(
+      Float32Array.from({ length: 30 }, (_, i) => [2.5, -1, 0][i % C]!),
+      [10, C],
+      { requiresGrad: true },
+    );
     const g = hg.tensor([1, 2, 3], [C], { requiresGrad: true });
     const b = hg.tensor([0.5, -0.5, 7], [C], { requiresGrad: true });
     const state = hg.batchNormState(C);
     const y = hg.batchNorm(x, g, b, state, { training: true });
     // Welford on a constant is exact (every d is 0): x − μ = 0, so y = β exactly.
-    expectClose(await y.read(), Float32Array.from({ length: 30 }, (_, i) => [0.5, -0.5, 7][i % C]!), { atol: 0, rtol: 0, label: 'constant y' });
+    expectClose(
+      await y.read(),
+      Float32Array.from({ length: 30 }, (_, i) => [0.5, -0.5, 7][i % C]!),
+      { atol: 0, rtol: 0, label: 'constant y' },
+    );
     // running var = 0.9 · 1 + 0.1 · 0 (rounding of 0.9·1: u).
     expectClose(await state.runningVar.read(), [0.9, 0.9, 0.9], { atol: 0, rtol: 2 * U, label: 'constant running var' });
     y.backward(hg.ones([10, C]));
@@ -419,8 +426,7 @@ describe('batchNorm gradients vs central finite differences (float64 reference)'
       const k = makeCase(shape, sizeOf(shape) + 77);
       const w = new Rng(sizeOf(shape) + 78).f32(k.x.length);
       const eps = 1e-5;
-      const f = (x: ArrayLike<number>, g: ArrayLike<number>, b: ArrayLike<number>) =>
-        dot(refBatchNorm(x, C, g, b, k.rm, k.rv, training, 0.1, eps).y, w);
+      const f = (x: ArrayLike<number>, g: ArrayLike<number>, b: ArrayLike<number>) => dot(refBatchNorm(x, C, g, b, k.rm, k.rv, training, 0.1, eps).y, w);
       const fdx = numericGrad((v) => f(v, k.g, k.b), k.x, 1e-4);
       const fdg = numericGrad((v) => f(k.x, v, k.b), k.g, 1e-4);
       const fdb = numericGrad((v) => f(k.x, k.g, v), k.b, 1e-4);

@@ -64,7 +64,12 @@ describe('benchmark target verdicts', () => {
     });
     const torch = [
       { device: 'Other GPU', torch: '2.0' },
-      { device: 'NVIDIA H100 80GB HBM3', torch: '2.11.0+cu130', matmul_4096: { gflops: 50500 }, 'hem_eta0.5': { forward_ms: 1, forward_backward_ms: 4.6, shape: [8, 4225, 512, 64, 3] } },
+      {
+        device: 'NVIDIA H100 80GB HBM3',
+        torch: '2.11.0+cu130',
+        matmul_4096: { gflops: 50500 },
+        'hem_eta0.5': { forward_ms: 1, forward_backward_ms: 4.6, shape: [8, 4225, 512, 64, 3] },
+      },
     ];
     const t = torchFor(d, torch);
     expect(t?.torch).toBe('2.11.0+cu130');
@@ -88,18 +93,39 @@ describe('benchmark target verdicts', () => {
       sizes: [16, 32, 64],
       peers: [],
       pytorch: null,
-      cases: [e('hemgpu', 16, 1), e('jax-js', 16, 1), e('hemgpu', 32, 700), e('hemgpu', 32, 900, 'forward+backward'), e('jax-js', 32, 1750), e('jax-js-eager', 32, 1400), e('hemgpu', 64, 3000), e('jax-js', 64, 15000), e('jax-js-eager', 64, 15000)],
+      cases: [
+        e('hemgpu', 16, 1),
+        e('jax-js', 16, 1),
+        e('hemgpu', 32, 700),
+        e('hemgpu', 32, 900, 'forward+backward'),
+        e('jax-js', 32, 1750),
+        e('jax-js-eager', 32, 1400),
+        e('hemgpu', 64, 3000),
+        e('jax-js', 64, 15000),
+        e('jax-js-eager', 64, 15000),
+      ],
     };
     const v = verdicts(doc(true, { eigh: { measuredAt: '', results } }));
     expect(v).toEqual([
-      { target: 'eigh batch 64 forward ≥ 2× faster than jax-js at d = 32 and d = 64 (SwiftShader)', measured: 'd = 32: 700 vs 1750 ms, 2.50×; d = 64: 3000 vs 15000 ms, 5.00×', met: true },
-      { target: 'eigh batch 64 forward ≥ 2× faster than jax-js-eager at d = 32 and d = 64 (SwiftShader)', measured: 'd = 32: 700 vs 1400 ms, 2.00×; d = 64: 3000 vs 15000 ms, 5.00×', met: true },
+      {
+        target: 'eigh batch 64 forward ≥ 2× faster than jax-js at d = 32 and d = 64 (SwiftShader)',
+        measured: 'd = 32: 700 vs 1750 ms, 2.50×; d = 64: 3000 vs 15000 ms, 5.00×',
+        met: true,
+      },
+      {
+        target: 'eigh batch 64 forward ≥ 2× faster than jax-js-eager at d = 32 and d = 64 (SwiftShader)',
+        measured: 'd = 32: 700 vs 1400 ms, 2.00×; d = 64: 3000 vs 15000 ms, 5.00×',
+        met: true,
+      },
     ]);
     // Without d = 64 (a --quick run) there is no verdict; on a GPU the target does not apply.
     expect(verdicts(doc(true, { eigh: { measuredAt: '', results: { ...results, cases: results.cases.filter((r) => r.meta.d !== 64) } } }))).toEqual([]);
     expect(verdicts(doc(false, { eigh: { measuredAt: '', results } }))).toEqual([]);
     const slow = { ...results, cases: results.cases.map((r) => (r.name === 'jax-js forward d=32' ? { ...r, medianMs: 1200 } : r)) };
-    expect(verdicts(doc(true, { eigh: { measuredAt: '', results: slow } }))[0]).toMatchObject({ met: false, measured: 'd = 32: 700 vs 1200 ms, 1.71×; d = 64: 3000 vs 15000 ms, 5.00×' });
+    expect(verdicts(doc(true, { eigh: { measuredAt: '', results: slow } }))[0]).toMatchObject({
+      met: false,
+      measured: 'd = 32: 700 vs 1200 ms, 1.71×; d = 64: 3000 vs 15000 ms, 5.00×',
+    });
   });
 
   test('loadResults: the newest measurement of each subject per adapter, and the PyTorch files; other JSON (start-up figures) is skipped', () => {

@@ -38,7 +38,10 @@ describe('start-up in headless Chromium', () => {
     const r = await page.inPage<StartProbe>(startProbe({ bundle: `${server!.origin}/hemgpu.browser.min.js`, init: {}, hemCalls: 0 }));
     const tasks = r.longTasks.map((t) => `${t.ms.toFixed(0)} ms at +${t.start.toFixed(0)} ms`).join(', ') || 'none over 50 ms';
     console.log(`import ${r.importMs.toFixed(0)} ms, init() ${r.initMs.toFixed(0)} ms; long tasks: ${tasks}`);
-    expect(page.log.filter((l) => !l.startsWith('console.warning')), page.logText()).toEqual([]);
+    expect(
+      page.log.filter((l) => !l.startsWith('console.warning')),
+      page.logText(),
+    ).toEqual([]);
     expect(r.longestImportInitTask, `longest task during import + init (${tasks})`).toBeLessThanOrEqual(BOUND_MS);
     expect(r.importMs).toBeGreaterThan(0);
   });

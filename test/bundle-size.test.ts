@@ -49,7 +49,9 @@ async function app(name: string, source: string): Promise<Sized> {
   const js = r.outputFiles.find((f) => f.path.endsWith('.js'))!.contents;
   // Inputs that put bytes into the output (the metafile also lists the ones tree-shaken away).
   const out = Object.values(r.metafile.outputs).find((o) => o.entryPoint)!;
-  const inputs = Object.entries(out.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([f]) => f);
+  const inputs = Object.entries(out.inputs)
+    .filter(([, v]) => v.bytesInOutput > 0)
+    .map(([f]) => f);
   return { text: new TextDecoder().decode(js), min: js.length, gzip: gzipSync(js).length, inputs };
 }
 
@@ -100,8 +102,14 @@ describe('bundle size', () => {
     }
     for (const [label, m] of metas) {
       const inputs = Object.keys(m.inputs);
-      expect(inputs.some((f) => f.endsWith('kernels/hem.wgsl')), label).toBe(true);
-      expect(inputs.filter((f) => /wgsl_reflect|src\/kernels\/reflect\.ts$/.test(f)), label).toEqual([]);
+      expect(
+        inputs.some((f) => f.endsWith('kernels/hem.wgsl')),
+        label,
+      ).toBe(true);
+      expect(
+        inputs.filter((f) => /wgsl_reflect|src\/kernels\/reflect\.ts$/.test(f)),
+        label,
+      ).toEqual([]);
     }
     for (const f of ['hemgpu.browser.js', 'hemgpu.browser.min.js', 'hemgpu.node.js']) {
       expect(readFileSync(join(ROOT, 'dist', f), 'utf8'), f).not.toMatch(/WgslReflect|wgsl_reflect/);
@@ -116,10 +124,7 @@ describe('bundle size', () => {
     const map = JSON.parse(readFileSync(join(ROOT, 'dist/hemgpu.browser.min.js.map'), 'utf8'));
     expect(map.sources.some((s: string) => s.endsWith('src/ops/hem/hem.ts'))).toBe(true);
     const full = readFileSync(join(ROOT, 'dist/hemgpu.browser.js'), 'utf8');
-    console.log(
-      `full browser bundle: ${kb(full.length)} raw (${kb(gzipSync(full).length)} gzipped), ` +
-        `${kb(min.length)} minified (${kb(gzipSync(min).length)} gzipped)`,
-    );
+    console.log(`full browser bundle: ${kb(full.length)} raw (${kb(gzipSync(full).length)} gzipped), ` + `${kb(min.length)} minified (${kb(gzipSync(min).length)} gzipped)`);
     expect(min.length).toBeLessThan(full.length * 0.85);
   });
 });

@@ -93,7 +93,12 @@ describe('chart specs', () => {
     const spec: Json = gradientFlowChartSpec(FLOW);
     expect(spec.encoding.y.scale.type).toBe('log');
     expect(spec.encoding.color.scale.domain).toEqual(['N-step η=0.2', 'E-step η=0.2', 'N-step η=1', 'E-step η=1']);
-    expect(spec.encoding.strokeDash.scale.range).toEqual([[1, 0], [6, 4], [1, 0], [6, 4]]);
+    expect(spec.encoding.strokeDash.scale.range).toEqual([
+      [1, 0],
+      [6, 4],
+      [1, 0],
+      [6, 4],
+    ]);
     const c = spec.encoding.color.scale.range;
     expect(c[0]).toBe(c[1]); // the pair of one η shares its colour
     expect(c[0]).not.toBe(c[2]);
@@ -112,7 +117,14 @@ describe('chart specs', () => {
     expect(() => hg.lineChartSpec({ series: [] })).toThrow('writeLineChart: series must be a non-empty array of { name, values }.');
     expect(() => hg.lineChartSpec({ series: [{ name: 'a', values: [1, 2], x: [1] }] })).toThrow("writeLineChart: series 'a' has 1 x values for 2 values.");
     expect(() => hg.lineChartSpec({ series: [{ values: [1] } as unknown as hg.LineSeries] })).toThrow('writeLineChart: series 0 must be { name: string, values: number[] }.');
-    expect(() => hg.lineChartSpec({ series: [{ name: 'a', values: [1] }, { name: 'a', values: [2] }] })).toThrow(/two series are named 'a'/);
+    expect(() =>
+      hg.lineChartSpec({
+        series: [
+          { name: 'a', values: [1] },
+          { name: 'a', values: [2] },
+        ],
+      }),
+    ).toThrow(/two series are named 'a'/);
     expect(() => hg.lineChartSpec({ series: [{ name: 'a', values: [1], color: 'red' }] })).toThrow("viz: colour 'red' is not of the form '#rrggbb'.");
   });
 });

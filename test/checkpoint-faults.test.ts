@@ -21,7 +21,27 @@ let dir = '';
 let good = '';
 let goodBytes: Buffer;
 
-const TINY = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--width', '4', '--batch', '2', '--train-scenes', '8', '--val-scenes', '2', '--quiet'];
+const TINY = [
+  '--size',
+  '16',
+  '--min-scale',
+  '8',
+  '--max-scale',
+  '14',
+  '--channels',
+  '8',
+  '--bases',
+  '4',
+  '--width',
+  '4',
+  '--batch',
+  '2',
+  '--train-scenes',
+  '8',
+  '--val-scenes',
+  '2',
+  '--quiet',
+];
 const tiny = (extra: string[] = []): TrainFlags => parseTrainFlags([...TINY, ...extra])!;
 
 beforeAll(async () => {
@@ -111,7 +131,11 @@ describe('metadata fields are type-checked and the version is checked', () => {
     ['kind', (m) => void (m.kind = 'other'), /not a hemgpu training checkpoint \(metadata kind 'other'\)/],
     ['flags not JSON', (m) => void (m.flags = '{lr'), /metadata 'flags' is not JSON/],
     ['lr a string', (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), lr: '0.02' })), /'flags' field 'lr' \(--lr\) is "0\.02"; expected a finite number/],
-    ['steps missing', (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), steps: undefined })), /'flags' field 'steps' \(--steps\) is missing; expected an integer ≥ 0/],
+    [
+      'steps missing',
+      (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), steps: undefined })),
+      /'flags' field 'steps' \(--steps\) is missing; expected an integer ≥ 0/,
+    ],
     ['seed 1.5', (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), seed: 1.5 })), /'flags' field 'seed' \(--seed\) is 1\.5; expected an integer/],
     ['history loss null (NaN)', (m) => void (m.history = JSON.stringify({ ...JSON.parse(m.history!), loss: [1, null] })), /metadata 'history' must be/],
     ['changes not a list', (m) => void (m.changes = '{}'), /metadata 'changes' must be a list/],
@@ -150,7 +174,10 @@ describe('non-finite values are refused on load, naming the tensor, and nothing 
         expect(name, `a tensor for ${what} among ${names.join(', ')}`).toBeDefined();
         const path = join(dir, `nan-${name}-${bad}.safetensors`);
         // Re-sealed, so the checksums pass and the finite check is what refuses it.
-        writeFileSync(path, variant((ck) => void ((ck.tensors[name!]!.data as Float32Array)[1] = bad)));
+        writeFileSync(
+          path,
+          variant((ck) => void ((ck.tensors[name!]!.data as Float32Array)[1] = bad)),
+        );
         // Through restoreModel on a live model: nothing is written into the model.
         const flags = tiny(['--steps', '4', '--lr', '0.02']);
         const { train: trainSet } = hg.loadData(flags);
@@ -273,7 +300,13 @@ describe('--resume: a checkpoint is the run', () => {
   });
 
   test('a training flag given with another value is refused naming the flag and both values', async () => {
-    for (const [flag, value, saved] of [['lr', '0.03', '0.02'], ['eta', '0.5', '0.2'], ['steps', '6', '4'], ['seed', '1', '7'], ['train-scenes', '9', '8']] as const) {
+    for (const [flag, value, saved] of [
+      ['lr', '0.03', '0.02'],
+      ['eta', '0.5', '0.2'],
+      ['steps', '6', '4'],
+      ['seed', '1', '7'],
+      ['train-scenes', '9', '8'],
+    ] as const) {
       expect(await cli(['--resume', ckPath, '--out', join(dir, 'refused'), `--${flag}`, value, '--quiet'])).toBe(2);
       expect(errors.join('\n')).toContain(`--${flag}: the checkpoint ${ckPath} was trained with --${flag} ${saved}; given ${value}.`);
       expect(errors.join('\n')).toContain(`--allow-change ${flag}`);
@@ -357,7 +390,11 @@ describe('--resume: a checkpoint is the run', () => {
     expect(await cli(['--resume', ckPath, '--width', '8', '--allow-change', 'width', '--quiet'])).toBe(2);
     expect(errors.at(-1)).toBe("--allow-change: --width shapes the model's weights, which a checkpoint cannot change; train a new run (without --resume) for another --width.");
     expect(errors.join('\n')).not.toMatch(/is not a training flag; use 'all' or a comma-separated list of: [^\n]*\bwidth\b/);
-    for (const [flag, value, saved] of [['width', '8', '4'], ['model', 'emanet', 'hemnet'], ['channels', '16', '8']] as const) {
+    for (const [flag, value, saved] of [
+      ['width', '8', '4'],
+      ['model', 'emanet', 'hemnet'],
+      ['channels', '16', '8'],
+    ] as const) {
       expect(await cli(['--resume', ckPath, '--out', join(dir, 'refused-shape'), `--${flag}`, value, '--allow-change', 'all', '--quiet'])).toBe(2);
       expect(errors.at(-1)).toBe(
         `--${flag}: the checkpoint ${ckPath} was trained with --${flag} ${saved}; given ${value}. Its weights have the shape --${flag} ${saved} gives, so a resumed run cannot change it (not with --allow-change either): leave --${flag} out, or train a new run without --resume.`,

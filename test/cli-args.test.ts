@@ -12,9 +12,46 @@ describe('hemgpu train flags', () => {
   test('scene, model-shape and loss flags: defaults (the old behaviour) and parsed values', () => {
     const f = parseTrainFlags([])!;
     expect(f).toMatchObject({ minDigits: 1, maxDigits: 4, minScale: 20, maxScale: 36, threshold: 0.5, maxOverlap: 1, width: 32, dilation: 1, emGamma: 0, warmup: 0, bgKeep: 1 });
-    const g = parseTrainFlags(['--size', '48', '--min-digits', '2', '--max-digits', '3', '--min-scale', '24', '--max-scale', '48', '--threshold', '0.1',
-      '--max-overlap', '0', '--width', '16', '--dilation', '2', '--em-gamma', '1', '--warmup', '20', '--bg-keep', '0.3'])!;
-    expect(g).toMatchObject({ size: 48, minDigits: 2, maxDigits: 3, minScale: 24, maxScale: 48, threshold: 0.1, maxOverlap: 0, width: 16, dilation: 2, emGamma: 1, warmup: 20, bgKeep: 0.3 });
+    const g = parseTrainFlags([
+      '--size',
+      '48',
+      '--min-digits',
+      '2',
+      '--max-digits',
+      '3',
+      '--min-scale',
+      '24',
+      '--max-scale',
+      '48',
+      '--threshold',
+      '0.1',
+      '--max-overlap',
+      '0',
+      '--width',
+      '16',
+      '--dilation',
+      '2',
+      '--em-gamma',
+      '1',
+      '--warmup',
+      '20',
+      '--bg-keep',
+      '0.3',
+    ])!;
+    expect(g).toMatchObject({
+      size: 48,
+      minDigits: 2,
+      maxDigits: 3,
+      minScale: 24,
+      maxScale: 48,
+      threshold: 0.1,
+      maxOverlap: 0,
+      width: 16,
+      dilation: 2,
+      emGamma: 1,
+      warmup: 20,
+      bgKeep: 0.3,
+    });
   });
 
   test('--task and --fragment: the digits task by default, the context task with its fragment side', () => {
@@ -31,7 +68,13 @@ describe('hemgpu train flags', () => {
   });
 
   test('numbers in decimal notation, with a fraction or an exponent, are read', () => {
-    expect(parseTrainFlags(['--lr', '1e-3', '--eta', '.5', '--steps', '+20', '--em-gamma', '-0.25', '--bg-keep', '1.'])!).toMatchObject({ lr: 0.001, eta: 0.5, steps: 20, emGamma: -0.25, bgKeep: 1 });
+    expect(parseTrainFlags(['--lr', '1e-3', '--eta', '.5', '--steps', '+20', '--em-gamma', '-0.25', '--bg-keep', '1.'])!).toMatchObject({
+      lr: 0.001,
+      eta: 0.5,
+      steps: 20,
+      emGamma: -0.25,
+      bgKeep: 1,
+    });
   });
 
   test('--help returns null and the usage text lists every flag', () => {

@@ -79,10 +79,20 @@ describe('every accepted flag takes effect', () => {
   });
 
   test('a flag of the other data source is refused, not ignored', () => {
-    expect(() => parseTrainFlags(['--voc-root', '/tmp/voc'], 'train', TRAIN_CMD_SPEC)).toThrow('--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.');
-    expect(() => parseTrainFlags(['--data', 'voc', '--voc-root', 'v', '--min-digits', '2'], 'train', TRAIN_CMD_SPEC)).toThrow(/^--min-digits: applies to digit scenes only, and --data voc ignores it; drop it/);
-    expect(() => parseTrainFlags(['--data', 'voc', '--voc-root', 'v', '--task', 'context', '--train-scenes', '5'], 'train', TRAIN_CMD_SPEC)).toThrow(/^--train-scenes, --task: apply to digit scenes only/);
-    expect(parseTrainFlags(['--data', 'voc', '--voc-root', 'v', '--size', '32', '--val-scenes', '5'], 'train', TRAIN_CMD_SPEC)).toMatchObject({ data: 'voc', size: 32, valScenes: 5 });
+    expect(() => parseTrainFlags(['--voc-root', '/tmp/voc'], 'train', TRAIN_CMD_SPEC)).toThrow(
+      '--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.',
+    );
+    expect(() => parseTrainFlags(['--data', 'voc', '--voc-root', 'v', '--min-digits', '2'], 'train', TRAIN_CMD_SPEC)).toThrow(
+      /^--min-digits: applies to digit scenes only, and --data voc ignores it; drop it/,
+    );
+    expect(() => parseTrainFlags(['--data', 'voc', '--voc-root', 'v', '--task', 'context', '--train-scenes', '5'], 'train', TRAIN_CMD_SPEC)).toThrow(
+      /^--train-scenes, --task: apply to digit scenes only/,
+    );
+    expect(parseTrainFlags(['--data', 'voc', '--voc-root', 'v', '--size', '32', '--val-scenes', '5'], 'train', TRAIN_CMD_SPEC)).toMatchObject({
+      data: 'voc',
+      size: 32,
+      valScenes: 5,
+    });
   });
 
   const STRUCTURED: Record<string, [string[], (r: ReturnType<typeof structuredPlan>) => unknown]> = {
@@ -156,7 +166,11 @@ describe('every accepted flag takes effect', () => {
   };
 
   const DEMO: Record<string, [string[], (p: ReturnType<typeof demoPlan>) => unknown]> = {
-    ...Object.fromEntries(Object.keys(DEMO_SPEC).filter((k) => RECIPE_VALUES[k]).map((k) => [k, [RECIPE_VALUES[k]!, (p: ReturnType<typeof demoPlan>) => p.base]])),
+    ...Object.fromEntries(
+      Object.keys(DEMO_SPEC)
+        .filter((k) => RECIPE_VALUES[k])
+        .map((k) => [k, [RECIPE_VALUES[k]!, (p: ReturnType<typeof demoPlan>) => p.base]]),
+    ),
     seeds: [['--seeds', '2'], (p) => p.seeds],
     quick: [['--quick'], (p) => [p.base.steps, p.base.batch, p.seeds]],
   };
@@ -172,7 +186,11 @@ describe('every accepted flag takes effect', () => {
   });
 
   const ABLATE: Record<string, [string[], (p: ReturnType<typeof ablatePlan>) => unknown]> = {
-    ...Object.fromEntries(Object.keys(ABLATE_SPEC).filter((k) => RECIPE_VALUES[k]).map((k) => [k, [RECIPE_VALUES[k]!, (p: ReturnType<typeof ablatePlan>) => p.base]])),
+    ...Object.fromEntries(
+      Object.keys(ABLATE_SPEC)
+        .filter((k) => RECIPE_VALUES[k])
+        .map((k) => [k, [RECIPE_VALUES[k]!, (p: ReturnType<typeof ablatePlan>) => p.base]]),
+    ),
     seeds: [['--seeds', '2'], (p) => p.seeds],
     quick: [['--quick'], (p) => [p.base.steps, p.Ts, p.etas]],
     't-train': [['--t-train', '2,5'], (p) => p.Ts],
@@ -209,7 +227,9 @@ describe('every accepted flag takes effect', () => {
   });
 
   test('an unknown flag names the nearest one and lists those the command takes', () => {
-    expect(() => demoPlan(['--setps', '5'], true)).toThrow(/^hemgpu demo: unknown flag --setps; did you mean --steps\? It takes --bases, .*--seeds, .*--steps, .* \(hemgpu demo --help describes them\)\.$/);
+    expect(() => demoPlan(['--setps', '5'], true)).toThrow(
+      /^hemgpu demo: unknown flag --setps; did you mean --steps\? It takes --bases, .*--seeds, .*--steps, .* \(hemgpu demo --help describes them\)\.$/,
+    );
     // ablate fills η and T per cell: they are not offered.
     const err = (() => {
       try {

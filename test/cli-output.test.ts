@@ -107,7 +107,30 @@ describe('eval over checkpoints and T_eval (Table 2)', () => {
     const cks: string[] = [];
     for (const seed of ['1', '2']) {
       const out = join(dir, `t2-seed${seed}`);
-      const r = await capture(['train', ...TINY.filter((a, i) => !['--size', '--val-scenes'].includes(a) && !['--size', '--val-scenes'].includes(TINY[i - 1]!)), '--task', 'context', '--min-digits', '2', '--max-digits', '3', '--fragment', '6', '--iterations', '2', '--steps', '1', '--seed', seed, '--out', out, '--size', '24', '--val-scenes', '8']);
+      const r = await capture([
+        'train',
+        ...TINY.filter((a, i) => !['--size', '--val-scenes'].includes(a) && !['--size', '--val-scenes'].includes(TINY[i - 1]!)),
+        '--task',
+        'context',
+        '--min-digits',
+        '2',
+        '--max-digits',
+        '3',
+        '--fragment',
+        '6',
+        '--iterations',
+        '2',
+        '--steps',
+        '1',
+        '--seed',
+        seed,
+        '--out',
+        out,
+        '--size',
+        '24',
+        '--val-scenes',
+        '8',
+      ]);
       expect(r.code, r.text).toBe(0);
       cks.push(join(out, 'checkpoint.safetensors'));
     }
@@ -119,7 +142,11 @@ describe('eval over checkpoints and T_eval (Table 2)', () => {
     expect(r.text).toMatch(/\| 2 \(= T_train\) \| \d+\.\d \(\d+\.\d–\d+\.\d, 2 seeds\) \|/);
     expect(r.text).toMatch(/^\| 3 \| /m);
     // The EM unit's diagnostics, per checkpoint, each figure beside what it is compared against.
-    const diag = [...r.text.matchAll(/EM unit on \d+ validation scenes \(T \d+\): mean max_k γ (\d\.\d{3}) \(uniform 1\/K = (\d\.\d{3})\), ρ = λmax\(Σ\)\/τ (\d+\.\d{2}) .*centred residual (\d\.\d{3}) \(1: global pooling\), bases' mean cosine (-?\d\.\d{3})/g)];
+    const diag = [
+      ...r.text.matchAll(
+        /EM unit on \d+ validation scenes \(T \d+\): mean max_k γ (\d\.\d{3}) \(uniform 1\/K = (\d\.\d{3})\), ρ = λmax\(Σ\)\/τ (\d+\.\d{2}) .*centred residual (\d\.\d{3}) \(1: global pooling\), bases' mean cosine (-?\d\.\d{3})/g,
+      ),
+    ];
     expect(diag).toHaveLength(2);
     for (const m of diag) {
       expect(Number(m[1])).toBeGreaterThanOrEqual(Number(m[2]));
@@ -155,7 +182,9 @@ describe('eval over checkpoints and T_eval (Table 2)', () => {
     expect((await capture(['train', ...TINY, '--steps', '1', '--out', b])).code).toBe(0);
     const mix = await capture(['eval', '--checkpoint', `${join(b, 'checkpoint.safetensors')},${join(a, 'checkpoint.safetensors')}`]);
     expect(mix.code).toBe(2);
-    expect(mix.text).toMatch(/--checkpoint: .*mix-plain\/checkpoint\.safetensors has model plain but .*mix-hem\/checkpoint\.safetensors has hemnet; a table over checkpoints needs one configuration/);
+    expect(mix.text).toMatch(
+      /--checkpoint: .*mix-plain\/checkpoint\.safetensors has model plain but .*mix-hem\/checkpoint\.safetensors has hemnet; a table over checkpoints needs one configuration/,
+    );
   });
 });
 
@@ -166,7 +195,17 @@ describe('class legends and samples come from the dataset', () => {
     console.log = (...a: unknown[]) => void lines.push(a.join(' '));
     try {
       const val = { count: 1, height: 16, width: 16, channels: 3, classes: 21, classNames: VOC_CLASSES, write() {} };
-      printResult('hemnet', { steps: 1, miou: 0.1, pixelAccuracy: 0.5, regionAccuracy: {}, imagesPerSecond: 1, checkpoint: 'c', interrupted: false, iou: new Array(21).fill(0.1), val } as unknown as TrainResult);
+      printResult('hemnet', {
+        steps: 1,
+        miou: 0.1,
+        pixelAccuracy: 0.5,
+        regionAccuracy: {},
+        imagesPerSecond: 1,
+        checkpoint: 'c',
+        interrupted: false,
+        iou: new Array(21).fill(0.1),
+        val,
+      } as unknown as TrainResult);
     } finally {
       console.log = log;
     }
@@ -220,7 +259,11 @@ describe('repeated flags', () => {
     const r = await capture(['train', '--steps', '300', '--lr=0.1', '--steps=30']);
     expect([r.code, r.text]).toEqual([2, '--steps: given 2 times (300, 30); give it once.']);
     expect((await capture(['demo', '--quick', '--quick'])).text).toBe('--quick: given 2 times ((no value), (no value)); give it once.');
-    for (const argv of [['eval', '--batch', '2', '--batch', '4'], ['ablate', '--etas', '1', '--etas', '0.5'], ['structured', 'o2p', '--seeds', '1', '--seeds', '2']]) {
+    for (const argv of [
+      ['eval', '--batch', '2', '--batch', '4'],
+      ['ablate', '--etas', '1', '--etas', '0.5'],
+      ['structured', 'o2p', '--seeds', '1', '--seeds', '2'],
+    ]) {
       expect((await capture(argv)).code, argv.join(' ')).toBe(2);
     }
   });
@@ -275,7 +318,16 @@ describe('timing and charts', () => {
   });
 
   test('loss and mIoU charts: x from step 1 to N, integer ticks', () => {
-    const run = { name: 'a', history: { loss: [3, 2, 1], val: [{ step: 2, miou: 0.1 }, { step: 3, miou: 0.2 }] } };
+    const run = {
+      name: 'a',
+      history: {
+        loss: [3, 2, 1],
+        val: [
+          { step: 2, miou: 0.1 },
+          { step: 3, miou: 0.2 },
+        ],
+      },
+    };
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const loss = lossChartSpec([run]) as any;
     expect((loss.data.values as { x: number }[]).map((v) => v.x)).toEqual([1, 2, 3]);

@@ -219,8 +219,7 @@ describe('conv2d gradients vs central finite differences', () => {
       const ws = rng.f32(g.kh * g.kw * g.Cin * g.Cout);
       const bs = rng.f32(g.Cout);
       const G = rng.f32(g.B * g.Ho * g.Wo * g.Cout);
-      const loss = (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) =>
-        refConv(g, x, w, b).reduce((s, v, i) => s + v * G[i]!, 0);
+      const loss = (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) => refConv(g, x, w, b).reduce((s, v, i) => s + v * G[i]!, 0);
       // L is linear in each argument: central differences are exact up to float64 roundoff
       // (≈ 1e-16·|L|/h ≈ 1e-12 here), so 1e-9 covers the estimate's own error.
       const fdX = numericGrad((x) => loss(x, ws, bs), xs);
@@ -359,9 +358,7 @@ describe('conv2d bad input', () => {
       expect(() => hg.conv2d(x(), hg.zeros([3, 3, 4, 4]))).toThrow(
         /conv2d: x \[2, 5, 5, 3\] has Cin = 3 channels but w \[3, 3, 4, 4\] is for Cin = 4 \(w is \[kh, kw, Cin, Cout\]\); they must match/,
       );
-      expect(() => hg.conv2d(x(), hg.zeros([7, 3, 3, 4]))).toThrow(
-        /conv2d: the kernel spans 7 pixels along h .* but the padded input has only 5 \(H \+ 2·padding = 5 \+ 2·0\)/,
-      );
+      expect(() => hg.conv2d(x(), hg.zeros([7, 3, 3, 4]))).toThrow(/conv2d: the kernel spans 7 pixels along h .* but the padded input has only 5 \(H \+ 2·padding = 5 \+ 2·0\)/);
       expect(() => hg.conv2d(x(), hg.zeros([3, 6, 3, 4]), { padding: [1, 0] })).toThrow(/conv2d: the kernel spans 6 pixels along w .* has only 5/);
       expect(() => hg.conv2d(x(), w(), { dilation: 3 })).toThrow(/conv2d: the kernel spans 7 pixels along h \(dilation·\(k − 1\) \+ 1 = 3·\(3 − 1\) \+ 1\)/);
       expect(() => hg.conv2d(x(), w(), { stride: 0 })).toThrow(/conv2d: stride must be a positive integer or a pair \[h, w\] of them, got 0/);

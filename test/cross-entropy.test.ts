@@ -132,13 +132,17 @@ async function checkCE(x: Nd, labels: ArrayLike<number>, ignore: number | undefi
   const g = seed ?? 1;
   const gx = await readGrad(tx);
   expect(gx.every(Number.isFinite), `${label}: finite gradient`).toBe(true);
-  expectClose(gx, refCrossEntropyGrad(x, labels, ig).data.map((v) => v * g), {
-    atol: UNDERFLOW,
-    rtol: 0,
-    bound: gradBound(x, labels, ig, g),
-    shape: x.shape,
-    label: `${label} gradient`,
-  });
+  expectClose(
+    gx,
+    refCrossEntropyGrad(x, labels, ig).data.map((v) => v * g),
+    {
+      atol: UNDERFLOW,
+      rtol: 0,
+      bound: gradBound(x, labels, ig, g),
+      shape: x.shape,
+      label: `${label} gradient`,
+    },
+  );
 }
 
 describe('cross-entropy forward and gradient vs reference', () => {

@@ -242,7 +242,9 @@ describe("task 'groups': two classes per scene, a whole digit of each, fragments
     expect(() => hg.digitScenes({ task: 'groups', minDigits: 1 })).toThrow(
       "digitScenes: task 'groups' needs minDigits ≥ 2 (a whole digit of each of its two classes), got 1; set minDigits: 2 or more (3 or more gives every scene a fragment).",
     );
-    expect(() => hg.digitScenes({ task: 'groups', channels: 1 })).toThrow("digitScenes: task 'groups' is RGB (its groups are told apart by colour); set channels: 3 or leave it out.");
+    expect(() => hg.digitScenes({ task: 'groups', channels: 1 })).toThrow(
+      "digitScenes: task 'groups' is RGB (its groups are told apart by colour); set channels: 3 or leave it out.",
+    );
     expect(() => hg.digitScenes({ task: 'groups', fragment: 1 })).toThrow(/fragment must be an integer in \[2, 64\], got 1/);
   });
 

@@ -36,7 +36,7 @@ function constantSource(pattern: Float32Array, length = 10): DigitSource {
 
 describe('digit scenes: rendering rules on constructed digits', () => {
   it('resizing to 28 is the identity; a constant digit stays constant at any scale', () => {
-    const p = new Float32Array(784).map((_, i) => (i * 37) % 101 / 100);
+    const p = new Float32Array(784).map((_, i) => ((i * 37) % 101) / 100);
     expect(Array.from(resizeDigit(p, 28))).toEqual(Array.from(p));
     for (const s of [5, 20, 27, 36, 64]) {
       const r = resizeDigit(new Float32Array(784).fill(0.625), s);
@@ -230,8 +230,7 @@ describe('digit scenes: real MNIST digits', () => {
       for (let y = p.y; y < p.y + p.scale; y++) for (let x = p.x; x < p.x + p.scale; x++) if (x >= q.x && x < q.x + q.scale && y >= q.y && y < q.y + q.scale) n++;
       return n / Math.min(p.scale, q.scale) ** 2;
     };
-    const worst = (ds: hg.DigitSceneDataset): number =>
-      Math.max(...ds.placements.flatMap((s) => s.flatMap((p, i) => s.slice(0, i).map((q) => overlap(p, q)))));
+    const worst = (ds: hg.DigitSceneDataset): number => Math.max(...ds.placements.flatMap((s) => s.flatMap((p, i) => s.slice(0, i).map((q) => overlap(p, q)))));
     expect(worst(free)).toBeGreaterThan(0.5);
     // A second square of ≤ 24 px always has a place on a 64 canvas covering ≤ 4/24 of either
     // square (there are ≥ 20 free px on one side of the first); most draws are such places.

@@ -152,7 +152,14 @@ describe('dropout forward and backward', () => {
     const x = rng.f32(n);
     const w = rng.f32(n);
     const mask = refMask(n, 77, 0.3);
-    const fd = numericGrad((v) => dot(Float64Array.from(v, (vi, i) => (mask[i] ? vi / 0.7 : 0)), w), x);
+    const fd = numericGrad(
+      (v) =>
+        dot(
+          Float64Array.from(v, (vi, i) => (mask[i] ? vi / 0.7 : 0)),
+          w,
+        ),
+      x,
+    );
     const tx = hg.tensor(x, [n], { requiresGrad: true });
     hg.sum(hg.mul(hg.dropout(tx, { p: 0.3, seed: 77 }), hg.tensor(w))).backward();
     // The GPU multiplies by f32(1/0.7) (relative error ≤ u) and rounds (u): 2u·|w/0.7| + FD roundoff.

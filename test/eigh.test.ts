@@ -105,7 +105,7 @@ function checkDecomposition(label: string, a: Float64Array, d: number, values: F
   const dA = bound.recon * fro;
   for (let i = 0; i < d; i++) {
     const gap = Math.min(i > 0 ? ref.values[i]! - ref.values[i - 1]! : Infinity, i < d - 1 ? ref.values[i + 1]! - ref.values[i]! : Infinity);
-    const bound = Math.SQRT2 * dA / gap;
+    const bound = (Math.SQRT2 * dA) / gap;
     if (!(bound <= 0.1)) continue; // no gap (or a zero matrix: 0/0): no bound on the vector
     const col = (m: Float64Array) => Float64Array.from({ length: d }, (_, k) => m[k * d + i]!);
     const mine = col(vectors);
@@ -263,8 +263,10 @@ async function invariantLoss(a: Float64Array, exact: Float64Array, d: number, k:
   const { values, vectors } = hg.eigh(t);
   const uk = hg.mul(vectors, hg.tensor(mask, [1, d]));
   const pk = hg.matmul(uk, uk, { transB: true });
-  const l = hg.add(hg.add(hg.mul(hg.sum(hg.mul(values, values)), c), hg.sum(hg.mul(pk, hg.tensor(Float32Array.from(sm), [d, d])))),
-    hg.mul(hg.sum(hg.mul(values, hg.tensor(mask, [d]))), w));
+  const l = hg.add(
+    hg.add(hg.mul(hg.sum(hg.mul(values, values)), c), hg.sum(hg.mul(pk, hg.tensor(Float32Array.from(sm), [d, d])))),
+    hg.mul(hg.sum(hg.mul(values, hg.tensor(mask, [d]))), w),
+  );
   l.backward();
   const gpu = Float64Array.from(await t.grad!.read());
   t.dispose();
@@ -282,21 +284,36 @@ async function invariantLoss(a: Float64Array, exact: Float64Array, d: number, k:
 describe('eigh backward on repeated eigenvalues (basis-invariant losses: the analytic limit)', () => {
   // Tolerance as above with g the smallest gap between distinct eigenspaces.
   const cases: [string, number, number, (rng: Rng) => { a: Float64Array; exact: Float64Array; gap: number; norm: number }][] = [
-    ['identity, d = 4', 4, 0, () => {
-      const a = Float64Array.from({ length: 16 }, (_, e) => (e % 5 === 0 ? 1 : 0));
-      return { a, exact: a, gap: 1, norm: 1 };
-    }],
-    ['spectrum (1, 1, 2, 2, 2, 5), middle block', 6, 1, (rng) => {
-      const exact = withSpectrum(rng, [1, 1, 2, 2, 2, 5]);
-      return { a: f32(exact), exact, gap: 1, norm: 5 };
-    }],
-    ['rank-deficient XᵀX (X 2 × 5): the threefold zero eigenvalue', 5, 0, (rng) => {
-      const x = Float64Array.from({ length: 10 }, () => Math.fround(rng.uniform(-1, 1)));
-      const exact = new Float64Array(25);
-      for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) exact[i * 5 + j] = x[i]! * x[j]! + x[5 + i]! * x[5 + j]!;
-      const sp = refEigh(exact, 5).values;
-      return { a: f32(exact), exact, gap: sp[3]!, norm: sp[4]! };
-    }],
+    [
+      'identity, d = 4',
+      4,
+      0,
+      () => {
+        const a = Float64Array.from({ length: 16 }, (_, e) => (e % 5 === 0 ? 1 : 0));
+        return { a, exact: a, gap: 1, norm: 1 };
+      },
+    ],
+    [
+      'spectrum (1, 1, 2, 2, 2, 5), middle block',
+      6,
+      1,
+      (rng) => {
+        const exact = withSpectrum(rng, [1, 1, 2, 2, 2, 5]);
+        return { a: f32(exact), exact, gap: 1, norm: 5 };
+      },
+    ],
+    [
+      'rank-deficient XᵀX (X 2 × 5): the threefold zero eigenvalue',
+      5,
+      0,
+      (rng) => {
+        const x = Float64Array.from({ length: 10 }, () => Math.fround(rng.uniform(-1, 1)));
+        const exact = new Float64Array(25);
+        for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) exact[i * 5 + j] = x[i]! * x[j]! + x[5 + i]! * x[5 + j]!;
+        const sp = refEigh(exact, 5).values;
+        return { a: f32(exact), exact, gap: sp[3]!, norm: sp[4]! };
+      },
+    ],
   ];
   test.each(cases)('%s: finite, equal to the limit', async (_, d, k, make) => {
     const rng = new Rng(400 + d);
@@ -314,9 +331,21 @@ describe('eigh backward on repeated eigenvalues (basis-invariant losses: the ana
 
   test('a loss that depends on the basis inside an eigenspace: finite (the basis held fixed)', async () => {
     const d = 4;
-    const t = hg.tensor(Float32Array.from({ length: 16 }, (_, e) => (e % 5 === 0 ? 2 : 0)), [d, d], { requiresGrad: true });
+    const t = hg.tensor(
+      Float32Array.from({ length: 16 }, (_, e) => (e % 5 === 0 ? 2 : 0)),
+      [d, d],
+      { requiresGrad: true },
+    );
     const { vectors } = hg.eigh(t);
-    hg.sum(hg.mul(vectors, hg.tensor(Float32Array.from({ length: 16 }, (_, e) => e), [d, d]))).backward();
+    hg.sum(
+      hg.mul(
+        vectors,
+        hg.tensor(
+          Float32Array.from({ length: 16 }, (_, e) => e),
+          [d, d],
+        ),
+      ),
+    ).backward();
     // Every pair is degenerate: the vectors' term is dropped entirely, so the gradient is 0.
     expect(Array.from(await t.grad!.read())).toEqual(new Array(16).fill(0));
   });

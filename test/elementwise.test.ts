@@ -87,18 +87,36 @@ function refGrads(op: BinName, a: Nd, b: Nd, g: Nd): { da: Nd; db: Nd; ma: Nd; m
 }
 
 const PAIRS: [Shape, Shape][] = [
-  [[3, 5], [3, 5]],
+  [
+    [3, 5],
+    [3, 5],
+  ],
   [[3, 5], [5]],
   [[5], [3, 5]],
-  [[3, 1], [1, 5]],
-  [[2, 3, 4], [3, 1]],
-  [[2, 1, 4], [3, 1]],
+  [
+    [3, 1],
+    [1, 5],
+  ],
+  [
+    [2, 3, 4],
+    [3, 1],
+  ],
+  [
+    [2, 1, 4],
+    [3, 1],
+  ],
   [[1], [7, 3]],
   [[], [4, 3]],
   [[4, 3], []],
   [[257], [257]],
-  [[33, 1], [33, 129]],
-  [[4, 1, 3, 1], [1, 5, 1, 2]],
+  [
+    [33, 1],
+    [33, 129],
+  ],
+  [
+    [4, 1, 3, 1],
+    [1, 5, 1, 2],
+  ],
   [[1, 1], [1]],
 ];
 
@@ -156,7 +174,10 @@ describe('binary ops with broadcasting', () => {
     for (const op of ['add', 'sub', 'mul', 'div'] as BinName[]) {
       for (const [as, bs] of [
         [[2, 3], [3]],
-        [[2, 1], [1, 3]],
+        [
+          [2, 1],
+          [1, 3],
+        ],
         [[], [2, 2]],
       ] as [Shape, Shape][]) {
         const [a, b] = operands(rng, op, as, bs);
@@ -350,13 +371,17 @@ describe('unary ops', () => {
       expectClose(await read(y), x.data.map(c.f), { atol: 0, rtol: 0, bound: x.data.map(c.bound), shape, label: `${c.name} forward` });
       const g = nd(rng.f32(sizeOf(shape)), shape);
       y.backward(upload(g));
-      expectClose(await readGrad(tx), x.data.map((v, i) => g.data[i]! * c.df(v)), {
-        atol: 0,
-        rtol: 0,
-        bound: x.data.map((v, i) => c.gbound(v, g.data[i]!)),
-        shape,
-        label: `${c.name} backward`,
-      });
+      expectClose(
+        await readGrad(tx),
+        x.data.map((v, i) => g.data[i]! * c.df(v)),
+        {
+          atol: 0,
+          rtol: 0,
+          bound: x.data.map((v, i) => c.gbound(v, g.data[i]!)),
+          shape,
+          label: `${c.name} backward`,
+        },
+      );
     });
 
     test(`${c.name}: gradient vs central finite differences`, async () => {
@@ -424,31 +449,51 @@ describe('pow', () => {
       const x = nd(negative ? rng.awayFromZero(n, lo, hi) : rng.f32(n, lo, hi), shape);
       const tx = upload(x, undefined, true);
       const y = hg.pow(tx, p);
-      expectClose(await read(y), x.data.map((v) => v ** p), {
-        atol: 0,
-        rtol: 0,
-        bound: x.data.map((v) => powBound(v, p)),
-        shape,
-        label: `pow ${p} forward`,
-      });
+      expectClose(
+        await read(y),
+        x.data.map((v) => v ** p),
+        {
+          atol: 0,
+          rtol: 0,
+          bound: x.data.map((v) => powBound(v, p)),
+          shape,
+          label: `pow ${p} forward`,
+        },
+      );
       const g = nd(rng.f32(n), shape);
       y.backward(upload(g));
       // g · x^(p−1) (pow error, then u for · g) · p (u).
       const dfx = x.data.map((v) => p * v ** (p - 1));
-      expectClose(await readGrad(tx), dfx.map((d, i) => d * g.data[i]!), {
-        atol: 0,
-        rtol: 0,
-        bound: x.data.map((v, i) => Math.abs(p * g.data[i]!) * (powBound(v, p - 1) + 2 * U * Math.abs(v ** (p - 1)))),
-        shape,
-        label: `pow ${p} backward`,
-      });
+      expectClose(
+        await readGrad(tx),
+        dfx.map((d, i) => d * g.data[i]!),
+        {
+          atol: 0,
+          rtol: 0,
+          bound: x.data.map((v, i) => Math.abs(p * g.data[i]!) * (powBound(v, p - 1) + 2 * U * Math.abs(v ** (p - 1)))),
+          shape,
+          label: `pow ${p} backward`,
+        },
+      );
       // FD in float64 on 8 elements: truncation h²/6·|p(p−1)(p−2) x^(p−3)| is tiny for h = 1e-4
       // on these ranges (≤ 1.7e-9 · 6 · 0.1^-5 ≈ 1e-3 in the very worst case of p = −2 at 0.25,
       // i.e. 1.7e-9 · 24 · 0.25^-5 ≈ 4e-5); atol 5e-5 covers it.
       const xs = x.data.subarray(0, 8);
       const ws = g.data.subarray(0, 8);
-      const fd = numericGrad((v) => dot(v.map((t) => t ** p), ws), xs, 1e-4);
-      expectClose(dfx.subarray(0, 8).map((d, i) => d * ws[i]!), fd, { atol: 5e-5, rtol: 0, label: `pow ${p} analytic vs FD` });
+      const fd = numericGrad(
+        (v) =>
+          dot(
+            v.map((t) => t ** p),
+            ws,
+          ),
+        xs,
+        1e-4,
+      );
+      expectClose(
+        dfx.subarray(0, 8).map((d, i) => d * ws[i]!),
+        fd,
+        { atol: 5e-5, rtol: 0, label: `pow ${p} analytic vs FD` },
+      );
     });
   }
 
@@ -489,14 +534,22 @@ describe('large tensors', () => {
     const v = await y.read();
     y.dispose();
     let bad = -1;
-    for (let i = 0; i < n; i++) if (v[i] !== 3.5) { bad = i; break; }
+    for (let i = 0; i < n; i++)
+      if (v[i] !== 3.5) {
+        bad = i;
+        break;
+      }
     expect(bad).toBe(-1);
     // The broadcast path of the binary kernel over the same grid.
     const z = hg.tidy(() => hg.sub(hg.exp(hg.zeros([n])), hg.ones([1])));
     const zv = await z.read();
     z.dispose();
     let nonzero = -1;
-    for (let i = 0; i < n; i++) if (zv[i] !== 0) { nonzero = i; break; }
+    for (let i = 0; i < n; i++)
+      if (zv[i] !== 0) {
+        nonzero = i;
+        break;
+      }
     expect(nonzero).toBe(-1);
   });
 

@@ -38,11 +38,13 @@ describe('diagnostic figures against host references', () => {
     for (let n = 0; n < N; n++) for (let i = 0; i < C; i++) x[n * C + i] = 7 + z[n]!.reduce((a, zj, j) => a + H(i, j) * zj, 0);
     const mean = Array.from({ length: C }, (_, c) => z.reduce((a, _r, n) => a + x[n * C + c]!, 0) / N);
     // Reference: the sample covariance's largest eigenvalue by Jacobi rotations on the 5×5 matrix.
-    const S = Array.from({ length: C }, (_, a) => Array.from({ length: C }, (_, b) => {
-      let s = 0;
-      for (let n = 0; n < N; n++) s += (x[n * C + a]! - mean[a]!) * (x[n * C + b]! - mean[b]!);
-      return s / N;
-    }));
+    const S = Array.from({ length: C }, (_, a) =>
+      Array.from({ length: C }, (_, b) => {
+        let s = 0;
+        for (let n = 0; n < N; n++) s += (x[n * C + a]! - mean[a]!) * (x[n * C + b]! - mean[b]!);
+        return s / N;
+      }),
+    );
     const ref = Math.max(...jacobiEigenvalues(S));
     expect(largestCovarianceEigenvalue(x, mean, N, C)).toBeCloseTo(ref, 8);
     expect(ref).toBeGreaterThan(7);
@@ -67,7 +69,7 @@ describe('emDiagnostics on a SegNet', () => {
   const config = { channels: 8, bases: 4, eta: 0.5, iterations: 2, seed: 5, width: 4 } as const;
   const data = () => hg.digitScenes({ split: 'val', count: 5, size: 16, minScale: 8, maxScale: 12, seed: 2 });
 
-  test("pooling (K = 1) reads as global pooling: max_k γ = 1 = 1/K, centred residual 1; plain has none", async () => {
+  test('pooling (K = 1) reads as global pooling: max_k γ = 1 = 1/K, centred residual 1; plain has none', async () => {
     const val = data();
     const pooling = hg.buildModel({ model: 'pooling', ...config }, val);
     expect(pooling.em!.em.mu0.shape).toEqual([1, 8]);
@@ -191,25 +193,26 @@ function jacobiEigenvalues(S0: number[][]): number[] {
     let off = 0;
     for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += S[p]![q]! ** 2;
     if (off < 1e-24) break;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) {
-      if (Math.abs(S[p]![q]!) < 1e-300) continue;
-      const theta = (S[q]![q]! - S[p]![p]!) / (2 * S[p]![q]!);
-      const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-      const c = 1 / Math.sqrt(t * t + 1);
-      const s = t * c;
-      for (let k = 0; k < n; k++) {
-        const a = S[k]![p]!;
-        const b = S[k]![q]!;
-        S[k]![p] = c * a - s * b;
-        S[k]![q] = s * a + c * b;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        if (Math.abs(S[p]![q]!) < 1e-300) continue;
+        const theta = (S[q]![q]! - S[p]![p]!) / (2 * S[p]![q]!);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const a = S[k]![p]!;
+          const b = S[k]![q]!;
+          S[k]![p] = c * a - s * b;
+          S[k]![q] = s * a + c * b;
+        }
+        for (let k = 0; k < n; k++) {
+          const a = S[p]![k]!;
+          const b = S[q]![k]!;
+          S[p]![k] = c * a - s * b;
+          S[q]![k] = s * a + c * b;
+        }
       }
-      for (let k = 0; k < n; k++) {
-        const a = S[p]![k]!;
-        const b = S[q]![k]!;
-        S[p]![k] = c * a - s * b;
-        S[q]![k] = s * a + c * b;
-      }
-    }
   }
   return S.map((r, i) => r[i]!);
 }

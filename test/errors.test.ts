@@ -64,7 +64,13 @@ describe('shape and rank mismatches', () => {
 
   test('matmul: batch dimensions that differ', () => {
     const valid = /they must be equal, or one operand must be 2-D \(shared across the batch\)/;
-    const [a2, b3, a23, b6, b32] = [[2, 3, 4], [3, 4, 5], [2, 3, 2, 4], [6, 4, 5], [3, 2, 4, 5]].map((s) => hg.zeros(s)) as hg.Tensor[];
+    const [a2, b3, a23, b6, b32] = [
+      [2, 3, 4],
+      [3, 4, 5],
+      [2, 3, 2, 4],
+      [6, 4, 5],
+      [3, 2, 4, 5],
+    ].map((s) => hg.zeros(s)) as hg.Tensor[];
     rejects(() => hg.matmul(a2!, b3!), /^matmul: batch dimensions \[2\] of a \[2, 3, 4\] and \[3\] of b \[3, 4, 5\] differ/, valid);
     rejects(() => hg.matmul(a23!, b6!), /^matmul: batch dimensions \[2, 3\] of a \[2, 3, 2, 4\] and \[6\] of b \[6, 4, 5\] differ/, valid);
     // Same number of matrices but a different batch layout: [2, 3] vs [3, 2].
@@ -215,11 +221,7 @@ describe('cross-entropy labels', () => {
   test('a label outside [0, classes) that is not the ignore index', () => {
     const logits = hg.zeros([3, 4]);
     const valid = /Labels must be class indices or the ignore index\./;
-    rejects(
-      () => hg.crossEntropy(logits, [0, 4, 1]),
-      /^crossEntropy: label 4 at position 1 is outside \[0, 4\) for logits \[3, 4\] and is not the ignore index \(-100\)/,
-      valid,
-    );
+    rejects(() => hg.crossEntropy(logits, [0, 4, 1]), /^crossEntropy: label 4 at position 1 is outside \[0, 4\) for logits \[3, 4\] and is not the ignore index \(-100\)/, valid);
     rejects(() => hg.crossEntropy(logits, [0, 1, -1]), /^crossEntropy: label -1 at position 2 is outside \[0, 4\)/, /not the ignore index \(-100\)/);
     rejects(() => hg.crossEntropy(logits, [0, 1.5, 2]), /^crossEntropy: label 1\.5 at position 1 is outside \[0, 4\)/);
     rejects(() => hg.crossEntropy(logits, [Number.NaN, 1, 2]), /^crossEntropy: label NaN at position 0/);

@@ -29,7 +29,10 @@ describe('finite differences', () => {
     test(`the float64 adjoint (hemReferenceBackward) equals central differences: ${c.name}`, () => {
       const f = hemReference(c, c.opts);
       const g = hemReferenceBackward(c, c.opts, f, c.G);
-      for (const [which, analytic] of [['x', g.dx], ['mu0', g.dmu0]] as const) {
+      for (const [which, analytic] of [
+        ['x', g.dx],
+        ['mu0', g.dmu0],
+      ] as const) {
         const { g: num, err } = referenceFiniteDifferences(c, which);
         // Both are float64: the only slack is the finite-difference error (plus 1e-9 absolute).
         expectClose(analytic, num, { atol: 1e-9, rtol: 0, bound: err, label: `${c.name} d${which}` });
@@ -40,7 +43,10 @@ describe('finite differences', () => {
       const { allow } = mcaAllowance(c, 3000);
       const q = await runEngine(c, true, false);
       expect(q.fusedUsed).toBe(true);
-      for (const [which, key] of [['x', 'dx'], ['mu0', 'dmu0']] as const) {
+      for (const [which, key] of [
+        ['x', 'dx'],
+        ['mu0', 'dmu0'],
+      ] as const) {
         const { g: num, err } = referenceFiniteDifferences(c, which);
         // The engine's f32 error (the MCA allowance) plus the finite differences' own error.
         expectClose(q[key], num, { atol: 0, rtol: 0, bound: allow[key].map((a, i) => a + err[i]!), label: `${c.name} d${which}` });

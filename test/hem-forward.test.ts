@@ -16,17 +16,41 @@ beforeAll(async () => {
 describe('the case set', () => {
   test('covers every listed value', () => {
     const has = (f: (c: HemCase) => boolean): boolean => CASES.some(f);
-    for (const eta of ETAS) expect(has((c) => c.opts.eta === eta), `η = ${eta}`).toBe(true);
-    for (const T of TS) expect(has((c) => c.opts.iterations === T), `T = ${T}`).toBe(true);
-    for (const B of [1, 3]) expect(has((c) => c.B === B), `B = ${B}`).toBe(true);
+    for (const eta of ETAS)
+      expect(
+        has((c) => c.opts.eta === eta),
+        `η = ${eta}`,
+      ).toBe(true);
+    for (const T of TS)
+      expect(
+        has((c) => c.opts.iterations === T),
+        `T = ${T}`,
+      ).toBe(true);
+    for (const B of [1, 3])
+      expect(
+        has((c) => c.B === B),
+        `B = ${B}`,
+      ).toBe(true);
     for (const shared of [true, false]) expect(has((c) => c.shared === shared)).toBe(true);
     for (const e of ['dot', 'rbf']) expect(has((c) => c.opts.estep === e)).toBe(true);
-    expect(has((c) => c.N % 2 === 1), 'odd N').toBe(true);
+    expect(
+      has((c) => c.N % 2 === 1),
+      'odd N',
+    ).toBe(true);
     for (const r of [0, 1, 2, 3]) {
-      expect(has((c) => c.C % 4 === r), `C ≡ ${r} mod 4`).toBe(true);
-      expect(has((c) => c.K % 4 === r), `K ≡ ${r} mod 4`).toBe(true);
+      expect(
+        has((c) => c.C % 4 === r),
+        `C ≡ ${r} mod 4`,
+      ).toBe(true);
+      expect(
+        has((c) => c.K % 4 === r),
+        `K ≡ ${r} mod 4`,
+      ).toBe(true);
     }
-    expect(has((c) => c.C % 2 === 1 && c.K % 2 === 1), 'odd C and K together').toBe(true);
+    expect(
+      has((c) => c.C % 2 === 1 && c.K % 2 === 1),
+      'odd C and K together',
+    ).toBe(true);
   });
 });
 

@@ -7,15 +7,7 @@
  */
 import * as hg from '../src/index.node.ts';
 import { Rng, expectClose, numericGrad } from './helpers.ts';
-import {
-  hemLoss,
-  hemReference,
-  hemReferenceBackward,
-  meanAbs,
-  type EStepForm,
-  type HemProblem,
-  type HemRefOptions,
-} from './hem-reference.ts';
+import { hemLoss, hemReference, hemReferenceBackward, meanAbs, type EStepForm, type HemProblem, type HemRefOptions } from './hem-reference.ts';
 
 /** Everything the layer reports, as float64. Gradients for E = Σ G ⊙ out. */
 export interface HemQuantities {
@@ -277,7 +269,9 @@ function buildCases(): HemCase[] {
     cases.push(makeProblem(rng, name, { B, N, C, K, shared }, { estep, eta, iterations: T, normalizeBases, ...(temperature ? { temperature } : {}) }));
   }
   // Long N: the fused reductions over N run in several row chunks (7 here, the last one short).
-  cases.push(makeProblem(rng, '#9 B=2 N=205 C=6 K=3 batched rbf η=0.5 T=3 (many row chunks)', { B: 2, N: 205, C: 6, K: 3, shared: false }, { estep: 'rbf', eta: 0.5, iterations: 3 }));
+  cases.push(
+    makeProblem(rng, '#9 B=2 N=205 C=6 K=3 batched rbf η=0.5 T=3 (many row chunks)', { B: 2, N: 205, C: 6, K: 3, shared: false }, { estep: 'rbf', eta: 0.5, iterations: 3 }),
+  );
   return cases;
 }
 

@@ -35,7 +35,8 @@ const CONFIGS: hg.HemKernelConfig[] = [
 ];
 
 const name = (c: hg.HemKernelConfig): string =>
-  (c.path === 'register' ? `register${c.blocks ? `, ${4 * c.blocks} × ${4 * c.blocks} product blocks` : ''}` : `tiles TX=${c.TX} TY=${c.TY} RT=${c.RT}`) + (c.subgroups ? ', subgroup E-step' : '');
+  (c.path === 'register' ? `register${c.blocks ? `, ${4 * c.blocks} × ${4 * c.blocks} product blocks` : ''}` : `tiles TX=${c.TX} TY=${c.TY} RT=${c.RT}`) +
+  (c.subgroups ? ', subgroup E-step' : '');
 
 /** Names of the HEM kernels dispatched while `f` ran (GPU timestamps per dispatch, by kernel). */
 async function dispatchedDuring(f: () => Promise<unknown>): Promise<string[]> {
@@ -104,7 +105,10 @@ describe('the kernel paths', () => {
     ]) {
       const { allow } = mcaAllowance(c, 3000);
       const q = await runEngine(c, true, false);
-      for (const [which, key] of [['x', 'dx'], ['mu0', 'dmu0']] as const) {
+      for (const [which, key] of [
+        ['x', 'dx'],
+        ['mu0', 'dmu0'],
+      ] as const) {
         const { g, err } = referenceFiniteDifferences(c, which);
         expectClose(q[key], g, { atol: 0, rtol: 0, bound: allow[key].map((a, i) => a + err[i]!), label: `${c.name} d${which}` });
       }
@@ -112,7 +116,10 @@ describe('the kernel paths', () => {
   });
 
   test('bad configurations are refused with the field and the fix', () => {
-    const bad = (c: unknown): (() => void) => () => hg.setHemKernelConfig(c as hg.HemKernelConfig);
+    const bad =
+      (c: unknown): (() => void) =>
+      () =>
+        hg.setHemKernelConfig(c as hg.HemKernelConfig);
     expect(bad({ path: 'shared', TX: 8, TY: 8, RT: 16 })).toThrow(/path must be 'register' or 'tiled'/);
     expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 10 })).toThrow(/RT must be a positive multiple of 4, got 10/);
     expect(bad({ path: 'tiled', TX: 64, TY: 64, RT: 16 })).toThrow(/TX × TY = 64 × 64 .* at most/);
@@ -171,4 +178,3 @@ describe('tuneHem', () => {
     await expect(hg.tuneHem({ shape: [1, 2] } as never)).rejects.toThrow(/tuneHem.*shape/);
   });
 });
-

@@ -17,7 +17,11 @@ const hemKernels = (): hg.Kernel[] => hg.registeredKernels().filter((k) => k.sou
 
 describe('hem.wgsl interfaces', () => {
   test('the registered kernels: one per entry point, under their names', () => {
-    expect(hemKernels().map((k) => `${k.name}:${k.entry}`).sort()).toEqual(
+    expect(
+      hemKernels()
+        .map((k) => `${k.name}:${k.entry}`)
+        .sort(),
+    ).toEqual(
       [
         'hem_dmu_finish:dmu_finish',
         'hem_dx:dx',

@@ -33,7 +33,11 @@ describe('emanet preset', () => {
       const opts: HemRefOptions = { eta: 1, iterations: stages, temperature: 1, estep: 'dot', normalizeBases: true };
       const c: HemCase = { name: 'emanet', ...d, x, mu0: Float32Array.from(mu0), shared: true, G: new Float32Array(d.B * d.N * d.C), opts };
       const href = hemReference(c, opts);
-      for (const [a, b] of [[href.out, ema.out], [href.mu, ema.mu], [href.gamma, ema.gamma]] as const) {
+      for (const [a, b] of [
+        [href.out, ema.out],
+        [href.mu, ema.mu],
+        [href.gamma, ema.gamma],
+      ] as const) {
         expectClose(a, b, { atol: 1e-12, rtol: 1e-12, label: 'hemReference vs emaUnitReference' });
       }
       const { allow } = mcaAllowance(c, 6000 + d.C);
@@ -105,59 +109,60 @@ describe('HEM and EMAU modules', () => {
     return min;
   }
 
-  for (const Mod of [hg.HEM, hg.EMAU]) for (const rule of ['plain', 'l2norm', undefined] as const) {
-    test(`${Mod.name}, basesAverage ${rule ?? 'default (plain)'}: unit-norm initial bases; the moving average after a training forward against float64; none in eval mode`, async () => {
-      const C = 12;
-      const K = 5;
-      const B = 3;
-      const N = 17;
-      const m = new Mod({ channels: C, bases: K, seed: 9, ...(rule ? { basesAverage: rule } : {}) });
-      expect(m.basesAverage).toBe(rule ?? 'plain');
-      // Initial rows: N(0, 2/K) entries, norm ≈ √(2C/K) ≈ 2.2 before normalising; 0.5 is a safe floor.
-      const mu0 = await expectUnitRows(m, C, K, 0.5);
-      const x = hg.tensor(rng.f32(B * N * C), [B, N, C]);
-      const r = m.forward(x);
-      if (Mod === hg.EMAU) expect(r.options).toMatchObject({ eta: 1, temperature: 1, normalizeBases: true, detach: true });
-      else expect(r.options).toMatchObject({ eta: 0.5, temperature: Math.sqrt(C), detach: false });
-      const muT = Float64Array.from(await r.mu.read());
-      // 0.9 μ⁽⁰⁾ + 0.1 mean_b μ⁽ᵀ⁾ on the host, then (l2norm only) each row normalised.
-      const blend = new Float64Array(K * C);
-      for (let i = 0; i < K * C; i++) {
-        let mean = 0;
-        for (let b = 0; b < B; b++) mean += muT[b * K * C + i]!;
-        blend[i] = 0.9 * mu0[i]! + 0.1 * (mean / B);
-      }
-      expect(Math.max(...mu0.map(Math.abs), ...muT.map(Math.abs))).toBeLessThanOrEqual(1);
-      let updated: Float64Array;
-      if (rule === 'l2norm') {
-        const expected = normalizeRows(blend, K, C);
-        const blendNorm = minRowNorm(blend, K, C);
-        updated = await expectUnitRows(m, C, K, blendNorm);
-        // f32: the blend's entries err by (γ_B + 4u) of the terms' size (≤ 1: μ⁽⁰⁾ and μ⁽ᵀ⁾ entries
-        // here are below 1), which the normalisation divides by the row norm; then the C-term sum of
-        // squares, sqrt, + ε and division add γ_C + 8 ULP relative to the result (|entries| ≤ 1).
-        const atol = (gammaN(B) + 4 * U) / blendNorm + gammaN(C) + 8 * ULP;
-        expectClose(updated, expected, { atol, rtol: 0, label: `${Mod.name} moving average (l2norm)` });
-      } else {
-        // The paper's average, not normalised: the blend itself, within the f32 error of the
-        // batch mean and the two products and sum (γ_B + 4u of terms ≤ 1).
-        updated = Float64Array.from(await m.mu0.read());
-        expectClose(updated, blend, { atol: gammaN(B) + 4 * U, rtol: 0, label: `${Mod.name} moving average (plain)` });
-        // …and it is not the normalised rule: some row left norm 1 by more than the tolerance.
-        expect(Math.max(...Array.from({ length: K }, (_, k) => Math.abs(Math.hypot(...updated.subarray(k * C, (k + 1) * C)) - 1)))).toBeGreaterThan(1e-3);
-      }
-      // It actually moved (so the comparison above is not trivially μ⁽⁰⁾ again).
-      expect(Math.max(...updated.map((v, i) => Math.abs(v - mu0[i]!)))).toBeGreaterThan(1e-3);
-      // Eval mode: μ⁽⁰⁾ stays, the very same tensor with the same values.
-      m.training = false;
-      const before = m.mu0;
-      const r2 = m.forward(x);
-      expect(m.mu0).toBe(before);
-      expect(Float64Array.from(await m.mu0.read())).toEqual(updated);
-      for (const t of [r.out, r.mu, r.gamma, r2.out, r2.mu, r2.gamma, x]) t.dispose();
-      m.dispose();
-    });
-  }
+  for (const Mod of [hg.HEM, hg.EMAU])
+    for (const rule of ['plain', 'l2norm', undefined] as const) {
+      test(`${Mod.name}, basesAverage ${rule ?? 'default (plain)'}: unit-norm initial bases; the moving average after a training forward against float64; none in eval mode`, async () => {
+        const C = 12;
+        const K = 5;
+        const B = 3;
+        const N = 17;
+        const m = new Mod({ channels: C, bases: K, seed: 9, ...(rule ? { basesAverage: rule } : {}) });
+        expect(m.basesAverage).toBe(rule ?? 'plain');
+        // Initial rows: N(0, 2/K) entries, norm ≈ √(2C/K) ≈ 2.2 before normalising; 0.5 is a safe floor.
+        const mu0 = await expectUnitRows(m, C, K, 0.5);
+        const x = hg.tensor(rng.f32(B * N * C), [B, N, C]);
+        const r = m.forward(x);
+        if (Mod === hg.EMAU) expect(r.options).toMatchObject({ eta: 1, temperature: 1, normalizeBases: true, detach: true });
+        else expect(r.options).toMatchObject({ eta: 0.5, temperature: Math.sqrt(C), detach: false });
+        const muT = Float64Array.from(await r.mu.read());
+        // 0.9 μ⁽⁰⁾ + 0.1 mean_b μ⁽ᵀ⁾ on the host, then (l2norm only) each row normalised.
+        const blend = new Float64Array(K * C);
+        for (let i = 0; i < K * C; i++) {
+          let mean = 0;
+          for (let b = 0; b < B; b++) mean += muT[b * K * C + i]!;
+          blend[i] = 0.9 * mu0[i]! + 0.1 * (mean / B);
+        }
+        expect(Math.max(...mu0.map(Math.abs), ...muT.map(Math.abs))).toBeLessThanOrEqual(1);
+        let updated: Float64Array;
+        if (rule === 'l2norm') {
+          const expected = normalizeRows(blend, K, C);
+          const blendNorm = minRowNorm(blend, K, C);
+          updated = await expectUnitRows(m, C, K, blendNorm);
+          // f32: the blend's entries err by (γ_B + 4u) of the terms' size (≤ 1: μ⁽⁰⁾ and μ⁽ᵀ⁾ entries
+          // here are below 1), which the normalisation divides by the row norm; then the C-term sum of
+          // squares, sqrt, + ε and division add γ_C + 8 ULP relative to the result (|entries| ≤ 1).
+          const atol = (gammaN(B) + 4 * U) / blendNorm + gammaN(C) + 8 * ULP;
+          expectClose(updated, expected, { atol, rtol: 0, label: `${Mod.name} moving average (l2norm)` });
+        } else {
+          // The paper's average, not normalised: the blend itself, within the f32 error of the
+          // batch mean and the two products and sum (γ_B + 4u of terms ≤ 1).
+          updated = Float64Array.from(await m.mu0.read());
+          expectClose(updated, blend, { atol: gammaN(B) + 4 * U, rtol: 0, label: `${Mod.name} moving average (plain)` });
+          // …and it is not the normalised rule: some row left norm 1 by more than the tolerance.
+          expect(Math.max(...Array.from({ length: K }, (_, k) => Math.abs(Math.hypot(...updated.subarray(k * C, (k + 1) * C)) - 1)))).toBeGreaterThan(1e-3);
+        }
+        // It actually moved (so the comparison above is not trivially μ⁽⁰⁾ again).
+        expect(Math.max(...updated.map((v, i) => Math.abs(v - mu0[i]!)))).toBeGreaterThan(1e-3);
+        // Eval mode: μ⁽⁰⁾ stays, the very same tensor with the same values.
+        m.training = false;
+        const before = m.mu0;
+        const r2 = m.forward(x);
+        expect(m.mu0).toBe(before);
+        expect(Float64Array.from(await m.mu0.read())).toEqual(updated);
+        for (const t of [r.out, r.mu, r.gamma, r2.out, r2.mu, r2.gamma, x]) t.dispose();
+        m.dispose();
+      });
+    }
 
   test('HEM refuses an unknown basesAverage, naming the choices', () => {
     expect(() => new hg.HEM({ channels: 4, bases: 2, basesAverage: 'normalised' as never })).toThrow(/HEM: basesAverage must be 'plain' or 'l2norm', got "normalised"/);
@@ -165,7 +170,11 @@ describe('HEM and EMAU modules', () => {
 
   // C = 8, K = 4 (no padding) is where the fused layer's backward reads μ⁽⁰⁾ itself; the unfused
   // path always does.
-  for (const [C, fused] of [[8, true], [7, true], [8, false]] as const) {
+  for (const [C, fused] of [
+    [8, true],
+    [7, true],
+    [8, false],
+  ] as const) {
     test(`HEM (C = ${C}, fused: ${fused}): forward in training mode, then backward, gives the gradient of the layer at the old μ⁽⁰⁾`, async () => {
       const K = 4;
       const B = 2;

@@ -201,13 +201,7 @@ function elboOf(p: HemProblem, mu: Float64Array, muBatchStride: number, g: Array
  * L(μ, γ) = Σ_b Σ_n Σ_k γ_nk ln N(x_n | μ_k, vI) − γ_nk ln γ_nk with v = τ/2 and 0 · ln 0 = 0,
  * for x [B, N, C], μ [K, C] (shared) or [B, K, C], γ [B, N, K].
  */
-export function elboReference(
-  p: Omit<HemProblem, 'mu0' | 'shared'>,
-  mu: ArrayLike<number>,
-  muShared: boolean,
-  gamma: ArrayLike<number>,
-  temperature: number,
-): number {
+export function elboReference(p: Omit<HemProblem, 'mu0' | 'shared'>, mu: ArrayLike<number>, muShared: boolean, gamma: ArrayLike<number>, temperature: number): number {
   const prob: HemProblem = { ...p, mu0: mu, shared: muShared };
   return elboOf(prob, Float64Array.from(mu), muShared ? 0 : p.K * p.C, gamma, temperature, exact);
 }
@@ -320,13 +314,7 @@ export interface HemRefGrads {
  * the saved forward `f` (pass the same `noise` Rng state discipline as the forward: a noisy
  * forward with a noisy backward is one Monte Carlo sample of the whole computation).
  */
-export function hemReferenceBackward(
-  p: HemProblem,
-  o: HemRefOptions,
-  f: HemRefResult,
-  G: ArrayLike<number>,
-  noise: Rng | null = null,
-): HemRefGrads {
+export function hemReferenceBackward(p: HemProblem, o: HemRefOptions, f: HemRefResult, G: ArrayLike<number>, noise: Rng | null = null): HemRefGrads {
   const { B, N, C, K } = p;
   const rd = new Rounding(noise);
   const T = o.iterations;

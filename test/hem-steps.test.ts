@@ -168,9 +168,7 @@ describe('hemNStep: the fused N-step kernels alone', () => {
           for (let k = 0; k < c.K; k++) g[row * c.K + k]! /= z;
         }
         const ref = nstepRef(c, x, g, mu, eta);
-        const got = hg.tidy(() =>
-          hg.hemNStep(hg.tensor(x, [c.B, c.N, c.C]), hg.tensor(g, [c.B, c.N, c.K]), hg.tensor(mu, c.shared ? [c.K, c.C] : [c.B, c.K, c.C]), { eta }),
-        );
+        const got = hg.tidy(() => hg.hemNStep(hg.tensor(x, [c.B, c.N, c.C]), hg.tensor(g, [c.B, c.N, c.K]), hg.tensor(mu, c.shared ? [c.K, c.C] : [c.B, c.K, c.C]), { eta }));
         expect(got.shape).toEqual([c.B, c.K, c.C]);
         expectClose(await got.read(), ref.mu, { atol: 1e-9, rtol: 0, bound: ref.bound, label: "μ'" });
         got.dispose();

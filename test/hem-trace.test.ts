@@ -71,9 +71,7 @@ describe('elbo()', () => {
     }
     for (const shared of [true, false]) {
       const mu = rng.f32((shared ? 1 : B) * K * C);
-      const got = await hg.tidy(() =>
-        hg.elbo(hg.tensor(x, [B, N, C]), hg.tensor(mu, shared ? [K, C] : [B, K, C]), hg.tensor(gamma, [B, N, K]), { temperature: tau }),
-      ).item();
+      const got = await hg.tidy(() => hg.elbo(hg.tensor(x, [B, N, C]), hg.tensor(mu, shared ? [K, C] : [B, K, C]), hg.tensor(gamma, [B, N, K]), { temperature: tau })).item();
       const expected = elboReference({ B, N, C, K, x }, mu, shared, gamma, tau);
       // The worst-case bound of the Proposition 1 tests below: (γ_{C+K+BN} + 16u) · Σ|terms| + B·N · 2^-21.
       const v = tau / 2;

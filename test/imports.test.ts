@@ -47,7 +47,11 @@ function importsOf(file: string): Import[] {
   const add = (spec: ts.Expression | undefined, typeOnly: boolean, dynamic: boolean): void => {
     if (!spec || !ts.isStringLiteralLike(spec)) return;
     const s = spec.text;
-    const rel = s.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), s)).split('\\').join('/') : null;
+    const rel = s.startsWith('.')
+      ? relative(ROOT, resolve(ROOT, dirname(file), s))
+          .split('\\')
+          .join('/')
+      : null;
     out.push({ specifier: s, target: rel && rel.startsWith('src/') ? rel : null, typeOnly, dynamic });
   };
   const visit = (n: ts.Node): void => {
@@ -109,7 +113,9 @@ function cycles(): string[][] {
     const path = [start];
     const seen = new Set([start]);
     const dfs = (v: string): boolean => {
-      for (const w of runtimeEdges(v).filter((x) => inC.has(x)).sort()) {
+      for (const w of runtimeEdges(v)
+        .filter((x) => inC.has(x))
+        .sort()) {
         if (w === start) return true;
         if (seen.has(w)) continue;
         seen.add(w);
@@ -182,9 +188,15 @@ describe('import graph of src/', () => {
 
   it('has no import cycle (runtime imports)', () => {
     const found = cycles().map((c) => c.join(' → '));
-    expect(found.filter((c) => !ALLOWED_CYCLES.includes(c)), 'import cycles').toEqual([]);
+    expect(
+      found.filter((c) => !ALLOWED_CYCLES.includes(c)),
+      'import cycles',
+    ).toEqual([]);
     // An allowed cycle that is gone must leave the list, so the list cannot go stale.
-    expect(ALLOWED_CYCLES.filter((c) => !found.includes(c)), 'ALLOWED_CYCLES entries no longer found').toEqual([]);
+    expect(
+      ALLOWED_CYCLES.filter((c) => !found.includes(c)),
+      'ALLOWED_CYCLES entries no longer found',
+    ).toEqual([]);
   });
 
   it('nothing but the CLI and the entry files imports a package entry or the CLI', () => {
@@ -201,8 +213,14 @@ describe('import graph of src/', () => {
     for (const file of FILES) {
       for (const t of runtimeEdges(file)) if (layerOf(t) > layerOf(file)) up.push(`${file} → ${t}`);
     }
-    expect(up.filter((e) => !ALLOWED_UPWARD.includes(e)), 'upward imports').toEqual([]);
-    expect(ALLOWED_UPWARD.filter((e) => !up.includes(e)), 'ALLOWED_UPWARD entries no longer found').toEqual([]);
+    expect(
+      up.filter((e) => !ALLOWED_UPWARD.includes(e)),
+      'upward imports',
+    ).toEqual([]);
+    expect(
+      ALLOWED_UPWARD.filter((e) => !up.includes(e)),
+      'ALLOWED_UPWARD entries no longer found',
+    ).toEqual([]);
   });
 
   for (const entry of ['src/api.ts', 'src/index.browser.ts']) {
@@ -241,7 +259,10 @@ describe('import graph of src/', () => {
   it('the Node-only files are where the walk would catch them', () => {
     // A guard on the guard: these import Node modules, so the shared API must not reach them.
     for (const f of ['src/io/checkpoint-file.ts', 'src/train/trainer.ts', 'src/data/mnist.ts', 'src/data/voc.ts']) {
-      expect((GRAPH.get(f) ?? []).some((i) => isNodeBuiltin(i.specifier)), f).toBe(true);
+      expect(
+        (GRAPH.get(f) ?? []).some((i) => isNodeBuiltin(i.specifier)),
+        f,
+      ).toBe(true);
     }
   });
 });

@@ -12,7 +12,30 @@ let run: hg.TrainingRun;
 
 beforeAll(async () => {
   await hg.init();
-  const config = { ...parseTrainFlags(['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '8', '--val-scenes', '4', '--steps', '2', '--quiet'])!, out: 'unused' };
+  const config = {
+    ...parseTrainFlags([
+      '--size',
+      '16',
+      '--min-scale',
+      '8',
+      '--max-scale',
+      '14',
+      '--channels',
+      '8',
+      '--bases',
+      '4',
+      '--batch',
+      '2',
+      '--train-scenes',
+      '8',
+      '--val-scenes',
+      '4',
+      '--steps',
+      '2',
+      '--quiet',
+    ])!,
+    out: 'unused',
+  };
   run = new hg.TrainingRun(config, hg.loadData(config));
   await run.step();
 });
@@ -21,7 +44,32 @@ afterAll(() => run.dispose());
 
 describe('figure data', () => {
   test("attentionMaps runs the model's own EM unit: an EMANet model's maps are its E-step (τ = 1, normalised bases), not HEMNet's τ = √C", async () => {
-    const config = { ...parseTrainFlags(['--model', 'emanet', '--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '8', '--val-scenes', '4', '--steps', '2', '--quiet'])!, out: 'unused' };
+    const config = {
+      ...parseTrainFlags([
+        '--model',
+        'emanet',
+        '--size',
+        '16',
+        '--min-scale',
+        '8',
+        '--max-scale',
+        '14',
+        '--channels',
+        '8',
+        '--bases',
+        '4',
+        '--batch',
+        '2',
+        '--train-scenes',
+        '8',
+        '--val-scenes',
+        '4',
+        '--steps',
+        '2',
+        '--quiet',
+      ])!,
+      out: 'unused',
+    };
     const em = new hg.TrainingRun(config, hg.loadData(config));
     try {
       await em.step();
@@ -53,11 +101,12 @@ describe('figure data', () => {
     expect(a.titles.slice(1, 6).map((t) => t.replace(/k=\d+/, 'k'))).toEqual(['t=1 k', 't=1 k', 't=1 k', 't=1 k', 't=1 recon']);
     // The input panel is scene 1 averaged down 4×4 → 1 per feature-map pixel.
     const { x } = hg.gatherBatch(run.val, [1]);
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
-      let s = 0;
-      for (let p = 0; p < 4; p++) for (let q = 0; q < 4; q++) s += x[(i * 4 + p) * 16 + j * 4 + q]!;
-      expect(a.maps[0]![i * 4 + j]).toBeCloseTo(s / 16, 6);
-    }
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) {
+        let s = 0;
+        for (let p = 0; p < 4; p++) for (let q = 0; q < 4; q++) s += x[(i * 4 + p) * 16 + j * 4 + q]!;
+        expect(a.maps[0]![i * 4 + j]).toBeCloseTo(s / 16, 6);
+      }
     // γ is a responsibility: in [0, 1]; the 4 shown bases of K = 4 sum to 1 per pixel.
     for (let n = 0; n < 16; n++) {
       const total = [1, 2, 3, 4].reduce((acc, c) => acc + a.maps[c]![n]!, 0);
@@ -66,7 +115,9 @@ describe('figure data', () => {
     // The same bases in every row; a second iteration changes the maps.
     expect(a.titles.slice(7, 11).map((t) => t.split(' ')[1])).toEqual(a.titles.slice(1, 5).map((t) => t.split(' ')[1]));
     expect(a.maps[7]).not.toEqual(a.maps[1]);
-    await expect(hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 4 })).rejects.toThrow('attentionMaps: scene 4 is not a validation scene; use an integer in [0, 3].');
+    await expect(hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 4 })).rejects.toThrow(
+      'attentionMaps: scene 4 is not a validation scene; use an integer in [0, 3].',
+    );
   });
 
   test("attentionMaps select 'ink': the bases in order of the share of their last-iteration responsibility on the input's ink", async () => {
@@ -81,7 +132,9 @@ describe('figure data', () => {
     for (let i = 1; i < 4; i++) expect(share[i - 1]!).toBeGreaterThanOrEqual(share[i]! - 1e-6);
     const heavy = await hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, scene: 1 });
     expect(new Set(a.titles.slice(1, 5))).toEqual(new Set(heavy.titles.slice(1, 5))); // K = 4: the same bases, ordered by ink share
-    await expect(hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, select: 'heavy' as never })).rejects.toThrow(`attentionMaps: select must be 'mass' or 'ink', got "heavy".`);
+    await expect(hg.attentionMaps(run.model, run.val, { iterations: 2, eta: 0.5, select: 'heavy' as never })).rejects.toThrow(
+      `attentionMaps: select must be 'mass' or 'ink', got "heavy".`,
+    );
   });
 
   test('gradientFlow: per η, the N-step and E-step gradient per iteration, finite and η-dependent', async () => {
@@ -98,7 +151,32 @@ describe('figure data', () => {
 
   test('attentionMaps and gradientFlow with fewer than 4 bases: every base shown (K = 2), the one base of pooling (K = 1) with γ = 1', async () => {
     for (const model of ['hemnet', 'pooling'] as const) {
-      const config = { ...parseTrainFlags(['--model', model, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '2', '--batch', '2', '--train-scenes', '8', '--val-scenes', '4', '--steps', '1', '--quiet'])!, out: 'unused' };
+      const config = {
+        ...parseTrainFlags([
+          '--model',
+          model,
+          '--size',
+          '16',
+          '--min-scale',
+          '8',
+          '--max-scale',
+          '14',
+          '--channels',
+          '8',
+          '--bases',
+          '2',
+          '--batch',
+          '2',
+          '--train-scenes',
+          '8',
+          '--val-scenes',
+          '4',
+          '--steps',
+          '1',
+          '--quiet',
+        ])!,
+        out: 'unused',
+      };
       const small = new hg.TrainingRun(config, hg.loadData(config));
       try {
         await small.step();
@@ -107,7 +185,12 @@ describe('figure data', () => {
         for (const select of ['mass', 'ink'] as const) {
           const m = await hg.attentionMaps(small.model, small.val, { iterations: 2, eta: 0.5, scene: 1, select });
           expect([m.rows, m.cols, m.maps.length], `${model} ${select}`).toEqual([2, 2 + K, 2 * (2 + K)]);
-          expect(m.titles.slice(1, 1 + K).map((t) => t.split(' ')[1]).sort()).toEqual(Array.from({ length: K }, (_, k) => `k=${k}`));
+          expect(
+            m.titles
+              .slice(1, 1 + K)
+              .map((t) => t.split(' ')[1])
+              .sort(),
+          ).toEqual(Array.from({ length: K }, (_, k) => `k=${k}`));
           // The shown bases are all of them: their γ sum to 1 at every pixel (γ = 1 for K = 1).
           for (let n = 0; n < 16; n++) {
             let total = 0;

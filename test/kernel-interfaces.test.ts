@@ -59,7 +59,10 @@ describe('per-entry-point WGSL interfaces', () => {
         expect(k.bindings.map((b) => b.binding)).toEqual(k.bindings.map((_, i) => i));
         // Numbered in the order they are declared.
         const at = k.bindings.map((b) => source.search(new RegExp(`var<[\\w, ]+> ${b.name}:`)));
-        expect(at.every((a, i) => a >= 0 && (i === 0 || a > at[i - 1]!)), `declaration order of ${k.bindings.map((b) => b.name).join(', ')}`).toBe(true);
+        expect(
+          at.every((a, i) => a >= 0 && (i === 0 || a > at[i - 1]!)),
+          `declaration order of ${k.bindings.map((b) => b.name).join(', ')}`,
+        ).toBe(true);
         const uniforms = k.bindings.filter((b) => b.access === 'uniform');
         expect(uniforms.length).toBe(1);
         const u = uniforms[0]!;

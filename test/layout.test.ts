@@ -42,15 +42,31 @@ function permutations(n: number): number[][] {
 describe('reshape', () => {
   const CASES: [Shape, Shape, Shape][] = [
     // [input, requested, resulting]
-    [[2, 3, 4], [6, 4], [6, 4]],
-    [[2, 3, 4], [4, -1], [4, 6]],
+    [
+      [2, 3, 4],
+      [6, 4],
+      [6, 4],
+    ],
+    [
+      [2, 3, 4],
+      [4, -1],
+      [4, 6],
+    ],
     [[2, 3, 4], [-1], [24]],
-    [[2, 3, 4], [2, -1, 2], [2, 6, 2]],
+    [
+      [2, 3, 4],
+      [2, -1, 2],
+      [2, 6, 2],
+    ],
     [[24], [1, 24, 1], [1, 24, 1]],
     [[7], [7, 1], [7, 1]],
     [[1], [], []],
     [[], [1, 1], [1, 1]],
-    [[129, 3], [-1, 129], [3, 129]],
+    [
+      [129, 3],
+      [-1, 129],
+      [3, 129],
+    ],
   ];
   for (const [from, to, result] of CASES) {
     test(`[${from}] → [${to}]: same data, gradient reshaped back`, async () => {
@@ -120,7 +136,11 @@ describe('transpose and permute', () => {
     expectExact(viaFlag, viaCopy, 'Aᵀ·B by flag vs by copy');
   });
 
-  for (const shape of [[2, 3, 4], [3, 1, 5], [2, 3, 4, 5]] as Shape[]) {
+  for (const shape of [
+    [2, 3, 4],
+    [3, 1, 5],
+    [2, 3, 4, 5],
+  ] as Shape[]) {
     test(`every permutation of [${shape}] and its gradient (the inverse permutation)`, async () => {
       const rng = new Rng(sizeOf(shape) + shape.length);
       const x = nd(rng.f32(sizeOf(shape)), shape);
@@ -163,13 +183,25 @@ describe('transpose and permute', () => {
 
 describe('expand', () => {
   const CASES: [Shape, Shape][] = [
-    [[3, 1], [3, 4]],
+    [
+      [3, 1],
+      [3, 4],
+    ],
     [[4], [2, 3, 4]],
     [[1], [5, 5]],
-    [[1, 3, 1], [2, 3, 4]],
-    [[2, 3], [2, 3]],
+    [
+      [1, 3, 1],
+      [2, 3, 4],
+    ],
+    [
+      [2, 3],
+      [2, 3],
+    ],
     [[], [3, 2]],
-    [[33, 1], [2, 33, 129]],
+    [
+      [33, 1],
+      [2, 33, 129],
+    ],
   ];
   for (const [from, to] of CASES) {
     test(`[${from}] → [${to}]: copies, and the gradient sums them back`, async () => {

@@ -120,7 +120,6 @@ async function check(c: Case, rng: Rng, withGrad: boolean): Promise<void> {
   });
 }
 
-
 describe('matmul forward, 2-D', () => {
   // [M, K, N]: ones, primes, the odd sizes of the issue, and sizes around the 4×4 / 8×8 register
   // tiles and the workgroup tiles, on both sides of the M·N ≤ 64² small-matrix switch.
@@ -434,7 +433,12 @@ describe('matmul on the workgroup-memory kernel (kind: shared)', () => {
       const out = matmulProduct(upload(a), upload(b), o.transA!, o.transB!, alpha);
       const ref = refMatmul(a, b, o);
       const label = `shared ${JSON.stringify(hg.getMatmulConfig())} ${JSON.stringify(c.aShape)}×${JSON.stringify(c.bShape)} α = ${alpha} ${name(o)}`;
-      expectExact(await read(out), ref.data.map((v) => alpha * v), label, ref.shape);
+      expectExact(
+        await read(out),
+        ref.data.map((v) => alpha * v),
+        label,
+        ref.shape,
+      );
     }
   }
 
@@ -520,7 +524,9 @@ describe('matmul on the workgroup-memory kernel (kind: shared)', () => {
     expect(hg.getMatmulConfig()).toEqual(before); // a refused config installs nothing
     const big: hg.SharedMatmulConfig = { kind: 'shared', TM: 8, TN: 8, TK: 32, WG_X: 16, WG_Y: 16 }; // 2 · 32 · 128 floats = 32 KiB
     if (engine().limits.maxComputeWorkgroupStorageSize < 32768) {
-      expect(() => hg.setMatmulConfig(big)).toThrow(/a 128×128 tile with TK = 32 stages 32768 bytes of workgroup memory, above this device's maxComputeWorkgroupStorageSize of \d+; use a smaller TK/);
+      expect(() => hg.setMatmulConfig(big)).toThrow(
+        /a 128×128 tile with TK = 32 stages 32768 bytes of workgroup memory, above this device's maxComputeWorkgroupStorageSize of \d+; use a smaller TK/,
+      );
     } else {
       expect(() => hg.setMatmulConfig(big)).not.toThrow();
     }

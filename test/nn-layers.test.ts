@@ -120,15 +120,35 @@ describe('SegNet', () => {
       const p = m.parameters();
       expect([...p.keys()]).toEqual([
         ...['stem0', 'stem1', 'stem2', 'pre'].flatMap((l) => [`${l}.conv.weight`, `${l}.bn.gamma`, `${l}.bn.beta`]),
-        'em.conv1.weight', 'em.conv1.bias', 'em.conv2.weight', 'em.bn.gamma', 'em.bn.beta',
-        'post.conv.weight', 'post.bn.gamma', 'post.bn.beta',
-        'classifier.weight', 'classifier.bias',
+        'em.conv1.weight',
+        'em.conv1.bias',
+        'em.conv2.weight',
+        'em.bn.gamma',
+        'em.bn.beta',
+        'post.conv.weight',
+        'post.bn.gamma',
+        'post.bn.beta',
+        'classifier.weight',
+        'classifier.bias',
       ]);
       expect([...m.buffers().keys()]).toEqual([
         ...['stem0', 'stem1', 'stem2', 'pre'].flatMap((l) => [`${l}.bn.runningMean`, `${l}.bn.runningVar`]),
-        'em.em.mu0', 'em.bn.runningMean', 'em.bn.runningVar', 'post.bn.runningMean', 'post.bn.runningVar',
+        'em.em.mu0',
+        'em.bn.runningMean',
+        'em.bn.runningVar',
+        'post.bn.runningMean',
+        'post.bn.runningVar',
       ]);
-      const offsets: [string, number][] = [['stem0.conv', 10], ['stem1.conv', 20], ['stem2.conv', 30], ['pre.conv', 40], ['em.conv1', 50], ['em.conv2', 51], ['post.conv', 60], ['classifier', 70]];
+      const offsets: [string, number][] = [
+        ['stem0.conv', 10],
+        ['stem1.conv', 20],
+        ['stem2.conv', 30],
+        ['pre.conv', 40],
+        ['em.conv1', 50],
+        ['em.conv2', 51],
+        ['post.conv', 60],
+        ['classifier', 70],
+      ];
       for (const [layer, offset] of offsets) {
         const w = p.get(`${layer}.weight`)!;
         const [k, , cin] = w.shape as [number, number, number, number];
@@ -148,7 +168,10 @@ describe('SegNet', () => {
     const m = new hg.SegNet(config);
     m.eval();
     try {
-      const x = hg.tensor(new Float32Array(2 * 16 * 16).map((_, i) => ((i * 7919) % 101) / 101), [2, 16, 16, 1]);
+      const x = hg.tensor(
+        new Float32Array(2 * 16 * 16).map((_, i) => ((i * 7919) % 101) / 101),
+        [2, 16, 16, 1],
+      );
       const out = hg.tidy(() => hg.noGrad(() => m.forward(x)));
       x.dispose();
       const v = await out.read();

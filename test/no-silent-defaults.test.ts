@@ -44,7 +44,10 @@ describe('Tensor.write() takes what tensor() takes', () => {
     const t = hg.zeros([2, 2]);
     t.write([1, 2, 3, 4]);
     expect(await values(t)).toEqual([1, 2, 3, 4]);
-    t.write([[5, 6], [7, 8]]);
+    t.write([
+      [5, 6],
+      [7, 8],
+    ]);
     expect(await values(t)).toEqual([5, 6, 7, 8]);
     const s = hg.zeros([]);
     s.write(2.5);
@@ -134,20 +137,57 @@ describe('tensor() and zeros() input cases', () => {
   test('non-numbers are refused naming the element', () => {
     rejects(() => hg.tensor(['a', 'b'] as never, [2]), /^tensor\(\): data\[0\] is 'a' \(a string\); data must hold numbers only/);
     rejects(() => hg.tensor([1, null] as never, [2]), /^tensor\(\): data\[1\] is null; data must hold numbers only/);
-    rejects(() => hg.tensor([[1, 2], [3, undefined]] as never), /^tensor\(\): data\[1\]\[1\] is undefined/);
+    rejects(
+      () =>
+        hg.tensor([
+          [1, 2],
+          [3, undefined],
+        ] as never),
+      /^tensor\(\): data\[1\]\[1\] is undefined/,
+    );
     rejects(() => hg.tensor([1, [2]] as never), /^tensor\(\): data\[1\] is an array but data\[0\] is a number/);
   });
 
   test('nested arrays give their shape; ragged ones are refused naming where', async () => {
-    const t = hg.tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = hg.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(await values(t)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(hg.tensor([[[1], [2]]]).shape).toEqual([1, 2, 1]);
     expect(hg.tensor([1, 2, 3, 4], [2, 2]).shape).toEqual([2, 2]); // flat data fills any shape of its size
     expect(hg.tensor(Float64Array.of(1, 2, 3)).shape).toEqual([3]);
-    rejects(() => hg.tensor([[1, 2, 3], [4, 5]]), /^tensor\(\): ragged nested arrays: data\[1\] has shape \[2\] but data\[0\] has shape \[3\]/);
-    rejects(() => hg.tensor([[1, 2, 3], [4, 5, 6, 7]], [7]), /^tensor\(\): ragged nested arrays: data\[1\] has shape \[4\]/);
-    rejects(() => hg.tensor([[1, 2], [3, 4]], [4]), /^tensor\(\): nested data has shape \[2, 2\] but the shape is \[4\]; pass nested data of that shape, or flat data to fill it/);
+    rejects(
+      () =>
+        hg.tensor([
+          [1, 2, 3],
+          [4, 5],
+        ]),
+      /^tensor\(\): ragged nested arrays: data\[1\] has shape \[2\] but data\[0\] has shape \[3\]/,
+    );
+    rejects(
+      () =>
+        hg.tensor(
+          [
+            [1, 2, 3],
+            [4, 5, 6, 7],
+          ],
+          [7],
+        ),
+      /^tensor\(\): ragged nested arrays: data\[1\] has shape \[4\]/,
+    );
+    rejects(
+      () =>
+        hg.tensor(
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          [4],
+        ),
+      /^tensor\(\): nested data has shape \[2, 2\] but the shape is \[4\]; pass nested data of that shape, or flat data to fill it/,
+    );
     rejects(() => hg.tensor([]), /^tensor\(\): data is an empty array/);
   });
 
@@ -161,7 +201,11 @@ describe('crossEntropy labels', () => {
   test('a Tensor of labels is refused, naming the fix', () => {
     const logits = hg.zeros([2, 3]);
     const f = hg.tensor([0, 1]);
-    rejects(() => hg.crossEntropy(logits, f as never), /^crossEntropy: labels are host integers \(an Int32Array or a number array\) of shape \[2\], got a f32 Tensor \[2\]/, /Int32Array\.from\(await labels\.read\(\)\)/);
+    rejects(
+      () => hg.crossEntropy(logits, f as never),
+      /^crossEntropy: labels are host integers \(an Int32Array or a number array\) of shape \[2\], got a f32 Tensor \[2\]/,
+      /Int32Array\.from\(await labels\.read\(\)\)/,
+    );
     const i = hg.Tensor.empty([2], 'test', 'i32').write(Int32Array.of(0, 1));
     rejects(() => hg.crossEntropy(logits, i as never), /got an i32 Tensor \[2\]/);
   });
@@ -192,7 +236,14 @@ describe('HEMGPU_* environment variables', () => {
   test('HEMGPU_ROBUSTNESS takes auto, on, off (1, 0) and refuses the rest naming them', () => {
     process.env.HEMGPU_ROBUSTNESS = 'maybe';
     expect(() => nodeProvider.resolveOptions({})).toThrow(/^hemgpu init: HEMGPU_ROBUSTNESS='maybe' is not a valid value; use auto, on or off/);
-    for (const [v, want] of [['on', true], ['1', true], ['off', false], ['0', false], ['auto', 'auto'], ['', 'auto']] as const) {
+    for (const [v, want] of [
+      ['on', true],
+      ['1', true],
+      ['off', false],
+      ['0', false],
+      ['auto', 'auto'],
+      ['', 'auto'],
+    ] as const) {
       process.env.HEMGPU_ROBUSTNESS = v;
       expect(nodeProvider.resolveOptions({}).robustness).toBe(want);
     }

@@ -132,7 +132,7 @@ async function runEngine(
   const params = makeParams(prob.init, specs);
   const opt = make(params);
   prob.grads.forEach((grads, s) => {
-    for (const [at, g, lr] of changes) if (at === s) (g === undefined ? opt.setLr(lr) : opt.setLr(g, lr));
+    for (const [at, g, lr] of changes) if (at === s) g === undefined ? opt.setLr(lr) : opt.setLr(g, lr);
     opt.zeroGrad();
     backward(params, grads);
     opt.step();
@@ -233,7 +233,11 @@ function expectParams(actual: Float32Array[], ref: EV[][], label: string, prob: 
       expectExact(actual[i]!, prob.init[i]!, `${name} (never had a gradient)`);
       return;
     }
-    expectClose(actual[i]!, ref[i]!.map((x) => x.v), { atol: FTZ, rtol: 0, bound: ref[i]!.map((x) => x.e), shape: spec.shape, label: name });
+    expectClose(
+      actual[i]!,
+      ref[i]!.map((x) => x.v),
+      { atol: FTZ, rtol: 0, bound: ref[i]!.map((x) => x.e), shape: spec.shape, label: name },
+    );
   });
 }
 
@@ -301,9 +305,7 @@ describe('SGD vs float64 PyTorch transcription', () => {
     test(c.name, async () => {
       const prob = problem(11);
       const [g0, g1] = c.hyper;
-      const { result: r, counts } = await countDispatches(() =>
-        runEngine((params) => new hg.SGD(groupsOf(params, SPECS, [{}, { ...g1 }]), g0), prob, c.changes),
-      );
+      const { result: r, counts } = await countDispatches(() => runEngine((params) => new hg.SGD(groupsOf(params, SPECS, [{}, { ...g1 }]), g0), prob, c.changes));
       expectParams(r.values, refSgd(prob, c.hyper, c.changes), 'SGD', prob);
       // One fused dispatch per group per step, whatever the number of parameters.
       expect(counts.get('optim_sgd')).toBe(2 * STEPS);
@@ -337,9 +339,7 @@ describe('AdamW vs float64 PyTorch transcription', () => {
     test(c.name, async () => {
       const prob = problem(23);
       const [g0, g1] = c.hyper;
-      const { result: r, counts } = await countDispatches(() =>
-        runEngine((params) => new hg.AdamW(groupsOf(params, SPECS, [{}, { ...g1 }]), g0), prob, c.changes),
-      );
+      const { result: r, counts } = await countDispatches(() => runEngine((params) => new hg.AdamW(groupsOf(params, SPECS, [{}, { ...g1 }]), g0), prob, c.changes));
       expectParams(r.values, refAdamW(prob, c.hyper, c.changes), 'AdamW', prob);
       expect(counts.get('optim_adamw')).toBe(2 * STEPS);
       dispose(r);
@@ -357,7 +357,10 @@ describe('AdamW vs float64 PyTorch transcription', () => {
     expect(counts.get('optim_adamw')).toBe(STEPS);
     SPECS.forEach((s, i) => (s.group === 1 ? expectExact(r.values[i]!, prob.init[i]!, `group 1 parameter ${i}`) : 0));
     const steps = (JSON.parse(hg.tidy(() => r.opt.state().meta)) as { groups: Array<{ params: Array<{ step: number }> }> }).groups.map((g) => g.params.map((p) => p.step));
-    expect(steps).toEqual([[5, 5, 5, 0], [0, 0, 0]]);
+    expect(steps).toEqual([
+      [5, 5, 5, 0],
+      [0, 0, 0],
+    ]);
     expectParams(r.values, refAdamW(prob, hyper), 'AdamW', prob);
     dispose(r);
   });
@@ -423,7 +426,17 @@ describe('step, zeroGrad, setLr', () => {
 
 describe('state() / loadState()', () => {
   const makers: Array<[string, (params: hg.Tensor[], lrScale?: number) => hg.SGD | hg.AdamW]> = [
-    ['SGD momentum', (p, k = 1) => new hg.SGD(groupsOf(p, SPECS, [{ lr: 0.05 * k, weightDecay: 1e-3 }, { lr: 0.02 * k, momentum: 0.5 }]), { momentum: 0.9 })],
+    [
+      'SGD momentum',
+      (p, k = 1) =>
+        new hg.SGD(
+          groupsOf(p, SPECS, [
+            { lr: 0.05 * k, weightDecay: 1e-3 },
+            { lr: 0.02 * k, momentum: 0.5 },
+          ]),
+          { momentum: 0.9 },
+        ),
+    ],
     ['SGD nesterov', (p, k = 1) => new hg.SGD(groupsOf(p, SPECS, [{ lr: 0.05 * k }, { lr: 0.02 * k, weightDecay: 1e-2 }]), { momentum: 0.9, nesterov: true })],
     ['AdamW', (p, k = 1) => new hg.AdamW(groupsOf(p, SPECS, [{ lr: 1e-2 * k }, { lr: 3e-3 * k, weightDecay: 0 }]), { betas: [0.85, 0.995] })],
   ];
@@ -556,7 +569,9 @@ describe('bad arguments', () => {
     expect(() => new hg.SGD([a], { nesterov: true })).toThrow('SGD: group 0: nesterov momentum needs momentum > 0 (got momentum 0).');
     expect(() => new hg.SGD([a], { weight_decay: 0.1 } as never)).toThrow("SGD: unknown option 'weight_decay' (options: lr, momentum, weightDecay, nesterov).");
     expect(() => new hg.SGD([{ params: [a], weight_decay: 0 } as never])).toThrow("SGD: group 0 has an unknown option 'weight_decay'");
-    expect(() => new hg.SGD([{ params: [a] }, { params: [b, a] }])).toThrow('SGD: group 1 parameter 1 is the same tensor as group 0 parameter 0; a parameter may appear only once.');
+    expect(() => new hg.SGD([{ params: [a] }, { params: [b, a] }])).toThrow(
+      'SGD: group 1 parameter 1 is the same tensor as group 0 parameter 0; a parameter may appear only once.',
+    );
     const view = a.view([3, 1]);
     expect(() => new hg.SGD([a, view])).toThrow('SGD: group 0 parameter 1 shares its storage with group 0 parameter 0 (a view or alias)');
     view.dispose();
@@ -569,7 +584,9 @@ describe('bad arguments', () => {
     i32.dispose();
     // A tensor that takes no gradient would never move: refused rather than silently kept.
     const frozen = hg.tensor([1, 2]);
-    expect(() => new hg.AdamW([a, frozen])).toThrow('AdamW: group 0 parameter 1 [2] does not require a gradient (requiresGrad false), so it would never be updated; set requiresGrad = true, or leave it out of the optimizer.');
+    expect(() => new hg.AdamW([a, frozen])).toThrow(
+      'AdamW: group 0 parameter 1 [2] does not require a gradient (requiresGrad false), so it would never be updated; set requiresGrad = true, or leave it out of the optimizer.',
+    );
     frozen.dispose();
     labels.dispose();
 
@@ -605,7 +622,13 @@ describe('poly learning-rate schedule', () => {
   test('LrSchedule drives every group from its own base lr', () => {
     const a = hg.zeros([3], { requiresGrad: true }).keep();
     const b = hg.zeros([2], { requiresGrad: true }).keep();
-    const opt = new hg.SGD([{ params: [a], lr: 0.1 }, { params: [b], lr: 0.01 }], { momentum: 0.9 });
+    const opt = new hg.SGD(
+      [
+        { params: [a], lr: 0.1 },
+        { params: [b], lr: 0.01 },
+      ],
+      { momentum: 0.9 },
+    );
     const sched = new hg.LrSchedule(opt, { totalSteps: 20 });
     expect(sched.apply(0)).toEqual([0.1, 0.01]);
     const lrs = sched.apply(10);

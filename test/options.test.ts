@@ -101,7 +101,13 @@ const CASES: Case[] = [
   ['drawAugment', 'drawAugment', 'flipp', 'flip', () => hg.drawAugment(new hg.DataRng(1), 8, 8, { cropSize: 4, augment: false, flipp: true } as never)],
   ['gridSpec', 'gridSpec', 'columns', 'cols', () => hg.gridSpec([], { cols: 1, columns: 2 } as never)],
   ['writeLineChart', 'lineChartSpec', 'titel', 'title', () => hg.writeLineChart(join(dir, 'never.png'), { series: [], titel: 'x' } as never)],
-  ['writeHeatmaps', 'writeHeatmaps', 'colourmap', 'colormap', () => hg.writeHeatmaps(join(dir, 'never.png'), [], { rows: 1, cols: 1, width: 1, height: 1, colourmap: 'x' } as never)],
+  [
+    'writeHeatmaps',
+    'writeHeatmaps',
+    'colourmap',
+    'colormap',
+    () => hg.writeHeatmaps(join(dir, 'never.png'), [], { rows: 1, cols: 1, width: 1, height: 1, colourmap: 'x' } as never),
+  ],
   ['writeSegmentation', 'writeSegmentation', 'pallete', 'palette', () => hg.writeSegmentation(join(dir, 'never.png'), [], [], null, 1, { pallete: [] } as never)],
   ['vocDataset', 'voc', 'splt', 'split', () => hg.vocDataset({ root: '/nonexistent', splt: 'val' } as never)],
   ['VocDataset', 'voc', 'crop', 'cropSize', () => new hg.VocDataset({ root: '/nonexistent', crop: 64 } as never)],
@@ -128,7 +134,18 @@ const CASES: Case[] = [
  * TrainConfig carries every field of the run, each checked where the config is made (the CLI and
  * the checkpoint), so these must accept a full config.
  */
-const WHOLE_CONFIG = ['buildModel', 'makeOptimizer', 'digitSceneData', 'scheduledStep', 'learningRate', 'writeTrainingCheckpoint', 'restoreModel', 'saveTrainingCheckpoint', 'train', 'loadData'];
+const WHOLE_CONFIG = [
+  'buildModel',
+  'makeOptimizer',
+  'digitSceneData',
+  'scheduledStep',
+  'learningRate',
+  'writeTrainingCheckpoint',
+  'restoreModel',
+  'saveTrainingCheckpoint',
+  'train',
+  'loadData',
+];
 
 async function messageOf(call: Call): Promise<string> {
   try {
@@ -188,6 +205,9 @@ describe('the table covers every export that takes an options object', () => {
     }
     expect(takesOptions.length).toBeGreaterThan(30);
     const listed = new Set([...CASES.map((c) => c[0]), ...WHOLE_CONFIG]);
-    expect(takesOptions.filter((n) => !listed.has(n)), 'exports that take an options object but have no case in CASES').toEqual([]);
+    expect(
+      takesOptions.filter((n) => !listed.has(n)),
+      'exports that take an options object but have no case in CASES',
+    ).toEqual([]);
   });
 });

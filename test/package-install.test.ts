@@ -77,7 +77,10 @@ function project(name: string, extra: string[]): string {
 }
 
 function tsc(dir: string, compilerOptions: Record<string, unknown>): string {
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, ...compilerOptions }, files: ['consumer.ts'] }));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, ...compilerOptions }, files: ['consumer.ts'] }),
+  );
   try {
     execFileSync(process.execPath, [TSC, '-p', dir], { cwd: dir, stdio: 'pipe' });
     return '';
@@ -103,7 +106,8 @@ afterAll(() => {
 
 describe('the packed package, installed', () => {
   test('holds the license, the changelog and the README; no tests, benchmarks or experiments', () => {
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/hemgpu.node.js', 'dist/hemgpu.browser.js', 'dist/types/index.node.d.ts', 'dist/digits.bin']) expect(files, f).toContain(f);
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/hemgpu.node.js', 'dist/hemgpu.browser.js', 'dist/types/index.node.d.ts', 'dist/digits.bin'])
+      expect(files, f).toContain(f);
     expect(files.filter((f) => /^(test|bench|docs|examples|python)\//.test(f))).toEqual([]);
   });
 
@@ -135,7 +139,9 @@ console.log(device.limits.maxBindGroups > 0, Array.from(await matmul(a, a).read(
     expect(tsc(dir, { module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'] })).toBe('');
     // With lib ES2022 alone, only @webgpu/types itself fails (it needs the DOM's BufferSource,
     // ImageBitmap, ...): hemgpu's own declarations need no DOM (no vega-lite, no Element).
-    const bare = tsc(dir, { module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: ['node'] }).trim().split('\n');
+    const bare = tsc(dir, { module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: ['node'] })
+      .trim()
+      .split('\n');
     expect(bare.filter((l) => /error TS/.test(l) && !l.includes('@webgpu/types/'))).toEqual([]);
     // Run it: esbuild strips the types (the consumer's own build step), Node resolves hemgpu from node_modules.
     writeFileSync(join(dir, 'consumer.mjs'), readFileSync(join(dir, 'consumer.ts'), 'utf8').replace('const device: GPUDevice = ', 'const device = '));
@@ -177,7 +183,9 @@ export async function run(): Promise<number> {
     const node = closure([...Object.keys(pkg.dependencies), 'webgpu']);
     const unpacked = sizeOf(join(work, 'node-consumer/node_modules/hemgpu'));
     const bytes = unpacked + [...node.keys()].reduce((s, d) => s + sizeOf(d), 0);
-    console.log(`install size: hemgpu ${(unpacked / 2 ** 20).toFixed(1)} MB; with its dependencies ${((unpacked + [...browser.keys()].reduce((s, d) => s + sizeOf(d), 0)) / 2 ** 20).toFixed(1)} MB (browser); with webgpu ${(bytes / 2 ** 20).toFixed(1)} MB (Node)`);
+    console.log(
+      `install size: hemgpu ${(unpacked / 2 ** 20).toFixed(1)} MB; with its dependencies ${((unpacked + [...browser.keys()].reduce((s, d) => s + sizeOf(d), 0)) / 2 ** 20).toFixed(1)} MB (browser); with webgpu ${(bytes / 2 ** 20).toFixed(1)} MB (Node)`,
+    );
     expect(bytes).toBeLessThan(150 * 2 ** 20);
   });
 });

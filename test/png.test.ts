@@ -40,7 +40,6 @@ function distinctColours(img: { width: number; height: number; data: Buffer }): 
   return s.size;
 }
 
-
 /** Number of pixels of exactly this colour in a raster. */
 function countIn(r: Raster, c: Rgb): number {
   let n = 0;
@@ -102,9 +101,7 @@ describe('writeHeatmaps', () => {
 
   it('bad input is refused', () => {
     const m = new Float32Array(12);
-    expect(() => hg.heatmapRasters([m], { rows: 1, cols: 1, width: 4, height: 4 })).toThrow(
-      'writeHeatmaps: map 0 has 12 values; expected 4×4 = 16 (or ×3 for RGB).',
-    );
+    expect(() => hg.heatmapRasters([m], { rows: 1, cols: 1, width: 4, height: 4 })).toThrow('writeHeatmaps: map 0 has 12 values; expected 4×4 = 16 (or ×3 for RGB).');
     expect(() => hg.heatmapRasters([m, m, m], { rows: 1, cols: 2, width: 4, height: 3 })).toThrow('writeHeatmaps: 3 maps for a 1×2 grid; pass 1 to 2.');
     expect(() => hg.heatmapRasters([m], { rows: 0, cols: 2, width: 4, height: 3 })).toThrow('writeHeatmaps: rows must be an integer ≥ 1, got 0.');
     expect(() => hg.heatmapRasters([m], { rows: 1, cols: 1, width: 4, height: 3, titles: ['a', 'b'] })).toThrow('writeHeatmaps: 2 titles for 1 maps.');
@@ -172,13 +169,9 @@ describe('writeSegmentation', () => {
 
   it('bad input is refused', () => {
     const l = new Int32Array(16);
-    expect(() => hg.segmentationPanels(new Float32Array(16), new Int32Array(15), null, 4)).toThrow(
-      'writeSegmentation: labels have 15 values, not a multiple of size² = 16.',
-    );
+    expect(() => hg.segmentationPanels(new Float32Array(16), new Int32Array(15), null, 4)).toThrow('writeSegmentation: labels have 15 values, not a multiple of size² = 16.');
     expect(() => hg.segmentationPanels(new Float32Array(20), l, null, 4)).toThrow('writeSegmentation: image has 20 values; expected 1×4×4×(1 or 3).');
-    expect(() => hg.segmentationPanels(new Float32Array(16), l, new Int32Array(3), 4)).toThrow(
-      'writeSegmentation: predictions have 3 values but labels have 16.',
-    );
+    expect(() => hg.segmentationPanels(new Float32Array(16), l, new Int32Array(3), 4)).toThrow('writeSegmentation: predictions have 3 values but labels have 16.');
     expect(() => hg.segmentationPanels(new Float32Array(16), l, null, 0)).toThrow('writeSegmentation: size must be an integer ≥ 1, got 0.');
   });
 });

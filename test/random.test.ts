@@ -72,7 +72,12 @@ describe('rand', () => {
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
     const c = await hg.rand([N], { seed: 8 }).read();
     // Two independent streams of 24-bit values coincide at a fraction ≈ 2^-24 of indices.
-    expect(fraction(Array.from(a, (v, i) => (v === c[i] ? 1 : 0)), (x) => x === 1)).toBeLessThan(1e-3);
+    expect(
+      fraction(
+        Array.from(a, (v, i) => (v === c[i] ? 1 : 0)),
+        (x) => x === 1,
+      ),
+    ).toBeLessThan(1e-3);
     expect(Math.abs(correlation(a, c))).toBeLessThan(5 / Math.sqrt(N));
     const u1 = await hg.rand([1000]).read();
     const u2 = await hg.rand([1000]).read();
@@ -131,10 +136,26 @@ describe('randn', () => {
     const within = (p: number, expected: number, what: string): void => {
       expect(Math.abs(p - expected), what).toBeLessThan(5 * Math.sqrt((expected * (1 - expected)) / N));
     };
-    within(fraction(v, (x) => Math.abs(x) < 1), 0.682689492, '|z| < 1');
-    within(fraction(v, (x) => Math.abs(x) < 2), 0.954499736, '|z| < 2');
-    within(fraction(v, (x) => x > 3), 0.001349898, 'z > 3');
-    within(fraction(v, (x) => x > 0), 0.5, 'z > 0');
+    within(
+      fraction(v, (x) => Math.abs(x) < 1),
+      0.682689492,
+      '|z| < 1',
+    );
+    within(
+      fraction(v, (x) => Math.abs(x) < 2),
+      0.954499736,
+      '|z| < 2',
+    );
+    within(
+      fraction(v, (x) => x > 3),
+      0.001349898,
+      'z > 3',
+    );
+    within(
+      fraction(v, (x) => x > 0),
+      0.5,
+      'z > 0',
+    );
     expect(Math.abs(correlation(v.subarray(0, N - 1), v.subarray(1)))).toBeLessThan(5 / Math.sqrt(N - 1));
   });
 

@@ -11,26 +11,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import {
-  Rng,
-  U,
-  abs,
-  dot,
-  expectClose,
-  expectExact,
-  gamma,
-  nd,
-  numericGrad,
-  read,
-  readGrad,
-  refExpand,
-  refMean,
-  refSum,
-  sizeOf,
-  upload,
-  type Nd,
-  type Shape,
-} from './helpers.ts';
+import { Rng, U, abs, dot, expectClose, expectExact, gamma, nd, numericGrad, read, readGrad, refExpand, refMean, refSum, sizeOf, upload, type Nd, type Shape } from './helpers.ts';
 
 beforeAll(async () => {
   await hg.init();
@@ -88,16 +69,37 @@ describe('sum and mean: axes and keepdim', () => {
     [[3, 5, 7], 2],
     [[3, 5, 7], -1],
     [[3, 5, 7], -3],
-    [[3, 5, 7], [0, 2]],
-    [[3, 5, 7], [-1, -3]],
-    [[3, 5, 7], [0, 1, 2]],
+    [
+      [3, 5, 7],
+      [0, 2],
+    ],
+    [
+      [3, 5, 7],
+      [-1, -3],
+    ],
+    [
+      [3, 5, 7],
+      [0, 1, 2],
+    ],
     [[3, 5, 7], undefined],
     // The same axis twice ([1, -2] on rank 3) is refused: test/errors.test.ts.
-    [[2, 3, 4, 5], [1, 3]],
-    [[2, 3, 4, 5], [0, 1]],
-    [[2, 3, 4, 5], [2, 3]],
+    [
+      [2, 3, 4, 5],
+      [1, 3],
+    ],
+    [
+      [2, 3, 4, 5],
+      [0, 1],
+    ],
+    [
+      [2, 3, 4, 5],
+      [2, 3],
+    ],
     [[1, 7, 1], 1],
-    [[1, 7, 1], [0, 2]],
+    [
+      [1, 7, 1],
+      [0, 2],
+    ],
     [[129, 33], 0],
     [[129, 33], 1],
     [[257], 0],
@@ -160,9 +162,18 @@ describe('both kernel variants', () => {
       [[4, 1000], 1],
       [[1000, 4], 0],
       [[3000, 40], 1],
-      [[37, 5, 41], [0, 2]],
-      [[6, 7, 8, 9], [1, 3]],
-      [[6, 7, 8, 9], [0, 2, 3]],
+      [
+        [37, 5, 41],
+        [0, 2],
+      ],
+      [
+        [6, 7, 8, 9],
+        [1, 3],
+      ],
+      [
+        [6, 7, 8, 9],
+        [0, 2, 3],
+      ],
       [[6, 7, 8, 9], undefined],
     ];
     for (const [shape, axes] of cases) {

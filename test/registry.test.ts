@@ -109,9 +109,9 @@ describe('reflection', () => {
   test('a missing entry point, unparsable WGSL and a binding outside group 0 are named', () => {
     expect(() => hg.defineKernel('test_no_entry', wgslModule(SOURCE), 'nope')).toThrow(/kernel 'test_no_entry': no @compute entry point 'nope' \(found: main\)/);
     expect(() => hg.defineKernel('test_bad_wgsl', wgslModule('fn main( {'))).toThrow(/kernel 'test_bad_wgsl'/);
-    expect(() =>
-      hg.defineKernel('test_group1', wgslModule(SOURCE.replace('@group(0) @binding(2)', '@group(1) @binding(2)'))),
-    ).toThrow(/kernel 'test_group1': binding 'idx' is in @group\(1\)/);
+    expect(() => hg.defineKernel('test_group1', wgslModule(SOURCE.replace('@group(0) @binding(2)', '@group(1) @binding(2)')))).toThrow(
+      /kernel 'test_group1': binding 'idx' is in @group\(1\)/,
+    );
   });
 });
 
@@ -131,10 +131,7 @@ describe('call-site mismatches throw before any GPU work, naming kernel and bind
   test('a missing binding', () => {
     const a = setup().args();
     const { idx: _idx, ...rest } = a.bindings;
-    expectRejected(
-      () => kernel.dispatch({ ...a, bindings: rest }),
-      /kernel 'test_gather_scale': binding 'idx' \(read\) is not bound at the call site/,
-    );
+    expectRejected(() => kernel.dispatch({ ...a, bindings: rest }), /kernel 'test_gather_scale': binding 'idx' \(read\) is not bound at the call site/);
   });
 
   test('read vs read_write, both ways, and storage vs uniform', () => {
@@ -170,10 +167,7 @@ describe('call-site mismatches throw before any GPU work, naming kernel and bind
       /kernel 'test_gather_scale': binding 'src' holds f32 in the WGSL but the call site binds i32 data/,
     );
     const u32: StorageArg = { ...src.bind('test'), element: 'u32' };
-    expectRejected(
-      () => kernel.dispatch({ ...a, bindings: { ...a.bindings, src: u32 } }),
-      /binding 'src' holds f32 in the WGSL but the call site binds u32 data/,
-    );
+    expectRejected(() => kernel.dispatch({ ...a, bindings: { ...a.bindings, src: u32 } }), /binding 'src' holds f32 in the WGSL but the call site binds u32 data/);
   });
 
   test('a wrong, a missing and an oversized uniform member', () => {
@@ -198,10 +192,7 @@ describe('call-site mismatches throw before any GPU work, naming kernel and bind
 
   test('an unknown override constant', () => {
     const a = setup().args();
-    expectRejected(
-      () => kernel.dispatch({ ...a, overrides: { WG: 64, TILE: 4 } }),
-      /kernel 'test_gather_scale': no override constant 'TILE' \(declared: WG, SCALE_ON\)/,
-    );
+    expectRejected(() => kernel.dispatch({ ...a, overrides: { WG: 64, TILE: 4 } }), /kernel 'test_gather_scale': no override constant 'TILE' \(declared: WG, SCALE_ON\)/);
   });
 
   test('workgroup counts outside the device limit', () => {

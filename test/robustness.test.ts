@@ -43,7 +43,15 @@ function workload(): Output[] {
     out.push({ label, t });
   };
   const param = (shape: number[], lo = -1, hi = 1): hg.Tensor =>
-    hg.tensor(rng.f32(shape.reduce((a, d) => a * d, 1), lo, hi), shape, { requiresGrad: true });
+    hg.tensor(
+      rng.f32(
+        shape.reduce((a, d) => a * d, 1),
+        lo,
+        hi,
+      ),
+      shape,
+      { requiresGrad: true },
+    );
 
   // matmul: ragged shapes on the scalar path and the vec4 path, every flag combination, with
   // gradients; batched and shared operands.
@@ -108,9 +116,15 @@ function workload(): Output[] {
     [[50, 33], 1],
     [[3000, 7], 1],
     [[1000, 3], 0],
-    [[37, 5, 41], [0, 2]],
+    [
+      [37, 5, 41],
+      [0, 2],
+    ],
     [[4097], undefined],
-    [[2, 3, 4, 5], [1, 3]],
+    [
+      [2, 3, 4, 5],
+      [1, 3],
+    ],
   ] as [number[], number | number[] | undefined][]) {
     const x = param(shape);
     const y = hg.mean(x, axes, { keepdim: true });
@@ -122,8 +136,14 @@ function workload(): Output[] {
 
   // broadcasting binary ops and their reduced gradients; unary ops.
   for (const [as, bs] of [
-    [[3, 1, 5], [4, 1]],
-    [[33, 1], [1, 129]],
+    [
+      [3, 1, 5],
+      [4, 1],
+    ],
+    [
+      [33, 1],
+      [1, 129],
+    ],
     [[257], [1]],
     [[], [7, 3]],
   ] as [number[], number[]][]) {
@@ -297,7 +317,16 @@ describe('robustness on and off give bit-identical results', () => {
         hg.withEngine(e, () => {
           hg.setHemKernelConfig(config);
           const rng = new Rng(31415);
-          const param = (shape: number[]): hg.Tensor => hg.tensor(rng.f32(shape.reduce((a, d) => a * d, 1), -1, 1), shape, { requiresGrad: true });
+          const param = (shape: number[]): hg.Tensor =>
+            hg.tensor(
+              rng.f32(
+                shape.reduce((a, d) => a * d, 1),
+                -1,
+                1,
+              ),
+              shape,
+              { requiresGrad: true },
+            );
           hemWorkload((label, t) => outs.push({ label, t: t! }), param, rng);
         });
         return { labels: outs.map((o) => o.label), data: await Promise.all(outs.map((o) => o.t.read())) };

@@ -108,11 +108,27 @@ describe('the format, byte by byte', () => {
     const n = padded.length;
     expect(n % 8).toBe(0);
     const expected = [
-      n & 0xff, (n >> 8) & 0xff, 0, 0, 0, 0, 0, 0, // header length, u64 little-endian
+      n & 0xff,
+      (n >> 8) & 0xff,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0, // header length, u64 little-endian
       ...Array.from(padded, (c) => c.charCodeAt(0)), // the JSON header (ASCII here), space-padded
-      0x00, 0x00, 0x80, 0x3f, // 1.0f
-      0x00, 0x00, 0x00, 0xc0, // -2.0f
-      0x07, 0x00, 0x00, 0x00, // 7 (i32)
+      0x00,
+      0x00,
+      0x80,
+      0x3f, // 1.0f
+      0x00,
+      0x00,
+      0x00,
+      0xc0, // -2.0f
+      0x07,
+      0x00,
+      0x00,
+      0x00, // 7 (i32)
     ];
     expect(Array.from(file)).toEqual(expected);
     // The data section starts 8-byte aligned.
@@ -125,7 +141,14 @@ describe('the format, byte by byte', () => {
     const data = [...f32Bytes([5, 6, 7]), ...f32Bytes([1.5])];
     await writeFile(
       path,
-      rawFile({ x: { dtype: 'F32', shape: [1], data_offsets: [12, 16] }, y: { dtype: 'F32', shape: [3], data_offsets: [0, 12] }, e: { dtype: 'I64', shape: [0, 3], data_offsets: [16, 16] } }, data),
+      rawFile(
+        {
+          x: { dtype: 'F32', shape: [1], data_offsets: [12, 16] },
+          y: { dtype: 'F32', shape: [3], data_offsets: [0, 12] },
+          e: { dtype: 'I64', shape: [0, 3], data_offsets: [16, 16] },
+        },
+        data,
+      ),
     );
     const ck = await hg.loadCheckpoint(path);
     expect(ck.tensors.x).toEqual({ dtype: 'F32', shape: [1], data: Float32Array.of(1.5) });
@@ -137,7 +160,13 @@ describe('the format, byte by byte', () => {
 
 describe('corrupt files are refused, naming the file and the fault', () => {
   const good = (): Uint8Array =>
-    rawFile({ __metadata__: { k: 'v' }, a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'I32', shape: [1], data_offsets: [8, 12] } }, [...f32Bytes([1, 2]), 7, 0, 0, 0]);
+    rawFile({ __metadata__: { k: 'v' }, a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'I32', shape: [1], data_offsets: [8, 12] } }, [
+      ...f32Bytes([1, 2]),
+      7,
+      0,
+      0,
+      0,
+    ]);
   const t = (dtype: string, shape: number[], offsets: number[]): object => ({ dtype, shape, data_offsets: offsets });
   const cases: Array<[string, Uint8Array, string]> = [
     ['empty', new Uint8Array(0), 'the file is too short (0 bytes): a safetensors file starts with an 8-byte header length.'],
@@ -148,7 +177,15 @@ describe('corrupt files are refused, naming the file and the fault', () => {
       `the header length ${new DataView(good().buffer).getBigUint64(0, true)} runs past the end of the file (30 bytes, so at most 22); the file is truncated or not safetensors.`,
     ],
     ['truncated inside the data', good().subarray(0, good().length - 2), "tensor 'b' has data_offsets [8, 12] out of range: the data section has 10 bytes."],
-    ['header length 2^64 − 1', (() => { const f = good(); new DataView(f.buffer).setBigUint64(0, 2n ** 64n - 1n, true); return f; })(), 'the header length 18446744073709551615 runs past the end of the file'],
+    [
+      'header length 2^64 − 1',
+      (() => {
+        const f = good();
+        new DataView(f.buffer).setBigUint64(0, 2n ** 64n - 1n, true);
+        return f;
+      })(),
+      'the header length 18446744073709551615 runs past the end of the file',
+    ],
     ['bad JSON', rawFile('{"a": {"dtype": '), 'the header is not valid JSON ('],
     ['not an object', rawFile('[1, 2]  '), "the header is not a JSON object (it must start with '{'"],
     ['not UTF-8', rawFile('{"a": 1}').map((b, i) => (i === 10 ? 0xff : b)), 'the header is not valid UTF-8.'],
@@ -212,7 +249,9 @@ describe('atomic save: a failed save writes nothing and overwrites nothing', () 
     await mkdir(join(d, 'ck.safetensors'), { recursive: true });
     const path = join(d, 'ck.safetensors');
     await expect(hg.saveCheckpoint(path, { tensors: { w: { data: Float32Array.of(1), shape: [1] } } })).rejects.toThrow(
-      new RegExp(`^saveCheckpoint\\(${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): renaming the temporary file onto .* failed \\(.*\\); nothing was written and any existing file is unchanged\\.$`),
+      new RegExp(
+        `^saveCheckpoint\\(${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): renaming the temporary file onto .* failed \\(.*\\); nothing was written and any existing file is unchanged\\.$`,
+      ),
     );
     expect(await listing(d)).toEqual(['ck.safetensors']);
     expect(await listing(path)).toEqual([]);

@@ -60,6 +60,10 @@ describe('learningRate', () => {
     for (let s = 0; s < 4; s++) expect(learningRate(f, s)).toBeCloseTo((polyLr(0.01, s, 100) * (s + 1)) / 5, 15);
     for (let s = 4; s <= 100; s++) expect(learningRate(f, s)).toBe(polyLr(0.01, s, 100));
     // No warm-up (or none given): the poly schedule from step 0.
-    for (const g of [{ lr: 0.01, steps: 100, warmup: 0 }, { lr: 0.01, steps: 100 }]) expect(learningRate(g, 0)).toBe(0.01);
+    for (const g of [
+      { lr: 0.01, steps: 100, warmup: 0 },
+      { lr: 0.01, steps: 100 },
+    ])
+      expect(learningRate(g, 0)).toBe(0.01);
   });
 });

@@ -19,24 +19,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
-import {
-  Rng,
-  U,
-  ULP,
-  dot,
-  expectClose,
-  gamma,
-  nd,
-  numericGrad,
-  read,
-  readGrad,
-  refSoftmax,
-  refSoftmaxGrad,
-  sizeOf,
-  upload,
-  type Nd,
-  type Shape,
-} from './helpers.ts';
+import { Rng, U, ULP, dot, expectClose, gamma, nd, numericGrad, read, readGrad, refSoftmax, refSoftmaxGrad, sizeOf, upload, type Nd, type Shape } from './helpers.ts';
 
 beforeAll(async () => {
   await hg.init();
@@ -95,10 +78,7 @@ function softmaxGradBound(x: Nd, y: Nd, dy: Nd, scale: number): Float64Array {
       const i = r * cols + c;
       const diff = Math.abs(dy.data[i]! - d);
       const yi = y.data[i]!;
-      out[i] =
-        1.01 *
-        (Math.abs(s) * (yi * eta[i]! * diff + yi * (dErr + U * diff) + 2 * U * yi * diff + UNDERFLOW * (diff + dErr)) +
-          Math.abs(scale - s) * yi * diff);
+      out[i] = 1.01 * (Math.abs(s) * (yi * eta[i]! * diff + yi * (dErr + U * diff) + 2 * U * yi * diff + UNDERFLOW * (diff + dErr)) + Math.abs(scale - s) * yi * diff);
     }
   }
   return out;

@@ -75,7 +75,6 @@ describe('spectral functions against SciPy goldens', () => {
   });
 });
 
-
 /** Float64 Daleckii-Krein gradient of Σ R ⊙ f(A) at A = Q diag(λ) Qᵀ (exact λ, Q): sym form. */
 function dkGrad(q: Float64Array, lam: readonly number[], r: Float64Array, f: (x: number) => number, df: (x: number) => number): Float64Array {
   const d = lam.length;
@@ -101,7 +100,17 @@ describe('repeated and zero eigenvalues: the Daleckii-Krein limit', () => {
     const eye = Float64Array.from({ length: d * d }, (_, e) => (e % (d + 1) === 0 ? 1 : 0));
     for (const a of [eye, xtx]) {
       const r = Float64Array.from({ length: d * d }, () => rng.uniform(-1, 1));
-      const { g } = await run((t) => hg.spectralFunction(t, (l) => hg.mul(l, 1), (l) => hg.add(hg.mul(l, 0), 1)), a, r, d);
+      const { g } = await run(
+        (t) =>
+          hg.spectralFunction(
+            t,
+            (l) => hg.mul(l, 1),
+            (l) => hg.add(hg.mul(l, 0), 1),
+          ),
+        a,
+        r,
+        d,
+      );
       const rs = Float64Array.from(r, (_, e) => 0.5 * (r[e]! + r[(e % d) * d + Math.floor(e / d)]!));
       // G ≡ 1: dA = U sym(UᵀRU) Uᵀ = sym(R), up to U's orthogonality (8u·R).
       expect(maxAbsDiff(g, rs)).toBeLessThanOrEqual(16 * u * 10 * (d - 1) * Math.max(...rs.map(Math.abs)));
@@ -139,7 +148,12 @@ describe('repeated and zero eigenvalues: the Daleckii-Krein limit', () => {
     ] as const) {
       const { y, g } = await run(op, a, r, d);
       const fl = [...ev.values].map((v) => f(clamp(v)));
-      const yref = mm(Float64Array.from(ev.vectors, (v, e) => v * fl[e % d]!), ev.vectors, d, true);
+      const yref = mm(
+        Float64Array.from(ev.vectors, (v, e) => v * fl[e % d]!),
+        ev.vectors,
+        d,
+        true,
+      );
       const maxf = Math.max(...fl.map(Math.abs));
       expect(maxAbsDiff(y, yref), name).toBeLessThanOrEqual(16 * u * 10 * (d - 1) * (frobenius(a) / eps + maxf));
       expect(g.every(Number.isFinite), `${name}: finite gradient`).toBe(true);
@@ -153,7 +167,14 @@ describe('repeated and zero eigenvalues: the Daleckii-Krein limit', () => {
       const d = l.length;
       const a = new Float64Array(d * d);
       l.forEach((v, i) => (a[i * d + i] = v));
-      return (await run(op, a, Float64Array.from({ length: d * d }, () => 1), d)).y;
+      return (
+        await run(
+          op,
+          a,
+          Float64Array.from({ length: d * d }, () => 1),
+          d,
+        )
+      ).y;
     };
     const floor2 = (l: number[]) => 2 * F32_EPS * Math.hypot(...l);
     const lg = await diag((t) => hg.logm(t), [-1, 2]);
@@ -186,7 +207,12 @@ describe('repeated and zero eigenvalues: the Daleckii-Krein limit', () => {
     ] as const) {
       const { y, g } = await run(op, a, r, d);
       const fl = [...ev.values].map((v) => f(Math.max(v, floor)));
-      const yref = mm(Float64Array.from(ev.vectors, (v, e) => v * fl[e % d]!), ev.vectors, d, true);
+      const yref = mm(
+        Float64Array.from(ev.vectors, (v, e) => v * fl[e % d]!),
+        ev.vectors,
+        d,
+        true,
+      );
       const maxf = Math.max(...fl.map(Math.abs));
       const lf = Math.max(...[...ev.values].filter((v) => v > floor).map((v) => Math.abs(df(v))));
       expect(y.every(Number.isFinite), `${name}: finite`).toBe(true);
@@ -206,7 +232,12 @@ describe('repeated and zero eigenvalues: the Daleckii-Krein limit', () => {
     const fA = (m: Float64Array) => {
       const e = refEigh(m, d);
       const fl = [...e.values].map(Math.exp);
-      return mm(Float64Array.from(e.vectors, (v, k) => v * fl[k % d]!), e.vectors, d, true);
+      return mm(
+        Float64Array.from(e.vectors, (v, k) => v * fl[k % d]!),
+        e.vectors,
+        d,
+        true,
+      );
     };
     const maxf = Math.exp(2);
     expect(maxAbsDiff(y, fA(a))).toBeLessThanOrEqual(16 * u * 10 * (d - 1) * (frobenius(a) * maxf + maxf));

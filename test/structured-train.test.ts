@@ -44,9 +44,19 @@ describe('scene targets and metrics', () => {
 
   test('segmentsOf: the segmentation a projector implies', () => {
     // Two segments {0, 1} and {2, 3, 4}: the exact projector gives them back; the identity gives one per pixel.
-    const p = (i: number, j: number): number => ((i < 2) === (j < 2) ? (i < 2 ? 0.5 : 1 / 3) : 0);
-    expect([...segmentsOf(Array.from({ length: 25 }, (_, e) => p(Math.floor(e / 5), e % 5)), 5)]).toEqual([0, 0, 1, 1, 1]);
-    expect([...segmentsOf(Array.from({ length: 9 }, (_, e) => (e % 4 === 0 ? 1 : 0)), 3)]).toEqual([0, 1, 2]);
+    const p = (i: number, j: number): number => (i < 2 === j < 2 ? (i < 2 ? 0.5 : 1 / 3) : 0);
+    expect([
+      ...segmentsOf(
+        Array.from({ length: 25 }, (_, e) => p(Math.floor(e / 5), e % 5)),
+        5,
+      ),
+    ]).toEqual([0, 0, 1, 1, 1]);
+    expect([
+      ...segmentsOf(
+        Array.from({ length: 9 }, (_, e) => (e % 4 === 0 ? 1 : 0)),
+        3,
+      ),
+    ]).toEqual([0, 1, 2]);
   });
 
   test('projectorScores: the exact projector scores error 0 and pair accuracy 1; the one-segment baseline', () => {
@@ -167,7 +177,12 @@ describe('hemgpu structured', () => {
     const out = join(dir, 'ncuts-quick-given');
     expect(await main(['structured', 'ncuts', '--quick', '--steps', '3', '--seeds', '2', '--val-scenes', '8', '--out', out])).toBe(0);
     const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { config: StructuredConfig; loss: number[] }[] };
-    expect(json.runs.map((r) => [r.config.variant, r.config.seed])).toEqual([['e2e', 1], ['affinity', 1], ['e2e', 2], ['affinity', 2]]);
+    expect(json.runs.map((r) => [r.config.variant, r.config.seed])).toEqual([
+      ['e2e', 1],
+      ['affinity', 1],
+      ['e2e', 2],
+      ['affinity', 2],
+    ]);
     for (const r of json.runs) {
       expect(r.loss).toHaveLength(3);
       expect(r.config).toMatchObject({ steps: 3, valScenes: 8, trainScenes: 16, batch: 4 });

@@ -51,7 +51,7 @@ function refProjectorGrad(q: Float64Array, lam: readonly number[], r: ArrayLike<
   const core = Float64Array.from(m, (v, e) => {
     const i = Math.floor(e / d);
     const j = e % d;
-    return top(i) === top(j) ? 0 : (Number(top(i)) - Number(top(j))) * v / (lam[i]! - lam[j]!);
+    return top(i) === top(j) ? 0 : ((Number(top(i)) - Number(top(j))) * v) / (lam[i]! - lam[j]!);
   });
   return mm(mm(q, core, d), transposeOf(q, d), d);
 }
@@ -135,13 +135,19 @@ describe('eigenProjector', () => {
 /** Float64 o2p: log (or power) of XᵀX/N + εI for one x [N, C]; with the eigendecomposition. */
 function refO2p(x: ArrayLike<number>, N: number, C: number, eps: number, f: (v: number) => number): { y: Float64Array; a: Float64Array } {
   const a = new Float64Array(C * C);
-  for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) {
-    let s = 0;
-    for (let n = 0; n < N; n++) s += x[n * C + i]! * x[n * C + j]!;
-    a[i * C + j] = s / N + (i === j ? eps : 0);
-  }
+  for (let i = 0; i < C; i++)
+    for (let j = 0; j < C; j++) {
+      let s = 0;
+      for (let n = 0; n < N; n++) s += x[n * C + i]! * x[n * C + j]!;
+      a[i * C + j] = s / N + (i === j ? eps : 0);
+    }
   const { values, vectors } = refEigh(a, C);
-  const fv = mm(Float64Array.from(vectors, (v, e) => v * f(values[e % C]!)), vectors, C, true);
+  const fv = mm(
+    Float64Array.from(vectors, (v, e) => v * f(values[e % C]!)),
+    vectors,
+    C,
+    true,
+  );
   return { y: fv, a };
 }
 
@@ -197,20 +203,22 @@ describe('o2p', () => {
 /** Float64 normalized-cuts pipeline for one image: features f [n, c] → J against the segment projector of `labels`. */
 function refNcutsLoss(f: ArrayLike<number>, n: number, c: number, sigma: number, labels: readonly number[]): number {
   const w = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let e = 0; e < c; e++) s += (f[i * c + e]! - f[j * c + e]!) ** 2;
-    w[i * n + j] = Math.exp(-s / sigma ** 2);
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let e = 0; e < c; e++) s += (f[i * c + e]! - f[j * c + e]!) ** 2;
+      w[i * n + j] = Math.exp(-s / sigma ** 2);
+    }
   const deg = Array.from({ length: n }, (_, i) => w.subarray(i * n, (i + 1) * n).reduce((s, v) => s + v, 0));
   const m = Float64Array.from(w, (v, e) => v / Math.sqrt(deg[Math.floor(e / n)]! * deg[e % n]!));
   const k = new Set(labels).size;
   const p = refProjector(m, n, k);
   let j = 0;
-  for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) {
-    const t = labels[a] === labels[b] ? 1 / labels.filter((l) => l === labels[a]).length : 0;
-    j += 0.5 * (p[a * n + b]! - t) ** 2;
-  }
+  for (let a = 0; a < n; a++)
+    for (let b = 0; b < n; b++) {
+      const t = labels[a] === labels[b] ? 1 / labels.filter((l) => l === labels[a]).length : 0;
+      j += 0.5 * (p[a * n + b]! - t) ** 2;
+    }
   return j;
 }
 
@@ -236,12 +244,13 @@ describe('normalized cuts', () => {
       }),
     );
     for (let b = 0; b < B; b++) {
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let e = 0; e < c; e++) s += (f[(b * n + i) * c + e]! - f[(b * n + j) * c + e]!) ** 2;
-        // exp of a sum of c + 2 terms of size ≤ 12: a few ulp of its argument (≤ 12/σ²) relative.
-        expect(Math.abs(w[(b * n + i) * n + j]! - Math.exp(-s / sigma ** 2))).toBeLessThanOrEqual(16 * u * (12 / sigma ** 2 + 1));
-      }
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let e = 0; e < c; e++) s += (f[(b * n + i) * c + e]! - f[(b * n + j) * c + e]!) ** 2;
+          // exp of a sum of c + 2 terms of size ≤ 12: a few ulp of its argument (≤ 12/σ²) relative.
+          expect(Math.abs(w[(b * n + i) * n + j]! - Math.exp(-s / sigma ** 2))).toBeLessThanOrEqual(16 * u * (12 / sigma ** 2 + 1));
+        }
       const pb = Float64Array.from(p.subarray(b * n * n, (b + 1) * n * n));
       const k = [2, 3][b]!;
       // Π² = Π and trace Π = k, to the projector's rounding (bounded by the eigh test's 8u·R per entry of U).
@@ -258,7 +267,11 @@ describe('normalized cuts', () => {
     const [n, c, sigma] = [8, 3, 1.2];
     const labels = [0, 0, 0, 1, 1, 2, 2, 2];
     // Features near their segment's centre, so the k = 3 leading eigenvalues stand apart from the rest.
-    const centres = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+    const centres = [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ];
     const f = Float64Array.from({ length: n * c }, (_, e) => Math.fround(centres[labels[Math.floor(e / c)]!]![e % c]! + 0.4 * rng.uniform(-1, 1)));
     const ft = hg.tensor(Float32Array.from(f), [1, n, c], { requiresGrad: true });
     const [l32, m32] = await readAll(
@@ -297,7 +310,9 @@ describe('normalized cuts', () => {
     const g = hg.zeros([1, 4, 2]);
     expect(() => hg.gaussianAffinity(g, { sigma: -1 })).toThrow(/gaussianAffinity: sigma must be a finite number > 0, got -1/);
     expect(() => hg.normalizedCuts(g, 5)).toThrow(/eigenProjector: k must be an integer in \[0, 4\]/);
-    expect(() => hg.projectorLoss(hg.zeros([1, 4, 4]), hg.zeros([1, 3, 3]))).toThrow(/projectorLoss: projector and target must both be \[B, n, n\] of the same shape, got \[1, 4, 4\] and \[1, 3, 3\]/);
+    expect(() => hg.projectorLoss(hg.zeros([1, 4, 4]), hg.zeros([1, 3, 3]))).toThrow(
+      /projectorLoss: projector and target must both be \[B, n, n\] of the same shape, got \[1, 4, 4\] and \[1, 3, 3\]/,
+    );
     f.dispose();
     g.dispose();
   });

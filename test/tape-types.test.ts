@@ -34,12 +34,15 @@ describe('backward() checks the rule arity at run time', () => {
     const a = hg.tensor([1, 2], [2], { requiresGrad: true });
     const b = hg.tensor([3, 4], [2], { requiresGrad: true });
     const inputs: hg.Tensor[] = [a, b]; // length known only at run time
-    const y = record('shortRule', hg.noGrad(() => hg.add(a, b)), inputs, (g) => [g.alias()]);
+    const y = record(
+      'shortRule',
+      hg.noGrad(() => hg.add(a, b)),
+      inputs,
+      (g) => [g.alias()],
+    );
     const s = hg.sum(y);
     const before = hg.memoryStats().liveTensors;
-    expect(() => s.backward()).toThrow(
-      /backward\(\): the backward rule of op 'shortRule' returned 1 gradient\(s\) for its 2 input\(s\)/,
-    );
+    expect(() => s.backward()).toThrow(/backward\(\): the backward rule of op 'shortRule' returned 1 gradient\(s\) for its 2 input\(s\)/);
     expect(a.grad).toBeNull();
     expect(b.grad).toBeNull();
     // The gradients made on the way (the seed, y's gradient, the rule's stray one) were disposed.
@@ -50,7 +53,12 @@ describe('backward() checks the rule arity at run time', () => {
   test('too many gradients throw the same way', () => {
     const a = hg.tensor([1, 2], [2], { requiresGrad: true });
     const inputs: hg.Tensor[] = [a];
-    const y = record('longRule', hg.noGrad(() => hg.neg(a)), inputs, (g) => [g, g]);
+    const y = record(
+      'longRule',
+      hg.noGrad(() => hg.neg(a)),
+      inputs,
+      (g) => [g, g],
+    );
     const seed = hg.ones([2]);
     expect(() => y.backward(seed)).toThrow(/op 'longRule' returned 2 gradient\(s\) for its 1 input\(s\)/);
     expect(seed.isDisposed).toBe(false);

@@ -26,11 +26,39 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const FIXTURE = new URL('./fixtures/segnet-4ad1b4d.safetensors', import.meta.url).pathname;
 
 const CONFIG: hg.TrainConfig = {
-  model: 'hemnet', eta: 0.5, iterations: 2, bases: 4, channels: 8, width: 4, dilation: 1, emGamma: 1, basesAverage: 'plain',
-  data: 'digits', vocRoot: null, size: 16, trainScenes: 8, valScenes: 4,
-  minDigits: 1, maxDigits: 2, minScale: 8, maxScale: 14, threshold: 0.5, maxOverlap: 1, task: 'digits', fragment: 12, bgKeep: 0.5,
-  optimizer: 'adamw', lr: 0.01, warmup: 1, steps: 4, batch: 2, seed: 7,
-  out: '', resume: null, evalEvery: 0, checkpointEvery: 0,
+  model: 'hemnet',
+  eta: 0.5,
+  iterations: 2,
+  bases: 4,
+  channels: 8,
+  width: 4,
+  dilation: 1,
+  emGamma: 1,
+  basesAverage: 'plain',
+  data: 'digits',
+  vocRoot: null,
+  size: 16,
+  trainScenes: 8,
+  valScenes: 4,
+  minDigits: 1,
+  maxDigits: 2,
+  minScale: 8,
+  maxScale: 14,
+  threshold: 0.5,
+  maxOverlap: 1,
+  task: 'digits',
+  fragment: 12,
+  bgKeep: 0.5,
+  optimizer: 'adamw',
+  lr: 0.01,
+  warmup: 1,
+  steps: 4,
+  batch: 2,
+  seed: 7,
+  out: '',
+  resume: null,
+  evalEvery: 0,
+  checkpointEvery: 0,
 };
 
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -129,7 +157,7 @@ describe('training with the shared API', () => {
     const model = hg.buildModel(CONFIG, data.val);
     const val = data.val as hg.DigitSceneDataset;
     const n = val.labels.length;
-    const left = new Uint8Array(n).map((_, i) => ((i % val.width) < val.width / 2 ? 1 : 0));
+    const left = new Uint8Array(n).map((_, i) => (i % val.width < val.width / 2 ? 1 : 0));
     const right = left.map((v) => 1 - v);
     const r = await hg.evaluate(model, { ...val, regions: { left, right, all: new Uint8Array(n).fill(1), none: new Uint8Array(n) } }, { batch: 3 });
     expect(r.regionAccuracy.all).toBeCloseTo(r.pixelAccuracy, 12);
@@ -137,7 +165,9 @@ describe('training with the shared API', () => {
     const nl = left.reduce((a, v) => a + v, 0);
     expect((r.regionAccuracy.left! * nl + r.regionAccuracy.right! * (n - nl)) / n).toBeCloseTo(r.pixelAccuracy, 12);
     expect((await hg.evaluate(model, data.val, { batch: 3 })).regionAccuracy).toEqual({});
-    await expect(hg.evaluate(model, { ...val, regions: { bad: new Uint8Array(5) } })).rejects.toThrow(/evaluate: region 'bad' has 5 mask entries; \d+ samples of \d+×\d+ need \d+\./);
+    await expect(hg.evaluate(model, { ...val, regions: { bad: new Uint8Array(5) } })).rejects.toThrow(
+      /evaluate: region 'bad' has 5 mask entries; \d+ samples of \d+×\d+ need \d+\./,
+    );
     expect(model.training).toBe(true);
     model.dispose();
   });

@@ -29,7 +29,27 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const TINY = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '12', '--val-scenes', '4', '--lr', '0.01', '--quiet'];
+const TINY = [
+  '--size',
+  '16',
+  '--min-scale',
+  '8',
+  '--max-scale',
+  '14',
+  '--channels',
+  '8',
+  '--bases',
+  '4',
+  '--batch',
+  '2',
+  '--train-scenes',
+  '12',
+  '--val-scenes',
+  '4',
+  '--lr',
+  '0.01',
+  '--quiet',
+];
 
 function tiny(extra: string[] = []): TrainFlags {
   return parseTrainFlags([...TINY, ...extra])!;
@@ -95,14 +115,17 @@ describe('training', () => {
 
   test('GPU memory is flat across 200 training steps', async () => {
     const samples: { step: number; live: number; bytes: number; buffers: number }[] = [];
-    const r = await train({ ...tiny(['--steps', '200']), out: join(dir, 'memory') }, {
-      onStep: (i) => {
-        if (i.step === 10 || i.step === 100 || i.step === 200) {
-          const m = hg.memoryStats();
-          samples.push({ step: i.step, live: m.liveTensors, bytes: m.liveBytes, buffers: m.buffersCreated });
-        }
+    const r = await train(
+      { ...tiny(['--steps', '200']), out: join(dir, 'memory') },
+      {
+        onStep: (i) => {
+          if (i.step === 10 || i.step === 100 || i.step === 200) {
+            const m = hg.memoryStats();
+            samples.push({ step: i.step, live: m.liveTensors, bytes: m.liveBytes, buffers: m.buffersCreated });
+          }
+        },
       },
-    });
+    );
     r.model.dispose();
     expect(samples).toHaveLength(3);
     for (const s of samples.slice(1)) {
@@ -190,13 +213,14 @@ describe('training', () => {
       const rgb = Buffer.alloc(w * h * 4);
       const png = new PNG({ width: w, height: h, colorType: 0, inputColorType: 0, inputHasAlpha: false });
       const mask = Buffer.alloc(w * h);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-        const inside = x > w / 4 && x < (3 * w) / 4 && y > h / 4 && y < (3 * h) / 4;
-        const edge = inside && (x === Math.ceil(w / 4) || y === Math.ceil(h / 4));
-        const i = y * w + x;
-        rgb.writeUInt32BE(inside ? 0xc8503cff : 0x1e1e1eff, 4 * i);
-        mask[i] = edge ? 255 : inside ? 1 + n : 0;
-      }
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          const inside = x > w / 4 && x < (3 * w) / 4 && y > h / 4 && y < (3 * h) / 4;
+          const edge = inside && (x === Math.ceil(w / 4) || y === Math.ceil(h / 4));
+          const i = y * w + x;
+          rgb.writeUInt32BE(inside ? 0xc8503cff : 0x1e1e1eff, 4 * i);
+          mask[i] = edge ? 255 : inside ? 1 + n : 0;
+        }
       png.data = mask;
       writeFileSync(join(root, 'JPEGImages', `${id}.jpg`), jpeg.encode({ data: rgb, width: w, height: h }, 95).data);
       writeFileSync(join(root, 'SegmentationClass', `${id}.png`), PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false }));
@@ -225,7 +249,12 @@ describe('training', () => {
     expect(md).toMatch(/\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|/);
     expect(md).toMatch(/2 seeds/);
     // The two seeds' range is labelled as a range (min–max), not as "±" (an interval needs 3 seeds).
-    expect(md.split('\n').filter((l) => /^\| \d/.test(l)).join('\n')).not.toMatch(/±/);
+    expect(
+      md
+        .split('\n')
+        .filter((l) => /^\| \d/.test(l))
+        .join('\n'),
+    ).not.toMatch(/±/);
     expect(md).toMatch(/\d+\.\d \(\d+\.\d–\d+\.\d, 2 seeds\)/);
     const csv = readFileSync(join(out, 'ablation.csv'), 'utf8').trim().split('\n');
     // The demo's recipe, which ablate takes its defaults from, is the context task: its region accuracies are columns.
@@ -241,7 +270,10 @@ describe('training', () => {
   test('hemgpu ablate --t-train and --etas choose the grid; bad lists are usage errors before any training', async () => {
     const out = join(dir, 'ablate-grid');
     const cells = await runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
-    expect(cells.map((c) => [c.T, c.eta])).toEqual([[3, 0.5], [3, 1]]);
+    expect(cells.map((c) => [c.T, c.eta])).toEqual([
+      [3, 0.5],
+      [3, 1],
+    ]);
     const md = readFileSync(join(out, 'ablation.md'), 'utf8');
     expect(md).toMatch(/^Validation mIoU[^\n]*\n\n\| T_train \\ η \| 0\.5 \| 1\.0 \(EMANet\) \|\n\| --- \| --- \| --- \|\n\| 3 \| \d+\.\d \| \d+\.\d \|\n\n/);
     expect(md).toMatch(/The EM unit's mean max_k γ after training/);
@@ -261,22 +293,27 @@ describe('training', () => {
     // The missing cell's directory holds its finished checkpoint: resumed (no step left), validated again, the same mIoU.
     expect(log.filter((l) => /^T=3 η=1 seed \d+: resuming .*checkpoint\.safetensors$/.test(l))).toHaveLength(1);
     expect(log.filter((l) => /^T=3 η=.*mIoU/.test(l))).toHaveLength(1);
-    expect(resumed.map((c) => [c.T, c.eta])).toEqual([[3, 0.5], [3, 1]]);
+    expect(resumed.map((c) => [c.T, c.eta])).toEqual([
+      [3, 0.5],
+      [3, 1],
+    ]);
     const after = readFileSync(csvPath, 'utf8').trim().split('\n');
     expect(after[1]).toBe(lines[1]);
     expect(after[2]!.split(',').slice(0, 9)).toEqual(lines[2]!.split(',').slice(0, 9));
     // The same directory with another shared flag is refused before any training, naming it.
-    await expect(runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet'), '--lr', '0.02'])).rejects.toThrow(
-      `--lr: the cells in ${out} were trained with --lr 0.01; this grid asks for 0.02. Give the same flags to continue that grid, or another --out for a new one.`,
-    );
+    await expect(
+      runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet'), '--lr', '0.02']),
+    ).rejects.toThrow(`--lr: the cells in ${out} were trained with --lr 0.01; this grid asks for 0.02. Give the same flags to continue that grid, or another --out for a new one.`);
     writeFileSync(csvPath, `${lines[0]}\nnot,a,cell\n`);
-    await expect(runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet')])).rejects.toThrow(/ablation\.csv line 2 is not a cell/);
+    await expect(runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet')])).rejects.toThrow(
+      /ablation\.csv line 2 is not a cell/,
+    );
     await expect(runAblation(['--etas', '0.5,0'])).rejects.toThrow(/^--etas: expected a number > 0 and ≤ 1, got '0'\.$/);
     await expect(runAblation(['--t-train', '2,x'])).rejects.toThrow(/^--t-train: expected an integer ≥ 1 and ≤ 64, got 'x'\.$/);
     await expect(runAblation(['--t-train', '1,3,1'])).rejects.toThrow(/^--t-train: '1,3,1' lists a value twice; give each once\.$/);
   }, 120_000);
 
-  test('hemgpu ablate: a cell stopped part-way resumes from its checkpoint (the result of an uninterrupted cell); a checkpoint with other flags in a cell\'s directory is refused, its bytes kept', async () => {
+  test("hemgpu ablate: a cell stopped part-way resumes from its checkpoint (the result of an uninterrupted cell); a checkpoint with other flags in a cell's directory is refused, its bytes kept", async () => {
     const out = join(dir, 'ablate-partial');
     const argv = ['--quick', '--t-train', '2', '--etas', '0.5', '--second-seeds', '0', '--steps', '3', '--out', out, ...TINY.filter((a) => a !== '--quiet')];
     const { base } = ablatePlan(argv, true);
@@ -308,7 +345,9 @@ describe('training', () => {
     copyFileSync(foreign.checkpoint!, target);
     const bytes = readFileSync(target);
     const otherArgv = argv.map((a) => (a === out ? other : a));
-    await expect(runAblation(otherArgv)).rejects.toThrow(`${target}: a checkpoint trained with --lr 0.02 (this cell: 0.01), not this grid's cell, which would replace it. Move it away, or give another --out.`);
+    await expect(runAblation(otherArgv)).rejects.toThrow(
+      `${target}: a checkpoint trained with --lr 0.02 (this cell: 0.01), not this grid's cell, which would replace it. Move it away, or give another --out.`,
+    );
     expect(readFileSync(target).equals(bytes)).toBe(true);
     expect(existsSync(join(other, 'ablation.json'))).toBe(false);
   }, 120_000);
@@ -319,7 +358,11 @@ describe('training', () => {
     const cells = await runAblation(['--quick', '--seeds', '3', '--out', out, ...ctx, ...TINY.filter((a) => a !== '--quiet')]);
     // 2 T × 2 η cells × 3 seeds, and no second-seed reruns.
     expect(cells).toHaveLength(12);
-    const seedsOf = (T: number, eta: number): number[] => cells.filter((c) => c.T === T && c.eta === eta).map((c) => c.seed).sort();
+    const seedsOf = (T: number, eta: number): number[] =>
+      cells
+        .filter((c) => c.T === T && c.eta === eta)
+        .map((c) => c.seed)
+        .sort();
     const s0 = cells[0]!.seed;
     expect(seedsOf(1, 0.4)).toEqual([s0, s0 + 1, s0 + 2]);
     const md = readFileSync(join(out, 'ablation.md'), 'utf8');
@@ -328,14 +371,22 @@ describe('training', () => {
     expect(csv).toHaveLength(13);
     // The context task: the fragment and whole-digit accuracies as CSV columns and as tables of their own.
     expect(csv[0]).toBe('T,eta,seed,miou,fragments,whole,maxGamma,residual,rho,seconds');
-    expect(md).toMatch(/Validation pixel accuracy \(%\) on the fragments pixels;[^\n]*\n\n\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|\n\| --- \| --- \| --- \|\n\| 1 \| \d+\.\d ± /);
+    expect(md).toMatch(
+      /Validation pixel accuracy \(%\) on the fragments pixels;[^\n]*\n\n\| T_train \\ η \| 0\.4 \| 1\.0 \(EMANet\) \|\n\| --- \| --- \| --- \|\n\| 1 \| \d+\.\d ± /,
+    );
     expect(md).toMatch(/Validation pixel accuracy \(%\) on the whole pixels;/);
     await expect(runAblation(['--quick', '--seeds', '3', '--second-seeds', '2'])).rejects.toThrow(/--second-seeds: applies with --seeds 1 only/);
     await expect(runAblation(['--quick', '--seeds', '0'])).rejects.toThrow(/--seeds: expected an integer ≥ 1, got '0'/);
     // The interval: t(0.975, 2) · sd / √3 for 1, 2, 3 is 4.303 / √3.
     expect(halfWidth95([1, 2, 3])).toBeCloseTo(4.303 / Math.sqrt(3), 10);
     expect(halfWidth95([5])).toBeNaN();
-    expect([formatSpread([]), formatSpread([NaN]), formatSpread([56.71, NaN]), formatSpread([1, 3]), formatSpread([1, 2, 3], 2)]).toEqual(['-', '-', '56.7', '2.0 (1.0–3.0, 2 seeds)', `2.00 ± ${(4.303 / Math.sqrt(3)).toFixed(2)} (1.00–3.00, 3 seeds)`]);
+    expect([formatSpread([]), formatSpread([NaN]), formatSpread([56.71, NaN]), formatSpread([1, 3]), formatSpread([1, 2, 3], 2)]).toEqual([
+      '-',
+      '-',
+      '56.7',
+      '2.0 (1.0–3.0, 2 seeds)',
+      `2.00 ± ${(4.303 / Math.sqrt(3)).toFixed(2)} (1.00–3.00, 3 seeds)`,
+    ]);
   }, 240_000);
 
   test('the CLI: train writes a checkpoint, figures and result.json; eval reports mIoU at another T; bad input exits 2', async () => {
@@ -370,7 +421,9 @@ describe('training', () => {
       expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors')])).toBe(1);
       // The demo, reduced to a smoke run: four models, a summary, the figures.
       const demoOut = join(dir, 'demo');
-      expect(await main(['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4'])).toBe(0);
+      expect(
+        await main(['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4']),
+      ).toBe(0);
       for (const f of ['demo.json', 'loss.png', 'gradient-flow.png', 'attention.png', 'samples.png']) expect(existsSync(join(demoOut, f)), f).toBe(true);
       const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }>; flags: Record<string, unknown> };
       expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'pooling', 'plain']);
@@ -397,10 +450,31 @@ describe('training', () => {
       // --seeds 2 on the context task: every model twice, a table with each model's spread and its fragment accuracy.
       logs.length = 0;
       const seedsOut = join(dir, 'demo-seeds');
-      const tinyDemo = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4', '--task', 'context', '--fragment', '6', '--min-digits', '2'];
+      const tinyDemo = [
+        '--size',
+        '16',
+        '--min-scale',
+        '8',
+        '--max-scale',
+        '14',
+        '--train-scenes',
+        '8',
+        '--val-scenes',
+        '4',
+        '--task',
+        'context',
+        '--fragment',
+        '6',
+        '--min-digits',
+        '2',
+      ];
       expect(await main(['demo', '--quick', '--quiet', '--seeds', '2', '--seed', '5', '--out', seedsOut, ...tinyDemo])).toBe(0);
-      for (const m of ['hemnet', 'emanet', 'pooling', 'plain']) for (const sd of [5, 6]) expect(existsSync(join(seedsOut, `${m}-seed${sd}`, 'checkpoint.safetensors')), `${m} ${sd}`).toBe(true);
-      const multi = JSON.parse(readFileSync(join(seedsOut, 'demo.json'), 'utf8')) as { seeds: number[]; results: Record<string, { miou: number; seeds: { seed: number; miou: number; regionAccuracy: Record<string, number> }[] }> };
+      for (const m of ['hemnet', 'emanet', 'pooling', 'plain'])
+        for (const sd of [5, 6]) expect(existsSync(join(seedsOut, `${m}-seed${sd}`, 'checkpoint.safetensors')), `${m} ${sd}`).toBe(true);
+      const multi = JSON.parse(readFileSync(join(seedsOut, 'demo.json'), 'utf8')) as {
+        seeds: number[];
+        results: Record<string, { miou: number; seeds: { seed: number; miou: number; regionAccuracy: Record<string, number> }[] }>;
+      };
       expect(multi.seeds).toEqual([5, 6]);
       const hem = multi.results.hemnet!;
       expect(hem.seeds.map((x) => x.seed)).toEqual([5, 6]);
@@ -408,7 +482,9 @@ describe('training', () => {
       expect(Object.keys(hem.seeds[0]!.regionAccuracy).sort()).toEqual(['fragments', 'whole']);
       const text = logs.join('\n');
       expect(text).toMatch(/seeds 5–6, context task/);
-      expect(text).toMatch(/\| model \| validation mIoU \(%\), 2 seeds \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \| mean max_k γ \(1\/K\) \| centred residual \| images\/s \|/);
+      expect(text).toMatch(
+        /\| model \| validation mIoU \(%\), 2 seeds \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \| mean max_k γ \(1\/K\) \| centred residual \| images\/s \|/,
+      );
       expect(text).toMatch(/^\| plain \| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d, 2 seeds\) \| .* \| - \(no EM unit\) \| - \| /m);
       expect(text).toMatch(/^\| pooling \| .* \| 1\.000 \(1\.000–1\.000\) \(1\.000\) \| /m);
       expect(await main(['demo', '--seeds', '0'])).toBe(2);

@@ -40,7 +40,10 @@ afterAll(() => {
 });
 
 const FEW = {
-  matmul: [{ kind: 'register' as const, BM: 2, BN: 1, WG_X: 8, WG_Y: 8 }, { kind: 'register' as const, BM: 1, BN: 1, WG_X: 8, WG_Y: 8 }],
+  matmul: [
+    { kind: 'register' as const, BM: 2, BN: 1, WG_X: 8, WG_Y: 8 },
+    { kind: 'register' as const, BM: 1, BN: 1, WG_X: 8, WG_Y: 8 },
+  ],
   hem: [REGISTER_HEM_CONFIG],
 };
 
@@ -86,7 +89,14 @@ describe('tuning', () => {
   });
 
   test('applyTuning installs a record of this adapter and version, and refuses others without changing anything', () => {
-    const good: TuningRecord = { key: hg.tuningKey(hg.adapterInfo()), version: HEMGPU_VERSION, date: '', matmul: { kind: 'register', BM: 2, BN: 2, WG_X: 4, WG_Y: 4 }, hem: REGISTER_HEM_CONFIG, timings: { matmul: [], hem: [] } };
+    const good: TuningRecord = {
+      key: hg.tuningKey(hg.adapterInfo()),
+      version: HEMGPU_VERSION,
+      date: '',
+      matmul: { kind: 'register', BM: 2, BN: 2, WG_X: 4, WG_Y: 4 },
+      hem: REGISTER_HEM_CONFIG,
+      timings: { matmul: [], hem: [] },
+    };
     hg.applyTuning(good);
     expect(getMatmulConfig()).toEqual(good.matmul);
     setMatmulConfig(DEFAULT_MATMUL_CONFIG);
@@ -99,7 +109,14 @@ describe('tuning', () => {
   test('init({ tune: true }) installs the stored winners of this adapter; a bad value is refused', async () => {
     const store = memoryStore();
     setTuningStore(store);
-    const rec: TuningRecord = { key: hg.tuningKey(hg.adapterInfo()), version: HEMGPU_VERSION, date: '', matmul: { kind: 'register', BM: 1, BN: 2, WG_X: 16, WG_Y: 4 }, hem: REGISTER_HEM_CONFIG, timings: { matmul: [], hem: [] } };
+    const rec: TuningRecord = {
+      key: hg.tuningKey(hg.adapterInfo()),
+      version: HEMGPU_VERSION,
+      date: '',
+      matmul: { kind: 'register', BM: 1, BN: 2, WG_X: 16, WG_Y: 4 },
+      hem: REGISTER_HEM_CONFIG,
+      timings: { matmul: [], hem: [] },
+    };
     await store.save(rec);
     await hg.init({ tune: true });
     expect(getMatmulConfig()).toEqual(rec.matmul);
@@ -112,7 +129,14 @@ describe('tuning', () => {
     await hg.init({ tune: true });
     expect(store.saves).toBe(0);
     expect(getMatmulConfig()).toEqual({ ...DEFAULT_MATMUL_CONFIG, kind: 'register' });
-    const rec: TuningRecord = { key: hg.tuningKey(hg.adapterInfo()), version: HEMGPU_VERSION, date: '2026-12-06T10:00:00.000Z', matmul: { kind: 'register', BM: 2, BN: 1, WG_X: 8, WG_Y: 4 }, hem: REGISTER_HEM_CONFIG, timings: { matmul: [], hem: [] } };
+    const rec: TuningRecord = {
+      key: hg.tuningKey(hg.adapterInfo()),
+      version: HEMGPU_VERSION,
+      date: '2026-12-06T10:00:00.000Z',
+      matmul: { kind: 'register', BM: 2, BN: 1, WG_X: 8, WG_Y: 4 },
+      hem: REGISTER_HEM_CONFIG,
+      timings: { matmul: [], hem: [] },
+    };
     await store.save({ ...rec, matmul: { kind: 'register', BM: 3, BN: 1, WG_X: 8, WG_Y: 8 } });
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     await hg.init({ tune: true });
@@ -128,12 +152,19 @@ describe('tuning', () => {
     expect(hg.appliedTuning()?.record).toEqual(rec);
   });
 
-  test("the Node store: ~/.cache by default, XDG_CACHE_HOME and HEMGPU_TUNING_CACHE; atomic; a corrupt file is ignored with a warning and replaced", async () => {
+  test('the Node store: ~/.cache by default, XDG_CACHE_HOME and HEMGPU_TUNING_CACHE; atomic; a corrupt file is ignored with a warning and replaced', async () => {
     expect(tuningFilePath({ HOME: '/home/u' })).toMatch(/\/\.cache\/hemgpu\/tuning\.json$/);
     expect(tuningFilePath({ XDG_CACHE_HOME: '/x' })).toBe('/x/hemgpu/tuning.json');
     expect(tuningFilePath({ HEMGPU_TUNING_CACHE: '/y/t.json', XDG_CACHE_HOME: '/x' })).toBe('/y/t.json');
     const file = new TuningFile(join(dir, 'deep', 'tuning.json'));
-    const rec = (key: string, bm: number): TuningRecord => ({ key, version: HEMGPU_VERSION, date: '', matmul: { kind: 'register', BM: bm, BN: 1, WG_X: 8, WG_Y: 8 }, hem: REGISTER_HEM_CONFIG, timings: { matmul: [], hem: [] } });
+    const rec = (key: string, bm: number): TuningRecord => ({
+      key,
+      version: HEMGPU_VERSION,
+      date: '',
+      matmul: { kind: 'register', BM: bm, BN: 1, WG_X: 8, WG_Y: 8 },
+      hem: REGISTER_HEM_CONFIG,
+      timings: { matmul: [], hem: [] },
+    });
     expect(await file.load('a', HEMGPU_VERSION)).toBeNull();
     await file.save(rec('a', 1));
     await file.save(rec('b', 2));
@@ -145,7 +176,9 @@ describe('tuning', () => {
     writeFileSync(file.where, '{"records": [ {"key": 1} ]}');
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     expect(await file.load('a', HEMGPU_VERSION)).toBeNull();
-    expect(warn.mock.calls.flat().join(' ')).toMatch(/ignoring the tuning cache .*tuning\.json: expected \{ "records": \[ tuning records \] \}\. It is replaced at the next tuning\./);
+    expect(warn.mock.calls.flat().join(' ')).toMatch(
+      /ignoring the tuning cache .*tuning\.json: expected \{ "records": \[ tuning records \] \}\. It is replaced at the next tuning\./,
+    );
     await file.save(rec('c', 2));
     expect(JSON.parse(readFileSync(file.where, 'utf8')).records.map((r: TuningRecord) => r.key)).toEqual(['c']);
     expect(existsSync(`${file.where}.tmp-${process.pid}`)).toBe(false);
@@ -161,7 +194,9 @@ describe('tuning', () => {
     expect(lines.join('\n')).toMatch(/nothing stored for this adapter and hemgpu 0\.1\.0 in .*cli\/tuning\.json; run hemgpu tune\./);
     lines.length = 0;
     expect(await main(['tune', '--quick'])).toBe(0);
-    expect(lines.join('\n')).toMatch(/matmul \(fastest first\):[\s\S]*HEM forward\+backward \(fastest first\):[\s\S]*winners: matmul \{.*\}, HEM \{.*\}\nstored in .*cli\/tuning\.json/);
+    expect(lines.join('\n')).toMatch(
+      /matmul \(fastest first\):[\s\S]*HEM forward\+backward \(fastest first\):[\s\S]*winners: matmul \{.*\}, HEM \{.*\}\nstored in .*cli\/tuning\.json/,
+    );
     expect(existsSync(file)).toBe(true);
     lines.length = 0;
     expect(await main(['tune', '--show'])).toBe(0);

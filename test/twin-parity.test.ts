@@ -17,8 +17,16 @@ beforeAll(async () => {
 describe('twin parity export', () => {
   test('covers every model with both optimizers, and both rules of the bases (the old one stored and absent)', () => {
     expect(PARITY_CASES.map(parityCaseName)).toEqual([
-      'hemnet-sgd', 'hemnet-adamw', 'emanet-sgd', 'emanet-adamw', 'pooling-sgd', 'pooling-adamw', 'plain-sgd', 'plain-adamw',
-      'hemnet-sgd-l2norm', 'emanet-adamw-absent',
+      'hemnet-sgd',
+      'hemnet-adamw',
+      'emanet-sgd',
+      'emanet-adamw',
+      'pooling-sgd',
+      'pooling-adamw',
+      'plain-sgd',
+      'plain-adamw',
+      'hemnet-sgd-l2norm',
+      'emanet-adamw-absent',
     ]);
     expect([...hg.SEG_MODELS].sort()).toEqual([...new Set(PARITY_CASES.map((c) => c.model))].sort());
     expect(parityConfig(PARITY_CASES[0]!).basesAverage).toBe('plain');
@@ -47,9 +55,7 @@ describe('twin parity export', () => {
     // The bases after three updates: 'pooling' has one; the old rule leaves every row of unit norm, the plain average does not.
     const mu0 = stepped.checkpoint.tensors['buffer.em.em.mu0']!;
     expect(mu0.shape).toEqual([c.model === 'pooling' ? 1 : 4, 16]);
-    const norms = Array.from({ length: mu0.shape[0]! }, (_, k) =>
-      Math.hypot(...(mu0.data as Float32Array).subarray(k * 16, (k + 1) * 16)),
-    );
+    const norms = Array.from({ length: mu0.shape[0]! }, (_, k) => Math.hypot(...(mu0.data as Float32Array).subarray(k * 16, (k + 1) * 16)));
     if (parityConfig(c).basesAverage === 'l2norm') for (const n of norms) expect(n).toBeCloseTo(1, 5);
     else expect(Math.max(...norms.map((n) => Math.abs(n - 1)))).toBeGreaterThan(1e-3);
     // The step changed every weight that had a gradient, and the optimizer state is not the zeros of a fresh one.
@@ -66,7 +72,10 @@ describe('twin parity export', () => {
         const frozen = c.model === 'emanet' && name.startsWith('em.conv1.');
         expect(optMeta.groups[gi]!.params[i]!.step, name).toBe(frozen ? 0 : 2);
         const state = init.checkpoint.tensors[`optim.${gi}.${i}.${c.optimizer === 'sgd' ? 'momentum_buffer' : 'exp_avg'}`]!.data as Float32Array;
-        expect(state.some((v) => v !== 0), name).toBe(!frozen);
+        expect(
+          state.some((v) => v !== 0),
+          name,
+        ).toBe(!frozen);
       }),
     );
 
@@ -87,7 +96,11 @@ describe('twin parity export', () => {
     // One gradient per parameter, in hemgpu's layout; EMANet's EM unit passes none to its first conv.
     const params = (stepped.checkpoint.metadata.model ?? '').split(';').map((s) => s.slice(0, s.indexOf('[')));
     const withGrad = params.filter((p) => !(c.model === 'emanet' && p.startsWith('em.conv1.')));
-    expect(Object.keys(ex.tensors).filter((k) => k.startsWith('grad.')).sort()).toEqual(withGrad.map((p) => `grad.${p}`).sort());
+    expect(
+      Object.keys(ex.tensors)
+        .filter((k) => k.startsWith('grad.'))
+        .sort(),
+    ).toEqual(withGrad.map((p) => `grad.${p}`).sort());
     for (const p of withGrad) expect(ex.tensors[`grad.${p}`]!.shape).toEqual(stepped.checkpoint.tensors[`param.${p}`]!.shape);
   });
 });

@@ -281,9 +281,7 @@ describe('upsampleBilinear bad input', () => {
     hg.tidy(() => {
       const x = hg.zeros([1, 4, 4, 2]);
       const up = (o: unknown) => () => hg.upsampleBilinear(x, o as hg.UpsampleOptions);
-      expect(() => hg.upsampleBilinear(hg.zeros([4, 4]), { scale: 2 })).toThrow(
-        /upsampleBilinear: x must be \[B, H, W, C\] \(NHWC, rank 4\), got \[4, 4\] \(rank 2\)/,
-      );
+      expect(() => hg.upsampleBilinear(hg.zeros([4, 4]), { scale: 2 })).toThrow(/upsampleBilinear: x must be \[B, H, W, C\] \(NHWC, rank 4\), got \[4, 4\] \(rank 2\)/);
       expect(() => hg.upsampleBilinear(hg.zeros([1, 1, 4, 4, 2]), { scale: 2 })).toThrow(/rank 4\), got \[1, 1, 4, 4, 2\] \(rank 5\)/);
       expect(() => hg.upsampleBilinear([1] as unknown as hg.Tensor, { scale: 2 })).toThrow(/upsampleBilinear: x must be a Tensor/);
       expect(up(undefined)).toThrow(/upsampleBilinear: options must be \{ size: \[Ho, Wo\] \} or \{ scale \}, got undefined/);
@@ -299,9 +297,7 @@ describe('upsampleBilinear bad input', () => {
       expect(up({ scale: Infinity })).toThrow(/scale must be a positive finite number .* got Infinity/);
       expect(up({ scale: [2] })).toThrow(/scale must be a positive finite number .* got \[2\]/);
       expect(up({ scale: [2, 0] })).toThrow(/scale must be a positive finite number .* got \[2, 0\]/);
-      expect(up({ scale: 0.2 })).toThrow(
-        /upsampleBilinear: scale 0.2 gives an empty output \[0, 0\] for H, W = 4, 4; each output side must be ≥ 1/,
-      );
+      expect(up({ scale: 0.2 })).toThrow(/upsampleBilinear: scale 0.2 gives an empty output \[0, 0\] for H, W = 4, 4; each output side must be ≥ 1/);
     });
   });
 });

@@ -194,9 +194,12 @@ describe('VOC decoding', () => {
     expect(sameInts(grey.data, m)).toBe(true);
     const rgbMask = hg.decodeLabelPng(pngjsPng(40, 30, (i) => VOC_PALETTE[m[i]!]!, 2));
     expect(sameInts(rgbMask.data, m)).toBe(true);
-    expect(() => hg.decodeLabelPng(pngjsPng(4, 4, () => [1, 2, 3], 2), 'x.png')).toThrow(
-      'voc: RGB mask x.png has colour (1, 2, 3) at pixel (0, 0), which is not in the VOC colour map; save masks as palette PNGs.',
-    );
+    expect(() =>
+      hg.decodeLabelPng(
+        pngjsPng(4, 4, () => [1, 2, 3], 2),
+        'x.png',
+      ),
+    ).toThrow('voc: RGB mask x.png has colour (1, 2, 3) at pixel (0, 0), which is not in the VOC colour map; save masks as palette PNGs.');
   });
 
   it('JPEGs decode to RGB close to what was encoded (quality 100)', () => {
@@ -300,10 +303,16 @@ describe('VOC dataset', () => {
   it('flip symmetry: the flipped crop is the exact mirror image, for image and labels', () => {
     const ds = hg.vocDataset({ root, split: 'train', cropSize: 28 });
     const { image, label } = ds.load(0);
-    for (const p of [{ scale: 1.37, offsetX: 9, offsetY: 5 }, { scale: 0.6, offsetX: 0, offsetY: 0 }, { scale: 1, offsetX: 6, offsetY: 2 }]) {
+    for (const p of [
+      { scale: 1.37, offsetX: 9, offsetY: 5 },
+      { scale: 0.6, offsetX: 0, offsetY: 0 },
+      { scale: 1, offsetX: 6, offsetY: 2 },
+    ]) {
       const n = 28 * 28;
-      const x0 = new Float32Array(n * 3), l0 = new Int32Array(n);
-      const x1 = new Float32Array(n * 3), l1 = new Int32Array(n);
+      const x0 = new Float32Array(n * 3),
+        l0 = new Int32Array(n);
+      const x1 = new Float32Array(n * 3),
+        l1 = new Int32Array(n);
       hg.augmentSample(image, label, { ...p, flip: false }, 28, x0, 0, l0, 0);
       hg.augmentSample(image, label, { ...p, flip: true }, 28, x1, 0, l1, 0);
       let bad = 0;
@@ -339,8 +348,12 @@ describe('VOC dataset', () => {
         if (l[o] !== label.data[Math.floor(oy / 2) * 17 + Math.floor(ox / 2)]) bad++;
         const sx = Math.min(Math.max((ox + 0.5) / 2 - 0.5, 0), 16);
         const sy = Math.min(Math.max((oy + 0.5) / 2 - 0.5, 0), 12);
-        const xa = Math.floor(sx), ya = Math.floor(sy), xb = Math.min(xa + 1, 16), yb = Math.min(ya + 1, 12);
-        const wx = sx - xa, wy = sy - ya;
+        const xa = Math.floor(sx),
+          ya = Math.floor(sy),
+          xb = Math.min(xa + 1, 16),
+          yb = Math.min(ya + 1, 12);
+        const wx = sx - xa,
+          wy = sy - ya;
         for (let c = 0; c < 3; c++) {
           const px = (yy: number, xx: number): number => image.data[(yy * 17 + xx) * 3 + c]!;
           const v = (px(ya, xa) * (1 - wx) + px(ya, xb) * wx) * (1 - wy) + (px(yb, xa) * (1 - wx) + px(yb, xb) * wx) * wy;
@@ -426,12 +439,8 @@ describe('VOC errors', () => {
     );
     expect(() => [...hg.batches(mm, 1)]).toThrow(/image is 20×16 .* but its mask is 20×15/);
     const bad = hg.vocDataset({ root, split: 'badvalue' });
-    expect(() => bad.full(0)).toThrow(
-      `voc: mask '${join(root, 'SegmentationClass', 'badvalue.png')}' has label 37 at pixel (5, 0); expected classes 0-20 or 255 (ignore).`,
-    );
-    expect(() => hg.vocDataset({ root, split: 'notpng' }).full(0)).toThrow(
-      `voc: mask '${join(root, 'SegmentationClass', 'notpng.png')}' is not a PNG file.`,
-    );
+    expect(() => bad.full(0)).toThrow(`voc: mask '${join(root, 'SegmentationClass', 'badvalue.png')}' has label 37 at pixel (5, 0); expected classes 0-20 or 255 (ignore).`);
+    expect(() => hg.vocDataset({ root, split: 'notpng' }).full(0)).toThrow(`voc: mask '${join(root, 'SegmentationClass', 'notpng.png')}' is not a PNG file.`);
     expect(() => hg.vocDataset({ root, split: 'notjpeg' }).full(0)).toThrow(
       new RegExp(`^voc: cannot decode JPEG '${join(root, 'JPEGImages', 'notjpeg.jpg').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}': `),
     );

@@ -14,11 +14,39 @@ beforeAll(async () => {
 });
 
 const TINY: hg.TrainConfig = {
-  model: 'hemnet', eta: 0.5, iterations: 2, bases: 4, channels: 8, width: 4, dilation: 1, emGamma: 1, basesAverage: 'plain',
-  data: 'digits', vocRoot: null, size: 16, trainScenes: 4, valScenes: 2,
-  minDigits: 1, maxDigits: 2, minScale: 8, maxScale: 14, threshold: 0.5, maxOverlap: 1, task: 'digits', fragment: 12, bgKeep: 0.5,
-  optimizer: 'adamw', lr: 0.01, warmup: 1, steps: 2, batch: 2, seed: 7,
-  out: '', resume: null, evalEvery: 0, checkpointEvery: 0,
+  model: 'hemnet',
+  eta: 0.5,
+  iterations: 2,
+  bases: 4,
+  channels: 8,
+  width: 4,
+  dilation: 1,
+  emGamma: 1,
+  basesAverage: 'plain',
+  data: 'digits',
+  vocRoot: null,
+  size: 16,
+  trainScenes: 4,
+  valScenes: 2,
+  minDigits: 1,
+  maxDigits: 2,
+  minScale: 8,
+  maxScale: 14,
+  threshold: 0.5,
+  maxOverlap: 1,
+  task: 'digits',
+  fragment: 12,
+  bgKeep: 0.5,
+  optimizer: 'adamw',
+  lr: 0.01,
+  warmup: 1,
+  steps: 2,
+  batch: 2,
+  seed: 7,
+  out: '',
+  resume: null,
+  evalEvery: 0,
+  checkpointEvery: 0,
 };
 
 /** The pipelines `fn` compiles synchronously (their labels). */
@@ -73,7 +101,12 @@ describe('warmup', () => {
         const x = hg.randn([2, 70, 9], { seed: 3 });
         const y = hg.randn([9, 70], { seed: 4 });
         // Large (shared kernel, every flag), small (the small register tile) and split-K products.
-        for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        for (const [transA, transB] of [
+          [false, false],
+          [true, false],
+          [false, true],
+          [true, true],
+        ] as const) {
           const a = hg.randn(transA ? [9, 70] : [70, 9], { seed: 5 });
           const b = transB ? hg.randn([70, 9], { seed: 6 }) : y;
           await hg.matmul(a, b, { transA, transB }).read();
@@ -136,9 +169,14 @@ describe('warmup', () => {
     await expect(hg.warmup('hem' as never)).rejects.toThrow(/warmup: prefixes must be an array of kernel-name prefixes/);
     await expect(hg.init({ warmup: 'hem' as never })).rejects.toThrow(/hemgpu init: warmup must be true, false or a list/);
     expect(() =>
-      hg.defineKernel('test_bad_variant', wgslModule('override V: f32 = 1.0; @group(0) @binding(0) var<storage, read_write> y: array<f32>; @compute @workgroup_size(1) fn main() { y[0] = V; }'), 'main', {
-        variants: [{ W: 1 }],
-      }),
+      hg.defineKernel(
+        'test_bad_variant',
+        wgslModule('override V: f32 = 1.0; @group(0) @binding(0) var<storage, read_write> y: array<f32>; @compute @workgroup_size(1) fn main() { y[0] = V; }'),
+        'main',
+        {
+          variants: [{ W: 1 }],
+        },
+      ),
     ).toThrow(/kernel 'test_bad_variant': variant \{"W":1\} sets override 'W', which the WGSL does not declare \(declared: V\)/);
   });
 

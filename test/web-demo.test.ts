@@ -28,7 +28,9 @@ const SCRIPT = join(ROOT, 'scripts/web.mjs');
 
 /** A small run of the demo's recipe: the page's URL parameters and the CLI's flags for the same run. */
 const SMALL = { steps: 8, trainScenes: 16, valScenes: 4, batch: 4, lr: 0.01, warmup: 0 };
-const SMALL_QUERY = Object.entries(SMALL).map(([k, v]) => `${k}=${v}`).join('&');
+const SMALL_QUERY = Object.entries(SMALL)
+  .map(([k, v]) => `${k}=${v}`)
+  .join('&');
 
 let server: StaticServer | null = null;
 let browser: Browser | null = null;
@@ -86,7 +88,15 @@ function reading(panel: EmPanel, id: string, pattern: RegExp): number[] {
 
 /** The CLI's `train` flags for the demo's recipe with the SMALL overrides. */
 function cliFlags(out: string): string[] {
-  const recipe = { ...DEMO_RECIPE, 'train-scenes': String(SMALL.trainScenes), 'val-scenes': String(SMALL.valScenes), batch: String(SMALL.batch), lr: String(SMALL.lr), warmup: String(SMALL.warmup), 'eval-every': '4' };
+  const recipe = {
+    ...DEMO_RECIPE,
+    'train-scenes': String(SMALL.trainScenes),
+    'val-scenes': String(SMALL.valScenes),
+    batch: String(SMALL.batch),
+    lr: String(SMALL.lr),
+    warmup: String(SMALL.warmup),
+    'eval-every': '4',
+  };
   return ['--model', 'hemnet', '--steps', '4', ...Object.entries(recipe).flatMap(([k, v]) => [`--${k}`, v]), '--out', out, '--quiet'];
 }
 
@@ -161,7 +171,8 @@ describe('npm run web', () => {
   });
 
   it('builds minified bundles with source maps, the page and the digit asset', () => {
-    for (const f of ['index.html', 'main.js', 'main.js.map', 'worker.js', 'worker.js.map', 'charts-worker.js', 'charts-worker.js.map', 'digits.bin']) expect(existsSync(join(OUT, f)), f).toBe(true);
+    for (const f of ['index.html', 'main.js', 'main.js.map', 'worker.js', 'worker.js.map', 'charts-worker.js', 'charts-worker.js.map', 'digits.bin'])
+      expect(existsSync(join(OUT, f)), f).toBe(true);
     expect(readFileSync(join(OUT, 'digits.bin')).equals(readFileSync(join(ROOT, 'dist/digits.bin'))), 'digits.bin is dist/digits.bin').toBe(true);
     // Minified: local names renamed (the WGSL kernels' text keeps its newlines, so lines say little).
     const worker = readFileSync(join(OUT, 'worker.js'), 'utf8');
@@ -176,9 +187,13 @@ describe('the demo page in headless Chromium', () => {
   it('trains hemnet in its worker: the loss falls, the figures are drawn, the main thread never blocks 200 ms', async () => {
     trained = await openPage(browser!, `${server!.origin}/?model=hemnet&${SMALL_QUERY}&evalEvery=4&figureEvery=4&autostart=1`);
     await until(trained, 'window.hemgpuDemo.state.done && window.hemgpuDemo.state.predictionDraws >= 2 && !window.hemgpuDemo.state.busy', 'training done');
-    const st = await trained.inPage<{ history: { loss: number[]; val: { step: number; miou: number }[] }; step: number; adapter: string; imagesPerSecond: number; errors: string[] }>(
-      'window.hemgpuDemo.state',
-    );
+    const st = await trained.inPage<{
+      history: { loss: number[]; val: { step: number; miou: number }[] };
+      step: number;
+      adapter: string;
+      imagesPerSecond: number;
+      errors: string[];
+    }>('window.hemgpuDemo.state');
     console.log(`page: ${st.step} steps on ${st.adapter}, ${st.imagesPerSecond.toFixed(2)} images/s; loss ${st.history.loss.map((l) => l.toFixed(3)).join(' ')}`);
     expect(st.errors, trained.logText()).toEqual([]);
     expect(st.step).toBe(SMALL.steps);
@@ -254,11 +269,11 @@ describe('the demo page in headless Chromium', () => {
     // No main-thread task of 200 ms or more from the page's start (import included) to now.
     const long = await trained.inPage<{ start: number; duration: number }[]>('window.__longTasks');
     console.log(`page: long tasks (> 50 ms) on the main thread: ${long.map((t) => `${t.duration.toFixed(0)} ms`).join(', ') || 'none'}`);
-    const measures = await trained.inPage<string[]>(
-      "performance.getEntriesByType('measure').map((m) => `${m.name} ${m.duration.toFixed(0)} ms @${m.startTime.toFixed(0)}`)",
-    );
-    expect(long.filter((t) => t.duration >= 200), `main-thread tasks ≥ 200 ms; the charts' phases: ${measures.join(', ')}`).toEqual([]);
-
+    const measures = await trained.inPage<string[]>("performance.getEntriesByType('measure').map((m) => `${m.name} ${m.duration.toFixed(0)} ms @${m.startTime.toFixed(0)}`)");
+    expect(
+      long.filter((t) => t.duration >= 200),
+      `main-thread tasks ≥ 200 ms; the charts' phases: ${measures.join(', ')}`,
+    ).toEqual([]);
   }, 300_000);
 
   it('saves weights as .safetensors that the CLI resumes and that load back and save again bit-exactly', async () => {
@@ -275,7 +290,11 @@ describe('the demo page in headless Chromium', () => {
     const file = join(tmp, 'from-page.safetensors');
     writeFileSync(file, a);
     const more = join(tmp, 'resumed');
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/hemgpu.mjs'), 'train', '--resume', file, '--steps', String(SMALL.steps + 2), '--allow-change', 'steps', '--out', more, '--quiet'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin/hemgpu.mjs'), 'train', '--resume', file, '--steps', String(SMALL.steps + 2), '--allow-change', 'steps', '--out', more, '--quiet'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 180_000 },
+    );
     expect(r.status, `hemgpu train --resume: ${r.stdout}\n${r.stderr}`).toBe(0);
     const resumed = readWeights(new Uint8Array(readFileSync(join(more, 'checkpoint.safetensors'))), 'resumed');
     expect(resumed.step).toBe(SMALL.steps + 2);
@@ -393,7 +412,11 @@ describe('the demo page in headless Chromium', () => {
 
     // plain, trained with a validation: the panel says there is no EM unit and shows no figures.
     await p.page.check('input[name=model][value=plain]');
-    await until(p, "window.hemgpuDemo.state.ready && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.model === 'plain' && window.hemgpuDemo.state.step === 0", 'plain rebuilt');
+    await until(
+      p,
+      "window.hemgpuDemo.state.ready && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.model === 'plain' && window.hemgpuDemo.state.step === 0",
+      'plain rebuilt',
+    );
     await p.page.click('#start');
     await until(p, 'window.hemgpuDemo.state.done && !window.hemgpuDemo.state.busy', 'plain trained');
     expect(await pageErrors(p), p.logText()).toEqual([]);

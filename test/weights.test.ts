@@ -22,7 +22,27 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const TINY = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '12', '--val-scenes', '4', '--lr', '0.01', '--quiet'];
+const TINY = [
+  '--size',
+  '16',
+  '--min-scale',
+  '8',
+  '--max-scale',
+  '14',
+  '--channels',
+  '8',
+  '--bases',
+  '4',
+  '--batch',
+  '2',
+  '--train-scenes',
+  '12',
+  '--val-scenes',
+  '4',
+  '--lr',
+  '0.01',
+  '--quiet',
+];
 
 function tiny(extra: string[], out: string): hg.TrainConfig {
   return { ...parseTrainFlags([...TINY, ...extra])!, out };
@@ -102,10 +122,12 @@ describe('saveWeights / readWeights / loadWeights', () => {
     const bytes = await run.saveWeights();
     const flipped = bytes.slice();
     flipped[flipped.byteLength - 5]! ^= 0x40;
-    expect(() => hg.readWeights(flipped, 'upload.safetensors')).toThrow(/^upload\.safetensors: checksum mismatch in tensor '.*' \(stored .*\): the payload is corrupt; nothing was loaded\.$/);
+    expect(() => hg.readWeights(flipped, 'upload.safetensors')).toThrow(
+      /^upload\.safetensors: checksum mismatch in tensor '.*' \(stored .*\): the payload is corrupt; nothing was loaded\.$/,
+    );
     expect(() => hg.readWeights(bytes.subarray(0, bytes.byteLength - 100), 'upload.safetensors')).toThrow(/^upload\.safetensors: /);
     expect(() => hg.readWeights(bytes.subarray(0, 5), 'short.safetensors')).toThrow(/^short\.safetensors: the file is too short \(5 bytes\)/);
-    expect(() => hg.readWeights([1, 2] as unknown as Uint8Array, 'x')).toThrow('x: readWeights expects the checkpoint\'s bytes as a Uint8Array');
+    expect(() => hg.readWeights([1, 2] as unknown as Uint8Array, 'x')).toThrow("x: readWeights expects the checkpoint's bytes as a Uint8Array");
     const loaded = hg.readWeights(bytes, 'mine.safetensors');
     const other = hg.buildModel({ ...config, channels: 12 }, run.train);
     expect(() => hg.loadWeights(loaded, other)).toThrow(

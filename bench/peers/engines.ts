@@ -158,37 +158,66 @@ export async function loadJax(a: AdapterSummary, compiled = true): Promise<Peer>
     adapter,
     matmul(a, b, n) {
       const f = jit((x: Arr, y: Arr) => np.matmul(x, y));
-      return call([arr(a, [n, n]), arr(b, [n, n])], (x, y) => f(x!, y!), () => f.dispose());
+      return call(
+        [arr(a, [n, n]), arr(b, [n, n])],
+        (x, y) => f(x!, y!),
+        () => f.dispose(),
+      );
     },
     softmax(z, rows, cols, scale) {
       const f = jit((x: Arr) => nn.softmax(x.mul(scale), -1));
-      return call([arr(z, [rows, cols])], (x) => f(x!), () => f.dispose());
+      return call(
+        [arr(z, [rows, cols])],
+        (x) => f(x!),
+        () => f.dispose(),
+      );
     },
     estep(x, mu, N, C, K) {
       const f = jit((xx: Arr, m: Arr) => estepFn(xx, m, C));
-      return call([arr(x, [N, C]), arr(mu, [K, C])], (xx, m) => f(xx!, m!), () => f.dispose());
+      return call(
+        [arr(x, [N, C]), arr(mu, [K, C])],
+        (xx, m) => f(xx!, m!),
+        () => f.dispose(),
+      );
     },
     nstep(x, gamma, mu, N, C, K, eta) {
       const f = jit((xx: Arr, gg: Arr, m: Arr) => nstepFn(xx, gg, m, eta));
-      return call([arr(x, [N, C]), arr(gamma, [N, K]), arr(mu, [K, C])], (xx, gg, m) => f(xx!, gg!, m!), () => f.dispose());
+      return call(
+        [arr(x, [N, C]), arr(gamma, [N, K]), arr(mu, [K, C])],
+        (xx, gg, m) => f(xx!, gg!, m!),
+        () => f.dispose(),
+      );
     },
     hem(x, mu0, g, s, backward) {
       const inputs = [arr(x, [s.B, s.N, s.C]), arr(mu0, [s.K, s.C]), arr(g, [s.B, s.N, s.C])];
       if (!backward) {
         const f = jit((xx: Arr, m: Arr) => hemFn(xx, m, s));
-        return call(inputs.slice(0, 2), (xx, m) => f(xx!, m!), () => {
-          f.dispose();
-          inputs[2]!.dispose();
-        });
+        return call(
+          inputs.slice(0, 2),
+          (xx, m) => f(xx!, m!),
+          () => {
+            f.dispose();
+            inputs[2]!.dispose();
+          },
+        );
       }
       const loss = (xx: Arr, m: Arr, gg: Arr): Arr => hemFn(xx, m, s).mul(gg).sum();
       const f = jit(grad(loss, { argnums: [0, 1] }));
-      return call(inputs, (xx, m, gg) => f(xx!, m!, gg!) as unknown as Arr[], () => f.dispose());
+      return call(
+        inputs,
+        (xx, m, gg) => f(xx!, m!, gg!) as unknown as Arr[],
+        () => f.dispose(),
+      );
     },
     eigh(a, batch, d) {
       // numpy.linalg.eigh: [values, vectors] (jacobi_eigh, then a sort; no JVP rule, so no backward).
       const f = jit((x: Arr) => np.linalg.eigh(x) as unknown as Arr[]);
-      return call([arr(a, [batch, d, d])], (x) => f(x!), () => f.dispose(), true);
+      return call(
+        [arr(a, [batch, d, d])],
+        (x) => f(x!),
+        () => f.dispose(),
+        true,
+      );
     },
   };
 }

@@ -221,7 +221,15 @@ function onMessage(msg: FromWorker): void {
       state.benchRows.push(msg.row);
       const r = msg.row;
       const tr = document.createElement('tr');
-      const cells = [r.shape, r.pass, fmt(r.fusedMs, 2), fmt(r.unfusedMs, 2), r.verified ? `${fmt(r.unfusedMs / r.fusedMs, 2)}×` : '–', r.maxError.toExponential(1), r.verified ? 'yes' : 'NO: not timed'];
+      const cells = [
+        r.shape,
+        r.pass,
+        fmt(r.fusedMs, 2),
+        fmt(r.unfusedMs, 2),
+        r.verified ? `${fmt(r.unfusedMs / r.fusedMs, 2)}×` : '–',
+        r.maxError.toExponential(1),
+        r.verified ? 'yes' : 'NO: not timed',
+      ];
       for (const c of cells) tr.append(Object.assign(document.createElement('td'), { textContent: c }));
       ($('bench-table') as HTMLTableElement).tBodies[0]!.append(tr);
       $('bench-table').hidden = false;
@@ -297,7 +305,10 @@ function wire(): void {
   };
   $('eta').addEventListener('input', redraw);
   $('t-eval').addEventListener('input', redraw);
-  for (const [id, key] of [['t-train', 'iterations'], ['bases', 'bases']] as const) {
+  for (const [id, key] of [
+    ['t-train', 'iterations'],
+    ['bases', 'bases'],
+  ] as const) {
     $(id).addEventListener('change', () => {
       const v = int(id);
       if (v !== null) send({ type: 'reset', changes: { [key]: v } });

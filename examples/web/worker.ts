@@ -142,7 +142,10 @@ async function drawAttention(): Promise<void> {
       : shown < K
         ? `γ·k of the ${shown} bases (of ${K}) with the most mass`
         : `γ·k of all ${K} bases`;
-  post({ type: 'attention', grid, note: `validation scene 0 after each iteration t = 1…${view.evalIterations}: input, ${bases}, reconstruction (η ${view.eta}, step ${r.completed})` }, buffers(grid));
+  post(
+    { type: 'attention', grid, note: `validation scene 0 after each iteration t = 1…${view.evalIterations}: input, ${bases}, reconstruction (η ${view.eta}, step ${r.completed})` },
+    buffers(grid),
+  );
 }
 
 async function drawFigures(): Promise<void> {

@@ -109,8 +109,7 @@ function backward(root: Tensor, seed: Tensor | undefined, options: BackwardOptio
     }
   } else if (root.size !== 1) {
     throw new Error(
-      `${where}: the tensor has shape ${fmt(root.shape)}, not a scalar. Pass a seed gradient of that shape ` +
-        '(t.backward(seed)), or reduce it first (e.g. sum(t)).',
+      `${where}: the tensor has shape ${fmt(root.shape)}, not a scalar. Pass a seed gradient of that shape ` + '(t.backward(seed)), or reduce it first (e.g. sum(t)).',
     );
   }
   const prev = gradEnabled;

@@ -58,10 +58,13 @@ export const ABLATE_SPEC: Spec = {
   ),
   steps: { ...TRAIN_SPEC.steps!, shown: `${ablateSteps(true)} on a CPU driver, ${ablateSteps(false)} on a GPU` },
   out: { type: 'string' as const, help: 'output directory', default: 'runs/ablate' },
-  quick: { type: 'boolean' as const, help: 'T ∈ {1, 2}, η ∈ {0.4, 1.0}, 2 steps of batch 2 on 8 training and 4 validation scenes, where those flags are not given (a smoke test for the test suite)' },
+  quick: {
+    type: 'boolean' as const,
+    help: 'T ∈ {1, 2}, η ∈ {0.4, 1.0}, 2 steps of batch 2 on 8 training and 4 validation scenes, where those flags are not given (a smoke test for the test suite)',
+  },
   seeds: { type: 'string' as const, help: 'seeds per cell (seed, seed + 1, …); from 3 on the table shows the 95 % interval of the mean', default: '1' },
-  't-train': { type: 'string' as const, help: 'the grid\'s rows: comma-separated T_train values', default: '1,2,3,4,6' },
-  etas: { type: 'string' as const, help: 'the grid\'s columns: comma-separated η ∈ (0, 1] (1 is EMANet)', default: '0.2,0.4,0.8,1' },
+  't-train': { type: 'string' as const, help: "the grid's rows: comma-separated T_train values", default: '1,2,3,4,6' },
+  etas: { type: 'string' as const, help: "the grid's columns: comma-separated η ∈ (0, 1] (1 is EMANet)", default: '0.2,0.4,0.8,1' },
   'second-seeds': { type: 'string' as const, help: 'with --seeds 1: the best cells rerun with another seed', default: '3' },
 };
 
@@ -84,7 +87,11 @@ const PER_CELL: readonly (keyof TrainConfig)[] = ['model', 'eta', 'iterations', 
 
 function sharedFields(f: TrainFlags): Record<string, unknown> {
   const c = pickTrainConfig(f) as unknown as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(TRAIN_CONFIG_FIELDS).filter(([k, spec]) => spec.training && !PER_CELL.includes(k as keyof TrainConfig)).map(([k]) => [k, c[k]]));
+  return Object.fromEntries(
+    Object.entries(TRAIN_CONFIG_FIELDS)
+      .filter(([k, spec]) => spec.training && !PER_CELL.includes(k as keyof TrainConfig))
+      .map(([k]) => [k, c[k]]),
+  );
 }
 
 /**
@@ -95,7 +102,10 @@ function previousCells(out: string, base: TrainFlags): AblationCell[] {
   const csv = join(out, 'ablation.csv');
   if (!existsSync(csv)) return [];
   const json = join(out, 'ablation.json');
-  if (!existsSync(json)) throw new UsageError(`--out ${out}: ablation.csv is there but ablation.json (the flags its cells were trained with) is not, so its cells cannot be resumed; give another --out, or move ablation.csv away.`);
+  if (!existsSync(json))
+    throw new UsageError(
+      `--out ${out}: ablation.csv is there but ablation.json (the flags its cells were trained with) is not, so its cells cannot be resumed; give another --out, or move ablation.csv away.`,
+    );
   let stored: Record<string, unknown>;
   try {
     stored = (JSON.parse(readFileSync(json, 'utf8')) as { shared: Record<string, unknown> }).shared;
@@ -107,10 +117,14 @@ function previousCells(out: string, base: TrainFlags): AblationCell[] {
   for (const [k, v] of Object.entries(now)) {
     if (stored[k] !== v) {
       const flag = TRAIN_CONFIG_FIELDS[k as keyof TrainConfig].flag;
-      throw new UsageError(`--${flag}: the cells in ${out} were trained with --${flag} ${String(stored[k])}; this grid asks for ${String(v)}. Give the same flags to continue that grid, or another --out for a new one.`);
+      throw new UsageError(
+        `--${flag}: the cells in ${out} were trained with --${flag} ${String(stored[k])}; this grid asks for ${String(v)}. Give the same flags to continue that grid, or another --out for a new one.`,
+      );
     }
   }
-  const [head, ...lines] = readFileSync(csv, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const [head, ...lines] = readFileSync(csv, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const cols = head!.split(',');
   const at = (row: string[], name: string): number => {
     const v = cols.includes(name) ? row[cols.indexOf(name)]!.trim() : '';
@@ -124,9 +138,15 @@ function previousCells(out: string, base: TrainFlags): AblationCell[] {
       throw new UsageError(`--out ${out}: ablation.csv line ${i + 2} is not a cell (${JSON.stringify(line)}); remove that line to continue the grid.`);
     }
     return {
-      T: at(row, 'T'), eta: at(row, 'eta'), seed: at(row, 'seed'), miou: at(row, 'miou'),
+      T: at(row, 'T'),
+      eta: at(row, 'eta'),
+      seed: at(row, 'seed'),
+      miou: at(row, 'miou'),
       regions: Object.fromEntries(regionNames.map((k) => [k, at(row, k)])),
-      maxGamma: at(row, 'maxGamma'), residual: at(row, 'residual'), rho: at(row, 'rho'), seconds: at(row, 'seconds'),
+      maxGamma: at(row, 'maxGamma'),
+      residual: at(row, 'residual'),
+      rho: at(row, 'rho'),
+      seconds: at(row, 'seconds'),
     };
   });
 }
@@ -167,7 +187,12 @@ export interface AblationPlan {
  */
 export function ablatePlan(argv: string[], software: boolean): AblationPlan {
   const quick = argv.includes('--quick');
-  const s1 = takeIntFlag(argv.filter((a) => a !== '--quick'), 'second-seeds', 0, null);
+  const s1 = takeIntFlag(
+    argv.filter((a) => a !== '--quick'),
+    'second-seeds',
+    0,
+    null,
+  );
   const s2 = takeIntFlag(s1.rest, 'seeds', 1, 1);
   const s3 = takeListFlag(s2.rest, 't-train', (e) => num('t-train', e, { int: true, min: 1, max: MAX_EM_ITERATIONS }), quick ? [1, 2] : [1, 2, 3, 4, 6]);
   const s4 = takeListFlag(s3.rest, 'etas', (e) => num('etas', e, { min: 0, minExclusive: true, max: 1 }), quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0]);
@@ -179,7 +204,11 @@ export function ablatePlan(argv: string[], software: boolean): AblationPlan {
   for (const k of Object.keys(NOT_ABLATE)) if (given.has(k)) throw new UsageError(`--${k}: ${NOT_ABLATE[k]}.`);
   // η and T are parsed at their defaults (every cell sets its own; given ones were refused above).
   const steps = given.has('steps') ? [] : ['--steps', String(ablateSteps(software))];
-  const flags = parseTrainFlags([...recipeFlags(rest, ABLATE_RECIPE), ...steps, ...rest], 'ablate', { ...ABLATE_SPEC, eta: { ...TRAIN_SPEC.eta!, internal: true }, iterations: { ...TRAIN_SPEC.iterations!, internal: true } })!;
+  const flags = parseTrainFlags([...recipeFlags(rest, ABLATE_RECIPE), ...steps, ...rest], 'ablate', {
+    ...ABLATE_SPEC,
+    eta: { ...TRAIN_SPEC.eta!, internal: true },
+    iterations: { ...TRAIN_SPEC.iterations!, internal: true },
+  })!;
   const base: TrainFlags = { ...(quick ? quickShrink(flags, given, { steps: 2, 'train-scenes': 8, 'val-scenes': 4, batch: 2, 'eval-every': 0 }) : flags), quiet: true };
   const rerun = seeds > 1 ? 0 : (second ?? 3);
   return { base, Ts, etas, seeds, second: quick ? Math.min(rerun, 1) : rerun };
@@ -209,7 +238,14 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: numbe
   const planned = seeds * Ts.length * etas.length;
   const done = cells.filter((c) => Ts.includes(c.T) && etas.includes(c.eta) && c.seed >= base.seed && c.seed < base.seed + seeds).length;
   if (cells.length) console.log(`resuming the grid in ${base.out}: ${done} of its ${planned} runs are in ablation.csv (skipped); ${planned - done} to go.`);
-  const cellFlags = (T: number, eta: number, seed: number): TrainFlags => ({ ...base, model: eta === 1 ? 'emanet' : 'hemnet', eta, iterations: T, seed, out: join(base.out, `T${T}-eta${eta}-seed${seed}`) });
+  const cellFlags = (T: number, eta: number, seed: number): TrainFlags => ({
+    ...base,
+    model: eta === 1 ? 'emanet' : 'hemnet',
+    eta,
+    iterations: T,
+    seed,
+    out: join(base.out, `T${T}-eta${eta}-seed${seed}`),
+  });
   // A foreign checkpoint in a cell's directory is refused before the first cell trains.
   for (let k = 0; k < seeds; k++) for (const T of Ts) for (const eta of etas) if (!has(T, eta, base.seed + k)) await cellCheckpoint(cellFlags(T, eta, base.seed + k));
   writeFileAtomic(join(base.out, 'ablation.json'), `${JSON.stringify({ shared: sharedFields(base) }, null, 2)}\n`);
@@ -222,10 +258,22 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: numbe
     const r = await train({ ...cell, resume }, { shouldStop: stopped });
     r.model.dispose();
     if (r.interrupted) {
-      console.log(`T=${T} η=${eta} seed ${seed}: ${r.checkpoint === null ? 'stopped before its first step; nothing written' : `interrupted at step ${r.steps}; checkpoint ${r.checkpoint}`}`);
+      console.log(
+        `T=${T} η=${eta} seed ${seed}: ${r.checkpoint === null ? 'stopped before its first step; nothing written' : `interrupted at step ${r.steps}; checkpoint ${r.checkpoint}`}`,
+      );
       return null;
     }
-    const result = { T, eta, seed, miou: r.miou, regions: r.regionAccuracy, maxGamma: r.em?.maxGamma ?? NaN, residual: r.em?.residual ?? NaN, rho: r.em?.rho ?? NaN, seconds: (performance.now() - t0) / 1000 };
+    const result = {
+      T,
+      eta,
+      seed,
+      miou: r.miou,
+      regions: r.regionAccuracy,
+      maxGamma: r.em?.maxGamma ?? NaN,
+      residual: r.em?.residual ?? NaN,
+      rho: r.em?.rho ?? NaN,
+      seconds: (performance.now() - t0) / 1000,
+    };
     const regions = regionLine(r.regionAccuracy);
     const em = r.em ? `, max_k γ ${r.em.maxGamma.toFixed(3)} (1/K ${(1 / r.em.bases).toFixed(3)}), residual ${r.em.residual.toFixed(3)}` : '';
     console.log(`T=${T} η=${eta}${eta === 1 ? ' (EMANet)' : ''} seed ${seed}: mIoU ${r.miou.toFixed(4)}${regions ? `, ${regions}` : ''}${em} (${result.seconds.toFixed(0)} s)`);
@@ -238,11 +286,18 @@ async function grid(base: TrainFlags, Ts: number[], etas: number[], seeds: numbe
     writeTables(base.out, cells, Ts, etas);
     return true;
   };
-  outer: for (let k = 0; k < seeds; k++) for (const T of Ts) for (const eta of etas) {
-    if (has(T, eta, base.seed + k)) continue;
-    if (!add(await run(T, eta, base.seed + k))) break outer;
-  }
-  const best = stopped() ? [] : [...cells].filter((c) => c.seed === base.seed).sort((a, b) => b.miou - a.miou).slice(0, second);
+  outer: for (let k = 0; k < seeds; k++)
+    for (const T of Ts)
+      for (const eta of etas) {
+        if (has(T, eta, base.seed + k)) continue;
+        if (!add(await run(T, eta, base.seed + k))) break outer;
+      }
+  const best = stopped()
+    ? []
+    : [...cells]
+        .filter((c) => c.seed === base.seed)
+        .sort((a, b) => b.miou - a.miou)
+        .slice(0, second);
   for (const c of best) {
     if (has(c.T, c.eta, base.seed + 1)) continue;
     if (!add(await run(c.T, c.eta, base.seed + 1))) break;
@@ -263,7 +318,9 @@ function writeTables(out: string, cells: AblationCell[], Ts: number[], etas: num
   ].join('\n');
   writeFileAtomic(join(out, 'ablation.md'), md);
   const num = (v: number, digits: number): string => (Number.isFinite(v) ? v.toFixed(digits) : '');
-  const csv = cells.map((c) => [c.T, c.eta, c.seed, c.miou, ...names.map((k) => c.regions[k] ?? ''), num(c.maxGamma, 6), num(c.residual, 6), num(c.rho, 6), c.seconds.toFixed(1)].join(','));
+  const csv = cells.map((c) =>
+    [c.T, c.eta, c.seed, c.miou, ...names.map((k) => c.regions[k] ?? ''), num(c.maxGamma, 6), num(c.residual, 6), num(c.rho, 6), c.seconds.toFixed(1)].join(','),
+  );
   writeFileAtomic(join(out, 'ablation.csv'), [['T', 'eta', 'seed', 'miou', ...names, 'maxGamma', 'residual', 'rho', 'seconds'].join(','), ...csv].join('\n') + '\n');
   return md;
 }

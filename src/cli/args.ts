@@ -91,19 +91,33 @@ export const TRAIN_SPEC: Spec = {
   'max-scale': { type: 'string', help: 'digits: largest pasted digit side in pixels', default: '36' },
   threshold: { type: 'string', help: 'digits: intensity ∈ (0, 1] from which a pixel is labelled as the digit', default: '0.5' },
   'max-overlap': { type: 'string', help: "digits: largest share ∈ [0, 1] of a digit's square another digit may cover (1: independent positions)", default: '1' },
-  task: { type: 'string', help: "digits: 'digits' (each digit labelled by its class), 'context' (one class per scene, all but one digit cut to stroke fragments: labels that need global context) or 'groups' (two classes per scene in RGB, a whole digit of each and fragments tied to it by a random colour: labels that need attention, not pooling; at least 2 digits per scene)", default: 'digits' },
+  task: {
+    type: 'string',
+    help: "digits: 'digits' (each digit labelled by its class), 'context' (one class per scene, all but one digit cut to stroke fragments: labels that need global context) or 'groups' (two classes per scene in RGB, a whole digit of each and fragments tied to it by a random colour: labels that need attention, not pooling; at least 2 digits per scene)",
+    default: 'digits',
+  },
   fragment: { type: 'string', help: 'digits, --task context or groups: side in pixels of the window a fragment is drawn through', default: '12' },
   bases: { type: 'string', help: 'EM bases K', default: '16' },
   channels: { type: 'string', help: 'channels C entering the EM unit', default: '64' },
   width: { type: 'string', help: 'backbone width w (stem channels w, 2w, 2w; head 2w)', default: '32' },
   dilation: { type: 'string', help: 'dilation of the 3×3 convs at output stride 4 (wider receptive field)', default: '1' },
-  'bases-average': { type: 'string', help: "how the EM bases μ⁽⁰⁾ follow the batches: 'plain' (the paper's moving average) or 'l2norm' (each base of the average l2-normalised: hemgpu's rule before issue 22, which collapses HEMNet's bases)", default: 'plain' },
+  'bases-average': {
+    type: 'string',
+    help: "how the EM bases μ⁽⁰⁾ follow the batches: 'plain' (the paper's moving average) or 'l2norm' (each base of the average l2-normalised: hemgpu's rule before issue 22, which collapses HEMNet's bases)",
+    default: 'plain',
+  },
   'em-gamma': { type: 'string', help: "initial γ of the norm closing the EM unit's residual branch (0: the unit starts as the identity; EMANet: 1)", default: '0' },
   warmup: { type: 'string', help: 'linear learning-rate warm-up steps before the poly schedule', default: '0' },
   'bg-keep': { type: 'string', help: 'share ∈ (0, 1] of background pixels kept in the training loss, drawn per step (the rest ignored: the background weighs less)', default: '1' },
   out: { type: 'string', help: 'output directory (checkpoints, PNGs, logs)', default: 'runs/train' },
-  resume: { type: 'string', help: "continue from this checkpoint with its stored config (flags left out take the checkpoint's values; a training flag given with another value is refused, see --allow-change)" },
-  'allow-change': { type: 'string', help: "with --resume: comma-separated training flags (e.g. lr,steps) or 'all' that may differ from the checkpoint's; each change is recorded in the checkpoint's history. Only an unchanged config (same --steps too: the poly schedule is planned over it) continues exactly" },
+  resume: {
+    type: 'string',
+    help: "continue from this checkpoint with its stored config (flags left out take the checkpoint's values; a training flag given with another value is refused, see --allow-change)",
+  },
+  'allow-change': {
+    type: 'string',
+    help: "with --resume: comma-separated training flags (e.g. lr,steps) or 'all' that may differ from the checkpoint's; each change is recorded in the checkpoint's history. Only an unchanged config (same --steps too: the poly schedule is planned over it) continues exactly",
+  },
   'eval-every': { type: 'string', help: 'validate every N steps (0: only at the end)', default: '0' },
   'checkpoint-every': { type: 'string', help: 'write a checkpoint every N steps (0: only at the end)', default: '0' },
   quiet: { type: 'boolean', help: 'no progress bar' },
@@ -160,7 +174,11 @@ type QuickFlag = keyof typeof QUICK_FIELDS;
  * --quick (a smoke test) for demo, ablate and structured: `small`'s sizes for the flags not
  * given; a flag given keeps its value and its effect, as without --quick.
  */
-export function quickShrink<T extends Partial<Record<(typeof QUICK_FIELDS)[QuickFlag], number>>>(config: T, given: ReadonlySet<string>, small: Partial<Record<QuickFlag, number>>): T {
+export function quickShrink<T extends Partial<Record<(typeof QUICK_FIELDS)[QuickFlag], number>>>(
+  config: T,
+  given: ReadonlySet<string>,
+  small: Partial<Record<QuickFlag, number>>,
+): T {
   const out: Partial<Record<(typeof QUICK_FIELDS)[QuickFlag], number>> = { ...config };
   for (const [flag, v] of Object.entries(small) as [QuickFlag, number][]) if (!given.has(flag)) out[QUICK_FIELDS[flag]] = v;
   return out as T;
@@ -183,12 +201,21 @@ export function parse(command: string, spec: Spec, argv: string[]): Record<strin
     for (const [k, v] of Object.entries(spec)) out[k] = given[k] ?? v.default;
     out.help = (values as { help?: boolean }).help ?? false;
     out.etaGiven = given.eta !== undefined;
-    out.given = Object.keys(spec).filter((k) => given[k] !== undefined).join(',');
+    out.given = Object.keys(spec)
+      .filter((k) => given[k] !== undefined)
+      .join(',');
     return out;
   } catch (err) {
     if (err instanceof UsageError) throw err;
     const m = /Unknown option '([^']+)'/.exec((err as Error).message);
-    if (m) throw new UsageError(unknownFlag(command, m[1]!, Object.keys(spec).filter((k) => !spec[k]!.internal)));
+    if (m)
+      throw new UsageError(
+        unknownFlag(
+          command,
+          m[1]!,
+          Object.keys(spec).filter((k) => !spec[k]!.internal),
+        ),
+      );
     throw new UsageError(`hemgpu ${command}: ${(err as Error).message}`);
   }
 }
@@ -196,8 +223,14 @@ export function parse(command: string, spec: Spec, argv: string[]): Record<strin
 /** An unknown flag's message: the nearest flag the command takes (a typo), and the list of them. */
 function unknownFlag(command: string, flag: string, known: readonly string[]): string {
   const name = flag.replace(/^-+/, '');
-  const near = known.map((k) => [k, editDistance(name, k)] as const).filter(([k, d]) => d <= Math.max(1, Math.floor(k.length / 4))).sort((a, b) => a[1] - b[1])[0];
-  return `hemgpu ${command}: unknown flag ${flag}${near ? `; did you mean --${near[0]}?` : '.'} It takes ${[...known].sort().map((k) => `--${k}`).join(', ')} (hemgpu ${command} --help describes them).`;
+  const near = known
+    .map((k) => [k, editDistance(name, k)] as const)
+    .filter(([k, d]) => d <= Math.max(1, Math.floor(k.length / 4)))
+    .sort((a, b) => a[1] - b[1])[0];
+  return `hemgpu ${command}: unknown flag ${flag}${near ? `; did you mean --${near[0]}?` : '.'} It takes ${[...known]
+    .sort()
+    .map((k) => `--${k}`)
+    .join(', ')} (hemgpu ${command} --help describes them).`;
 }
 
 /** Edit distance counting insertions, deletions, substitutions and swaps of neighbours (optimal string alignment). */
@@ -214,7 +247,10 @@ function editDistance(a: string, b: string): number {
 }
 
 export function usage(command: string, summary: string, spec: Spec): string {
-  const rows = Object.entries(spec).map(([k, v]) => `  --${k}${v.type === 'string' ? ' <value>' : ''}`.padEnd(30) + v.help + (v.shown !== undefined || v.default !== undefined ? ` (default ${v.shown ?? v.default})` : ''));
+  const rows = Object.entries(spec).map(
+    ([k, v]) =>
+      `  --${k}${v.type === 'string' ? ' <value>' : ''}`.padEnd(30) + v.help + (v.shown !== undefined || v.default !== undefined ? ` (default ${v.shown ?? v.default})` : ''),
+  );
   return [`usage: hemgpu ${command} [flags]`, '', summary, '', ...rows, '  --help'.padEnd(30) + 'this text'].join('\n');
 }
 
@@ -225,9 +261,12 @@ function allowChange(v: string | undefined, resume: boolean): string[] | 'all' {
   if (v.trim() === 'all') return 'all';
   const names = v.split(',').map((x) => x.trim().replace(/^--/, ''));
   const shape = MODEL_SHAPE_FIELDS.map((k) => TRAIN_CONFIG_FIELDS[k].flag);
-  const known = Object.values(TRAIN_CONFIG_FIELDS).filter((f) => f.training && !shape.includes(f.flag)).map((f) => f.flag);
+  const known = Object.values(TRAIN_CONFIG_FIELDS)
+    .filter((f) => f.training && !shape.includes(f.flag))
+    .map((f) => f.flag);
   for (const n of names) {
-    if (shape.includes(n)) throw new UsageError(`--allow-change: --${n} shapes the model's weights, which a checkpoint cannot change; train a new run (without --resume) for another --${n}.`);
+    if (shape.includes(n))
+      throw new UsageError(`--allow-change: --${n} shapes the model's weights, which a checkpoint cannot change; train a new run (without --resume) for another --${n}.`);
     if (!known.includes(n)) throw new UsageError(`--allow-change: '${n}' is not a training flag; use 'all' or a comma-separated list of: ${known.join(', ')}.`);
   }
   return names;
@@ -257,10 +296,13 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const givenFlags = String(v.given).split(',');
   // A flag of the other data source would be accepted and ignored. (demo and ablate leave their
   // recipe's digit flags out with --data voc: recipeFlags.)
-  if (data === 'digits' && givenFlags.includes('voc-root')) throw new UsageError('--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.');
+  if (data === 'digits' && givenFlags.includes('voc-root'))
+    throw new UsageError('--voc-root: applies to --data voc only; add --data voc, or drop --voc-root to train on digit scenes.');
   const digitOnly = DIGIT_ONLY_FLAGS.filter((k) => givenFlags.includes(k));
   if (data === 'voc' && digitOnly.length) {
-    throw new UsageError(`${digitOnly.map((k) => `--${k}`).join(', ')}: ${digitOnly.length > 1 ? 'apply' : 'applies'} to digit scenes only, and --data voc ignores ${digitOnly.length > 1 ? 'them' : 'it'}; drop ${digitOnly.length > 1 ? 'them' : 'it'} (VOC's size is --size, its validation images --val-scenes).`);
+    throw new UsageError(
+      `${digitOnly.map((k) => `--${k}`).join(', ')}: ${digitOnly.length > 1 ? 'apply' : 'applies'} to digit scenes only, and --data voc ignores ${digitOnly.length > 1 ? 'them' : 'it'}; drop ${digitOnly.length > 1 ? 'them' : 'it'} (VOC's size is --size, its validation images --val-scenes).`,
+    );
   }
   const size = num('size', v.size as string, { int: true, min: 16 });
   const task = String(v.task);
@@ -270,7 +312,10 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const groups = data === 'digits' && task === 'groups';
   let minDigits = num('min-digits', v['min-digits'] as string, { int: true, min: 1 });
   if (groups && minDigits < 2) {
-    if (givenFlags.includes('min-digits')) throw new UsageError(`--min-digits: --task groups needs at least 2 digits per scene (a whole digit of each of its two classes), got ${minDigits}; give --min-digits 2 or more (3 or more gives every scene a fragment).`);
+    if (givenFlags.includes('min-digits'))
+      throw new UsageError(
+        `--min-digits: --task groups needs at least 2 digits per scene (a whole digit of each of its two classes), got ${minDigits}; give --min-digits 2 or more (3 or more gives every scene a fragment).`,
+      );
     minDigits = 2;
   }
   const maxDigits = num('max-digits', v['max-digits'] as string, { int: true, min: minDigits });
@@ -283,7 +328,8 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   const minScale = scale('min-scale', 4);
   const maxScale = scale('max-scale', minScale);
   const fragment = num('fragment', v.fragment as string, { int: true, min: 2, max: size });
-  if (task === 'digits' && givenFlags.includes('fragment')) throw new UsageError('--fragment: applies to --task context or groups only (drop it, or add --task context or --task groups).');
+  if (task === 'digits' && givenFlags.includes('fragment'))
+    throw new UsageError('--fragment: applies to --task context or groups only (drop it, or add --task context or --task groups).');
   const eta = num('eta', v.eta as string, { min: 0, minExclusive: true, max: 1 });
   if (model === 'emanet' && v.etaGiven && eta !== 1) {
     throw new UsageError(`--eta: emanet is EMANet's EM unit, η = 1 by definition; --eta ${String(v.eta)} applies to hemnet only (leave it out or use --model hemnet).`);

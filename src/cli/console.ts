@@ -90,7 +90,6 @@ export function regionLine(acc: Record<string, number>): string {
   return parts.length ? `pixel accuracy on ${parts.join(', ')}` : '';
 }
 
-
 /** Progress of a validation pass (hemgpu eval): a bar on a terminal, a line every 10% otherwise. */
 export function evalProgress(total: number): { update(done: number): void; stop(): void } {
   let bar: cliProgress.SingleBar | null = null;

@@ -70,7 +70,11 @@ export const DEMO_SPEC: Spec = {
   ),
   steps: { ...TRAIN_SPEC.steps!, shown: `${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU` },
   out: { type: 'string', help: 'output directory (one subdirectory per model, figures at the top)', default: 'runs/demo' },
-  seeds: { type: 'string', help: 'train every model with seeds seed, seed + 1, …; the table shows each model over them (from 3 on with the 95 % interval of the mean)', default: String(DEMO_SEEDS) },
+  seeds: {
+    type: 'string',
+    help: 'train every model with seeds seed, seed + 1, …; the table shows each model over them (from 3 on with the 95 % interval of the mean)',
+    default: String(DEMO_SEEDS),
+  },
   overwrite: { type: 'boolean', help: 'replace the checkpoints an earlier run left in --out (without it, the demo refuses a directory holding them)' },
   quick: { type: 'boolean', help: '3 steps of batch 4 on 16 training and 8 validation scenes, one seed, where those flags are not given (a smoke test, not a result)' },
 };
@@ -112,7 +116,9 @@ export function recipeFlags(argv: string[], recipe: Record<string, string> = DEM
 export async function runDemo(args: string[], interrupts: Interrupts | null = null): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
     console.log(usage('demo', DEMO_WHAT, DEMO_SPEC));
-    console.log(`\nThe defaults are the demo's recipe (docs/experiments/demo-recipe.md; --task digits for the plain digit scenes); --quick sets 3 steps, 16 training and 8 validation scenes, batch 4, no intermediate validation and one seed, where those flags are not given.`);
+    console.log(
+      `\nThe defaults are the demo's recipe (docs/experiments/demo-recipe.md; --task digits for the plain digit scenes); --quick sets 3 steps, 16 training and 8 validation scenes, batch 4, no intermediate validation and one seed, where those flags are not given.`,
+    );
     return;
   }
   // Every flag and the output directory are checked before the device starts (the steps' default
@@ -124,7 +130,9 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
     await startEngine();
     const a = adapterInfo();
     const { base, seeds } = demoPlan(args, a.software);
-    console.log(`hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} ${base.data === 'voc' ? 'VOC images' : 'digit scenes'} per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.data === 'voc' ? `PASCAL VOC at ${base.size}×${base.size}` : `${base.task} task on ${base.size}×${base.size} scenes`}`);
+    console.log(
+      `hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} ${base.data === 'voc' ? 'VOC images' : 'digit scenes'} per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.data === 'voc' ? `PASCAL VOC at ${base.size}×${base.size}` : `${base.task} task on ${base.size}×${base.size} scenes`}`,
+    );
     await demoRuns(base, seeds, a, interrupts);
   } finally {
     unlock();
@@ -162,7 +170,9 @@ function runDir(out: string, model: SegModelName, seed: number, seeds: number): 
  */
 function refuseEarlierDemo(flags: TrainFlags, seeds: number): void {
   if (flags.overwrite) return;
-  const found = DEMO_MODELS.flatMap((m) => Array.from({ length: seeds }, (_, k) => join(runDir(flags.out, m, flags.seed + k, seeds), 'checkpoint.safetensors'))).filter((p) => existsSync(p));
+  const found = DEMO_MODELS.flatMap((m) => Array.from({ length: seeds }, (_, k) => join(runDir(flags.out, m, flags.seed + k, seeds), 'checkpoint.safetensors'))).filter((p) =>
+    existsSync(p),
+  );
   if (!found.length) return;
   const more = found.length > 1 ? ` and ${found.length - 1} more` : '';
   throw new UsageError(
@@ -232,9 +242,22 @@ async function demoRuns(base: TrainFlags, seeds: number, a: ReturnType<typeof ad
 
 /** demo.json's entry of a model: the mean over its seeds, and every seed's figures. */
 function modelSummary(m: ModelRuns): Record<string, unknown> {
-  const per = m.results.map((r, i) => ({ seed: m.seeds[i], miou: r.miou, iou: r.iou, pixelAccuracy: r.pixelAccuracy, regionAccuracy: r.regionAccuracy, imagesPerSecond: r.imagesPerSecond, steps: r.steps }));
+  const per = m.results.map((r, i) => ({
+    seed: m.seeds[i],
+    miou: r.miou,
+    iou: r.iou,
+    pixelAccuracy: r.pixelAccuracy,
+    regionAccuracy: r.regionAccuracy,
+    imagesPerSecond: r.imagesPerSecond,
+    steps: r.steps,
+  }));
   const miou = per.map((r) => r.miou);
-  return { miou: meanOf(miou), miouHalfWidth95: miou.length > 1 ? halfWidth95(miou) : null, pixelAccuracy: meanOf(per.map((r) => r.pixelAccuracy)), seeds: per.map((r, i) => ({ ...r, em: m.results[i]!.em })) };
+  return {
+    miou: meanOf(miou),
+    miouHalfWidth95: miou.length > 1 ? halfWidth95(miou) : null,
+    pixelAccuracy: meanOf(per.map((r) => r.pixelAccuracy)),
+    seeds: per.map((r, i) => ({ ...r, em: m.results[i]!.em })),
+  };
 }
 
 /** The closing table: each model's mIoU (and region accuracies) over the seeds, in percent, with the spread, and its EM unit's diagnostics. */
@@ -242,14 +265,29 @@ function summaryTable(runs: Partial<Record<SegModelName, ModelRuns>>): string {
   const entries = Object.entries(runs) as [SegModelName, ModelRuns][];
   const regions = [...new Set(entries.flatMap(([, m]) => m.results.flatMap((r) => Object.keys(r.regionAccuracy))))];
   const n = entries[0]![1].results.length;
-  const head = ['model', `validation mIoU (%)${n > 1 ? `, ${n} seeds` : ''}`, ...regions.map((k) => `pixel accuracy on ${k} (%)`), 'mean max_k γ (1/K)', 'centred residual', 'images/s'];
+  const head = [
+    'model',
+    `validation mIoU (%)${n > 1 ? `, ${n} seeds` : ''}`,
+    ...regions.map((k) => `pixel accuracy on ${k} (%)`),
+    'mean max_k γ (1/K)',
+    'centred residual',
+    'images/s',
+  ];
   const em = (m: ModelRuns, f: (d: NonNullable<TrainResult['em']>) => number): number[] => m.results.flatMap((r) => (r.em ? [f(r.em)] : []));
   const rows = entries.map(([k, m]) => {
     const K = m.results.find((r) => r.em)?.em?.bases;
     return [
       k,
-      formatSpread(m.results.map((r) => 100 * r.miou), 2),
-      ...regions.map((g) => formatSpread(m.results.map((r) => 100 * (r.regionAccuracy[g] ?? NaN)), 2)),
+      formatSpread(
+        m.results.map((r) => 100 * r.miou),
+        2,
+      ),
+      ...regions.map((g) =>
+        formatSpread(
+          m.results.map((r) => 100 * (r.regionAccuracy[g] ?? NaN)),
+          2,
+        ),
+      ),
       K === undefined ? '- (no EM unit)' : `${formatMean(em(m, (d) => d.maxGamma))} (${(1 / K).toFixed(3)})`,
       K === undefined ? '-' : formatMean(em(m, (d) => d.residual)),
       meanOf(m.results.map((r) => r.imagesPerSecond)).toFixed(1),
@@ -257,7 +295,11 @@ function summaryTable(runs: Partial<Record<SegModelName, ModelRuns>>): string {
   });
   const line = (c: string[]): string => `| ${c.join(' | ')} |`;
   const legend = [
-    n >= 3 ? "mIoU and accuracies: mean ± half-width of the 95 % interval of the mean (Student's t), (min–max, seeds)" : n === 2 ? 'mIoU and accuracies: mean (min–max, seeds)' : '',
+    n >= 3
+      ? "mIoU and accuracies: mean ± half-width of the 95 % interval of the mean (Student's t), (min–max, seeds)"
+      : n === 2
+        ? 'mIoU and accuracies: mean (min–max, seeds)'
+        : '',
     'max_k γ: the largest responsibility of a pixel, averaged over validation pixels (1/K: every base alike, i.e. pooling; K = 1 is pooling by construction);',
     'centred residual: ‖X_c − X̃_c‖²/‖X_c‖² of the unit\'s reconstruction (1: global pooling, lower: the bases tell pixels apart). docs/math.md, "Diagnostics".',
   ].filter(Boolean);
@@ -291,7 +333,10 @@ export function verdictLine(runs: Partial<Record<SegModelName, ModelRuns>>): str
     const d = runs[k]!.results.map((r, i) => 100 * (r.miou - (plain.results[i]?.miou ?? NaN)));
     return `${k} − plain ${formatSpread(d, 2).replace(/^(?=\d)/, '+')}`;
   });
-  const show = (k: string, m: ModelRuns): string => `${k} [${interval(m).map((x) => x.toFixed(1)).join(', ')}]`;
+  const show = (k: string, m: ModelRuns): string =>
+    `${k} [${interval(m)
+      .map((x) => x.toFixed(1))
+      .join(', ')}]`;
   return [
     `plain's 95 % interval ${below ? 'lies below' : 'does NOT lie below'} both EM models' (mIoU %: ${show('plain', plain)}, ${show('hemnet', runs.hemnet)}, ${show('emanet', runs.emanet)}).`,
     `Paired by seed (mIoU points): ${paired.join('; ')}.`,

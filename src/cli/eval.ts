@@ -24,10 +24,16 @@ import { writeAttentionMaps, writeSamples } from './figures.ts';
 
 export const EVAL_SPEC = {
   checkpoint: { type: 'string' as const, help: 'checkpoint file written by hemgpu train; several, comma-separated (seeds of one configuration), give a table over them' },
-  iterations: { type: 'string' as const, help: `EM iterations at evaluation: T_eval (default: as trained), or several for Table 2, e.g. 1-8 or 1,2,4 (each 1 to ${MAX_EM_ITERATIONS})` },
+  iterations: {
+    type: 'string' as const,
+    help: `EM iterations at evaluation: T_eval (default: as trained), or several for Table 2, e.g. 1-8 or 1,2,4 (each 1 to ${MAX_EM_ITERATIONS})`,
+  },
   'val-scenes': { type: 'string' as const, help: 'validation scenes (default: as trained)' },
   batch: { type: 'string' as const, help: 'images per forward pass', default: '16' },
-  figures: { type: 'string' as const, help: "directory for each checkpoint's figures: <run>-samples.png (validation scenes, truth and prediction) and, for hemnet, <run>-attention.png (Fig. 4 on validation scene 0: the bases attending most to the ink, per iteration); <run> is the checkpoint's directory name" },
+  figures: {
+    type: 'string' as const,
+    help: "directory for each checkpoint's figures: <run>-samples.png (validation scenes, truth and prediction) and, for hemnet, <run>-attention.png (Fig. 4 on validation scene 0: the bases attending most to the ink, per iteration); <run> is the checkpoint's directory name",
+  },
 };
 
 const DESCRIPTION = 'Validation mIoU and per-class IoU of a checkpoint; with several checkpoints or T_eval values, the table of Table 2 (--iterations 1-8).';
@@ -44,7 +50,8 @@ export function parseIterationList(v: string): number[] {
     }
     const [lo, hi] = [num('iterations', range[1], { int: true, min: 1, max: MAX_EM_ITERATIONS }), Number(range[2])];
     if (hi < lo) throw new UsageError(`--iterations: the range ${part} runs backwards; write it as ${hi}-${lo}.`);
-    if (hi > MAX_EM_ITERATIONS) throw new UsageError(`--iterations: the range ${part} goes past ${MAX_EM_ITERATIONS}, the most EM iterations a flag accepts; end it at ${MAX_EM_ITERATIONS} or below.`);
+    if (hi > MAX_EM_ITERATIONS)
+      throw new UsageError(`--iterations: the range ${part} goes past ${MAX_EM_ITERATIONS}, the most EM iterations a flag accepts; end it at ${MAX_EM_ITERATIONS} or below.`);
     for (let t = lo; t <= hi; t++) out.push(t);
   }
   const twice = out.find((t, i) => out.indexOf(t) !== i);
@@ -107,7 +114,10 @@ export async function runEval(argv: string[]): Promise<void> {
   const first = configs[0]!;
   for (const [i, c] of configs.entries()) {
     const k = SHARED.find((f) => c[f] !== first[f]);
-    if (k) throw new UsageError(`--checkpoint: ${paths[i]} has ${k} ${String(c[k])} but ${paths[0]} has ${String(first[k])}; a table over checkpoints needs one configuration (only the seed may differ). Run eval once per configuration.`);
+    if (k)
+      throw new UsageError(
+        `--checkpoint: ${paths[i]} has ${k} ${String(c[k])} but ${paths[0]} has ${String(first[k])}; a table over checkpoints needs one configuration (only the seed may differ). Run eval once per configuration.`,
+      );
   }
   if (first.model === 'plain' && Ts) {
     throw new UsageError(`--iterations: the plain model has no EM unit, so there is no T to evaluate at; leave --iterations out for ${paths[0]}.`);
@@ -137,7 +147,10 @@ export async function runEval(argv: string[]): Promise<void> {
         }
         rows.get(T)!.push(r);
         if (single) printOne(path, saved, T, val.count, r, classLegend(val));
-        else console.log(`${path}: T_eval ${T}: mIoU ${r.miou.toFixed(4)}  pixel accuracy ${r.pixelAccuracy.toFixed(4)}${regionLine(r.regionAccuracy) ? `  ${regionLine(r.regionAccuracy)}` : ''}`);
+        else
+          console.log(
+            `${path}: T_eval ${T}: mIoU ${r.miou.toFixed(4)}  pixel accuracy ${r.pixelAccuracy.toFixed(4)}${regionLine(r.regionAccuracy) ? `  ${regionLine(r.regionAccuracy)}` : ''}`,
+          );
       }
     } finally {
       model.dispose();

@@ -37,8 +37,17 @@ export async function writeGradientFlow(path: string, model: SegNet, val: Datase
 export async function writeAttentionMaps(path: string, model: SegNet, val: Dataset, T: number, eta: number, em: EmDiagnostics | null = null): Promise<void> {
   const a = await attentionMaps(model, val, { iterations: T, eta, scene: 0, select: 'ink' });
   // The diagnostics say whether the maps show attention at all (max_k γ near 1/K and residual near 1: pooling).
-  const diag = em ? `\non ${em.scenes} validation scenes mean max_k γ ${em.maxGamma.toFixed(3)} (1/K = ${(1 / em.bases).toFixed(3)}), centred residual ${em.residual.toFixed(3)}, ρ ${em.rho.toFixed(2)}` : '';
-  await writeHeatmaps(path, a.maps, { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, title: `attention maps γ·k of the 4 bases attending most to the ink,\nand reconstructions, per iteration (eta ${eta})${diag}` });
+  const diag = em
+    ? `\non ${em.scenes} validation scenes mean max_k γ ${em.maxGamma.toFixed(3)} (1/K = ${(1 / em.bases).toFixed(3)}), centred residual ${em.residual.toFixed(3)}, ρ ${em.rho.toFixed(2)}`
+    : '';
+  await writeHeatmaps(path, a.maps, {
+    rows: a.rows,
+    cols: a.cols,
+    width: a.width,
+    height: a.height,
+    titles: a.titles,
+    title: `attention maps γ·k of the 4 bases attending most to the ink,\nand reconstructions, per iteration (eta ${eta})${diag}`,
+  });
 }
 
 /** A few validation scenes: image, ground truth and prediction side by side. */

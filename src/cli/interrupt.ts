@@ -50,8 +50,7 @@ export interface StopWords {
 
 const CHECKPOINT_WORDS: StopWords = {
   stopping: 'saving a checkpoint (no validation pass) and exiting',
-  again:
-    'without saving. The checkpoint on disk is the last complete one (a checkpoint being written is written to a temporary file and renamed, so the previous file is intact).',
+  again: 'without saving. The checkpoint on disk is the last complete one (a checkpoint being written is written to a temporary file and renamed, so the previous file is intact).',
 };
 
 export function handleInterrupts(what: string, words: StopWords = CHECKPOINT_WORDS): Interrupts {
@@ -77,8 +76,7 @@ export function handleInterrupts(what: string, words: StopWords = CHECKPOINT_WOR
     }
     (state as { signal: NodeJS.Signals | null }).signal = sig;
     notice(
-      `${what}: ${NAMES[sig] ?? sig} — finishing this step, then ${words.stopping}. ` +
-        `${sig === 'SIGINT' ? 'Ctrl-C' : 'A second signal'} again quits at once without saving.`,
+      `${what}: ${NAMES[sig] ?? sig} — finishing this step, then ${words.stopping}. ` + `${sig === 'SIGINT' ? 'Ctrl-C' : 'A second signal'} again quits at once without saving.`,
     );
   }
   process.on('SIGINT', onSignal);

@@ -51,7 +51,8 @@ function refuseRepeatedFlags(argv: readonly string[]): void {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const long = command === 'train' || command === 'demo' || command === 'ablate' || command === 'structured';
-  const interrupts = long && !rest.includes('--help') && !rest.includes('-h') ? handleInterrupts(`hemgpu ${command}`, command === 'structured' ? STRUCTURED_STOP : undefined) : null;
+  const interrupts =
+    long && !rest.includes('--help') && !rest.includes('-h') ? handleInterrupts(`hemgpu ${command}`, command === 'structured' ? STRUCTURED_STOP : undefined) : null;
   try {
     refuseRepeatedFlags(rest);
     switch (command) {

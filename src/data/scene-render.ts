@@ -126,4 +126,3 @@ export function hueColor(h: number): readonly [number, number, number] {
   };
   return [f(5), f(3), f(1)];
 }
-

@@ -92,9 +92,15 @@ export function augmentSample(
   const fx = w / sw;
   const fy = h / sh;
   const src = image.data;
-  const m0 = mean[0]!, m1 = mean[1]!, m2 = mean[2]!;
-  const s0 = 1 / (255 * std[0]!), s1 = 1 / (255 * std[1]!), s2 = 1 / (255 * std[2]!);
-  const d0 = m0 / std[0]!, d1 = m1 / std[1]!, d2 = m2 / std[2]!;
+  const m0 = mean[0]!,
+    m1 = mean[1]!,
+    m2 = mean[2]!;
+  const s0 = 1 / (255 * std[0]!),
+    s1 = 1 / (255 * std[1]!),
+    s2 = 1 / (255 * std[2]!);
+  const d0 = m0 / std[0]!,
+    d1 = m1 / std[1]!,
+    d2 = m2 / std[2]!;
   for (let oy = 0; oy < cropSize; oy++) {
     const py = params.offsetY + oy;
     const inY = py < sh;
@@ -118,8 +124,14 @@ export function augmentSample(
       const x0 = Math.floor(sxf);
       const x1 = Math.min(x0 + 1, w - 1);
       const wx = sxf - x0;
-      const a = (y0 * w + x0) * 3, b = (y0 * w + x1) * 3, c = (y1 * w + x0) * 3, d = (y1 * w + x1) * 3;
-      const w00 = (1 - wx) * (1 - wy), w01 = wx * (1 - wy), w10 = (1 - wx) * wy, w11 = wx * wy;
+      const a = (y0 * w + x0) * 3,
+        b = (y0 * w + x1) * 3,
+        c = (y1 * w + x0) * 3,
+        d = (y1 * w + x1) * 3;
+      const w00 = (1 - wx) * (1 - wy),
+        w01 = wx * (1 - wy),
+        w10 = (1 - wx) * wy,
+        w11 = wx * wy;
       x[o] = (src[a]! * w00 + src[b]! * w01 + src[c]! * w10 + src[d]! * w11) * s0 - d0;
       x[o + 1] = (src[a + 1]! * w00 + src[b + 1]! * w01 + src[c + 1]! * w10 + src[d + 1]! * w11) * s1 - d1;
       x[o + 2] = (src[a + 2]! * w00 + src[b + 2]! * w01 + src[c + 2]! * w10 + src[d + 2]! * w11) * s2 - d2;

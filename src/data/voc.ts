@@ -27,16 +27,7 @@ import { augmentSample, drawAugment, IMAGENET_MEAN, IMAGENET_STD, type AugmentOp
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export { VOC_CLASSES, vocColormap };
-export {
-  augmentSample,
-  drawAugment,
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  type AugmentOptions,
-  type AugmentParams,
-  type LabelImage,
-  type RgbImage,
-} from './voc-augment.ts';
+export { augmentSample, drawAugment, IMAGENET_MEAN, IMAGENET_STD, type AugmentOptions, type AugmentParams, type LabelImage, type RgbImage } from './voc-augment.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
@@ -64,7 +55,7 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
  */
 function withIdentityPalette(buf: Uint8Array, what: string): Buffer {
   const out = Buffer.from(buf);
-  for (let pos = 8; pos + 12 <= out.length; ) {
+  for (let pos = 8; pos + 12 <= out.length;) {
     const len = out.readUInt32BE(pos);
     if (pos + 12 + len > out.length) throw new Error(`voc: truncated PNG mask ${what}.`);
     const type = out.toString('latin1', pos + 4, pos + 8);
@@ -175,7 +166,23 @@ export class VocDataset implements SampleSource {
   constructor(options: VocOptions) {
     const op = 'voc';
     if (!options || typeof options.root !== 'string' || options.root === '') throw new Error(`${op}: options.root (the VOC directory) is required.`);
-    checkOptions(op, options, optionKeys<VocOptions>({ root: true, split: true, cropSize: true, augment: true, scaleRange: true, flip: true, maskDir: true, limit: true, cache: true, mean: true, std: true }));
+    checkOptions(
+      op,
+      options,
+      optionKeys<VocOptions>({
+        root: true,
+        split: true,
+        cropSize: true,
+        augment: true,
+        scaleRange: true,
+        flip: true,
+        maskDir: true,
+        limit: true,
+        cache: true,
+        mean: true,
+        std: true,
+      }),
+    );
     const root = options.root;
     const split = options.split ?? 'train';
     const cropSize = options.cropSize ?? 320;
@@ -198,10 +205,13 @@ export class VocDataset implements SampleSource {
     const listDir = join(root, 'ImageSets', 'Segmentation');
     const listFile = join(listDir, `${split}.txt`);
     if (!existsSync(listFile)) {
-      const have = existsSync(listDir) ? readdirSync(listDir).filter((f) => f.endsWith('.txt')).map((f) => f.slice(0, -4)) : [];
+      const have = existsSync(listDir)
+        ? readdirSync(listDir)
+            .filter((f) => f.endsWith('.txt'))
+            .map((f) => f.slice(0, -4))
+        : [];
       throw new Error(
-        `${op}: list file '${listFile}' for split '${split}' not found` +
-          (have.length ? `; available splits: ${have.sort().join(', ')}.` : `; '${listDir}' has no list files.`),
+        `${op}: list file '${listFile}' for split '${split}' not found` + (have.length ? `; available splits: ${have.sort().join(', ')}.` : `; '${listDir}' has no list files.`),
       );
     }
     let ids = readFileSync(listFile, 'utf8')
@@ -210,13 +220,17 @@ export class VocDataset implements SampleSource {
       .filter((l) => l !== '');
     if (ids.length === 0) throw new Error(`${op}: list file '${listFile}' lists no ids.`);
     if (options.limit !== undefined) ids = ids.slice(0, options.limit);
-    for (const [kind, dir, ext] of [['image', 'JPEGImages', '.jpg'], ['mask', maskDir, '.png']] as const) {
+    for (const [kind, dir, ext] of [
+      ['image', 'JPEGImages', '.jpg'],
+      ['mask', maskDir, '.png'],
+    ] as const) {
       const missing = ids.filter((id) => !existsSync(join(root, dir, id + ext)));
       if (missing.length > 0) {
-        const shown = missing.slice(0, 5).map((id) => `'${id}' (${join(root, dir, id + ext)})`).join(', ');
-        throw new Error(
-          `${op}: ${missing.length} id(s) listed in '${listFile}' have no ${kind}: ${shown}${missing.length > 5 ? ', ...' : ''}.`,
-        );
+        const shown = missing
+          .slice(0, 5)
+          .map((id) => `'${id}' (${join(root, dir, id + ext)})`)
+          .join(', ');
+        throw new Error(`${op}: ${missing.length} id(s) listed in '${listFile}' have no ${kind}: ${shown}${missing.length > 5 ? ', ...' : ''}.`);
       }
     }
     this.root = root;
@@ -246,9 +260,7 @@ export class VocDataset implements SampleSource {
     const image = decodeJpeg(readFileSync(imagePath), `'${imagePath}'`);
     const label = decodeLabelPng(readFileSync(maskPath), `'${maskPath}'`);
     if (image.width !== label.width || image.height !== label.height) {
-      throw new Error(
-        `voc: '${id}': image is ${image.width}×${image.height} (${imagePath}) but its mask is ${label.width}×${label.height} (${maskPath}).`,
-      );
+      throw new Error(`voc: '${id}': image is ${image.width}×${image.height} (${imagePath}) but its mask is ${label.width}×${label.height} (${maskPath}).`);
     }
     for (let i = 0; i < label.data.length; i++) {
       const v = label.data[i]!;

@@ -54,7 +54,14 @@ export class Engine {
   private arenaGpu: GPUBuffer;
   private arenaUsed = 0;
 
-  private profiler: { querySet: GPUQuerySet; resolve: GPUBuffer; labels: string[]; used: number; results: Map<string, { ms: number; count: number }>; pending: Promise<void>[] } | null = null;
+  private profiler: {
+    querySet: GPUQuerySet;
+    resolve: GPUBuffer;
+    labels: string[];
+    used: number;
+    results: Map<string, { ms: number; count: number }>;
+    pending: Promise<void>[];
+  } | null = null;
 
   private pendingError: Error | null = null;
   private lostInfo: GPUDeviceLostInfo | null = null;
@@ -93,8 +100,7 @@ export class Engine {
     if (this.destroyed) throw new Error(`hemgpu ${what}: the engine was destroyed; call init() again.`);
     if (this.lostInfo) {
       throw new Error(
-        `hemgpu ${what}: the GPU device was lost (${this.lostInfo.reason}: ${this.lostInfo.message}). ` +
-          'Tensors on it are gone; call init() again to get a new device.',
+        `hemgpu ${what}: the GPU device was lost (${this.lostInfo.reason}: ${this.lostInfo.message}). ` + 'Tensors on it are gone; call init() again to get a new device.',
       );
     }
   }
@@ -120,12 +126,7 @@ export class Engine {
   }
 
   /** Record one compute dispatch into the current batch. */
-  dispatch(
-    pipeline: GPUComputePipeline,
-    bindGroup: GPUBindGroup,
-    workgroups: [number, number, number],
-    label: string,
-  ): void {
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, workgroups: [number, number, number], label: string): void {
     this.assertUsable(label);
     this.checkErrors();
     if (this.profiler) {
@@ -328,9 +329,7 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
   const slug = (v: string): string => v.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   const model = slug(info.device || info.architecture || '');
   const vendor = slug(info.vendor || '');
-  const name = software
-    ? slug(info.architecture || info.vendor || 'software')
-    : model.startsWith(vendor) ? model : `${vendor}-${model}`;
+  const name = software ? slug(info.architecture || info.vendor || 'software') : model.startsWith(vendor) ? model : `${vendor}-${model}`;
   return new Engine(device, {
     vendor: info.vendor,
     architecture: info.architecture,

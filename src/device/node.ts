@@ -13,11 +13,7 @@ import { checkSubgroups, isSoftwareAdapter } from './provider.ts';
 
 type DawnCreate = (flags: string[]) => GPU;
 
-const SWIFTSHADER_ICDS = [
-  '/usr/lib/chromium/vk_swiftshader_icd.json',
-  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
-  '/opt/google/chrome/vk_swiftshader_icd.json',
-];
+const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json', '/opt/google/chrome/vk_swiftshader_icd.json'];
 
 const FIX =
   'To fix: on a machine with a GPU, install its Vulkan driver and the Vulkan loader ' +
@@ -85,10 +81,7 @@ function loadDawn(): Promise<DawnCreate> {
 /** Keeps every Dawn instance reachable while its device is in use. */
 const instances: GPU[] = [];
 
-async function tryAdapter(
-  flags: string[],
-  power: GPUPowerPreference,
-): Promise<GPUAdapter | null> {
+async function tryAdapter(flags: string[], power: GPUPowerPreference): Promise<GPUAdapter | null> {
   const gpu = (await loadDawn())(flags);
   const adapter = await gpu.requestAdapter({ powerPreference: power });
   if (adapter) instances.push(gpu);
@@ -102,13 +95,17 @@ export const nodeProvider: GpuProvider = {
     const envAdapter = process.env.HEMGPU_ADAPTER;
     const adapter = options.adapter ?? (envAdapter as InitOptions['adapter']) ?? 'auto';
     if (!['auto', 'gpu', 'swiftshader'].includes(adapter)) {
-      throw new Error(
-        `hemgpu init: unknown adapter '${adapter}' (from ${options.adapter ? 'options.adapter' : 'HEMGPU_ADAPTER'}); ` +
-          "use 'auto', 'gpu' or 'swiftshader'.",
-      );
+      throw new Error(`hemgpu init: unknown adapter '${adapter}' (from ${options.adapter ? 'options.adapter' : 'HEMGPU_ADAPTER'}); ` + "use 'auto', 'gpu' or 'swiftshader'.");
     }
     const envRobust = process.env.HEMGPU_ROBUSTNESS ?? '';
-    const fromEnv = new Map<string, boolean | 'auto'>([['', 'auto'], ['auto', 'auto'], ['on', true], ['1', true], ['off', false], ['0', false]]).get(envRobust);
+    const fromEnv = new Map<string, boolean | 'auto'>([
+      ['', 'auto'],
+      ['auto', 'auto'],
+      ['on', true],
+      ['1', true],
+      ['off', false],
+      ['0', false],
+    ]).get(envRobust);
     if (fromEnv === undefined) {
       throw new Error(`hemgpu init: HEMGPU_ROBUSTNESS='${envRobust}' is not a valid value; use auto, on or off (or 1 / 0), or unset it.`);
     }

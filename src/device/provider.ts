@@ -56,10 +56,7 @@ export function setGpuProvider(p: GpuProvider): void {
 
 export function getGpuProvider(): GpuProvider {
   if (!provider) {
-    throw new Error(
-      'hemgpu: no WebGPU provider registered. Import hemgpu through its package entry ' +
-        "('hemgpu'), which selects the Node (Dawn) or browser provider.",
-    );
+    throw new Error('hemgpu: no WebGPU provider registered. Import hemgpu through its package entry ' + "('hemgpu'), which selects the Node (Dawn) or browser provider.");
   }
   return provider;
 }

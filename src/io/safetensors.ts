@@ -106,11 +106,7 @@ export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
  * Encode host tensors and metadata as safetensors bytes (header + data), in the given key
  * order. Returns the parts (header first) so a writer can stream them without one big copy.
  */
-export function encodeSafetensors(
-  tensors: Record<string, HostArray>,
-  metadata: Record<string, string> = {},
-  where = 'encodeSafetensors',
-): Uint8Array[] {
+export function encodeSafetensors(tensors: Record<string, HostArray>, metadata: Record<string, string> = {}, where = 'encodeSafetensors'): Uint8Array[] {
   const header: Record<string, unknown> = {};
   if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw new Error(`${where}: metadata must be an object of string values.`);
@@ -214,7 +210,9 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'decodeSafetensors'
     }
     const want = shapeSize(t.shape) * BYTES[dtype];
     if (want !== end - begin) {
-      throw new Error(`${where}: tensor '${name}' of shape ${JSON.stringify(t.shape)} and dtype ${dtype} needs ${want} bytes but its data_offsets [${begin}, ${end}] hold ${end - begin}.`);
+      throw new Error(
+        `${where}: tensor '${name}' of shape ${JSON.stringify(t.shape)} and dtype ${dtype} needs ${want} bytes but its data_offsets [${begin}, ${end}] hold ${end - begin}.`,
+      );
     }
     entries.push({ name, dtype, shape: t.shape, begin, end });
   }

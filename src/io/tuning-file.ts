@@ -17,7 +17,9 @@ export function tuningFilePath(env: NodeJS.ProcessEnv = process.env): string {
 
 function isRecord(r: unknown): r is TuningRecord {
   const o = r as Partial<TuningRecord> | null;
-  return !!o && typeof o === 'object' && typeof o.key === 'string' && typeof o.version === 'string' && !!o.matmul && typeof o.matmul === 'object' && !!o.hem && typeof o.hem === 'object';
+  return (
+    !!o && typeof o === 'object' && typeof o.key === 'string' && typeof o.version === 'string' && !!o.matmul && typeof o.matmul === 'object' && !!o.hem && typeof o.hem === 'object'
+  );
 }
 
 export class TuningFile implements TuningStore {

@@ -64,7 +64,26 @@ export class SegNet extends Module {
 
   constructor(readonly config: SegNetConfig) {
     super();
-    checkOptions('SegNet', config, optionKeys<SegNetConfig>({ model: true, inChannels: true, classes: true, channels: true, bases: true, eta: true, iterations: true, seed: true, dropout: true, width: true, dilation: true, emGamma: true, basesAverage: true }), 'config field');
+    checkOptions(
+      'SegNet',
+      config,
+      optionKeys<SegNetConfig>({
+        model: true,
+        inChannels: true,
+        classes: true,
+        channels: true,
+        bases: true,
+        eta: true,
+        iterations: true,
+        seed: true,
+        dropout: true,
+        width: true,
+        dilation: true,
+        emGamma: true,
+        basesAverage: true,
+      }),
+      'config field',
+    );
     const s = config.seed;
     const C = config.channels;
     const w = config.width ?? 32;

@@ -111,7 +111,10 @@ export class NcutsNet extends Module {
     super();
     checkOptions('NcutsNet', config, optionKeys<NcutsNetConfig>({ inChannels: true, width: true, channels: true, seed: true, embed: true }));
     this.backbone = this.child('backbone', new SceneBackbone(backboneOf(config)));
-    this.embed = this.child('embed', new Conv2d({ inChannels: config.channels, outChannels: positiveInt('NcutsNet', 'embed', config.embed), kernelSize: 1, seed: config.seed + 40 }));
+    this.embed = this.child(
+      'embed',
+      new Conv2d({ inChannels: config.channels, outChannels: positiveInt('NcutsNet', 'embed', config.embed), kernelSize: 1, seed: config.seed + 40 }),
+    );
   }
 
   /** Pixel features [B, n, embed] (n = H/4 · W/4). */

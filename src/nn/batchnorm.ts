@@ -27,10 +27,22 @@ export class BatchNorm extends Module {
     const g = options.gamma ?? 1;
     if (!Number.isFinite(g)) throw new Error(`BatchNorm: gamma must be a finite number, got ${String(options.gamma)}.`);
     this.channels = C;
-    this.param('gamma', noGrad(() => (g === 1 ? ones([C]) : g === 0 ? zeros([C]) : mul(ones([C]), g))));
-    this.param('beta', noGrad(() => zeros([C])));
-    this.buffer('runningMean', noGrad(() => zeros([C])));
-    this.buffer('runningVar', noGrad(() => ones([C])));
+    this.param(
+      'gamma',
+      noGrad(() => (g === 1 ? ones([C]) : g === 0 ? zeros([C]) : mul(ones([C]), g))),
+    );
+    this.param(
+      'beta',
+      noGrad(() => zeros([C])),
+    );
+    this.buffer(
+      'runningMean',
+      noGrad(() => zeros([C])),
+    );
+    this.buffer(
+      'runningVar',
+      noGrad(() => ones([C])),
+    );
   }
 
   forward(x: Tensor): Tensor {

@@ -52,7 +52,11 @@ export class Conv2d extends Module {
     this.dilation = positiveInt('Conv2d', 'dilation', options.dilation ?? 1);
     const k = this.kernelSize;
     this.param('weight', heNormal([k, k, this.inChannels, this.outChannels], k * k * this.inChannels, options.seed ?? 0));
-    if (options.bias ?? true) this.param('bias', noGrad(() => zeros([this.outChannels])));
+    if (options.bias ?? true)
+      this.param(
+        'bias',
+        noGrad(() => zeros([this.outChannels])),
+      );
   }
 
   forward(x: Tensor): Tensor {

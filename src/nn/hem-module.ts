@@ -59,7 +59,10 @@ export class HEM extends Module {
     const name = this instanceof EMAU ? 'EMAU' : 'HEM';
     checkOptions(name, config, [...HEM_OPTION_KEYS.filter((k) => k !== 'trace'), 'channels', 'bases', 'momentum', 'basesAverage', 'seed']);
     const { channels: C, bases: K } = config;
-    for (const [name, v] of [['channels', C], ['bases', K]] as const) {
+    for (const [name, v] of [
+      ['channels', C],
+      ['bases', K],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`HEM: ${name} must be a positive integer, got ${String(v)}.`);
     }
     this.momentum = config.momentum ?? 0.9;
@@ -72,7 +75,10 @@ export class HEM extends Module {
     }
     const { channels: _c, bases: _k, momentum: _m, basesAverage: _a, seed: _s, ...opts } = config;
     this.options = opts;
-    this.buffer('mu0', tidy(() => noGrad(() => l2normRows(randn([K, C], { seed: config.seed ?? 1, std: Math.sqrt(2 / K) })))));
+    this.buffer(
+      'mu0',
+      tidy(() => noGrad(() => l2normRows(randn([K, C], { seed: config.seed ?? 1, std: Math.sqrt(2 / K) })))),
+    );
   }
 
   /** Run the layer on x [B, N, C]; in training mode, then update μ⁽⁰⁾ by the moving average. */

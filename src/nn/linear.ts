@@ -29,7 +29,11 @@ export class Linear extends Module {
     this.inFeatures = positiveInt('Linear', 'inFeatures', options.inFeatures);
     this.outFeatures = positiveInt('Linear', 'outFeatures', options.outFeatures);
     this.param('weight', heNormal([this.inFeatures, this.outFeatures], this.inFeatures, options.seed ?? 0));
-    if (options.bias ?? true) this.param('bias', noGrad(() => zeros([this.outFeatures])));
+    if (options.bias ?? true)
+      this.param(
+        'bias',
+        noGrad(() => zeros([this.outFeatures])),
+      );
   }
 
   /** x [..., in] → [..., out]. */

@@ -15,14 +15,7 @@
  * the saved state is a [2, C] tensor of mean and 1/σ owned by the output.
  */
 import { record } from '../autograd/tape.ts';
-import {
-  batchNormalize,
-  batchNormInputGrad,
-  batchNormInputGradEval,
-  batchNormParamGrads,
-  batchStats,
-  runningStats,
-} from '../kernels/batchnorm.ts';
+import { batchNormalize, batchNormInputGrad, batchNormInputGradEval, batchNormParamGrads, batchStats, runningStats } from '../kernels/batchnorm.ts';
 import { fmt } from '../tensor/shape.ts';
 import { keep } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -82,7 +75,10 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
   }
   checkVector(op, state.runningMean, 'state.runningMean', C, x);
   checkVector(op, state.runningVar, 'state.runningVar', C, x);
-  for (const [name, t] of [['runningMean', state.runningMean], ['runningVar', state.runningVar]] as const) {
+  for (const [name, t] of [
+    ['runningMean', state.runningMean],
+    ['runningVar', state.runningVar],
+  ] as const) {
     if (t.requiresGrad) {
       throw new Error(`${op}: state.${name} has requiresGrad: true; running statistics are buffers updated in place, not parameters.`);
     }

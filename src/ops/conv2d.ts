@@ -62,10 +62,7 @@ function geometry(x: Tensor, w: Tensor, options: Conv2dOptions): ConvGeometry {
   const [B, H, W, Cin] = x.shape as [number, number, number, number];
   const [kh, kw, wc, Cout] = w.shape as [number, number, number, number];
   if (wc !== Cin) {
-    throw new Error(
-      `${op}: x ${fmt(x.shape)} has Cin = ${Cin} channels but w ${fmt(w.shape)} is for Cin = ${wc} ` +
-        '(w is [kh, kw, Cin, Cout]); they must match.',
-    );
+    throw new Error(`${op}: x ${fmt(x.shape)} has Cin = ${Cin} channels but w ${fmt(w.shape)} is for Cin = ${wc} ` + '(w is [kh, kw, Cin, Cout]); they must match.');
   }
   const [sh, sw] = pair(op, 'stride', options.stride ?? 1, 1, 'a positive integer');
   const [ph, pw] = pair(op, 'padding', options.padding ?? 0, 0, 'a non-negative integer');

@@ -22,8 +22,7 @@ export function tensor(data: Float32Array | Float64Array | NestedArray, shape?: 
   checkShape('tensor()', s);
   if (values.length !== sizeOf(s)) {
     throw new Error(
-      `tensor(): ${values.length} values do not fill shape ${fmt(s)}, which holds ${sizeOf(s)}. ` +
-        'Pass data of exactly that length, or the shape that matches the data.',
+      `tensor(): ${values.length} values do not fill shape ${fmt(s)}, which holds ${sizeOf(s)}. ` + 'Pass data of exactly that length, or the shape that matches the data.',
     );
   }
   checkNesting('tensor()', host, s);

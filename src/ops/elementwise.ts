@@ -83,10 +83,7 @@ export function mul(a: Operand, b: Operand): Tensor {
     (x, y) => {
       const z = binary('mul', x, y, BINARY.mul);
       // dz = da ⊙ b + a ⊙ db: adjoints g ⊙ b and g ⊙ a.
-      return record('mul', z, [x, y], (g) => [
-        x.requiresGrad ? binary('mul backward', g, y, BINARY.mul) : null,
-        y.requiresGrad ? binary('mul backward', g, x, BINARY.mul) : null,
-      ]);
+      return record('mul', z, [x, y], (g) => [x.requiresGrad ? binary('mul backward', g, y, BINARY.mul) : null, y.requiresGrad ? binary('mul backward', g, x, BINARY.mul) : null]);
     },
     (x, s) => affine('mul', x, s, 0),
     (s, y) => affine('mul', y, s, 0),

@@ -41,7 +41,12 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   }
   const xs = stridesOf(x.shape);
   const shape = perm.map((p) => x.shape[p]!);
-  const y = gather('permute', x, shape, perm.map((p) => xs[p]!));
+  const y = gather(
+    'permute',
+    x,
+    shape,
+    perm.map((p) => xs[p]!),
+  );
   const inverse = new Array<number>(r);
   perm.forEach((p, i) => (inverse[p] = i));
   // A permutation's adjoint is the inverse permutation.
@@ -62,8 +67,7 @@ export function transpose(x: Tensor): Tensor {
 export function expand(x: Tensor, shape: Shape): Tensor {
   checkTensor('expand', x, 'the input');
   checkShape('expand', shape, 'target shape');
-  const ok =
-    shape.length >= x.rank && x.shape.every((d, i) => d === 1 || d === shape[shape.length - x.rank + i]);
+  const ok = shape.length >= x.rank && x.shape.every((d, i) => d === 1 || d === shape[shape.length - x.rank + i]);
   if (!ok) throw new Error(`expand: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}; each dimension must match or be 1.`);
   const y = gather('expand', x, shape, broadcastStrides(x.shape, shape));
   // Broadcasting copies each element; its adjoint sums the copies.

@@ -43,10 +43,7 @@ function geometry(op: string, x: Tensor, options: Pool2dOptions): PoolGeometry {
     throw new Error(`${op}: padding ${show(options.padding)} is more than half the kernel ${show(options.kernel)}; padding must be ≤ kernel / 2 (PyTorch's rule).`);
   }
   if (H + 2 * ph < kh || W + 2 * pw < kw) {
-    throw new Error(
-      `${op}: kernel ${show(options.kernel)} is larger than the padded image (${H + 2 * ph} × ${W + 2 * pw}) of x ${fmt(x.shape)}; ` +
-        'the output would be empty.',
-    );
+    throw new Error(`${op}: kernel ${show(options.kernel)} is larger than the padded image (${H + 2 * ph} × ${W + 2 * pw}) of x ${fmt(x.shape)}; ` + 'the output would be empty.');
   }
   const OH = Math.floor((H + 2 * ph - kh) / sh) + 1;
   const OW = Math.floor((W + 2 * pw - kw) / sw) + 1;

@@ -147,12 +147,19 @@ export function sqrtm(a: Tensor, options: SpdFunctionOptions = {}): Tensor {
   const op = 'sqrtm';
   checkOptions(op, options, optionKeys<SpdFunctionOptions>({ gapTolerance: true, eps: true }));
   checkSymmetricInput(op, a);
-  return spectral(op, a, sqrt, (l) => {
-    const s = sqrt(l);
-    const r = div(0.5, s);
-    s.dispose();
-    return r;
-  }, epsOf(op, options), gapOf(op, options));
+  return spectral(
+    op,
+    a,
+    sqrt,
+    (l) => {
+      const s = sqrt(l);
+      const r = div(0.5, s);
+      s.dispose();
+      return r;
+    },
+    epsOf(op, options),
+    gapOf(op, options),
+  );
 }
 
 /** A^p of a symmetric positive (semi)definite A for a real p. */
@@ -161,12 +168,19 @@ export function powm(a: Tensor, p: number, options: SpdFunctionOptions = {}): Te
   checkOptions(op, options, optionKeys<SpdFunctionOptions>({ gapTolerance: true, eps: true }));
   checkSymmetricInput(op, a);
   if (typeof p !== 'number' || !Number.isFinite(p)) throw new Error(`${op}: the power p must be a finite number, got ${show(p)}.`);
-  return spectral(op, a, (l) => pow(l, p), (l) => {
-    const q = pow(l, p - 1);
-    const r = mul(q, p);
-    q.dispose();
-    return r;
-  }, epsOf(op, options), gapOf(op, options));
+  return spectral(
+    op,
+    a,
+    (l) => pow(l, p),
+    (l) => {
+      const q = pow(l, p - 1);
+      const r = mul(q, p);
+      q.dispose();
+      return r;
+    },
+    epsOf(op, options),
+    gapOf(op, options),
+  );
 }
 
 export interface EigenProjectorOptions {
@@ -197,11 +211,19 @@ export function eigenProjector(a: Tensor, k: number | readonly number[], options
     throw new Error(`${op}: k must be a number or an array of one k per matrix (${count} for ${a.shape.join('×')}), got ${show(k)}.`);
   }
   ks.forEach((ki, i) => {
-    if (!Number.isInteger(ki) || ki < 0 || ki > d) throw new Error(`${op}: k must be an integer in [0, ${d}] (the matrix side), got ${show(ki)}${ks.length > 1 ? ` for matrix ${i}` : ''}.`);
+    if (!Number.isInteger(ki) || ki < 0 || ki > d)
+      throw new Error(`${op}: k must be an integer in [0, ${d}] (the matrix side), got ${show(ki)}${ks.length > 1 ? ` for matrix ${i}` : ''}.`);
   });
   // Values are ascending: the top k are the last k of each matrix's d.
   const mask = new Float32Array(count * d);
   ks.forEach((ki, i) => mask.fill(1, i * d + d - ki, (i + 1) * d));
   const shape = [...a.shape.slice(0, -1)];
-  return spectral(op, a, () => tensor(mask, shape), () => zeros(shape), null, gapOf(op, options));
+  return spectral(
+    op,
+    a,
+    () => tensor(mask, shape),
+    () => zeros(shape),
+    null,
+    gapOf(op, options),
+  );
 }

@@ -67,7 +67,8 @@ export function applyTuning(record: TuningRecord): void {
   if (!record || typeof record !== 'object') throw new Error(`applyTuning: expected a tuning record, got ${JSON.stringify(record)}.`);
   const key = tuningKey(adapterInfo());
   if (record.key !== key) throw new Error(`applyTuning: the record was timed on '${record.key}', not on this adapter ('${key}'); run tune() here.`);
-  if (record.version !== HEMGPU_VERSION) throw new Error(`applyTuning: the record was timed by hemgpu ${record.version}, not ${HEMGPU_VERSION} (its kernels may differ); run tune() again.`);
+  if (record.version !== HEMGPU_VERSION)
+    throw new Error(`applyTuning: the record was timed by hemgpu ${record.version}, not ${HEMGPU_VERSION} (its kernels may differ); run tune() again.`);
   checkMatmulConfig(record.matmul);
   setHemKernelConfig(record.hem); // checks it against this engine first
   setTunedMatmulConfig(record.matmul);

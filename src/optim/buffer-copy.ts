@@ -22,4 +22,3 @@ export function copyBuffers(e: Engine, copies: Copy[], label: string): void {
   for (const c of copies) enc.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
   e.device.queue.submit([enc.finish()]);
 }
-

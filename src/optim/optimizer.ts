@@ -60,11 +60,11 @@ export abstract class Optimizer<H extends object> {
     for (const [k, v] of Object.entries(given)) if (v !== undefined) (defaults as Record<string, unknown>)[k] = v;
     this.keys = Object.keys(defaults);
     if (!Array.isArray(params) || params.length === 0) {
-      throw new Error(`${name}: needs a non-empty list of parameters or of parameter groups ({ params, ...options }), got ${Array.isArray(params) ? 'an empty list' : String(params)}.`);
+      throw new Error(
+        `${name}: needs a non-empty list of parameters or of parameter groups ({ params, ...options }), got ${Array.isArray(params) ? 'an empty list' : String(params)}.`,
+      );
     }
-    const specs: ParamGroup<H>[] = params.every(isTensor)
-      ? [{ params } as unknown as ParamGroup<H>]
-      : (params as ParamGroup<H>[]);
+    const specs: ParamGroup<H>[] = params.every(isTensor) ? [{ params } as unknown as ParamGroup<H>] : (params as ParamGroup<H>[]);
     const seen = new Map<Tensor, string>();
     const buffers = new Map<GPUBuffer, string>();
     const built: Array<{ params: Tensor[]; hyper: H }> = [];
@@ -93,7 +93,10 @@ export abstract class Optimizer<H extends object> {
         const buf = p.bind(name).buffer;
         const shared = buffers.get(buf);
         if (shared) throw new Error(`${what} shares its storage with ${shared} (a view or alias); it would be updated twice.`);
-        if (!p.requiresGrad) throw new Error(`${what} ${fmt(p.shape)} does not require a gradient (requiresGrad false), so it would never be updated; set requiresGrad = true, or leave it out of the optimizer.`);
+        if (!p.requiresGrad)
+          throw new Error(
+            `${what} ${fmt(p.shape)} does not require a gradient (requiresGrad false), so it would never be updated; set requiresGrad = true, or leave it out of the optimizer.`,
+          );
         buffers.set(buf, `group ${gi} parameter ${i}`);
       });
       built.push({ params: [...spec.params], hyper: hyper as H });

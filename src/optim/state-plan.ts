@@ -83,7 +83,9 @@ export function planStateLoad<H>(op: string, input: OptimizerStateInput, prefix:
         const f32 = isTensor(src) ? src.dtype === 'f32' : src.data instanceof Float32Array;
         if (isTensor(src) && src.isDisposed) throw new Error(`${op}: tensor '${key}' was disposed.`);
         if (!f32 || !Array.isArray(shape) || !sameShape(shape, p.shape) || (!isTensor(src) && src.data.length !== p.size)) {
-          throw new Error(`${op}: tensor '${key}' must be f32 of shape ${fmt(p.shape)} (its parameter's), got ${isTensor(src) ? src.dtype : src.data?.constructor?.name} of shape ${Array.isArray(shape) ? fmt(shape) : String(shape)}.`);
+          throw new Error(
+            `${op}: tensor '${key}' must be f32 of shape ${fmt(p.shape)} (its parameter's), got ${isTensor(src) ? src.dtype : src.data?.constructor?.name} of shape ${Array.isArray(shape) ? fmt(shape) : String(shape)}.`,
+          );
         }
         return { name, i, src };
       }),

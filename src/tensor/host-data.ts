@@ -37,7 +37,9 @@ function nestedShape(op: string, data: readonly unknown[], path: string, out: nu
   data.forEach((d, i) => {
     const at = `${path}[${i}]`;
     if (Array.isArray(d) !== firstIsArray) {
-      throw new Error(`${op}: ${at} is ${Array.isArray(d) ? 'an array' : describe(d)} but ${path}[0] is ${firstIsArray ? 'an array' : 'a number'}; nested arrays must be regular (every element at one depth numbers, or arrays of one length).`);
+      throw new Error(
+        `${op}: ${at} is ${Array.isArray(d) ? 'an array' : describe(d)} but ${path}[0] is ${firstIsArray ? 'an array' : 'a number'}; nested arrays must be regular (every element at one depth numbers, or arrays of one length).`,
+      );
     }
     if (!firstIsArray) {
       if (typeof d !== 'number') throw new Error(`${op}: ${at} is ${describe(d)}; data must hold numbers only.`);

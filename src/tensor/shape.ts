@@ -42,10 +42,7 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(
-        `${op}: shapes ${fmt(a)} and ${fmt(b)} do not broadcast (dimension ${i} of the result: ${da} vs ${db}). ` +
-          'Each trailing dimension must match or be 1.',
-      );
+      throw new Error(`${op}: shapes ${fmt(a)} and ${fmt(b)} do not broadcast (dimension ${i} of the result: ${da} vs ${db}). ` + 'Each trailing dimension must match or be 1.');
     }
     out[i] = Math.max(da, db);
   }

@@ -109,8 +109,7 @@ export class Tensor {
   private storage(op: string): Storage {
     if (!this.storage_) {
       throw new Error(
-        `${op}: tensor #${this.id} ${fmt(this.shape)} was disposed and cannot be used. ` +
-          'Keep it out of tidy() (return it, or keep() it) or do not dispose it before this use.',
+        `${op}: tensor #${this.id} ${fmt(this.shape)} was disposed and cannot be used. ` + 'Keep it out of tidy() (return it, or keep() it) or do not dispose it before this use.',
       );
     }
     return this.storage_;
@@ -166,7 +165,9 @@ export class Tensor {
     const s = this.storage('write()');
     const typed = ArrayBuffer.isView(data) ? data.constructor.name : null;
     if (this.dtype === 'f32' ? data instanceof Int32Array : typed !== null && !(data instanceof Int32Array)) {
-      throw new Error(`write(): ${typed} data for a ${this.dtype} tensor; ${this.dtype === 'f32' ? 'pass f32 data (Float32Array, Float64Array or numbers)' : 'pass an Int32Array or integer arrays'}.`);
+      throw new Error(
+        `write(): ${typed} data for a ${this.dtype} tensor; ${this.dtype === 'f32' ? 'pass f32 data (Float32Array, Float64Array or numbers)' : 'pass an Int32Array or integer arrays'}.`,
+      );
     }
     const host = hostValues('write()', data, this.dtype);
     if (host.values.length !== this.size) {

@@ -63,7 +63,12 @@ function bytesOf(data: HostData): Uint8Array {
 
 /** The metadata's canonical text for its checksum: every field but 'checksums', sorted by key. */
 function metadataText(meta: Record<string, string>): string {
-  return JSON.stringify(Object.keys(meta).filter((k) => k !== 'checksums').sort().map((k) => [k, meta[k]]));
+  return JSON.stringify(
+    Object.keys(meta)
+      .filter((k) => k !== 'checksums')
+      .sort()
+      .map((k) => [k, meta[k]]),
+  );
 }
 
 /** The first non-finite value of an F32 array, or null. */
@@ -112,8 +117,7 @@ function checkConfig(path: string, raw: unknown): TrainConfig {
   const c = withAbsentFields(raw as Record<string, unknown>);
   for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
     const v = c[k];
-    const ok =
-      spec.type === 'number' ? isNum(v) : spec.type === 'integer' ? isInt(v) : spec.type === 'string' ? typeof v === 'string' : v === null || typeof v === 'string';
+    const ok = spec.type === 'number' ? isNum(v) : spec.type === 'integer' ? isInt(v) : spec.type === 'string' ? typeof v === 'string' : v === null || typeof v === 'string';
     const expected = spec.type === 'integer' ? 'an integer ≥ 0' : spec.type === 'number' ? 'a finite number' : spec.type === 'string' ? 'a string' : 'a string or null';
     if (!ok) throw new Error(`${path}: metadata 'flags' field '${k}' (--${spec.flag}) is ${JSON.stringify(v) ?? 'missing'}; expected ${expected}. Nothing was loaded.`);
   }
@@ -123,10 +127,14 @@ function checkConfig(path: string, raw: unknown): TrainConfig {
 function checkHistory(path: string, raw: unknown): History {
   const h = raw as History;
   const ok =
-    !!h && typeof h === 'object' &&
-    Array.isArray(h.loss) && h.loss.every(isNum) &&
-    Array.isArray(h.lr) && h.lr.every(isNum) &&
-    Array.isArray(h.val) && h.val.every((e) => !!e && isInt(e.step) && isNum(e.miou));
+    !!h &&
+    typeof h === 'object' &&
+    Array.isArray(h.loss) &&
+    h.loss.every(isNum) &&
+    Array.isArray(h.lr) &&
+    h.lr.every(isNum) &&
+    Array.isArray(h.val) &&
+    h.val.every((e) => !!e && isInt(e.step) && isNum(e.miou));
   if (!ok) throw new Error(`${path}: metadata 'history' must be {loss: number[], lr: number[], val: {step, miou}[]} of finite numbers; nothing was loaded.`);
   return h;
 }
@@ -144,9 +152,11 @@ function checkChecksums(path: string, ck: Checkpoint): void {
   }
   const sums = raw as Record<string, string>;
   const names = ['__metadata__', ...Object.keys(ck.tensors)];
-  for (const k of Object.keys(sums)) if (!names.includes(k)) throw new Error(`${path}: the checksums name a tensor '${k}' the file does not hold (the header is corrupt); nothing was loaded.`);
+  for (const k of Object.keys(sums))
+    if (!names.includes(k)) throw new Error(`${path}: the checksums name a tensor '${k}' the file does not hold (the header is corrupt); nothing was loaded.`);
   const metaSum = crc32(new TextEncoder().encode(metadataText(ck.metadata)));
-  if (sums.__metadata__ !== metaSum) throw new Error(`${path}: checksum mismatch in the metadata (stored ${sums.__metadata__ ?? 'none'}, computed ${metaSum}): the header is corrupt; nothing was loaded.`);
+  if (sums.__metadata__ !== metaSum)
+    throw new Error(`${path}: checksum mismatch in the metadata (stored ${sums.__metadata__ ?? 'none'}, computed ${metaSum}): the header is corrupt; nothing was loaded.`);
   for (const [k, t] of Object.entries(ck.tensors)) {
     const sum = crc32(bytesOf(t.data));
     if (sums[k] !== sum) throw new Error(`${path}: checksum mismatch in tensor '${k}' (stored ${sums[k] ?? 'none'}, computed ${sum}): the payload is corrupt; nothing was loaded.`);
@@ -164,7 +174,9 @@ export function verifyCheckpoint(ck: Checkpoint, path: string): CheckpointInfo {
     throw new Error(`${path}: not a hemgpu training checkpoint (metadata kind '${meta.kind ?? 'missing'}'); nothing was loaded.`);
   }
   if (!READABLE_VERSIONS.includes(meta.version ?? '')) {
-    throw new Error(`${path}: checkpoint format version ${JSON.stringify(meta.version ?? null)}; this build reads versions ${READABLE_VERSIONS.join(' and ')}. Nothing was loaded.`);
+    throw new Error(
+      `${path}: checkpoint format version ${JSON.stringify(meta.version ?? null)}; this build reads versions ${READABLE_VERSIONS.join(' and ')}. Nothing was loaded.`,
+    );
   }
   const checksummed = meta.version !== '1';
   if (checksummed) checkChecksums(path, ck);

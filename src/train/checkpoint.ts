@@ -15,15 +15,7 @@ import type { SegNet } from '../model/segnet.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { readToHost, type Checkpoint, type CheckpointInput } from '../io/safetensors.ts';
 import { pickTrainConfig, type TrainConfig } from './config.ts';
-import {
-  assertFiniteTensors,
-  CHECKPOINT_KIND,
-  CHECKPOINT_VERSION,
-  sealCheckpoint,
-  verifyCheckpoint,
-  type ConfigChange,
-  type History,
-} from './checkpoint-verify.ts';
+import { assertFiniteTensors, CHECKPOINT_KIND, CHECKPOINT_VERSION, sealCheckpoint, verifyCheckpoint, type ConfigChange, type History } from './checkpoint-verify.ts';
 
 export type { History, ConfigChange };
 
@@ -91,7 +83,9 @@ export function restoreModel(
   const saved = info.config;
   for (const k of SHAPE_KEYS) {
     if (config[k] !== undefined && saved[k] !== config[k]) {
-      throw new Error(`${path}: the checkpoint was trained with --${k} ${String(saved[k])}, not ${String(config[k])}; pass the same flag or another checkpoint. Nothing was loaded.`);
+      throw new Error(
+        `${path}: the checkpoint was trained with --${k} ${String(saved[k])}, not ${String(config[k])}; pass the same flag or another checkpoint. Nothing was loaded.`,
+      );
     }
   }
   if (meta.model !== describeModel(model)) {

@@ -165,12 +165,13 @@ export function centredResidual(x: ArrayLike<number>, xm: readonly number[], rec
   const rm = rowMean(recon, N, C);
   let num = 0;
   let den = 0;
-  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
-    const xc = x[n * C + c]! - xm[c]!;
-    const d = xc - (recon[n * C + c]! - rm[c]!);
-    num += d * d;
-    den += xc * xc;
-  }
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      const xc = x[n * C + c]! - xm[c]!;
+      const d = xc - (recon[n * C + c]! - rm[c]!);
+      num += d * d;
+      den += xc * xc;
+    }
   return num / den;
 }
 
@@ -183,11 +184,12 @@ export function meanPairwiseCosine(m: ArrayLike<number>, K: number, C: number): 
     return Math.sqrt(s);
   });
   let sum = 0;
-  for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) {
-    if (a === b) continue;
-    let dot = 0;
-    for (let c = 0; c < C; c++) dot += m[a * C + c]! * m[b * C + c]!;
-    sum += dot / (norms[a]! * norms[b]!);
-  }
+  for (let a = 0; a < K; a++)
+    for (let b = 0; b < K; b++) {
+      if (a === b) continue;
+      let dot = 0;
+      for (let c = 0; c < C; c++) dot += m[a * C + c]! * m[b * C + c]!;
+      sum += dot / (norms[a]! * norms[b]!);
+    }
   return sum / (K * (K - 1));
 }

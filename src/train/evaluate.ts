@@ -20,13 +20,18 @@ export interface Evaluation {
  * Metrics of the model on every sample of `d`, in eval mode (T_eval = `iterations` may differ from
  * training's); `onProgress(done, total)` is called after each batch with the samples done so far.
  */
-export async function evaluate(model: SegmentationModel, d: Dataset, opts: { batch?: number; iterations?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Evaluation> {
+export async function evaluate(
+  model: SegmentationModel,
+  d: Dataset,
+  opts: { batch?: number; iterations?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Evaluation> {
   // A key added to the options type must be added here too (the type check says so).
   checkOptions('evaluate', opts, optionKeys<NonNullable<Parameters<typeof evaluate>[2]>>({ batch: true, iterations: true, onProgress: true }));
   const hw = d.height * d.width;
   const regions = Object.entries(('regions' in d ? d.regions : undefined) ?? {});
   for (const [name, mask] of regions) {
-    if (mask.length !== d.count * hw) throw new Error(`evaluate: region '${name}' has ${mask.length} mask entries; ${d.count} samples of ${d.height}×${d.width} need ${d.count * hw}.`);
+    if (mask.length !== d.count * hw)
+      throw new Error(`evaluate: region '${name}' has ${mask.length} mask entries; ${d.count} samples of ${d.height}×${d.width} need ${d.count * hw}.`);
   }
   const cm = new ConfusionMatrix(d.classes, IGNORE_LABEL);
   const was = model.training;
@@ -37,9 +42,7 @@ export async function evaluate(model: SegmentationModel, d: Dataset, opts: { bat
     for (let s = 0; s < d.count; s += batch) {
       const idx = Array.from({ length: Math.min(batch, d.count - s) }, (_, i) => s + i);
       const { x, labels } = gatherBatch(d, idx);
-      const logits = tidy(() =>
-        noGrad(() => model.forward(tensor(x, [idx.length, d.height, d.width, d.channels]), { iterations: opts.iterations })),
-      );
+      const logits = tidy(() => noGrad(() => model.forward(tensor(x, [idx.length, d.height, d.width, d.channels]), { iterations: opts.iterations })));
       const host = await logits.read();
       logits.dispose();
       const pred = argmaxLastAxis(host, d.classes);

@@ -144,16 +144,18 @@ export async function attentionMaps(model: SegNet, val: Dataset, options: Attent
   const sh = val.height / f.H;
   const C = val.channels;
   const img = new Float32Array(f.H * f.W);
-  for (let i = 0; i < f.H; i++) for (let j = 0; j < f.W; j++) {
-    let s = 0;
-    for (let a = 0; a < sh; a++) for (let b = 0; b < sh; b++) {
-      const at = ((i * sh + a) * val.width + (j * sh + b)) * C;
-      let v = x[at]!;
-      for (let c = 1; c < C; c++) v = Math.max(v, x[at + c]!);
-      s += v;
+  for (let i = 0; i < f.H; i++)
+    for (let j = 0; j < f.W; j++) {
+      let s = 0;
+      for (let a = 0; a < sh; a++)
+        for (let b = 0; b < sh; b++) {
+          const at = ((i * sh + a) * val.width + (j * sh + b)) * C;
+          let v = x[at]!;
+          for (let c = 1; c < C; c++) v = Math.max(v, x[at + c]!);
+          s += v;
+        }
+      img[i * f.W + j] = s / (sh * sh);
     }
-    img[i * f.W + j] = s / (sh * sh);
-  }
   const runs: { gamma: Float32Array; recon: Float32Array }[] = [];
   for (let t = 1; t <= T; t++) {
     const r = tidy(() =>
@@ -197,7 +199,11 @@ function chooseBases(gamma: Float32Array, K: number, ink: Float32Array | null): 
     if (!ink) return mass;
     return mass >= 0.01 * N ? onInk / mass : -1;
   });
-  return score.map((v, k) => [v, k] as const).sort((a, b) => b[0] - a[0]).slice(0, 4).map(([, k]) => k);
+  return score
+    .map((v, k) => [v, k] as const)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, 4)
+    .map(([, k]) => k);
 }
 
 /** Validation scenes with their labels and the model's prediction (eval mode). */

@@ -74,9 +74,21 @@ function paramGroups(model: SegNet): { decay: Tensor[]; noDecay: Tensor[] } {
 export function makeOptimizer(model: SegNet, config: Pick<TrainConfig, 'optimizer' | 'lr'>): SGD | AdamW {
   const { decay, noDecay } = paramGroups(model);
   if (config.optimizer === 'adamw') {
-    return new AdamW([{ params: decay, weightDecay: 1e-2 }, { params: noDecay, weightDecay: 0 }], { lr: config.lr });
+    return new AdamW(
+      [
+        { params: decay, weightDecay: 1e-2 },
+        { params: noDecay, weightDecay: 0 },
+      ],
+      { lr: config.lr },
+    );
   }
-  return new SGD([{ params: decay, weightDecay: 1e-4 }, { params: noDecay, weightDecay: 0 }], { lr: config.lr, momentum: 0.9 });
+  return new SGD(
+    [
+      { params: decay, weightDecay: 1e-4 },
+      { params: noDecay, weightDecay: 0 },
+    ],
+    { lr: config.lr, momentum: 0.9 },
+  );
 }
 
 /** The learning rate of a step: linear warm-up over config.warmup steps, then the poly schedule. */

@@ -153,7 +153,8 @@ function sameSegment(seg: Int32Array, n: number, cells: number): Float32Array {
 
 export function checkStructuredConfig(c: StructuredConfig): void {
   if (!STRUCTURED_VARIANTS[c.task]) throw new Error(`structured: task must be 'o2p' or 'ncuts', got ${String(c.task)}.`);
-  if (!STRUCTURED_VARIANTS[c.task].includes(c.variant)) throw new Error(`structured: the ${c.task} task's variants are ${STRUCTURED_VARIANTS[c.task].join(' and ')}, got ${String(c.variant)}.`);
+  if (!STRUCTURED_VARIANTS[c.task].includes(c.variant))
+    throw new Error(`structured: the ${c.task} task's variants are ${STRUCTURED_VARIANTS[c.task].join(' and ')}, got ${String(c.variant)}.`);
   for (const k of ['steps', 'batch', 'trainScenes', 'valScenes', 'width', 'channels', 'embed'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`structured: ${k} must be a positive integer, got ${String(c[k])}.`);
   }
@@ -196,7 +197,11 @@ export async function trainStructured(config: StructuredConfig, hooks: Structure
 }
 
 /** The run's validation metrics (model in eval mode; batches of 16). */
-async function scoreStructured(model: MultiLabelNet | NcutsNet, config: StructuredConfig, val: DigitSceneDataset): Promise<{ metrics: Record<string, number>; samples?: NcutsSamples }> {
+async function scoreStructured(
+  model: MultiLabelNet | NcutsNet,
+  config: StructuredConfig,
+  val: DigitSceneDataset,
+): Promise<{ metrics: Record<string, number>; samples?: NcutsSamples }> {
   (model as Module).eval();
   const px = config.size * config.size;
   const cells = (config.size / STRIDE) ** 2;

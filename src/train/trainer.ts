@@ -122,8 +122,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if (run.completed > config.steps) throw new Error(`--steps ${config.steps}: the checkpoint is already at step ${run.completed}.`);
   }
   let skipped = ''; // why the newest periodic checkpoint was not written (a non-finite tensor)
-  const lastGoodText = (): string =>
-    skipped + (lastGood ? `The last good checkpoint is ${lastGood.path} (step ${lastGood.step}).` : 'No checkpoint was written.');
+  const lastGoodText = (): string => skipped + (lastGood ? `The last good checkpoint is ${lastGood.path} (step ${lastGood.step}).` : 'No checkpoint was written.');
   // A periodic save with a non-finite tensor is skipped (the previous checkpoint stays; the loss
   // will turn non-finite and stop the run); the final or interrupt save throws.
   const save = async (final: boolean): Promise<void> => {
@@ -157,9 +156,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       r = await run.step();
     } catch (err) {
       if (!(err instanceof NonFiniteLossError)) throw err;
-      throw new Error(
-`step ${run.completed + 1}: ${err.message} ${lastGoodText()} Lower --lr or check the data.`,
-      );
+      throw new Error(`step ${run.completed + 1}: ${err.message} ${lastGoodText()} Lower --lr or check the data.`);
     }
     const step = r.step;
     hooks.onStep?.({ step, total: config.steps, loss: r.loss, lr: r.lr, imagesPerSecond: rate() });
@@ -191,7 +188,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     try {
       // A stop request during the final validation ends it after the batch in progress: the
       // run is saved without its validation, as a stop during training is.
-      r = await run.evaluate({ onProgress: () => { if (hooks.shouldStop?.()) throw new ValidationStopped(); } });
+      r = await run.evaluate({
+        onProgress: () => {
+          if (hooks.shouldStop?.()) throw new ValidationStopped();
+        },
+      });
       hooks.onEval?.({ step, miou: r.miou, em: r.em });
     } catch (err) {
       if (!(err instanceof ValidationStopped)) throw err;

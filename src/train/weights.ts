@@ -78,7 +78,9 @@ export function verifiedWeights(checkpoint: Checkpoint, name: string): LoadedWei
  */
 export function readWeights(bytes: Uint8Array, name = 'readWeights'): LoadedWeights {
   if (!(bytes instanceof Uint8Array)) {
-    throw new Error(`${name}: readWeights expects the checkpoint's bytes as a Uint8Array, got ${Object.prototype.toString.call(bytes)} (e.g. new Uint8Array(await file.arrayBuffer())).`);
+    throw new Error(
+      `${name}: readWeights expects the checkpoint's bytes as a Uint8Array, got ${Object.prototype.toString.call(bytes)} (e.g. new Uint8Array(await file.arrayBuffer())).`,
+    );
   }
   return verifiedWeights(decodeSafetensors(bytes, name), name);
 }

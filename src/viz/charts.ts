@@ -97,7 +97,11 @@ export function lineChartSpec(options: LineChartOptions): ChartSpec {
 
 /** lineChartSpec's spec, type-checked as vega-lite's. */
 function lineChart(options: LineChartOptions): TopLevelSpec {
-  checkOptions('lineChartSpec', options, optionKeys<LineChartOptions>({ series: true, title: true, xLabel: true, yLabel: true, width: true, height: true, logY: true, integerX: true, yMin: true, yMax: true }));
+  checkOptions(
+    'lineChartSpec',
+    options,
+    optionKeys<LineChartOptions>({ series: true, title: true, xLabel: true, yLabel: true, width: true, height: true, logY: true, integerX: true, yMin: true, yMax: true }),
+  );
   const series = options.series;
   checkSeries(series);
   const names = series.map((s) => s.name);
@@ -119,7 +123,13 @@ function lineChart(options: LineChartOptions): TopLevelSpec {
     config: { axis: { labelFontSize: 12, titleFontSize: 13, titleFontWeight: 'normal', gridColor: '#e4e4e4' } },
     data: { values: linePoints(series, logY) },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: options.xLabel ?? null, scale: { zero: false, nice: false }, ...(options.integerX ? { axis: { tickMinStep: 1, format: 'd' } } : {}) },
+      x: {
+        field: 'x',
+        type: 'quantitative',
+        title: options.xLabel ?? null,
+        scale: { zero: false, nice: false },
+        ...(options.integerX ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+      },
       y: {
         field: 'y',
         type: 'quantitative',
@@ -132,9 +142,6 @@ function lineChart(options: LineChartOptions): TopLevelSpec {
       color: { field: 'series', type: 'nominal', sort: names, scale: { domain: names, range: colors }, legend },
       strokeDash: { field: 'series', type: 'nominal', sort: names, scale: { domain: names, range: dashes }, legend },
     },
-    layer: [
-      { mark: { type: 'line', strokeWidth: 2, clip: true, invalid: 'break-paths-show-domains' } },
-      ...(marked.length === 0 ? [] : [pointLayer(marked)]),
-    ],
+    layer: [{ mark: { type: 'line', strokeWidth: 2, clip: true, invalid: 'break-paths-show-domains' } }, ...(marked.length === 0 ? [] : [pointLayer(marked)])],
   };
 }

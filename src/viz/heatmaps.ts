@@ -35,7 +35,12 @@ export function heatmapRasters(maps: ArrayLike<number>[], options: HeatmapOption
   const op = 'writeHeatmaps';
   checkOptions(op, options, optionKeys<HeatmapOptions>({ rows: true, cols: true, width: true, height: true, titles: true, title: true, scale: true, colormap: true, range: true }));
   const { rows, cols, width: w, height: h } = options;
-  for (const [k, v] of [['rows', rows], ['cols', cols], ['width', w], ['height', h]] as const) {
+  for (const [k, v] of [
+    ['rows', rows],
+    ['cols', cols],
+    ['width', w],
+    ['height', h],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${k} must be an integer ≥ 1, got ${String(v)}.`);
   }
   if (!Array.isArray(maps) || maps.length === 0 || maps.length > rows * cols) {

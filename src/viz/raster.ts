@@ -21,20 +21,21 @@ export function hex(c: Rgb): string {
 }
 
 /** matplotlib's tab10 colours, for series and digit classes. */
-export const SERIES_COLORS: readonly Rgb[] = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
-].map((c) => rgb(c));
+export const SERIES_COLORS: readonly Rgb[] = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'].map((c) => rgb(c));
 
 /** viridis at 9 evenly spaced stops; colormap() interpolates linearly between them. */
-const VIRIDIS_STOPS: readonly Rgb[] = [
-  '#440154', '#472d7b', '#3b528b', '#2c728e', '#21918c', '#28ae80', '#5ec962', '#addc30', '#fde725',
-].map((c) => rgb(c));
+const VIRIDIS_STOPS: readonly Rgb[] = ['#440154', '#472d7b', '#3b528b', '#2c728e', '#21918c', '#28ae80', '#5ec962', '#addc30', '#fde725'].map((c) => rgb(c));
 
 export type Colormap = 'gray' | 'viridis';
 
 /** The stops of a colour map, low to high (for a colour bar drawn by the chart library). */
 export function colormapStops(map: Colormap): readonly Rgb[] {
-  return map === 'gray' ? [[0, 0, 0], [255, 255, 255]] : VIRIDIS_STOPS;
+  return map === 'gray'
+    ? [
+        [0, 0, 0],
+        [255, 255, 255],
+      ]
+    : VIRIDIS_STOPS;
 }
 
 /** The colour of t ∈ [0, 1] under a colour map (NaN → magenta, so it is never mistaken for data). */

@@ -65,9 +65,7 @@ export async function svgToPng(svg: string, scale = 1): Promise<Buffer> {
   const resvg = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: scale },
     background: 'white',
-    font: files.length
-      ? { loadSystemFonts: false, fontFiles: files, defaultFontFamily: CHART_FONT_FAMILY, sansSerifFamily: CHART_FONT_FAMILY }
-      : { loadSystemFonts: true },
+    font: files.length ? { loadSystemFonts: false, fontFiles: files, defaultFontFamily: CHART_FONT_FAMILY, sansSerifFamily: CHART_FONT_FAMILY } : { loadSystemFonts: true },
   });
   return resvg.render().asPng();
 }

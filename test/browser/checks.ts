@@ -9,20 +9,7 @@
  * central finite differences of the engine's own forward pass. Nothing throws out of a check: it
  * returns its failures so the Node side can report all of them.
  */
-import {
-  adapterInfo,
-  init,
-  matmul,
-  memoryStats,
-  noGrad,
-  softmax,
-  tensor,
-  tidy,
-  withEngine,
-  type AdapterSummary,
-  type Tensor,
-  type TuningRecord,
-} from '../../src/index.browser.ts';
+import { adapterInfo, init, matmul, memoryStats, noGrad, softmax, tensor, tidy, withEngine, type AdapterSummary, type Tensor, type TuningRecord } from '../../src/index.browser.ts';
 import { TuningIndexedDb } from '../../src/io/tuning-indexeddb.ts';
 
 export interface MatmulCase {
@@ -254,7 +241,8 @@ async function checkMatmul(cs: MatmulCase, fail: (msg: string) => void, stats: R
   const fwdTol = 4 * K * 2 ** -24;
   const f = worst(c, ref.c, (i) => fwdTol * ref.cAbs[i]! + 1e-30);
   stats.forward = f.ratio * fwdTol;
-  if (!(f.ratio <= 1)) fail(`forward: C[${f.at}] = ${c[f.at]} vs reference ${ref.c[f.at]} (error ${(f.ratio * fwdTol).toExponential(2)} · Σ|a·b|, allowed ${fwdTol.toExponential(2)})`);
+  if (!(f.ratio <= 1))
+    fail(`forward: C[${f.at}] = ${c[f.at]} vs reference ${ref.c[f.at]} (error ${(f.ratio * fwdTol).toExponential(2)} · Σ|a·b|, allowed ${fwdTol.toExponential(2)})`);
 
   // Gradients vs the analytic float64 gradient: each entry is an f32 sum of gradTerms products,
   // so the same bound applies with that length (plus the product's own rounding).
@@ -265,7 +253,8 @@ async function checkMatmul(cs: MatmulCase, fail: (msg: string) => void, stats: R
   ] as const) {
     const r = worst(got, want, (i) => gradTol * abs[i]! + 1e-30);
     stats[label] = r.ratio * gradTol;
-    if (!(r.ratio <= 1)) fail(`${label}[${r.at}] = ${got[r.at]} vs analytic ${want[r.at]} (error ${(r.ratio * gradTol).toExponential(2)} · Σ|terms|, allowed ${gradTol.toExponential(2)})`);
+    if (!(r.ratio <= 1))
+      fail(`${label}[${r.at}] = ${got[r.at]} vs analytic ${want[r.at]} (error ${(r.ratio * gradTol).toExponential(2)} · Σ|terms|, allowed ${gradTol.toExponential(2)})`);
   }
 
   // Central differences of the engine's forward: L(x ± h) = Σ C(x ± h) ⊙ W in float64 (exact
@@ -283,8 +272,7 @@ async function checkMatmul(cs: MatmulCase, fail: (msg: string) => void, stats: R
       const minus = host.slice();
       plus[idx]! += h;
       minus[idx]! -= h;
-      const run = (x: Float32Array) => () =>
-        label === 'a' ? matmul(tensor(x, shape), tensor(b, cs.b), opts) : matmul(tensor(a, cs.a), tensor(x, shape), opts);
+      const run = (x: Float32Array) => () => (label === 'a' ? matmul(tensor(x, shape), tensor(b, cs.b), opts) : matmul(tensor(a, cs.a), tensor(x, shape), opts));
       const lp = dot64(await readOnce(run(plus)), w);
       const lm = dot64(await readOnce(run(minus)), w);
       const fd = (lp - lm) / (plus[idx]! - minus[idx]!);
@@ -307,7 +295,7 @@ function softmaxReference(x: Float32Array, cols: number, scale: number, w: Float
     let m = -Infinity;
     for (let j = 0; j < cols; j++) m = Math.max(m, scale * x[o + j]!);
     let s = 0;
-    for (let j = 0; j < cols; j++) s += (y[o + j] = Math.exp(scale * x[o + j]! - m));
+    for (let j = 0; j < cols; j++) s += y[o + j] = Math.exp(scale * x[o + j]! - m);
     let wy = 0;
     for (let j = 0; j < cols; j++) {
       y[o + j]! /= s;

@@ -104,9 +104,7 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   try {
     return await chromium.launch({ executablePath: CHROMIUM, args: [...CHROME_ARGS, ...extraArgs], timeout: 60_000 });
   } catch (err) {
-    throw new Error(
-      `could not start ${CHROMIUM} (install it: apt-get install -y chromium libvulkan1): ${(err as Error).message}`,
-    );
+    throw new Error(`could not start ${CHROMIUM} (install it: apt-get install -y chromium libvulkan1): ${(err as Error).message}`);
   }
 }
 

@@ -14,13 +14,7 @@ import { padOperands } from './operands.ts';
 import type { ResolvedHemOptions } from './options.ts';
 import type { HemObserver } from './trace.ts';
 
-export function hemFused(
-  x: Tensor,
-  mu0: Tensor,
-  o: ResolvedHemOptions,
-  dims: HemDims,
-  observer: HemObserver | null,
-): { out: Tensor; mu: Tensor; gamma: Tensor } {
+export function hemFused(x: Tensor, mu0: Tensor, o: ResolvedHemOptions, dims: HemDims, observer: HemObserver | null): { out: Tensor; mu: Tensor; gamma: Tensor } {
   const run = (): { out: Tensor; mu: Tensor; gamma: Tensor } => {
     // Odd C or K: zero-padded by recorded ops, so gradients are sliced back.
     const { x: xp, mu: mp } = padOperands(x, mu0);

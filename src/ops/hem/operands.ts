@@ -83,7 +83,12 @@ export function padOperands(x: Tensor, mu: Tensor, gamma: Tensor | null = null):
     mu: mp,
     gamma: gp,
     release: () => {
-      for (const [padded, orig] of [[xp, x], [mp, mu], [gp, gamma]] as const) if (padded !== orig) padded?.dispose();
+      for (const [padded, orig] of [
+        [xp, x],
+        [mp, mu],
+        [gp, gamma],
+      ] as const)
+        if (padded !== orig) padded?.dispose();
     },
   };
 }

@@ -49,7 +49,17 @@ const PRESETS: Record<'hemnet' | 'emanet', (C: number) => Omit<ResolvedHemOption
 };
 
 /** Every key of HemOptions, for the unknown-option check. */
-export const HEM_OPTION_KEYS = optionKeys<HemOptions>({ preset: true, eta: true, iterations: true, temperature: true, estep: true, normalizeBases: true, detach: true, fused: true, trace: true });
+export const HEM_OPTION_KEYS = optionKeys<HemOptions>({
+  preset: true,
+  eta: true,
+  iterations: true,
+  temperature: true,
+  estep: true,
+  normalizeBases: true,
+  detach: true,
+  fused: true,
+  trace: true,
+});
 
 /** Resolve presets and defaults and validate every option, naming the bad one. */
 export function resolveHemOptions(C: number, options: HemOptions = {}, op = 'hem'): ResolvedHemOptions {

@@ -19,13 +19,7 @@ function watch(v: Tensor, fn: ((g: Tensor) => void) | undefined): Tensor {
   return fn ? hook(v, fn) : v;
 }
 
-export function hemUnfused(
-  x: Tensor,
-  mu0: Tensor,
-  o: ResolvedHemOptions,
-  d: HemDims,
-  observer: HemObserver | null,
-): { out: Tensor; mu: Tensor; gamma: Tensor } {
+export function hemUnfused(x: Tensor, mu0: Tensor, o: ResolvedHemOptions, d: HemDims, observer: HemObserver | null): { out: Tensor; mu: Tensor; gamma: Tensor } {
   const { B, K } = d;
   const scale = 1 / o.temperature;
   const ob: HemObserver = observer ?? {};
