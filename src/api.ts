@@ -186,7 +186,7 @@ export { writeTrainingCheckpoint, restoreModel, restoreOptimizer, type History }
 export { verifyCheckpoint, type CheckpointInfo, type ConfigChange } from './train/checkpoint-verify.ts';
 export { saveWeights, readWeights, loadWeights, type RunState, type LoadedWeights } from './train/weights.ts';
 export { TrainingRun, type TrainingRunData, type EvaluateRunOptions } from './train/run.ts';
-export { demoConfig, DEMO_STEPS } from './train/recipes.ts';
+export { demoConfig, DEMO_STEPS, DEMO_FIGURES } from './train/recipes.ts';
 export { emDiagnostics, formatEmDiagnostics, type EmDiagnostics, type EmDiagnosticsOptions } from './train/em-diagnostics.ts';
 export { attentionMaps, gradientFlow, predictScenes, type AttentionMaps, type AttentionMapOptions, type GradientFlowOptions, type ScenePredictions } from './train/inspect.ts';
 export { decodeDigits } from './data/digits-asset.ts';

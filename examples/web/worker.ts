@@ -10,6 +10,7 @@ import {
   attentionMaps,
   decodeDigits,
   demoConfig,
+  DEMO_FIGURES,
   digitSceneData,
   gradientFlow,
   init,
@@ -29,8 +30,6 @@ import { hemBenchmark } from './bench.ts';
 import type { PageParams } from './params.ts';
 import { adapterLabel, type FromWorker, type RasterGrid, type RunInfo, type ToWorker } from './protocol.ts';
 
-/** The gradient-flow figure's η values (as `hemgpu demo`). */
-const FLOW_ETAS = [0.2, 0.5, 0.8, 1.0];
 /** Validation scenes shown as predicted vs true. */
 const SAMPLE_SCENES = 3;
 /**
@@ -122,7 +121,7 @@ async function drawAttention(): Promise<void> {
     post({ type: 'attention', grid: null, note: 'plain has no EM unit: no attention maps.' });
     return;
   }
-  const a = await attentionMaps(r.model, r.val, { iterations: view.evalIterations, eta: view.eta, scene: 0 });
+  const a = await attentionMaps(r.model, r.val, { iterations: view.evalIterations, eta: view.eta, scene: DEMO_FIGURES.attentionScene });
   const K = emBases(r)!;
   const shown = a.cols - 2;
   const layout = { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, scale: pixelsPer(a.width, ATTENTION_MAP_PX) };
@@ -152,7 +151,7 @@ async function drawFigures(): Promise<void> {
   const r = run!;
   await drawAttention();
   if (r.model.em) {
-    const flow = await gradientFlow(r.model, r.val, { etas: FLOW_ETAS, iterations: Math.max(r.config.iterations, 3) });
+    const flow = await gradientFlow(r.model, r.val, { etas: DEMO_FIGURES.flowEtas, iterations: DEMO_FIGURES.flowIterations(r.config.iterations) });
     const note =
       emBases(r) === 1
         ? `validation scene 0, step ${r.completed}. K = 1: γ = 1 whatever the features, so the E-step sends no gradient: its dashed lines (and at η = 1 the N-steps before the last, which that step's average forgets) lie at the axis floor, 1e-12.`

@@ -27,7 +27,7 @@ export async function writeMiouCurves(path: string, runs: { name: string; histor
 }
 
 /** Fig. 3b-c (src/train/inspect.ts gradientFlow) as a chart; returns the values plotted. */
-export async function writeGradientFlow(path: string, model: SegNet, val: Dataset, etas: number[], T: number): Promise<GradientFlow> {
+export async function writeGradientFlow(path: string, model: SegNet, val: Dataset, etas: readonly number[], T: number): Promise<GradientFlow> {
   const out = await gradientFlow(model, val, { etas, iterations: T });
   await writeChart(path, gradientFlowChartSpec(out));
   return out;

@@ -58,7 +58,7 @@ function checkScene(op: string, val: Dataset, scene: number): void {
 
 export interface GradientFlowOptions {
   /** The step sizes η to compare. */
-  etas: number[];
+  etas: readonly number[];
   /** EM iterations T. */
   iterations: number;
   /** Validation scene whose features are used (default 0). */

@@ -14,6 +14,17 @@ export const DEMO_STEPS = { cpu: 300, gpu: 3000 } as const;
 export const DEMO_SEEDS = 3;
 
 /**
+ * The demo's figures, as `hemgpu demo` and the page draw them: the gradient-flow figure (the
+ * paper's Fig. 3b-c) at these η over at least 3 iterations, the attention maps (Fig. 4) of this
+ * validation scene.
+ */
+export const DEMO_FIGURES = {
+  flowEtas: [0.2, 0.5, 0.8, 1.0] as readonly number[],
+  flowIterations: (trainedIterations: number): number => Math.max(trainedIterations, 3),
+  attentionScene: 0,
+} as const;
+
+/**
  * The demo's recipe (docs/experiments/demo-recipe.md): the context task (a whole digit and 1–3
  * fragments of the same class per scene; a fragment's class is read only from the whole digit
  * elsewhere) on 32×32 scenes, 2–4 digits of 14–18 px, fragments of 6 px, at most 20% overlap,
