@@ -3,7 +3,7 @@ import { wgslModuleSource } from './scripts/esbuild-options.mjs';
 
 /**
  * Load kernels/*.wgsl as reflected WgslModule objects, with the same code as the esbuild plugin
- * of the bundles (scripts/esbuild-options.mjs → src/kernels/reflect.ts).
+ * of the bundles (scripts/esbuild-options.mjs → src/gpu/reflect.ts).
  */
 function wgslModules(): Plugin {
   return {

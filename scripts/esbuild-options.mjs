@@ -1,5 +1,5 @@
 // Shared esbuild settings. A `.wgsl` import becomes a WgslModule { file, code, reflection }: the
-// WGSL text and its interface, reflected HERE, at build time, by src/kernels/reflect.ts (the
+// WGSL text and its interface, reflected HERE, at build time, by src/gpu/reflect.ts (the
 // same code the vitest plugin in vitest.config.ts calls), so the bundles carry no WGSL parser.
 import { build } from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,12 +20,12 @@ const ROOT = packageRoot();
 let reflector = null;
 
 /**
- * src/kernels/reflect.ts, bundled once per process (with wgsl_reflect) in memory and imported
+ * src/gpu/reflect.ts, bundled once per process (with wgsl_reflect) in memory and imported
  * from a data: URL: Node 20 cannot import .ts, and nothing is written to disk.
  */
 function loadReflector() {
   reflector ??= build({
-    entryPoints: [resolve(ROOT, 'src/kernels/reflect.ts')],
+    entryPoints: [resolve(ROOT, 'src/gpu/reflect.ts')],
     bundle: true,
     write: false,
     platform: 'node',

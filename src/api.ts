@@ -4,8 +4,8 @@
  */
 import { createEngine as createEngineRaw, engine, init as initEngine, type Engine } from './device/engine.ts';
 import type { InitOptions as DeviceOptions } from './device/provider.ts';
-import { checkKernels } from './kernels/warmup.ts';
-import { warmupKernels, type WarmupReport } from './kernels/warmup.ts';
+import { checkKernels } from './gpu/warmup.ts';
+import { warmupKernels, type WarmupReport } from './gpu/warmup.ts';
 import { checkOptions, optionKeys } from './tensor/options.ts';
 import { storedTuning } from './ops/tuning-store.ts';
 
@@ -78,7 +78,7 @@ export { withEngine } from './device/engine-scope.ts';
 export { tune, type TuneOptions } from './ops/tuning.ts';
 export { applyTuning, appliedTuning, tuningKey, type TuningRecord } from './ops/tuning-store.ts';
 export type { AdapterPreference } from './device/provider.ts';
-export type { WarmupReport } from './kernels/warmup.ts';
+export type { WarmupReport } from './gpu/warmup.ts';
 export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';
 export { tidy, keep } from './tensor/scope.ts';
 export { noGrad, isGradEnabled } from './autograd/tape.ts';
@@ -108,8 +108,8 @@ export {
   type SegmentProjector,
 } from './ops/ncuts.ts';
 export { crossEntropy, sigmoidCrossEntropy, IGNORE_LABEL, type CrossEntropyOptions } from './ops/cross-entropy.ts';
-export { defineKernel, registeredKernels, pipelineStats, type Kernel, type KernelOptions, type KernelVariants, type PipelineStats } from './kernels/registry.ts';
-export type { WgslModule, WgslInterface } from './kernels/wgsl-module.ts';
+export { defineKernel, registeredKernels, pipelineStats, type Kernel, type KernelOptions, type KernelVariants, type PipelineStats } from './gpu/registry.ts';
+export type { WgslModule, WgslInterface } from './gpu/wgsl-module.ts';
 export {
   hem,
   hemEStep,

@@ -3,5 +3,5 @@
  * This entry carries wgsl_reflect (the WGSL parser); the library entries do not (their `.wgsl`
  * files are reflected at build time). Pass the result to `defineKernel` (name, module, entry).
  */
-export { wgslModule, reflectWgsl } from './kernels/reflect.ts';
-export type { WgslModule, WgslInterface, EntryInterface, BindingInfo, UniformMember } from './kernels/wgsl-module.ts';
+export { wgslModule, reflectWgsl } from './gpu/reflect.ts';
+export type { WgslModule, WgslInterface, EntryInterface, BindingInfo, UniformMember } from './gpu/wgsl-module.ts';

@@ -1,8 +1,8 @@
 // A `.wgsl` import is the file's WGSL text and its interface reflected at build time (the esbuild
 // plugin of scripts/esbuild-options.mjs in the bundles, the vitest plugin under test; both call
-// src/kernels/reflect.ts): pass it to defineKernel. The same import works in Node and browsers.
+// src/gpu/reflect.ts): pass it to defineKernel. The same import works in Node and browsers.
 declare module '*.wgsl' {
-  const module: import('./kernels/wgsl-module.ts').WgslModule;
+  const module: import('./gpu/wgsl-module.ts').WgslModule;
   export default module;
 }
 

@@ -142,7 +142,7 @@ const ENTRY = /^src\/(index\.[\w-]+|api|node-extras|reflect)\.ts$/;
 const LAYERS: [string, RegExp][] = [
   ['version', /^src\/version\.ts$/],
   ['device', /^src\/device\//],
-  ['kernel registry', /^src\/kernels\/(registry|reflect|wgsl-module|warmup)\.ts$/],
+  ['kernel registry', /^src\/gpu\//],
   ['tensor', /^src\/tensor\//],
   ['kernel launchers', /^src\/kernels\//],
   ['autograd', /^src\/autograd\//],

@@ -43,7 +43,7 @@ describe('kernels/<stem>.wgsl ↔ src/kernels/<stem>.ts', () => {
   });
 
   test('defineKernel is called only in launcher files', () => {
-    const callers = srcFiles.filter((f) => /\bdefineKernel\(/.test(f.text) && f.path !== 'src/kernels/registry.ts').map((f) => f.path);
+    const callers = srcFiles.filter((f) => /\bdefineKernel\(/.test(f.text) && f.path !== 'src/gpu/registry.ts').map((f) => f.path);
     expect(callers.filter((p) => !stems.some((s) => p === launcherOf(s)))).toEqual([]);
   });
 

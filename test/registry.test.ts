@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import elementwiseWgsl from '../kernels/elementwise.wgsl';
 import { BINARY, UNARY } from '../src/kernels/elementwise.ts';
-import type { DispatchArgs, StorageArg } from '../src/kernels/registry.ts';
+import type { DispatchArgs, StorageArg } from '../src/gpu/registry.ts';
 import { wgslModule } from '../src/reflect.ts';
 
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import batchnormWgsl from '../../kernels/batchnorm.wgsl';
 import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   statsPartial: /* @__PURE__ */ defineKernel('batchnorm_stats', batchnormWgsl, 'stats_partial', { variants: () => overrideSets({ WG }, { CT: [1, 2, 4, 8, 16, 32, 64] }) }),

@@ -7,7 +7,7 @@
 import convWgsl from '../../kernels/conv2d.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   im2col: /* @__PURE__ */ defineKernel('conv2d_im2col', convWgsl, 'im2col', { variants: () => overrideSets({ WG }) }),

@@ -6,7 +6,7 @@
 import crossEntropyWgsl from '../../kernels/cross-entropy.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   forward: /* @__PURE__ */ defineKernel('cross_entropy', crossEntropyWgsl, 'forward', { variants: () => overrideSets({ WG }) }),

@@ -2,7 +2,7 @@
  * Small helpers shared by the launcher files of src/kernels/: uniform values, workgroup counts,
  * and the shape/stride arithmetic that fills the kernels' rank-8 uniform arrays.
  */
-import type { UniformArg } from './registry.ts';
+import type { UniformArg } from '../gpu/registry.ts';
 import type { Shape } from '../tensor/shape.ts';
 
 const MAX_RANK = 8;

@@ -6,7 +6,7 @@
 import dropoutWgsl from '../../kernels/dropout.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = { dropout: /* @__PURE__ */ defineKernel('dropout', dropoutWgsl, 'main', { variants: () => overrideSets({ WG }) }) };
 

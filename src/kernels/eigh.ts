@@ -7,7 +7,7 @@ import eighWgsl from '../../kernels/eigh.wgsl';
 import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, groupsFor, overrideSets, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   jacobi: /* @__PURE__ */ defineKernel('eigh_jacobi', eighWgsl, 'jacobi', { variants: () => overrideSets({ WG: decompositionWorkgroup() }, { LOCAL: [false, true] }) }),

@@ -6,7 +6,7 @@ import elementwiseWgsl from '../../kernels/elementwise.wgsl';
 import { broadcastShapes, broadcastStrides, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { coalesce, groupsFor, overrideSets, pad8, stridesOf, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   unary: /* @__PURE__ */ defineKernel('unary', elementwiseWgsl, 'unary', { variants: () => overrideSets({ WG }, { OP: Object.values(UNARY) }) }),

@@ -10,7 +10,7 @@ import { engine } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig } from './hem-config.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 /** The subgroup size as the workgroup size, or no variant while the subgroup kernels are off. */
 function sized(axes: Record<string, readonly boolean[]>): Record<string, number | boolean>[] {

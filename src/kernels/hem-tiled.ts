@@ -8,7 +8,7 @@ import hemTiledWgsl from '../../kernels/hem-tiled.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 /**
  * The tile overrides of the current configuration, or no variant when the path is 'register' (nor,

@@ -14,7 +14,7 @@ import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
 import { launchEstepGradSubgroups, launchEstepSubgroups } from './hem-subgroups.ts';
 import { launchDxTiled, launchEstepGradTiled, launchEstepTiled, launchWsumTiled, tiledChunking } from './hem-tiled.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => registerPath(() => overrideSets({ WG }, { RBF: [false, true] }), true) }),

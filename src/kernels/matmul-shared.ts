@@ -7,7 +7,7 @@ import matmulSharedWgsl from '../../kernels/matmul-shared.wgsl';
 import type { Tensor } from '../tensor/tensor.ts';
 import { uniform } from './dispatch.ts';
 import { getMatmulConfig, type SharedMatmulConfig } from './matmul-config.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 /** The override sets dispatched: the current config's tile, if it is a shared one, with the four transpose combinations. */
 function sharedVariants(): Record<string, number | boolean>[] {

@@ -14,7 +14,7 @@ import { padZeros, sliceLeading } from './elementwise.ts';
 import { getMatmulConfig, matmulConfig, NARROW_MATMUL_CONFIG, SMALL_MATMUL_CONFIG, usesWideDefault, usesNarrowDefault, WIDE_MATMUL_CONFIG, type RegisterMatmulConfig } from './matmul-config.ts';
 import { matmulSharedInto, type MatmulParams } from './matmul-shared.ts';
 import { reduceSum } from './reduce.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 /**
  * The override sets matmulKernel dispatches here: the current tile shape (if it is a register

@@ -6,7 +6,7 @@
 import optimWgsl from '../../kernels/optim.wgsl';
 import type { Tensor } from '../tensor/tensor.ts';
 import { grid, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   sgd: /* @__PURE__ */ defineKernel('optim_sgd', optimWgsl, 'sgd'),

@@ -6,7 +6,7 @@
 import poolWgsl from '../../kernels/pool.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   maxForward: /* @__PURE__ */ defineKernel('maxpool2d', poolWgsl, 'max_forward', { variants: () => overrideSets({ WG }) }),

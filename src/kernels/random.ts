@@ -7,7 +7,7 @@ import randomWgsl from '../../kernels/random.wgsl';
 import type { Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   fill: /* @__PURE__ */ defineKernel('fill', randomWgsl, 'const_fill'),

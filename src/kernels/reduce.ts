@@ -8,7 +8,7 @@ import { adapterInfo } from '../device/engine.ts';
 import { fmt, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { coalesce, groupsFor, overrideSets, pad8, stridesOf, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = { reduce: /* @__PURE__ */ defineKernel('reduce', reduceWgsl, 'main', { variants: () => overrideSets({ WG }, { PER_THREAD: [false, true] }) }) };
 

@@ -7,7 +7,7 @@ import softmaxWgsl from '../../kernels/softmax.wgsl';
 import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   softmax: /* @__PURE__ */ defineKernel('softmax', softmaxWgsl, 'forward', { variants: () => overrideSets({ WG }, { ROW_PER_THREAD: [false, true] }) }),

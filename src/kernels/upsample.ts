@@ -7,7 +7,7 @@ import upsampleWgsl from '../../kernels/upsample.wgsl';
 import type { Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
-import { defineKernel } from './registry.ts';
+import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   forward: /* @__PURE__ */ defineKernel('upsample_bilinear', upsampleWgsl, 'forward', { variants: () => overrideSets({ WG }) }),

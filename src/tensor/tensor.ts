@@ -4,7 +4,7 @@
  * `tidy` scope and freed by `dispose()`; using a disposed tensor is an error naming the op.
  */
 import { engine, type Engine } from '../device/engine.ts';
-import type { StorageArg } from '../kernels/registry.ts';
+import type { StorageArg } from '../gpu/registry.ts';
 import type { GradNode } from '../autograd/tape.ts';
 import { checkNesting, hostValues, type HostInput } from './host-data.ts';
 import { checkShape, fmt, sizeOf, type Shape } from './shape.ts';

@@ -1,6 +1,6 @@
 /**
  * Kernel registry. Each WGSL entry point is registered once with its module (a `.wgsl` import:
- * the code and its reflection, made at build time by src/kernels/reflect.ts), and the reflection
+ * the code and its reflection, made at build time by src/gpu/reflect.ts), and the reflection
  * is the single truth for its bind group layout, its uniform struct layout and its override
  * constants: nothing here parses WGSL. A call site binds buffers by name with an access mode and
  * element type; any difference from the WGSL is an error that names the kernel and the binding,
@@ -148,9 +148,7 @@ export class Kernel {
 
   /** Human-readable binding list for error messages. */
   signature(): string {
-    return this.bindings
-      .map((b) => `${b.name} (${b.access === 'uniform' ? 'uniform' : `${b.access} array<${b.element}>`})`)
-      .join(', ');
+    return this.bindings.map((b) => `${b.name} (${b.access === 'uniform' ? 'uniform' : `${b.access} array<${b.element}>`})`).join(', ');
   }
 
   /** Check a call site's bindings against the reflection; throws naming kernel and binding. */

@@ -55,10 +55,7 @@ export async function checkKernels(e: Engine): Promise<void> {
     const info = await k.module(e).getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length) {
-      throw new Error(
-        `hemgpu kernel '${k.name}': WGSL compilation failed:\n` +
-          errors.map((m) => `  line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n'),
-      );
+      throw new Error(`hemgpu kernel '${k.name}': WGSL compilation failed:\n` + errors.map((m) => `  line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n'));
     }
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The reflected interface of a WGSL file, as a `.wgsl` import yields it: produced at build time by
- * src/kernels/reflect.ts (through the esbuild plugin of scripts/esbuild-options.mjs and the vitest
+ * src/gpu/reflect.ts (through the esbuild plugin of scripts/esbuild-options.mjs and the vitest
  * plugin of vitest.config.ts), or at run time by `wgslModule(code)` from `hemgpu/reflect`. Plain
  * data (JSON), so the library bundles ship the interfaces and no WGSL parser. Types only.
  */
@@ -36,9 +36,7 @@ export interface BindingInfo {
  * uses, or `error`, why it cannot be a hemgpu kernel (raised, with the kernel's name, when a
  * kernel is defined on it).
  */
-export type EntryInterface =
-  | { bindings: BindingInfo[]; overrides: string[]; error?: undefined }
-  | { error: string; bindings?: undefined; overrides?: undefined };
+export type EntryInterface = { bindings: BindingInfo[]; overrides: string[]; error?: undefined } | { error: string; bindings?: undefined; overrides?: undefined };
 
 export interface WgslInterface {
   /** Set when wgsl_reflect could not parse the file; `entries` is then empty. */
