@@ -8,6 +8,7 @@ import { SEG_MODELS, type SegModelName } from '../model/segnet.ts';
 import { BASES_AVERAGES, type BasesAverage } from '../nn/hem-module.ts';
 import { MODEL_SHAPE_FIELDS, TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
 import { DIGIT_TASKS, type DigitTask } from '../data/digit-scenes.ts';
+import { nearestName } from '../tensor/options.ts';
 
 /**
  * The most EM iterations a flag accepts (T_train, T_eval, --t-train): the paper's figures go to
@@ -222,28 +223,12 @@ export function parse(command: string, spec: Spec, argv: string[]): Record<strin
 
 /** An unknown flag's message: the nearest flag the command takes (a typo), and the list of them. */
 function unknownFlag(command: string, flag: string, known: readonly string[]): string {
-  const name = flag.replace(/^-+/, '');
-  const near = known
-    .map((k) => [k, editDistance(name, k)] as const)
-    .filter(([k, d]) => d <= Math.max(1, Math.floor(k.length / 4)))
-    .sort((a, b) => a[1] - b[1])[0];
-  return `hemgpu ${command}: unknown flag ${flag}${near ? `; did you mean --${near[0]}?` : '.'} It takes ${[...known]
+  const near = nearestName(flag.replace(/^-+/, ''), known);
+  const list = [...known]
     .sort()
     .map((k) => `--${k}`)
-    .join(', ')} (hemgpu ${command} --help describes them).`;
-}
-
-/** Edit distance counting insertions, deletions, substitutions and swaps of neighbours (optimal string alignment). */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const row = d[i]!;
-      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
+    .join(', ');
+  return `hemgpu ${command}: unknown flag ${flag}${near ? `; did you mean --${near}?` : '.'} It takes ${list} (hemgpu ${command} --help describes them).`;
 }
 
 export function usage(command: string, summary: string, spec: Spec): string {

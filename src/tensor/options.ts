@@ -4,20 +4,31 @@
  * the default.
  */
 
-/** Edit distance, for the "did you mean" hint (keys are short). */
+/**
+ * Edit distance for the "did you mean" hints (names are short): insertions, deletions,
+ * substitutions and swaps of neighbours (optimal string alignment), case-insensitive.
+ */
 function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = row[j]!;
-      const cost = a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1;
-      row[j] = Math.min(up + 1, row[j - 1]! + 1, diag + cost);
-      diag = up;
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  const d = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const row = d[i]!;
+      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
     }
   }
-  return row[b.length]!;
+  return d[x.length]![y.length]!;
+}
+
+/**
+ * The name in `known` nearest to `name`, a likely typo of it (case and '_' ignored; within a
+ * quarter of its length, at least 1), or null. For option keys and command-line flags alike.
+ */
+export function nearestName(name: string, known: readonly string[]): string | null {
+  const norm = (s: string): string => s.toLowerCase().replace(/_/g, '');
+  const score = (c: string): number => (norm(c) === norm(name) ? 0 : distance(name, c));
+  return known.filter((c) => score(c) <= Math.max(1, Math.floor(c.length / 4))).sort((p, q) => score(p) - score(q))[0] ?? null;
 }
 
 /**
@@ -32,10 +43,8 @@ export function checkOptions(op: string, options: unknown, known: readonly strin
   }
   for (const k of Object.keys(options)) {
     if (known.includes(k)) continue;
-    const norm = (s: string): string => s.toLowerCase().replace(/_/g, '');
-    const score = (c: string): number => (norm(c) === norm(k) ? 0 : distance(k, c));
-    const close = known.filter((c) => score(c) <= Math.max(1, Math.floor(c.length / 4))).sort((a, b) => score(a) - score(b));
-    const hint = close.length ? ` Did you mean '${close[0]}'?` : '';
+    const near = nearestName(k, known);
+    const hint = near ? ` Did you mean '${near}'?` : '';
     throw new Error(`${op}: unknown ${what} '${k}' (${what}s: ${known.join(', ')}).${hint}`);
   }
 }
