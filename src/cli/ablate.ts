@@ -25,6 +25,7 @@ import { TRAIN_CONFIG_FIELDS, pickTrainConfig, type TrainConfig } from '../train
 import { writeFileAtomic } from '../viz/render.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
+import { configChanges } from '../train/run.ts';
 
 /** The demo's recipe, evaluated only at the end of each run. */
 const ABLATE_RECIPE: Record<string, string> = { ...DEMO_RECIPE, 'eval-every': '0' };
@@ -224,9 +225,9 @@ async function cellCheckpoint(cell: TrainFlags): Promise<string | null> {
   const path = join(cell.out, 'checkpoint.safetensors');
   if (!existsSync(path)) return null;
   const saved = verifyCheckpoint(await loadCheckpoint(path), path).config;
-  const differs = (Object.keys(TRAIN_CONFIG_FIELDS) as (keyof TrainConfig)[]).filter((k) => TRAIN_CONFIG_FIELDS[k].training && saved[k] !== cell[k]);
+  const differs = configChanges(saved, cell, 0);
   if (differs.length) {
-    const list = differs.map((k) => `--${TRAIN_CONFIG_FIELDS[k].flag} ${String(saved[k])} (this cell: ${String(cell[k])})`).join(', ');
+    const list = differs.map((c) => `--${c.flag} ${String(c.old)} (this cell: ${String(c.new)})`).join(', ');
     throw new UsageError(`${path}: a checkpoint trained with ${list}, not this grid's cell, which would replace it. Move it away, or give another --out.`);
   }
   return path;

@@ -290,6 +290,7 @@ export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'es
     launchDxTiled(op, { ...d, muStride: bases(d.mu).muStride }, out, part);
     return out;
   }
+  const blk = blocks();
   K.dx.dispatch({
     bindings: {
       xgamma: d.gamma.bind(op),
@@ -299,8 +300,8 @@ export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'es
       xdx: out.bind(op, 'read_write'),
       xp: uniform({ N, C, K4, mu_stride: bases(d.mu).muStride, scale: d.scale }),
     },
-    overrides: { WG, PART: part, BLK: blocks() },
-    workgroups: batched(Math.ceil((Math.ceil(N / (4 * blocks())) * Math.ceil(C / (4 * blocks()))) / WG), B),
+    overrides: { WG, PART: part, BLK: blk },
+    workgroups: batched(Math.ceil((Math.ceil(N / (4 * blk)) * Math.ceil(C / (4 * blk))) / WG), B),
   });
   return out;
 }

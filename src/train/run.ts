@@ -18,7 +18,7 @@ import { restoreModel, restoreOptimizer, type ConfigChange, type History } from 
 import { saveWeights, type LoadedWeights, type RunState } from './weights.ts';
 
 /** The training-changing fields of `config` that differ from the checkpoint's, as history entries at `step`. */
-function configChanges(saved: TrainConfig, config: TrainConfig, step: number): ConfigChange[] {
+export function configChanges(saved: TrainConfig, config: TrainConfig, step: number): ConfigChange[] {
   const out: ConfigChange[] = [];
   for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
     const key = k as keyof TrainConfig;
