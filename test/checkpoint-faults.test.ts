@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { flags, withFlags, TINY_RUN } from './helpers.ts';
 import * as hg from '../src/index.node.ts';
 import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
 import { main } from '../src/cli/main.ts';
@@ -21,27 +22,7 @@ let dir = '';
 let good = '';
 let goodBytes: Buffer;
 
-const TINY = [
-  '--size',
-  '16',
-  '--min-scale',
-  '8',
-  '--max-scale',
-  '14',
-  '--channels',
-  '8',
-  '--bases',
-  '4',
-  '--width',
-  '4',
-  '--batch',
-  '2',
-  '--train-scenes',
-  '8',
-  '--val-scenes',
-  '2',
-  '--quiet',
-];
+const TINY = withFlags(TINY_RUN, flags('--width 4 --train-scenes 8 --val-scenes 2 --quiet'));
 const tiny = (extra: string[] = []): TrainFlags => parseTrainFlags([...TINY, ...extra])!;
 
 beforeAll(async () => {
@@ -365,7 +346,7 @@ describe('--resume: a checkpoint is the run', () => {
     expect(hg.verifyCheckpoint(await hg.loadCheckpoint(join(archive, 'checkpoint.safetensors')), 'x').step).toBe(4);
     expect(readFileSync(join(a, 'checkpoint.safetensors')).equals(before)).toBe(true);
     // --overwrite replaces it (train and demo take it; ablate resumes its cells instead).
-    expect(await cli([...TINY, ...RUN.filter((x, i) => x !== '--steps' && RUN[i - 1] !== '--steps'), '--steps', '1', '--out', a, '--overwrite']), errors.join('\n')).toBe(0);
+    expect(await cli([...TINY, ...withFlags(RUN, ['--steps', '1']), '--out', a, '--overwrite']), errors.join('\n')).toBe(0);
     expect(hg.verifyCheckpoint(await hg.loadCheckpoint(join(a, 'checkpoint.safetensors')), 'x').step).toBe(1);
     expect(await main(['ablate', '--overwrite'])).toBe(2);
   });

@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { TINY_RUN, withFlags } from './helpers.ts';
 import * as hg from '../src/index.node.ts';
 import { main } from '../src/cli/main.ts';
 import { nodeOptions } from '../scripts/esbuild-options.mjs';
 
 const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin/hemgpu.mjs');
-const TINY = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '12', '--val-scenes', '4'];
 const NOTICE = /Ctrl-C — finishing this step, then saving a checkpoint \(no validation pass\) and exiting/;
 let dir: string;
 
@@ -68,10 +68,8 @@ function start(args: string[]): Run {
 
 /** A long tiny run: non-TTY output prints "step 1/2000" after the first step (the pipelines are compiled by then). */
 function longRun(out: string, model = 'hemnet', extra: string[] = []): Run {
-  // A flag in `extra` replaces TINY's (the CLI refuses a flag given twice).
-  const given = extra.filter((a) => a.startsWith('--'));
-  const tiny = TINY.filter((a, i) => !given.includes(a) && !given.includes(TINY[i - 1]!));
-  return start(['train', ...tiny, '--model', model, '--steps', '2000', '--eval-every', '1', '--out', out, ...extra]);
+  // A flag in `extra` replaces the run's own (the CLI refuses a flag given twice).
+  return start(['train', ...withFlags([...TINY_RUN, '--model', model, '--steps', '2000', '--eval-every', '1', '--out', out], extra)]);
 }
 
 describe('Ctrl-C and SIGTERM', () => {
@@ -80,7 +78,7 @@ describe('Ctrl-C and SIGTERM', () => {
     const run = longRun(out);
     await run.waitFor(/step 1\/2000/);
     // The live run holds --out: a second run there is refused (exit 2), naming the pid.
-    const second = start(['train', ...TINY, '--steps', '1', '--out', out]);
+    const second = start(['train', ...TINY_RUN, '--steps', '1', '--out', out]);
     const s = await second.exit;
     expect(s.code, second.output()).toBe(2);
     expect(second.output()).toMatch(new RegExp(`another run \\(pid ${run.child.pid}\\) is writing there`));
@@ -136,7 +134,7 @@ describe('Ctrl-C and SIGTERM', () => {
     // The last case waits for the first step's line instead of a time, so it is after a step on any machine.
     for (const delay of [0, 150, 400, 900, 'step 1'] as const) {
       const out = join(dir, `setup-${delay}`);
-      const run = start(['train', ...TINY.filter((a, i) => a !== '--train-scenes' && TINY[i - 1] !== '--train-scenes'), '--train-scenes', '3000', '--steps', '2000', '--out', out]);
+      const run = start(['train', ...withFlags(TINY_RUN, ['--train-scenes', '3000']), '--steps', '2000', '--out', out]);
       if (delay === 'step 1') await run.waitFor(/step 1\/2000/);
       else await new Promise((r) => setTimeout(r, delay));
       const sent = performance.now();
@@ -161,7 +159,7 @@ describe('Ctrl-C and SIGTERM', () => {
   test.each([['demo'], ['ablate']])('hemgpu %s: SIGTERM during setup or training ends it within 5 s, the lock removed', async (command) => {
     for (const delay of [300, 1500]) {
       const out = join(dir, `${command}-term-${delay}`);
-      const run = start([command, '--quick', ...TINY, '--steps', '400', '--out', out]);
+      const run = start([command, '--quick', ...TINY_RUN, '--steps', '400', '--out', out]);
       await new Promise((r) => setTimeout(r, delay));
       const sent = performance.now();
       run.child.kill('SIGTERM');
@@ -173,7 +171,7 @@ describe('Ctrl-C and SIGTERM', () => {
   });
 
   test.runIf(existsSync('/proc/self')).each([
-    ['train', ...TINY, '--steps', '1'],
+    ['train', ...TINY_RUN, '--steps', '1'],
     ['demo', '--quick'],
     ['ablate', '--quick'],
     ['structured', 'o2p', '--quick'],
@@ -212,7 +210,7 @@ describe('Ctrl-C and SIGTERM', () => {
     const out = join(dir, 'tmux');
     const session = `hemgpu-test-${process.pid}`;
     const status = join(dir, 'tmux-status');
-    const cmd = `${process.execPath} ${BIN} train ${TINY.join(' ')} --steps 2000 --out ${out}; echo $? > ${status}; sleep 60`;
+    const cmd = `${process.execPath} ${BIN} train ${TINY_RUN.join(' ')} --steps 2000 --out ${out}; echo $? > ${status}; sleep 60`;
     const t = (...a: string[]): string => spawnSync('tmux', a, { encoding: 'utf8' }).stdout;
     spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '40', '-c', ROOT, cmd]);
     try {
@@ -254,7 +252,7 @@ describe('--out', () => {
   test('naming a file is a usage error that says so (not a raw EEXIST)', async () => {
     const file = join(dir, 'a-file');
     spawnSync('touch', [file]);
-    const r = await capture(['train', ...TINY, '--steps', '1', '--quiet', '--out', file]);
+    const r = await capture(['train', ...TINY_RUN, '--steps', '1', '--quiet', '--out', file]);
     expect(r.code).toBe(2);
     expect(r.text).toMatch(/--out .*a-file: that is a file, not a directory/);
   });
@@ -265,7 +263,7 @@ describe('--out', () => {
     const pid = Number(dead.stdout);
     spawnSync('mkdir', ['-p', out]);
     spawnSync('sh', ['-c', `echo ${pid} > ${join(out, '.hemgpu.lock')}`]);
-    const r = await capture(['train', ...TINY, '--steps', '1', '--quiet', '--out', out]);
+    const r = await capture(['train', ...TINY_RUN, '--steps', '1', '--quiet', '--out', out]);
     expect(r.code, r.text).toBe(0);
     expect(r.text).toMatch(new RegExp(`taking over .*\\.hemgpu\\.lock: its run \\(pid ${pid}\\) is no longer running`));
     expect(existsSync(join(out, '.hemgpu.lock'))).toBe(false);

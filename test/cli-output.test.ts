@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { TINY_RUN, withFlags } from './helpers.ts';
 import * as hg from '../src/index.node.ts';
 import { main } from '../src/cli/main.ts';
 import { parseCheckpointList, parseIterationList } from '../src/cli/eval.ts';
@@ -20,7 +21,7 @@ import { train, type TrainResult } from '../src/train/trainer.ts';
 import { VOC_CLASSES, vocColormap } from '../src/data/voc-classes.ts';
 import { lossChartSpec, miouChartSpec } from '../src/viz/training-charts.ts';
 
-const TINY = ['--size', '16', '--min-scale', '8', '--max-scale', '14', '--channels', '8', '--bases', '4', '--batch', '2', '--train-scenes', '12', '--val-scenes', '4', '--quiet'];
+const TINY = [...TINY_RUN, '--quiet'];
 let dir: string;
 
 beforeAll(async () => {
@@ -109,27 +110,28 @@ describe('eval over checkpoints and T_eval (Table 2)', () => {
       const out = join(dir, `t2-seed${seed}`);
       const r = await capture([
         'train',
-        ...TINY.filter((a, i) => !['--size', '--val-scenes'].includes(a) && !['--size', '--val-scenes'].includes(TINY[i - 1]!)),
-        '--task',
-        'context',
-        '--min-digits',
-        '2',
-        '--max-digits',
-        '3',
-        '--fragment',
-        '6',
-        '--iterations',
-        '2',
-        '--steps',
-        '1',
-        '--seed',
-        seed,
-        '--out',
-        out,
-        '--size',
-        '24',
-        '--val-scenes',
-        '8',
+        ...withFlags(TINY, [
+          '--task',
+          'context',
+          '--min-digits',
+          '2',
+          '--max-digits',
+          '3',
+          '--fragment',
+          '6',
+          '--iterations',
+          '2',
+          '--steps',
+          '1',
+          '--seed',
+          seed,
+          '--out',
+          out,
+          '--size',
+          '24',
+          '--val-scenes',
+          '8',
+        ]),
       ]);
       expect(r.code, r.text).toBe(0);
       cks.push(join(out, 'checkpoint.safetensors'));

@@ -485,3 +485,25 @@ export async function readGrad(t: hg.Tensor, label = 'tensor'): Promise<Float64A
   if (!t.grad) assert.fail(`${label} has no .grad after backward()`);
   return read(t.grad);
 }
+
+/** Command-line flags written as one string: `flags('--steps 3 --quiet')`. */
+export function flags(text: string): string[] {
+  return text.trim().split(/\s+/);
+}
+
+/**
+ * `base` with each flag of `extra` replacing the same flag there (with its value), then `extra`:
+ * the CLI refuses a flag given twice. A flag followed by another flag (or nothing) has no value.
+ */
+export function withFlags(base: readonly string[], extra: readonly string[]): string[] {
+  const given = new Set(extra.filter((a) => a.startsWith('--')));
+  const out: string[] = [];
+  for (let i = 0; i < base.length; i++) {
+    if (!given.has(base[i]!)) out.push(base[i]!);
+    else if (base[i + 1] !== undefined && !base[i + 1]!.startsWith('--')) i++;
+  }
+  return [...out, ...extra];
+}
+
+/** The smallest digit-scene training run of the CLI and trainer tests: 16-px scenes, C 8, K 4, batch 2, 12 training and 4 validation scenes. */
+export const TINY_RUN: readonly string[] = flags('--size 16 --min-scale 8 --max-scale 14 --channels 8 --bases 4 --batch 2 --train-scenes 12 --val-scenes 4');

@@ -4,6 +4,7 @@
  * draws and src/cli/figures.ts writes; out-of-range scenes are refused naming the function.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { flags, withFlags, TINY_RUN } from './helpers.ts';
 import * as hg from '../src/index.node.ts';
 import { parseTrainFlags } from '../src/cli/args.ts';
 import { emInputs } from '../src/train/inspect.ts';
@@ -13,27 +14,7 @@ let run: hg.TrainingRun;
 beforeAll(async () => {
   await hg.init();
   const config = {
-    ...parseTrainFlags([
-      '--size',
-      '16',
-      '--min-scale',
-      '8',
-      '--max-scale',
-      '14',
-      '--channels',
-      '8',
-      '--bases',
-      '4',
-      '--batch',
-      '2',
-      '--train-scenes',
-      '8',
-      '--val-scenes',
-      '4',
-      '--steps',
-      '2',
-      '--quiet',
-    ])!,
+    ...parseTrainFlags(withFlags(TINY_RUN, flags('--train-scenes 8 --steps 2 --quiet')))!,
     out: 'unused',
   };
   run = new hg.TrainingRun(config, hg.loadData(config));
@@ -45,29 +26,7 @@ afterAll(() => run.dispose());
 describe('figure data', () => {
   test("attentionMaps runs the model's own EM unit: an EMANet model's maps are its E-step (τ = 1, normalised bases), not HEMNet's τ = √C", async () => {
     const config = {
-      ...parseTrainFlags([
-        '--model',
-        'emanet',
-        '--size',
-        '16',
-        '--min-scale',
-        '8',
-        '--max-scale',
-        '14',
-        '--channels',
-        '8',
-        '--bases',
-        '4',
-        '--batch',
-        '2',
-        '--train-scenes',
-        '8',
-        '--val-scenes',
-        '4',
-        '--steps',
-        '2',
-        '--quiet',
-      ])!,
+      ...parseTrainFlags(withFlags(TINY_RUN, flags('--model emanet --train-scenes 8 --steps 2 --quiet')))!,
       out: 'unused',
     };
     const em = new hg.TrainingRun(config, hg.loadData(config));
@@ -152,29 +111,7 @@ describe('figure data', () => {
   test('attentionMaps and gradientFlow with fewer than 4 bases: every base shown (K = 2), the one base of pooling (K = 1) with γ = 1', async () => {
     for (const model of ['hemnet', 'pooling'] as const) {
       const config = {
-        ...parseTrainFlags([
-          '--model',
-          model,
-          '--size',
-          '16',
-          '--min-scale',
-          '8',
-          '--max-scale',
-          '14',
-          '--channels',
-          '8',
-          '--bases',
-          '2',
-          '--batch',
-          '2',
-          '--train-scenes',
-          '8',
-          '--val-scenes',
-          '4',
-          '--steps',
-          '1',
-          '--quiet',
-        ])!,
+        ...parseTrainFlags(withFlags(TINY_RUN, ['--model', model, ...flags('--bases 2 --train-scenes 8 --steps 1 --quiet')]))!,
         out: 'unused',
       };
       const small = new hg.TrainingRun(config, hg.loadData(config));

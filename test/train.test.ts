@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { flags, TINY_RUN } from './helpers.ts';
 import * as hg from '../src/index.node.ts';
 import { parseTrainFlags, type TrainFlags } from '../src/cli/args.ts';
 import { batchIndices, train } from '../src/train/trainer.ts';
@@ -29,27 +30,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const TINY = [
-  '--size',
-  '16',
-  '--min-scale',
-  '8',
-  '--max-scale',
-  '14',
-  '--channels',
-  '8',
-  '--bases',
-  '4',
-  '--batch',
-  '2',
-  '--train-scenes',
-  '12',
-  '--val-scenes',
-  '4',
-  '--lr',
-  '0.01',
-  '--quiet',
-];
+const TINY = [...TINY_RUN, ...flags('--lr 0.01 --quiet')];
 
 function tiny(extra: string[] = []): TrainFlags {
   return parseTrainFlags([...TINY, ...extra])!;
@@ -450,24 +431,7 @@ describe('training', () => {
       // --seeds 2 on the context task: every model twice, a table with each model's spread and its fragment accuracy.
       logs.length = 0;
       const seedsOut = join(dir, 'demo-seeds');
-      const tinyDemo = [
-        '--size',
-        '16',
-        '--min-scale',
-        '8',
-        '--max-scale',
-        '14',
-        '--train-scenes',
-        '8',
-        '--val-scenes',
-        '4',
-        '--task',
-        'context',
-        '--fragment',
-        '6',
-        '--min-digits',
-        '2',
-      ];
+      const tinyDemo = flags('--size 16 --min-scale 8 --max-scale 14 --train-scenes 8 --val-scenes 4 --task context --fragment 6 --min-digits 2');
       expect(await main(['demo', '--quick', '--quiet', '--seeds', '2', '--seed', '5', '--out', seedsOut, ...tinyDemo])).toBe(0);
       for (const m of ['hemnet', 'emanet', 'pooling', 'plain'])
         for (const sd of [5, 6]) expect(existsSync(join(seedsOut, `${m}-seed${sd}`, 'checkpoint.safetensors')), `${m} ${sd}`).toBe(true);

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { flags, TINY_RUN } from './helpers.ts';
 import * as hg from '../src/index.node.ts';
 import { parseTrainFlags } from '../src/cli/args.ts';
 
@@ -22,27 +23,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const TINY = [
-  '--size',
-  '16',
-  '--min-scale',
-  '8',
-  '--max-scale',
-  '14',
-  '--channels',
-  '8',
-  '--bases',
-  '4',
-  '--batch',
-  '2',
-  '--train-scenes',
-  '12',
-  '--val-scenes',
-  '4',
-  '--lr',
-  '0.01',
-  '--quiet',
-];
+const TINY = [...TINY_RUN, ...flags('--lr 0.01 --quiet')];
 
 function tiny(extra: string[], out: string): hg.TrainConfig {
   return { ...parseTrainFlags([...TINY, ...extra])!, out };
