@@ -23,7 +23,7 @@ import { loadData } from '../src/train/trainer.ts';
 import { IGNORE_LABEL as IGNORE } from '../src/ops/cross-entropy.ts';
 import { gatherBatch, sampleBackground, batchIndices } from '../src/train/batch.ts';
 import { buildModel, learningRate, makeOptimizer } from '../src/train/setup.ts';
-import type { SegModelName } from '../src/model/segnet.ts';
+import type { SegModelName } from '../src/model/seg-models.ts';
 import { adapterLine, recordResults, table } from './common.ts';
 
 const argv = process.argv.slice(2);

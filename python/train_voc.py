@@ -37,29 +37,18 @@ import torch.distributed as dist  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
-from hemgpu_twin import checkpoint as ckpt  # noqa: E402
-from hemgpu_twin.model import BASES_AVERAGES, SEG_MODELS, SegNet  # noqa: E402
+from hemgpu_twin import checkpoint as ckpt, settings  # noqa: E402
+from hemgpu_twin.model import SegNet  # noqa: E402
 from hemgpu_twin.training import learning_rate, sample_background, segmentation_loss, set_lr  # noqa: E402
 from hemgpu_twin.voc import VOC_CLASSES, VocSegmentation, mix_seed  # noqa: E402
 
-# hemgpu train's defaults (src/cli/args.ts) for a fresh run; the digit-scene fields are stored
-# unused, as hemgpu stores them for a VOC run.
-DEFAULTS = dict(model="hemnet", eta=0.5, iterations=3, bases=16, channels=64, width=32, dilation=1, emGamma=0.0,
-                basesAverage="plain", data="voc", vocRoot=None, size=64, trainScenes=2000, valScenes=200, minDigits=1, maxDigits=4,
-                minScale=20, maxScale=36, threshold=0.5, maxOverlap=1, task="digits", fragment=12, bgKeep=1.0,
-                optimizer="sgd", lr=0.01, warmup=0, steps=300, batch=8, seed=1, out="runs/train", resume=None,
-                evalEvery=0, checkpointEvery=0)
-# Flags (hemgpu's names) → config fields; the shape of the model cannot change under --init. The
-# rule of the bases' average can (as `hemgpu train --resume --allow-change bases-average`).
-TRAINING_FLAGS = {"steps": int, "batch": int, "lr": float, "warmup": int, "bg-keep": float, "seed": int,
-                  "size": int, "val-scenes": int, "eval-every": int, "checkpoint-every": int, "bases-average": str}
-MODEL_FLAGS = {"model": str, "eta": float, "iterations": int, "bases": int, "channels": int, "width": int,
-               "dilation": int, "em-gamma": float, "optimizer": str}
-CHOICES = {"model": SEG_MODELS, "bases-average": BASES_AVERAGES, "optimizer": ("sgd", "adamw")}
-HELP = {"model": "hemnet | emanet | pooling (the HEM unit with one base) | plain (no EM unit)",
-        "bases-average": "how the bases μ⁽⁰⁾ follow the batches: plain (the paper's moving average; hemgpu's "
-                         "default for a fresh run) or l2norm (each base of the average l2-normalised; hemgpu's "
-                         "old rule). Under --init: the checkpoint's (l2norm if its config predates the field)"}
+# hemgpu train's defaults for a fresh run (settings.json); the digit-scene fields are stored unused,
+# as hemgpu stores them for a VOC run.
+DEFAULTS = dict(settings.DEFAULTS, data="voc")
+# The flags the twin takes (hemgpu's names); the shape of the model and the optimizer cannot change
+# under --init. The rule of the bases' average can (as `hemgpu train --resume --allow-change bases-average`).
+TRAINING_FLAGS = ["steps", "batch", "lr", "warmup", "bg-keep", "seed", "size", "val-scenes", "eval-every", "checkpoint-every", "bases-average"]
+MODEL_FLAGS = ["model", "eta", "iterations", "bases", "channels", "width", "dilation", "em-gamma", "optimizer"]
 FIELD = {flag: key for key, flag, _, _ in ckpt.TRAIN_CONFIG_FIELDS}
 
 
@@ -68,8 +57,10 @@ def parse_args():
     ap.add_argument("--voc-root", required=True, help="VOC directory (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/)")
     ap.add_argument("--out", required=True, help="output directory: checkpoint.safetensors, log.jsonl")
     ap.add_argument("--init", help="a hemgpu checkpoint to continue (its config, changed by the flags given)")
-    for flag, t in {**TRAINING_FLAGS, **MODEL_FLAGS}.items():
-        ap.add_argument(f"--{flag}", type=t, default=None, choices=CHOICES.get(flag), help=HELP.get(flag, f"hemgpu train --{flag}"))
+    for flag in TRAINING_FLAGS + MODEL_FLAGS:
+        s = settings.BY_FLAG[flag]
+        help = settings.flag_help(flag) + (" (under --init: the checkpoint's; l2norm if its config predates the field)" if flag == "bases-average" else "")
+        ap.add_argument(f"--{flag}", type=settings.flag_type(flag), default=None, choices=settings.choices(s["field"]) if s["kind"] == "choice" else None, help=help)
     ap.add_argument("--mask-dir", default="SegmentationClass", help="mask folder (e.g. SegmentationClassAug)")
     ap.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm: batch statistics over all processes")
     ap.add_argument("--workers", type=int, default=4, help="data loader processes per GPU")
@@ -80,8 +71,12 @@ def parse_args():
 
 def build_config(args, loaded):
     """The run's config and the changes to record (hemgpu's field names and flags)."""
-    given = {flag: getattr(args, flag.replace("-", "_")) for flag in {**TRAINING_FLAGS, **MODEL_FLAGS}}
+    given = {flag: getattr(args, flag.replace("-", "_")) for flag in TRAINING_FLAGS + MODEL_FLAGS}
     given = {flag: v for flag, v in given.items() if v is not None}
+    for flag, v in given.items():
+        bad = settings.problem(flag, v)
+        if bad:
+            raise SystemExit(f"train_voc: {bad}")
     if loaded is None:
         config = dict(DEFAULTS)
         base = None

@@ -124,7 +124,8 @@ export {
   type ResolvedHemOptions,
   type EStepForm,
 } from './ops/hem/index.ts';
-export { HEM, EMAU, BASES_AVERAGES, type HemModuleOptions, type BasesAverage } from './nn/hem-module.ts';
+export { HEM, EMAU, type HemModuleOptions } from './nn/hem-module.ts';
+export { BASES_AVERAGES, type BasesAverage } from './nn/bases-average.ts';
 export { Optimizer } from './optim/optimizer.ts';
 export type { OptimizerState, OptimizerStateInput, ParamGroup, HostTensor } from './optim/optimizer-types.ts';
 export { SGD, SGD_DEFAULTS, type SGDOptions } from './optim/sgd.ts';
@@ -175,8 +176,20 @@ export { BatchNorm, type BatchNormLayerOptions } from './nn/batchnorm.ts';
 export { ConvBnRelu, type ConvBnReluOptions } from './nn/conv-bn-relu.ts';
 export { Linear, type LinearOptions } from './nn/linear.ts';
 export { EmBlock, type EmBlockOptions } from './nn/em-block.ts';
-export { SegNet, SEG_MODELS, type SegNetConfig, type SegModelName } from './model/segnet.ts';
-export type { TrainConfig, DataName, OptimizerName } from './train/config.ts';
+export { SegNet, type SegNetConfig } from './model/segnet.ts';
+export { SEG_MODELS, SEG_MODEL_UNITS, takesEta, type SegModelName, type EmUnitOfModel } from './model/seg-models.ts';
+export {
+  TRAIN_SETTINGS,
+  trainDefaults,
+  type TrainConfig,
+  type DataName,
+  type OptimizerName,
+  type Setting,
+  type NumberSetting,
+  type ChoiceSetting,
+  type PathSetting,
+  type NumberRange,
+} from './train/config.ts';
 export { batchIndices, gatherBatch, sampleBackground, type Dataset } from './train/batch.ts';
 export { buildModel, makeOptimizer, learningRate, digitSceneData } from './train/setup.ts';
 export { trainStep, scheduledStep, NonFiniteLossError, type SegmentationModel, type StepBatch, type StepConfig, type TrainStepOptions } from './train/step.ts';

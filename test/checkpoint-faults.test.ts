@@ -111,11 +111,28 @@ describe('metadata fields are type-checked and the version is checked', () => {
     ['step 1.5', (m) => void (m.step = '1.5'), /metadata 'step' is "1.5"/],
     ['kind', (m) => void (m.kind = 'other'), /not a hemgpu training checkpoint \(metadata kind 'other'\)/],
     ['flags not JSON', (m) => void (m.flags = '{lr'), /metadata 'flags' is not JSON/],
-    ['lr a string', (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), lr: '0.02' })), /'flags' field 'lr' \(--lr\) is "0\.02"; expected a finite number/],
+    [
+      'lr a string',
+      (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), lr: '0.02' })),
+      /'flags' field 'lr' \(--lr\) is "0\.02"; expected a number > 0\. Nothing was loaded\./,
+    ],
+    // Each field is checked against its setting (TRAIN_SETTINGS): its range and choices too.
+    ['eta 7', (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), eta: 7 })), /'flags' field 'eta' \(--eta\) is 7; expected a number > 0 and ≤ 1\./],
+    [
+      'model unknown',
+      (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), model: 'toString' })),
+      /'flags' field 'model' \(--model\) is "toString"; expected 'hemnet', 'emanet', 'pooling' or 'plain'\./,
+    ],
+    [
+      'iterations 0',
+      (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), iterations: 0 })),
+      /'flags' field 'iterations' \(--iterations\) is 0; expected an integer ≥ 1 and ≤ 64\./,
+    ],
+    ['out null', (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), out: null })), /'flags' field 'out' \(--out\) is null; expected a path\./],
     [
       'steps missing',
       (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), steps: undefined })),
-      /'flags' field 'steps' \(--steps\) is missing; expected an integer ≥ 0/,
+      /'flags' field 'steps' \(--steps\) is missing; expected an integer ≥ 1/,
     ],
     ['seed 1.5', (m) => void (m.flags = JSON.stringify({ ...JSON.parse(m.flags!), seed: 1.5 })), /'flags' field 'seed' \(--seed\) is 1\.5; expected an integer/],
     ['history loss null (NaN)', (m) => void (m.history = JSON.stringify({ ...JSON.parse(m.history!), loss: [1, null] })), /metadata 'history' must be/],

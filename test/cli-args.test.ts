@@ -85,7 +85,7 @@ describe('hemgpu train flags', () => {
 
   test('bad flags are usage errors naming the flag', () => {
     const bad: [string[], RegExp][] = [
-      [['--model', 'resnet'], /--model: unknown model 'resnet'/],
+      [['--model', 'resnet'], /--model: unknown value 'resnet'; use 'hemnet', 'emanet', 'pooling' or 'plain'\./],
       [['--eta', '0'], /--eta: expected a number > 0 and ≤ 1, got '0'/],
       [['--eta', '1.5'], /--eta: .* got '1.5'/],
       [['--eta', 'abc'], /--eta:/],
@@ -97,8 +97,8 @@ describe('hemgpu train flags', () => {
       [['--batch', '1_000'], /^--batch: expected an integer ≥ 1, got '1_000'\.$/],
       [['--iterations', '0'], /--iterations:/],
       [['--data', 'voc'], /--voc-root: --data voc needs the path/],
-      [['--data', 'coco'], /--data: unknown data source 'coco'/],
-      [['--optimizer', 'adam'], /--optimizer: unknown optimizer 'adam'/],
+      [['--data', 'coco'], /--data: unknown value 'coco'; use 'digits' or 'voc'\./],
+      [['--optimizer', 'adam'], /--optimizer: unknown value 'adam'; use 'sgd' or 'adamw'\./],
       [['--frobnicate'], /unknown flag --frobnicate/],
       [['--min-digits', '0'], /--min-digits: expected an integer ≥ 1, got '0'/],
       [['--min-digits', '3', '--max-digits', '2'], /--max-digits: expected an integer ≥ 3, got '2'/],
@@ -112,7 +112,7 @@ describe('hemgpu train flags', () => {
       [['--warmup=-1'], /--warmup: expected an integer ≥ 0, got '-1'/],
       [['--bg-keep', '0'], /--bg-keep: expected a number > 0 and ≤ 1, got '0'/],
       [['--em-gamma', 'x'], /--em-gamma: expected a number, got 'x'/],
-      [['--task', 'scenes'], /--task: unknown task 'scenes'; use digits, context or groups/],
+      [['--task', 'scenes'], /--task: unknown value 'scenes'; use 'digits', 'context' or 'groups'\./],
       [['--task', 'context', '--fragment', '1'], /--fragment: expected an integer ≥ 2 and ≤ 64, got '1'/],
       [['--fragment', '10'], /--fragment: applies to --task context or groups only/],
       [['--task', 'groups', '--min-digits', '1'], /--min-digits: --task groups needs at least 2 digits per scene .*; give --min-digits 2 or more/],

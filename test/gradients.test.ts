@@ -113,6 +113,8 @@ const NOT_DIFFERENTIABLE = new Set([
   'loadWeights',
   'TrainingRun',
   'demoConfig',
+  'trainDefaults',
+  'takesEta',
   'attentionMaps',
   'gradientFlow',
   'predictScenes',

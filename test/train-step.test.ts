@@ -199,10 +199,15 @@ describe('compatibility', () => {
     run.model.dispose();
   });
 
-  it('--model emanet with an explicit --eta other than 1 is refused; without one, or with 1, it is accepted', () => {
+  it('--model emanet with an explicit --eta other than 1 is refused, plain with any; without one, or emanet with 1, it is accepted', () => {
     expect(() => parseTrainFlags(['--model', 'emanet', '--eta', '0.3'])).toThrow(
-      "--eta: emanet is EMANet's EM unit, η = 1 by definition; --eta 0.3 applies to hemnet only (leave it out or use --model hemnet).",
+      "--eta: emanet is EMANet's EM unit, η = 1 by definition; --eta 0.3 applies to hemnet and pooling only (leave it out or use --model hemnet).",
     );
+    // plain has no EM unit: a given --eta would be ignored, so it is refused.
+    expect(() => parseTrainFlags(['--model', 'plain', '--eta', '0.3'])).toThrow(
+      '--eta: plain has no EM unit, so no η; leave --eta out (or choose a model with one: hemnet and pooling).',
+    );
+    expect(parseTrainFlags(['--model', 'pooling', '--eta', '0.3'])).toMatchObject({ model: 'pooling', eta: 0.3 });
     expect(parseTrainFlags(['--model', 'emanet'])).toMatchObject({ model: 'emanet', eta: 0.5 });
     expect(parseTrainFlags(['--model', 'emanet', '--eta', '1'])).toMatchObject({ model: 'emanet', eta: 1 });
     expect(parseTrainFlags(['--model', 'hemnet', '--eta', '0.3'])).toMatchObject({ model: 'hemnet', eta: 0.3 });

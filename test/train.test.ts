@@ -396,7 +396,7 @@ describe('training', () => {
       expect(await main(['train', '--model', 'resnet'])).toBe(2);
       expect(await main(['eval'])).toBe(2);
       expect(await main(['frobnicate'])).toBe(2);
-      expect(errors.join('\n')).toMatch(/--model: unknown model 'resnet'/);
+      expect(errors.join('\n')).toMatch(/--model: unknown value 'resnet'/);
       expect(errors.join('\n')).toMatch(/--checkpoint: the checkpoint to evaluate is required/);
       expect(errors.join('\n')).toMatch(/unknown command 'frobnicate'/);
       expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors')])).toBe(1);

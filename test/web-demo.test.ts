@@ -459,8 +459,8 @@ describe('the demo page in headless Chromium', () => {
     await until(p, 'window.hemgpuDemo && window.hemgpuDemo.state.errors.length > 0', 'errors shown');
     const text = (await p.page.textContent('#errors')) ?? '';
     expect(text).toContain('model=resnet: choose one of hemnet, emanet, pooling, plain');
-    expect(text).toContain('steps=-3: must be an integer in [1, 1000000]');
-    expect(text).toContain('eta=2: must be a number in (0, 1]');
+    expect(text).toContain('steps=-3: must be an integer ≥ 1 and ≤ 1000000');
+    expect(text).toContain('eta=2: must be a number > 0 and ≤ 1');
     expect(text).toContain("unknown URL parameter 'colour'");
     expect(await p.page.isDisabled('#start')).toBe(true);
     expect(await p.inPage<boolean>('window.hemgpuDemo.state.ready')).toBe(false);

@@ -8,6 +8,7 @@ import { gradientFlowChartSpec, lossChartSpec, miouChartSpec, movingAverage } fr
 import { ChartSlot, drawGrid } from './draw.ts';
 import { emFigures, emHistoryChartSpec, emSource, type EmPoint } from './em-panel.ts';
 import { parseParams, type PageModel } from './params.ts';
+import { TRAIN_SETTINGS } from '../../src/train/config.ts';
 import { adapterLabel, type BenchRow, type FromWorker, type RasterGrid, type RunInfo, type ToWorker } from './protocol.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -23,7 +24,7 @@ const state = {
   total: 0,
   imagesPerSecond: 0,
   history: { loss: [], lr: [], val: [] } as RunInfo['history'],
-  model: 'hemnet' as PageModel,
+  model: TRAIN_SETTINGS.model.default as PageModel,
   origin: 'fresh',
   errors: [] as string[],
   benchRows: [] as BenchRow[],

@@ -4,7 +4,8 @@
  * on the page; the page then trains nothing until the URL is fixed.
  *   ?model=emanet&steps=6&trainScenes=16&valScenes=8&autostart=1
  */
-import type { SegModelName } from '../../src/model/segnet.ts';
+import { SEG_MODELS, type SegModelName } from '../../src/model/seg-models.ts';
+import { TRAIN_SETTINGS, inRange, rangeText, type NumberRange } from '../../src/train/config.ts';
 
 export type PageModel = SegModelName;
 
@@ -37,52 +38,44 @@ export interface PageParams {
   benchN: number[];
 }
 
-interface IntRule {
-  kind: 'int';
-  min: number;
-  max: number;
-}
-interface NumRule {
-  kind: 'num';
-  /** Open lower bound, closed upper bound. */
-  above: number;
-  max: number;
-}
-type Rule = IntRule | NumRule;
-
-const RULES: Record<string, Rule> = {
-  steps: { kind: 'int', min: 1, max: 1_000_000 },
-  trainScenes: { kind: 'int', min: 1, max: 100_000 },
-  valScenes: { kind: 'int', min: 1, max: 10_000 },
-  batch: { kind: 'int', min: 1, max: 256 },
-  seed: { kind: 'int', min: 0, max: 2 ** 31 - 1 },
-  lr: { kind: 'num', above: 0, max: 10 },
-  warmup: { kind: 'int', min: 0, max: 1_000_000 },
-  evalEvery: { kind: 'int', min: 0, max: 1_000_000 },
-  eta: { kind: 'num', above: 0, max: 1 },
-  iterations: { kind: 'int', min: 1, max: 20 },
-  evalIterations: { kind: 'int', min: 1, max: 20 },
-  bases: { kind: 'int', min: 1, max: 512 },
-  figureEvery: { kind: 'int', min: 1, max: 1_000_000 },
-};
+/** The training settings the URL may set (TrainConfig fields: their ranges are TRAIN_SETTINGS'). */
+export const URL_SETTINGS = ['steps', 'trainScenes', 'valScenes', 'batch', 'seed', 'lr', 'warmup', 'evalEvery', 'eta', 'iterations', 'bases'] as const;
 
 /**
- * segnet.ts's SEG_MODELS, in its order, listed here: a value import of segnet.ts would bundle the
- * engine into the page's main thread. The Record makes a model missing here (or unknown) a compile error.
+ * The page's caps on top of the settings' ranges: what a tab can hold and finish, so that a URL
+ * cannot ask it for hours or gigabytes.
  */
-const MODEL_SET: Record<PageModel, true> = { hemnet: true, emanet: true, pooling: true, plain: true };
-const MODELS = Object.keys(MODEL_SET) as PageModel[];
-const KNOWN = ['model', 'autostart', 'benchN', ...Object.keys(RULES)];
+const PAGE_CAPS: Record<(typeof URL_SETTINGS)[number], number> = {
+  steps: 1_000_000,
+  trainScenes: 100_000,
+  valScenes: 10_000,
+  batch: 256,
+  seed: Infinity,
+  lr: 10,
+  warmup: 1_000_000,
+  evalEvery: 1_000_000,
+  eta: Infinity,
+  iterations: 20,
+  bases: 512,
+};
 
-function describe(rule: Rule): string {
-  return rule.kind === 'int' ? `an integer in [${rule.min}, ${rule.max}]` : `a number in (${rule.above}, ${rule.max}]`;
-}
+const capped = (range: NumberRange, cap: number): NumberRange => ({ ...range, max: Math.min(range.max ?? Infinity, cap) });
+
+/** Every numeric URL parameter's range: the training settings' (capped), T at evaluation as T in training, and the figures' interval. */
+const RULES: Record<string, NumberRange> = {
+  ...Object.fromEntries(URL_SETTINGS.map((k) => [k, capped(TRAIN_SETTINGS[k].range, PAGE_CAPS[k])])),
+  evalIterations: capped(TRAIN_SETTINGS.iterations.range, PAGE_CAPS.iterations),
+  figureEvery: { int: true, min: 1, max: 1_000_000 },
+};
+
+const MODELS = SEG_MODELS;
+const KNOWN = ['model', 'autostart', 'benchN', ...Object.keys(RULES)];
 
 /** The parameters of a query string; `errors` lists every bad one (the params then hold the defaults for those). */
 export function parseParams(search: string): { params: PageParams; errors: string[] } {
   const q = new URLSearchParams(search);
   const errors: string[] = [];
-  const params: PageParams = { model: 'hemnet', figureEvery: 10, autostart: false, benchN: [1024, 4096] };
+  const params: PageParams = { model: TRAIN_SETTINGS.model.default, figureEvery: 10, autostart: false, benchN: [1024, 4096] };
   for (const key of new Set(q.keys())) {
     if (!KNOWN.includes(key)) errors.push(`unknown URL parameter '${key}' (known: ${KNOWN.join(', ')}).`);
     else if (q.getAll(key).length > 1) errors.push(`URL parameter '${key}' is given ${q.getAll(key).length} times; give it once.`);
@@ -109,8 +102,7 @@ export function parseParams(search: string): { params: PageParams; errors: strin
     const raw = q.get(key);
     if (raw === null) continue;
     const v = raw.trim() === '' ? NaN : Number(raw);
-    const ok = rule.kind === 'int' ? Number.isInteger(v) && v >= rule.min && v <= rule.max : Number.isFinite(v) && v > rule.above && v <= rule.max;
-    if (!ok) errors.push(`${key}=${raw}: must be ${describe(rule)}.`);
+    if (!inRange(rule, v)) errors.push(`${key}=${raw}: must be ${rangeText(rule)}.`);
     else (params as unknown as Record<string, number>)[key] = v;
   }
   return { params, errors };

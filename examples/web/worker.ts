@@ -23,11 +23,12 @@ import {
   heatmapRasters,
   segmentationPanels,
   TrainingRun,
+  TRAIN_SETTINGS,
   type DigitSource,
   type TrainConfig,
 } from '../../src/index.browser.ts';
 import { hemBenchmark } from './bench.ts';
-import type { PageParams } from './params.ts';
+import { URL_SETTINGS, type PageParams } from './params.ts';
 import { adapterLabel, type FromWorker, type RasterGrid, type RunInfo, type ToWorker } from './protocol.ts';
 
 /** Validation scenes shown as predicted vs true. */
@@ -48,8 +49,8 @@ let digits: DigitSource | null = null;
 let params: PageParams | null = null;
 let run: TrainingRun | null = null;
 let origin = 'fresh';
-/** The attention maps' η and T (eval): the page's controls. */
-const view = { eta: 0.5, evalIterations: 3 };
+/** The attention maps' η and T (eval): the page's controls (the run's own once there is one). */
+const view = { eta: TRAIN_SETTINGS.eta.default, evalIterations: TRAIN_SETTINGS.iterations.default };
 let running = false;
 /** Training time of the steps since the last (re)start, the first step after it left out (it compiles pipelines). */
 let timing = { steps: 0, ms: 0, first: true };
@@ -76,7 +77,7 @@ function fail(context: string, err: unknown): void {
 /** The page's parameters over the demo's recipe. */
 function configOf(p: PageParams, changes: Partial<TrainConfig> = {}): TrainConfig {
   const o: Partial<TrainConfig> = { model: p.model };
-  for (const k of ['steps', 'trainScenes', 'valScenes', 'batch', 'seed', 'lr', 'warmup', 'evalEvery', 'eta', 'iterations', 'bases'] as const) {
+  for (const k of URL_SETTINGS) {
     if (p[k] !== undefined) o[k] = p[k];
   }
   return demoConfig({ ...o, ...changes });

@@ -21,29 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import jsjson, safetensors_io
+from . import jsjson, safetensors_io, settings
 from .model import SegNet, hemgpu_entries
 
 KIND = "hemgpu-segnet"
 VERSION = "2"
 READABLE_VERSIONS = ("1", "2")
 
-# TRAIN_CONFIG_FIELDS of src/train/config.ts, in its order: (field, CLI flag, changes training,
-# the value a checkpoint written before the field existed trained with, or None: required).
-TRAIN_CONFIG_FIELDS = [
-    ("model", "model", True, None), ("eta", "eta", True, None), ("iterations", "iterations", True, None),
-    ("bases", "bases", True, None), ("channels", "channels", True, None), ("width", "width", True, None),
-    ("dilation", "dilation", True, None), ("emGamma", "em-gamma", True, None),
-    ("basesAverage", "bases-average", True, "l2norm"), ("data", "data", True, None),
-    ("vocRoot", "voc-root", True, None), ("size", "size", True, None), ("trainScenes", "train-scenes", True, None),
-    ("valScenes", "val-scenes", True, None), ("minDigits", "min-digits", True, None), ("maxDigits", "max-digits", True, None),
-    ("minScale", "min-scale", True, None), ("maxScale", "max-scale", True, None), ("threshold", "threshold", True, None),
-    ("maxOverlap", "max-overlap", True, None), ("task", "task", True, "digits"), ("fragment", "fragment", True, 12),
-    ("bgKeep", "bg-keep", True, None), ("optimizer", "optimizer", True, None), ("lr", "lr", True, None),
-    ("warmup", "warmup", True, None), ("steps", "steps", True, None), ("batch", "batch", True, None),
-    ("seed", "seed", True, None), ("out", "out", False, None), ("resume", "resume", False, None),
-    ("evalEvery", "eval-every", False, None), ("checkpointEvery", "checkpoint-every", False, None),
-]
+TRAIN_CONFIG_FIELDS = settings.TRAIN_CONFIG_FIELDS
 CONFIG_KEYS = [f[0] for f in TRAIN_CONFIG_FIELDS]
 
 

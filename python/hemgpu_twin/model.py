@@ -28,9 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import settings
+
 HEM_EPS = 1e-6
-SEG_MODELS = ("hemnet", "emanet", "pooling", "plain")  # src/model/segnet.ts SEG_MODELS
-BASES_AVERAGES = ("plain", "l2norm")  # src/nn/hem-module.ts BASES_AVERAGES
+SEG_MODELS = settings.choices("model")  # src/model/seg-models.ts SEG_MODELS
+BASES_AVERAGES = settings.choices("basesAverage")  # src/nn/bases-average.ts BASES_AVERAGES
 
 
 def l2norm_rows(m: torch.Tensor) -> torch.Tensor:

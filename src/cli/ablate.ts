@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adapterInfo } from '../index.node.ts';
 import { startEngine } from './start-engine.ts';
-import { MAX_EM_ITERATIONS, TRAIN_SPEC, UsageError, givenFlags, num, parseTrainFlags, quickShrink, takeIntFlag, takeListFlag, usage, type Spec, type TrainFlags } from './args.ts';
+import { TRAIN_SPEC, UsageError, givenFlags, num, parseTrainFlags, quickShrink, takeIntFlag, takeListFlag, usage, type Spec, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
 import { DEMO_STEPS } from '../train/recipes.ts';
@@ -21,14 +21,14 @@ import type { Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 import { regionLine } from './console.ts';
 import { formatSpread } from '../train/stats.ts';
-import { TRAIN_CONFIG_FIELDS, pickTrainConfig, type TrainConfig } from '../train/config.ts';
+import { TRAIN_SETTINGS, pickTrainConfig, settingEntries, type TrainConfig } from '../train/config.ts';
 import { writeFileAtomic } from '../viz/render.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
 import { configChanges } from '../train/run.ts';
 
-/** The demo's recipe, evaluated only at the end of each run. */
-const ABLATE_RECIPE: Record<string, string> = { ...DEMO_RECIPE, 'eval-every': '0' };
+/** The demo's recipe, evaluated only at the end of each run (--eval-every at its default). */
+const ABLATE_RECIPE: Record<string, string> = Object.fromEntries(Object.entries(DEMO_RECIPE).filter(([k]) => k !== 'eval-every'));
 
 /**
  * Steps per run when --steps is not given: the demo's on a CPU driver (so the cell T = 3, η = 1
@@ -89,7 +89,7 @@ const PER_CELL: readonly (keyof TrainConfig)[] = ['model', 'eta', 'iterations', 
 function sharedFields(f: TrainFlags): Record<string, unknown> {
   const c = pickTrainConfig(f) as unknown as Record<string, unknown>;
   return Object.fromEntries(
-    Object.entries(TRAIN_CONFIG_FIELDS)
+    settingEntries()
       .filter(([k, spec]) => spec.training && !PER_CELL.includes(k as keyof TrainConfig))
       .map(([k]) => [k, c[k]]),
   );
@@ -117,7 +117,7 @@ function previousCells(out: string, base: TrainFlags): AblationCell[] {
   const now = sharedFields(base);
   for (const [k, v] of Object.entries(now)) {
     if (stored[k] !== v) {
-      const flag = TRAIN_CONFIG_FIELDS[k as keyof TrainConfig].flag;
+      const flag = TRAIN_SETTINGS[k as keyof TrainConfig].flag;
       throw new UsageError(
         `--${flag}: the cells in ${out} were trained with --${flag} ${String(stored[k])}; this grid asks for ${String(v)}. Give the same flags to continue that grid, or another --out for a new one.`,
       );
@@ -195,8 +195,8 @@ export function ablatePlan(argv: string[], software: boolean): AblationPlan {
     null,
   );
   const s2 = takeIntFlag(s1.rest, 'seeds', 1, 1);
-  const s3 = takeListFlag(s2.rest, 't-train', (e) => num('t-train', e, { int: true, min: 1, max: MAX_EM_ITERATIONS }), quick ? [1, 2] : [1, 2, 3, 4, 6]);
-  const s4 = takeListFlag(s3.rest, 'etas', (e) => num('etas', e, { min: 0, minExclusive: true, max: 1 }), quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0]);
+  const s3 = takeListFlag(s2.rest, 't-train', (e) => num('t-train', e, TRAIN_SETTINGS.iterations.range), quick ? [1, 2] : [1, 2, 3, 4, 6]);
+  const s4 = takeListFlag(s3.rest, 'etas', (e) => num('etas', e, TRAIN_SETTINGS.eta.range), quick ? [0.4, 1.0] : [0.2, 0.4, 0.8, 1.0]);
   const [second, seeds, Ts, etas, rest] = [s1.value, s2.value, s3.value, s4.value, s4.rest];
   if (seeds > 1 && second !== null && second > 0) {
     throw new UsageError(`--second-seeds: applies with --seeds 1 only (every cell already runs ${seeds} seeds); drop one of them.`);

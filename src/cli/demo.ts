@@ -11,43 +11,22 @@ import { adapterInfo } from '../index.node.ts';
 import { startEngine } from './start-engine.ts';
 import { DIGIT_ONLY_FLAGS, UsageError, givenFlags, parseTrainFlags, quickShrink, takeIntFlag, usage, TRAIN_SPEC, type Spec, type TrainFlags } from './args.ts';
 import { formatSpread, halfWidth95, meanOf } from '../train/stats.ts';
-import type { SegModelName } from '../model/segnet.ts';
+import type { SegModelName } from '../model/seg-models.ts';
 import type { DigitTask } from '../data/digit-scenes.ts';
+import { TRAIN_SETTINGS, type TrainConfig } from '../train/config.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
-import { DEMO_FIGURES, DEMO_SEEDS, DEMO_STEPS, demoFlagValues } from '../train/recipes.ts';
+import { DEMO_FIGURES, DEMO_SEEDS, DEMO_STEPS, demoRecipeFlags } from '../train/recipes.ts';
 import { figurePaths, writeAttentionMaps, writeGradientFlow, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
 import { consoleHooks, printResult } from './console.ts';
 import type { Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 
 /**
- * The demo's recipe as flags: the flags it sets, with their values from demoConfig()
+ * The demo's recipe as flags: the settings it changes, with their values from demoConfig()
  * (src/train/recipes.ts, the one source of the recipe, which a browser page trains with too).
  * Flags given on the command line override it.
  */
-export const DEMO_RECIPE: Record<string, string> = demoFlagValues([
-  'size',
-  'min-digits',
-  'max-digits',
-  'min-scale',
-  'max-scale',
-  'max-overlap',
-  'threshold',
-  'bg-keep',
-  'width',
-  'channels',
-  'dilation',
-  'optimizer',
-  'lr',
-  'warmup',
-  'batch',
-  'train-scenes',
-  'val-scenes',
-  'eval-every',
-  'task',
-  'fragment',
-  'bases-average',
-]);
+export const DEMO_RECIPE: Record<string, string> = demoRecipeFlags();
 
 /** Steps per model: what fits the demo's 10-minute budget on a 2-core CPU driver, or 3000 on a GPU. */
 function demoSteps(software: boolean): number {
@@ -79,6 +58,9 @@ export const DEMO_SPEC: Spec = {
   quick: { type: 'boolean', help: '3 steps of batch 4 on 16 training and 8 validation scenes, one seed, where those flags are not given (a smoke test, not a result)' },
 };
 
+/** A setting's default (a fresh `hemgpu train`'s value), as a flag's text. */
+const fresh = (k: keyof TrainConfig): string => String(TRAIN_SETTINGS[k].default);
+
 /**
  * What a task changes in the demo's recipe (the context task on 32×32 scenes):
  * - digits: the digit scenes of the earlier demo (docs/experiments/digit-scenes.md): 1–3 digits of
@@ -89,8 +71,8 @@ export const DEMO_SPEC: Spec = {
  */
 const TASK_RECIPES: Partial<Record<DigitTask, Record<string, string | null>>> = {
   // null: the recipe's flag is left out (--fragment applies to context and groups only).
-  digits: { size: '64', 'min-digits': '1', 'max-digits': '3', 'min-scale': '28', 'max-scale': '36', dilation: '2', fragment: null },
-  groups: { 'min-digits': '3', 'max-digits': '4' },
+  digits: { size: fresh('size'), 'min-digits': fresh('minDigits'), 'max-digits': '3', 'min-scale': '28', 'max-scale': fresh('maxScale'), dilation: '2', fragment: null },
+  groups: { 'min-digits': '3', 'max-digits': fresh('maxDigits') },
 };
 
 /** The --task value `argv` gives (the last one, as parseArgs takes it), or null. */

@@ -8,7 +8,9 @@ import { makeDirectory } from '../io/make-directory.ts';
 import { basename, dirname, join, resolve } from 'node:path';
 import { startEngine } from './start-engine.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
-import { MAX_EM_ITERATIONS, UsageError, num, parse, usage } from './args.ts';
+import { UsageError, num, parse, usage } from './args.ts';
+import { MAX_EM_ITERATIONS, TRAIN_SETTINGS } from '../train/config.ts';
+import { SEG_MODEL_UNITS, takesEta } from '../model/seg-models.ts';
 import { loadData } from '../train/trainer.ts';
 import { buildModel } from '../train/setup.ts';
 import { evaluate, type Evaluation } from '../train/evaluate.ts';
@@ -45,10 +47,10 @@ export function parseIterationList(v: string): number[] {
     if (part.trim() === '') throw new UsageError(`--iterations: an empty entry in '${v}'; write T values or ranges separated by single commas, e.g. 1-8 or 1,2,4.`);
     const range = /^(\d+)-(\d+)$/.exec(part.trim());
     if (!range) {
-      out.push(num('iterations', part, { int: true, min: 1, max: MAX_EM_ITERATIONS }));
+      out.push(num('iterations', part, TRAIN_SETTINGS.iterations.range));
       continue;
     }
-    const [lo, hi] = [num('iterations', range[1], { int: true, min: 1, max: MAX_EM_ITERATIONS }), Number(range[2])];
+    const [lo, hi] = [num('iterations', range[1], TRAIN_SETTINGS.iterations.range), Number(range[2])];
     if (hi < lo) throw new UsageError(`--iterations: the range ${part} runs backwards; write it as ${hi}-${lo}.`);
     if (hi > MAX_EM_ITERATIONS)
       throw new UsageError(`--iterations: the range ${part} goes past ${MAX_EM_ITERATIONS}, the most EM iterations a flag accepts; end it at ${MAX_EM_ITERATIONS} or below.`);
@@ -119,7 +121,7 @@ export async function runEval(argv: string[]): Promise<void> {
         `--checkpoint: ${paths[i]} has ${k} ${String(c[k])} but ${paths[0]} has ${String(first[k])}; a table over checkpoints needs one configuration (only the seed may differ). Run eval once per configuration.`,
       );
   }
-  if (first.model === 'plain' && Ts) {
+  if (SEG_MODEL_UNITS[first.model].unit === null && Ts) {
     throw new UsageError(`--iterations: the plain model has no EM unit, so there is no T to evaluate at; leave --iterations out for ${paths[0]}.`);
   }
   const iterations = Ts ?? [first.iterations];
@@ -194,9 +196,9 @@ async function writeFigures(stem: string, model: SegNet, val: Dataset, saved: Tr
 
 function printOne(path: string, saved: TrainConfig, T: number, scenes: number, r: Evaluation, legend: string): void {
   console.log(
-    saved.model === 'plain'
-      ? `${path}: plain (no EM unit) on ${scenes} validation scenes`
-      : `${path}: ${saved.model}, trained with T = ${saved.iterations}${saved.model === 'hemnet' ? `, η = ${saved.eta}` : ''}; evaluated with T = ${T} on ${scenes} validation scenes`,
+    SEG_MODEL_UNITS[saved.model].unit === null
+      ? `${path}: ${saved.model} (no EM unit) on ${scenes} validation scenes`
+      : `${path}: ${saved.model}, trained with T = ${saved.iterations}${takesEta(saved.model) ? `, η = ${saved.eta}` : ''}; evaluated with T = ${T} on ${scenes} validation scenes`,
   );
   console.log(`mIoU ${r.miou.toFixed(4)}  pixel accuracy ${r.pixelAccuracy.toFixed(4)}`);
   console.log(`per-class IoU (${legend}): ${r.iou.map((v) => (Number.isNaN(v) ? '  -  ' : v.toFixed(3))).join(' ')}`);
@@ -210,12 +212,12 @@ function tableOverCheckpoints(c: TrainConfig, n: number, rows: Map<number, Evalu
   const head = ['T_eval', 'mIoU (%)', 'pixel accuracy (%)', ...regions.map((k) => `pixel accuracy on ${k} (%)`)];
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   const body = [...rows.entries()].map(([T, es]) => [
-    c.model === 'plain' ? '- (no EM unit)' : T === c.iterations ? `${T} (= T_train)` : String(T),
+    SEG_MODEL_UNITS[c.model].unit === null ? '- (no EM unit)' : T === c.iterations ? `${T} (= T_train)` : String(T),
     formatSpread(es.map((e) => 100 * e.miou)),
     formatSpread(es.map((e) => 100 * e.pixelAccuracy)),
     ...regions.map((k) => formatSpread(es.map((e) => 100 * (e.regionAccuracy[k] ?? NaN)))),
   ]);
-  const what = c.model === 'plain' ? 'plain' : `${c.model}, T_train ${c.iterations}${c.model === 'hemnet' ? `, η ${c.eta}` : ''}`;
+  const what = SEG_MODEL_UNITS[c.model].unit === null ? c.model : `${c.model}, T_train ${c.iterations}${takesEta(c.model) ? `, η ${c.eta}` : ''}`;
   const spread = n >= 3 ? "mean ± half-width of the 95 % interval of the mean (Student's t), (min–max, n seeds)" : n === 2 ? 'mean (min–max, 2 seeds)' : 'one checkpoint';
   return [`${what}, ${n} checkpoint${n > 1 ? 's' : ''}; ${spread}.`, '', line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
 }

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
-import { MODEL_SHAPE_FIELDS, TRAIN_CONFIG_FIELDS, type TrainConfig } from '../train/config.ts';
+import { MODEL_SHAPE_FIELDS, settingEntries, type TrainConfig } from '../train/config.ts';
 import { UsageError, type TrainFlags } from './args.ts';
 
 /** The flags a resumed run trains with: the checkpoint's config, with the explicit flags the rules allow. */
@@ -20,7 +20,7 @@ export async function resumeFlags(flags: TrainFlags): Promise<TrainFlags> {
   const saved = info.config;
   const out: Record<string, unknown> = { ...flags };
   const refused: string[] = [];
-  for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
+  for (const [k, spec] of settingEntries()) {
     const key = k as keyof TrainConfig;
     if (key === 'resume') continue;
     // Without --out a resumed run writes beside the checkpoint it resumes, wherever that has moved

@@ -59,7 +59,7 @@ export type DigitSource = ArrayLike<DigitClassSource>;
 export type DigitTask = 'digits' | 'context' | 'groups';
 
 /** The digit-scene tasks. */
-export const DIGIT_TASKS: readonly DigitTask[] = ['digits', 'context', 'groups'];
+const DIGIT_TASKS: readonly DigitTask[] = ['digits', 'context', 'groups'];
 
 export type DigitSplit = 'train' | 'val';
 

@@ -16,12 +16,10 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { Conv2d } from '../nn/conv2d.ts';
 import { ConvBnRelu } from '../nn/conv-bn-relu.ts';
 import { EmBlock, type EmBlockOptions } from '../nn/em-block.ts';
-import type { BasesAverage } from '../nn/hem-module.ts';
+import type { BasesAverage } from '../nn/bases-average.ts';
 import { Module } from '../nn/module.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
-
-export const SEG_MODELS = ['hemnet', 'emanet', 'pooling', 'plain'] as const;
-export type SegModelName = (typeof SEG_MODELS)[number];
+import { SEG_MODEL_UNITS, SEG_MODELS, type SegModelName } from './seg-models.ts';
 
 export interface SegNetConfig {
   model: SegModelName;
@@ -84,6 +82,7 @@ export class SegNet extends Module {
       }),
       'config field',
     );
+    if (!(SEG_MODELS as readonly string[]).includes(config.model)) throw new Error(`SegNet: unknown model '${String(config.model)}'; use ${SEG_MODELS.join(', ')}.`);
     const s = config.seed;
     const C = config.channels;
     const w = config.width ?? 32;
@@ -100,7 +99,7 @@ export class SegNet extends Module {
       this.child('stem2', block(2 * w, 2 * w, 1, s + 30, d)),
     ];
     this.pre = this.child('pre', block(2 * w, C, 1, s + 40, d));
-    this.em = config.model === 'plain' ? null : this.child('em', new EmBlock(emUnit(config, s + 50, g)));
+    this.em = SEG_MODEL_UNITS[config.model].unit === null ? null : this.child('em', new EmBlock(emUnit(config, s + 50, g)));
     this.post = this.child('post', block(C, 2 * w, 1, s + 60, d));
     this.classifier = this.child('classifier', new Conv2d({ inChannels: 2 * w, outChannels: config.classes, kernelSize: 1, bias: true, seed: s + 70 }));
   }
@@ -123,20 +122,17 @@ export class SegNet extends Module {
   }
 }
 
-/**
- * The EM unit of a model, decided here only: 'hemnet', HEM with the config's η and K; 'pooling',
- * the same with K = 1; 'emanet', EMAU (η = 1, no η passed).
- */
+/** The EM block of a model with a unit, as SEG_MODEL_UNITS (src/model/seg-models.ts) decides it. */
 function emUnit(config: SegNetConfig, seed: number, gamma: number): EmBlockOptions {
+  const of = SEG_MODEL_UNITS[config.model];
   const common = {
     channels: config.channels,
-    bases: config.model === 'pooling' ? 1 : config.bases,
+    bases: of.bases === 'config' ? config.bases : of.bases!,
     iterations: config.iterations,
     seed,
     gamma,
     ...(config.basesAverage === undefined ? {} : { basesAverage: config.basesAverage }),
   };
-  if (config.model === 'emanet') return { unit: 'emau', ...common };
-  if (config.model === 'hemnet' || config.model === 'pooling') return { unit: 'hem', eta: config.eta, ...common };
-  throw new Error(`SegNet: unknown model '${String(config.model)}'; use ${SEG_MODELS.join(', ')}.`);
+  if (of.unit === 'emau') return { unit: 'emau', ...common };
+  return { unit: 'hem', eta: of.eta === 'config' ? config.eta : of.eta!, ...common };
 }

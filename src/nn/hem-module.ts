@@ -19,6 +19,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { hem, HEM_EPS, HEM_OPTION_KEYS, type HemOptions, type HemResult } from '../ops/hem/index.ts';
 import { Module } from './module.ts';
 import { checkOptions } from '../tensor/options.ts';
+import { BASES_AVERAGES, type BasesAverage } from './bases-average.ts';
 
 export interface HemModuleOptions extends Omit<HemOptions, 'trace'> {
   /** Feature channels C. */
@@ -35,10 +36,6 @@ export interface HemModuleOptions extends Omit<HemOptions, 'trace'> {
   /** Seed for the initial bases. */
   seed?: number;
 }
-
-/** The moving-average rules of μ⁽⁰⁾ (see HemModuleOptions.basesAverage). */
-export const BASES_AVERAGES = ['plain', 'l2norm'] as const;
-export type BasesAverage = (typeof BASES_AVERAGES)[number];
 
 function l2normRows(m: Tensor): Tensor {
   return div(m, add(sqrt(sum(mul(m, m), -1, { keepdim: true })), HEM_EPS));

@@ -8,7 +8,7 @@
  * test/fixtures/segnet-4ad1b4d.safetensors) has no checksums and loads with a notice.
  */
 import type { Checkpoint, HostArray, HostData } from '../io/safetensors.ts';
-import { TRAIN_CONFIG_FIELDS, withAbsentFields, type TrainConfig } from './config.ts';
+import { expectedText, fitsSetting, settingEntries, withAbsentFields, type TrainConfig } from './config.ts';
 
 export const CHECKPOINT_KIND = 'hemgpu-segnet';
 export const CHECKPOINT_VERSION = '2';
@@ -115,11 +115,10 @@ function checkConfig(path: string, raw: unknown): TrainConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${path}: metadata 'flags' must be a JSON object (the training config); nothing was loaded.`);
   // Fields newer than the checkpoint: it trained with the value their absence means.
   const c = withAbsentFields(raw as Record<string, unknown>);
-  for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
+  for (const [k, s] of settingEntries()) {
     const v = c[k];
-    const ok = spec.type === 'number' ? isNum(v) : spec.type === 'integer' ? isInt(v) : spec.type === 'string' ? typeof v === 'string' : v === null || typeof v === 'string';
-    const expected = spec.type === 'integer' ? 'an integer ≥ 0' : spec.type === 'number' ? 'a finite number' : spec.type === 'string' ? 'a string' : 'a string or null';
-    if (!ok) throw new Error(`${path}: metadata 'flags' field '${k}' (--${spec.flag}) is ${JSON.stringify(v) ?? 'missing'}; expected ${expected}. Nothing was loaded.`);
+    if (!fitsSetting(s, v))
+      throw new Error(`${path}: metadata 'flags' field '${k}' (--${s.flag}) is ${JSON.stringify(v) ?? 'missing'}; expected ${expectedText(s)}. Nothing was loaded.`);
   }
   return c as unknown as TrainConfig;
 }

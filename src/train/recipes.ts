@@ -3,9 +3,9 @@
  * flags' defaults from it (src/cli/demo.ts) and a page trains with `demoConfig()`, so both train
  * the same model on the same scenes with the same numbers.
  */
-import type { SegModelName } from '../model/segnet.ts';
+import type { SegModelName } from '../model/seg-models.ts';
 import { checkOptions } from '../tensor/options.ts';
-import { TRAIN_CONFIG_FIELDS, type TrainConfig } from './config.ts';
+import { TRAIN_SETTINGS, trainDefaults, type TrainConfig } from './config.ts';
 
 /** Steps per model of the demo: what fits its 10-minute budget on a 2-core CPU driver, or on a GPU. */
 export const DEMO_STEPS = { cpu: 300, gpu: 3000 } as const;
@@ -31,27 +31,17 @@ export const DEMO_FIGURES = {
  * labelled from intensity 0.1; 30% of the background pixels kept in the loss per step; a narrow
  * backbone (width 16, C = 48) with undilated 3×3 convs, whose receptive field is shorter than the
  * fragment-to-digit distances, so that only a unit with global context reads the fragments;
- * AdamW at 0.01 with a 20-step warm-up, batch 8, 300 steps; validation every 150 steps on 200
- * scenes. That trains four models × three seeds within 10 minutes on a 2-core CPU driver. The
- * other fields are the CLI's defaults (test/recipes.test.ts checks the CLI parses to exactly this).
+ * AdamW with a 20-step warm-up and 300 steps; validation every 150 steps. That trains four models ×
+ * three seeds within 10 minutes on a 2-core CPU driver. What it does not set is the settings'
+ * defaults (TRAIN_SETTINGS: batch 8, lr 0.01, 200 validation scenes, ...); test/recipes.test.ts
+ * pins the whole config and checks that the CLI parses to exactly this.
  */
-const DEMO: Omit<TrainConfig, 'out'> = {
-  model: 'hemnet',
-  eta: 0.5,
-  iterations: 3,
-  bases: 16,
+const DEMO_CHANGES: Partial<TrainConfig> = {
   channels: 48,
   width: 16,
-  dilation: 1,
-  emGamma: 0,
-  basesAverage: 'plain',
-  data: 'digits',
-  vocRoot: null,
   size: 32,
   trainScenes: 4800,
-  valScenes: 200,
   minDigits: 2,
-  maxDigits: 4,
   minScale: 14,
   maxScale: 18,
   threshold: 0.1,
@@ -60,14 +50,9 @@ const DEMO: Omit<TrainConfig, 'out'> = {
   fragment: 6,
   bgKeep: 0.3,
   optimizer: 'adamw',
-  lr: 0.01,
   warmup: 20,
   steps: DEMO_STEPS.cpu,
-  batch: 8,
-  seed: 1,
-  resume: null,
   evalEvery: 150,
-  checkpointEvery: 0,
 };
 
 /**
@@ -76,23 +61,19 @@ const DEMO: Omit<TrainConfig, 'out'> = {
  * override keys are refused.
  */
 export function demoConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  checkOptions('demoConfig', overrides, Object.keys(TRAIN_CONFIG_FIELDS));
-  const model: SegModelName = overrides.model ?? DEMO.model;
-  return { ...DEMO, out: `runs/demo/${model}`, ...overrides };
+  checkOptions('demoConfig', overrides, Object.keys(TRAIN_SETTINGS));
+  const model: SegModelName = overrides.model ?? TRAIN_SETTINGS.model.default;
+  return { ...trainDefaults(), ...DEMO_CHANGES, out: `runs/demo/${model}`, ...overrides };
 }
 
 /**
- * The demo recipe's value of each CLI flag in `flags` (TrainConfig fields by their flag names),
- * as the command line writes them.
+ * The demo recipe as command-line flags: each setting it changes from the defaults but `steps`
+ * (which the demo chooses by adapter) and `out`, by flag, as the command line writes it.
  */
-export function demoFlagValues(flags: readonly string[]): Record<string, string> {
-  const config = demoConfig();
-  const byFlag = new Map(Object.entries(TRAIN_CONFIG_FIELDS).map(([k, f]) => [f.flag, k as keyof TrainConfig]));
+export function demoRecipeFlags(): Record<string, string> {
   return Object.fromEntries(
-    flags.map((flag) => {
-      const key = byFlag.get(flag);
-      if (!key) throw new Error(`demoFlagValues: '${flag}' is not a TrainConfig flag.`);
-      return [flag, String(config[key])];
-    }),
+    Object.entries(DEMO_CHANGES)
+      .filter(([k]) => k !== 'steps' && k !== 'out')
+      .map(([k, v]) => [TRAIN_SETTINGS[k as keyof TrainConfig].flag, String(v)]),
   );
 }

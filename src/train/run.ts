@@ -9,7 +9,7 @@ import type { SGD } from '../optim/sgd.ts';
 import type { AdamW } from '../optim/adamw.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 import type { Dataset } from './batch.ts';
-import { TRAIN_CONFIG_FIELDS, withAbsentFields, type TrainConfig } from './config.ts';
+import { settingEntries, withAbsentFields, type TrainConfig } from './config.ts';
 import { buildModel, makeOptimizer } from './setup.ts';
 import { scheduledStep } from './step.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
@@ -20,7 +20,7 @@ import { saveWeights, type LoadedWeights, type RunState } from './weights.ts';
 /** The training-changing fields of `config` that differ from the checkpoint's, as history entries at `step`. */
 export function configChanges(saved: TrainConfig, config: TrainConfig, step: number): ConfigChange[] {
   const out: ConfigChange[] = [];
-  for (const [k, spec] of Object.entries(TRAIN_CONFIG_FIELDS)) {
+  for (const [k, spec] of settingEntries()) {
     const key = k as keyof TrainConfig;
     if (spec.training && saved[key] !== config[key]) out.push({ step, flag: spec.flag, old: saved[key], new: config[key] });
   }

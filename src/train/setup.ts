@@ -10,7 +10,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { polyLr } from '../optim/schedule.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { Dataset } from './batch.ts';
-import type { TrainConfig } from './config.ts';
+import { TRAIN_SETTINGS, type TrainConfig } from './config.ts';
 
 type SceneConfig = Pick<TrainConfig, 'size' | 'trainScenes' | 'valScenes' | 'seed'> &
   Partial<Pick<TrainConfig, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold' | 'maxOverlap' | 'task' | 'fragment'>>;
@@ -57,8 +57,8 @@ export function buildModel(
     width: config.width,
     dilation: config.dilation,
     emGamma: config.emGamma, // only the initial value: a checkpoint's γ is loaded over it
-    // A config from before the field trained with the normalised rule (TRAIN_CONFIG_FIELDS' absent value).
-    basesAverage: config.basesAverage ?? 'l2norm',
+    // A config from before the field trained with the rule its absence means.
+    basesAverage: config.basesAverage ?? TRAIN_SETTINGS.basesAverage.absent!,
   });
 }
 
