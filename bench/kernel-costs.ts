@@ -12,7 +12,7 @@
  * shared). Kernels of other files (matmul, softmax, elementwise: the unfused path) record no
  * shape in the profile, so they have no entry.
  */
-import { wsumChunking } from '../src/kernels/hem.ts';
+import { wsumChunking } from '../src/kernels/hem-kernels.ts';
 import type { HemKernelConfig } from '../src/kernels/hem-config.ts';
 
 /** The layer's shape as the HEM kernels see it. */

@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import hemWgsl from '../kernels/hem.wgsl';
 import { baseKernelName, HEM_COSTS, hemShape, kernelCost } from '../bench/kernel-costs.ts';
 import { REGISTER_HEM_CONFIG, TILED_HEM_CONFIG } from '../src/kernels/hem-config.ts';
-import { wsumChunking } from '../src/kernels/hem.ts';
+import { wsumChunking } from '../src/kernels/hem-kernels.ts';
 import { benchCommand, gpuPlan, PAPER_SHAPE, stepCommand, subjectPlan, SUBJECTS } from '../bench/plan.ts';
 
 describe('HEM kernel costs', () => {

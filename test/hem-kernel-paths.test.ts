@@ -9,6 +9,7 @@
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import { Rng, expectClose } from './helpers.ts';
+import { hemKernels } from '../src/kernels/hem-kernels.ts';
 import { CASES, FORWARD, GRADS, TRACE, compare, makeProblem, mcaAllowance, referenceFiniteDifferences, runEngine } from './hem-helpers.ts';
 
 beforeAll(async () => {
@@ -94,6 +95,29 @@ describe('the kernel paths', () => {
     const names = await dispatchedDuring(() => runEngine(c, true, false));
     for (const k of ['hem_estep_tiled', 'hem_estep_grad_tiled', 'hem_wsum_tiled', 'hem_dx_tiled']) expect(names).toContain(k);
     for (const k of ['hem_estep', 'hem_estep_grad', 'hem_wsum', 'hem_dx']) expect(names).not.toContain(k);
+  });
+
+  test('the kernels are picked once per configuration, and a backward runs the kernels of its forward', async () => {
+    const first = hemKernels();
+    expect(hemKernels()).toBe(first);
+    hg.setHemKernelConfig({ path: 'tiled', TX: 2, TY: 2, RT: 4 });
+    const tiled = hemKernels();
+    expect(tiled).not.toBe(first);
+    expect(tiled.config.path).toBe('tiled');
+    // The forward on the tiled path; the configuration changes before the backward runs.
+    const rng = new Rng(8);
+    const x = hg.tensor(rng.f32(2 * 9 * 8), [2, 9, 8], { requiresGrad: true });
+    const mu0 = hg.tensor(rng.f32(4 * 8), [4, 8], { requiresGrad: true });
+    const names = await dispatchedDuring(async () => {
+      const loss = hg.sum(hg.hem(x, mu0, { iterations: 2 }).out);
+      hg.setHemKernelConfig(hg.REGISTER_HEM_CONFIG);
+      loss.backward();
+      await x.grad!.read();
+      loss.dispose();
+    });
+    for (const k of ['hem_estep_grad_tiled', 'hem_dx_tiled']) expect(names).toContain(k);
+    for (const k of ['hem_estep_grad', 'hem_dx']) expect(names).not.toContain(k);
+    for (const t of [x, mu0]) t.dispose();
   });
 
   test('fused gradients equal central differences of the float64 reference', async () => {

@@ -6,19 +6,20 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../src/index.node.ts';
 import hemWgsl from '../kernels/hem.wgsl';
-import { launchWsum, launchWsumFinish } from '../src/kernels/hem.ts';
+import { launchWsumFinish } from '../src/kernels/hem.ts';
+import { hemKernels } from '../src/kernels/hem-kernels.ts';
 import { Rng, U, expectClose, gamma as gammaN } from './helpers.ts';
 
 beforeAll(async () => {
   await hg.init();
 });
 
-const hemKernels = (): hg.Kernel[] => hg.registeredKernels().filter((k) => k.source === hemWgsl.code);
+const hemWgslKernels = (): hg.Kernel[] => hg.registeredKernels().filter((k) => k.source === hemWgsl.code);
 
 describe('hem.wgsl interfaces', () => {
   test('the registered kernels: one per entry point, under their names', () => {
     expect(
-      hemKernels()
+      hemWgslKernels()
         .map((k) => `${k.name}:${k.entry}`)
         .sort(),
     ).toEqual(
@@ -54,7 +55,7 @@ describe('γᵀX: wsum + wsum_finish', () => {
       const w = rng.f32(B * N * K4);
       const x = rng.f32(B * N * C);
       const out = hg.tidy(() => {
-        const ws = launchWsum('test', hg.tensor(x, [B, N, C]), hg.tensor(w, [B, N, K4]));
+        const ws = hemKernels().wsum('test', hg.tensor(x, [B, N, C]), hg.tensor(w, [B, N, K4]));
         return launchWsumFinish('test', ws);
       });
       const got = await out.read();

@@ -1,9 +1,9 @@
 /**
  * Launchers for kernels/hem-subgroups.wgsl: the E-step and its adjoint with one subgroup per
- * 8 rows and the softmax reductions as subgroup operations. src/kernels/hem.ts calls them in place
- * of its own E-step kernels when the engine's HEM kernel configuration sets `subgroups`
- * (src/kernels/hem-config.ts, which checks that the engine has a fixed subgroup size); arguments,
- * outputs and padding rules are the same.
+ * 8 rows and the softmax reductions as subgroup operations. src/kernels/hem-kernels.ts uses them in
+ * place of the path's own E-step kernels when the engine's HEM kernel configuration sets
+ * `subgroups` (src/kernels/hem-config.ts, which checks that the engine has a fixed subgroup size);
+ * arguments, outputs and padding rules are the same.
  */
 import hemSubgroupsWgsl from '../../kernels/hem-subgroups.wgsl';
 import { engine } from '../device/engine.ts';

@@ -1,13 +1,15 @@
 /**
  * Launchers for kernels/hem-tiled.wgsl: the workgroup-memory tiled versions of the HEM layer's
- * four heavy products (E-step, its adjoint, the split-N reduction, dX). src/kernels/hem.ts calls
- * them in place of its register-tiled kernels when the engine's HEM kernel configuration says
- * 'tiled' (src/kernels/hem-config.ts); arguments, outputs and padding rules are the same.
+ * four heavy products (E-step, its adjoint, the split-N reduction, dX), as `tiledPath(config)`,
+ * which src/kernels/hem-kernels.ts uses in place of the register path's when the engine's HEM
+ * kernel configuration says 'tiled' (src/kernels/hem-config.ts); arguments, outputs and padding
+ * rules are the same.
  */
 import hemTiledWgsl from '../../kernels/hem-tiled.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
+import type { DxPart, PathKernels, WeightedSums } from './hem-kernels.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
 /**
@@ -39,7 +41,7 @@ function tileShape(c: HemKernelConfig): { TA: number; TB: number } {
  * How the reduction over N is split: enough workgroups of (chunk, TA bases, TB channels) to fill
  * a large GPU (~512 workgroups), with at least 64 rows per chunk.
  */
-export function tiledChunking(N: number, K4: number, C: number, c: HemKernelConfig = getHemKernelConfig()): { chunks: number; rows: number } {
+function tiledChunking(N: number, K4: number, C: number, c: HemKernelConfig): { chunks: number; rows: number } {
   const { TA, TB } = tileShape(c);
   const tilesPer = Math.ceil(K4 / TA) * Math.ceil(C / TB);
   const want = Math.max(1, Math.min(Math.ceil(512 / tilesPer), Math.ceil(N / 64)));
@@ -52,10 +54,9 @@ function rowBlocks(N: number, B: number, c: HemKernelConfig): [number, number, n
   return [gx, gy, B];
 }
 
-export function launchEstepTiled(op: string, x: Tensor, mu: Tensor, p: { bases: number; invTau: number; rbf: boolean; muStride: number }): Tensor {
+function launchEstepTiled(c: HemKernelConfig, op: string, x: Tensor, mu: Tensor, p: { bases: number; invTau: number; rbf: boolean; muStride: number }): Tensor {
   const [B, N, C] = x.shape as [number, number, number];
   const K4 = mu.shape[mu.rank - 2]!;
-  const c = getHemKernelConfig();
   const gamma = Tensor.empty([B, N, K4], op);
   K.estep.dispatch({
     bindings: {
@@ -70,10 +71,9 @@ export function launchEstepTiled(op: string, x: Tensor, mu: Tensor, p: { bases: 
   return gamma;
 }
 
-export function launchEstepGradTiled(op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: Tensor, dgammaIn: Tensor | null): Tensor {
+function launchEstepGradTiled(c: HemKernelConfig, op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: Tensor, dgammaIn: Tensor | null): Tensor {
   const [B, N, C] = x.shape as [number, number, number];
   const K4 = gamma.shape[2]!;
-  const c = getHemKernelConfig();
   const dS = dgammaIn ?? Tensor.empty([B, N, K4], op);
   K.estepGrad.dispatch({
     bindings: {
@@ -90,10 +90,9 @@ export function launchEstepGradTiled(op: string, x: Tensor, dA: Tensor, dN: Tens
   return dS;
 }
 
-export function launchWsumTiled(op: string, x: Tensor, w: Tensor): { part: Tensor; sums: Tensor } {
+function launchWsumTiled(c: HemKernelConfig, op: string, x: Tensor, w: Tensor): WeightedSums {
   const [B, N, C] = x.shape as [number, number, number];
   const K4 = w.shape[2]!;
-  const c = getHemKernelConfig();
   const { TA, TB } = tileShape(c);
   const ch = tiledChunking(N, K4, C, c);
   const part = Tensor.empty([B, ch.chunks, K4, C], op);
@@ -113,15 +112,9 @@ export function launchWsumTiled(op: string, x: Tensor, w: Tensor): { part: Tenso
   return { part, sums };
 }
 
-export function launchDxTiled(
-  op: string,
-  d: { gamma: Tensor; dS: Tensor; dA: Tensor; mu: Tensor; scale: number; muStride: number },
-  out: Tensor,
-  part: 0 | 1 | 2,
-): void {
+function launchDxTiled(c: HemKernelConfig, op: string, d: DxPart, out: Tensor, part: 0 | 1 | 2): void {
   const [B, N, K4] = d.gamma.shape as [number, number, number];
   const C = d.dA.shape[2]!;
-  const c = getHemKernelConfig();
   const { TA, TB } = tileShape(c);
   const [gx, gy] = grid(Math.ceil(N / TA) * Math.ceil(C / TB));
   K.dx.dispatch({
@@ -136,4 +129,15 @@ export function launchDxTiled(
     overrides: { ...overrides(c), PART: part },
     workgroups: [gx, gy, B],
   });
+}
+
+/** The tiled path's heavy products, with configuration c's tiles. */
+export function tiledPath(c: HemKernelConfig): PathKernels {
+  return {
+    estep: (op, x, mu, p) => launchEstepTiled(c, op, x, mu, p),
+    estepGrad: (op, x, dA, dN, gamma, dgammaIn) => launchEstepGradTiled(c, op, x, dA, dN, gamma, dgammaIn),
+    wsum: (op, x, w) => launchWsumTiled(c, op, x, w),
+    dx: (op, d, out, part) => launchDxTiled(c, op, d, out, part),
+    chunking: (N, K4, C) => tiledChunking(N, K4, C, c),
+  };
 }

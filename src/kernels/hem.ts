@@ -1,7 +1,10 @@
 /**
  * Launchers for kernels/hem.wgsl, one per entry point: Tensors and numbers in, outputs allocated
  * here, one dispatch. Forward only (no autograd): src/ops/hem/ composes them into the fused layer
- * and its hand-written backward, and into hemEStep, hemNStep and elbo.
+ * and its hand-written backward, and into hemEStep, hemNStep and elbo. The four heavy products
+ * (E-step, its adjoint, wsum, dx) have tiled and subgroup twins: `registerPath(config)` gives this
+ * file's, and src/kernels/hem-kernels.ts picks an engine's set once per configuration; the other
+ * launchers serve every path.
  *
  * Every operand is already padded: channels C and bases K4 are multiples of 4 (src/ops/hem/
  * zero-pads odd sizes), and `bases` is the real K ≤ K4 where the kernel must mask padded bases.
@@ -12,20 +15,19 @@ import hemWgsl from '../../kernels/hem.wgsl';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
-import { launchEstepGradSubgroups, launchEstepSubgroups } from './hem-subgroups.ts';
-import { launchDxTiled, launchEstepGradTiled, launchEstepTiled, launchWsumTiled, tiledChunking } from './hem-tiled.ts';
+import type { DxPart, PathKernels, WeightedSums } from './hem-kernels.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
-  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => registerPath(() => overrideSets({ WG }, { RBF: [false, true] }), true) }),
-  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => registerPath(() => overrideSets({ WG, BLK: blocks() })) }),
+  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => onRegisterPath(() => overrideSets({ WG }, { RBF: [false, true] }), true) }),
+  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => onRegisterPath(() => overrideSets({ WG, BLK: blocks() })) }),
   nstepFinish: /* @__PURE__ */ defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish', { variants: () => overrideSets({ WG }) }),
   wsumFinish: /* @__PURE__ */ defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish', { variants: () => overrideSets({ WG }) }),
   normalize: /* @__PURE__ */ defineKernel('hem_normalize', hemWgsl, 'normalize', { variants: () => overrideSets({ WG }) }),
   normalizeGrad: /* @__PURE__ */ defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad', { variants: () => overrideSets({ WG }) }),
   nstepPrep: /* @__PURE__ */ defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep', { variants: () => overrideSets({ WG }) }),
-  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => registerPath(() => overrideSets({ WG }, { DGAMMA_IN: [false, true] }), true) }),
-  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => registerPath(() => overrideSets({ WG, BLK: blocks() }, { PART: [0, 1, 2] })) }),
+  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => onRegisterPath(() => overrideSets({ WG }, { DGAMMA_IN: [false, true] }), true) }),
+  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => onRegisterPath(() => overrideSets({ WG, BLK: blocks() }, { PART: [0, 1, 2] })) }),
   dmuFinish: /* @__PURE__ */ defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish', { variants: () => overrideSets({ WG }, { RBF: [false, true] }) }),
   elbo: /* @__PURE__ */ defineKernel('hem_elbo', hemWgsl, 'elbo', { variants: () => overrideSets({ WG }) }),
 } as const;
@@ -36,13 +38,13 @@ const WG = 64;
  * The variants of a kernel that has a tiled twin: none while the engine uses the tiled path (nor,
  * for the E-step kernels, while it uses the subgroup ones).
  */
-function registerPath(sets: () => Record<string, number | boolean>[], estep = false): Record<string, number | boolean>[] {
+function onRegisterPath(sets: () => Record<string, number | boolean>[], estep = false): Record<string, number | boolean>[] {
   const c = getHemKernelConfig();
   return c.path === 'register' && !(estep && c.subgroups) ? sets() : [];
 }
 
 /** 4 × 4 blocks per side of a wsum or dx invocation on the register path (HemKernelConfig.blocks). */
-function blocks(config: HemKernelConfig = getHemKernelConfig()): number {
+function blocks(config: HemKernelConfig = getHemKernelConfig()): 2 | 4 {
   return config.blocks ?? 2;
 }
 
@@ -75,11 +77,6 @@ function chunking(N: number, K4: number, C: number, blk: number): { chunks: numb
   return { chunks: Math.ceil(N / rowsPerChunk), rows: rowsPerChunk };
 }
 
-/** How `launchWsum` splits N into chunks of rows on kernel path `config` (the profile's byte counts). */
-export function wsumChunking(N: number, K4: number, C: number, config: HemKernelConfig = getHemKernelConfig()): { chunks: number; rows: number } {
-  return config.path === 'tiled' ? tiledChunking(N, K4, C, config) : chunking(N, K4, C, blocks(config));
-}
-
 /** One invocation per (base, 4 channels) of a [B, K4, C] result. */
 function perBaseVec4(K4: number, C: number, B: number): [number, number, number] {
   return batched(Math.ceil((K4 * (C / 4)) / WG), B);
@@ -99,19 +96,16 @@ function perRowBlock(N: number, B: number): [number, number, number] {
  * `estep`: γ = softmax(S / τ) over the first `bases` of K4 bases (the rest get 0), with
  * S = X μᵀ, or S = 2 X μᵀ − ‖μ‖² when `rbf`. → γ [B, N, K4].
  */
-export function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: number; invTau: number; rbf: boolean }): Tensor {
+function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: number; invTau: number; rbf: boolean; muStride: number }): Tensor {
   const { B, N, C } = rows(x);
-  const { K4, muStride } = bases(mu);
-  const config = getHemKernelConfig();
-  if (config.subgroups) return launchEstepSubgroups(op, x, mu, { ...p, muStride });
-  if (config.path === 'tiled') return launchEstepTiled(op, x, mu, { ...p, muStride });
+  const K4 = mu.shape[mu.rank - 2]!;
   const gamma = Tensor.empty([B, N, K4], op);
   K.estep.dispatch({
     bindings: {
       ex: x.bind(op),
       emu: mu.bind(op),
       egamma: gamma.bind(op, 'read_write'),
-      ep: uniform({ N, C, K: p.bases, K4, mu_stride: muStride, inv_tau: p.invTau }),
+      ep: uniform({ N, C, K: p.bases, K4, mu_stride: p.muStride, inv_tau: p.invTau }),
     },
     overrides: { WG, RBF: p.rbf },
     workgroups: perRowBlock(N, B),
@@ -119,20 +113,10 @@ export function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: numbe
   return gamma;
 }
 
-/** Partial sums over chunks of rows, for one of the *_finish launchers. */
-interface WeightedSums {
-  /** Σ_{n in chunk} W_nᵀ ⊗ x_n, [B, chunks, K4, C]. */
-  part: Tensor;
-  /** Σ_{n in chunk} W_n, [B, chunks, K4]. */
-  sums: Tensor;
-}
-
-/** `wsum`: the chunked reduction over N of Wᵀ X and of W, for x [B, N, C] and w [B, N, K4]. */
-export function launchWsum(op: string, x: Tensor, w: Tensor): WeightedSums {
+/** `wsum`: the chunked reduction over N of Wᵀ X and of W, for x [B, N, C] and w [B, N, K4], in blk × blk blocks of 4 × 4. */
+function launchWsum(op: string, x: Tensor, w: Tensor, blk: 2 | 4): WeightedSums {
   const { B, N, C } = rows(x);
   const K4 = w.shape[2]!;
-  if (getHemKernelConfig().path === 'tiled') return launchWsumTiled(op, x, w);
-  const blk = blocks();
   const ch = chunking(N, K4, C, blk);
   const part = Tensor.empty([B, ch.chunks, K4, C], op);
   const sums = Tensor.empty([B, ch.chunks, K4], op);
@@ -245,12 +229,9 @@ export function launchNstepPrep(op: string, dmu: Tensor, f: Tensor, counts: Tens
  * dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)). → dS [B, N, K4]. A given `dgammaIn` [B, N, K4] (the R-step's
  * dγ) is consumed: dS is computed in its storage and returned in its place.
  */
-export function launchEstepGrad(op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: Tensor, dgammaIn: Tensor | null): Tensor {
+function launchEstepGrad(op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: Tensor, dgammaIn: Tensor | null): Tensor {
   const { B, N, C } = rows(x);
   const K4 = gamma.shape[2]!;
-  const config = getHemKernelConfig();
-  if (config.subgroups) return launchEstepGradSubgroups(op, x, dA, dN, gamma, dgammaIn);
-  if (config.path === 'tiled') return launchEstepGradTiled(op, x, dA, dN, gamma, dgammaIn);
   const dS = dgammaIn ?? Tensor.empty([B, N, K4], op);
   K.estepGrad.dispatch({
     bindings: {
@@ -267,30 +248,13 @@ export function launchEstepGrad(op: string, x: Tensor, dA: Tensor, dN: Tensor, g
   return dS;
 }
 
-/** The operands of `dx`: γ and dS [B, N, K4], dA [B, K4, C], the bases μ⁽ᵗ⁾ and s (1/τ or 2/τ). */
-export interface DxOperands {
-  gamma: Tensor;
-  dS: Tensor;
-  dA: Tensor;
-  mu: Tensor;
-  scale: number;
-}
-
 /**
- * `dx`: the gradient one iteration sends to X, γ dA (N-step) + s · dS μ (E-step). With a tensor
- * `into` [B, N, C] both parts are added to it in place (and it is returned); with 'nstep' or
- * 'estep' that part alone is written to a new [B, N, C] tensor.
+ * `dx`: the gradient one iteration sends to X, γ dA (N-step) + s · dS μ (E-step), into `out`
+ * [B, N, C]: `part` 0 adds both to it, 1 or 2 writes the N-step's or the E-step's part alone.
  */
-export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'estep'): Tensor {
+function launchDx(op: string, d: DxPart, out: Tensor, part: 0 | 1 | 2, blk: 2 | 4): void {
   const [B, N, K4] = d.gamma.shape as [number, number, number];
   const C = d.dA.shape[2]!;
-  const out = into instanceof Tensor ? into : Tensor.empty([B, N, C], op);
-  const part = into === 'nstep' ? 1 : into === 'estep' ? 2 : 0;
-  if (getHemKernelConfig().path === 'tiled') {
-    launchDxTiled(op, { ...d, muStride: bases(d.mu).muStride }, out, part);
-    return out;
-  }
-  const blk = blocks();
   K.dx.dispatch({
     bindings: {
       xgamma: d.gamma.bind(op),
@@ -298,12 +262,23 @@ export function launchDx(op: string, d: DxOperands, into: Tensor | 'nstep' | 'es
       xda: d.dA.bind(op),
       xmu: d.mu.bind(op),
       xdx: out.bind(op, 'read_write'),
-      xp: uniform({ N, C, K4, mu_stride: bases(d.mu).muStride, scale: d.scale }),
+      xp: uniform({ N, C, K4, mu_stride: d.muStride, scale: d.scale }),
     },
     overrides: { WG, PART: part, BLK: blk },
     workgroups: batched(Math.ceil((Math.ceil(N / (4 * blk)) * Math.ceil(C / (4 * blk))) / WG), B),
   });
-  return out;
+}
+
+/** The register path's heavy products (no barriers, `config.blocks` blocks per side in wsum and dx). */
+export function registerPath(config: HemKernelConfig): PathKernels {
+  const blk = blocks(config);
+  return {
+    estep: launchEstep,
+    estepGrad: launchEstepGrad,
+    wsum: (op, x, w) => launchWsum(op, x, w, blk),
+    dx: (op, d, out, part) => launchDx(op, d, out, part, blk),
+    chunking: (N, K4, C) => chunking(N, K4, C, blk),
+  };
 }
 
 /**

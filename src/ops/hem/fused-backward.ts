@@ -4,7 +4,8 @@
  * iteration"): through the normalisation (EMANet), the N-step's adjoint (`nstep_prep`), the
  * E-step's (`estep_grad`), dX (`dx`) and dμ⁽ᵗ⁾ (`wsum` + `dmu_finish`).
  */
-import { launchDmuFinish, launchDx, launchEstepGrad, launchNormalizeGrad, launchNstepPrep, launchWsum, launchWsumFinish } from '../../kernels/hem.ts';
+import { launchDmuFinish, launchNormalizeGrad, launchNstepPrep, launchWsumFinish } from '../../kernels/hem.ts';
+import type { HemKernels } from '../../kernels/hem-kernels.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { full } from '../create.ts';
 import { matmul } from '../matmul.ts';
@@ -16,6 +17,8 @@ const OP = 'hem backward';
 
 /** What every iteration's backward reads. */
 interface Context {
+  /** The kernels the forward ran. */
+  k: HemKernels;
   x: Tensor;
   s: Saved;
   o: ResolvedHemOptions;
@@ -27,9 +30,10 @@ interface Context {
 
 /**
  * Gradients of X̃ = hem(x, mu0) for the output gradient g, on padded operands:
- * [dx, dmu0] (null for an input that does not require grad).
+ * [dx, dmu0] (null for an input that does not require grad), on the kernels k the forward ran.
  */
 export function fusedBackward(
+  k: HemKernels,
   g: Tensor,
   x: Tensor,
   mu0: Tensor,
@@ -39,11 +43,11 @@ export function fusedBackward(
   observer: HemObserver | null,
 ): [dx: Tensor | null, dmu0: Tensor | null] {
   const T = o.iterations;
-  const c: Context = { x, s, o, real, observer, scale: (o.estep === 'rbf' ? 2 : 1) / o.temperature };
+  const c: Context = { k, x, s, o, real, observer, scale: (o.estep === 'rbf' ? 2 : 1) / o.temperature };
   const muT = s.mus[T]!;
   // R-step X̃ = γ μ: dμ⁽ᵀ⁾ = γᵀ dX̃ (a reduction over N: the chunked wsum kernel, which keeps a GPU
   // busy where a product with a K × C output and N-long dot products would not), dγ⁽ᵀ⁾ = dX̃ μᵀ.
-  let dmu = transposedProduct(s.gammas[T - 1]!, g);
+  let dmu = transposedProduct(k, s.gammas[T - 1]!, g);
   const dgammaR = matmul(g, muT, { transB: true }); // [B, N, K4]
   observer?.onGradMu?.(T, dmu, muT.shape);
   const dx = full(x.shape, 0);
@@ -55,8 +59,8 @@ export function fusedBackward(
 }
 
 /** Wᵀ X for W [B, N, K4], X [B, N, C] → [B, K4, C]: wsum over row chunks, then wsum_finish. */
-function transposedProduct(w: Tensor, x: Tensor): Tensor {
-  const ws = launchWsum(OP, x, w);
+function transposedProduct(k: HemKernels, w: Tensor, x: Tensor): Tensor {
+  const ws = k.wsum(OP, x, w);
   const out = launchWsumFinish(OP, ws);
   ws.part.dispose();
   ws.sums.dispose();
@@ -74,11 +78,11 @@ function iterationBackward(c: Context, t: number, dnext: Tensor, dx: Tensor, dga
   // N-step: dF = η dμ̂, dA = dF / (N + ε), dN = −Σ_c dF F / (N + ε).
   const { dA, dN } = launchNstepPrep(OP, dhat, c.s.fs[t]!, c.s.counts[t]!, c.o.eta);
   // E-step: dγ = X dAᵀ + 1 dNᵀ (+ dgammaIn), dS = γ ⊙ (dγ − rowsum(dγ ⊙ γ)).
-  const dS = launchEstepGrad(OP, c.x, dA, dN, gamma, dgammaIn);
+  const dS = c.k.estepGrad(OP, c.x, dA, dN, gamma, dgammaIn);
   const dxOperands = { gamma, dS, dA, mu, scale: c.scale };
-  c.observer?.onBackwardIteration?.(t, { ...dxOperands, channels: c.real.channels });
+  c.observer?.onBackwardIteration?.(t, { ...dxOperands, channels: c.real.channels, kernels: c.k });
   // dX += γ dA (N-step) + s dS μ (E-step).
-  launchDx(OP, dxOperands, dx);
+  c.k.dx(OP, dxOperands, dx);
   const dmu = gradMu(c, dS, mu, dhat);
   for (const tmp of [dhat, dA, dN, dS]) tmp.dispose();
   c.observer?.onGradMu?.(t, dmu, mu.shape);
@@ -95,7 +99,7 @@ function throughNormalize(muHat: Tensor | null, dmu: Tensor): Tensor {
 
 /** dμ⁽ᵗ⁾ = (1 − η) dμ̂ (the highway) + s (dSᵀ X − [rbf] colsum(dS) μ). */
 function gradMu(c: Context, dS: Tensor, mu: Tensor, dhat: Tensor): Tensor {
-  const ws = launchWsum(OP, c.x, dS);
+  const ws = c.k.wsum(OP, c.x, dS);
   const dmu = launchDmuFinish(OP, ws, mu, dhat, { eta: c.o.eta, scale: c.scale, rbf: c.o.estep === 'rbf' });
   ws.part.dispose();
   ws.sums.dispose();

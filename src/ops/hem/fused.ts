@@ -6,6 +6,7 @@
 import { noGrad, record } from '../../autograd/tape.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { matmul } from '../matmul.ts';
+import { hemKernels } from '../../kernels/hem-kernels.ts';
 import { sliceTo } from '../layout.ts';
 import { fusedBackward } from './fused-backward.ts';
 import { fusedForward, type Saved } from './fused-forward.ts';
@@ -19,7 +20,9 @@ export function hemFused(x: Tensor, mu0: Tensor, o: ResolvedHemOptions, dims: He
     // Odd C or K: zero-padded by recorded ops, so gradients are sliced back.
     const { x: xp, mu: mp } = padOperands(x, mu0);
     const real = { bases: dims.K, channels: dims.C };
-    const saved = noGrad(() => fusedForward(xp, mp, o, real, observer));
+    // The engine's kernels, taken once: the backward runs the ones the forward ran.
+    const k = hemKernels();
+    const saved = noGrad(() => fusedForward(k, xp, mp, o, real, observer));
     const T = o.iterations;
     const gammaT = saved.gammas[T - 1]!;
     const muT = saved.mus[T]!;
@@ -28,7 +31,7 @@ export function hemFused(x: Tensor, mu0: Tensor, o: ResolvedHemOptions, dims: He
     const mu = noGrad(() => (muT.shape[1] !== K || muT.shape[2] !== C ? sliceTo(muT, [B, K, C]) : muT.alias()));
     const gamma = noGrad(() => (gammaT.shape[2] !== K ? sliceTo(gammaT, [B, N, K]) : gammaT.alias()));
     if (!o.detach && (xp.requiresGrad || mp.requiresGrad)) {
-      record('hem', outP, [xp, mp], (g) => fusedBackward(g, xp, mp, saved, o, real, observer));
+      record('hem', outP, [xp, mp], (g) => fusedBackward(k, g, xp, mp, saved, o, real, observer));
       for (const t of savedTensors(saved)) outP.own(t);
     } else {
       for (const t of savedTensors(saved)) t.dispose();

@@ -6,6 +6,7 @@
 import { noGrad } from '../../autograd/tape.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
 import { eStep, nStep } from './fused-forward.ts';
+import { hemKernels } from '../../kernels/hem-kernels.ts';
 import { checkGamma, checkInputs, forwardOnly, padOperands, unpad } from './operands.ts';
 import { resolveHemOptions, type EStepForm } from './options.ts';
 import { checkOptions, optionKeys } from '../../tensor/options.ts';
@@ -23,7 +24,7 @@ export function hemEStep(x: Tensor, mu: Tensor, options: { temperature?: number;
   forwardOnly(op, [x, mu]);
   return noGrad(() => {
     const p = padOperands(x, mu);
-    const gamma = eStep(op, p.x, p.mu, d.K, o);
+    const gamma = eStep(hemKernels(), op, p.x, p.mu, d.K, o);
     p.release();
     return unpad(gamma, [d.B, d.N, d.K]);
   });
@@ -43,7 +44,7 @@ export function hemNStep(x: Tensor, gamma: Tensor, mu: Tensor, options: { eta?: 
   forwardOnly(op, [x, gamma, mu]);
   return noGrad(() => {
     const p = padOperands(x, mu, gamma);
-    const { next, f, counts } = nStep(op, p.x, p.gamma!, p.mu, o.eta);
+    const { next, f, counts } = nStep(hemKernels(), op, p.x, p.gamma!, p.mu, o.eta);
     f.dispose();
     counts.dispose();
     p.release();

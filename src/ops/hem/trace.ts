@@ -5,7 +5,7 @@
  * Proposition 1, the size of each update, and the gradient flow of Fig. 3).
  */
 import { noGrad } from '../../autograd/tape.ts';
-import { launchDx, type DxOperands } from '../../kernels/hem.ts';
+import type { DxOperands, HemKernels } from '../../kernels/hem-kernels.ts';
 import type { Shape } from '../../tensor/shape.ts';
 import { keep } from '../../tensor/scope.ts';
 import type { Tensor } from '../../tensor/tensor.ts';
@@ -32,6 +32,8 @@ interface HemIteration {
 /** The fused backward of iteration t: the operands of its dx kernel, and the real channels. */
 interface HemBackwardIteration extends DxOperands {
   channels: number;
+  /** The kernels the layer runs on. */
+  kernels: HemKernels;
 }
 
 /** Hooks called by hem()'s paths; every one is optional, and none may change what it is shown. */
@@ -98,7 +100,7 @@ export class HemTrace implements HemObserver {
   /** The dx kernel's two parts separately (the paper's Fig. 3b-c), mean over the real channels. */
   onBackwardIteration(t: number, s: HemBackwardIteration): void {
     for (const step of ['nstep', 'estep'] as const) {
-      const piece = launchDx('hem trace', s, step);
+      const piece = s.kernels.dx('hem trace', s, step);
       const [B, N, C] = piece.shape as [number, number, number];
       // Padded channels are 0: leave them out of the mean.
       const real = s.channels === C ? piece : noGrad(() => sliceTo(piece, [B, N, s.channels]));
