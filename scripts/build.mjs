@@ -19,10 +19,12 @@ rmSync('dist', { recursive: true, force: true });
 const node = nodeOptions('src/index.node.ts', 'dist/hemgpu.node.js');
 delete node.outfile;
 await build({ ...node, entryPoints: { 'hemgpu.node': 'src/index.node.ts', cli: 'src/cli/main.ts' }, outdir: 'dist', splitting: true, chunkNames: 'chunks/[name]-[hash]' });
-await build(browserOptions('src/index.browser.ts', 'dist/hemgpu.browser.js'));
-await build({ ...browserOptions('src/index.browser.ts', 'dist/hemgpu.browser.min.js'), minify: true });
+// The package's maps point at src/ and kernels/, which it ships: the sources are not copied into them.
+const shipped = (entry, outfile) => ({ ...browserOptions(entry, outfile), sourcesContent: false });
+await build(shipped('src/index.browser.ts', 'dist/hemgpu.browser.js'));
+await build({ ...shipped('src/index.browser.ts', 'dist/hemgpu.browser.min.js'), minify: true });
 // Neutral ESM (Node and browsers); wgsl_reflect stays an import of the package's dependency.
-await build({ ...browserOptions('src/reflect.ts', 'dist/reflect.js'), platform: 'neutral', packages: 'external' });
+await build({ ...shipped('src/reflect.ts', 'dist/reflect.js'), platform: 'neutral', packages: 'external' });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 // Declarations keep the sources' `.ts` specifiers; point them at the emitted `.d.ts` siblings.
 for (const f of readdirSync('dist/types', { recursive: true })) {

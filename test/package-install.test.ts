@@ -111,13 +111,13 @@ describe('the packed package, installed', () => {
     expect(files.filter((f) => /^(test|bench|docs|examples|python)\//.test(f))).toEqual([]);
   });
 
-  test('holds the library once: the CLI shares its chunk, and the Node maps point at src/ instead of copying it', () => {
+  test('holds the library once: the CLI shares its chunk, and every map points at src/ instead of copying it', () => {
     const cli = readFileSync(join(ROOT, 'dist/cli.js'), 'utf8');
     expect(cli).toMatch(/from ["']\.\/chunks\/chunk-[\w-]+\.js["']/);
     expect(cli.length).toBeLessThan(200_000);
     const chunks = files.filter((f) => /^dist\/chunks\/.*\.js$/.test(f));
     expect(chunks.length).toBeGreaterThan(0);
-    for (const f of [...chunks, 'dist/cli.js', 'dist/hemgpu.node.js']) {
+    for (const f of [...chunks, 'dist/cli.js', 'dist/hemgpu.node.js', 'dist/hemgpu.browser.js', 'dist/hemgpu.browser.min.js', 'dist/reflect.js']) {
       const map = JSON.parse(readFileSync(join(ROOT, `${f}.map`), 'utf8')) as { sources: string[]; sourcesContent?: unknown };
       expect(map.sourcesContent, f).toBeUndefined();
       for (const src of map.sources.filter((x) => x.includes('/src/'))) expect(files, `${f}.map → ${src}`).toContain(join(dirname(f), src).replace(/^.*?src\//, 'src/'));
