@@ -1,7 +1,7 @@
 /**
  * The training settings (TRAIN_SETTINGS, src/train/config.ts) as JSON for the PyTorch twin:
  * python/hemgpu_twin/settings.json, which its checkpoint code and train_voc.py read instead of a
- * copy of the table. `npm run settings` rewrites the file; test/settings.test.ts fails when it is
+ * copy of the table. `npm run settings` rewrites the file; test/train/settings.test.ts fails when it is
  * stale.
  */
 import { writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Float64 references for test/eigh.test.ts and test/spectral.test.ts: a cyclic Jacobi
+ * Float64 references for test/ops/eigh.test.ts and test/ops/spectral.test.ts: a cyclic Jacobi
  * eigensolver (row-major d × d, symmetrised first, like the kernel), the same sort and sign
  * conventions, and small dense helpers. Independent of the GPU code (serial, float64, classical
  * threshold-free rotations until off(A) ≤ 1e-15 ‖A‖).

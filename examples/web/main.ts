@@ -2,7 +2,7 @@
  * The demo page's main thread: controls, numbers and drawing only. All engine work is in the
  * worker (worker.ts); this module imports only the library's chart specs (src/viz), so the page
  * loads without the engine and never blocks on it. `window.hemgpuDemo` exposes the page's state
- * and a probe for the tests (test/web-demo.test.ts).
+ * and a probe for the tests (test/browser/web-demo.test.ts).
  */
 import { gradientFlowChartSpec, lossChartSpec, miouChartSpec, movingAverage } from '../../src/viz/training-charts.ts';
 import { ChartSlot, drawGrid } from './draw.ts';

@@ -15,7 +15,7 @@ export interface InitOptions {
   /**
    * Dawn's bounds clamping on every buffer access (Node only; browsers always keep it).
    * Every hemgpu kernel keeps its own accesses in bounds, so results are identical either way
-   * (test/robustness.test.ts checks it bit for bit); without it SwiftShader runs about 2× faster.
+   * (test/gpu/robustness.test.ts checks it bit for bit); without it SwiftShader runs about 2× faster.
    * 'auto' (default): off on the SwiftShader CPU driver, on for GPU drivers. true / false force
    * it; HEMGPU_ROBUSTNESS=on|off sets the default from the environment.
    */

@@ -29,7 +29,7 @@ export const EIGH_MAX_D = 1024;
 const JACOBI_TOL = 2 ** -23;
 /**
  * Sweep bound. Cyclic Jacobi converges quadratically once off(W) is small; measured f32 sweep
- * counts (test/eigh.test.ts checks them) stay far below this for d ≤ 256.
+ * counts (test/ops/eigh.test.ts checks them) stay far below this for d ≤ 256.
  */
 export const JACOBI_MAX_SWEEPS = 40;
 

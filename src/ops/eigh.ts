@@ -42,7 +42,7 @@ export interface EighOptions {
    * The kernel: 'jacobi' (parallel cyclic Jacobi, any d ≤ 1024), 'tridiagonal' (Householder
    * tridiagonalisation and implicit QL, d ≤ 256) or 'auto' (the default: tridiagonal on a CPU
    * driver, where it measured 5–10× faster from d = 32 on, Jacobi elsewhere). Both meet the
-   * same accuracy bounds (test/eigh.test.ts); results differ in the last bits.
+   * same accuracy bounds (test/ops/eigh.test.ts); results differ in the last bits.
    */
   method?: 'auto' | EighMethod;
 }

@@ -33,7 +33,7 @@ export const DEMO_FIGURES = {
  * fragment-to-digit distances, so that only a unit with global context reads the fragments;
  * AdamW with a 20-step warm-up and 300 steps; validation every 150 steps. That trains four models ×
  * three seeds within 10 minutes on a 2-core CPU driver. What it does not set is the settings'
- * defaults (TRAIN_SETTINGS: batch 8, lr 0.01, 200 validation scenes, ...); test/recipes.test.ts
+ * defaults (TRAIN_SETTINGS: batch 8, lr 0.01, 200 validation scenes, ...); test/train/recipes.test.ts
  * pins the whole config and checks that the CLI parses to exactly this.
  */
 const DEMO_CHANGES: Partial<TrainConfig> = {

@@ -24,7 +24,7 @@ import { saveWeights, verifiedWeights } from './weights.ts';
 import { TrainingRun } from './run.ts';
 import type { EmDiagnostics } from './em-diagnostics.ts';
 
-export { batchIndices } from './batch.ts'; // where test/train.test.ts has always found it
+export { batchIndices } from './batch.ts'; // where test/train/train.test.ts has always found it
 
 export interface TrainResult {
   steps: number;

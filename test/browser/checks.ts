@@ -1,5 +1,5 @@
 /**
- * Browser-side checks, run by test/browser.test.ts in headless Chromium. Bundled on its own with
+ * Browser-side checks, run by test/browser/browser.test.ts in headless Chromium. Bundled on its own with
  * the hemgpu import left external: the page loads ./hemgpu.browser.js, the engine's browser bundle,
  * exactly as a user's page would.
  *

@@ -1,5 +1,5 @@
 /**
- * The start-up probe for headless Chromium (bench/browser-start.ts, test/browser-start.test.ts):
+ * The start-up probe for headless Chromium (bench/browser-start.ts, test/browser/browser-start.test.ts):
  * a page-side expression that imports the library bundle, runs init(), then times hem()
  * forward + backward calls, while a PerformanceObserver records every main-thread task over
  * 50 ms ('longtask'). Returned as a JS expression string for LoggedPage.inPage (a string: vitest's
