@@ -6,7 +6,7 @@
 // written by `npm run build`, which runs first when it is missing).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,9 @@ async function buildPage() {
   const results = await Promise.all([build(page('main.ts', 'main.js')), build(page('worker.ts', 'worker.js')), build(page('charts-worker.ts', 'charts-worker.js'))]);
   copyFileSync(join(ROOT, 'examples/web/index.html'), join(out, 'index.html'));
   copyFileSync(digits, join(out, 'digits.bin'));
+  // What the page links to: the README and its own source, as plain text.
+  copyFileSync(join(ROOT, 'README.md'), join(out, 'README.md'));
+  for (const f of readdirSync(join(ROOT, 'examples/web'))) if (f.endsWith('.ts')) copyFileSync(join(ROOT, 'examples/web', f), join(out, f));
   const sizes = results
     .flatMap((r) => Object.entries(r.metafile.outputs))
     .filter(([f]) => f.endsWith('.js'))
@@ -83,6 +86,8 @@ const TYPES = {
   '.js': 'text/javascript; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.bin': 'application/octet-stream',
+  '.md': 'text/plain; charset=utf-8',
+  '.ts': 'text/plain; charset=utf-8',
 };
 
 function serve() {

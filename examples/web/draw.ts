@@ -14,7 +14,7 @@ type ChartBitmap = Extract<ChartReply, { bitmap: ImageBitmap }>;
 let charter: Worker | null = null;
 const waiting = new Map<number, (r: ChartReply) => void>();
 let nextId = 0;
-function bitmapOffThread(spec: ChartSpec): Promise<ChartBitmap> {
+function bitmapOffThread(spec: ChartSpec, width: number, scale: number): Promise<ChartBitmap> {
   if (!charter) {
     charter = new Worker(new URL('./charts-worker.js', import.meta.url), { type: 'module' });
     charter.onmessage = (e: MessageEvent<ChartReply>) => {
@@ -25,7 +25,7 @@ function bitmapOffThread(spec: ChartSpec): Promise<ChartBitmap> {
   const id = ++nextId;
   return new Promise((ok, fail) => {
     waiting.set(id, (r) => ('error' in r ? fail(new Error(r.error)) : ok(r)));
-    charter!.postMessage({ id, spec } satisfies ChartRequest);
+    charter!.postMessage({ id, spec, width, scale } satisfies ChartRequest);
   });
 }
 
@@ -36,9 +36,18 @@ function chartTitle(spec: ChartSpec): string {
   return typeof text === 'string' ? text : 'chart';
 }
 
-/** A chart in `container`, re-drawn from the latest spec at most once per `intervalMs`. */
+/** The narrowest a chart is laid out (CSS pixels): below it, the axes would crowd the plot. */
+const MIN_CHART_WIDTH = 240;
+
+/**
+ * A chart in `container`, laid out at the container's width and drawn at the screen's pixel
+ * density, re-drawn from the latest spec at most once per `intervalMs` and again when the
+ * container's width changes.
+ */
 export class ChartSlot {
   private pending: ChartSpec | null = null;
+  private shown: ChartSpec | null = null;
+  private shownWidth = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private last = -Infinity;
   private rendering = false;
@@ -47,7 +56,16 @@ export class ChartSlot {
     private readonly container: HTMLElement,
     private readonly intervalMs = 1000,
     private readonly onError: (message: string) => void = () => {},
-  ) {}
+  ) {
+    new ResizeObserver(() => {
+      if (this.shown && Math.abs(this.width() - this.shownWidth) >= 8) this.set(this.shown);
+    }).observe(container);
+  }
+
+  /** The width to lay the chart out at: the container's content width. */
+  private width(): number {
+    return Math.max(MIN_CHART_WIDTH, Math.floor(this.container.clientWidth));
+  }
 
   /** Draw `spec` (soon: now if the interval has passed, else at its end). */
   set(spec: ChartSpec): void {
@@ -58,6 +76,7 @@ export class ChartSlot {
   /** Draw a placeholder text instead of a chart. */
   note(text: string): void {
     this.pending = null;
+    this.shown = null;
     this.container.replaceChildren(Object.assign(document.createElement('p'), { className: 'note', textContent: text }));
   }
 
@@ -80,7 +99,9 @@ export class ChartSlot {
       // Measured as User Timing (bench/web-page.ts prints them): the worker's phases, and the
       // main thread's only part, putting the bitmap on a canvas.
       const t0 = performance.now();
-      const r = await bitmapOffThread(spec);
+      const width = this.width();
+      const scale = Math.max(1, window.devicePixelRatio || 1);
+      const r = await bitmapOffThread(spec, width, scale);
       performance.measure('chart: in charts-worker (wall)', { start: t0 });
       performance.measure('chart: vega-lite compile (charts-worker)', { start: t0, duration: r.ms.compile });
       performance.measure('chart: vega parse (charts-worker)', { start: t0, duration: r.ms.parse });
@@ -89,11 +110,15 @@ export class ChartSlot {
       const canvas = document.createElement('canvas');
       canvas.width = r.bitmap.width;
       canvas.height = r.bitmap.height;
-      // Drawn at half its pixel size (SCALE 2 in charts-worker.ts): sharp on dense screens.
-      canvas.style.width = `${r.bitmap.width / 2}px`;
+      // Shown at the width it was laid out at: `scale` pixels per CSS pixel, its text at the spec's size.
+      canvas.style.width = `${r.bitmap.width / scale}px`;
+      canvas.dataset.layoutWidth = String(r.bitmap.width / scale);
+      canvas.dataset.minFontPx = String(r.minFontPx);
       canvas.setAttribute('role', 'img');
       canvas.setAttribute('aria-label', chartTitle(spec));
       canvas.getContext('bitmaprenderer')!.transferFromImageBitmap(r.bitmap);
+      this.shown = spec;
+      this.shownWidth = width;
       this.container.replaceChildren(canvas);
       performance.measure('chart: show (main thread)', { start: t1 });
     } catch (err) {
@@ -113,14 +138,14 @@ export interface GridCell {
 const TITLE_PX = 16;
 const GAP = 6;
 
-/** Cells of equal-size rasters in a grid of `cols` columns, each with its title above it. */
-export function drawGrid(canvas: HTMLCanvasElement, cells: GridCell[], cols: number): void {
+/** Cells of equal-size rasters in a grid of `cols` columns, each with its title above it (`titlePx` tall; 0: none). */
+export function drawGrid(canvas: HTMLCanvasElement, cells: GridCell[], cols: number, titlePx = TITLE_PX): void {
   if (cells.length === 0) return;
   const w = Math.max(...cells.map((c) => c.raster.width));
   const h = Math.max(...cells.map((c) => c.raster.height));
   const rows = Math.ceil(cells.length / cols);
   canvas.width = cols * (w + GAP) - GAP;
-  canvas.height = rows * (h + TITLE_PX + GAP) - GAP;
+  canvas.height = rows * (h + titlePx + GAP) - GAP;
   const ctx = canvas.getContext('2d')!;
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
@@ -129,9 +154,9 @@ export function drawGrid(canvas: HTMLCanvasElement, cells: GridCell[], cols: num
   ctx.textBaseline = 'top';
   cells.forEach((c, i) => {
     const x = (i % cols) * (w + GAP);
-    const y = Math.floor(i / cols) * (h + TITLE_PX + GAP);
+    const y = Math.floor(i / cols) * (h + titlePx + GAP);
     if (c.title) ctx.fillText(c.title, x, y + 1, w);
     const img = new ImageData(new Uint8ClampedArray(c.raster.data), c.raster.width, c.raster.height);
-    ctx.putImageData(img, x, y + TITLE_PX);
+    ctx.putImageData(img, x, y + titlePx);
   });
 }

@@ -7,8 +7,10 @@
 import { gradientFlowChartSpec, lossChartSpec, miouChartSpec, movingAverage } from '../../src/viz/training-charts.ts';
 import { ChartSlot, drawGrid } from './draw.ts';
 import { emFigures, emHistoryChartSpec, emSource, type EmPoint } from './em-panel.ts';
-import { parseParams, type PageModel } from './params.ts';
-import { TRAIN_SETTINGS } from '../../src/train/config.ts';
+import { parseParams, urlRange, type PageModel } from './params.ts';
+import { TRAIN_SETTINGS, inRange, rangeText, type NumberRange, type TrainConfig } from '../../src/train/config.ts';
+import { SEG_MODEL_UNITS, takesEta } from '../../src/model/seg-models.ts';
+import { demoConfig } from '../../src/train/recipes.ts';
 import { adapterLabel, type BenchRow, type FromWorker, type RasterGrid, type RunInfo, type ToWorker } from './protocol.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -38,6 +40,14 @@ const state = {
   emBases: null as number | null,
   /** The EM unit's diagnostics at each validation of this run (what the panel and its chart show). */
   em: [] as EmPoint[],
+  /** The run's config (null until ready). */
+  config: null as TrainConfig | null,
+  /** Start-up: the stage under way (0: none yet) of `stages`, and what it does; null once ready. */
+  progress: { stage: 0, stages: 4, what: 'loading the page' } as { stage: number; stages: number; what: string } | null,
+  /** Start-up failed (no WebGPU, a bad URL): nothing will run until the page is reloaded. */
+  stopped: null as string | null,
+  /** A change that rebuilds the model, waiting for the user to confirm it (or null). */
+  confirming: null as string | null,
 };
 
 function showError(text: string): void {
@@ -45,6 +55,12 @@ function showError(text: string): void {
   const p = document.createElement('p');
   p.textContent = text;
   $('errors').append(p);
+}
+
+/** The errors go once their cause has: after a successful start, reset or load. */
+function clearErrors(): void {
+  state.errors = [];
+  $('errors').replaceChildren();
 }
 
 const charts = {
@@ -67,14 +83,34 @@ function duration(s: number): string {
   return m ? `${m} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
 }
 
+/** What the page is doing, in a few words (the 'state' box). */
+function stateText(): string {
+  if (state.stopped) return state.stopped;
+  if (!state.ready) return state.busy ?? 'starting';
+  if (state.running) return 'training';
+  if (state.busy && state.busy !== 'training') return state.busy;
+  if (state.done) return 'done';
+  return state.step === 0 ? 'ready: press Start' : 'paused';
+}
+
 function setControls(): void {
-  const idle = state.ready && !state.busy;
-  ($('start') as HTMLButtonElement).disabled = !state.ready || state.running || state.done;
+  const live = state.ready && !state.stopped;
+  ($('start') as HTMLButtonElement).disabled = !live || state.running || state.done;
   ($('pause') as HTMLButtonElement).disabled = !state.running;
-  ($('reset') as HTMLButtonElement).disabled = !state.ready;
-  ($('save') as HTMLButtonElement).disabled = !state.ready || (state.busy !== null && state.busy !== 'training');
-  ($('bench') as HTMLButtonElement).disabled = !state.ready || state.busy === 'benchmark';
-  $('state').textContent = !state.ready ? (state.busy ?? 'starting') : state.running ? 'training' : state.done ? 'done' : idle ? 'paused' : (state.busy ?? 'paused');
+  ($('reset') as HTMLButtonElement).disabled = !live;
+  ($('save') as HTMLButtonElement).disabled = !live || (state.busy !== null && state.busy !== 'training');
+  ($('bench') as HTMLButtonElement).disabled = !live || state.busy === 'benchmark';
+  ($('load') as HTMLInputElement).disabled = !live;
+  for (const id of ['eta', 't-eval', 't-train', 'bases']) ($(id) as HTMLInputElement).disabled = !live || (id === 'bases' && state.config?.model === 'pooling');
+  document.querySelectorAll<HTMLInputElement>('input[name=model]').forEach((r) => (r.disabled = !live));
+  $('state').textContent = stateText();
+  const p = state.progress;
+  $('progress').hidden = p === null;
+  if (p) {
+    ($('progress-bar') as HTMLProgressElement).value = p.stage;
+    ($('progress-bar') as HTMLProgressElement).max = p.stages;
+    $('progress-text').textContent = state.stopped ? `the start-up failed at: ${p.what}` : `${p.what} (${Math.max(p.stage, 1)} of ${p.stages})`;
+  }
 }
 
 function drawStats(): void {
@@ -136,9 +172,14 @@ function onMessage(msg: FromWorker): void {
   switch (msg.type) {
     case 'ready': {
       state.ready = true;
+      state.progress = null;
+      state.confirming = null;
+      $('confirm').hidden = true;
+      clearErrors();
       state.adapter = adapterLabel(msg.adapter);
       $('adapter').textContent = state.adapter;
       const c = msg.run.config;
+      state.config = c;
       state.model = c.model;
       state.step = msg.run.step;
       state.total = c.steps;
@@ -152,15 +193,13 @@ function onMessage(msg: FromWorker): void {
       state.emBases = msg.run.emBases;
       const pooling = c.model === 'pooling';
       ($('bases') as HTMLInputElement).value = String(pooling ? 1 : c.bases);
-      ($('bases') as HTMLInputElement).disabled = pooling;
       $('bases').title = pooling ? 'pooling is the HEM unit with one base (K = 1); choose hemnet or emanet to set K' : '';
+      for (const id of Object.keys(CONTROLS)) checkControl(id);
       state.em = [];
       document.querySelectorAll<HTMLInputElement>('input[name=model]').forEach((r) => (r.checked = r.value === c.model));
       $('rate').textContent = '–';
       $('eta-time').textContent = '–';
-      $('origin').textContent =
-        `${msg.run.origin === 'fresh' ? 'fresh weights' : `weights from ${msg.run.origin}`}: ${c.model}, K ${msg.run.emBases ?? '–'}, T ${c.iterations}, η ${c.eta}, ` +
-        `${c.trainScenes} training / ${c.valScenes} validation scenes, batch ${c.batch}, AdamW lr ${c.lr}, seed ${c.seed}, validation every ${c.evalEvery || 'end'}.`;
+      $('origin').textContent = runSummary(c, msg.run.origin, msg.run.emBases);
       drawStats();
       drawCharts();
       drawEm();
@@ -195,10 +234,13 @@ function onMessage(msg: FromWorker): void {
       state.attentionDraws++;
       $('attention-note').textContent = msg.note;
       drawRasterGrid($('attention') as HTMLCanvasElement, msg.grid);
+      $('attention-scale-row').hidden = msg.colorBar === null;
+      if (msg.colorBar) drawGrid($('attention-scale') as HTMLCanvasElement, [{ raster: msg.colorBar, title: '' }], 1, 0);
       break;
     case 'flow':
       state.flowDraws++;
-      $('flow-note').textContent = msg.note;
+      // Without a chart the note stands in its place (said once).
+      $('flow-note').textContent = msg.data ? msg.note : '';
       if (msg.data) charts.flow.set(gradientFlowChartSpec(msg.data));
       else charts.flow.note(msg.note);
       break;
@@ -260,12 +302,86 @@ function onMessage(msg: FromWorker): void {
     case 'busy':
       state.busy = msg.what;
       break;
+    case 'progress':
+      state.progress = { stage: msg.stage, stages: msg.of, what: msg.what };
+      break;
     case 'error':
       showError(`${msg.context}: ${msg.message}`);
-      if (msg.context === 'setup') state.busy = null;
+      if (msg.context === 'setup') {
+        state.busy = null;
+        state.stopped = 'stopped: the start-up failed (see the error above); reload the page to try again';
+        $('adapter').textContent = 'unavailable (see the error above)';
+      }
       break;
   }
   setControls();
+}
+
+/** The run in one line, from its own config: what a checkpoint trained with, not the page's defaults. */
+function runSummary(c: TrainConfig, origin: string, emBases: number | null): string {
+  const optimizer = c.optimizer === 'adamw' ? 'AdamW' : 'SGD (momentum 0.9)';
+  const unit =
+    SEG_MODEL_UNITS[c.model].unit === null ? `${c.model} (no EM unit)` : `${c.model}, K ${emBases ?? c.bases}, T ${c.iterations}${takesEta(c.model) ? `, η ${c.eta}` : ''}`;
+  return (
+    `${origin === 'fresh' ? 'fresh weights' : `weights from ${origin}`}: ${unit}; ${c.task} task, ${c.trainScenes} training / ${c.valScenes} validation scenes of ${c.size}×${c.size}; ` +
+    `${optimizer} lr ${c.lr}${c.warmup ? ` (warm-up ${c.warmup} steps)` : ''}, batch ${c.batch}, ${c.steps} steps, seed ${c.seed}; validation every ${c.evalEvery ? `${c.evalEvery} steps` : 'run, at the end'}.`
+  );
+}
+
+/** The EM controls: each input's range (the URL parameter's, i.e. the training setting's) and what it sets. */
+const CONTROLS: Record<string, { range: () => NumberRange; what: string }> = {
+  eta: { range: () => urlRange('eta'), what: 'η' },
+  't-eval': { range: () => urlRange('evalIterations'), what: 'T (eval)' },
+  't-train': { range: () => urlRange('iterations'), what: 'T (train)' },
+  bases: { range: () => urlRange('bases'), what: 'K' },
+};
+
+/** A control's value if valid, else null with the reason shown under it. */
+function checkControl(id: string): number | null {
+  const el = $(id) as HTMLInputElement;
+  const range = CONTROLS[id]!.range();
+  const v = el.value.trim() === '' ? NaN : Number(el.value);
+  const ok = inRange(range, v);
+  el.setAttribute('aria-invalid', String(!ok));
+  $(`${id}-error`).textContent = ok ? '' : `${CONTROLS[id]!.what} must be ${rangeText(range)}`;
+  return ok ? v : null;
+}
+
+/** The controls as the config has them (after a change is declined). */
+function showConfig(c: TrainConfig): void {
+  ($('t-train') as HTMLInputElement).value = String(c.iterations);
+  ($('bases') as HTMLInputElement).value = String(c.model === 'pooling' ? 1 : c.bases);
+  document.querySelectorAll<HTMLInputElement>('input[name=model]').forEach((r) => (r.checked = r.value === c.model));
+  for (const id of ['t-train', 'bases']) checkControl(id);
+}
+
+let pendingChanges: Partial<Pick<TrainConfig, 'model' | 'bases' | 'iterations'>> | null = null;
+
+function hideConfirm(): void {
+  pendingChanges = null;
+  state.confirming = null;
+  $('confirm').hidden = true;
+}
+
+/**
+ * A change that rebuilds the model: nothing when it changes nothing; asked first when it would
+ * discard loaded weights or trained steps; else sent.
+ */
+function rebuild(changes: Partial<Pick<TrainConfig, 'model' | 'bases' | 'iterations'>>): void {
+  const c = state.config;
+  if (!c) return;
+  const real = Object.entries(changes).filter(([k, v]) => c[k as keyof TrainConfig] !== v);
+  if (real.length === 0) return;
+  const lose = state.origin !== 'fresh' ? `the weights loaded from ${state.origin}` : state.step > 0 ? `the ${state.step} trained steps` : null;
+  if (!lose) {
+    send({ type: 'reset', changes });
+    return;
+  }
+  pendingChanges = changes;
+  const what = real.map(([k, v]) => `${k === 'bases' ? 'K' : k === 'iterations' ? 'T (train)' : k} ${String(c[k as keyof TrainConfig])} → ${String(v)}`).join(', ');
+  state.confirming = what;
+  $('confirm-text').textContent = `${what} rebuilds the model and discards ${lose}.`;
+  $('confirm').hidden = false;
 }
 
 const probes = new Map<number, (m: Extract<FromWorker, { type: 'probe' }>) => void>();
@@ -284,23 +400,13 @@ function wire(): void {
     send({ type: 'benchmark' });
   });
   document.querySelectorAll<HTMLInputElement>('input[name=model]').forEach((r) => {
-    r.addEventListener('change', () => r.checked && send({ type: 'reset', changes: { model: r.value as PageModel } }));
+    r.addEventListener('change', () => r.checked && rebuild({ model: r.value as PageModel }));
   });
-  const int = (id: string): number | null => {
-    const el = $(id) as HTMLInputElement;
-    const v = Number(el.value);
-    const ok = el.value !== '' && Number.isInteger(v) && v >= Number(el.min) && v <= Number(el.max);
-    el.setAttribute('aria-invalid', String(!ok));
-    return ok ? v : null;
-  };
   let viewTimer: ReturnType<typeof setTimeout> | null = null;
   const redraw = (): void => {
-    const el = $('eta') as HTMLInputElement;
-    const eta = Number(el.value);
-    const T = int('t-eval');
-    const etaOk = el.value !== '' && eta > 0 && eta <= 1;
-    el.setAttribute('aria-invalid', String(!etaOk));
-    if (!etaOk || T === null) return;
+    const eta = checkControl('eta');
+    const T = checkControl('t-eval');
+    if (eta === null || T === null) return;
     if (viewTimer) clearTimeout(viewTimer);
     viewTimer = setTimeout(() => send({ type: 'view', eta, evalIterations: T }), 150);
   };
@@ -310,11 +416,21 @@ function wire(): void {
     ['t-train', 'iterations'],
     ['bases', 'bases'],
   ] as const) {
+    $(id).addEventListener('input', () => checkControl(id));
     $(id).addEventListener('change', () => {
-      const v = int(id);
-      if (v !== null) send({ type: 'reset', changes: { [key]: v } });
+      const v = checkControl(id);
+      if (v !== null) rebuild({ [key]: v });
     });
   }
+  $('confirm-yes').addEventListener('click', () => {
+    const changes = pendingChanges;
+    hideConfirm();
+    if (changes) send({ type: 'reset', changes });
+  });
+  $('confirm-no').addEventListener('click', () => {
+    hideConfirm();
+    showConfig(state.config!);
+  });
   ($('load') as HTMLInputElement).addEventListener('change', async (e) => {
     const input = e.target as HTMLInputElement;
     const file = input.files?.[0];
@@ -344,10 +460,25 @@ window.hemgpuDemo = {
     }),
 };
 
+// The controls show the run the page will start (the demo's recipe with the URL's values) before it is ready.
+{
+  const c = demoConfig({ model: params.model, ...(params.iterations ? { iterations: params.iterations } : {}), ...(params.bases ? { bases: params.bases } : {}) });
+  ($('eta') as HTMLInputElement).value = String(params.eta ?? c.eta);
+  ($('t-eval') as HTMLInputElement).value = String(params.evalIterations ?? c.iterations);
+  showConfig(c);
+  for (const id of Object.keys(CONTROLS)) {
+    const r = CONTROLS[id]!.range();
+    const el = $(id) as HTMLInputElement;
+    if (r.max !== undefined && Number.isFinite(r.max)) el.max = String(r.max);
+    if (r.min !== undefined) el.min = String(r.minExclusive ? (id === 'eta' ? 0.05 : r.min + 1) : r.min);
+  }
+}
+
 if (errors.length) {
   for (const e of errors) showError(e);
   showError(`fix the URL (e.g. ?model=emanet&steps=6&trainScenes=16&valScenes=8&autostart=1) and reload.`);
-  state.busy = 'stopped: bad URL parameters';
+  state.stopped = 'stopped: bad URL parameters';
+  $('adapter').textContent = 'not started (fix the URL parameters above)';
   setControls();
 } else {
   worker!.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);

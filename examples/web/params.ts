@@ -68,6 +68,11 @@ const RULES: Record<string, NumberRange> = {
   figureEvery: { int: true, min: 1, max: 1_000_000 },
 };
 
+/** A numeric URL parameter's range (the page's controls check the same). */
+export function urlRange(key: 'eta' | 'iterations' | 'evalIterations' | 'bases'): NumberRange {
+  return RULES[key]!;
+}
+
 const MODELS = SEG_MODELS;
 const KNOWN = ['model', 'autostart', 'benchN', ...Object.keys(RULES)];
 

@@ -62,7 +62,8 @@ export type FromWorker =
   | { type: 'step'; step: number; total: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
   /** A validation: the metrics and the EM unit's diagnostics (TrainingRun.evaluate; null for plain). */
   | { type: 'eval'; step: number; miou: number; pixelAccuracy: number; em: EmDiagnostics | null }
-  | { type: 'attention'; grid: RasterGrid | null; note: string }
+  /** The attention maps, and the colour bar of their γ scale [0, 1] (null without maps). */
+  | { type: 'attention'; grid: RasterGrid | null; note: string; colorBar: Raster | null }
   | { type: 'flow'; data: GradientFlow | null; note: string }
   | { type: 'predictions'; grid: RasterGrid; note: string }
   | { type: 'bench-row'; row: BenchRow }
@@ -71,4 +72,6 @@ export type FromWorker =
   | { type: 'loaded'; name: string; step: number }
   | { type: 'probe'; id: number; logits: Float32Array; shape: number[]; miou: number; pixelAccuracy: number; iou: number[] }
   | { type: 'busy'; what: string | null }
+  /** Start-up, stage `stage` of `of` (1-based) beginning: what it does. */
+  | { type: 'progress'; stage: number; of: number; what: string }
   | { type: 'error'; context: string; message: string };

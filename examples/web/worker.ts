@@ -14,6 +14,7 @@ import {
   digitSceneData,
   gradientFlow,
   init,
+  warmup,
   noGrad,
   predictScenes,
   readWeights,
@@ -42,6 +43,9 @@ const ATTENTION_MAP_PX = 96;
 const SCENE_IMAGE_PX = 128;
 const pixelsPer = (cells: number, target: number): number => Math.max(1, Math.round(target / cells));
 const hex = (c: readonly number[]): string => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+
+/** The start-up's stages (the page's progress bar). */
+const STARTUP_STAGES = 4;
 
 const post = (msg: FromWorker, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(msg, transfer);
 
@@ -119,32 +123,37 @@ const buffers = (g: RasterGrid): ArrayBuffer[] => g.cells.map((c) => c.raster.da
 async function drawAttention(): Promise<void> {
   const r = run!;
   if (!r.model.em) {
-    post({ type: 'attention', grid: null, note: 'plain has no EM unit: no attention maps.' });
+    post({ type: 'attention', grid: null, note: `${r.config.model} has no EM unit: no attention maps.`, colorBar: null });
     return;
   }
   const a = await attentionMaps(r.model, r.val, { iterations: view.evalIterations, eta: view.eta, scene: DEMO_FIGURES.attentionScene });
   const K = emBases(r)!;
   const shown = a.cols - 2;
   const layout = { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, scale: pixelsPer(a.width, ATTENTION_MAP_PX) };
-  // Each map on its own colour range; with one base γ is 1 at every pixel, a flat map that its own
-  // range would draw at the colour of 0: its γ maps are drawn on [0, 1] instead.
+  // The responsibility maps γ·k on one scale, [0, 1] (the colour bar); the input and the
+  // reconstruction, whose values have no fixed range, each on its own.
   const { rasters } = heatmapRasters(a.maps, layout);
-  if (K === 1) {
-    const fixed = heatmapRasters(a.maps, { ...layout, range: [0, 1] }).rasters;
-    a.titles.forEach((t, i) => {
-      if (/ k=\d+$/.test(t)) rasters[i] = fixed[i]!;
-    });
-  }
+  const fixed = heatmapRasters(a.maps, { ...layout, range: [0, 1] }).rasters;
+  a.titles.forEach((t, i) => {
+    if (/ k=\d+$/.test(t)) rasters[i] = fixed[i]!;
+  });
+  const ramp = Float32Array.from({ length: 128 }, (_, i) => i / 127);
+  const colorBar = heatmapRasters([ramp], { rows: 1, cols: 1, width: 128, height: 1, range: [0, 1], scale: 1 }).rasters[0]!;
   const grid: RasterGrid = { cells: rasters.map((raster, i) => ({ raster, title: a.titles[i] ?? '' })), cols: a.cols };
   const bases =
     K === 1
-      ? 'γ·k of the one base (K = 1: γ = 1 at every pixel, drawn on [0, 1]; the reconstruction is the same at every pixel)'
+      ? 'γ·k of the one base (K = 1: γ = 1 at every pixel; the reconstruction is the same at every pixel)'
       : shown < K
         ? `γ·k of the ${shown} bases (of ${K}) with the most mass`
         : `γ·k of all ${K} bases`;
   post(
-    { type: 'attention', grid, note: `validation scene 0 after each iteration t = 1…${view.evalIterations}: input, ${bases}, reconstruction (η ${view.eta}, step ${r.completed})` },
-    buffers(grid),
+    {
+      type: 'attention',
+      grid,
+      note: `validation scene 0 after each iteration t = 1…${view.evalIterations}: the scene, ${bases} on the colour scale below, and the reconstruction ("recon", on its own range) (η ${view.eta}, step ${r.completed})`,
+      colorBar,
+    },
+    [...buffers(grid), colorBar.data.buffer as ArrayBuffer],
   );
 }
 
@@ -158,12 +167,19 @@ async function drawFigures(): Promise<void> {
         ? `validation scene 0, step ${r.completed}. K = 1: γ = 1 whatever the features, so the E-step sends no gradient: its dashed lines (and at η = 1 the N-steps before the last, which that step's average forgets) lie at the axis floor, 1e-12.`
         : `validation scene 0, step ${r.completed}`;
     post({ type: 'flow', data: flow, note });
-  } else post({ type: 'flow', data: null, note: 'plain has no EM unit: no gradient flow.' });
+  } else post({ type: 'flow', data: null, note: `${r.config.model} has no EM unit: no gradient flow.` });
   const idx = Array.from({ length: Math.min(SAMPLE_SCENES, r.val.count) }, (_, i) => i);
   const p = await predictScenes(r.model, r.val, idx);
   const seg = segmentationPanels(p.image, p.labels, p.pred, p.height, { scale: pixelsPer(p.height, SCENE_IMAGE_PX) });
   const grid: RasterGrid = { cells: seg.panels.map((c) => ({ raster: c.raster, title: c.title })), cols: seg.columns, legend: { names: seg.names, colors: seg.colors.map(hex) } };
-  post({ type: 'predictions', grid, note: `validation scenes 0–${idx.length - 1} at step ${r.completed}` }, buffers(grid));
+  post(
+    {
+      type: 'predictions',
+      grid,
+      note: `validation scenes 0–${idx.length - 1} at step ${r.completed}; the % over each prediction is its pixel accuracy (the share of its labelled pixels classed right), not the mIoU above, which averages each class's overlap and weighs the small digit classes as much as the background`,
+    },
+    buffers(grid),
+  );
 }
 
 /** Validate; `record` adds the mIoU to the run's history (as training does), else it is shown only (a loaded checkpoint's history stays as saved). */
@@ -239,14 +255,23 @@ async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case 'setup':
       params = msg.params;
-      await exclusive('starting WebGPU', async () => {
-        await init({ warmup: true });
+      await exclusive('starting', async () => {
+        const stage = (n: number, what: string): void => {
+          post({ type: 'busy', what });
+          post({ type: 'progress', stage: n, of: STARTUP_STAGES, what });
+        };
+        stage(1, 'starting WebGPU');
+        await init();
+        stage(2, 'compiling the kernels');
+        await warmup();
+        stage(3, 'loading the digits');
         digits = await loadDigits();
+        stage(4, 'building the model and drawing the first figures');
         newRun(configOf(params!));
         view.eta = run!.config.eta;
         view.evalIterations = params!.evalIterations ?? run!.config.iterations;
-        announce();
         await drawFigures();
+        announce();
       });
       if (params.autostart) {
         running = true;
@@ -266,8 +291,8 @@ async function handle(msg: ToWorker): Promise<void> {
       await exclusive('rebuilding the model', async () => {
         origin = 'fresh';
         newRun(configOf(params!, { ...paramsFrom(run!.config), ...msg.changes }));
-        announce();
         await drawFigures();
+        announce();
       });
       return;
     case 'view':

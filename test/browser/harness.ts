@@ -38,6 +38,8 @@ export const CONTENT_TYPES: Record<string, string> = {
   '.safetensors': 'application/octet-stream',
   '.png': 'image/png',
   '.svg': 'image/svg+xml',
+  '.md': 'text/plain; charset=utf-8',
+  '.ts': 'text/plain; charset=utf-8',
 };
 
 const BLANK_PAGE = '<!doctype html><meta charset="utf-8"><title>hemgpu browser checks</title><p>hemgpu</p>';

@@ -20,7 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeOptions } from '../../scripts/esbuild-options.mjs';
 import { DEMO_RECIPE } from '../../src/cli/demo.ts';
 import { demoConfig, digitSceneData, gatherBatch, init, noGrad, readWeights, tensor, tidy, TrainingRun, type EmDiagnostics } from '../../src/index.node.ts';
-import { launchChromium, openPage, serveStatic, type LoggedPage, type StaticServer } from './harness.ts';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium, openPage, serveStatic, type LoggedPage, type StaticServer } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = join(ROOT, '.cache/web-test');
@@ -86,8 +87,8 @@ function reading(panel: EmPanel, id: string, pattern: RegExp): number[] {
   return m!.slice(1).map(Number);
 }
 
-/** The CLI's `train` flags for the demo's recipe with the SMALL overrides. */
-function cliFlags(out: string): string[] {
+/** The CLI's `train` flags for the demo's recipe with the SMALL overrides (and `more`). */
+function cliFlags(out: string, more: Record<string, string> = {}): string[] {
   const recipe = {
     ...DEMO_RECIPE,
     'train-scenes': String(SMALL.trainScenes),
@@ -96,6 +97,7 @@ function cliFlags(out: string): string[] {
     lr: String(SMALL.lr),
     warmup: String(SMALL.warmup),
     'eval-every': '4',
+    ...more,
   };
   return ['--model', 'hemnet', '--steps', '4', ...Object.entries(recipe).flatMap(([k, v]) => [`--${k}`, v]), '--out', out, '--quiet'];
 }
@@ -320,7 +322,12 @@ describe('the demo page in headless Chromium', () => {
 
   it('opens a checkpoint written by the Node CLI and gives the same validation output as Node', async () => {
     const out = join(tmp, 'cli-run');
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/hemgpu.mjs'), 'train', ...cliFlags(out)], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+    // Trained with SGD at lr 0.02, not the page's recipe (AdamW at 0.01): the page must describe the checkpoint's run.
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/hemgpu.mjs'), 'train', ...cliFlags(out, { optimizer: 'sgd', lr: '0.02' })], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
     expect(r.status, `hemgpu train: ${r.stdout}\n${r.stderr}`).toBe(0);
     const bytes = readFileSync(join(out, 'checkpoint.safetensors'));
 
@@ -364,11 +371,97 @@ describe('the demo page in headless Chromium', () => {
       expect(Math.abs(pe[k] - ne[k]), `${k}: page ${pe[k]}, Node ${ne[k]}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(ne[k])));
     }
     expect(await p.page.textContent('#em-gamma')).toBe(`max_k γ ${ne.maxGamma.toFixed(3)} (uniform ${(1 / ne.bases).toFixed(3)})`);
-    // The page shows the checkpoint's run: its model and step.
+    // The page shows the checkpoint's run: its model, step and settings, from its own config.
     expect(await p.page.textContent('#step')).toBe('4 / 4');
     expect(await p.page.isChecked('input[name=model][value=hemnet]')).toBe(true);
+    const summary = (await p.page.textContent('#origin')) ?? '';
+    expect(summary).toContain('weights from checkpoint.safetensors: hemnet, K 16, T 3, η 0.5; context task');
+    expect(summary).toContain('SGD (momentum 0.9) lr 0.02');
+    expect(summary).not.toContain('AdamW');
+
+    // K re-entered unchanged changes nothing; a new K asks before it discards the loaded weights.
+    const setK = async (v: string): Promise<void> => {
+      await p.page.fill('#bases', v);
+      await p.page.dispatchEvent('#bases', 'change');
+    };
+    await setK('16');
+    await p.page.waitForTimeout(300);
+    expect(await p.page.isHidden('#confirm')).toBe(true);
+    expect(await p.inPage<string>('window.hemgpuDemo.state.origin')).toBe('checkpoint.safetensors');
+    await setK('8');
+    await until(p, "!document.getElementById('confirm').hidden", 'the rebuild asks first', 10_000);
+    expect(await p.page.textContent('#confirm-text')).toBe('K 16 → 8 rebuilds the model and discards the weights loaded from checkpoint.safetensors.');
+    await p.page.click('#confirm-no');
+    expect(await p.page.inputValue('#bases')).toBe('16');
+    expect(await p.inPage<number>('window.hemgpuDemo.state.step')).toBe(4);
+    await setK('8');
+    await p.page.click('#confirm-yes');
+    await until(p, "window.hemgpuDemo.state.origin === 'fresh' && window.hemgpuDemo.state.config.bases === 8 && !window.hemgpuDemo.state.busy", 'rebuilt with K 8', 60_000);
+    expect(await p.inPage<number>('window.hemgpuDemo.state.step')).toBe(0);
+    expect(await p.page.textContent('#state')).toBe('ready: press Start');
+    expect(await pageErrors(p)).toEqual([]);
     await p.page.close();
   }, 300_000);
+
+  for (const width of [390, 1280]) {
+    it(`at ${width} px: no sideways scrolling, chart text ≥ 10 CSS px, start-up progress, inline validation`, async () => {
+      const context = await browser!.newContext({ viewport: { width, height: 900 }, deviceScaleFactor: 2 });
+      const page = await context.newPage();
+      await page.goto(`${server!.origin}/?model=hemnet&${SMALL_QUERY}&evalEvery=4&figureEvery=4&autostart=1`);
+      // The start-up's stages, as the page shows them, until it is ready.
+      const seen: string[] = [];
+      for (let i = 0; i < 900 && !(await page.evaluate('window.hemgpuDemo?.state.ready === true')); i++) {
+        const s = await page.evaluate<string>("document.getElementById('progress').hidden ? '' : document.getElementById('progress-text').textContent");
+        if (s && seen.at(-1) !== s) seen.push(s);
+        await page.waitForTimeout(100);
+      }
+      expect(seen.join(' / ')).toMatch(/compiling the kernels \(2 of 4\)/);
+      expect(seen.join(' / ')).toMatch(/building the model and drawing the first figures \(4 of 4\)/);
+      expect(await page.isHidden('#progress')).toBe(true);
+      await page.waitForFunction('window.hemgpuDemo.state.done && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.predictionDraws >= 2', undefined, { timeout: 150_000 });
+      await page.waitForFunction("['loss-chart', 'miou-chart', 'flow-chart', 'em-chart'].every((id) => document.querySelector(`#${id} canvas`))", undefined, { timeout: 30_000 });
+      await page.waitForTimeout(1500); // a redraw for the last width, if the layout moved
+      const layout = await page.evaluate(`(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth,
+        charts: [...document.querySelectorAll('.chart canvas')].map((c) => ({
+          id: c.parentElement.id, shown: c.getBoundingClientRect().width, laidOut: Number(c.dataset.layoutWidth), font: Number(c.dataset.minFontPx), px: c.width,
+        })),
+      }))()`);
+      const l = layout as { scrollWidth: number; innerWidth: number; charts: { id: string; shown: number; laidOut: number; font: number; px: number }[] };
+      expect(l.scrollWidth, 'horizontal overflow').toBeLessThanOrEqual(l.innerWidth);
+      expect(l.charts).toHaveLength(4);
+      for (const c of l.charts) {
+        // Drawn at the width shown, at the screen's density; its smallest text on screen.
+        expect(Math.abs(c.shown - c.laidOut), c.id).toBeLessThanOrEqual(1);
+        expect(c.px, c.id).toBe(2 * c.laidOut);
+        expect(c.font * (c.shown / c.laidOut), `${c.id}: smallest chart text in CSS px`).toBeGreaterThanOrEqual(10);
+      }
+      // Inline validation: each EM control names its range under it, and the message goes with the cause.
+      for (const [id, bad, msg] of [
+        ['eta', '7', 'η must be a number > 0 and ≤ 1'],
+        ['bases', '0', 'K must be an integer ≥ 1 and ≤ 512'],
+        ['t-eval', '2.5', 'T (eval) must be an integer ≥ 1 and ≤ 20'],
+      ] as const) {
+        const before = await page.inputValue(`#${id}`);
+        await page.fill(`#${id}`, bad);
+        await page.dispatchEvent(`#${id}`, 'input');
+        expect(await page.textContent(`#${id}-error`)).toBe(msg);
+        expect(await page.getAttribute(`#${id}`, 'aria-invalid')).toBe('true');
+        await page.fill(`#${id}`, before);
+        await page.dispatchEvent(`#${id}`, 'input');
+        expect(await page.textContent(`#${id}-error`)).toBe('');
+      }
+      expect(await page.evaluate('window.hemgpuDemo.state.config.bases')).toBe(16);
+      // The explanations and links are there; the page asks for no missing file (a favicon included).
+      expect(await page.locator('details.explain').count()).toBeGreaterThanOrEqual(3);
+      expect(await page.getAttribute('a[href^="https://arxiv.org/"]', 'href')).toBe('https://arxiv.org/abs/2012.04926');
+      for (const href of ['./README.md', './main.ts']) expect((await page.request.get(new URL(href, server!.origin + '/').href)).status(), href).toBe(200);
+      expect(await page.getAttribute('link[rel=icon]', 'href')).toMatch(/^data:image\/svg\+xml/);
+      await page.screenshot({ path: join(ROOT, `.cache/web-demo-${width}.png`) });
+      await context.close();
+    }, 240_000);
+  }
 
   it('pooling (K = 1) trains with its figures and reads as pooling (max_k γ 1, residual 1); plain has no EM unit', async () => {
     const p = await openPage(browser!, `${server!.origin}/?model=pooling&steps=4&trainScenes=8&valScenes=4&batch=4&lr=0.01&warmup=0&evalEvery=2&figureEvery=2&autostart=1`);
@@ -411,7 +504,12 @@ describe('the demo page in headless Chromium', () => {
     expect(await p.page.textContent('#flow-note')).toContain('K = 1: γ = 1 whatever the features, so the E-step sends no gradient');
 
     // plain, trained with a validation: the panel says there is no EM unit and shows no figures.
+    // The switch discards the trained steps, so the page asks first.
+    const trainedSteps = await p.inPage<number>('window.hemgpuDemo.state.step');
     await p.page.check('input[name=model][value=plain]');
+    await until(p, "!document.getElementById('confirm').hidden", 'the switch asks first', 10_000);
+    expect(await p.page.textContent('#confirm-text')).toBe(`model pooling → plain rebuilds the model and discards the ${trainedSteps} trained steps.`);
+    await p.page.click('#confirm-yes');
     await until(
       p,
       "window.hemgpuDemo.state.ready && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.model === 'plain' && window.hemgpuDemo.state.step === 0",
@@ -426,6 +524,9 @@ describe('the demo page in headless Chromium', () => {
     expect(plain.figures).toEqual([]);
     expect(plain.steps).toEqual([]);
     expect(await p.page.textContent('#em-chart')).toBe('no EM unit');
+    // Said once for each figure: the flow chart's placeholder, not a note above it as well.
+    expect(await p.page.textContent('#flow-chart')).toBe('plain has no EM unit: no gradient flow.');
+    expect(await p.page.textContent('#flow-note')).toBe('');
     expect(await p.page.isDisabled('#bases')).toBe(false);
     await p.page.close();
   }, 300_000);
@@ -454,6 +555,22 @@ describe('the demo page in headless Chromium', () => {
     await p.page.close();
   }, 180_000);
 
+  it('without a WebGPU adapter: the error says how to get one, and no state stays pending', async () => {
+    // Chromium without its WebGPU flags: navigator.gpu is there, but no adapter.
+    const plain = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless=new', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const p = await openPage(plain, `${server!.origin}/`);
+      await until(p, 'window.hemgpuDemo && window.hemgpuDemo.state.errors.length > 0', 'the start-up error', 60_000);
+      expect((await p.page.textContent('#errors')) ?? '').toContain('--enable-unsafe-webgpu');
+      expect(await p.page.textContent('#adapter')).toBe('unavailable (see the error above)');
+      expect(await p.page.textContent('#state')).toBe('stopped: the start-up failed (see the error above); reload the page to try again');
+      expect(await p.page.textContent('#progress-text')).toBe('the start-up failed at: starting WebGPU');
+      for (const id of ['#start', '#reset', '#save', '#bench', '#load']) expect(await p.page.isDisabled(id), id).toBe(true);
+    } finally {
+      await plain.close();
+    }
+  }, 90_000);
+
   it('shows bad URL parameters as errors and starts nothing', async () => {
     const p = await openPage(browser!, `${server!.origin}/?model=resnet&steps=-3&eta=2&colour=red`);
     await until(p, 'window.hemgpuDemo && window.hemgpuDemo.state.errors.length > 0', 'errors shown');
@@ -464,6 +581,10 @@ describe('the demo page in headless Chromium', () => {
     expect(text).toContain("unknown URL parameter 'colour'");
     expect(await p.page.isDisabled('#start')).toBe(true);
     expect(await p.inPage<boolean>('window.hemgpuDemo.state.ready')).toBe(false);
+    // Nothing looks usable or pending: the state, the adapter and the file input say so.
+    expect(await p.page.textContent('#state')).toBe('stopped: bad URL parameters');
+    expect(await p.page.textContent('#adapter')).toBe('not started (fix the URL parameters above)');
+    expect(await p.page.isDisabled('#load')).toBe(true);
     await p.page.close();
   }, 60_000);
 });
