@@ -48,6 +48,8 @@ const state = {
   stopped: null as string | null,
   /** A change that rebuilds the model, waiting for the user to confirm it (or null). */
   confirming: null as string | null,
+  /** performance.now() when the page first became ready (the cold load's end). */
+  readyAt: null as number | null,
 };
 
 function showError(text: string): void {
@@ -172,6 +174,7 @@ function onMessage(msg: FromWorker): void {
   switch (msg.type) {
     case 'ready': {
       state.ready = true;
+      state.readyAt ??= performance.now();
       state.progress = null;
       state.confirming = null;
       $('confirm').hidden = true;

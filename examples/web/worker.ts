@@ -136,6 +136,8 @@ async function drawAttention(): Promise<void> {
   const fixed = heatmapRasters(a.maps, { ...layout, range: [0, 1] }).rasters;
   a.titles.forEach((t, i) => {
     if (/ k=\d+$/.test(t)) rasters[i] = fixed[i]!;
+    // The scene is the same in every row: shown once, in the first.
+    if (i >= a.cols && i % a.cols === 0) rasters[i] = { ...rasters[i]!, data: new Uint8Array(rasters[i]!.data.length).fill(255) };
   });
   const ramp = Float32Array.from({ length: 128 }, (_, i) => i / 127);
   const colorBar = heatmapRasters([ramp], { rows: 1, cols: 1, width: 128, height: 1, range: [0, 1], scale: 1 }).rasters[0]!;

@@ -418,6 +418,10 @@ describe('the demo page in headless Chromium', () => {
       expect(seen.join(' / ')).toMatch(/compiling the kernels \(2 of 4\)/);
       expect(seen.join(' / ')).toMatch(/building the model and drawing the first figures \(4 of 4\)/);
       expect(await page.isHidden('#progress')).toBe(true);
+      // A cold load (a new browser context: nothing cached) without a main-thread task over 100 ms until ready.
+      const cold = await page.evaluate<{ start: number; duration: number }[]>('window.__longTasks.filter((t) => t.start < window.hemgpuDemo.state.readyAt)');
+      console.log(`page at ${width} px: cold load, main-thread tasks over 50 ms until ready: ${cold.map((t) => `${t.duration.toFixed(0)} ms`).join(', ') || 'none'}`);
+      expect(cold.filter((t) => t.duration > 100)).toEqual([]);
       await page.waitForFunction('window.hemgpuDemo.state.done && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.predictionDraws >= 2', undefined, { timeout: 150_000 });
       await page.waitForFunction("['loss-chart', 'miou-chart', 'flow-chart', 'em-chart'].every((id) => document.querySelector(`#${id} canvas`))", undefined, { timeout: 30_000 });
       await page.waitForTimeout(1500); // a redraw for the last width, if the layout moved
@@ -453,6 +457,9 @@ describe('the demo page in headless Chromium', () => {
         expect(await page.textContent(`#${id}-error`)).toBe('');
       }
       expect(await page.evaluate('window.hemgpuDemo.state.config.bases')).toBe(16);
+      // The responsibility maps' colour scale is drawn under them.
+      expect(await page.isVisible('#attention-scale-row')).toBe(true);
+      expect(await page.evaluate('document.getElementById("attention-scale").width')).toBe(128);
       // The explanations and links are there; the page asks for no missing file (a favicon included).
       expect(await page.locator('details.explain').count()).toBeGreaterThanOrEqual(3);
       expect(await page.getAttribute('a[href^="https://arxiv.org/"]', 'href')).toBe('https://arxiv.org/abs/2012.04926');
