@@ -105,10 +105,16 @@ afterAll(() => {
 });
 
 describe('the packed package, installed', () => {
-  test('holds the license, the changelog and the README; no tests, benchmarks or experiments', () => {
+  test("holds the license, the changelog, the README and the docs it links to; no tests, benchmarks, experiments' data or images", () => {
     for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'package.json', 'dist/hemgpu.node.js', 'dist/hemgpu.browser.js', 'dist/types/index.node.d.ts', 'dist/digits.bin'])
       expect(files, f).toContain(f);
-    expect(files.filter((f) => /^(test|bench|docs|examples|python)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(test|bench|examples|python)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('docs/') && !f.endsWith('.md'))).toEqual([]);
+    // Every file the README links to is in the package (its anchors: test/package/doc-links.test.ts).
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const targets = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/.test(t));
+    expect(targets.length).toBeGreaterThan(5);
+    expect(targets.filter((t) => !files.includes(t.replace(/^\.\//, '')))).toEqual([]);
   });
 
   test('holds the library once: the CLI shares its chunk, and every map points at src/ instead of copying it', () => {
