@@ -466,6 +466,18 @@ describe('the demo page in headless Chromium', () => {
       for (const href of ['./README.md', './main.ts']) expect((await page.request.get(new URL(href, server!.origin + '/').href)).status(), href).toBe(200);
       expect(await page.getAttribute('link[rel=icon]', 'href')).toMatch(/^data:image\/svg\+xml/);
       await page.screenshot({ path: join(ROOT, `.cache/web-demo-${width}.png`) });
+      if (width === 1280) {
+        // An error goes once its cause has: a corrupt file is refused, then a successful reset clears the message.
+        await page.setInputFiles('#load', { name: 'corrupt.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a checkpoint at all') });
+        await page.waitForFunction('window.hemgpuDemo.state.errors.length > 0 && !window.hemgpuDemo.state.busy', undefined, { timeout: 30_000 });
+        expect(await page.textContent('#errors')).toContain('corrupt.safetensors');
+        expect(await page.evaluate('window.hemgpuDemo.state.step')).toBe(SMALL.steps); // the run is left as it was
+        await page.click('#reset');
+        await page.waitForFunction('window.hemgpuDemo.state.ready && window.hemgpuDemo.state.step === 0 && !window.hemgpuDemo.state.busy', undefined, { timeout: 60_000 });
+        expect(await page.evaluate('window.hemgpuDemo.state.errors')).toEqual([]);
+        expect(await page.textContent('#errors')).toBe('');
+        expect(await page.textContent('#state')).toBe('ready: press Start');
+      }
       await context.close();
     }, 240_000);
   }
