@@ -127,7 +127,10 @@ function drawCharts(): void {
   const run = { name: state.model, history: state.history };
   if (state.history.loss.length) charts.loss.set(lossChartSpec([run]));
   else charts.loss.note('no steps yet');
-  if (state.history.val.length) charts.miou.set(miouChartSpec([run]));
+  const val = state.history.val;
+  // One validation is a point, not a curve: said in words until the second.
+  if (val.length > 1) charts.miou.set(miouChartSpec([run]));
+  else if (val.length === 1) charts.miou.note(`one validation so far: mIoU ${fmt(val[0]!.miou, 4)} at step ${val[0]!.step}; the curve starts at the next`);
   else charts.miou.note('no validation yet');
 }
 

@@ -408,6 +408,9 @@ describe('the demo page in headless Chromium', () => {
       const context = await browser!.newContext({ viewport: { width, height: 900 }, deviceScaleFactor: 2 });
       const page = await context.newPage();
       await page.goto(`${server!.origin}/?model=hemnet&${SMALL_QUERY}&evalEvery=4&figureEvery=4&autostart=1`);
+      // Before it is ready, the controls show the run it will start (the demo's recipe): K 16, T 3, η 0.5.
+      expect([await page.inputValue('#bases'), await page.inputValue('#t-train'), await page.inputValue('#eta')]).toEqual(['16', '3', '0.5']);
+      expect(await page.evaluate('window.hemgpuDemo.state.ready')).toBe(false);
       // The start-up's stages, as the page shows them, until it is ready.
       const seen: string[] = [];
       for (let i = 0; i < 900 && !(await page.evaluate('window.hemgpuDemo?.state.ready === true')); i++) {
@@ -422,6 +425,9 @@ describe('the demo page in headless Chromium', () => {
       const cold = await page.evaluate<{ start: number; duration: number }[]>('window.__longTasks.filter((t) => t.start < window.hemgpuDemo.state.readyAt)');
       console.log(`page at ${width} px: cold load, main-thread tasks over 50 ms until ready: ${cold.map((t) => `${t.duration.toFixed(0)} ms`).join(', ') || 'none'}`);
       expect(cold.filter((t) => t.duration > 100)).toEqual([]);
+      // The mIoU chart says in words what one validation gives, until the second.
+      await page.waitForFunction('window.hemgpuDemo.state.history.val.length === 1', undefined, { timeout: 150_000, polling: 50 });
+      expect(await page.textContent('#miou-chart')).toMatch(/^one validation so far: mIoU \d\.\d{4} at step 4; the curve starts at the next$/);
       await page.waitForFunction('window.hemgpuDemo.state.done && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.predictionDraws >= 2', undefined, { timeout: 150_000 });
       await page.waitForFunction("['loss-chart', 'miou-chart', 'flow-chart', 'em-chart'].every((id) => document.querySelector(`#${id} canvas`))", undefined, { timeout: 30_000 });
       await page.waitForTimeout(1500); // a redraw for the last width, if the layout moved
