@@ -75,7 +75,8 @@ charts.loss.note('no steps yet');
 charts.miou.note('no validation yet');
 
 const { params, errors } = parseParams(location.search);
-const worker = errors.length ? null : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+/** The engine's worker, started once the page has been drawn (null with a bad URL). */
+let worker: Worker | null = null;
 const send = (msg: ToWorker, transfer: Transferable[] = []): void => worker?.postMessage(msg, transfer);
 
 const fmt = (v: number, digits: number): string => (Number.isFinite(v) ? v.toFixed(digits) : '–');
@@ -241,7 +242,11 @@ function onMessage(msg: FromWorker): void {
       $('attention-note').textContent = msg.note;
       drawRasterGrid($('attention') as HTMLCanvasElement, msg.grid);
       $('attention-scale-row').hidden = msg.colorBar === null;
-      if (msg.colorBar) drawGrid($('attention-scale') as HTMLCanvasElement, [{ raster: msg.colorBar, title: '' }], 1, 0);
+      if (msg.colorBar) {
+        for (const id of ['attention-scale', 'recon-scale']) drawGrid($(id) as HTMLCanvasElement, [{ raster: msg.colorBar, title: '' }], 1, 0);
+        $('recon-lo').textContent = msg.reconRange ? msg.reconRange[0].toPrecision(3) : '';
+        $('recon-hi').textContent = msg.reconRange ? msg.reconRange[1].toPrecision(3) : '';
+      }
       break;
     case 'flow':
       state.flowDraws++;
@@ -487,9 +492,17 @@ if (errors.length) {
   $('adapter').textContent = 'not started (fix the URL parameters above)';
   setControls();
 } else {
-  worker!.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
-  worker!.onerror = (e) => showError(`worker: ${e.message || 'failed to load worker.js'}`);
   wire();
   state.model = params.model;
-  send({ type: 'setup', params });
+  setControls();
+  // The worker (a 340 KB bundle to compile, then WebGPU's start) starts after the first frame, so
+  // on a 2-core machine its start does not share the cores with the page's own first layout.
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+      worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
+      worker.onerror = (e) => showError(`worker: ${e.message || 'failed to load worker.js'}`);
+      send({ type: 'setup', params });
+    }),
+  );
 }

@@ -62,8 +62,11 @@ export type FromWorker =
   | { type: 'step'; step: number; total: number; loss: number; lr: number; imagesPerSecond: number; etaSeconds: number }
   /** A validation: the metrics and the EM unit's diagnostics (TrainingRun.evaluate; null for plain). */
   | { type: 'eval'; step: number; miou: number; pixelAccuracy: number; em: EmDiagnostics | null }
-  /** The attention maps, and the colour bar of their γ scale [0, 1] (null without maps). */
-  | { type: 'attention'; grid: RasterGrid | null; note: string; colorBar: Raster | null }
+  /**
+   * The attention maps; the colour bar (the colour map from its low to its high end; null without
+   * maps) of the scene and γ·k, on [0, 1], and of the reconstructions, on `reconRange`.
+   */
+  | { type: 'attention'; grid: RasterGrid | null; note: string; colorBar: Raster | null; reconRange: [number, number] | null }
   | { type: 'flow'; data: GradientFlow | null; note: string }
   | { type: 'predictions'; grid: RasterGrid; note: string }
   | { type: 'bench-row'; row: BenchRow }

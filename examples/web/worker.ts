@@ -123,20 +123,25 @@ const buffers = (g: RasterGrid): ArrayBuffer[] => g.cells.map((c) => c.raster.da
 async function drawAttention(): Promise<void> {
   const r = run!;
   if (!r.model.em) {
-    post({ type: 'attention', grid: null, note: `${r.config.model} has no EM unit: no attention maps.`, colorBar: null });
+    post({ type: 'attention', grid: null, note: `${r.config.model} has no EM unit: no attention maps.`, colorBar: null, reconRange: null });
     return;
   }
   const a = await attentionMaps(r.model, r.val, { iterations: view.evalIterations, eta: view.eta, scene: DEMO_FIGURES.attentionScene });
   const K = emBases(r)!;
   const shown = a.cols - 2;
   const layout = { rows: a.rows, cols: a.cols, width: a.width, height: a.height, titles: a.titles, scale: pixelsPer(a.width, ATTENTION_MAP_PX) };
-  // The responsibility maps γ·k on one scale, [0, 1] (the colour bar); the input and the
-  // reconstruction, whose values have no fixed range, each on its own.
-  const { rasters } = heatmapRasters(a.maps, layout);
-  const fixed = heatmapRasters(a.maps, { ...layout, range: [0, 1] }).rasters;
-  a.titles.forEach((t, i) => {
-    if (/ k=\d+$/.test(t)) rasters[i] = fixed[i]!;
-    // The scene is the same in every row: shown once, in the first.
+  // Two colour scales, each drawn under the maps: the scene and the responsibility maps γ·k on
+  // [0, 1]; the reconstructions (mean over channels, no fixed range) on one range shared by the
+  // iterations, so that rows compare.
+  const { rasters } = heatmapRasters(a.maps, { ...layout, range: [0, 1] });
+  const recon = a.titles.flatMap((t, i) => (/ recon$/.test(t) ? [i] : []));
+  const shared = heatmapRasters(
+    recon.map((i) => a.maps[i]!),
+    { rows: recon.length, cols: 1, width: a.width, height: a.height, range: 'all', scale: layout.scale },
+  );
+  recon.forEach((i, j) => (rasters[i] = shared.rasters[j]!));
+  // The scene is the same in every row: shown once, in the first.
+  a.titles.forEach((_, i) => {
     if (i >= a.cols && i % a.cols === 0) rasters[i] = { ...rasters[i]!, data: new Uint8Array(rasters[i]!.data.length).fill(255) };
   });
   const ramp = Float32Array.from({ length: 128 }, (_, i) => i / 127);
@@ -152,8 +157,9 @@ async function drawAttention(): Promise<void> {
     {
       type: 'attention',
       grid,
-      note: `validation scene 0 after each iteration t = 1…${view.evalIterations}: the scene, ${bases} on the colour scale below, and the reconstruction ("recon", on its own range) (η ${view.eta}, step ${r.completed})`,
+      note: `validation scene 0 after each iteration t = 1…${view.evalIterations}: the scene, ${bases} and the reconstruction ("recon"), on the colour scales below (η ${view.eta}, step ${r.completed})`,
       colorBar,
+      reconRange: shared.shared,
     },
     [...buffers(grid), colorBar.data.buffer as ArrayBuffer],
   );

@@ -466,6 +466,15 @@ describe('the demo page in headless Chromium', () => {
       // The responsibility maps' colour scale is drawn under them.
       expect(await page.isVisible('#attention-scale-row')).toBe(true);
       expect(await page.evaluate('document.getElementById("attention-scale").width')).toBe(128);
+      const [lo, hi] = [Number(await page.textContent('#recon-lo')), Number(await page.textContent('#recon-hi'))];
+      expect(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi, `recon range ${lo} … ${hi}`).toBe(true);
+      // The scene is drawn once: the first cell of the second row is blank, the first row's is not.
+      const map = (demoConfig().size / 4) * Math.round(96 / (demoConfig().size / 4));
+      const white = async (y: number): Promise<boolean> =>
+        page.evaluate<boolean>(`[...document.getElementById('attention').getContext('2d').getImageData(${map / 2}, ${y}, 4, 4).data].every((v) => v === 255)`);
+      expect(await white(16 + map / 2), 'the scene in the first row').toBe(false);
+      const blank = await white(map + 16 + 6 + 16 + map / 2);
+      expect(blank).toBe(true);
       // The explanations and links are there; the page asks for no missing file (a favicon included).
       expect(await page.locator('details.explain').count()).toBeGreaterThanOrEqual(3);
       expect(await page.getAttribute('a[href^="https://arxiv.org/"]', 'href')).toBe('https://arxiv.org/abs/2012.04926');
