@@ -403,99 +403,112 @@ describe('the demo page in headless Chromium', () => {
     await p.page.close();
   }, 300_000);
 
-  for (const width of [390, 1280]) {
-    it(`at ${width} px: no sideways scrolling, chart text ≥ 10 CSS px, start-up progress, inline validation`, async () => {
-      const context = await browser!.newContext({ viewport: { width, height: 900 }, deviceScaleFactor: 2 });
-      const page = await context.newPage();
-      await page.goto(`${server!.origin}/?model=hemnet&${SMALL_QUERY}&evalEvery=4&figureEvery=4&autostart=1`);
-      // Before it is ready, the controls show the run it will start (the demo's recipe): K 16, T 3, η 0.5.
-      expect([await page.inputValue('#bases'), await page.inputValue('#t-train'), await page.inputValue('#eta')]).toEqual(['16', '3', '0.5']);
-      expect(await page.evaluate('window.hemgpuDemo.state.ready')).toBe(false);
-      // The start-up's stages, as the page shows them, until it is ready.
-      const seen: string[] = [];
-      for (let i = 0; i < 900 && !(await page.evaluate('window.hemgpuDemo?.state.ready === true')); i++) {
-        const s = await page.evaluate<string>("document.getElementById('progress').hidden ? '' : document.getElementById('progress-text').textContent");
-        if (s && seen.at(-1) !== s) seen.push(s);
-        await page.waitForTimeout(100);
-      }
-      expect(seen.join(' / ')).toMatch(/compiling the kernels \(2 of 4\)/);
-      expect(seen.join(' / ')).toMatch(/building the model and drawing the first figures \(4 of 4\)/);
-      expect(await page.isHidden('#progress')).toBe(true);
-      // A cold load (a new browser context: nothing cached) without a main-thread task over 100 ms until ready.
-      const cold = await page.evaluate<{ start: number; duration: number }[]>('window.__longTasks.filter((t) => t.start < window.hemgpuDemo.state.readyAt)');
-      console.log(`page at ${width} px: cold load, main-thread tasks over 50 ms until ready: ${cold.map((t) => `${t.duration.toFixed(0)} ms`).join(', ') || 'none'}`);
-      expect(cold.filter((t) => t.duration > 100)).toEqual([]);
-      // The mIoU chart says in words what one validation gives, until the second.
-      await page.waitForFunction('window.hemgpuDemo.state.history.val.length === 1', undefined, { timeout: 150_000, polling: 50 });
-      expect(await page.textContent('#miou-chart')).toMatch(/^one validation so far: mIoU \d\.\d{4} at step 4; the curve starts at the next$/);
-      await page.waitForFunction('window.hemgpuDemo.state.done && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.predictionDraws >= 2', undefined, { timeout: 150_000 });
-      await page.waitForFunction("['loss-chart', 'miou-chart', 'flow-chart', 'em-chart'].every((id) => document.querySelector(`#${id} canvas`))", undefined, { timeout: 30_000 });
-      await page.waitForTimeout(1500); // a redraw for the last width, if the layout moved
-      const layout = await page.evaluate(`(() => ({
-        scrollWidth: document.documentElement.scrollWidth,
-        innerWidth,
-        charts: [...document.querySelectorAll('.chart canvas')].map((c) => ({
-          id: c.parentElement.id, shown: c.getBoundingClientRect().width, laidOut: Number(c.dataset.layoutWidth), font: Number(c.dataset.minFontPx), px: c.width,
-        })),
-      }))()`);
-      const l = layout as { scrollWidth: number; innerWidth: number; charts: { id: string; shown: number; laidOut: number; font: number; px: number }[] };
-      expect(l.scrollWidth, 'horizontal overflow').toBeLessThanOrEqual(l.innerWidth);
+  it('at 390 px, then resized to 1280 px: no sideways scrolling, chart text ≥ 10 CSS px, start-up progress, inline validation', async () => {
+    const context = await browser!.newContext({ viewport: { width: 390, height: 900 }, deviceScaleFactor: 2 });
+    const page = await context.newPage();
+    await page.goto(`${server!.origin}/?model=hemnet&${SMALL_QUERY}&evalEvery=4&figureEvery=4&autostart=1`);
+    // Before it is ready, the controls show the run it will start (the demo's recipe): K 16, T 3, η 0.5.
+    expect([await page.inputValue('#bases'), await page.inputValue('#t-train'), await page.inputValue('#eta')]).toEqual(['16', '3', '0.5']);
+    expect(await page.evaluate('window.hemgpuDemo.state.ready')).toBe(false);
+    // The start-up's stages, as the page shows them, until it is ready.
+    const seen: string[] = [];
+    for (let i = 0; i < 900 && !(await page.evaluate('window.hemgpuDemo?.state.ready === true')); i++) {
+      const s = await page.evaluate<string>("document.getElementById('progress').hidden ? '' : document.getElementById('progress-text').textContent");
+      if (s && seen.at(-1) !== s) seen.push(s);
+      await page.waitForTimeout(100);
+    }
+    expect(seen.join(' / ')).toMatch(/compiling the kernels \(2 of 4\)/);
+    expect(seen.join(' / ')).toMatch(/building the model and drawing the first figures \(4 of 4\)/);
+    expect(await page.isHidden('#progress')).toBe(true);
+    // A cold load (a new browser context: nothing cached) without a main-thread task over 100 ms until ready.
+    const cold = await page.evaluate<{ start: number; duration: number }[]>('window.__longTasks.filter((t) => t.start < window.hemgpuDemo.state.readyAt)');
+    console.log(`page at 390 px: cold load, main-thread tasks over 50 ms until ready: ${cold.map((t) => `${t.duration.toFixed(0)} ms`).join(', ') || 'none'}`);
+    expect(cold.filter((t) => t.duration > 100)).toEqual([]);
+    // The mIoU chart says in words what one validation gives, until the second.
+    await page.waitForFunction('window.hemgpuDemo.state.history.val.length === 1', undefined, { timeout: 150_000, polling: 50 });
+    expect(await page.textContent('#miou-chart')).toMatch(/^one validation so far: mIoU \d\.\d{4} at step 4; the curve starts at the next$/);
+    await page.waitForFunction('window.hemgpuDemo.state.done && !window.hemgpuDemo.state.busy && window.hemgpuDemo.state.predictionDraws >= 2', undefined, { timeout: 150_000 });
+    await page.waitForFunction("['loss-chart', 'miou-chart', 'flow-chart', 'em-chart'].every((id) => document.querySelector(`#${id} canvas`))", undefined, { timeout: 30_000 });
+    /** The layout at the viewport's width: no overflow, each chart laid out at the width shown and drawn at the density, its text ≥ 10 CSS px. */
+    const checkLayout = async (width: number): Promise<number[]> => {
+      // Each chart redrawn for this width (the ResizeObserver's redraw after a resize).
+      await page.waitForFunction(
+        "[...document.querySelectorAll('.chart canvas')].length === 4 && [...document.querySelectorAll('.chart canvas')].every((c) => Math.abs(c.getBoundingClientRect().width - Number(c.dataset.layoutWidth)) <= 1)",
+        undefined,
+        { timeout: 30_000 },
+      );
+      const l = await page.evaluate<{ scrollWidth: number; innerWidth: number; charts: { id: string; shown: number; laidOut: number; font: number; px: number }[] }>(`(() => ({
+          scrollWidth: document.documentElement.scrollWidth,
+          innerWidth,
+          charts: [...document.querySelectorAll('.chart canvas')].map((c) => ({
+            id: c.parentElement.id, shown: c.getBoundingClientRect().width, laidOut: Number(c.dataset.layoutWidth), font: Number(c.dataset.minFontPx), px: c.width,
+          })),
+        }))()`);
+      expect(l.innerWidth).toBe(width);
+      expect(l.scrollWidth, `horizontal overflow at ${width} px`).toBeLessThanOrEqual(l.innerWidth);
       expect(l.charts).toHaveLength(4);
       for (const c of l.charts) {
         // Drawn at the width shown, at the screen's density; its smallest text on screen.
         expect(Math.abs(c.shown - c.laidOut), c.id).toBeLessThanOrEqual(1);
         expect(c.px, c.id).toBe(2 * c.laidOut);
-        expect(c.font * (c.shown / c.laidOut), `${c.id}: smallest chart text in CSS px`).toBeGreaterThanOrEqual(10);
+        expect(c.font * (c.shown / c.laidOut), `${c.id} at ${width} px: smallest chart text in CSS px`).toBeGreaterThanOrEqual(10);
       }
-      // Inline validation: each EM control names its range under it, and the message goes with the cause.
-      for (const [id, bad, msg] of [
-        ['eta', '7', 'η must be a number > 0 and ≤ 1'],
-        ['bases', '0', 'K must be an integer ≥ 1 and ≤ 512'],
-        ['t-eval', '2.5', 'T (eval) must be an integer ≥ 1 and ≤ 20'],
-      ] as const) {
-        const before = await page.inputValue(`#${id}`);
-        await page.fill(`#${id}`, bad);
-        await page.dispatchEvent(`#${id}`, 'input');
-        expect(await page.textContent(`#${id}-error`)).toBe(msg);
-        expect(await page.getAttribute(`#${id}`, 'aria-invalid')).toBe('true');
-        await page.fill(`#${id}`, before);
-        await page.dispatchEvent(`#${id}`, 'input');
-        expect(await page.textContent(`#${id}-error`)).toBe('');
-      }
-      expect(await page.evaluate('window.hemgpuDemo.state.config.bases')).toBe(16);
-      // The responsibility maps' colour scale is drawn under them.
-      expect(await page.isVisible('#attention-scale-row')).toBe(true);
-      expect(await page.evaluate('document.getElementById("attention-scale").width')).toBe(128);
-      const [lo, hi] = [Number(await page.textContent('#recon-lo')), Number(await page.textContent('#recon-hi'))];
-      expect(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi, `recon range ${lo} … ${hi}`).toBe(true);
-      // The scene is drawn once: the first cell of the second row is blank, the first row's is not.
-      const map = (demoConfig().size / 4) * Math.round(96 / (demoConfig().size / 4));
-      const white = async (y: number): Promise<boolean> =>
-        page.evaluate<boolean>(`[...document.getElementById('attention').getContext('2d').getImageData(${map / 2}, ${y}, 4, 4).data].every((v) => v === 255)`);
-      expect(await white(16 + map / 2), 'the scene in the first row').toBe(false);
-      const blank = await white(map + 16 + 6 + 16 + map / 2);
-      expect(blank).toBe(true);
-      // The explanations and links are there; the page asks for no missing file (a favicon included).
-      expect(await page.locator('details.explain').count()).toBeGreaterThanOrEqual(3);
-      expect(await page.getAttribute('a[href^="https://arxiv.org/"]', 'href')).toBe('https://arxiv.org/abs/2012.04926');
-      for (const href of ['./README.md', './main.ts']) expect((await page.request.get(new URL(href, server!.origin + '/').href)).status(), href).toBe(200);
-      expect(await page.getAttribute('link[rel=icon]', 'href')).toMatch(/^data:image\/svg\+xml/);
       await page.screenshot({ path: join(ROOT, `.cache/web-demo-${width}.png`) });
-      if (width === 1280) {
-        // An error goes once its cause has: a corrupt file is refused, then a successful reset clears the message.
-        await page.setInputFiles('#load', { name: 'corrupt.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a checkpoint at all') });
-        await page.waitForFunction('window.hemgpuDemo.state.errors.length > 0 && !window.hemgpuDemo.state.busy', undefined, { timeout: 30_000 });
-        expect(await page.textContent('#errors')).toContain('corrupt.safetensors');
-        expect(await page.evaluate('window.hemgpuDemo.state.step')).toBe(SMALL.steps); // the run is left as it was
-        await page.click('#reset');
-        await page.waitForFunction('window.hemgpuDemo.state.ready && window.hemgpuDemo.state.step === 0 && !window.hemgpuDemo.state.busy', undefined, { timeout: 60_000 });
-        expect(await page.evaluate('window.hemgpuDemo.state.errors')).toEqual([]);
-        expect(await page.textContent('#errors')).toBe('');
-        expect(await page.textContent('#state')).toBe('ready: press Start');
-      }
-      await context.close();
-    }, 240_000);
-  }
+      return l.charts.map((c) => c.laidOut);
+    };
+    const narrow = await checkLayout(390);
+    // Resized to a desktop's width: the charts are laid out again at their new, wider containers.
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.waitForFunction("[...document.querySelectorAll('.chart canvas')].every((c) => Number(c.dataset.layoutWidth) > 500)", undefined, { timeout: 30_000 });
+    const wide = await checkLayout(1280);
+    for (const [i, w] of wide.entries()) expect(w, 'a chart laid out anew after the resize').toBeGreaterThan(narrow[i]! + 100);
+    // Inline validation: each EM control names its range under it, and the message goes with the cause.
+    for (const [id, bad, msg] of [
+      ['eta', '7', 'η must be a number > 0 and ≤ 1'],
+      ['bases', '0', 'K must be an integer ≥ 1 and ≤ 512'],
+      ['t-eval', '2.5', 'T (eval) must be an integer ≥ 1 and ≤ 20'],
+    ] as const) {
+      const before = await page.inputValue(`#${id}`);
+      await page.fill(`#${id}`, bad);
+      await page.dispatchEvent(`#${id}`, 'input');
+      expect(await page.textContent(`#${id}-error`)).toBe(msg);
+      expect(await page.getAttribute(`#${id}`, 'aria-invalid')).toBe('true');
+      await page.fill(`#${id}`, before);
+      await page.dispatchEvent(`#${id}`, 'input');
+      expect(await page.textContent(`#${id}-error`)).toBe('');
+    }
+    expect(await page.evaluate('window.hemgpuDemo.state.config.bases')).toBe(16);
+    // The responsibility maps' colour scale is drawn under them.
+    expect(await page.isVisible('#attention-scale-row')).toBe(true);
+    expect(await page.evaluate('document.getElementById("attention-scale").width')).toBe(128);
+    const [lo, hi] = [Number(await page.textContent('#recon-lo')), Number(await page.textContent('#recon-hi'))];
+    expect(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi, `recon range ${lo} … ${hi}`).toBe(true);
+    // The scene is drawn once: the first cell of the second row is blank, the first row's is not.
+    const map = (demoConfig().size / 4) * Math.round(96 / (demoConfig().size / 4));
+    const white = async (y: number): Promise<boolean> =>
+      page.evaluate<boolean>(`[...document.getElementById('attention').getContext('2d').getImageData(${map / 2}, ${y}, 4, 4).data].every((v) => v === 255)`);
+    expect(await white(16 + map / 2), 'the scene in the first row').toBe(false);
+    const blank = await white(map + 16 + 6 + 16 + map / 2);
+    expect(blank).toBe(true);
+    // The explanations and links are there; the page asks for no missing file (a favicon included).
+    expect(await page.locator('details.explain').count()).toBeGreaterThanOrEqual(3);
+    expect(await page.getAttribute('a[href^="https://arxiv.org/"]', 'href')).toBe('https://arxiv.org/abs/2012.04926');
+    for (const href of ['./README.md', './main.ts']) expect((await page.request.get(new URL(href, server!.origin + '/').href)).status(), href).toBe(200);
+    expect(await page.getAttribute('link[rel=icon]', 'href')).toMatch(/^data:image\/svg\+xml/);
+    {
+      // An error goes once its cause has: a corrupt file is refused, then a successful reset clears the message.
+      await page.setInputFiles('#load', { name: 'corrupt.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a checkpoint at all') });
+      await page.waitForFunction('window.hemgpuDemo.state.errors.length > 0 && !window.hemgpuDemo.state.busy', undefined, { timeout: 30_000 });
+      expect(await page.textContent('#errors')).toContain('corrupt.safetensors');
+      expect(await page.evaluate('window.hemgpuDemo.state.step')).toBe(SMALL.steps); // the run is left as it was
+      await page.click('#reset');
+      await page.waitForFunction('window.hemgpuDemo.state.ready && window.hemgpuDemo.state.step === 0 && !window.hemgpuDemo.state.busy', undefined, { timeout: 60_000 });
+      expect(await page.evaluate('window.hemgpuDemo.state.errors')).toEqual([]);
+      expect(await page.textContent('#errors')).toBe('');
+      expect(await page.textContent('#state')).toBe('ready: press Start');
+    }
+    await context.close();
+  }, 300_000);
 
   it('pooling (K = 1) trains with its figures and reads as pooling (max_k γ 1, residual 1); plain has no EM unit', async () => {
     const p = await openPage(browser!, `${server!.origin}/?model=pooling&steps=4&trainScenes=8&valScenes=4&batch=4&lr=0.01&warmup=0&evalEvery=2&figureEvery=2&autostart=1`);
