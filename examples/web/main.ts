@@ -481,7 +481,8 @@ window.hemgpuDemo = {
     const r = CONTROLS[id]!.range();
     const el = $(id) as HTMLInputElement;
     if (r.max !== undefined && Number.isFinite(r.max)) el.max = String(r.max);
-    if (r.min !== undefined) el.min = String(r.minExclusive ? (id === 'eta' ? 0.05 : r.min + 1) : r.min);
+    // An open lower bound (η > 0) has no `min` attribute: the inline check names it.
+    if (r.min !== undefined && !r.minExclusive) el.min = String(r.min);
   }
 }
 

@@ -168,7 +168,6 @@ export function parse(command: string, spec: Spec, argv: string[]): Record<strin
     const given = values as Record<string, string | boolean | undefined>;
     for (const [k, v] of Object.entries(spec)) out[k] = given[k] ?? v.default;
     out.help = (values as { help?: boolean }).help ?? false;
-    out.etaGiven = given.eta !== undefined;
     out.given = Object.keys(spec)
       .filter((k) => given[k] !== undefined)
       .join(',');
@@ -286,7 +285,7 @@ export function parseTrainFlags(argv: string[], command = 'train', spec: Spec = 
   if (voc && !c.vocRoot) throw new UsageError('--voc-root: --data voc needs the path of a PASCAL VOC directory.');
   // η is the config's for the units that take it (SEG_MODEL_UNITS); emanet's is 1, plain has none.
   const unit = SEG_MODEL_UNITS[c.model];
-  if (v.etaGiven && unit.eta !== 'config') {
+  if (given('eta') && unit.eta !== 'config') {
     if (unit.unit === null) throw new UsageError(`--eta: ${c.model} has no EM unit, so no η; leave --eta out (or choose a model with one: ${etaModels()}).`);
     if (c.eta !== unit.eta)
       throw new UsageError(

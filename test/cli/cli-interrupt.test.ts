@@ -14,7 +14,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TINY_RUN, withFlags } from '../helpers.ts';
 import * as hg from '../../src/index.node.ts';
-import { main } from '../../src/cli/main.ts';
+import { capture } from './run-cli.ts';
 import { nodeOptions } from '../../scripts/esbuild-options.mjs';
 
 const ROOT = resolve(__dirname, '../..');
@@ -234,21 +234,6 @@ describe('Ctrl-C and SIGTERM', () => {
 });
 
 describe('--out', () => {
-  async function capture(argv: string[]): Promise<{ code: number; text: string }> {
-    const lines: string[] = [];
-    const log = console.log;
-    const error = console.error;
-    console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-    console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-    try {
-      const code = await main(argv);
-      return { code, text: lines.join('\n') };
-    } finally {
-      console.log = log;
-      console.error = error;
-    }
-  }
-
   test('naming a file is a usage error that says so (not a raw EEXIST)', async () => {
     const file = join(dir, 'a-file');
     spawnSync('touch', [file]);

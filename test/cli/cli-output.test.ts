@@ -11,9 +11,9 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TINY_RUN, withFlags } from '../helpers.ts';
 import * as hg from '../../src/index.node.ts';
-import { main } from '../../src/cli/main.ts';
+import { capture, usageErrorOf } from './run-cli.ts';
 import { parseCheckpointList, parseIterationList } from '../../src/cli/eval.ts';
-import { UsageError, parseTrainFlags } from '../../src/cli/args.ts';
+import { parseTrainFlags } from '../../src/cli/args.ts';
 import { printResult } from '../../src/cli/console.ts';
 import { writeSamples } from '../../src/cli/figures.ts';
 import { buildModel } from '../../src/train/setup.ts';
@@ -33,21 +33,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function capture(argv: string[]): Promise<{ code: number; text: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    const code = await main(argv);
-    return { code, text: lines.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
 describe('flag values', () => {
   test('negative, fractional and missing values get our message naming the flag and its range', () => {
     const bad: [string[], RegExp][] = [
@@ -61,16 +46,7 @@ describe('flag values', () => {
       [['--warmup', '2.5'], /^--warmup: expected an integer ≥ 0, got '2.5'\.$/],
       [['--out'], /^--out: expected a path, got nothing/],
     ];
-    for (const [argv, re] of bad) {
-      let err: unknown;
-      try {
-        parseTrainFlags(argv);
-      } catch (e) {
-        err = e;
-      }
-      expect(err, argv.join(' ')).toBeInstanceOf(UsageError);
-      expect((err as Error).message, argv.join(' ')).toMatch(re);
-    }
+    for (const [argv, re] of bad) expect(usageErrorOf(argv).message, argv.join(' ')).toMatch(re);
     // A negative number where one is allowed still parses.
     expect(parseTrainFlags(['--em-gamma', '-1'])!.emGamma).toBe(-1);
     // The digit sizes' defaults shrink to a smaller canvas; given ones must fit it; VOC has no digits.

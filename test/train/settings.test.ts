@@ -10,7 +10,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import * as hg from '../../src/index.node.ts';
-import { TRAIN_SPEC, UsageError, parseTrainFlags } from '../../src/cli/args.ts';
+import { TRAIN_SPEC, parseTrainFlags } from '../../src/cli/args.ts';
+import { usageErrorOf } from '../cli/run-cli.ts';
 import { DEMO_SPEC } from '../../src/cli/demo.ts';
 import { MODEL_SHAPE_FIELDS, expectedText, pickTrainConfig, fitsSetting, rangeText, settingEntries, type Setting } from '../../src/train/config.ts';
 import { parseParams } from '../../examples/web/params.ts';
@@ -59,13 +60,7 @@ describe('TRAIN_SETTINGS', () => {
       const bad = s.kind === 'choice' ? 'toString' : outside(s);
       if (bad === null) continue;
       const argv = s.digitsOnly && k === 'fragment' ? ['--task', 'context', `--${s.flag}`, bad] : [`--${s.flag}`, bad];
-      let err: unknown = null;
-      try {
-        parseTrainFlags(argv);
-      } catch (e) {
-        err = e;
-      }
-      expect(err, `--${s.flag} ${bad}`).toBeInstanceOf(UsageError);
+      const err = usageErrorOf(argv);
       expect((err as Error).message).toContain(`--${s.flag}:`);
       // The digit sizes' ranges are narrowed by the settings that bound them (--size, --min-*): the message gives the narrowed one.
       if (NARROWED.includes(k)) expect((err as Error).message).toMatch(new RegExp(`^--${s.flag}: expected an integer ≥ \\d+`));
