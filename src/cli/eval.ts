@@ -10,7 +10,7 @@ import { startEngine } from './start-engine.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { UsageError, num, parse, usage } from './args.ts';
 import { MAX_EM_ITERATIONS, TRAIN_SETTINGS } from '../train/config.ts';
-import { SEG_MODEL_UNITS, takesEta } from '../model/seg-models.ts';
+import { SEG_MODEL_UNITS, takesEta, unitEta } from '../model/seg-models.ts';
 import { loadData } from '../train/trainer.ts';
 import { buildModel } from '../train/setup.ts';
 import { evaluate, type Evaluation } from '../train/evaluate.ts';
@@ -34,7 +34,7 @@ export const EVAL_SPEC = {
   batch: { type: 'string' as const, help: 'images per forward pass', default: '16' },
   figures: {
     type: 'string' as const,
-    help: "directory for each checkpoint's figures: <run>-samples.png (validation scenes, truth and prediction) and, for hemnet, <run>-attention.png (Fig. 4 on validation scene 0: the bases attending most to the ink, per iteration); <run> is the checkpoint's directory name",
+    help: "directory for each checkpoint's figures: <run>-samples.png (validation scenes, truth and prediction) and, for hemnet and emanet, <run>-attention.png (Fig. 4 on validation scene 0: the bases attending most to the ink, per iteration); <run> is the checkpoint's directory name",
   },
 };
 
@@ -180,13 +180,15 @@ export function figureStem(paths: readonly string[], i: number): string {
 }
 
 /**
- * Fig. 4 for hemnet (attentionMaps reruns HEMNet's iterations; plain has no EM unit, pooling one
- * base, and EMANet's unit normalises differently) and the samples of one checkpoint's model; returns the files written.
+ * Fig. 4 for a unit with several bases (hemnet, emanet: attentionMaps reruns the model's own unit
+ * at its η; plain has no unit and pooling one base) and the samples of one checkpoint's model;
+ * returns the files written.
  */
 async function writeFigures(stem: string, model: SegNet, val: Dataset, saved: TrainConfig, em: EmDiagnostics | null): Promise<string[]> {
   const out: string[] = [];
-  if (saved.model === 'hemnet') {
-    await writeAttentionMaps(`${stem}-attention.png`, model, val, Math.max(saved.iterations, 3), saved.eta, em);
+  const eta = unitEta(saved.model, saved.eta);
+  if (eta !== null && model.em!.em.mu0.shape[0]! > 1) {
+    await writeAttentionMaps(`${stem}-attention.png`, model, val, Math.max(saved.iterations, 3), eta, em);
     out.push(`${stem}-attention.png`);
   }
   await writeSamples(`${stem}-samples.png`, model, val);

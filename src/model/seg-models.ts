@@ -31,3 +31,9 @@ export const SEG_MODEL_UNITS: Record<SegModelName, EmUnitOfModel> = {
 export function takesEta(model: SegModelName): boolean {
   return SEG_MODEL_UNITS[model].eta === 'config';
 }
+
+/** The η `model`'s EM unit runs with under a config whose η is `configEta` (null: no EM unit). */
+export function unitEta(model: SegModelName, configEta: number): number | null {
+  const eta = SEG_MODEL_UNITS[model].eta;
+  return eta === 'config' ? configEta : eta;
+}

@@ -19,7 +19,7 @@ import { EmBlock, type EmBlockOptions } from '../nn/em-block.ts';
 import type { BasesAverage } from '../nn/bases-average.ts';
 import { Module } from '../nn/module.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
-import { SEG_MODEL_UNITS, SEG_MODELS, type SegModelName } from './seg-models.ts';
+import { SEG_MODEL_UNITS, SEG_MODELS, unitEta, type SegModelName } from './seg-models.ts';
 
 export interface SegNetConfig {
   model: SegModelName;
@@ -134,5 +134,5 @@ function emUnit(config: SegNetConfig, seed: number, gamma: number): EmBlockOptio
     ...(config.basesAverage === undefined ? {} : { basesAverage: config.basesAverage }),
   };
   if (of.unit === 'emau') return { unit: 'emau', ...common };
-  return { unit: 'hem', eta: of.eta === 'config' ? config.eta : of.eta!, ...common };
+  return { unit: 'hem', eta: unitEta(config.model, config.eta)!, ...common };
 }

@@ -16,6 +16,7 @@ import { DEMO_SPEC } from '../../src/cli/demo.ts';
 import { MODEL_SHAPE_FIELDS, expectedText, pickTrainConfig, fitsSetting, rangeText, settingEntries, type Setting } from '../../src/train/config.ts';
 import { parseParams } from '../../examples/web/params.ts';
 import { SETTINGS_JSON_PATH, settingsJson } from '../../scripts/settings.ts';
+import { unitEta } from '../../src/model/seg-models.ts';
 
 const entries = settingEntries();
 
@@ -167,4 +168,8 @@ describe('no copies', () => {
     }
     expect(found).toEqual([]);
   });
+});
+
+test("unitEta: the η each model's EM unit runs with, from SEG_MODEL_UNITS (EMANet's is 1 whatever the config says)", () => {
+  expect([unitEta('hemnet', 0.3), unitEta('pooling', 0.3), unitEta('emanet', 0.3), unitEta('plain', 0.3)]).toEqual([0.3, 0.3, 1, null]);
 });

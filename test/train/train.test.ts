@@ -389,6 +389,13 @@ describe('training', () => {
       expect(await main(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--figures', figs])).toBe(0);
       for (const f of ['cli-attention.png', 'cli-samples.png']) expect(existsSync(join(figs, f)), f).toBe(true);
       expect(logs.join('\n')).toMatch(/figures .*cli-attention\.png, .*cli-samples\.png/);
+      // EMANet's unit gets Fig. 4 too (at its own η = 1, not the config's 0.5); plain, with no unit, only samples.
+      for (const model of ['emanet', 'plain']) expect(await main(['train', ...TINY, '--model', model, '--steps', '1', '--out', join(dir, model)])).toBe(0);
+      const emaFigs = join(dir, 'eval-figures-ema');
+      for (const model of ['emanet', 'plain'])
+        expect(await main(['eval', '--checkpoint', join(dir, model, 'checkpoint.safetensors'), '--figures', emaFigs]), errors.join('\n')).toBe(0);
+      for (const f of ['emanet-attention.png', 'emanet-samples.png', 'plain-samples.png']) expect(existsSync(join(emaFigs, f)), f).toBe(true);
+      expect(existsSync(join(emaFigs, 'plain-attention.png'))).toBe(false);
       expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors'), '--figures', join(out, 'result.json')])).toBe(2);
       expect(errors.join('\n')).toMatch(/--figures: '.*result\.json' is a file, not a directory\./);
       expect(figureStem(['a/run/checkpoint.safetensors', 'b/other/checkpoint.safetensors'], 1)).toBe('other');
