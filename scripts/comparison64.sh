@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# Issue 22, point 5: plain vs pooling vs EMANet vs HEMNet on the 64-px context task (the recipe
-# that separated the models in docs/experiments/context-task.md: 660 steps of batch 4, dilation
-# 2, 12-px fragments), with the bases' corrected moving average, seeds 1–3; then Table 2
-# (T_eval 1–8) over the HEMNet and EMANet checkpoints. About 4–6 minutes per run on 2 cores.
+# Issue 22, points 4 and 5: plain vs pooling vs EMANet vs HEMNet on a 64-px digit-scene task, with
+# the bases' corrected moving average, seeds 1–3; then Table 2 (T_eval 1–8) over the HEMNet and
+# EMANet checkpoints and Fig. 4 of every HEMNet seed. About 3–6 minutes per run on 2 cores.
+#   TASK=context (default): the recipe that separated the models in
+#     docs/experiments/context-task.md: 660 steps of batch 4, 2–4 digits, dilation 2, 12-px fragments.
+#   TASK=groups: the same recipe on the groups task (docs/experiments/groups-task.md): two classes
+#     per scene tied to their fragments by colour, 3–4 digits, dilation 1, so that 87 % of the
+#     fragments have their whole digit beyond the backbone's reach (±15 px).
 #
 # Resumable: a run whose result.json exists is skipped and one stopped part-way is resumed, so
 # rerunning the script after Ctrl-C (or in a later session) continues where it stopped. MODELS and SEEDS override the defaults, e.g.
-#   MODELS="plain" SEEDS="1" scripts/context64-comparison.sh
-# Outputs: runs/ctx64/<model>-seed<s>/ (checkpoints, not committed) and the tables under
-# ${RESULTS:-docs/results/2026-12-06-swiftshader/context64}.
+#   MODELS="plain" SEEDS="1" scripts/comparison64.sh
+#   TASK=groups scripts/comparison64.sh
+# Outputs: runs/ctx64/ or runs/groups64/<model>-seed<s>/ (checkpoints, not committed) and the
+# tables under ${RESULTS:-docs/results/2026-12-06-swiftshader/context64 or groups64}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=runs/ctx64
-RESULTS=${RESULTS:-docs/results/2026-12-06-swiftshader/context64}
+TASK=${TASK:-context}
+case $TASK in
+  context) OUT=runs/ctx64; TASK_FLAGS=(--task context --min-digits 2 --dilation 2) ;;
+  groups) OUT=runs/groups64; TASK_FLAGS=(--task groups --min-digits 3 --dilation 1) ;;
+  *) echo "TASK must be context or groups, got '$TASK'" >&2; exit 2 ;;
+esac
+RESULTS=${RESULTS:-docs/results/2026-12-06-swiftshader/${TASK}64}
 MODELS=${MODELS:-"plain hemnet emanet pooling"}
 SEEDS=${SEEDS:-"1 2 3"}
 # The 2026-11-28 comparison's flags, every one given: hemgpu train's own defaults are not the demo's.
-RECIPE=(--task context --size 64 --min-digits 2 --max-digits 4 --min-scale 28 --max-scale 36 --fragment 12
+RECIPE=("${TASK_FLAGS[@]}" --size 64 --max-digits 4 --min-scale 28 --max-scale 36 --fragment 12
   --threshold 0.1 --max-overlap 0.2 --train-scenes 4800 --val-scenes 200 --bg-keep 0.3
-  --width 16 --channels 48 --bases 16 --dilation 2 --em-gamma 0 --iterations 3 --bases-average plain
+  --width 16 --channels 48 --bases 16 --em-gamma 0 --iterations 3 --bases-average plain
   --optimizer adamw --lr 0.01 --warmup 20 --batch 4 --steps 660 --eval-every 330 --quiet)
 mkdir -p "$OUT" "$RESULTS"
 for seed in $SEEDS; do
