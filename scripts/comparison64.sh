@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 22, points 4 and 5: plain vs pooling vs EMANet vs HEMNet on a 64-px digit-scene task, with
 # the bases' corrected moving average, seeds 1–3; then Table 2 (T_eval 1–8) over the HEMNet and
-# EMANet checkpoints and Fig. 4 of every HEMNet seed. About 3–6 minutes per run on 2 cores.
+# EMANet checkpoints and Fig. 4 of every HEMNet and EMANet seed. About 3–6 minutes per run on 2 cores.
 #   TASK=context (default): the recipe that separated the models in
 #     docs/experiments/context-task.md: 660 steps of batch 4, 2–4 digits, dilation 2, 12-px fragments.
 #   TASK=groups: the same recipe on the groups task (docs/experiments/groups-task.md): two classes
@@ -56,9 +56,9 @@ for model in $MODELS; do
   if [[ $model == hemnet || $model == emanet ]]; then
     node bin/hemgpu.mjs eval --checkpoint "${ckpts%,}" --iterations 1-8 > "$RESULTS/table2-$model.txt"
   fi
-  # Fig. 4 and segmentation samples of every HEMNet seed.
-  if [[ $model == hemnet ]]; then
-    node bin/hemgpu.mjs eval --checkpoint "${ckpts%,}" --figures "$RESULTS/figures" > "$RESULTS/figures-hemnet.txt"
+  # Fig. 4 and segmentation samples of every HEMNet and EMANet seed.
+  if [[ $model == hemnet || $model == emanet ]]; then
+    node bin/hemgpu.mjs eval --checkpoint "${ckpts%,}" --figures "$RESULTS/figures" > "$RESULTS/figures-$model.txt"
   fi
 done
 echo "tables in $RESULTS"
