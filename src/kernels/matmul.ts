@@ -103,17 +103,22 @@ function vec4Aligned(p: Plan, transA: boolean): boolean {
   return p.K % 4 === 0 && p.N % 4 === 0 && (!transA || p.M % 4 === 0);
 }
 
+/** Invocations that keep a GPU busy (~32K fill a large one) and a CPU driver's cores (its SIMD groups of 4 on a few cores). */
+export const SPLIT_FILL = { gpu: 1 << 15, cpu: 64 } as const;
+
 /**
  * Split-K: products with few outputs and long dot products (γᵀX: 64 × C outputs, K = N rows)
  * would leave most of a GPU idle (8 × 64 × 512 outputs are only 2K invocations), so K is cut
  * into chunks that run as extra workgroups and the partial products are summed by one
- * reduction. Returns 1 when the plain kernel has enough work.
+ * reduction. Returns 1 when the plain kernel has enough work: `fill` invocations (SPLIT_FILL: a
+ * GPU's by default, a CPU driver's there), where the chunks' partial products and their reduction cost
+ * more than idle lanes (1024³ was split in 4 there: 611 → 485 ms unsplit, docs/measurements.md).
  */
-export function splitsFor(outputs: number, K: number): number {
-  // Invocations at the default 16×8 outputs each; ~32K of them fill a large GPU.
+export function splitsFor(outputs: number, K: number, fill: number = SPLIT_FILL.gpu): number {
+  // Invocations at the default 16×8 outputs each.
   const invocations = Math.ceil(outputs / 128);
-  if (K < 1024 || invocations >= 1 << 15) return 1;
-  return Math.max(1, Math.min(Math.floor((1 << 15) / invocations), Math.floor(K / 256), 64));
+  if (K < 1024 || invocations >= fill) return 1;
+  return Math.max(1, Math.min(Math.floor(fill / invocations), Math.floor(K / 256), 64));
 }
 
 /** Products at least this large are zero-padded to the vec4 path when their shapes are ragged. */
@@ -149,7 +154,7 @@ export function matmulProduct(a: Tensor, b: Tensor, transA: boolean, transB: boo
 /** Record the kernel for an already-planned product. */
 function matmulKernel(a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha: number, p: Plan): Tensor {
   const cfg = matmulConfig(p.M, p.N);
-  let splits = splitsFor(p.batch * p.M * p.N, p.K);
+  let splits = splitsFor(p.batch * p.M * p.N, p.K, engine().adapterInfo.software ? SPLIT_FILL.cpu : SPLIT_FILL.gpu);
   const kChunk = splits > 1 ? Math.ceil(p.K / splits / 4) * 4 : p.K;
   if (splits > 1) splits = Math.ceil(p.K / kChunk);
   const maxZ = engine().limits.maxComputeWorkgroupsPerDimension;

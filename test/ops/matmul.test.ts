@@ -13,7 +13,7 @@
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../../src/index.node.ts';
 import { engine } from '../../src/device/engine.ts';
-import { matmulProduct, splitsFor } from '../../src/kernels/matmul.ts';
+import { matmulProduct, SPLIT_FILL, splitsFor } from '../../src/kernels/matmul.ts';
 import { matmulConfig, NARROW_MATMUL_CONFIG, setTunedMatmulConfig, SMALL_MATMUL_CONFIG, WIDE_MATMUL_CONFIG } from '../../src/kernels/matmul-config.ts';
 import {
   Rng,
@@ -268,20 +268,26 @@ describe('matmul tile choice per product', () => {
 });
 
 describe('matmul split-K (small outputs, long dot products)', () => {
-  // Outputs below 2^18 elements with K ≥ 1024 split K into chunks summed by a reduction
-  // (src/kernels/matmul.ts splitsFor); both kernel paths, ragged K, batches and every flag.
-  test('splitsFor engages only for long K and small outputs', () => {
-    expect(splitsFor(64 * 64, 4096)).toBeGreaterThan(1);
-    expect(splitsFor(64 * 64, 512)).toBe(1);
-    expect(splitsFor(1 << 22, 1 << 16)).toBe(1);
-    expect(splitsFor(8 * 64 * 512, 4225)).toBeGreaterThan(1); // γᵀX at the paper's shape
-  });
   const SHAPES: [number, number, number, Shape][] = [
     [8, 2048, 8, []],
     [7, 4225, 9, []],
     [64, 1028, 20, []],
     [12, 2051, 16, [3]],
   ];
+  // Products with K ≥ 1024 and too few outputs to fill the adapter split K into chunks summed by
+  // a reduction (src/kernels/matmul.ts splitsFor); both kernel paths, ragged K, batches and every
+  // flag. Every shape below splits on a GPU and on a CPU driver alike.
+  test('splitsFor engages only for long K and outputs too few to fill the adapter (a GPU or a CPU driver)', () => {
+    expect(splitsFor(64 * 64, 4096)).toBeGreaterThan(1);
+    expect(splitsFor(64 * 64, 512)).toBe(1);
+    expect(splitsFor(1 << 22, 1 << 16)).toBe(1);
+    expect(splitsFor(8 * 64 * 512, 4225)).toBeGreaterThan(1); // γᵀX at the paper's shape
+    // 1024³ fills a CPU driver's cores: no chunks and no reduction there (a GPU splits it in 4).
+    expect([splitsFor(1024 * 1024, 1024), splitsFor(1024 * 1024, 1024, SPLIT_FILL.cpu)]).toEqual([4, 1]);
+    expect(splitsFor(256 * 256, 4096, SPLIT_FILL.cpu)).toBe(1);
+    for (const [M, K, N, batch] of SHAPES) expect(splitsFor(M * N * Math.max(1, ...batch), K, SPLIT_FILL.cpu), `${M}×${K}×${N}`).toBeGreaterThan(1);
+    expect(splitsFor(17 * 19, 1030, SPLIT_FILL.cpu)).toBeGreaterThan(1);
+  });
   for (const [M, K, N, batch] of SHAPES) {
     test(`[${M}×${K}]·[${K}×${N}] batch ${JSON.stringify(batch)}, all four transpose combinations, with gradients`, async () => {
       const rng = new Rng(M * 7919 + K + N);
@@ -487,13 +493,13 @@ describe('matmul on the workgroup-memory kernel (kind: shared)', () => {
   });
 
   test('split-K (ragged chunks, batches) and alpha', async () => {
-    expect(splitsFor(65 * 66, 1030)).toBeGreaterThan(1);
+    expect(splitsFor(17 * 19, 1030, SPLIT_FILL.cpu)).toBeGreaterThan(1);
     const rng = new Rng(24);
     for (const cfg of TILES.slice(0, 2)) {
       hg.setMatmulConfig(cfg);
-      await exact(rng, 65, 1030, 67);
-      await exact(rng, 65, 1030, 66, [2], [2]);
-      await exact(rng, 65, 1030, 66, [], [2], 0.5);
+      await exact(rng, 17, 1030, 19);
+      await exact(rng, 17, 1030, 18, [2], [2]);
+      await exact(rng, 17, 1030, 18, [], [2], 0.5);
       await exact(rng, 67, 45, 71, [3], [], -0.25);
     }
     hg.setMatmulConfig(TILES[0]!);
