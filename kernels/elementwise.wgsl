@@ -14,6 +14,7 @@ override WG: u32 = 256;
 override OP: u32 = 0;
 // binary: true when an input's strides differ from the output's (else a plain zip).
 override BROADCAST: bool = false;
+override G_RANK: u32 = 8;   // gather: the coalesced rank of its output (1..8)
 
 // Unary OP codes.
 const U_AFFINE: u32 = 0u;   // p0 * x + p1  (neg, scalar add/mul/sub)
@@ -171,19 +172,35 @@ fn binary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   bz[i] = binary_op(ba[min(oa, arrayLength(&ba) - 1u)], bb[min(ob, arrayLength(&bb) - 1u)]);
 }
 
+// The source offset of output element i, from the innermost of G_RANK dimensions out. Written
+// out per dimension with constant indices: on a CPU driver a uniform read at a constant index is
+// one load for the whole SIMD group, where a loop's run-time index makes every read a gather (the
+// loop made a scalar's broadcast 7× as slow as an add). The outermost dimension needs no modulo
+// (i < n).
+fn gather_step(rem: ptr<function, u32>, o: ptr<function, u32>, s: u32, stride: u32) {
+  *o += (*rem % s) * stride;
+  *rem = *rem / s;
+}
+
+fn gather_offset(i: u32) -> u32 {
+  var rem = i;
+  var o = 0u;
+  if (G_RANK > 7u) { gather_step(&rem, &o, gp.shape[1].w, gp.stride[1].w); }
+  if (G_RANK > 6u) { gather_step(&rem, &o, gp.shape[1].z, gp.stride[1].z); }
+  if (G_RANK > 5u) { gather_step(&rem, &o, gp.shape[1].y, gp.stride[1].y); }
+  if (G_RANK > 4u) { gather_step(&rem, &o, gp.shape[1].x, gp.stride[1].x); }
+  if (G_RANK > 3u) { gather_step(&rem, &o, gp.shape[0].w, gp.stride[0].w); }
+  if (G_RANK > 2u) { gather_step(&rem, &o, gp.shape[0].z, gp.stride[0].z); }
+  if (G_RANK > 1u) { gather_step(&rem, &o, gp.shape[0].y, gp.stride[0].y); }
+  return o + rem * gp.stride[0].x;
+}
+
 @compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
   let i = linear_id(wid, nwg, lid);
   if (i >= gp.n) { return; }
-  var rem = i;
-  var o = 0u;
-  for (var d = i32(gp.rank) - 1; d >= 0; d--) {
-    let s = gp.shape[u32(d) / 4u][u32(d) % 4u];
-    o += (rem % s) * gp.stride[u32(d) / 4u][u32(d) % 4u];
-    rem = rem / s;
-  }
-  gy[i] = gx[min(o, arrayLength(&gx) - 1u)];
+  gy[i] = gx[min(gather_offset(i), arrayLength(&gx) - 1u)];
 }
 
 @group(0) @binding(0) var<storage, read> px: array<f32>;

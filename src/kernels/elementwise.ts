@@ -11,7 +11,7 @@ import { defineKernel } from '../gpu/registry.ts';
 const K = {
   unary: /* @__PURE__ */ defineKernel('unary', elementwiseWgsl, 'unary', { variants: () => overrideSets({ WG }, { OP: Object.values(UNARY) }) }),
   binary: /* @__PURE__ */ defineKernel('binary', elementwiseWgsl, 'binary', { variants: () => overrideSets({ WG }, { OP: Object.values(BINARY), BROADCAST: [false, true] }) }),
-  gather: /* @__PURE__ */ defineKernel('gather', elementwiseWgsl, 'gather', { variants: () => overrideSets({ WG }) }),
+  gather: /* @__PURE__ */ defineKernel('gather', elementwiseWgsl, 'gather', { variants: () => overrideSets({ WG }, { G_RANK: [1, 2, 3, 4, 5, 6, 7, 8] }) }),
   pad: /* @__PURE__ */ defineKernel('pad', elementwiseWgsl, 'pad', { variants: () => overrideSets({ WG }) }),
 };
 
@@ -68,7 +68,7 @@ export function gather(op: string, x: Tensor, shape: Shape, strides: readonly nu
       gy: y.bind(op, 'read_write'),
       gp: uniform({ n: y.size, rank: c.shape.length, shape: pad8(c.shape), stride: pad8(c.strides[0]!) }),
     },
-    overrides: { WG },
+    overrides: { WG, G_RANK: c.shape.length },
     workgroups: groupsFor(y.size, WG),
   });
   return y;

@@ -159,6 +159,23 @@ describe('transpose and permute', () => {
     });
   }
 
+  // The gather kernel is written out per coalesced rank (G_RANK 1..8): reversing every axis of a
+  // tensor with no size-1 dimension keeps all of them, so ranks 5 to 8 each run once.
+  test('reversing the axes of rank 5, 6, 7 and 8 tensors (every gather rank)', async () => {
+    for (const shape of [
+      [2, 3, 2, 3, 2],
+      [3, 2, 2, 3, 2, 2],
+      [2, 2, 3, 2, 2, 3, 2],
+      [2, 3, 2, 2, 3, 2, 2, 3],
+    ] as Shape[]) {
+      const rng = new Rng(sizeOf(shape));
+      const x = nd(rng.f32(sizeOf(shape)), shape);
+      const perm = shape.map((_, i) => shape.length - 1 - i);
+      const y = hg.permute(upload(x), perm);
+      expectExact(await read(y), refPermute(x, perm).data, `permute [${shape}] by [${perm}]`, refPermute(x, perm).shape);
+    }
+  });
+
   test('permute gradient vs central finite differences', async () => {
     const rng = new Rng(8);
     const shape = [2, 3, 2];
