@@ -51,12 +51,12 @@ struct BinaryParams {
   stride_b: array<vec4<u32>, 2>,
 }
 
-// gather: output shape and the source strides it is read through.
+// gather: output shape and the source strides it is read through (its rank is the G_RANK override).
 struct GatherParams {
   n: u32,
-  rank: u32,
   _p0: u32,
   _p1: u32,
+  _p2: u32,
   shape: array<vec4<u32>, 2>,
   stride: array<vec4<u32>, 2>,
 }

@@ -66,7 +66,7 @@ export function gather(op: string, x: Tensor, shape: Shape, strides: readonly nu
     bindings: {
       gx: x.bind(op),
       gy: y.bind(op, 'read_write'),
-      gp: uniform({ n: y.size, rank: c.shape.length, shape: pad8(c.shape), stride: pad8(c.strides[0]!) }),
+      gp: uniform({ n: y.size, shape: pad8(c.shape), stride: pad8(c.strides[0]!) }),
     },
     overrides: { WG, G_RANK: c.shape.length },
     workgroups: groupsFor(y.size, WG),
