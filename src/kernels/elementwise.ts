@@ -10,7 +10,12 @@ import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   unary: /* @__PURE__ */ defineKernel('unary', elementwiseWgsl, 'unary', { variants: () => overrideSets({ WG }, { OP: Object.values(UNARY) }) }),
-  binary: /* @__PURE__ */ defineKernel('binary', elementwiseWgsl, 'binary', { variants: () => overrideSets({ WG }, { OP: Object.values(BINARY), BROADCAST: [false, true] }) }),
+  binary: /* @__PURE__ */ defineKernel('binary', elementwiseWgsl, 'binary', {
+    variants: () => [
+      ...overrideSets({ WG, BROADCAST: false, B_RANK: 0 }, { OP: Object.values(BINARY) }),
+      ...overrideSets({ WG, BROADCAST: true }, { OP: Object.values(BINARY), B_RANK: [0, ...BINARY_RANKS] }),
+    ],
+  }),
   gather: /* @__PURE__ */ defineKernel('gather', elementwiseWgsl, 'gather', { variants: () => overrideSets({ WG }, { G_RANK: [1, 2, 3, 4, 5, 6, 7, 8] }) }),
   pad: /* @__PURE__ */ defineKernel('pad', elementwiseWgsl, 'pad', { variants: () => overrideSets({ WG }) }),
 };
@@ -21,6 +26,9 @@ export const UNARY = { affine: 0, exp: 1, log: 2, sqrt: 3, relu: 4, pow: 5, rdiv
 export const BINARY = { add: 0, sub: 1, mul: 2, div: 3, reluGrad: 4, signMul: 5 } as const;
 
 const WG = 256;
+
+/** Broadcast ranks (after coalescing) the binary kernel is compiled for; others read the rank from the uniform. */
+const BINARY_RANKS = [1, 2, 3];
 
 /** y = f(x) for a unary op code; p0, p1 are the code's parameters (affine: p0·x + p1). */
 export function unary(op: string, x: Tensor, code: number, p0 = 0, p1 = 0): Tensor {
@@ -52,7 +60,7 @@ export function binary(op: string, a: Tensor, b: Tensor, code: number): Tensor {
         stride_b: pad8(c.strides[1]!),
       }),
     },
-    overrides: { OP: code, WG, BROADCAST: !plain },
+    overrides: { OP: code, WG, BROADCAST: !plain, B_RANK: !plain && BINARY_RANKS.includes(c.shape.length) ? c.shape.length : 0 },
     workgroups: groupsFor(z.size, WG),
   });
   return z;

@@ -117,6 +117,11 @@ const PAIRS: [Shape, Shape][] = [
     [4, 1, 3, 1],
     [1, 5, 1, 2],
   ],
+  // Rank 6 after coalescing: the kernel reads its rank from the uniform (B_RANK 0) past rank 3.
+  [
+    [2, 1, 3, 1, 2, 1],
+    [1, 2, 1, 3, 1, 2],
+  ],
   [[1, 1], [1]],
 ];
 
