@@ -111,5 +111,10 @@ if (process.argv[1]?.endsWith('comparison-tables.mjs')) {
     console.error('usage: node scripts/run.mjs scripts/comparison-tables.ts RESULTS_DIR (holding eval-<model>.txt)');
     process.exit(2);
   }
-  printTables(dir);
+  try {
+    printTables(dir);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
 }
