@@ -13,7 +13,7 @@ import { parseTrainFlags, type TrainFlags } from '../../src/cli/args.ts';
 import { batchIndices, train } from '../../src/train/trainer.ts';
 import { ablatePlan, runAblation } from '../../src/cli/ablate.ts';
 import { formatSpread, halfWidth95 } from '../../src/train/stats.ts';
-import { main } from '../../src/cli/main.ts';
+import { capture } from '../cli/run-cli.ts';
 import { figureStem } from '../../src/cli/eval.ts';
 import { existsSync } from 'node:fs';
 import jpeg from 'jpeg-js';
@@ -372,97 +372,85 @@ describe('training', () => {
 
   test('the CLI: train writes a checkpoint, figures and result.json; eval reports mIoU at another T; bad input exits 2', async () => {
     const out = join(dir, 'cli');
-    const logs: string[] = [];
-    const errors: string[] = [];
-    const log = console.log;
-    const error = console.error;
-    console.log = (...a: unknown[]) => void logs.push(a.join(' '));
-    console.error = (...a: unknown[]) => void errors.push(a.join(' '));
-    try {
-      expect(await main(['train', ...TINY, '--steps', '2', '--out', out])).toBe(0);
-      for (const f of ['checkpoint.safetensors', 'loss.png', 'samples.png', 'result.json']) expect(existsSync(join(out, f)), f).toBe(true);
-      expect(await main(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--iterations', '1'])).toBe(0);
-      expect(logs.join('\n')).toMatch(/evaluated with T = 1 on 4 validation scenes/);
-      expect(logs.join('\n')).toMatch(/mIoU \d\.\d{4}/);
-      // --figures: Fig. 4 and the samples of the checkpoint, named after its directory; a file given as the directory is refused before any checkpoint is read.
-      const figs = join(dir, 'eval-figures');
-      expect(await main(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--figures', figs])).toBe(0);
-      for (const f of ['cli-attention.png', 'cli-samples.png']) expect(existsSync(join(figs, f)), f).toBe(true);
-      expect(logs.join('\n')).toMatch(/figures .*cli-attention\.png, .*cli-samples\.png/);
-      // EMANet's unit gets Fig. 4 too (at its own η = 1, not the config's 0.5); plain, with no unit, only samples.
-      for (const model of ['emanet', 'plain']) expect(await main(['train', ...TINY, '--model', model, '--steps', '1', '--out', join(dir, model)])).toBe(0);
-      const emaFigs = join(dir, 'eval-figures-ema');
-      for (const model of ['emanet', 'plain'])
-        expect(await main(['eval', '--checkpoint', join(dir, model, 'checkpoint.safetensors'), '--figures', emaFigs]), errors.join('\n')).toBe(0);
-      for (const f of ['emanet-attention.png', 'emanet-samples.png', 'plain-samples.png']) expect(existsSync(join(emaFigs, f)), f).toBe(true);
-      expect(existsSync(join(emaFigs, 'plain-attention.png'))).toBe(false);
-      expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors'), '--figures', join(out, 'result.json')])).toBe(2);
-      expect(errors.join('\n')).toMatch(/--figures: '.*result\.json' is a file, not a directory\./);
-      expect(figureStem(['a/run/checkpoint.safetensors', 'b/other/checkpoint.safetensors'], 1)).toBe('other');
-      expect(figureStem(['a/run/checkpoint.safetensors', 'b/run/checkpoint.safetensors'], 1)).toBe('run-2');
-      expect(await main(['train', '--model', 'resnet'])).toBe(2);
-      expect(await main(['eval'])).toBe(2);
-      expect(await main(['frobnicate'])).toBe(2);
-      expect(errors.join('\n')).toMatch(/--model: unknown value 'resnet'/);
-      expect(errors.join('\n')).toMatch(/--checkpoint: the checkpoint to evaluate is required/);
-      expect(errors.join('\n')).toMatch(/unknown command 'frobnicate'/);
-      expect(await main(['eval', '--checkpoint', join(dir, 'missing.safetensors')])).toBe(1);
-      // The demo, reduced to a smoke run: four models, a summary, the figures.
-      const demoOut = join(dir, 'demo');
-      expect(
-        await main(['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4']),
-      ).toBe(0);
-      for (const f of ['demo.json', 'loss.png', 'gradient-flow.png', 'attention.png', 'samples.png']) expect(existsSync(join(demoOut, f)), f).toBe(true);
-      const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }>; flags: Record<string, unknown> };
-      expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'pooling', 'plain']);
-      // --quick shrinks only what is not given: the given scene counts hold, the steps and batch shrink.
-      expect(summary.flags).toMatchObject({ trainScenes: 8, valScenes: 4, steps: 3, batch: 4, evalEvery: 0 });
-      // The closing line lists the figures written, and only those (--quick writes no miou.png).
-      const figures = /figures \(seed \d+\) in .*?: (.*)$/m.exec(logs.join('\n'))![1]!.split(', ');
-      expect(figures).not.toContain('miou.png');
-      for (const f of figures) expect(existsSync(join(demoOut, f)), f).toBe(true);
-      // A second demo into that --out would replace its checkpoints: refused before any work,
-      // the bytes untouched; --overwrite replaces them.
-      const demoArgs = ['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4'];
-      const hemCk = join(demoOut, 'hemnet', 'checkpoint.safetensors');
-      const before = readFileSync(hemCk);
-      errors.length = 0;
-      expect(await main(demoArgs)).toBe(2);
-      expect(errors.join('\n')).toBe(
-        `--out ${demoOut}: it holds the checkpoints of an earlier run (${hemCk} and 3 more), which this demo would replace. ` +
-          'Give another --out, or add --overwrite to replace them (npm run demo -- --overwrite).',
-      );
-      expect(readFileSync(hemCk).equals(before)).toBe(true);
-      expect(await main([...demoArgs, '--seed', '2', '--overwrite'])).toBe(0);
-      expect(readFileSync(hemCk).equals(before)).toBe(false);
-      // --seeds 2 on the context task: every model twice, a table with each model's spread and its fragment accuracy.
-      logs.length = 0;
-      const seedsOut = join(dir, 'demo-seeds');
-      const tinyDemo = flags('--size 16 --min-scale 8 --max-scale 14 --train-scenes 8 --val-scenes 4 --task context --fragment 6 --min-digits 2');
-      expect(await main(['demo', '--quick', '--quiet', '--seeds', '2', '--seed', '5', '--out', seedsOut, ...tinyDemo])).toBe(0);
-      for (const m of ['hemnet', 'emanet', 'pooling', 'plain'])
-        for (const sd of [5, 6]) expect(existsSync(join(seedsOut, `${m}-seed${sd}`, 'checkpoint.safetensors')), `${m} ${sd}`).toBe(true);
-      const multi = JSON.parse(readFileSync(join(seedsOut, 'demo.json'), 'utf8')) as {
-        seeds: number[];
-        results: Record<string, { miou: number; seeds: { seed: number; miou: number; regionAccuracy: Record<string, number> }[] }>;
-      };
-      expect(multi.seeds).toEqual([5, 6]);
-      const hem = multi.results.hemnet!;
-      expect(hem.seeds.map((x) => x.seed)).toEqual([5, 6]);
-      expect(hem.miou).toBeCloseTo((hem.seeds[0]!.miou + hem.seeds[1]!.miou) / 2, 12);
-      expect(Object.keys(hem.seeds[0]!.regionAccuracy).sort()).toEqual(['fragments', 'whole']);
-      const text = logs.join('\n');
-      expect(text).toMatch(/seeds 5–6, context task/);
-      expect(text).toMatch(
-        /\| model \| validation mIoU \(%\), 2 seeds \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \| mean max_k γ \(1\/K\) \| centred residual \| images\/s \|/,
-      );
-      expect(text).toMatch(/^\| plain \| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d, 2 seeds\) \| .* \| - \(no EM unit\) \| - \| /m);
-      expect(text).toMatch(/^\| pooling \| .* \| 1\.000 \(1\.000–1\.000\) \(1\.000\) \| /m);
-      expect(await main(['demo', '--seeds', '0'])).toBe(2);
-      expect(errors.join('\n')).toMatch(/--seeds: expected an integer ≥ 1, got '0'/);
-    } finally {
-      console.log = log;
-      console.error = error;
-    }
+    /** `hemgpu <argv>` in-process: expects exit code `code` and returns what it printed. */
+    const run = async (argv: string[], code: number): Promise<string> => {
+      const r = await capture(argv);
+      expect(r.code, r.text).toBe(code);
+      return r.text;
+    };
+    await run(['train', ...TINY, '--steps', '2', '--out', out], 0);
+    for (const f of ['checkpoint.safetensors', 'loss.png', 'samples.png', 'result.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    const evalText = await run(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--iterations', '1'], 0);
+    expect(evalText).toMatch(/evaluated with T = 1 on 4 validation scenes/);
+    expect(evalText).toMatch(/mIoU \d\.\d{4}/);
+    // --figures: Fig. 4 and the samples of the checkpoint, named after its directory; a file given as the directory is refused before any checkpoint is read.
+    const figs = join(dir, 'eval-figures');
+    const figText = await run(['eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--figures', figs], 0);
+    for (const f of ['cli-attention.png', 'cli-samples.png']) expect(existsSync(join(figs, f)), f).toBe(true);
+    expect(figText).toMatch(/figures .*cli-attention\.png, .*cli-samples\.png/);
+    // EMANet's unit gets Fig. 4 too (at its own η = 1, not the config's 0.5); plain, with no unit, only samples.
+    for (const model of ['emanet', 'plain']) await run(['train', ...TINY, '--model', model, '--steps', '1', '--out', join(dir, model)], 0);
+    const emaFigs = join(dir, 'eval-figures-ema');
+    for (const model of ['emanet', 'plain']) await run(['eval', '--checkpoint', join(dir, model, 'checkpoint.safetensors'), '--figures', emaFigs], 0);
+    for (const f of ['emanet-attention.png', 'emanet-samples.png', 'plain-samples.png']) expect(existsSync(join(emaFigs, f)), f).toBe(true);
+    expect(existsSync(join(emaFigs, 'plain-attention.png'))).toBe(false);
+    expect(await run(['eval', '--checkpoint', join(dir, 'missing.safetensors'), '--figures', join(out, 'result.json')], 2)).toMatch(
+      /--figures: '.*result\.json' is a file, not a directory\./,
+    );
+    expect(figureStem(['a/run/checkpoint.safetensors', 'b/other/checkpoint.safetensors'], 1)).toBe('other');
+    expect(figureStem(['a/run/checkpoint.safetensors', 'b/run/checkpoint.safetensors'], 1)).toBe('run-2');
+    expect(await run(['train', '--model', 'resnet'], 2)).toMatch(/--model: unknown value 'resnet'/);
+    expect(await run(['eval'], 2)).toMatch(/--checkpoint: the checkpoint to evaluate is required/);
+    expect(await run(['frobnicate'], 2)).toMatch(/unknown command 'frobnicate'/);
+    await run(['eval', '--checkpoint', join(dir, 'missing.safetensors')], 1);
+    // The demo, reduced to a smoke run: four models, a summary, the figures.
+    const demoOut = join(dir, 'demo');
+    const demoText = await run(
+      ['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4'],
+      0,
+    );
+    for (const f of ['demo.json', 'loss.png', 'gradient-flow.png', 'attention.png', 'samples.png']) expect(existsSync(join(demoOut, f)), f).toBe(true);
+    const summary = JSON.parse(readFileSync(join(demoOut, 'demo.json'), 'utf8')) as { results: Record<string, { miou: number }>; flags: Record<string, unknown> };
+    expect(Object.keys(summary.results)).toEqual(['hemnet', 'emanet', 'pooling', 'plain']);
+    // --quick shrinks only what is not given: the given scene counts hold, the steps and batch shrink.
+    expect(summary.flags).toMatchObject({ trainScenes: 8, valScenes: 4, steps: 3, batch: 4, evalEvery: 0 });
+    // The closing line lists the figures written, and only those (--quick writes no miou.png).
+    const figures = /figures \(seed \d+\) in .*?: (.*)$/m.exec(demoText)![1]!.split(', ');
+    expect(figures).not.toContain('miou.png');
+    for (const f of figures) expect(existsSync(join(demoOut, f)), f).toBe(true);
+    // A second demo into that --out would replace its checkpoints: refused before any work,
+    // the bytes untouched; --overwrite replaces them.
+    const demoArgs = ['demo', '--quick', '--quiet', '--out', demoOut, '--size', '16', '--min-scale', '8', '--max-scale', '14', '--train-scenes', '8', '--val-scenes', '4'];
+    const hemCk = join(demoOut, 'hemnet', 'checkpoint.safetensors');
+    const before = readFileSync(hemCk);
+    expect(await run(demoArgs, 2)).toBe(
+      `--out ${demoOut}: it holds the checkpoints of an earlier run (${hemCk} and 3 more), which this demo would replace. ` +
+        'Give another --out, or add --overwrite to replace them (npm run demo -- --overwrite).',
+    );
+    expect(readFileSync(hemCk).equals(before)).toBe(true);
+    await run([...demoArgs, '--seed', '2', '--overwrite'], 0);
+    expect(readFileSync(hemCk).equals(before)).toBe(false);
+    // --seeds 2 on the context task: every model twice, a table with each model's spread and its fragment accuracy.
+    const seedsOut = join(dir, 'demo-seeds');
+    const tinyDemo = flags('--size 16 --min-scale 8 --max-scale 14 --train-scenes 8 --val-scenes 4 --task context --fragment 6 --min-digits 2');
+    const text = await run(['demo', '--quick', '--quiet', '--seeds', '2', '--seed', '5', '--out', seedsOut, ...tinyDemo], 0);
+    for (const m of ['hemnet', 'emanet', 'pooling', 'plain'])
+      for (const sd of [5, 6]) expect(existsSync(join(seedsOut, `${m}-seed${sd}`, 'checkpoint.safetensors')), `${m} ${sd}`).toBe(true);
+    const multi = JSON.parse(readFileSync(join(seedsOut, 'demo.json'), 'utf8')) as {
+      seeds: number[];
+      results: Record<string, { miou: number; seeds: { seed: number; miou: number; regionAccuracy: Record<string, number> }[] }>;
+    };
+    expect(multi.seeds).toEqual([5, 6]);
+    const hem = multi.results.hemnet!;
+    expect(hem.seeds.map((x) => x.seed)).toEqual([5, 6]);
+    expect(hem.miou).toBeCloseTo((hem.seeds[0]!.miou + hem.seeds[1]!.miou) / 2, 12);
+    expect(Object.keys(hem.seeds[0]!.regionAccuracy).sort()).toEqual(['fragments', 'whole']);
+    expect(text).toMatch(/seeds 5–6, context task/);
+    expect(text).toMatch(
+      /\| model \| validation mIoU \(%\), 2 seeds \| pixel accuracy on fragments \(%\) \| pixel accuracy on whole \(%\) \| mean max_k γ \(1\/K\) \| centred residual \| images\/s \|/,
+    );
+    expect(text).toMatch(/^\| plain \| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d, 2 seeds\) \| .* \| - \(no EM unit\) \| - \| /m);
+    expect(text).toMatch(/^\| pooling \| .* \| 1\.000 \(1\.000–1\.000\) \(1\.000\) \| /m);
+    expect(await run(['demo', '--seeds', '0'], 2)).toMatch(/--seeds: expected an integer ≥ 1, got '0'/);
   });
 });
