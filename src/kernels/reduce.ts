@@ -7,17 +7,68 @@ import reduceWgsl from '../../kernels/reduce.wgsl';
 import { adapterInfo } from '../device/engine.ts';
 import { fmt, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { coalesce, groupsFor, overrideSets, pad8, stridesOf, uniform } from './dispatch.ts';
+import { coalesce, groupsFor, overrideSets, stridesOf, uniform } from './dispatch.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
-const K = { reduce: /* @__PURE__ */ defineKernel('reduce', reduceWgsl, 'main', { variants: () => overrideSets({ WG }, { PER_THREAD: [false, true] }) }) };
+/** The merged ranks the kernel writes out (K_RANK, R_RANK); any other rank up to 8 runs as 8. */
+const RANKS = [1, 2, 3, 8] as const;
+
+const K = {
+  reduce: /* @__PURE__ */ defineKernel('reduce', reduceWgsl, 'main', {
+    // A CPU driver runs every reduction a thread per output (reducePlan).
+    variants: () => overrideSets({ WG }, { PER_THREAD: adapterInfo().software ? [true] : [false, true], K_RANK: [...RANKS], R_RANK: [...RANKS] }),
+  }),
+};
 
 const WG = 64;
-/** Elements per workgroup in the first pass of a long reduction. */
+/** Elements per workgroup in the first pass of a long reduction (GPU drivers). */
 const SLICE = 4096;
+/**
+ * CPU drivers: elements per invocation at least (each slice of a reduced range one invocation),
+ * and the invocations that keep 2–16 cores busy (a workgroup runs on one core).
+ */
+const CPU_SLICE = 1024;
+const CPU_FILL = 1024;
 
-/** scale · Σ over `axes` of x; the output keeps size-1 dims where `keepdim`. */
-export function reduceSum(op: string, x: Tensor, axes: readonly number[], keepdim: boolean, scale: number): Tensor {
+/** The override for a merged rank: written out up to 3, else 8 with the shape padded by size-1 dimensions. */
+function rankOverride(rank: number): number {
+  return rank <= 3 ? rank : 8;
+}
+
+/** A merged shape and strides padded to the uniform's 8 entries: size 1 and stride 0 past the rank. */
+function padDims(shape: readonly number[], strides: readonly number[]): { shape: number[]; strides: number[] } {
+  if (shape.length > 8) throw new Error(`hemgpu: rank ${shape.length} is above the supported 8`);
+  const fill = 8 - shape.length;
+  return { shape: [...shape, ...new Array<number>(fill).fill(1)], strides: [...strides, ...new Array<number>(fill).fill(0)] };
+}
+
+/** How a reduction runs: a thread (or else a workgroup) per output, and into how many slices each output's range is cut. */
+export interface ReducePlan {
+  perThread: boolean;
+  /** Slices per output, each one thread or workgroup; a second pass sums them when above 1. */
+  chunks: number;
+}
+
+/**
+ * The plan for nOut outputs of nRed elements each. GPU drivers: a thread per output for many
+ * outputs or short reductions; else a workgroup per output, and for long reductions a workgroup
+ * per slice of SLICE elements, the slices summed by a second pass (one workgroup summing 17M
+ * elements took 70 ms on an H100; sliced, the work spreads). A CPU driver pays for every barrier
+ * and runs a workgroup on one core: there every reduction runs a thread per (output, slice of at
+ * least CPU_SLICE elements), with enough slices to give every core workgroups (a [4096, 64] sum
+ * over rows ran as 64 threads in one workgroup before: 9.6 → 1.1 ms; docs/measurements.md).
+ */
+export function reducePlan(nOut: number, nRed: number, software: boolean): ReducePlan {
+  if (software) return { perThread: true, chunks: nRed <= 2 * CPU_SLICE ? 1 : Math.max(1, Math.min(Math.ceil(nRed / CPU_SLICE), Math.ceil(CPU_FILL / nOut))) };
+  const perThread = nRed <= 32 || nOut >= 2048;
+  return { perThread, chunks: perThread || nRed <= 2 * SLICE ? 1 : Math.min(1024, Math.ceil(nRed / SLICE)) };
+}
+
+/**
+ * scale · Σ over `axes` of x; the output keeps size-1 dims where `keepdim`. `plan` defaults to
+ * reducePlan's for this adapter (tests pass others to run every variant on any adapter).
+ */
+export function reduceSum(op: string, x: Tensor, axes: readonly number[], keepdim: boolean, scale: number, plan?: ReducePlan): Tensor {
   const xs = stridesOf(x.shape);
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const outShape = keepdim ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]!);
@@ -26,16 +77,11 @@ export function reduceSum(op: string, x: Tensor, axes: readonly number[], keepdi
   const r = coalesce(axes.map((i) => x.shape[i]!), [axes.map((i) => xs[i]!)]);
   const nOut = y.size;
   const nRed = x.size / nOut;
-  // Many outputs or short reductions: a thread per output; else a workgroup per output, and for
-  // long reductions a workgroup per slice of SLICE elements, the slices summed by a second pass
-  // (one workgroup summing 17M elements took 70 ms on an H100; sliced, the work spreads).
-  // A CPU driver pays far more per workgroup than per element: there a thread per output takes
-  // every reduction up to SLICE long with at least 4 outputs (a conv bias gradient, [512, 48]
-  // summed over rows: 3.6 → 0.8 ms on SwiftShader; docs/measurements.md).
-  const perThread = nRed <= 32 || nOut >= 2048 || (adapterInfo().software && nRed <= SLICE && nOut >= 4);
-  const chunks = perThread || nRed <= 2 * SLICE ? 1 : Math.min(1024, Math.ceil(nRed / SLICE));
+  const { perThread, chunks } = plan ?? reducePlan(nOut, nRed, adapterInfo().software);
   const chunkLen = Math.ceil(nRed / chunks);
   const target = chunks > 1 ? Tensor.empty([nOut, chunks], op) : y;
+  const kp = padDims(k.shape, k.strides[0]!);
+  const rp = padDims(r.shape, r.strides[0]!);
   K.reduce.dispatch({
     bindings: {
       x: x.bind(op),
@@ -43,19 +89,17 @@ export function reduceSum(op: string, x: Tensor, axes: readonly number[], keepdi
       p: uniform({
         n_out: nOut,
         n_red: nRed,
-        kept_rank: k.shape.length,
-        red_rank: r.shape.length,
         scale: chunks > 1 ? 1 : scale,
         chunks,
         chunk_len: chunkLen,
-        kept_shape: pad8(k.shape),
-        kept_stride: pad8(k.strides[0]!),
-        red_shape: pad8(r.shape),
-        red_stride: pad8(r.strides[0]!),
+        kept_shape: kp.shape,
+        kept_stride: kp.strides,
+        red_shape: rp.shape,
+        red_stride: rp.strides,
       }),
     },
-    overrides: { WG, PER_THREAD: perThread },
-    workgroups: perThread ? groupsFor(nOut, WG) : groupsFor(nOut * chunks, 1),
+    overrides: { WG, PER_THREAD: perThread, K_RANK: rankOverride(k.shape.length), R_RANK: rankOverride(r.shape.length) },
+    workgroups: perThread ? groupsFor(nOut * chunks, WG) : groupsFor(nOut * chunks, 1),
   });
   if (chunks > 1) {
     const total = reduceSum(op, target, [1], false, scale);

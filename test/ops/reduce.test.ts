@@ -11,6 +11,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../../src/index.node.ts';
+import { reducePlan, reduceSum, type ReducePlan } from '../../src/kernels/reduce.ts';
 import { Rng, U, abs, dot, expectClose, expectExact, gamma, nd, numericGrad, read, readGrad, refExpand, refMean, refSum, sizeOf, upload, type Nd, type Shape } from '../helpers.ts';
 
 beforeAll(async () => {
@@ -116,8 +117,9 @@ describe('sum and mean: axes and keepdim', () => {
   }
 });
 
-describe('both kernel variants', () => {
-  // The op picks a thread per output when n_red ≤ 32 or n_out ≥ 2048, else a workgroup per output.
+describe('the default plan at its switches', () => {
+  // On a GPU the op picks a thread per output when n_red ≤ 32 or n_out ≥ 2048, else a workgroup
+  // per output (a CPU driver: a thread per output always); the labels name the GPU's choice.
   const CASES: [string, Shape, Axes][] = [
     ['per-thread: short rows (n_red = 32)', [50, 32], 1],
     ['workgroup: n_red = 33, just past the switch', [50, 33], 1],
@@ -181,6 +183,69 @@ describe('both kernel variants', () => {
       const y = hg.sum(upload(x), axes);
       expectExact(await read(y), refSum(x, axes).data, `sum [${shape}] over ${JSON.stringify(axes)}`);
     }
+  });
+});
+
+describe('every plan on any adapter (reduceSum with a forced plan)', () => {
+  // The default plan differs by adapter (a CPU driver runs every reduction a thread per output),
+  // so each variant is forced here: per thread and per workgroup, whole and sliced into chunks
+  // (a second pass sums the slices), over merged ranks 1–3 and the general rank-8 path.
+  const PLANS: ReducePlan[] = [
+    { perThread: true, chunks: 1 },
+    { perThread: true, chunks: 3 },
+    { perThread: false, chunks: 1 },
+    { perThread: false, chunks: 4 },
+  ];
+  const CASES: [string, Shape, number[]][] = [
+    ['all of [4097]: ragged slices', [4097], [0]],
+    ['rows of [129, 33]: strided reduction', [129, 33], [0]],
+    ['columns of [129, 33]', [129, 33], [1]],
+    ['kept rank 2, reduced rank 2: [6, 7, 8, 9] over 1, 3', [6, 7, 8, 9], [1, 3]],
+    ['kept rank 3, reduced rank 2: [3, 4, 5, 6, 7] over 1, 3', [3, 4, 5, 6, 7], [1, 3]],
+    ['reduced rank 3: [3, 4, 5, 6, 7, 2] over 0, 2, 4', [3, 4, 5, 6, 7, 2], [0, 2, 4]],
+    ['kept rank 5, reduced rank 4 (the general path): [2, 3, 2, 3, 2, 3, 2, 3, 2] over 1, 3, 5, 7', [2, 3, 2, 3, 2, 3, 2, 3, 2], [1, 3, 5, 7]],
+    ['kept rank 4, reduced rank 5: the same over 0, 2, 4, 6, 8', [2, 3, 2, 3, 2, 3, 2, 3, 2], [0, 2, 4, 6, 8]],
+  ];
+  for (const [label, shape, axes] of CASES) {
+    test(label, async () => {
+      const rng = new Rng(sizeOf(shape) + axes.length);
+      // Integers: any order sums them exactly, so a dropped or doubled element shows.
+      const xi = nd(rng.ints(sizeOf(shape), -8, 8), shape);
+      const xf = nd(rng.f32(sizeOf(shape)), shape);
+      for (const plan of PLANS) {
+        const tag = `${label}, ${plan.perThread ? 'per thread' : 'per workgroup'}, ${plan.chunks} chunk(s)`;
+        const yi = reduceSum('test', upload(xi), axes, false, 1, plan);
+        expectExact(await read(yi), refSum(xi, axes).data, `${tag}, integers`);
+        const yf = reduceSum('test', upload(xf), axes, true, 0.5, plan);
+        const ref = refSum(xf, axes, true);
+        expect(yf.shape, tag).toEqual(ref.shape);
+        const n = reduceCount(shape, axes);
+        expectClose(
+          await read(yf),
+          ref.data.map((v) => 0.5 * v),
+          {
+            atol: 0,
+            rtol: U,
+            bound: refSum(abs(xf), axes, true).data.map((m) => 0.5 * gamma(n) * m),
+            shape: ref.shape,
+            label: `${tag}, floats scaled by 0.5`,
+          },
+        );
+      }
+    });
+  }
+
+  test('the plans: a CPU driver slices long reductions over enough threads; a GPU keeps its workgroups', () => {
+    // CPU driver: a thread per output always; slices of ≥ 1024 elements for ~1024 threads.
+    expect(reducePlan(1, 262144, true)).toEqual({ perThread: true, chunks: 256 });
+    expect(reducePlan(64, 4096, true)).toEqual({ perThread: true, chunks: 4 });
+    expect(reducePlan(48, 2048, true)).toEqual({ perThread: true, chunks: 1 });
+    expect(reducePlan(4096, 64, true)).toEqual({ perThread: true, chunks: 1 });
+    // GPU: a workgroup per output for few long rows, sliced past 2 · 4096 elements.
+    expect(reducePlan(1, 262144, false)).toEqual({ perThread: false, chunks: 64 });
+    expect(reducePlan(64, 4096, false)).toEqual({ perThread: false, chunks: 1 });
+    expect(reducePlan(4096, 64, false)).toEqual({ perThread: true, chunks: 1 });
+    expect(reducePlan(50, 32, false)).toEqual({ perThread: true, chunks: 1 });
   });
 });
 
