@@ -12,6 +12,7 @@
  * γ, dS [B, N, K4]. B, N, C and K4 are read from the shapes.
  */
 import hemWgsl from '../../kernels/hem.wgsl';
+import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
@@ -19,20 +20,29 @@ import type { DxPart, PathKernels, WeightedSums } from './hem-kernels.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
-  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => onRegisterPath(() => overrideSets({ WG }, { RBF: [false, true] }), true) }),
-  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => onRegisterPath(() => overrideSets({ WG, BLK: blocks() })) }),
-  nstepFinish: /* @__PURE__ */ defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish', { variants: () => overrideSets({ WG }) }),
-  wsumFinish: /* @__PURE__ */ defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish', { variants: () => overrideSets({ WG }) }),
-  normalize: /* @__PURE__ */ defineKernel('hem_normalize', hemWgsl, 'normalize', { variants: () => overrideSets({ WG }) }),
-  normalizeGrad: /* @__PURE__ */ defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad', { variants: () => overrideSets({ WG }) }),
-  nstepPrep: /* @__PURE__ */ defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep', { variants: () => overrideSets({ WG }) }),
-  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => onRegisterPath(() => overrideSets({ WG }, { DGAMMA_IN: [false, true] }), true) }),
-  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => onRegisterPath(() => overrideSets({ WG, BLK: blocks() }, { PART: [0, 1, 2] })) }),
-  dmuFinish: /* @__PURE__ */ defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish', { variants: () => overrideSets({ WG }, { RBF: [false, true] }) }),
-  elbo: /* @__PURE__ */ defineKernel('hem_elbo', hemWgsl, 'elbo', { variants: () => overrideSets({ WG }) }),
+  estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => onRegisterPath(() => overrideSets({ WG: wg() }, { RBF: [false, true] }), true) }),
+  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => onRegisterPath(() => overrideSets({ WG: wg(), BLK: blocks() })) }),
+  nstepFinish: /* @__PURE__ */ defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish', { variants: () => overrideSets({ WG: wg() }) }),
+  wsumFinish: /* @__PURE__ */ defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish', { variants: () => overrideSets({ WG: wg() }) }),
+  normalize: /* @__PURE__ */ defineKernel('hem_normalize', hemWgsl, 'normalize', { variants: () => overrideSets({ WG: wg() }) }),
+  normalizeGrad: /* @__PURE__ */ defineKernel('hem_normalize_grad', hemWgsl, 'normalize_grad', { variants: () => overrideSets({ WG: wg() }) }),
+  nstepPrep: /* @__PURE__ */ defineKernel('hem_nstep_prep', hemWgsl, 'nstep_prep', { variants: () => overrideSets({ WG: wg() }) }),
+  estepGrad: /* @__PURE__ */ defineKernel('hem_estep_grad', hemWgsl, 'estep_grad', { variants: () => onRegisterPath(() => overrideSets({ WG: wg() }, { DGAMMA_IN: [false, true] }), true) }),
+  dx: /* @__PURE__ */ defineKernel('hem_dx', hemWgsl, 'dx', { variants: () => onRegisterPath(() => overrideSets({ WG: wg(), BLK: blocks() }, { PART: [0, 1, 2] })) }),
+  dmuFinish: /* @__PURE__ */ defineKernel('hem_dmu_finish', hemWgsl, 'dmu_finish', { variants: () => overrideSets({ WG: wg() }, { RBF: [false, true] }) }),
+  elbo: /* @__PURE__ */ defineKernel('hem_elbo', hemWgsl, 'elbo', { variants: () => overrideSets({ WG: wg() }) }),
 } as const;
 
-const WG = 64;
+/**
+ * Invocations per workgroup of every entry point here: 64 on a GPU; 16 on a CPU driver, which runs
+ * a workgroup's SIMD groups of 4 one after another on one core, early-returning ones included.
+ * At the demo's shape (B 8, N 64, C 48, K 16) a wsum dispatch has 6 live invocations per batch
+ * element: the layer's kernels took 14–16 ms per forward+backward at 64, 10–12 at 16, and the
+ * same at N 4096 (docs/measurements.md).
+ */
+function wg(): number {
+  return adapterInfo().software ? 16 : 64;
+}
 
 /**
  * The variants of a kernel that has a tiled twin: none while the engine uses the tiled path (nor,
@@ -79,17 +89,17 @@ function chunking(N: number, K4: number, C: number, blk: number): { chunks: numb
 
 /** One invocation per (base, 4 channels) of a [B, K4, C] result. */
 function perBaseVec4(K4: number, C: number, B: number): [number, number, number] {
-  return batched(Math.ceil((K4 * (C / 4)) / WG), B);
+  return batched(Math.ceil((K4 * (C / 4)) / wg()), B);
 }
 
 /** One invocation per base row of a [B, K4, C] tensor. */
 function perBase(K4: number, B: number): [number, number, number] {
-  return batched(Math.ceil(K4 / WG), B);
+  return batched(Math.ceil(K4 / wg()), B);
 }
 
 /** One invocation per 8 rows of [B, N, ·]. */
 function perRowBlock(N: number, B: number): [number, number, number] {
-  return batched(Math.ceil(Math.ceil(N / 8) / WG), B);
+  return batched(Math.ceil(Math.ceil(N / 8) / wg()), B);
 }
 
 /**
@@ -107,7 +117,7 @@ function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: number; invT
       egamma: gamma.bind(op, 'read_write'),
       ep: uniform({ N, C, K: p.bases, K4, mu_stride: p.muStride, inv_tau: p.invTau }),
     },
-    overrides: { WG, RBF: p.rbf },
+    overrides: { WG: wg(), RBF: p.rbf },
     workgroups: perRowBlock(N, B),
   });
   return gamma;
@@ -128,8 +138,8 @@ function launchWsum(op: string, x: Tensor, w: Tensor, blk: 2 | 4): WeightedSums 
       wsum_w: sums.bind(op, 'read_write'),
       wp: uniform({ N, C, K4, chunks: ch.chunks, rows_per_chunk: ch.rows }),
     },
-    overrides: { WG, BLK: blk },
-    workgroups: batched(Math.ceil((ch.chunks * Math.ceil(K4 / (4 * blk)) * Math.ceil(C / (4 * blk))) / WG), B),
+    overrides: { WG: wg(), BLK: blk },
+    workgroups: batched(Math.ceil((ch.chunks * Math.ceil(K4 / (4 * blk)) * Math.ceil(C / (4 * blk))) / wg()), B),
   });
   return { part, sums };
 }
@@ -159,7 +169,7 @@ export function launchNstepFinish(op: string, ws: WeightedSums, mu: Tensor, eta:
       ncount: counts.bind(op, 'read_write'),
       fp: uniform({ C, K4, chunks, mu_stride: bases(mu).muStride, eta }),
     },
-    overrides: { WG },
+    overrides: { WG: wg() },
     workgroups: perBaseVec4(K4, C, B),
   });
   return { next, f, counts };
@@ -171,7 +181,7 @@ export function launchWsumFinish(op: string, ws: WeightedSums): Tensor {
   const out = Tensor.empty([B, K4, C], op);
   K.wsumFinish.dispatch({
     bindings: { spart: ws.part.bind(op), sout: out.bind(op, 'read_write'), sp: uniform({ C, K4, chunks }) },
-    overrides: { WG },
+    overrides: { WG: wg() },
     workgroups: perBaseVec4(K4, C, B),
   });
   return out;
@@ -183,7 +193,7 @@ export function launchNormalize(op: string, muHat: Tensor): Tensor {
   const out = Tensor.empty([B, K4, C], op);
   K.normalize.dispatch({
     bindings: { zin: muHat.bind(op), zout: out.bind(op, 'read_write'), zp: uniform({ C, K4 }) },
-    overrides: { WG },
+    overrides: { WG: wg() },
     workgroups: perBase(K4, B),
   });
   return out;
@@ -195,7 +205,7 @@ export function launchNormalizeGrad(op: string, muHat: Tensor, dmu: Tensor): Ten
   const out = Tensor.empty([B, K4, C], op);
   K.normalizeGrad.dispatch({
     bindings: { yu: muHat.bind(op), ydy: dmu.bind(op), ydu: out.bind(op, 'read_write'), yp: uniform({ C, K4 }) },
-    overrides: { WG },
+    overrides: { WG: wg() },
     workgroups: perBase(K4, B),
   });
   return out;
@@ -218,7 +228,7 @@ export function launchNstepPrep(op: string, dmu: Tensor, f: Tensor, counts: Tens
       pdn: dN.bind(op, 'read_write'),
       pp: uniform({ C, K4, eta }),
     },
-    overrides: { WG },
+    overrides: { WG: wg() },
     workgroups: perBase(K4, B),
   });
   return { dA, dN };
@@ -242,7 +252,7 @@ function launchEstepGrad(op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: T
       gds: dS.bind(op, 'read_write'),
       gp: uniform({ N, C, K4 }),
     },
-    overrides: { WG, DGAMMA_IN: dgammaIn !== null },
+    overrides: { WG: wg(), DGAMMA_IN: dgammaIn !== null },
     workgroups: perRowBlock(N, B),
   });
   return dS;
@@ -264,8 +274,8 @@ function launchDx(op: string, d: DxPart, out: Tensor, part: 0 | 1 | 2, blk: 2 | 
       xdx: out.bind(op, 'read_write'),
       xp: uniform({ N, C, K4, mu_stride: d.muStride, scale: d.scale }),
     },
-    overrides: { WG, PART: part, BLK: blk },
-    workgroups: batched(Math.ceil((Math.ceil(N / (4 * blk)) * Math.ceil(C / (4 * blk))) / WG), B),
+    overrides: { WG: wg(), PART: part, BLK: blk },
+    workgroups: batched(Math.ceil((Math.ceil(N / (4 * blk)) * Math.ceil(C / (4 * blk))) / wg()), B),
   });
 }
 
@@ -303,7 +313,7 @@ export function launchDmuFinish(
       mdmu: dmu.bind(op, 'read_write'),
       mp: uniform({ C, K4, chunks, mu_stride: bases(mu).muStride, eta: p.eta, scale: p.scale }),
     },
-    overrides: { WG, RBF: p.rbf },
+    overrides: { WG: wg(), RBF: p.rbf },
     workgroups: perBaseVec4(K4, C, B),
   });
   return dmu;
@@ -326,8 +336,8 @@ export function launchElbo(op: string, x: Tensor, mu: Tensor, gamma: Tensor, p: 
       lrow: rowTerms.bind(op, 'read_write'),
       lp: uniform({ N, C, K: p.bases, K4, mu_stride: muStride, inv_tau: p.invTau, c_real: p.channels }),
     },
-    overrides: { WG },
-    workgroups: batched(Math.ceil(N / WG), B),
+    overrides: { WG: wg() },
+    workgroups: batched(Math.ceil(N / wg()), B),
   });
   return rowTerms;
 }
