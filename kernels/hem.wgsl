@@ -42,9 +42,6 @@ override DGAMMA_IN: bool = false;
 // wsum and dx: each invocation owns BLK × BLK blocks of 4 × 4 (2: 8 × 8, 4: 16 × 16 outputs).
 // More blocks read fewer bytes per FMA and hold more accumulators (16 mat4x4 at 4).
 override BLK: u32 = 2u;
-// wsum only: N is not a multiple of 4, so the last chunk ends inside a group of 4 rows (the host
-// sizes chunks in whole groups of 4); false drops the clamps and weights from the loop.
-override RAGGED: bool = true;
 
 const EPS: f32 = 1e-6;   // N_k + ε and ‖μ‖ + ε, as in EMANet's reference implementation
 // #include "hem-estep.wgsl"
@@ -182,12 +179,10 @@ struct WsumParams {
 @group(0) @binding(3) var<storage, read_write> wsum_w: array<vec4<f32>>; // s [B, chunks, K4]
 @group(0) @binding(4) var<uniform> wp: WsumParams;
 
-// Rows r of W at bases 4kb..4kb+3 as a mat4x4 (column i = row r[i]), scaled by keep (0 past the
-// chunk) when RAGGED.
+// Rows r of W at bases 4kb..4kb+3 as a mat4x4 (column i = row r[i]), scaled by keep (0 past the chunk).
 fn w_block(gb: u32, gs: u32, r: vec4<u32>, kb: u32, keep: vec4<f32>) -> mat4x4<f32> {
-  let w = mat4x4<f32>(ww[gb + r.x * gs + kb], ww[gb + r.y * gs + kb], ww[gb + r.z * gs + kb], ww[gb + r.w * gs + kb]);
-  if (!RAGGED) { return w; }
-  return mat4x4<f32>(w[0] * keep.x, w[1] * keep.y, w[2] * keep.z, w[3] * keep.w);
+  return mat4x4<f32>(ww[gb + r.x * gs + kb] * keep.x, ww[gb + r.y * gs + kb] * keep.y,
+                     ww[gb + r.z * gs + kb] * keep.z, ww[gb + r.w * gs + kb] * keep.w);
 }
 
 // Rows r of X at channels 4c4..4c4+3 as a mat4x4 (column i = row r[i]).
@@ -229,17 +224,12 @@ fn wsum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var a30 = mat4x4<f32>(); var a31 = mat4x4<f32>(); var a32 = mat4x4<f32>(); var a33 = mat4x4<f32>();
   var s0 = vec4<f32>(); var s1 = vec4<f32>(); var s2 = vec4<f32>(); var s3 = vec4<f32>();
   // Four rows at a time: Aᵀ-block (channels × bases) += Xᵀ-block · W-block as mat4x4 products.
-  // When RAGGED, rows past the chunk's end are clamped on load and given weight 0; otherwise every
-  // chunk holds whole groups of 4 rows and the loop needs neither.
+  // Rows past the chunk's end are clamped on load and given weight 0.
   let last = n_end - 1u;
   let ones = vec4<f32>(1.0);
   for (var n = chunk * wp.rows_per_chunk; n < n_end; n += 4u) {
-    var r = vec4<u32>(n, n + 1u, n + 2u, n + 3u);
-    var keep = vec4<f32>(1.0);
-    if (RAGGED) {
-      r = min(r, vec4<u32>(last));
-      keep = select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(n, n + 1u, n + 2u, n + 3u) < vec4<u32>(n_end));
-    }
+    let r = vec4<u32>(n, min(n + 1u, last), min(n + 2u, last), min(n + 3u, last));
+    let keep = vec4<f32>(1.0, select(0.0, 1.0, n + 1u < n_end), select(0.0, 1.0, n + 2u < n_end), select(0.0, 1.0, n + 3u < n_end));
     let w0 = w_block(gb, gs, r, k0, keep);
     let w1 = w_block(gb, gs, r, k1, keep);
     let x0 = wx_block(xb, cs, r, c0);

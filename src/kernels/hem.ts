@@ -21,7 +21,7 @@ import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   estep: /* @__PURE__ */ defineKernel('hem_estep', hemWgsl, 'estep', { variants: () => onRegisterPath(() => overrideSets({ WG: wg() }, { RBF: [false, true] }), true) }),
-  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => onRegisterPath(() => overrideSets({ WG: wg(), BLK: blocks() }, { RAGGED: [false, true] })) }),
+  wsum: /* @__PURE__ */ defineKernel('hem_wsum', hemWgsl, 'wsum', { variants: () => onRegisterPath(() => overrideSets({ WG: wg(), BLK: blocks() })) }),
   nstepFinish: /* @__PURE__ */ defineKernel('hem_nstep_finish', hemWgsl, 'nstep_finish', { variants: () => overrideSets({ WG: wg() }) }),
   wsumFinish: /* @__PURE__ */ defineKernel('hem_wsum_finish', hemWgsl, 'wsum_finish', { variants: () => overrideSets({ WG: wg() }) }),
   normalize: /* @__PURE__ */ defineKernel('hem_normalize', hemWgsl, 'normalize', { variants: () => overrideSets({ WG: wg() }) }),
@@ -83,8 +83,7 @@ function bases(mu: Tensor): { K4: number; muStride: number } {
 function chunking(N: number, K4: number, C: number, blk: number): { chunks: number; rows: number } {
   const tiles = Math.ceil(K4 / (4 * blk)) * Math.ceil(C / (4 * blk));
   const want = Math.max(1, Math.min(Math.ceil(4096 / tiles), Math.ceil(N / 32)));
-  // Whole groups of 4 rows per chunk, so that only the last chunk can end inside one (N % 4 ≠ 0: RAGGED).
-  const rowsPerChunk = 4 * Math.ceil(N / want / 4);
+  const rowsPerChunk = Math.ceil(N / want);
   return { chunks: Math.ceil(N / rowsPerChunk), rows: rowsPerChunk };
 }
 
@@ -139,7 +138,7 @@ function launchWsum(op: string, x: Tensor, w: Tensor, blk: 2 | 4): WeightedSums 
       wsum_w: sums.bind(op, 'read_write'),
       wp: uniform({ N, C, K4, chunks: ch.chunks, rows_per_chunk: ch.rows }),
     },
-    overrides: { WG: wg(), BLK: blk, RAGGED: N % 4 !== 0 },
+    overrides: { WG: wg(), BLK: blk },
     workgroups: batched(Math.ceil((ch.chunks * Math.ceil(K4 / (4 * blk)) * Math.ceil(C / (4 * blk))) / wg()), B),
   });
   return { part, sums };
