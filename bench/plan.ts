@@ -9,6 +9,7 @@ import { join } from 'node:path';
 export const SUBJECTS: Record<string, { file: string; what: string }> = {
   matmul: { file: 'matmul.bench.ts', what: 'matmul n³ and the HEM products, vs the peers' },
   softmax: { file: 'softmax.bench.ts', what: 'fused scaled softmax, vs the peers' },
+  reduce: { file: 'reduce.bench.ts', what: 'sums over axes, vs the same sums as products with ones' },
   estep: { file: 'estep.bench.ts', what: 'E-step: fused kernel, matmul+softmax, the peers' },
   nstep: { file: 'nstep.bench.ts', what: 'N-step: fused kernels, composed ops, the peers' },
   hem: { file: 'hem.bench.ts', what: 'HEM layer: fused vs unfused, HEM vs EM, the peers' },

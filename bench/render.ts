@@ -96,6 +96,12 @@ for (const doc of docs.values()) {
   }
   const steps: [string, string, string, (c: CaseResult) => string][] = [
     ['softmax', "**Fused scaled softmax** softmax(s·Z), each case's time relative to hemgpu's.", 'hemgpu', (c) => `${c.meta?.rows}×${c.meta?.cols}`],
+    [
+      'reduce',
+      "**Sums over axes** (`sum`), each case's time relative to the sum's; the other case is the same sum as a product with ones.",
+      'hemgpu sum',
+      (c) => String(c.meta?.shape),
+    ],
     ['estep', "**E-step** γ = softmax(XMᵀ/√C), each case's time relative to hemgpu's fused E-step.", 'hemgpu fused', (c) => String(c.meta?.C)],
     ['nstep', "**N-step** μ' = (1 − η)μ + η γᵀX/N, each case's time relative to hemgpu's fused N-step.", 'hemgpu fused', (c) => String(c.meta?.C)],
   ];

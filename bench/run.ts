@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- <subject>... ] [flags]`: run the benchmark subjects one after another, each in
  * its own process (its own device, nothing left over from the previous subject), then print the
- * targets table from the results they recorded. Subjects: matmul, softmax, estep, nstep, hem,
- * profile, train, eigh (default: all). Flags go to every subject: --quick, --full, --no-peers,
+ * targets table from the results they recorded. Subjects: matmul, softmax, reduce, estep, nstep, hem,
+ * profile, train, ops, step, eigh (default: all). Flags go to every subject: --quick, --full, --no-peers,
  * --peers=jax-js,jax-js-eager,tfjs-webgpu. Exits non-zero if any subject failed (a case that does
  * not verify fails its subject: it is never timed).
  *
