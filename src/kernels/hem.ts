@@ -14,6 +14,7 @@
 import hemWgsl from '../../kernels/hem.wgsl';
 import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
+import { SPLIT_FILL } from './matmul.ts';
 import { grid, overrideSets, uniform } from './dispatch.ts';
 import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
 import type { DxPart, PathKernels, WeightedSums } from './hem-kernels.ts';
@@ -77,12 +78,21 @@ function bases(mu: Tensor): { K4: number; muStride: number } {
 }
 
 /**
+ * Invocations the wsum chunks should give: enough to fill a large GPU, and on a CPU driver what
+ * fills its cores (matmul's split-K uses the same, SPLIT_FILL.cpu). At C 64 the GPU's 4096 cut
+ * N = 4096 into 128 chunks there, whose partial sums (2 MB) were written and read again by the
+ * finish pass: wsum 92 → 51–61 ms per layer forward+backward at 64 (docs/measurements.md).
+ */
+const CHUNK_FILL = { gpu: 4096, cpu: SPLIT_FILL.cpu } as const;
+
+/**
  * How the reductions over N (wsum) are split: enough (chunk, 4·blk bases, 4·blk channels)
- * invocations to fill a large GPU (~4096), with at least 32 rows per chunk.
+ * invocations to fill the device (CHUNK_FILL), with at least 32 rows per chunk.
  */
 function chunking(N: number, K4: number, C: number, blk: number): { chunks: number; rows: number } {
   const tiles = Math.ceil(K4 / (4 * blk)) * Math.ceil(C / (4 * blk));
-  const want = Math.max(1, Math.min(Math.ceil(4096 / tiles), Math.ceil(N / 32)));
+  const fill = adapterInfo().software ? CHUNK_FILL.cpu : CHUNK_FILL.gpu;
+  const want = Math.max(1, Math.min(Math.ceil(fill / tiles), Math.ceil(N / 32)));
   const rowsPerChunk = Math.ceil(N / want);
   return { chunks: Math.ceil(N / rowsPerChunk), rows: rowsPerChunk };
 }
