@@ -37,7 +37,7 @@ for (const [B, N, C, K] of shapes as [number, number, number, number][]) {
   const x = randn([B, N, C], { seed: 1, requiresGrad: true }).keep();
   const mu0 = randn([K, C], { seed: 2, std: 1 / Math.sqrt(C), requiresGrad: true }).keep();
   const g = randn([B, N, C], { seed: 3 }).keep();
-  const shape = hemShape(B, N, C, K, getHemKernelConfig());
+  const shape = hemShape(B, N, C, K, getHemKernelConfig(), engine.adapterInfo.software);
   const report: Record<string, unknown> = { peaks, kernelConfig: kc };
   for (const fused of [true, false]) {
     const step = (): void => {

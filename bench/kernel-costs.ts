@@ -36,12 +36,13 @@ const F32 = 4;
 
 /**
  * The HEM shape for a layer of B×N positions, C channels and K bases on kernel path `config`
- * (padding, and the chunks of the reduction over N as src/kernels/hem.ts splits them).
+ * (padding, and the chunks of the reduction over N as src/kernels/hem.ts splits them on a CPU
+ * driver, `software`, or a GPU).
  */
-export function hemShape(B: number, N: number, C: number, K: number, config: HemKernelConfig): HemShape {
+export function hemShape(B: number, N: number, C: number, K: number, config: HemKernelConfig, software: boolean): HemShape {
   const c = Math.ceil(C / 4) * 4;
   const k = Math.ceil(K / 4) * 4;
-  return { B, N, C: c, K4: k, chunks: wsumChunking(N, k, c, config).chunks };
+  return { B, N, C: c, K4: k, chunks: wsumChunking(N, k, c, config, software).chunks };
 }
 
 /** Per kernel: FLOPs and bytes of one dispatch. The comment gives the work in the paper's terms. */

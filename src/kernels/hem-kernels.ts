@@ -40,8 +40,8 @@ export interface PathKernels {
   estepGrad(op: string, x: Tensor, dA: Tensor, dN: Tensor, gamma: Tensor, dgammaIn: Tensor | null): Tensor;
   wsum(op: string, x: Tensor, w: Tensor): WeightedSums;
   dx(op: string, d: DxPart, out: Tensor, part: 0 | 1 | 2): void;
-  /** How `wsum` splits N into chunks of rows. */
-  chunking(N: number, K4: number, C: number): { chunks: number; rows: number };
+  /** How `wsum` splits N into chunks of rows on a CPU driver (`software`) or a GPU. */
+  chunking(N: number, K4: number, C: number, software: boolean): { chunks: number; rows: number };
 }
 
 /**
@@ -101,7 +101,7 @@ export function hemKernels(): HemKernels {
   return k;
 }
 
-/** How `wsum` splits N into chunks of rows on kernel configuration `config` (the profile's byte counts). */
-export function wsumChunking(N: number, K4: number, C: number, config: HemKernelConfig): { chunks: number; rows: number } {
-  return pathOf(config).chunking(N, K4, C);
+/** How `wsum` splits N into chunks of rows on kernel configuration `config` and a CPU driver (`software`) or a GPU (the profile's byte counts). */
+export function wsumChunking(N: number, K4: number, C: number, config: HemKernelConfig, software: boolean): { chunks: number; rows: number } {
+  return pathOf(config).chunking(N, K4, C, software);
 }

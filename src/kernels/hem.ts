@@ -89,9 +89,9 @@ const CHUNK_FILL = { gpu: 4096, cpu: SPLIT_FILL.cpu } as const;
  * How the reductions over N (wsum) are split: enough (chunk, 4·blk bases, 4·blk channels)
  * invocations to fill the device (CHUNK_FILL), with at least 32 rows per chunk.
  */
-function chunking(N: number, K4: number, C: number, blk: number): { chunks: number; rows: number } {
+function chunking(N: number, K4: number, C: number, blk: number, software: boolean): { chunks: number; rows: number } {
   const tiles = Math.ceil(K4 / (4 * blk)) * Math.ceil(C / (4 * blk));
-  const fill = adapterInfo().software ? CHUNK_FILL.cpu : CHUNK_FILL.gpu;
+  const fill = software ? CHUNK_FILL.cpu : CHUNK_FILL.gpu;
   const want = Math.max(1, Math.min(Math.ceil(fill / tiles), Math.ceil(N / 32)));
   const rowsPerChunk = Math.ceil(N / want);
   return { chunks: Math.ceil(N / rowsPerChunk), rows: rowsPerChunk };
@@ -137,7 +137,7 @@ function launchEstep(op: string, x: Tensor, mu: Tensor, p: { bases: number; invT
 function launchWsum(op: string, x: Tensor, w: Tensor, blk: 2 | 4): WeightedSums {
   const { B, N, C } = rows(x);
   const K4 = w.shape[2]!;
-  const ch = chunking(N, K4, C, blk);
+  const ch = chunking(N, K4, C, blk, adapterInfo().software);
   const part = Tensor.empty([B, ch.chunks, K4, C], op);
   const sums = Tensor.empty([B, ch.chunks, K4], op);
   K.wsum.dispatch({
@@ -297,7 +297,7 @@ export function registerPath(config: HemKernelConfig): PathKernels {
     estepGrad: launchEstepGrad,
     wsum: (op, x, w) => launchWsum(op, x, w, blk),
     dx: (op, d, out, part) => launchDx(op, d, out, part, blk),
-    chunking: (N, K4, C) => chunking(N, K4, C, blk),
+    chunking: (N, K4, C, software) => chunking(N, K4, C, blk, software),
   };
 }
 

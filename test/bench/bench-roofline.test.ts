@@ -21,39 +21,50 @@ describe('HEM kernel costs', () => {
     expect(baseKernelName('hem_dx_tiled_sg')).toBe('hem_dx');
     expect(baseKernelName('hem_dx_sg_tiled')).toBe('hem_dx');
     expect(baseKernelName('matmul_tiled4')).toBe('matmul_tiled4');
-    const s = hemShape(2, 4225, 512, 64, TILED_HEM_CONFIG);
+    const s = hemShape(2, 4225, 512, 64, TILED_HEM_CONFIG, false);
     expect(kernelCost('hem_estep_tiled', s)).toEqual(kernelCost('hem_estep', s));
     expect(kernelCost('matmul_tiled4', s)).toBeUndefined();
     expect(kernelCost('reduce', s)).toBeUndefined();
   });
 
-  test('shapes are padded to multiples of 4; the chunks cover N, at most ⌈N / 32⌉ of them', () => {
-    expect(hemShape(1, 100, 6, 5, REGISTER_HEM_CONFIG)).toMatchObject({ C: 8, K4: 8 });
+  test('shapes are padded to multiples of 4; the chunks cover N, at most ⌈N / 32⌉ of them, enough for the device', () => {
+    expect(hemShape(1, 100, 6, 5, REGISTER_HEM_CONFIG, false)).toMatchObject({ C: 8, K4: 8 });
     for (const [N, K4, C] of [
       [4096, 64, 64],
       [4225, 64, 512],
       [100, 8, 8],
       [31, 4, 4],
     ] as const) {
-      const chunks = wsumChunking(N, K4, C, REGISTER_HEM_CONFIG).chunks;
-      const rows = Math.ceil(N / chunks);
-      expect(rows * chunks).toBeGreaterThanOrEqual(N);
-      expect(rows * (chunks - 1)).toBeLessThan(N); // no empty chunk
-      expect(chunks).toBeLessThanOrEqual(Math.ceil(N / 32));
-      // Enough (chunk, 8 bases, 8 channels) invocations for a large GPU, or one chunk per 32 rows.
-      expect(chunks * Math.ceil(K4 / 8) * Math.ceil(C / 8) >= 4096 || chunks >= Math.ceil(N / 32) - 1).toBe(true);
+      // The register path (16 bases × 16 channels per invocation): enough invocations for a large
+      // GPU (4096), on a CPU driver for its cores (64), or one chunk per 32 rows.
+      for (const [software, fill] of [
+        [false, 4096],
+        [true, 64],
+      ] as const) {
+        const chunks = wsumChunking(N, K4, C, REGISTER_HEM_CONFIG, software).chunks;
+        const rows = Math.ceil(N / chunks);
+        expect(rows * chunks).toBeGreaterThanOrEqual(N);
+        expect(rows * (chunks - 1)).toBeLessThan(N); // no empty chunk
+        expect(chunks).toBeLessThanOrEqual(Math.ceil(N / 32));
+        const invocations = chunks * Math.ceil(K4 / 16) * Math.ceil(C / 16);
+        expect(invocations >= fill || chunks >= Math.ceil(N / 32) - 1, `N ${N} K4 ${K4} C ${C} software ${software}`).toBe(true);
+        // Not many more chunks than the fill needs: at N 4096, C 64 a CPU driver takes 4, a GPU 128.
+        expect(Math.ceil(fill / (Math.ceil(K4 / 16) * Math.ceil(C / 16)))).toBeGreaterThanOrEqual(chunks);
+      }
+      expect(wsumChunking(4096, 64, 64, REGISTER_HEM_CONFIG, true).chunks).toBe(4);
+      expect(wsumChunking(4096, 64, 64, REGISTER_HEM_CONFIG, false).chunks).toBe(128);
       // The tiled path: (chunk, 32 bases, 64 channels) workgroups, at least 64 rows per chunk.
-      const t = wsumChunking(N, K4, C, TILED_HEM_CONFIG);
+      const t = wsumChunking(N, K4, C, TILED_HEM_CONFIG, false);
       expect(t.rows * t.chunks).toBeGreaterThanOrEqual(N);
       expect(t.rows * (t.chunks - 1)).toBeLessThan(N);
       expect(t.chunks).toBeLessThanOrEqual(Math.max(1, Math.ceil(N / 64)));
-      expect(hemShape(1, N, C, K4, TILED_HEM_CONFIG).chunks).toBe(t.chunks);
+      expect(hemShape(1, N, C, K4, TILED_HEM_CONFIG, false).chunks).toBe(t.chunks);
     }
   });
 
   test("the products' FLOPs: X μᵀ, γᵀ X, X dAᵀ and γ dA + dS μ at the paper's shape", () => {
     const [B, N, C, K] = PAPER_SHAPE;
-    const s = hemShape(B, N, C, K, REGISTER_HEM_CONFIG);
+    const s = hemShape(B, N, C, K, REGISTER_HEM_CONFIG, false);
     const nkc = 2 * B * N * K * C;
     // The softmax, the column sums and the epilogues add at most a few percent when C = 512.
     for (const [name, products] of [
@@ -75,7 +86,7 @@ describe('HEM kernel costs', () => {
   });
 
   test('every formula is positive and grows with each size', () => {
-    const base = hemShape(2, 1024, 64, 16, REGISTER_HEM_CONFIG);
+    const base = hemShape(2, 1024, 64, 16, REGISTER_HEM_CONFIG, false);
     for (const [name, f] of Object.entries(HEM_COSTS)) {
       const c = f(base);
       expect(c.flops, name).toBeGreaterThan(0);
