@@ -15,6 +15,7 @@ override OP: u32 = 0;
 // binary: true when an input's strides differ from the output's (else a plain zip).
 override BROADCAST: bool = false;
 override G_RANK: u32 = 8;   // gather: the coalesced rank of its output (1..8)
+override P_RANK: u32 = 8;   // pad: the rank of its output (1..8)
 override B_RANK: u32 = 0;   // binary with BROADCAST: the coalesced rank (1..3), or 0 to read it from the uniform
 
 // Unary OP codes.
@@ -62,12 +63,13 @@ struct GatherParams {
   stride: array<vec4<u32>, 2>,
 }
 
-// pad: output shape, and the source's strides and extent (coordinates past it read 0).
+// pad: output shape, and the source's strides and extent (coordinates past it read 0); its rank
+// is the P_RANK override.
 struct PadParams {
   n: u32,
-  rank: u32,
   _p0: u32,
   _p1: u32,
+  _p2: u32,
   shape: array<vec4<u32>, 2>,
   src_stride: array<vec4<u32>, 2>,
   src_shape: array<vec4<u32>, 2>,
@@ -217,6 +219,15 @@ fn gather(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 @group(0) @binding(1) var<storage, read_write> py: array<f32>;
 @group(0) @binding(2) var<uniform> pp: PadParams;
 
+// One dimension of pad's source offset: the coordinate along it, whether it lies inside the
+// source, and what is left for the outer dimensions (constant indices, as gather_offset).
+fn pad_step(rem: ptr<function, u32>, o: ptr<function, u32>, inside: ptr<function, bool>, s: u32, stride: u32, extent: u32) {
+  let idx = *rem % s;
+  *rem = *rem / s;
+  *inside = *inside && idx < extent;
+  *o += idx * stride;
+}
+
 @compute @workgroup_size(WG)
 fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
        @builtin(local_invocation_index) lid: u32) {
@@ -225,12 +236,15 @@ fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var rem = i;
   var o = 0u;
   var inside = true;
-  for (var d = i32(pp.rank) - 1; d >= 0; d--) {
-    let s = pp.shape[u32(d) / 4u][u32(d) % 4u];
-    let idx = rem % s;
-    rem = rem / s;
-    inside = inside && idx < pp.src_shape[u32(d) / 4u][u32(d) % 4u];
-    o += idx * pp.src_stride[u32(d) / 4u][u32(d) % 4u];
-  }
+  if (P_RANK > 7u) { pad_step(&rem, &o, &inside, pp.shape[1].w, pp.src_stride[1].w, pp.src_shape[1].w); }
+  if (P_RANK > 6u) { pad_step(&rem, &o, &inside, pp.shape[1].z, pp.src_stride[1].z, pp.src_shape[1].z); }
+  if (P_RANK > 5u) { pad_step(&rem, &o, &inside, pp.shape[1].y, pp.src_stride[1].y, pp.src_shape[1].y); }
+  if (P_RANK > 4u) { pad_step(&rem, &o, &inside, pp.shape[1].x, pp.src_stride[1].x, pp.src_shape[1].x); }
+  if (P_RANK > 3u) { pad_step(&rem, &o, &inside, pp.shape[0].w, pp.src_stride[0].w, pp.src_shape[0].w); }
+  if (P_RANK > 2u) { pad_step(&rem, &o, &inside, pp.shape[0].z, pp.src_stride[0].z, pp.src_shape[0].z); }
+  if (P_RANK > 1u) { pad_step(&rem, &o, &inside, pp.shape[0].y, pp.src_stride[0].y, pp.src_shape[0].y); }
+  // The outermost dimension: i < n, so no modulo.
+  inside = inside && rem < pp.src_shape[0].x;
+  o += rem * pp.src_stride[0].x;
   py[i] = select(0.0, px[min(o, arrayLength(&px) - 1u)], inside);
 }

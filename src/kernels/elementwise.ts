@@ -17,7 +17,7 @@ const K = {
     ],
   }),
   gather: /* @__PURE__ */ defineKernel('gather', elementwiseWgsl, 'gather', { variants: () => overrideSets({ WG }, { G_RANK: [1, 2, 3, 4, 5, 6, 7, 8] }) }),
-  pad: /* @__PURE__ */ defineKernel('pad', elementwiseWgsl, 'pad', { variants: () => overrideSets({ WG }) }),
+  pad: /* @__PURE__ */ defineKernel('pad', elementwiseWgsl, 'pad', { variants: () => overrideSets({ WG }, { P_RANK: [1, 2, 3, 4, 5, 6, 7, 8] }) }),
 };
 
 /** Unary op codes of kernels/elementwise.wgsl (keep in sync with its constants). */
@@ -85,13 +85,16 @@ export function gather(op: string, x: Tensor, shape: Shape, strides: readonly nu
 /** x zero-padded at the end of each dimension up to `shape` (same rank, each dim ≥ x's). */
 export function padZeros(op: string, x: Tensor, shape: Shape): Tensor {
   const y = Tensor.empty(shape, op);
+  // The kernel's rank is an override (P_RANK ≥ 1): a scalar is padded as a 1-element vector.
+  const out = shape.length ? shape : [1];
+  const src = x.shape.length ? x.shape : [1];
   K.pad.dispatch({
     bindings: {
       px: x.bind(op),
       py: y.bind(op, 'read_write'),
-      pp: uniform({ n: y.size, rank: shape.length, shape: pad8(shape), src_stride: pad8(stridesOf(x.shape)), src_shape: pad8(x.shape) }),
+      pp: uniform({ n: y.size, shape: pad8(out), src_stride: pad8(stridesOf(src)), src_shape: pad8(src) }),
     },
-    overrides: { WG },
+    overrides: { WG, P_RANK: out.length },
     workgroups: groupsFor(y.size, WG),
   });
   return y;

@@ -176,6 +176,78 @@ describe('transpose and permute', () => {
     }
   });
 
+  // The pad kernel is written out per rank (P_RANK 1..8; a scalar runs as rank 1): padTo at every
+  // rank 0–8, some dimensions padded and some not, against a host copy; its gradient is the
+  // leading block.
+  test('padTo at ranks 0 to 8 (every pad rank), forward and gradient', async () => {
+    for (const [from, to] of [
+      [[], []],
+      [[3], [5]],
+      [
+        [2, 3],
+        [3, 5],
+      ],
+      [
+        [2, 1, 3],
+        [2, 4, 4],
+      ],
+      [
+        [1, 2, 2, 3],
+        [2, 2, 3, 3],
+      ],
+      [
+        [2, 1, 2, 1, 3],
+        [2, 2, 3, 1, 4],
+      ],
+      [
+        [1, 2, 1, 2, 1, 2],
+        [2, 2, 2, 3, 1, 2],
+      ],
+      [
+        [2, 1, 1, 2, 1, 1, 2],
+        [2, 2, 1, 3, 2, 1, 3],
+      ],
+      [
+        [1, 2, 1, 1, 2, 1, 1, 2],
+        [2, 2, 1, 2, 2, 1, 2, 3],
+      ],
+    ] as [Shape, Shape][]) {
+      const rng = new Rng(sizeOf(to) + from.length);
+      const x = nd(rng.f32(sizeOf(from)), from);
+      // The host reference: where each output element reads x (-1: outside x's shape, a zero).
+      const source = Array.from({ length: sizeOf(to) }, (_, i) => {
+        let rem = i;
+        let src = 0;
+        let stride = 1;
+        for (let d = to.length - 1; d >= 0; d--) {
+          const c = rem % to[d]!;
+          rem = Math.floor(rem / to[d]!);
+          if (c >= from[d]!) return -1;
+          src += c * stride;
+          stride *= from[d]!;
+        }
+        return src;
+      });
+      const tx = upload(x, undefined, true);
+      const y = hg.padTo(tx, to);
+      expect(y.shape).toEqual(to);
+      expectExact(
+        await read(y),
+        source.map((j) => (j < 0 ? 0 : x.data[j]!)),
+        `padTo [${from}] → [${to}]`,
+        to,
+      );
+      const g = nd(rng.f32(sizeOf(to)), to);
+      y.backward(upload(g));
+      // The gradient: g at the coordinates inside x.
+      const grad = new Float64Array(sizeOf(from));
+      source.forEach((j, i) => {
+        if (j >= 0) grad[j] = g.data[i]!;
+      });
+      expectExact(await readGrad(tx), grad, `padTo [${from}] → [${to}] gradient`, from);
+    }
+  });
+
   test('permute gradient vs central finite differences', async () => {
     const rng = new Rng(8);
     const shape = [2, 3, 2];
