@@ -16,7 +16,7 @@ override OP: u32 = 0;
 override BROADCAST: bool = false;
 override G_RANK: u32 = 8;   // gather: the coalesced rank of its output (1..8)
 override P_RANK: u32 = 8;   // pad: the rank of its output (1..8)
-override B_RANK: u32 = 0;   // binary with BROADCAST: the coalesced rank (1..3), or 0 to read it from the uniform
+override B_RANK: u32 = 8;   // binary with BROADCAST: the coalesced rank (1..3), or 8 for any rank (shape padded with 1s)
 
 // Unary OP codes.
 const U_AFFINE: u32 = 0u;   // p0 * x + p1  (neg, scalar add/mul/sub)
@@ -42,12 +42,13 @@ struct UnaryParams {
   _pad: u32,
 }
 
-// binary: output shape and each input's strides (0 along a broadcast axis).
+// binary: output shape and each input's strides (0 along a broadcast axis); its rank is the
+// B_RANK override.
 struct BinaryParams {
   n: u32,
-  rank: u32,
   _p0: u32,
   _p1: u32,
+  _p2: u32,
   shape: array<vec4<u32>, 2>,
   stride_a: array<vec4<u32>, 2>,
   stride_b: array<vec4<u32>, 2>,
@@ -163,11 +164,12 @@ fn binary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     return;
   }
   // As gather_offset below, one dimension at a time with constant indices; the rank is the B_RANK
-  // override where the host gives it (the branches then vanish at compile time: 2× faster on a
-  // CPU driver than branching on the uniform's rank), else the uniform's.
+  // override (the branches vanish at compile time: 2× faster on a CPU driver than branching on a
+  // uniform's rank). Ranks 4–8 run as 8: the host pads the shape with size-1 dimensions, which
+  // change nothing.
   var rem = i;
   var o = vec2<u32>();
-  let r = select(bp.rank, B_RANK, B_RANK > 0u);
+  let r = B_RANK;
   if (r > 7u) { binary_step(&rem, &o, bp.shape[1].w, vec2<u32>(bp.stride_a[1].w, bp.stride_b[1].w)); }
   if (r > 6u) { binary_step(&rem, &o, bp.shape[1].z, vec2<u32>(bp.stride_a[1].z, bp.stride_b[1].z)); }
   if (r > 5u) { binary_step(&rem, &o, bp.shape[1].y, vec2<u32>(bp.stride_a[1].y, bp.stride_b[1].y)); }

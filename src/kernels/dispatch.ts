@@ -66,10 +66,18 @@ export function coalesce(shape: Shape, strides: number[][]): { shape: number[]; 
   return { shape: outShape, strides: outStrides };
 }
 
-/** Pad a dimension list to the kernels' fixed rank-8 uniform arrays. */
-export function pad8(v: readonly number[]): number[] {
+/** Pad a dimension list to the kernels' fixed rank-8 uniform arrays (with `fill`: 0, or 1 for a shape walked as rank 8). */
+export function pad8(v: readonly number[], fill = 0): number[] {
   if (v.length > MAX_RANK) throw new Error(`hemgpu: rank ${v.length} is above the supported ${MAX_RANK}`);
-  return [...v, ...new Array<number>(MAX_RANK - v.length).fill(0)];
+  return [...v, ...new Array<number>(MAX_RANK - v.length).fill(fill)];
+}
+
+/**
+ * The rank override of a kernel that writes its per-dimension offset arithmetic out for ranks 1–3
+ * and walks any other rank as 8 (`pad8(shape, 1)`: padded dimensions of size 1 change nothing).
+ */
+export function rankOverride(rank: number): number {
+  return rank <= 3 ? rank : MAX_RANK;
 }
 
 /**

@@ -5,15 +5,15 @@
 import elementwiseWgsl from '../../kernels/elementwise.wgsl';
 import { broadcastShapes, broadcastStrides, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { coalesce, groupsFor, overrideSets, pad8, stridesOf, uniform } from './dispatch.ts';
+import { coalesce, groupsFor, overrideSets, pad8, rankOverride, stridesOf, uniform } from './dispatch.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   unary: /* @__PURE__ */ defineKernel('unary', elementwiseWgsl, 'unary', { variants: () => overrideSets({ WG }, { OP: Object.values(UNARY) }) }),
   binary: /* @__PURE__ */ defineKernel('binary', elementwiseWgsl, 'binary', {
     variants: () => [
-      ...overrideSets({ WG, BROADCAST: false, B_RANK: 0 }, { OP: Object.values(BINARY) }),
-      ...overrideSets({ WG, BROADCAST: true }, { OP: Object.values(BINARY), B_RANK: [0, ...BINARY_RANKS] }),
+      ...overrideSets({ WG, BROADCAST: false, B_RANK: 8 }, { OP: Object.values(BINARY) }),
+      ...overrideSets({ WG, BROADCAST: true }, { OP: Object.values(BINARY), B_RANK: [1, 2, 3, 8] }),
     ],
   }),
   gather: /* @__PURE__ */ defineKernel('gather', elementwiseWgsl, 'gather', { variants: () => overrideSets({ WG }, { G_RANK: [1, 2, 3, 4, 5, 6, 7, 8] }) }),
@@ -26,9 +26,6 @@ export const UNARY = { affine: 0, exp: 1, log: 2, sqrt: 3, relu: 4, pow: 5, rdiv
 export const BINARY = { add: 0, sub: 1, mul: 2, div: 3, reluGrad: 4, signMul: 5 } as const;
 
 const WG = 256;
-
-/** Broadcast ranks (after coalescing) the binary kernel is compiled for; others read the rank from the uniform. */
-const BINARY_RANKS = [1, 2, 3];
 
 /** y = f(x) for a unary op code; p0, p1 are the code's parameters (affine: p0·x + p1). */
 export function unary(op: string, x: Tensor, code: number, p0 = 0, p1 = 0): Tensor {
@@ -54,13 +51,12 @@ export function binary(op: string, a: Tensor, b: Tensor, code: number): Tensor {
       bz: z.bind(op, 'read_write'),
       bp: uniform({
         n: z.size,
-        rank: c.shape.length,
-        shape: pad8(c.shape),
+        shape: pad8(c.shape, 1),
         stride_a: pad8(c.strides[0]!),
         stride_b: pad8(c.strides[1]!),
       }),
     },
-    overrides: { OP: code, WG, BROADCAST: !plain, B_RANK: !plain && BINARY_RANKS.includes(c.shape.length) ? c.shape.length : 0 },
+    overrides: { OP: code, WG, BROADCAST: !plain, B_RANK: plain ? 8 : rankOverride(c.shape.length) },
     workgroups: groupsFor(z.size, WG),
   });
   return z;

@@ -7,7 +7,7 @@ import reduceWgsl from '../../kernels/reduce.wgsl';
 import { adapterInfo } from '../device/engine.ts';
 import { fmt, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { coalesce, groupsFor, overrideSets, stridesOf, uniform } from './dispatch.ts';
+import { coalesce, groupsFor, overrideSets, pad8, rankOverride, stridesOf, uniform } from './dispatch.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
 /** The merged ranks the kernel writes out (K_RANK, R_RANK); any other rank up to 8 runs as 8. */
@@ -29,18 +29,6 @@ const SLICE = 4096;
  */
 const CPU_SLICE = 1024;
 const CPU_FILL = 1024;
-
-/** The override for a merged rank: written out up to 3, else 8 with the shape padded by size-1 dimensions. */
-function rankOverride(rank: number): number {
-  return rank <= 3 ? rank : 8;
-}
-
-/** A merged shape and strides padded to the uniform's 8 entries: size 1 and stride 0 past the rank. */
-function padDims(shape: readonly number[], strides: readonly number[]): { shape: number[]; strides: number[] } {
-  if (shape.length > 8) throw new Error(`hemgpu: rank ${shape.length} is above the supported 8`);
-  const fill = 8 - shape.length;
-  return { shape: [...shape, ...new Array<number>(fill).fill(1)], strides: [...strides, ...new Array<number>(fill).fill(0)] };
-}
 
 /** How a reduction runs: a thread (or else a workgroup) per output, and into how many slices each output's range is cut. */
 export interface ReducePlan {
@@ -80,8 +68,6 @@ export function reduceSum(op: string, x: Tensor, axes: readonly number[], keepdi
   const { perThread, chunks } = plan ?? reducePlan(nOut, nRed, adapterInfo().software);
   const chunkLen = Math.ceil(nRed / chunks);
   const target = chunks > 1 ? Tensor.empty([nOut, chunks], op) : y;
-  const kp = padDims(k.shape, k.strides[0]!);
-  const rp = padDims(r.shape, r.strides[0]!);
   K.reduce.dispatch({
     bindings: {
       x: x.bind(op),
@@ -92,10 +78,10 @@ export function reduceSum(op: string, x: Tensor, axes: readonly number[], keepdi
         scale: chunks > 1 ? 1 : scale,
         chunks,
         chunk_len: chunkLen,
-        kept_shape: kp.shape,
-        kept_stride: kp.strides,
-        red_shape: rp.shape,
-        red_stride: rp.strides,
+        kept_shape: pad8(k.shape, 1),
+        kept_stride: pad8(k.strides[0]!),
+        red_shape: pad8(r.shape, 1),
+        red_stride: pad8(r.strides[0]!),
       }),
     },
     overrides: { WG, PER_THREAD: perThread, K_RANK: rankOverride(k.shape.length), R_RANK: rankOverride(r.shape.length) },
