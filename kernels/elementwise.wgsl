@@ -186,26 +186,24 @@ fn binary_step(rem: ptr<function, u32>, o: ptr<function, vec2<u32>>, s: u32, str
   *rem = *rem / s;
 }
 
+// #include "shape-walk.wgsl"
+
 // The source offset of output element i, from the innermost of G_RANK dimensions out. Written
 // out per dimension with constant indices: on a CPU driver a uniform read at a constant index is
 // one load for the whole SIMD group, where a loop's run-time index makes every read a gather (the
 // loop made a scalar's broadcast 7× as slow as an add). The outermost dimension needs no modulo
 // (i < n).
-fn gather_step(rem: ptr<function, u32>, o: ptr<function, u32>, s: u32, stride: u32) {
-  *o += (*rem % s) * stride;
-  *rem = *rem / s;
-}
 
 fn gather_offset(i: u32) -> u32 {
   var rem = i;
   var o = 0u;
-  if (G_RANK > 7u) { gather_step(&rem, &o, gp.shape[1].w, gp.stride[1].w); }
-  if (G_RANK > 6u) { gather_step(&rem, &o, gp.shape[1].z, gp.stride[1].z); }
-  if (G_RANK > 5u) { gather_step(&rem, &o, gp.shape[1].y, gp.stride[1].y); }
-  if (G_RANK > 4u) { gather_step(&rem, &o, gp.shape[1].x, gp.stride[1].x); }
-  if (G_RANK > 3u) { gather_step(&rem, &o, gp.shape[0].w, gp.stride[0].w); }
-  if (G_RANK > 2u) { gather_step(&rem, &o, gp.shape[0].z, gp.stride[0].z); }
-  if (G_RANK > 1u) { gather_step(&rem, &o, gp.shape[0].y, gp.stride[0].y); }
+  if (G_RANK > 7u) { dim_step(&rem, &o, gp.shape[1].w, gp.stride[1].w); }
+  if (G_RANK > 6u) { dim_step(&rem, &o, gp.shape[1].z, gp.stride[1].z); }
+  if (G_RANK > 5u) { dim_step(&rem, &o, gp.shape[1].y, gp.stride[1].y); }
+  if (G_RANK > 4u) { dim_step(&rem, &o, gp.shape[1].x, gp.stride[1].x); }
+  if (G_RANK > 3u) { dim_step(&rem, &o, gp.shape[0].w, gp.stride[0].w); }
+  if (G_RANK > 2u) { dim_step(&rem, &o, gp.shape[0].z, gp.stride[0].z); }
+  if (G_RANK > 1u) { dim_step(&rem, &o, gp.shape[0].y, gp.stride[0].y); }
   return o + rem * gp.stride[0].x;
 }
 

@@ -43,11 +43,7 @@ struct Params {
 
 var<workgroup> partial: array<f32, WG>;
 
-// One dimension of an offset: index rem % s along it, and what is left for the outer dimensions.
-fn dim_step(rem: ptr<function, u32>, off: ptr<function, u32>, s: u32, stride: u32) {
-  *off += (*rem % s) * stride;
-  *rem = *rem / s;
-}
+// #include "shape-walk.wgsl"
 
 // Offset of kept index o (< n_out, so the outermost dimension needs no modulo).
 fn kept_offset(o: u32) -> u32 {
