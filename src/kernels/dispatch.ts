@@ -72,6 +72,9 @@ export function pad8(v: readonly number[], fill = 0): number[] {
   return [...v, ...new Array<number>(MAX_RANK - v.length).fill(fill)];
 }
 
+/** The rank overrides such a kernel is compiled for (rankOverride's values). */
+export const RANK_OVERRIDES = [1, 2, 3, MAX_RANK] as const;
+
 /**
  * The rank override of a kernel that writes its per-dimension offset arithmetic out for ranks 1–3
  * and walks any other rank as 8 (`pad8(shape, 1)`: padded dimensions of size 1 change nothing).

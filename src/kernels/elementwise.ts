@@ -5,7 +5,7 @@
 import elementwiseWgsl from '../../kernels/elementwise.wgsl';
 import { broadcastShapes, broadcastStrides, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { coalesce, groupsFor, overrideSets, pad8, rankOverride, stridesOf, uniform } from './dispatch.ts';
+import { coalesce, groupsFor, overrideSets, pad8, RANK_OVERRIDES, rankOverride, stridesOf, uniform } from './dispatch.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
@@ -13,7 +13,7 @@ const K = {
   binary: /* @__PURE__ */ defineKernel('binary', elementwiseWgsl, 'binary', {
     variants: () => [
       ...overrideSets({ WG, BROADCAST: false, B_RANK: 8 }, { OP: Object.values(BINARY) }),
-      ...overrideSets({ WG, BROADCAST: true }, { OP: Object.values(BINARY), B_RANK: [1, 2, 3, 8] }),
+      ...overrideSets({ WG, BROADCAST: true }, { OP: Object.values(BINARY), B_RANK: [...RANK_OVERRIDES] }),
     ],
   }),
   gather: /* @__PURE__ */ defineKernel('gather', elementwiseWgsl, 'gather', { variants: () => overrideSets({ WG }, { G_RANK: [1, 2, 3, 4, 5, 6, 7, 8] }) }),

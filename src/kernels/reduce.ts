@@ -7,16 +7,13 @@ import reduceWgsl from '../../kernels/reduce.wgsl';
 import { adapterInfo } from '../device/engine.ts';
 import { fmt, sameShape, type Shape } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
-import { coalesce, groupsFor, overrideSets, pad8, rankOverride, stridesOf, uniform } from './dispatch.ts';
+import { coalesce, groupsFor, overrideSets, pad8, RANK_OVERRIDES, rankOverride, stridesOf, uniform } from './dispatch.ts';
 import { defineKernel } from '../gpu/registry.ts';
-
-/** The merged ranks the kernel writes out (K_RANK, R_RANK); any other rank up to 8 runs as 8. */
-const RANKS = [1, 2, 3, 8] as const;
 
 const K = {
   reduce: /* @__PURE__ */ defineKernel('reduce', reduceWgsl, 'main', {
     // A CPU driver runs every reduction a thread per output (reducePlan).
-    variants: () => overrideSets({ WG }, { PER_THREAD: adapterInfo().software ? [true] : [false, true], K_RANK: [...RANKS], R_RANK: [...RANKS] }),
+    variants: () => overrideSets({ WG }, { PER_THREAD: adapterInfo().software ? [true] : [false, true], K_RANK: [...RANK_OVERRIDES], R_RANK: [...RANK_OVERRIDES] }),
   }),
 };
 
