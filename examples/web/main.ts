@@ -335,7 +335,7 @@ function runSummary(c: TrainConfig, origin: string, emBases: number | null): str
     SEG_MODEL_UNITS[c.model].unit === null ? `${c.model} (no EM unit)` : `${c.model}, K ${emBases ?? c.bases}, T ${c.iterations}${takesEta(c.model) ? `, η ${c.eta}` : ''}`;
   return (
     `${origin === 'fresh' ? 'fresh weights' : `weights from ${origin}`}: ${unit}; ${c.task} task, ${c.trainScenes} training / ${c.valScenes} validation scenes of ${c.size}×${c.size}; ` +
-    `${optimizer} lr ${c.lr}${c.warmup ? ` (warm-up ${c.warmup} steps)` : ''}, batch ${c.batch}, ${c.steps} steps, seed ${c.seed}; validation every ${c.evalEvery ? `${c.evalEvery} steps` : 'run, at the end'}.`
+    `${optimizer} lr ${c.lr}${c.warmup ? ` (warm-up ${c.warmup} steps)` : ''}, batch ${c.batch}, ${c.steps} steps, seed ${c.seed}${c.dataSeed ? ` (scenes of data seed ${c.dataSeed})` : ''}; validation every ${c.evalEvery ? `${c.evalEvery} steps` : 'run, at the end'}.`
   );
 }
 

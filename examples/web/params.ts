@@ -17,6 +17,8 @@ export interface PageParams {
   valScenes?: number;
   batch?: number;
   seed?: number;
+  /** Seed of the digit scenes (0: seed's). */
+  dataSeed?: number;
   /** AdamW's base learning rate and its linear warm-up steps. */
   lr?: number;
   warmup?: number;
@@ -39,7 +41,7 @@ export interface PageParams {
 }
 
 /** The training settings the URL may set (TrainConfig fields: their ranges are TRAIN_SETTINGS'). */
-export const URL_SETTINGS = ['steps', 'trainScenes', 'valScenes', 'batch', 'seed', 'lr', 'warmup', 'evalEvery', 'eta', 'iterations', 'bases'] as const;
+export const URL_SETTINGS = ['steps', 'trainScenes', 'valScenes', 'batch', 'seed', 'dataSeed', 'lr', 'warmup', 'evalEvery', 'eta', 'iterations', 'bases'] as const;
 
 /**
  * The page's caps on top of the settings' ranges: what a tab can hold and finish, so that a URL
@@ -51,6 +53,7 @@ const PAGE_CAPS: Record<(typeof URL_SETTINGS)[number], number> = {
   valScenes: 10_000,
   batch: 256,
   seed: Infinity,
+  dataSeed: Infinity,
   lr: 10,
   warmup: 1_000_000,
   evalEvery: 1_000_000,

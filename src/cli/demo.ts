@@ -15,6 +15,7 @@ import type { SegModelName } from '../model/seg-models.ts';
 import type { DigitTask } from '../data/digit-scenes.ts';
 import { TRAIN_SETTINGS, type TrainConfig } from '../train/config.ts';
 import { train, type TrainResult } from '../train/trainer.ts';
+import { sceneSeed } from '../train/setup.ts';
 import { DEMO_FIGURES, DEMO_SEEDS, DEMO_STEPS, demoRecipeFlags } from '../train/recipes.ts';
 import { figurePaths, writeAttentionMaps, writeGradientFlow, writeLossCurves, writeMiouCurves, writeSamples } from './figures.ts';
 import { consoleHooks, printResult } from './console.ts';
@@ -47,6 +48,10 @@ export const DEMO_SPEC: Spec = {
       .filter(([k]) => k !== 'model' && k !== 'resume' && k !== 'allow-change')
       .map(([k, v]) => [k, DEMO_RECIPE[k] !== undefined ? { ...v, default: DEMO_RECIPE[k] } : v]),
   ),
+  'data-seed': {
+    ...TRAIN_SPEC['data-seed']!,
+    help: "seed of the digit scenes every model and seed trains and validates on (validation: this + 1), so the seeds differ only in initialisation and batch order; 0: --seed's",
+  },
   steps: { ...TRAIN_SPEC.steps!, shown: `${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU` },
   out: { type: 'string', help: 'output directory (one subdirectory per model, figures at the top)', default: 'runs/demo' },
   seeds: {
@@ -113,7 +118,7 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
     const a = adapterInfo();
     const { base, seeds } = demoPlan(args, a.software);
     console.log(
-      `hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} ${base.data === 'voc' ? 'VOC images' : 'digit scenes'} per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.data === 'voc' ? `PASCAL VOC at ${base.size}×${base.size}` : `${base.task} task on ${base.size}×${base.size} scenes`}`,
+      `hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} ${base.data === 'voc' ? 'VOC images' : 'digit scenes'} per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.data === 'voc' ? `PASCAL VOC at ${base.size}×${base.size}` : `${base.task} task on ${base.size}×${base.size} scenes (data seed ${base.dataSeed})`}`,
     );
     await demoRuns(base, seeds, a, interrupts);
   } finally {
@@ -124,7 +129,9 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
 /**
  * What `hemgpu demo <args>` trains on an adapter (`software`: a CPU driver): the shared flags of
  * every run (the recipe, the flags given, --quick's sizes where not given) and the seeds per model.
- * Flags the demo does not take are refused here.
+ * Flags the demo does not take are refused here. On digit scenes every seed trains and validates
+ * on the same scenes, --data-seed's or else the first seed's (dataSeed is set to it): the interval
+ * over the seeds is then the spread of training, not of the scenes drawn (demo-recipe.md).
  */
 export function demoPlan(args: string[], software: boolean): { base: TrainFlags; seeds: number } {
   const { value: seedsGiven, rest: argv } = takeIntFlag(args, 'seeds', 1, null);
@@ -133,7 +140,8 @@ export function demoPlan(args: string[], software: boolean): { base: TrainFlags;
   if (given.has('resume')) throw new UsageError('--resume: the demo trains from scratch; use hemgpu train --resume.');
   if (given.has('model')) throw new UsageError(`--model: the demo trains all four models (${DEMO_MODELS.join(', ')}); use hemgpu train --model for one.`);
   const steps = given.has('steps') ? [] : ['--steps', String(demoSteps(software))];
-  const flags = parseTrainFlags([...recipeFlags(argv), ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC)!;
+  const parsed = parseTrainFlags([...recipeFlags(argv), ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC)!;
+  const flags = parsed.data === 'digits' ? { ...parsed, dataSeed: sceneSeed(parsed) } : parsed;
   return {
     base: quick ? quickShrink(flags, given, { steps: 3, 'train-scenes': 16, 'val-scenes': 8, batch: 4, 'eval-every': 0 }) : flags,
     // --quick is a smoke test: one seed unless --seeds asks for more.

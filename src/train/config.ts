@@ -81,8 +81,13 @@ export interface TrainConfig {
   steps: number;
   /** Images per step. */
   batch: number;
-  /** Seed of the initialisation, the data and the batch order. */
+  /** Seed of the initialisation, the batch order and (when dataSeed is 0) the digit scenes. */
   seed: number;
+  /**
+   * Seed of the digit scenes (training: this seed; validation: this seed + 1); 0: the run's seed.
+   * Runs with different seeds and one data seed train and validate on the same scenes.
+   */
+  dataSeed: number;
 
   // The run (the Node run loop, src/train/trainer.ts).
   /** Output directory (checkpoints). */
@@ -223,7 +228,11 @@ const SETTINGS: { [K in keyof TrainConfig]: SettingOf<TrainConfig[K]> } = {
   warmup: num(INT_NONNEG, 0, 'linear learning-rate warm-up steps before the poly schedule'),
   steps: num(INT_POS, 300, 'optimizer steps'),
   batch: num(INT_POS, 8, 'images per step'),
-  seed: num({ int: true, min: 0, max: 0xffffffff }, 1, 'seed for initialisation, data and batch order'),
+  seed: num({ int: true, min: 0, max: 0xffffffff }, 1, 'seed for initialisation, batch order and (unless --data-seed) the digit scenes'),
+  dataSeed: num({ int: true, min: 0, max: 0xffffffff }, 0, "seed of the digit scenes (validation: this + 1), so runs with different --seed share them; 0: the run's --seed", {
+    absent: 0,
+    digitsOnly: true,
+  }),
   out: path('runs/train', 'output directory (checkpoints, PNGs, logs)', { training: false }),
   resume: path(
     null,

@@ -13,10 +13,11 @@ import type { Dataset } from './batch.ts';
 import { TRAIN_SETTINGS, type TrainConfig } from './config.ts';
 
 type SceneConfig = Pick<TrainConfig, 'size' | 'trainScenes' | 'valScenes' | 'seed'> &
-  Partial<Pick<TrainConfig, 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold' | 'maxOverlap' | 'task' | 'fragment'>>;
+  Partial<Pick<TrainConfig, 'dataSeed' | 'minDigits' | 'maxDigits' | 'minScale' | 'maxScale' | 'threshold' | 'maxOverlap' | 'task' | 'fragment'>>;
 
 /**
- * The training and validation digit scenes of a config (validation seeded with seed + 1).
+ * The training and validation digit scenes of a config: seeded with its data seed (its seed when
+ * dataSeed is 0 or absent), validation with that seed + 1.
  * `source` defaults to the registered digit source (the mnist package under Node).
  */
 export function digitSceneData(config: SceneConfig, source?: DigitSource): { train: Dataset; val: Dataset } {
@@ -35,9 +36,15 @@ export function digitSceneData(config: SceneConfig, source?: DigitSource): { tra
     ...(config.task === 'groups' ? { channels: 3 as const } : {}),
     ...(source ? { source } : {}),
   };
-  const train = digitScenes({ split: 'train', count: config.trainScenes, seed: config.seed, ...scene });
-  const val = digitScenes({ split: 'val', count: config.valScenes, seed: config.seed + 1, ...scene });
+  const seed = sceneSeed(config);
+  const train = digitScenes({ split: 'train', count: config.trainScenes, seed, ...scene });
+  const val = digitScenes({ split: 'val', count: config.valScenes, seed: seed + 1, ...scene });
   return { train, val };
+}
+
+/** The seed a config's digit scenes are drawn with: its data seed, or its seed when that is 0 or absent. */
+export function sceneSeed(config: Pick<TrainConfig, 'seed'> & Partial<Pick<TrainConfig, 'dataSeed'>>): number {
+  return config.dataSeed ? config.dataSeed : config.seed;
 }
 
 /** The model a config describes, for data with `data.channels` channels and `data.classes` classes. */

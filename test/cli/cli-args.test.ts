@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { parseTrainFlags, usage, TRAIN_SPEC } from '../../src/cli/args.ts';
 import { usageErrorOf } from './run-cli.ts';
+import { demoPlan } from '../../src/cli/demo.ts';
 
 describe('hemgpu train flags', () => {
   test('defaults and parsed values', () => {
@@ -121,5 +122,13 @@ describe('hemgpu train flags', () => {
       [['extra'], /unexpected argument 'extra'/],
     ];
     for (const [argv, re] of bad) expect(usageErrorOf(argv).message, argv.join(' ')).toMatch(re);
+  });
+
+  test("demo: every seed's runs share one data seed (--data-seed's, else --seed's); VOC has none", () => {
+    expect(demoPlan([], true).base).toMatchObject({ seed: 1, dataSeed: 1 });
+    expect(demoPlan(['--seed', '4'], true).base).toMatchObject({ seed: 4, dataSeed: 4 });
+    expect(demoPlan(['--seed', '4', '--data-seed', '7'], true).base).toMatchObject({ seed: 4, dataSeed: 7 });
+    expect(demoPlan(['--data', 'voc', '--voc-root', '/tmp/voc'], true).base).toMatchObject({ data: 'voc', dataSeed: 0 });
+    expect(() => demoPlan(['--data', 'voc', '--voc-root', '/tmp/voc', '--data-seed', '3'], true)).toThrow(/^--data-seed: applies to digit scenes only/);
   });
 });

@@ -482,4 +482,23 @@ describe("task 'context': one class per scene, later digits as stroke fragments"
     expect(plain.task).toBe('digits');
     expect(sameBits(plain.images, (hg.digitSceneData({ ...base, fragment: 99 }, mnist).train as hg.DigitSceneDataset).images)).toBe(true);
   });
+
+  it("a config's data seed draws the scenes of both splits in place of its seed (0 or absent: the seed's)", () => {
+    const base = { size: 32, trainScenes: 6, valScenes: 4, seed: 1 };
+    const bits = (c: Parameters<typeof hg.digitSceneData>[0]): [Float32Array, Float32Array] => {
+      const d = hg.digitSceneData(c, mnist);
+      return [(d.train as hg.DigitSceneDataset).images, (d.val as hg.DigitSceneDataset).images];
+    };
+    const same = (a: [Float32Array, Float32Array], b: [Float32Array, Float32Array]): boolean => sameBits(a[0], b[0]) && sameBits(a[1], b[1]);
+    // Seeds 1 and 2 draw different scenes; with data seed 5 both draw seed 5's, and data seed 0 is the seed's.
+    expect(same(bits(base), bits({ ...base, seed: 2 }))).toBe(false);
+    expect(same(bits({ ...base, dataSeed: 5 }), bits({ ...base, seed: 2, dataSeed: 5 }))).toBe(true);
+    expect(same(bits({ ...base, dataSeed: 5 }), bits({ ...base, seed: 5 }))).toBe(true);
+    expect(same(bits({ ...base, dataSeed: 0 }), bits(base))).toBe(true);
+    expect(same(bits({ ...base, dataSeed: 5 }), bits(base))).toBe(false);
+    expect(sameBits(bits({ ...base, dataSeed: 5 })[1], bits({ ...base, dataSeed: 6 })[1])).toBe(false);
+    expect(hg.sceneSeed({ seed: 3 })).toBe(3);
+    expect(hg.sceneSeed({ seed: 3, dataSeed: 0 })).toBe(3);
+    expect(hg.sceneSeed({ seed: 3, dataSeed: 8 })).toBe(8);
+  });
 });

@@ -43,6 +43,7 @@ const TINY: hg.TrainConfig = {
   steps: 2,
   batch: 2,
   seed: 7,
+  dataSeed: 0,
   out: '',
   resume: null,
   evalEvery: 0,

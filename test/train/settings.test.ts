@@ -87,6 +87,8 @@ describe('TRAIN_SETTINGS', () => {
     expect(parseParams('?iterations=21').errors).toEqual(['iterations=21: must be an integer ≥ 1 and ≤ 20.']);
     expect(parseParams('?warmup=-1').errors).toEqual(['warmup=-1: must be an integer ≥ 0 and ≤ 1000000.']);
     expect(parseParams('?eta=1&iterations=20&seed=4294967295').errors).toEqual([]);
+    expect(parseParams('?dataSeed=-1').errors).toEqual(['dataSeed=-1: must be an integer ≥ 0 and ≤ 4294967295.']);
+    expect(parseParams('?dataSeed=3').params.dataSeed).toBe(3);
   });
 
   test("the demo's defaults are its recipe's values, the other flags the settings' defaults", () => {

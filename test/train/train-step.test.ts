@@ -55,6 +55,7 @@ const CONFIG: hg.TrainConfig = {
   steps: 4,
   batch: 2,
   seed: 7,
+  dataSeed: 0,
   out: '',
   resume: null,
   evalEvery: 0,
