@@ -142,14 +142,18 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   makeDirectory(config.out);
   const ckPath = join(config.out, 'checkpoint.safetensors');
   hooks.onStart?.({ step: run.completed, total: config.steps });
-  // images/s leaves out the run's first step, which compiles the GPU pipelines (warm-up).
+  // images/s leaves out the run's first step, which compiles the GPU pipelines (warm-up), and the
+  // validation passes and checkpoints between steps (`paused`, ms): it is the training's rate.
   let t0 = performance.now();
   let timedFrom = run.completed;
+  let warm = false;
+  let paused = 0;
   // A stop requested during setup (data, model, resume): nothing to save yet. Setup ran without
   // yielding, so let a signal that arrived meanwhile reach its handler first.
   await new Promise<void>((r) => setImmediate(r));
   let interrupted = hooks.shouldStop?.() ?? false;
-  const rate = (): number => ((run.completed - timedFrom) * config.batch) / Math.max((performance.now() - t0) / 1000, 1e-9);
+  const trainingSeconds = (): number => (performance.now() - t0 - paused) / 1000;
+  const rate = (): number => ((run.completed - timedFrom) * config.batch) / Math.max(trainingSeconds(), 1e-9);
   while (!interrupted && run.completed < config.steps) {
     let r: { step: number; loss: number; lr: number };
     try {
@@ -160,12 +164,18 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     }
     const step = r.step;
     hooks.onStep?.({ step, total: config.steps, loss: r.loss, lr: r.lr, imagesPerSecond: rate() });
-    if (step === timedFrom + 1 && step < config.steps) {
-      t0 = performance.now();
-      timedFrom = step;
+    // Time from the end of this process's first step (it compiled the pipelines): once, not after
+    // every step (which left only the last step in the rate).
+    if (!warm) {
+      warm = true;
+      if (step < config.steps) {
+        t0 = performance.now();
+        timedFrom = step;
+      }
     }
     // A stop request (Ctrl-C) saves at once: no validation pass first.
     const stop = hooks.shouldStop?.() ?? false;
+    const pause0 = performance.now();
     if (!stop && config.evalEvery > 0 && step % config.evalEvery === 0 && step < config.steps) {
       const e = await run.evaluate();
       hooks.onEval?.({ step, miou: e.miou, em: e.em });
@@ -173,6 +183,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if ((config.checkpointEvery > 0 && step % config.checkpointEvery === 0) || stop) {
       await save(stop);
     }
+    paused += performance.now() - pause0;
     if (stop) {
       interrupted = true;
       break;
@@ -180,7 +191,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   }
   const step = run.completed;
   const done = step - timedFrom;
-  const secs = (performance.now() - t0) / 1000;
+  const secs = trainingSeconds();
   // Interrupted: the checkpoint is written; no validation pass (miou, iou and pixelAccuracy are NaN / empty).
   const none = { miou: NaN, iou: [] as number[], pixelAccuracy: NaN, regionAccuracy: {}, em: null };
   let r: Awaited<ReturnType<TrainingRun['evaluate']>> | typeof none = none;

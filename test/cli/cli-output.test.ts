@@ -278,21 +278,23 @@ describe('ablate', () => {
 });
 
 describe('timing and charts', () => {
-  test('images/s leaves out the first step (pipeline warm-up)', async () => {
+  test('images/s leaves out the first step (pipeline warm-up) and the validations, and counts every later step', async () => {
     // Make step 1 slow (a 2.5 s stall, like pipeline compilation): the rate must not include it.
+    // Step 3's 0.9 s stall must count: the rate is over steps 2-4, not the last step alone. The
+    // validation passes between steps (a 2 s stall in each) are not training: they must not count.
+    const stall = (ms: number): void => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const flags = parseTrainFlags([...TINY, '--model', 'plain', '--steps', '4', '--eval-every', '1'])!;
     const r = await train(
-      { ...parseTrainFlags([...TINY, '--model', 'plain', '--steps', '4'])!, out: join(dir, 'timing') },
-      {
-        onStep: ({ step }) => {
-          if (step !== 1) return;
-          const until = performance.now() + 2500;
-          while (performance.now() < until);
-        },
-      },
+      { ...flags, out: join(dir, 'timing') },
+      { onStep: ({ step }) => (step === 1 ? stall(2500) : step === 3 ? stall(900) : undefined), onEval: ({ step }) => (step < 4 ? stall(2000) : undefined) },
     );
     r.model.dispose();
-    expect(r.secondsPerStep).toBeLessThan(0.5);
-    expect(r.imagesPerSecond).toBeGreaterThan(4);
+    expect(r.secondsPerStep).toBeGreaterThan(0.3);
+    expect(r.secondsPerStep).toBeLessThan(0.3 + 0.5);
+    expect(r.imagesPerSecond).toBeCloseTo(flags.batch / r.secondsPerStep, 6);
   });
 
   test('loss and mIoU charts: x from step 1 to N, integer ticks', () => {
