@@ -21,7 +21,7 @@ import type { Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 import { regionLine } from './console.ts';
 import { formatSpread } from '../train/stats.ts';
-import { TRAIN_SETTINGS, pickTrainConfig, settingEntries, type TrainConfig } from '../train/config.ts';
+import { TRAIN_SETTINGS, pickTrainConfig, settingEntries, withAbsentFields, type TrainConfig } from '../train/config.ts';
 import { writeFileAtomic } from '../viz/render.ts';
 import { loadCheckpoint } from '../io/checkpoint-file.ts';
 import { verifyCheckpoint } from '../train/checkpoint-verify.ts';
@@ -114,6 +114,8 @@ function previousCells(out: string, base: TrainFlags): AblationCell[] {
   } catch (err) {
     throw new UsageError(`--out ${out}: ablation.json cannot be read (${(err as Error).message}); give another --out, or move ablation.csv and ablation.json away.`);
   }
+  // A grid from before a setting existed trained with the setting's `absent` value.
+  stored = withAbsentFields(stored);
   const now = sharedFields(base);
   for (const [k, v] of Object.entries(now)) {
     if (stored[k] !== v) {

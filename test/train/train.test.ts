@@ -281,6 +281,20 @@ describe('training', () => {
     const after = readFileSync(csvPath, 'utf8').trim().split('\n');
     expect(after[1]).toBe(lines[1]);
     expect(after[2]!.split(',').slice(0, 9)).toEqual(lines[2]!.split(',').slice(0, 9));
+    // A grid written before a setting existed (here --data-seed) resumes: it trained with the setting's absent value.
+    const jsonPath = join(out, 'ablation.json');
+    const stored = JSON.parse(readFileSync(jsonPath, 'utf8')) as { shared: Record<string, unknown> };
+    expect(stored.shared.dataSeed).toBe(0);
+    delete stored.shared.dataSeed;
+    writeFileSync(jsonPath, JSON.stringify(stored));
+    const again: string[] = [];
+    const spy2 = vi.spyOn(console, 'log').mockImplementation((m: unknown) => void again.push(String(m)));
+    try {
+      await runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet')]);
+    } finally {
+      spy2.mockRestore();
+    }
+    expect(again[0]).toBe(`resuming the grid in ${out}: 2 of its 2 runs are in ablation.csv (skipped); 0 to go.`);
     // The same directory with another shared flag is refused before any training, naming it.
     await expect(
       runAblation(['--quick', '--t-train', '3', '--etas', '0.5,1', '--second-seeds', '0', '--out', out, ...TINY.filter((a) => a !== '--quiet'), '--lr', '0.02']),
