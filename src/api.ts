@@ -191,7 +191,7 @@ export {
   type NumberRange,
 } from './train/config.ts';
 export { batchIndices, gatherBatch, sampleBackground, type Dataset } from './train/batch.ts';
-export { buildModel, makeOptimizer, learningRate, digitSceneData, sceneSeed } from './train/setup.ts';
+export { buildModel, makeOptimizer, learningRate, digitSceneData } from './train/setup.ts';
 export { trainStep, scheduledStep, NonFiniteLossError, type SegmentationModel, type StepBatch, type StepConfig, type TrainStepOptions } from './train/step.ts';
 export { evaluate, type Evaluation } from './train/evaluate.ts';
 export { ConfusionMatrix, argmaxLastAxis } from './train/metrics.ts';
