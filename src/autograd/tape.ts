@@ -96,6 +96,32 @@ function topoOrder(root: Tensor): Tensor[] {
  * (required unless the root holds a single element).
  */
 function backward(root: Tensor, seed: Tensor | undefined, options: BackwardOptions): void {
+  for (const _ of walk(root, seed, options));
+}
+
+/**
+ * backward() of a scalar `root` that awaits `pause()` whenever its rules have recorded for
+ * `everyMs` since the last pause (on a first step that is compiling pipelines; a warm step never
+ * pauses), so that a stop request (Ctrl-C) is seen mid-walk. Returns false, with the walk
+ * abandoned, when `pause()` answers true: the leaves then hold partial gradients (zero them).
+ * Nothing else may record ops while it awaits.
+ */
+export async function backwardPausing(root: Tensor, pause: () => Promise<boolean>, everyMs = 100): Promise<boolean> {
+  const steps = walk(root, undefined, {});
+  let since = performance.now();
+  for (;;) {
+    if (steps.next().done) return true;
+    if (performance.now() - since < everyMs) continue;
+    if (await pause()) {
+      steps.return(undefined);
+      return false;
+    }
+    since = performance.now();
+  }
+}
+
+/** The walk of backward(), yielding after each node's rule (with gradients back as they were meanwhile). */
+function* walk(root: Tensor, seed: Tensor | undefined, options: BackwardOptions): Generator<void, void, void> {
   const where = 'backward()';
   checkOptions(where, options, ['retainGraph']);
   const retain = options.retainGraph ?? false;
@@ -114,6 +140,7 @@ function backward(root: Tensor, seed: Tensor | undefined, options: BackwardOptio
   }
   const prev = gradEnabled;
   gradEnabled = false;
+  const grads = new Map<Tensor, Tensor>();
   try {
     const order = topoOrder(root);
     const used = order.find((t) => t.gradNode?.consumed);
@@ -124,7 +151,6 @@ function backward(root: Tensor, seed: Tensor | undefined, options: BackwardOptio
           'backward() (t.backward(seed, { retainGraph: true })) to backward through it again, or run the forward again.',
       );
     }
-    const grads = new Map<Tensor, Tensor>();
     const userSeed = seed ?? null;
     grads.set(root, seed ?? fillConst('backward()', root.shape, 1));
 
@@ -198,9 +224,13 @@ function backward(root: Tensor, seed: Tensor | undefined, options: BackwardOptio
         accumulate(input, gi);
       }
       if (g !== userSeed) g.dispose();
+      gradEnabled = prev;
+      yield;
+      gradEnabled = false;
     }
-    for (const g of grads.values()) if (g !== userSeed) g.dispose();
   } finally {
+    // The gradients of nodes not reached (or, on an abandoned walk, not yet used).
+    for (const g of grads.values()) if (g !== seed) g.dispose();
     gradEnabled = prev;
   }
 }

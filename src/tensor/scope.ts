@@ -70,3 +70,37 @@ export function tidy<T>(fn: () => T): T {
   }
   return result;
 }
+
+let asyncScopeOpen = false;
+
+/**
+ * tidy() for an async `fn`: the scope stays open across its awaits, so a graph recorded before an
+ * await can be walked by backward() after it (the trainer's interruptible first step). Every
+ * tensor created while it is open lands in its scope, including by other code that runs during
+ * the awaits: nothing else may record ops meanwhile, and only one may be open at a time.
+ */
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
+  if (asyncScopeOpen) throw new Error('tidyAsync: another tidyAsync is open; they cannot interleave (await the first).');
+  asyncScopeOpen = true;
+  const scope = new Set<Disposable>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    scopes.splice(scopes.lastIndexOf(scope), 1);
+    for (const t of scope) t.dispose();
+    throw err;
+  } finally {
+    asyncScopeOpen = false;
+  }
+  scopes.splice(scopes.lastIndexOf(scope), 1);
+  const kept = new Set<Disposable>();
+  collect(result, kept, new Set());
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (kept.has(t)) parent?.add(t);
+    else if (!t.isDisposed) t.dispose();
+  }
+  return result;
+}

@@ -89,12 +89,16 @@ export class TrainingRun {
     this.changes = [...restored.changes, ...configChanges(restored.flags, this.config, restored.step)];
   }
 
-  /** Train the next step; a non-finite loss throws NonFiniteLossError and changes nothing. */
-  async step(): Promise<{ step: number; loss: number; lr: number }> {
+  /**
+   * Train the next step; a non-finite loss throws NonFiniteLossError and changes nothing.
+   * `pause`: see optimizeLoss (a stop request abandons the step with StepStopped, `completed`
+   * unchanged).
+   */
+  async step(options: { pause?: () => Promise<boolean> } = {}): Promise<{ step: number; loss: number; lr: number }> {
     if (this.completed >= this.config.steps) {
       throw new Error(`TrainingRun.step: the run is complete (${this.completed} of ${this.config.steps} steps); start a run with more steps (config.steps) to train further.`);
     }
-    const r = await scheduledStep(this.model, this.optimizer, this.train, this.config, this.completed);
+    const r = await scheduledStep(this.model, this.optimizer, this.train, this.config, this.completed, options);
     this.completed++;
     this.history.loss.push(r.loss);
     this.history.lr.push(r.lr);

@@ -7,7 +7,8 @@
  */
 import { tensor } from '../ops/create.ts';
 import { crossEntropy, IGNORE_LABEL } from '../ops/cross-entropy.ts';
-import { tidy } from '../tensor/scope.ts';
+import { tidy, tidyAsync } from '../tensor/scope.ts';
+import { backwardPausing } from '../autograd/tape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { Module } from '../nn/module.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
@@ -36,6 +37,15 @@ export interface TrainStepOptions {
   dropoutSeed?: number;
   /** Label the loss skips (default 255). */
   ignoreIndex?: number;
+  /** optimizeLoss's `pause`: a step that a stop request may abandon part-way (StepStopped). */
+  pause?: () => Promise<boolean>;
+}
+
+/** A step abandoned before the update because `pause()` asked to stop: the weights and the optimizer are as before it. */
+export class StepStopped extends Error {
+  constructor() {
+    super('the step was stopped before the update; the weights and the optimizer state are as before it.');
+  }
 }
 
 /** The loss was NaN or ±∞: the gradients were dropped and the weights left as they were. */
@@ -50,24 +60,42 @@ export class NonFiniteLossError extends Error {
  * non-finite loss throws NonFiniteLossError without updating anything.
  */
 export async function trainStep(model: SegmentationModel, optimizer: Optimizer<object>, batch: StepBatch, options: TrainStepOptions = {}): Promise<number> {
-  checkOptions('trainStep', options, optionKeys<TrainStepOptions>({ dropoutSeed: true, ignoreIndex: true }));
-  return optimizeLoss(model, optimizer, () => {
+  checkOptions('trainStep', options, optionKeys<TrainStepOptions>({ dropoutSeed: true, ignoreIndex: true, pause: true }));
+  const loss = (): Tensor => {
     const logits = model.forward(tensor(batch.x, [batch.n, batch.height, batch.width, batch.channels]), { dropoutSeed: options.dropoutSeed });
     return crossEntropy(logits, batch.labels, { ignoreIndex: options.ignoreIndex ?? IGNORE_LABEL });
-  });
+  };
+  return optimizeLoss(model, optimizer, loss, options.pause ? { pause: options.pause } : {});
 }
 
 /**
  * One optimizer step on the scalar `loss()` (built inside a tidy scope, then backward): returns
  * its value; the gradients are cleared afterwards. A non-finite loss throws NonFiniteLossError
  * without updating anything.
+ *
+ * `pause` (the Node trainer's first step, whose recording compiles the GPU pipelines for seconds
+ * on a CPU driver): awaited after the forward and during the backward walk (backwardPausing); when
+ * it answers true the step is abandoned before the update with StepStopped. The forward has run
+ * by then, so buffers it updates in place (batch norm's running statistics, the EM bases' moving
+ * average) hold this batch: the caller must not save that state (the trainer exits without
+ * writing, its last checkpoint being the state before the step).
  */
-export async function optimizeLoss(model: Module, optimizer: Optimizer<object>, loss: () => Tensor): Promise<number> {
-  const l = tidy(() => {
-    const out = loss();
-    out.backward();
-    return out;
-  });
+export async function optimizeLoss(model: Module, optimizer: Optimizer<object>, loss: () => Tensor, options: { pause?: () => Promise<boolean> } = {}): Promise<number> {
+  const pause = options.pause;
+  const l = pause
+    ? await tidyAsync(async () => {
+        const out = loss();
+        if ((await pause()) || !(await backwardPausing(out, pause))) {
+          model.zeroGrad();
+          throw new StepStopped();
+        }
+        return out;
+      })
+    : tidy(() => {
+        const out = loss();
+        out.backward();
+        return out;
+      });
   const value = await l.item();
   l.dispose();
   if (!Number.isFinite(value)) {
@@ -89,6 +117,7 @@ export async function scheduledStep(
   data: Dataset,
   config: StepConfig,
   step: number,
+  options: Pick<TrainStepOptions, 'pause'> = {},
 ): Promise<{ loss: number; lr: number }> {
   const lr = learningRate(config, step);
   optimizer.setLr(lr);
@@ -96,6 +125,6 @@ export async function scheduledStep(
   const { x, labels } = gatherBatch(data, idx, step, config.seed);
   sampleBackground(labels, config.bgKeep ?? 1, config.seed, step);
   const batch = { x, labels, n: idx.length, height: data.height, width: data.width, channels: data.channels };
-  const loss = await trainStep(model, optimizer, batch, { dropoutSeed: (config.seed * 7919 + step) >>> 0 });
+  const loss = await trainStep(model, optimizer, batch, { dropoutSeed: (config.seed * 7919 + step) >>> 0, ...options });
   return { loss, lr };
 }

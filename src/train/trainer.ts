@@ -17,7 +17,7 @@ import { loadCheckpoint, saveCheckpointBytes } from '../io/checkpoint-file.ts';
 import type { Dataset } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import { digitSceneData } from './setup.ts';
-import { NonFiniteLossError } from './step.ts';
+import { NonFiniteLossError, StepStopped } from './step.ts';
 import type { ConfigChange, History } from './checkpoint.ts';
 import { NonFiniteTensorError, verifyCheckpoint } from './checkpoint-verify.ts';
 import { saveWeights, verifiedWeights } from './weights.ts';
@@ -57,9 +57,10 @@ export interface TrainHooks {
   onEval?(info: { step: number; miou: number; em: EmDiagnostics | null }): void;
   onCheckpoint?(path: string, step: number): void;
   /**
-   * Polled before the first step and after every step; true stops training after writing a
-   * checkpoint (Ctrl-C). Before the first step it stops with nothing written: there is nothing
-   * new to save, and a stop during setup ends the process at once rather than after a step.
+   * Polled before the first step, during this process's first step (which compiles the GPU
+   * pipelines) and after every step; true stops training after writing a checkpoint (Ctrl-C).
+   * Before or during the first step it stops with nothing written: there is nothing new to save,
+   * and a stop during setup or compilation ends the process at once rather than after a step.
    */
   shouldStop?(): boolean;
 }
@@ -150,15 +151,27 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   let paused = 0;
   // A stop requested during setup (data, model, resume): nothing to save yet. Setup ran without
   // yielding, so let a signal that arrived meanwhile reach its handler first.
-  await new Promise<void>((r) => setImmediate(r));
-  let interrupted = hooks.shouldStop?.() ?? false;
+  const stopRequested = async (): Promise<boolean> => {
+    await new Promise<void>((r) => setImmediate(r));
+    return hooks.shouldStop?.() ?? false;
+  };
+  let interrupted = await stopRequested();
   const trainingSeconds = (): number => (performance.now() - t0 - paused) / 1000;
   const rate = (): number => ((run.completed - timedFrom) * config.batch) / Math.max(trainingSeconds(), 1e-9);
   while (!interrupted && run.completed < config.steps) {
     let r: { step: number; loss: number; lr: number };
     try {
-      r = await run.step();
+      // This process's first step compiles the GPU pipelines as it records (seconds on a CPU
+      // driver): it pauses for the event loop meanwhile, so that a stop request (Ctrl-C, SIGTERM)
+      // abandons it before the update. Nothing is saved then: the state on disk (none, or the
+      // checkpoint resumed) is the state before the step, and the forward has already updated
+      // batch norm's and the EM unit's running buffers in memory.
+      r = await run.step(warm ? {} : { pause: stopRequested });
     } catch (err) {
+      if (err instanceof StepStopped) {
+        interrupted = true;
+        break;
+      }
       if (!(err instanceof NonFiniteLossError)) throw err;
       throw new Error(`step ${run.completed + 1}: ${err.message} ${lastGoodText()} Lower --lr or check the data.`);
     }

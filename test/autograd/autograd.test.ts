@@ -8,6 +8,8 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../../src/index.node.ts';
 import { Rng, U, ULP, expectClose, expectExact, readGrad } from '../helpers.ts';
+import { backwardPausing } from '../../src/autograd/tape.ts';
+import { tidyAsync } from '../../src/tensor/scope.ts';
 
 beforeAll(async () => {
   await hg.init();
@@ -264,5 +266,95 @@ describe('mixed graphs', () => {
     });
     expectExact(await readGrad(a), da, 'dA');
     expectExact(await readGrad(b), db, 'dB');
+  });
+});
+
+describe('backwardPausing and tidyAsync (the trainer’s interruptible first step)', () => {
+  /** A small graph with several nodes: Σ exp(x·w) + Σ (x + w)², x and w leaves. */
+  const graph = (): { x: hg.Tensor; w: hg.Tensor; loss: hg.Tensor } => {
+    const x = leaf();
+    const w = leaf([0.5, -0.25, 0.125, 1, -1, 0.75]);
+    const loss = hg.add(hg.sum(hg.exp(hg.mul(x, w))), hg.sum(hg.mul(hg.add(x, w), hg.add(x, w))));
+    return { x, w, loss };
+  };
+
+  test('never stopped, it accumulates exactly what backward() does, pausing between nodes', async () => {
+    const a = graph();
+    a.loss.backward();
+    const b = graph();
+    let pauses = 0;
+    const done = await tidyAsync(async () =>
+      backwardPausing(
+        b.loss,
+        async () => {
+          pauses++;
+          await new Promise<void>((r) => setImmediate(r));
+          return false;
+        },
+        0,
+      ),
+    );
+    expect(done).toBe(true);
+    expect(pauses).toBeGreaterThan(3);
+    expect(hg.isGradEnabled()).toBe(true);
+    expectExact(await readGrad(b.x), await readGrad(a.x), 'dx');
+    expectExact(await readGrad(b.w), await readGrad(a.w), 'dw');
+    for (const t of [a.x, a.w, a.loss, b.x, b.w, b.loss]) t.dispose();
+  });
+
+  test('stopped mid-walk: false, gradients back on, every intermediate freed (only the leaves’ partial grads remain)', async () => {
+    const before = hg.memoryStats().liveTensors;
+    const { x, w, loss } = graph();
+    let pauses = 0;
+    let insideOff: boolean | null = null;
+    const done = await tidyAsync(async () =>
+      backwardPausing(
+        loss,
+        async () => {
+          insideOff = hg.isGradEnabled(); // gradients as they were while it waits
+          return ++pauses === 2;
+        },
+        0,
+      ),
+    );
+    expect([done, pauses, insideOff, hg.isGradEnabled()]).toEqual([false, 2, true, true]);
+    // The graph (loss and its intermediates) was made outside tidyAsync: free it, then the leaves
+    // and whatever partial gradients they hold; nothing else may be left.
+    loss.dispose();
+    for (const t of [x, w]) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+    const left = hg.memoryStats().liveTensors - before;
+    // the forward's intermediates outside the scope: exp, mul, add ×2, mul, sum ×2 (7); none of the walk's
+    expect(left).toBe(7);
+  });
+
+  test('tidyAsync keeps what it returns, frees the rest across awaits, and refuses a second one open at once', async () => {
+    const before = hg.memoryStats().liveTensors;
+    const kept = await tidyAsync(async () => {
+      const a = hg.tensor([1, 2, 3], [3]);
+      await new Promise<void>((r) => setImmediate(r));
+      const b = hg.mul(a, a);
+      return hg.add(b, a);
+    });
+    expect(hg.memoryStats().liveTensors - before).toBe(1);
+    expectExact(await kept.read(), [2, 6, 12], 'a² + a');
+    kept.dispose();
+    const first = tidyAsync(async () => {
+      await new Promise<void>((r) => setImmediate(r));
+      return 1;
+    });
+    await expect(tidyAsync(async () => 2)).rejects.toThrow(/another tidyAsync is open/);
+    expect(await first).toBe(1);
+    // A throw inside frees everything it made.
+    await expect(
+      tidyAsync(async () => {
+        hg.tensor([1, 2], [2]);
+        await new Promise<void>((r) => setImmediate(r));
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(hg.memoryStats().liveTensors).toBe(before);
   });
 });

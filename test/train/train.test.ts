@@ -68,6 +68,34 @@ describe('training', () => {
     expect(readFileSync(done.checkpoint!).equals(before)).toBe(true);
   });
 
+  test("a stop requested during this process's first step (its recording compiles the pipelines) abandons it: nothing written, a resumed checkpoint left as it was, no tensor leaked", async () => {
+    const out = join(dir, 'stop-in-step-1');
+    const live = hg.memoryStats().liveTensors;
+    // shouldStop's first call is before the first step; the second is the first step's pause after its forward.
+    let calls = 0;
+    const stopSecond = (): boolean => ++calls === 2;
+    const fresh = await train({ ...tiny(['--steps', '5']), out }, { shouldStop: stopSecond });
+    fresh.model.dispose();
+    expect([fresh.interrupted, fresh.steps, fresh.checkpoint, calls]).toEqual([true, 0, null, 2]);
+    expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(false);
+    expect(hg.memoryStats().liveTensors).toBe(live);
+    const done = await train({ ...tiny(['--steps', '2']), out });
+    done.model.dispose();
+    const before = readFileSync(done.checkpoint!);
+    calls = 0;
+    const resumed = await train({ ...tiny(['--steps', '4']), out, resume: done.checkpoint }, { shouldStop: stopSecond });
+    resumed.model.dispose();
+    expect([resumed.interrupted, resumed.steps, resumed.checkpoint, resumed.history.loss.length]).toEqual([true, 2, done.checkpoint, 2]);
+    expect(readFileSync(done.checkpoint!).equals(before)).toBe(true);
+    // Later steps do not pause: while step 1 is done, shouldStop is polled once, after it.
+    let done1 = 0;
+    const polls = [0, 0, 0, 0];
+    const later = await train({ ...tiny(['--steps', '3']), out: join(dir, 'stop-later') }, { onStep: (i) => void (done1 = i.step), shouldStop: () => (polls[done1]!++, false) });
+    later.model.dispose();
+    expect(polls[0]).toBeGreaterThanOrEqual(2);
+    expect(polls.slice(1, 3)).toEqual([1, 1]); // (after the last step the final validation polls too)
+  });
+
   for (const model of ['hemnet', 'emanet', 'plain'] as const) {
     test(`${model}: 2n steps straight = n steps, stop, resume, n steps (losses to 1e-5, weights, buffers and optimizer state)`, async () => {
       const n = 3;
