@@ -50,7 +50,8 @@ export const DEMO_SPEC: Spec = {
   ),
   'data-seed': {
     ...TRAIN_SPEC['data-seed']!,
-    help: "seed of the digit scenes every model and seed trains and validates on (validation: this + 1), so the seeds differ only in initialisation and batch order; 0: --seed's",
+    help: "seed of the digit scenes every model and seed trains and validates on (validation: this + 1), so the seeds differ only in initialisation and batch order; 0: each run draws its own seed's scenes (the demo before 2026-12-07)",
+    shown: 'the first seed, --seed',
   },
   steps: { ...TRAIN_SPEC.steps!, shown: `${demoSteps(true)} on a CPU driver, ${demoSteps(false)} on a GPU` },
   out: { type: 'string', help: 'output directory (one subdirectory per model, figures at the top)', default: 'runs/demo' },
@@ -118,7 +119,7 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
     const a = adapterInfo();
     const { base, seeds } = demoPlan(args, a.software);
     console.log(
-      `hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} ${base.data === 'voc' ? 'VOC images' : 'digit scenes'} per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.data === 'voc' ? `PASCAL VOC at ${base.size}×${base.size}` : `${base.task} task on ${base.size}×${base.size} scenes (data seed ${base.dataSeed})`}`,
+      `hemgpu demo on ${a.description || a.device} (${a.software ? 'CPU driver' : 'GPU'}): ${base.steps} steps × ${base.batch} ${base.data === 'voc' ? 'VOC images' : 'digit scenes'} per model, ${seeds > 1 ? `seeds ${base.seed}–${base.seed + seeds - 1}` : `seed ${base.seed}`}, ${base.data === 'voc' ? `PASCAL VOC at ${base.size}×${base.size}` : `${base.task} task on ${base.size}×${base.size} scenes (${base.dataSeed ? `data seed ${base.dataSeed} for every seed` : "each seed's own scenes"})`}`,
     );
     await demoRuns(base, seeds, a, interrupts);
   } finally {
@@ -131,7 +132,8 @@ export async function runDemo(args: string[], interrupts: Interrupts | null = nu
  * every run (the recipe, the flags given, --quick's sizes where not given) and the seeds per model.
  * Flags the demo does not take are refused here. On digit scenes every seed trains and validates
  * on the same scenes, --data-seed's or else the first seed's (dataSeed is set to it): the interval
- * over the seeds is then the spread of training, not of the scenes drawn (demo-recipe.md).
+ * over the seeds is then the spread of training, not of the scenes drawn (demo-recipe.md). A
+ * given --data-seed 0 keeps 0: each run draws its own seed's scenes.
  */
 export function demoPlan(args: string[], software: boolean): { base: TrainFlags; seeds: number } {
   const { value: seedsGiven, rest: argv } = takeIntFlag(args, 'seeds', 1, null);
@@ -141,7 +143,7 @@ export function demoPlan(args: string[], software: boolean): { base: TrainFlags;
   if (given.has('model')) throw new UsageError(`--model: the demo trains all four models (${DEMO_MODELS.join(', ')}); use hemgpu train --model for one.`);
   const steps = given.has('steps') ? [] : ['--steps', String(demoSteps(software))];
   const parsed = parseTrainFlags([...recipeFlags(argv), ...steps, ...argv.filter((a) => a !== '--quick')], 'demo', DEMO_SPEC)!;
-  const flags = parsed.data === 'digits' ? { ...parsed, dataSeed: sceneSeed(parsed) } : parsed;
+  const flags = parsed.data === 'digits' && !given.has('data-seed') ? { ...parsed, dataSeed: sceneSeed(parsed) } : parsed;
   return {
     base: quick ? quickShrink(flags, given, { steps: 3, 'train-scenes': 16, 'val-scenes': 8, batch: 4, 'eval-every': 0 }) : flags,
     // --quick is a smoke test: one seed unless --seeds asks for more.

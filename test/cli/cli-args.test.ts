@@ -124,10 +124,12 @@ describe('hemgpu train flags', () => {
     for (const [argv, re] of bad) expect(usageErrorOf(argv).message, argv.join(' ')).toMatch(re);
   });
 
-  test("demo: every seed's runs share one data seed (--data-seed's, else --seed's); VOC has none", () => {
+  test("demo: every seed's runs share one data seed (--data-seed's, else --seed's; a given 0 lets each run draw its own); VOC has none", () => {
     expect(demoPlan([], true).base).toMatchObject({ seed: 1, dataSeed: 1 });
     expect(demoPlan(['--seed', '4'], true).base).toMatchObject({ seed: 4, dataSeed: 4 });
     expect(demoPlan(['--seed', '4', '--data-seed', '7'], true).base).toMatchObject({ seed: 4, dataSeed: 7 });
+    // A given 0 stays 0: each run draws its own seed's scenes (the demo before the setting).
+    expect(demoPlan(['--seed', '4', '--data-seed', '0'], true).base).toMatchObject({ seed: 4, dataSeed: 0 });
     expect(demoPlan(['--data', 'voc', '--voc-root', '/tmp/voc'], true).base).toMatchObject({ data: 'voc', dataSeed: 0 });
     expect(() => demoPlan(['--data', 'voc', '--voc-root', '/tmp/voc', '--data-seed', '3'], true)).toThrow(/^--data-seed: applies to digit scenes only/);
   });
