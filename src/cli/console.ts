@@ -18,6 +18,8 @@ export function consoleHooks(label: string, quiet: boolean, interrupts: Interrup
       bar?.stop();
       bar = null;
     };
+    // The run these hooks report has not finished a step yet (setup, then the compiling first step).
+    interrupts.beforeFirstStep = true;
   }
   return {
     onStart({ step, total }) {
@@ -31,6 +33,7 @@ export function consoleHooks(label: string, quiet: boolean, interrupts: Interrup
       }
     },
     onStep({ step, total, loss, imagesPerSecond }) {
+      if (interrupts) interrupts.beforeFirstStep = false;
       if (quiet) return;
       if (bar) bar.update(step, { loss: loss.toFixed(4), ips: imagesPerSecond.toFixed(1) });
       else {
@@ -53,7 +56,10 @@ export function consoleHooks(label: string, quiet: boolean, interrupts: Interrup
     stop() {
       bar?.stop();
       bar = null;
-      if (interrupts) interrupts.beforeNotice = null;
+      if (interrupts) {
+        interrupts.beforeNotice = null;
+        interrupts.beforeFirstStep = false;
+      }
     },
   };
 }

@@ -2,7 +2,8 @@
  * Ctrl-C and SIGTERM for the long-running commands (train, demo, ablate).
  *
  * The first SIGINT or SIGTERM asks the run to stop: a notice on its own line (the progress bar is
- * stopped first, so it cannot draw over it), the current step finishes, a checkpoint is written
+ * stopped first, so it cannot draw over it), the current step finishes (a run's first step, which
+ * compiles the pipelines, is dropped instead and nothing new is written), a checkpoint is written
  * without the validation pass, and the command exits with 130 (SIGINT) or 143 (SIGTERM), the
  * shell's 128 + signal number. A second signal quits at once, without saving: it waits briefly for
  * the GPU work in flight and destroys the device before `process.exit`, since exiting while Dawn
@@ -16,6 +17,11 @@ export interface Interrupts {
   readonly signal: NodeJS.Signals | null;
   /** Called before a notice is written (the progress bar stops itself here). */
   beforeNotice: (() => void) | null;
+  /**
+   * Set by the console hooks while a run has not finished its first step: a stop then drops that
+   * step (its recording compiles the GPU pipelines) and saves nothing new, and the notice says so.
+   */
+  beforeFirstStep: boolean;
   /** The exit status for the signal received: 130 for SIGINT, 143 for SIGTERM; 0 without one. */
   exitCode(): number;
   dispose(): void;
@@ -57,6 +63,7 @@ export function handleInterrupts(what: string, words: StopWords = CHECKPOINT_WOR
   const state: Interrupts = {
     signal: null,
     beforeNotice: null,
+    beforeFirstStep: false,
     exitCode: () => (state.signal ? (CODES[state.signal] ?? 130) : 0),
     dispose() {
       process.off('SIGINT', onSignal);
@@ -75,9 +82,8 @@ export function handleInterrupts(what: string, words: StopWords = CHECKPOINT_WOR
       return;
     }
     (state as { signal: NodeJS.Signals | null }).signal = sig;
-    notice(
-      `${what}: ${NAMES[sig] ?? sig} — finishing this step, then ${words.stopping}. ` + `${sig === 'SIGINT' ? 'Ctrl-C' : 'A second signal'} again quits at once without saving.`,
-    );
+    const doing = state.beforeFirstStep ? 'stopping before the first step ends (nothing new is saved) and exiting' : `finishing this step, then ${words.stopping}`;
+    notice(`${what}: ${NAMES[sig] ?? sig} — ${doing}. ` + `${sig === 'SIGINT' ? 'Ctrl-C' : 'A second signal'} again quits at once without saving.`);
   }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -8,13 +8,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { TINY_RUN, withFlags } from '../helpers.ts';
 import * as hg from '../../src/index.node.ts';
 import { capture, usageErrorOf } from './run-cli.ts';
 import { parseCheckpointList, parseIterationList } from '../../src/cli/eval.ts';
 import { parseTrainFlags } from '../../src/cli/args.ts';
-import { printResult } from '../../src/cli/console.ts';
+import { consoleHooks, printResult } from '../../src/cli/console.ts';
+import { handleInterrupts } from '../../src/cli/interrupt.ts';
 import { writeSamples } from '../../src/cli/figures.ts';
 import { buildModel } from '../../src/train/setup.ts';
 import { train, type TrainResult } from '../../src/train/trainer.ts';
@@ -273,6 +274,37 @@ describe('ablate', () => {
     ] as const) {
       const bad = await capture(['ablate', ...argv]);
       expect([bad.code, bad.text], argv.join(' ')).toEqual([2, message]);
+    }
+  });
+});
+
+describe('the stop notice', () => {
+  test("says the first step is dropped while a run has not finished it, and 'finishing this step' after", () => {
+    const notices: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((t: string | Uint8Array) => (notices.push(String(t)), true));
+    // The handler is called directly (emitting SIGTERM on the process would reach the test runner's own listeners).
+    const signal = (): void => (process.listeners('SIGTERM').at(-1) as (s: NodeJS.Signals) => void)('SIGTERM');
+    try {
+      for (const [steps, want] of [
+        [0, /hemgpu train: SIGTERM — stopping before the first step ends \(nothing new is saved\) and exiting\./],
+        [1, /hemgpu train: SIGTERM — finishing this step, then saving a checkpoint \(no validation pass\) and exiting\./],
+      ] as const) {
+        const interrupts = handleInterrupts('hemgpu train');
+        const hooks = consoleHooks('hemnet', true, interrupts);
+        try {
+          hooks.onStart!({ step: 0, total: 5 });
+          if (steps) hooks.onStep!({ step: 1, total: 5, loss: 1, lr: 0.01, imagesPerSecond: 1 });
+          signal();
+          expect(notices.join(''), `after ${steps} steps`).toMatch(want);
+          expect(hooks.shouldStop!()).toBe(true);
+        } finally {
+          hooks.stop();
+          interrupts.dispose();
+          notices.length = 0;
+        }
+      }
+    } finally {
+      spy.mockRestore();
     }
   });
 });
