@@ -192,7 +192,7 @@ export {
 } from './train/config.ts';
 export { batchIndices, gatherBatch, sampleBackground, type Dataset } from './train/batch.ts';
 export { buildModel, makeOptimizer, learningRate, digitSceneData } from './train/setup.ts';
-export { trainStep, scheduledStep, NonFiniteLossError, type SegmentationModel, type StepBatch, type StepConfig, type TrainStepOptions } from './train/step.ts';
+export { trainStep, scheduledStep, NonFiniteLossError, StepStopped, type SegmentationModel, type StepBatch, type StepConfig, type TrainStepOptions } from './train/step.ts';
 export { evaluate, type Evaluation } from './train/evaluate.ts';
 export { ConfusionMatrix, argmaxLastAxis } from './train/metrics.ts';
 export { writeTrainingCheckpoint, restoreModel, restoreOptimizer, type History } from './train/checkpoint.ts';

@@ -95,6 +95,7 @@ const NOT_DIFFERENTIABLE = new Set([
   'trainStep',
   'scheduledStep',
   'NonFiniteLossError',
+  'StepStopped',
   'evaluate',
   'ConfusionMatrix',
   'argmaxLastAxis',

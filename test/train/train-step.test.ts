@@ -142,6 +142,37 @@ describe('training with the shared API', () => {
     model.dispose();
   });
 
+  it("trainStep's pause: a step it lets run equals a plain step; one it stops is dropped before the update (StepStopped), the weights and gradients as before", async () => {
+    const model = hg.buildModel(CONFIG, data.train);
+    const twin = hg.buildModel(CONFIG, data.train);
+    const opt = new hg.SGD([...model.parameters().values()], { lr: 0.1 });
+    const opt2 = new hg.SGD([...twin.parameters().values()], { lr: 0.1 });
+    const idx = hg.batchIndices(data.train.count, 2, 0, 1);
+    const { x, labels } = hg.gatherBatch(data.train, idx);
+    const batch = { x, labels, n: 2, height: 16, width: 16, channels: 1 };
+    const w = model.parameters().get('classifier.weight')!;
+    // Never stopped: the same loss and weights as the step without a pause (twins: the same initial weights).
+    let pauses = 0;
+    const a = await hg.trainStep(model, opt, batch, { dropoutSeed: 3, pause: async () => (pauses++, false) });
+    const b = await hg.trainStep(twin, opt2, batch, { dropoutSeed: 3 });
+    expect(pauses).toBeGreaterThanOrEqual(1);
+    expect(a).toBe(b);
+    expect(bits(await w.read())).toEqual(bits(await twin.parameters().get('classifier.weight')!.read()));
+    // Stopped at the pause after the forward: no update, no gradients, no tensor left behind.
+    const before = await w.read();
+    const live = hg.memoryStats().liveTensors;
+    pauses = 0;
+    await expect(hg.trainStep(model, opt, batch, { pause: async () => ++pauses > 0 })).rejects.toBeInstanceOf(hg.StepStopped);
+    expect(pauses).toBe(1);
+    expect(bits(await w.read())).toEqual(bits(before));
+    for (const [k, p] of model.parameters()) expect(p.grad, k).toBeNull();
+    expect(hg.memoryStats().liveTensors).toBe(live);
+    opt.dispose();
+    opt2.dispose();
+    model.dispose();
+    twin.dispose();
+  });
+
   it('evaluate: mean IoU over the classes present, per-class IoU, pixel accuracy', async () => {
     const model = hg.buildModel(CONFIG, data.val);
     const r = await hg.evaluate(model, data.val, { batch: 3 });
