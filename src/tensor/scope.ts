@@ -38,6 +38,18 @@ function collect(value: unknown, out: Set<Disposable>, seen: Set<unknown>): void
   }
 }
 
+/** Close a scope (already off the stack): `result`'s tensors move to the enclosing scope, the rest are disposed. */
+function release<T>(scope: Set<Disposable>, result: T): T {
+  const kept = new Set<Disposable>();
+  collect(result, kept, new Set());
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (kept.has(t)) parent?.add(t);
+    else if (!t.isDisposed) t.dispose();
+  }
+  return result;
+}
+
 /**
  * Run `fn` and dispose every tensor it created, except the tensors it returns (directly, or
  * inside arrays, Maps and plain objects), which move to the enclosing scope.
@@ -61,14 +73,7 @@ export function tidy<T>(fn: () => T): T {
         'synchronously); await reads outside it, e.g. `const t = tidy(() => ...); await t.read()`.',
     );
   }
-  const kept = new Set<Disposable>();
-  collect(result, kept, new Set());
-  const parent = scopes[scopes.length - 1];
-  for (const t of scope) {
-    if (kept.has(t)) parent?.add(t);
-    else if (!t.isDisposed) t.dispose();
-  }
-  return result;
+  return release(scope, result);
 }
 
 let asyncScopeOpen = false;
@@ -95,12 +100,5 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
     asyncScopeOpen = false;
   }
   scopes.splice(scopes.lastIndexOf(scope), 1);
-  const kept = new Set<Disposable>();
-  collect(result, kept, new Set());
-  const parent = scopes[scopes.length - 1];
-  for (const t of scope) {
-    if (kept.has(t)) parent?.add(t);
-    else if (!t.isDisposed) t.dispose();
-  }
-  return result;
+  return release(scope, result);
 }
