@@ -20,16 +20,18 @@
  *   dX = col2im(dY · Wᵀ), col2im being a gather (each input element sums the entries of dcols that
  *        read it; no atomics),
  *   dbias = Σ of dY over B, Ho, Wo.
- * cols is RECOMPUTED in the backward rather than kept: keeping it would hold kh·kw times the
- * input's memory per layer from the forward until the backward (9× for 3×3 convolutions, the bulk
- * of a CNN's activation memory), while recomputing costs one copy dispatch — about 1/Cout of the
- * work of the matmul that consumes it — and only when W needs a gradient.
+ * cols is KEPT from the forward for dW when it is at most KEEP_COLS_BYTES, and RECOMPUTED in the
+ * backward otherwise. Keeping holds kh·kw times the input's memory per layer from the forward
+ * until the output is freed (9× for 3×3 convolutions, the bulk of a large CNN's activation
+ * memory); recomputing costs one im2col dispatch per layer and step, about 5 % of the demo's
+ * step kernel time on SwiftShader (docs/measurements.md). Small layers keep, large ones
+ * recompute. Only when W needs a gradient and gradients are being recorded.
  *
  * Direct convolution: not written. im2col + matmul reuses the matmul's tuned vec4 kernel (the
  * project's fastest on SwiftShader and on GPUs); im2col and col2im are a minor share of the
  * op's kernel time (docs/measurements.md), the most a direct kernel could save.
  */
-import { noGrad, record } from '../autograd/tape.ts';
+import { isGradEnabled, noGrad, record } from '../autograd/tape.ts';
 import { col2im, convEpilogue, im2col, type ConvGeometry } from '../kernels/conv2d.ts';
 import { ceil4 } from '../kernels/dispatch.ts';
 import { fmt } from '../tensor/shape.ts';
@@ -114,6 +116,12 @@ function colsOf(x: Tensor, g: ConvGeometry, op: string, rows: number): Tensor {
   return padded;
 }
 
+/**
+ * The largest cols matrix the forward keeps for the backward's dW instead of recomputing it
+ * (see the file comment): 8 MiB, e.g. a 3×3 convolution over 16 K pixels of 32 channels.
+ */
+export const KEEP_COLS_BYTES = 8 * 1024 * 1024;
+
 /** 2-D convolution of NHWC x with HWIO w (see the file comment). */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   checkTensor('conv2d', x, 'x');
@@ -125,11 +133,15 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   const g = geometry(x, w, options);
   const bias = options.bias;
 
+  // cols from the forward, for dW: only an im2col copy (a pointwise view of x costs nothing to remake).
+  const keepCols = !g.pointwise && w.requiresGrad && isGradEnabled() && g.mp * g.kp * 4 <= KEEP_COLS_BYTES;
+  let kept = null as Tensor | null;
   const y = noGrad(() => {
     const cols = colsOf(x, g, 'conv2d', g.pointwise ? g.M : g.mp);
     const wm = weightMatrix(w, g, 'conv2d');
     const prod = matmul(cols, wm);
-    cols.dispose();
+    if (keepCols) kept = cols;
+    else cols.dispose();
     wm.dispose();
     const out = convEpilogue('conv2d', prod, bias, g);
     prod.dispose();
@@ -138,7 +150,8 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
 
   const inputs = bias ? [x, w, bias] : [x, w];
   // dY = cols·dW + dcols·W + 1·dbiasᵀ: adjoints dW = colsᵀ·dY, dX = col2im(dY·Wᵀ), dbias = Σ_{B,Ho,Wo} dY.
-  return record('conv2d', y, inputs, (dy) => {
+  const savedCols: Tensor | null = kept;
+  record('conv2d', y, inputs, (dy) => {
     const op = 'conv2d backward';
     const g2 = dy.view([g.M, g.Cout], op);
     const needX = x.requiresGrad;
@@ -169,9 +182,9 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
       dcols.dispose();
     }
     if (needW) {
-      const cols = colsOf(x, g, op, g.mp); // recomputed (see the file comment)
+      const cols = savedCols ?? colsOf(x, g, op, g.mp); // kept, or recomputed (see the file comment)
       const dwp = matmul(cols, gp, { transA: true }); // [kp, cp]
-      cols.dispose();
+      if (cols !== savedCols) cols.dispose();
       const dwk = g.kp === g.kc && g.cp === g.Cout ? dwp : sliceTo(dwp, [g.kc, g.Cout]);
       if (dwk !== dwp) dwp.dispose();
       dw = dwk.view(w.shape, op);
@@ -182,4 +195,10 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     g2.dispose();
     return bias ? [dx, dw, db] : [dx, dw];
   });
+  // The kept cols live as long as the backward rule that reads them.
+  if (savedCols) {
+    if (y.gradNode) y.own(savedCols);
+    else savedCols.dispose();
+  }
+  return y;
 }

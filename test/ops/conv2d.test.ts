@@ -19,6 +19,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../../src/index.node.ts';
+import { KEEP_COLS_BYTES } from '../../src/ops/conv2d.ts';
 import { Rng, expectClose, gamma, numericGrad, read, readGrad, upload } from '../helpers.ts';
 
 let engine: hg.Engine;
@@ -345,6 +346,65 @@ describe('conv2d gradient subsets, autograd and memory', () => {
     for (const k of ['conv2d_im2col', 'conv2d_im2col_c4', 'conv2d_col2im', 'conv2d_col2im_c4', 'conv2d_epilogue']) {
       expect(seen.has(k), `${k} dispatched`).toBe(true);
     }
+  });
+});
+
+describe('conv2d keeps small cols for dW and recomputes large ones (KEEP_COLS_BYTES)', () => {
+  // Counts im2col dispatches over one forward + backward, and checks dW against the reference.
+  async function run(c: Case, seedRng: number): Promise<{ im2col: number; live: number }> {
+    const rng = new Rng(seedRng);
+    const g = geo(c);
+    const xs = rng.f32(c.x.reduce((a, d) => a * d, 1));
+    const ws = rng.f32(g.kh * g.kw * g.Cin * g.Cout);
+    const G = rng.f32(g.B * g.Ho * g.Wo * g.Cout);
+    const tx = hg.tensor(xs, c.x);
+    const tw = hg.tensor(ws, [g.kh, g.kw, g.Cin, g.Cout], { requiresGrad: true });
+    const seed = upload(G, [g.B, g.Ho, g.Wo, g.Cout]);
+    const base = hg.memoryStats().liveTensors;
+    let live = 0;
+    const prof = await engine.profileKernels(async () => {
+      // The forward inside a tidy scope that returns y: kept cols must outlive the scope.
+      const y = hg.tidy(() => hg.conv2d(tx, tw, options(c)));
+      live = hg.memoryStats().liveTensors - base;
+      y.backward(seed);
+      y.dispose();
+    });
+    const ref = refConvGrad(g, xs, ws, G);
+    const mag = refConvGrad(g, absArr(xs), absArr(ws), absArr(G));
+    const M = g.B * g.Ho * g.Wo;
+    expectClose(await readGrad(tw), ref.dw, { atol: 0, rtol: 0, bound: mag.dw.map((v) => gamma(M + 1) * v), label: `${label(c)} dW` });
+    tw.zeroGrad();
+    for (const t of [tx, tw, seed]) t.dispose();
+    expect(hg.memoryStats().liveTensors, 'nothing left after y is freed').toBe(base - 3);
+    let im2col = 0;
+    for (const [k, v] of prof) if (k.startsWith('conv2d_im2col')) im2col += v.count;
+    return { im2col, live };
+  }
+
+  test('a small layer runs im2col once per step and holds cols until y is freed; a large one runs it twice', async () => {
+    if (!engine.device.features.has('timestamp-query')) return; // the count needs the profiler
+    expect(KEEP_COLS_BYTES).toBe(8 * 1024 * 1024);
+    const small = await run({ x: [2, 6, 5, 8], k: [3, 3], cout: 4, padding: 1, bias: false }, 31);
+    expect(small.im2col).toBe(1);
+    expect(small.live, 'y and its kept cols').toBe(2);
+    // cols [2·64·64, 3·3·8] = 8192 × 72 floats = 2.4 MB ≤ 8 MiB: kept; 4× the pixels: 9.4 MB, recomputed.
+    const kept = await run({ x: [2, 64, 64, 8], k: [3, 3], cout: 4, padding: 1, bias: false }, 32);
+    expect(kept.im2col).toBe(1);
+    const large = await run({ x: [2, 128, 128, 8], k: [3, 3], cout: 4, padding: 1, bias: false }, 33);
+    expect(large.im2col).toBe(2);
+    expect(large.live, 'y alone').toBe(1);
+  });
+
+  test('nothing is kept when w needs no gradient or under noGrad', async () => {
+    const tx = hg.tensor(new Float32Array(2 * 6 * 5 * 8).fill(1), [2, 6, 5, 8], { requiresGrad: true });
+    const tw = hg.tensor(new Float32Array(3 * 3 * 8 * 4).fill(1), [3, 3, 8, 4]);
+    const base = hg.memoryStats().liveTensors;
+    const y1 = hg.conv2d(tx, tw, { padding: 1 });
+    expect(hg.memoryStats().liveTensors - base, 'w constant: y alone').toBe(1);
+    tw.requiresGrad = true;
+    const y2 = hg.noGrad(() => hg.conv2d(tx, tw, { padding: 1 }));
+    expect(hg.memoryStats().liveTensors - base, 'noGrad: y alone').toBe(2);
+    for (const t of [y1, y2, tx, tw]) t.dispose();
   });
 });
 
