@@ -15,6 +15,12 @@
 //   col2im_c4  — the same when Cin is a multiple of 4 and kh·kw ≤ MAX_TAPS: one invocation per
 //                input pixel finds the taps that read it once, then sums each of its Cin/4 vec4s
 //                over them.
+//   dx_direct  — the input gradient in one product, without dcols: for each input pixel and 4·BLK
+//                channels, dx = Σ_{taps reading the pixel} Σ_co dY[out pixel, co] · w[tap, ci, co],
+//                an implicit product over K = kh·kw·cp whose A rows are dY's rows gathered per tap
+//                (col2im(dY · Wᵀ) without writing and re-reading the [M, kh·kw·Cin] dcols, and
+//                with the long inner dimension the register-blocked product runs fastest at).
+//                Needs Cin a multiple of 4.
 //   epilogue   — y[m, co] = prod[m, co] + bias[co] for m < M, co < Cout: drops the padded rows and
 //                columns of the product and adds the bias (HAS_BIAS) in one pass.
 // Every read is bounds-checked by the invocation that makes it (robustness is off on SwiftShader).
@@ -25,6 +31,10 @@
 
 override WG: u32 = 256;
 override HAS_BIAS: bool = false;
+// dx_direct: 4 × 4 blocks of (input pixels × channels) per invocation along each side (2 or 4),
+// and whether a stride is > 1 (without one, no division finds a tap's output pixel).
+override BLK: u32 = 4u;
+override STRIDED: bool = true;
 
 // im2col, im2col_c4: the geometry, and the rows of cols that hold data.
 struct Im2colParams {
@@ -65,6 +75,26 @@ struct Col2imParams {
   kp: u32,      // row length of dcols
 }
 
+// dx_direct: the geometry, the input pixels and the padded row length of dY and w.
+struct DxDirectParams {
+  n: u32,       // invocations
+  m: u32,       // B·H·W input pixels
+  h: u32,
+  w: u32,
+  c: u32,       // Cin, a multiple of 4
+  ho: u32,
+  wo: u32,
+  kh: u32,
+  kw: u32,
+  sh: u32,
+  sw: u32,
+  ph: u32,
+  pw: u32,
+  dh: u32,
+  dw: u32,
+  cp: u32,      // row length of dY [≥ B·Ho·Wo, cp] and of w [≥ kh·kw·Cin, cp], a multiple of 4
+}
+
 struct EpilogueParams {
   n: u32,       // M·Cout
   cout: u32,
@@ -84,6 +114,12 @@ struct EpilogueParams {
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> q: Col2imParams;
+
+// dx_direct
+@group(0) @binding(0) var<storage, read> ddy: array<vec4<f32>>;     // dY [rows, cp]
+@group(0) @binding(1) var<storage, read> dw4: array<vec4<f32>>;     // w as [kp, cp], row (ky, kx, ci)
+@group(0) @binding(2) var<storage, read_write> ddx: array<vec4<f32>>; // dx [B, H, W, Cin]
+@group(0) @binding(3) var<uniform> r: DxDirectParams;
 
 // epilogue
 @group(0) @binding(0) var<storage, read> prod: array<f32>;
@@ -242,6 +278,128 @@ fn col2im_c4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     var acc = vec4<f32>(0.0);
     for (var t = 0u; t < count; t++) { acc += dcols4[min(base[t] + j, last)]; }
     dx4[i * c4 + j] = acc;
+  }
+}
+
+// Four input pixels (b·H·W + iy·W + ix, already split) → the rows of dY that read them through
+// tap (ky, kx), as vec4 offsets of the row starts; −1 where no output pixel does.
+fn dy_rows(b: vec4<u32>, iy: vec4<u32>, ix: vec4<u32>, ky: u32, kx: u32) -> vec4<i32> {
+  let ty = vec4<i32>(iy + vec4<u32>(r.ph)) - vec4<i32>(i32(ky * r.dh));
+  let tx = vec4<i32>(ix + vec4<u32>(r.pw)) - vec4<i32>(i32(kx * r.dw));
+  var oy = vec4<u32>(max(ty, vec4<i32>(0)));
+  var ox = vec4<u32>(max(tx, vec4<i32>(0)));
+  var ok = (ty >= vec4<i32>(0)) & (tx >= vec4<i32>(0));
+  if (STRIDED) {
+    oy /= vec4<u32>(r.sh);
+    ox /= vec4<u32>(r.sw);
+    ok &= (vec4<i32>(oy * r.sh) == ty) & (vec4<i32>(ox * r.sw) == tx);
+  }
+  ok &= (oy < vec4<u32>(r.ho)) & (ox < vec4<u32>(r.wo));
+  let row = (b * r.ho + oy) * r.wo + ox;
+  return select(vec4<i32>(-1), vec4<i32>(row * (r.cp / 4u)), ok);
+}
+
+// The Aᵀ-block of four input pixels at output channels 4·co4..: column i = dY's row rows[i]
+// (0 where it is −1).
+fn dy_block(rows: vec4<i32>, co4: u32) -> mat4x4<f32> {
+  let z = vec4<f32>(0.0);
+  let s = vec4<u32>(max(rows, vec4<i32>(0))) + vec4<u32>(co4);
+  return mat4x4<f32>(select(z, ddy[s.x], rows.x >= 0), select(z, ddy[s.y], rows.y >= 0),
+                     select(z, ddy[s.z], rows.z >= 0), select(z, ddy[s.w], rows.w >= 0));
+}
+
+// The Bᵀ-block of input channels 4·c4.. at output channels 4·co4.. of tap t: w's rows
+// (t, ci..ci+3) at co..co+3, transposed (column j: channel ci+j... as the product needs).
+fn w_block_t(t: u32, c4: u32, co4: u32) -> mat4x4<f32> {
+  let cp4 = r.cp / 4u;
+  let row = t * r.c + c4 * 4u;
+  return transpose(mat4x4<f32>(dw4[row * cp4 + co4], dw4[(row + 1u) * cp4 + co4],
+                               dw4[(row + 2u) * cp4 + co4], dw4[(row + 3u) * cp4 + co4]));
+}
+
+// Pixels p..p+3 (clamped into range) split into (b, iy, ix).
+struct Pixels {
+  b: vec4<u32>,
+  iy: vec4<u32>,
+  ix: vec4<u32>,
+}
+
+fn pixels(first: u32) -> Pixels {
+  let q = min(vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(r.m - 1u));
+  let ix = q % vec4<u32>(r.w);
+  let t = q / vec4<u32>(r.w);
+  return Pixels(t / vec4<u32>(r.h), t % vec4<u32>(r.h), ix);
+}
+
+fn store_dx_block(first: u32, c4: u32, acc: mat4x4<f32>) {
+  let cin4 = r.c / 4u;
+  if (c4 >= cin4) { return; }
+  for (var i = 0u; i < 4u; i++) {
+    if (first + i < r.m) { ddx[(first + i) * cin4 + c4] = acc[i]; }
+  }
+}
+
+// One invocation per 4·BLK input pixels × 4·BLK input channels; the taps outermost, so each
+// pixel's source rows in dY are found once per tap. Channel blocks past Cin are clamped:
+// duplicates whose results are not stored.
+@compute @workgroup_size(WG)
+fn dx_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let i = linear_id(wid, nwg, lid);
+  if (i >= r.n) { return; }
+  let cin4 = r.c / 4u;
+  let cg = (cin4 + BLK - 1u) / BLK;
+  let p0 = (i / cg) * 4u * BLK;
+  let c0 = (i % cg) * BLK;
+  let c1 = min(c0 + 1u, cin4 - 1u); let c2 = min(c0 + 2u, cin4 - 1u); let c3 = min(c0 + 3u, cin4 - 1u);
+  let q0 = pixels(p0); let q1 = pixels(p0 + 4u); let q2 = pixels(p0 + 8u); let q3 = pixels(p0 + 12u);
+  // a<i><j>: the dxᵀ-block of pixels p0 + 4i.. and channel block c0 + j.
+  var a00 = mat4x4<f32>(); var a01 = mat4x4<f32>(); var a02 = mat4x4<f32>(); var a03 = mat4x4<f32>();
+  var a10 = mat4x4<f32>(); var a11 = mat4x4<f32>(); var a12 = mat4x4<f32>(); var a13 = mat4x4<f32>();
+  var a20 = mat4x4<f32>(); var a21 = mat4x4<f32>(); var a22 = mat4x4<f32>(); var a23 = mat4x4<f32>();
+  var a30 = mat4x4<f32>(); var a31 = mat4x4<f32>(); var a32 = mat4x4<f32>(); var a33 = mat4x4<f32>();
+  let co4s = r.cp / 4u;
+  for (var t = 0u; t < r.kh * r.kw; t++) {
+    let ky = t / r.kw;
+    let kx = t - ky * r.kw;
+    let s0 = dy_rows(q0.b, q0.iy, q0.ix, ky, kx);
+    let s1 = dy_rows(q1.b, q1.iy, q1.ix, ky, kx);
+    var s2 = vec4<i32>(-1);
+    var s3 = vec4<i32>(-1);
+    if (BLK > 2u) {
+      s2 = dy_rows(q2.b, q2.iy, q2.ix, ky, kx);
+      s3 = dy_rows(q3.b, q3.iy, q3.ix, ky, kx);
+    }
+    // A tap that reads none of these pixels adds nothing.
+    if (all(s0 < vec4<i32>(0)) && all(s1 < vec4<i32>(0)) && all(s2 < vec4<i32>(0)) && all(s3 < vec4<i32>(0))) { continue; }
+    for (var co4 = 0u; co4 < co4s; co4++) {
+      let w0 = w_block_t(t, c0, co4);
+      let w1 = w_block_t(t, c1, co4);
+      let g0 = dy_block(s0, co4);
+      let g1 = dy_block(s1, co4);
+      a00 += w0 * g0; a01 += w1 * g0;
+      a10 += w0 * g1; a11 += w1 * g1;
+      if (BLK > 2u) {
+        let w2 = w_block_t(t, c2, co4);
+        let w3 = w_block_t(t, c3, co4);
+        let g2 = dy_block(s2, co4);
+        let g3 = dy_block(s3, co4);
+        a02 += w2 * g0; a03 += w3 * g0;
+        a12 += w2 * g1; a13 += w3 * g1;
+        a20 += w0 * g2; a21 += w1 * g2; a22 += w2 * g2; a23 += w3 * g2;
+        a30 += w0 * g3; a31 += w1 * g3; a32 += w2 * g3; a33 += w3 * g3;
+      }
+    }
+  }
+  store_dx_block(p0, c0, a00); store_dx_block(p0, c0 + 1u, a01);
+  store_dx_block(p0 + 4u, c0, a10); store_dx_block(p0 + 4u, c0 + 1u, a11);
+  if (BLK > 2u) {
+    store_dx_block(p0, c0 + 2u, a02); store_dx_block(p0, c0 + 3u, a03);
+    store_dx_block(p0 + 4u, c0 + 2u, a12); store_dx_block(p0 + 4u, c0 + 3u, a13);
+    store_dx_block(p0 + 8u, c0, a20); store_dx_block(p0 + 8u, c0 + 1u, a21);
+    store_dx_block(p0 + 8u, c0 + 2u, a22); store_dx_block(p0 + 8u, c0 + 3u, a23);
+    store_dx_block(p0 + 12u, c0, a30); store_dx_block(p0 + 12u, c0 + 1u, a31);
+    store_dx_block(p0 + 12u, c0 + 2u, a32); store_dx_block(p0 + 12u, c0 + 3u, a33);
   }
 }
 

@@ -1,10 +1,12 @@
 /**
  * Launchers for kernels/conv2d.wgsl: im2col (the receptive fields of NHWC x as the rows of a
- * zero-padded matrix), col2im (its adjoint, as a gather) and the epilogue (bias, and cutting
- * the padded product back to NHWC). Forward only (no autograd): src/ops/conv2d.ts checks the
- * arguments, computes the geometry, runs the matmuls and records the gradient.
+ * zero-padded matrix), col2im (its adjoint, as a gather), the direct input gradient (dx_direct:
+ * col2im(dY · Wᵀ) as one product) and the epilogue (bias, and cutting the padded product back to
+ * NHWC). Forward only (no autograd): src/ops/conv2d.ts checks the arguments, computes the
+ * geometry, runs the matmuls and records the gradient.
  */
 import convWgsl from '../../kernels/conv2d.wgsl';
+import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from '../gpu/registry.ts';
@@ -14,6 +16,7 @@ const K = {
   im2colC4: /* @__PURE__ */ defineKernel('conv2d_im2col_c4', convWgsl, 'im2col_c4', { variants: () => overrideSets({ WG }) }),
   col2im: /* @__PURE__ */ defineKernel('conv2d_col2im', convWgsl, 'col2im', { variants: () => overrideSets({ WG }) }),
   col2imC4: /* @__PURE__ */ defineKernel('conv2d_col2im_c4', convWgsl, 'col2im_c4', { variants: () => overrideSets({ WG }) }),
+  dxDirect: /* @__PURE__ */ defineKernel('conv2d_dx_direct', convWgsl, 'dx_direct', { variants: () => overrideSets({ WG: directWg(), BLK: DIRECT_BLK, STRIDED: false }) }),
   epilogue: /* @__PURE__ */ defineKernel('conv2d_epilogue', convWgsl, 'epilogue', { variants: () => overrideSets({ WG }, { HAS_BIAS: [false, true] }) }),
 };
 
@@ -71,6 +74,59 @@ function col2imParams(g: ConvGeometry, n: number) {
     dw: g.dw,
     kp: g.kp,
   };
+}
+
+/**
+ * How conv2d's backward computes dX: 'direct' (one dx_direct product over K = kh·kw·cp, no
+ * dcols) or 'col2im' (dcols = dY · Wᵀ by the matmul, then col2im). 'direct' needs Cin a multiple
+ * of 4.
+ */
+export type ConvInputGradPath = 'direct' | 'col2im';
+
+let forcedPath: ConvInputGradPath | null = null;
+
+/** @internal Tests: run every convolution's dX through one path where it applies (null: the default). */
+export function setConvInputGradPath(path: ConvInputGradPath | null): void {
+  forcedPath = path;
+}
+
+/**
+ * The path for this geometry: 'direct' on a CPU driver for stride 1, where dY · Wᵀ's short inner
+ * dimension (Cout) leaves the matmul at 2.3–2.5 GFLOPS against about 4 for the forward's products:
+ * the demo's stride-1 input gradients, col2im included, ran 1.1–1.25× faster direct. With a
+ * stride, the direct product walks every tap for every pixel although only 1/(sh·sw) of them read
+ * it, and was 1.4–2× slower (docs/measurements.md). 'col2im' on GPUs, where nobody here has
+ * measured the direct kernel.
+ */
+export function convInputGradPath(g: ConvGeometry): ConvInputGradPath {
+  if (g.Cin % 4 !== 0) return 'col2im';
+  return forcedPath ?? (adapterInfo().software && g.sh === 1 && g.sw === 1 ? 'direct' : 'col2im');
+}
+
+/** dx_direct's invocations per workgroup: 16 on a CPU driver (as the narrow matmul's 1 × 16), 64 on a GPU. */
+function directWg(): number {
+  return adapterInfo().software ? 16 : 64;
+}
+
+/** dx_direct's 4 × 4 blocks per side (its BLK): 16 pixels × 16 channels per invocation. */
+const DIRECT_BLK = 4;
+
+/**
+ * dx [B, H, W, Cin] = col2im(dY · Wᵀ) in one product: dy [rows ≥ M, cp] (zero columns past
+ * Cout), wm the weight matrix [kp, cp]. Cin must be a multiple of 4.
+ */
+export function convInputGrad(op: string, dy: Tensor, wm: Tensor, g: ConvGeometry): Tensor {
+  const dx = Tensor.empty([g.B, g.H, g.W, g.Cin], op);
+  const m = g.B * g.H * g.W;
+  const side = 4 * DIRECT_BLK;
+  const n = Math.ceil(m / side) * Math.ceil(g.Cin / side);
+  const { kp: _, ...params } = col2imParams(g, n);
+  K.dxDirect.dispatch({
+    bindings: { ddy: dy.bind(op), dw4: wm.bind(op), ddx: dx.bind(op, 'read_write'), r: uniform({ ...params, m, cp: g.cp }) },
+    overrides: { WG: directWg(), BLK: DIRECT_BLK, STRIDED: g.sh > 1 || g.sw > 1 },
+    workgroups: groupsFor(n, directWg()),
+  });
+  return dx;
 }
 
 /** im2col's `Im2colParams`: the geometry and the M rows of cols that hold data. */

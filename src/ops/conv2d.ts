@@ -18,7 +18,9 @@
  * Backward (one tape node for the whole op):
  *   dW = colsᵀ · dY (matmul with transA, no transposed copy),
  *   dX = col2im(dY · Wᵀ), col2im being a gather (each input element sums the entries of dcols that
- *        read it; no atomics),
+ *        read it; no atomics); or, where src/kernels/conv2d.ts's convInputGradPath says so (a CPU
+ *        driver, stride 1, Cin a multiple of 4), the same sum as one product over K = kh·kw·Cout
+ *        (dx_direct), without the [M, kh·kw·Cin] dcols;
  *   dbias = Σ of dY over B, Ho, Wo.
  * cols is KEPT from the forward for dW when it is at most KEEP_COLS_BYTES, and RECOMPUTED in the
  * backward otherwise. Keeping holds kh·kw times the input's memory per layer from the forward
@@ -32,7 +34,7 @@
  * op's kernel time (docs/measurements.md), the most a direct kernel could save.
  */
 import { isGradEnabled, noGrad, record } from '../autograd/tape.ts';
-import { col2im, convEpilogue, im2col, type ConvGeometry } from '../kernels/conv2d.ts';
+import { col2im, convEpilogue, convInputGrad, convInputGradPath, im2col, type ConvGeometry } from '../kernels/conv2d.ts';
 import { ceil4 } from '../kernels/dispatch.ts';
 import { fmt } from '../tensor/shape.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -165,7 +167,11 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     let dx: Tensor | null = null;
     let dw: Tensor | null = null;
     let db: Tensor | null = null;
-    if (needX) {
+    if (needX && !g.pointwise && convInputGradPath(g) === 'direct') {
+      const wm = weightMatrix(w, g, op);
+      dx = convInputGrad(op, gp, wm, g);
+      wm.dispose();
+    } else if (needX) {
       const wm = weightMatrix(w, g, op);
       const dcols = matmul(gp, wm, { transB: true }); // [rows, kp]
       wm.dispose();

@@ -17,9 +17,10 @@
  * where the Σ|·| are the reference run on absolute values. Padding contributes exact zeros.
  * The worst case γ_n is ~1e3 times what an indexing error would produce at these sizes.
  */
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../../src/index.node.ts';
 import { KEEP_COLS_BYTES } from '../../src/ops/conv2d.ts';
+import { setConvInputGradPath } from '../../src/kernels/conv2d.ts';
 import { Rng, expectClose, gamma, numericGrad, read, readGrad, upload } from '../helpers.ts';
 
 let engine: hg.Engine;
@@ -153,6 +154,8 @@ const CASES: Case[] = [
   { x: [2, 9, 7, 4], k: [3, 3], cout: 6, stride: 2, padding: 1, bias: true },
   { x: [2, 7, 6, 4], k: [4, 4], cout: 3, padding: 1, bias: false },
   { x: [1, 8, 9, 8], k: [5, 5], cout: 4, stride: [2, 1], padding: 2, bias: true },
+  { x: [2, 5, 7, 48], k: [3, 3], cout: 8, padding: 1, bias: true }, // Cin = 48: three 16-channel blocks of dx_direct
+  { x: [1, 6, 5, 20], k: [3, 3], cout: 12, stride: 2, padding: 1, bias: false }, // Cin = 20: a clamped channel block
 ];
 
 async function checkCase(c: Case, rng: Rng): Promise<void> {
@@ -199,7 +202,10 @@ async function checkCase(c: Case, rng: Rng): Promise<void> {
   }
 }
 
-describe('conv2d forward and backward vs the float64 reference', () => {
+// dX by both paths wherever Cin allows the direct one (elsewhere both runs take col2im).
+describe.each(['direct', 'col2im'] as const)('conv2d forward and backward vs the float64 reference, dX by %s', (path) => {
+  beforeAll(() => setConvInputGradPath(path));
+  afterAll(() => setConvInputGradPath(null));
   for (const [i, c] of CASES.entries()) {
     test(label(c), async () => {
       await checkCase(c, new Rng(100 + i));
@@ -207,10 +213,13 @@ describe('conv2d forward and backward vs the float64 reference', () => {
   }
 });
 
-describe('conv2d gradients vs central finite differences', () => {
+describe.each(['direct', 'col2im'] as const)('conv2d gradients vs central finite differences, dX by %s', (path) => {
+  beforeAll(() => setConvInputGradPath(path));
+  afterAll(() => setConvInputGradPath(null));
   const FD_CASES: Case[] = [
     { x: [2, 5, 4, 3], k: [3, 3], cout: 2, stride: 2, padding: 1, bias: true },
     { x: [1, 6, 7, 2], k: [3, 1], cout: 3, dilation: 2, padding: [2, 0], bias: true },
+    { x: [2, 5, 6, 4], k: [3, 3], cout: 3, stride: [2, 1], padding: 1, dilation: [1, 2], bias: true },
   ];
   for (const c of FD_CASES) {
     test(label(c), async () => {
@@ -339,12 +348,22 @@ describe('conv2d gradient subsets, autograd and memory', () => {
       [[1, 7, 5, 3], [1, 1, 3, 5], {}], // 1×1 with Cin = 3: through im2col
       [[1, 7, 7, 8], [3, 3, 8, 5], { stride: 2 }], // M = 9, Cout = 5; Cin = 8: vec4 im2col, col2im
     ];
-    const seen = new Set<string>();
-    for (const [xs, ws, o] of [...cases]) for (const n of await kernels(xs, ws, o)) seen.add(n);
-    for (const n of [...pointwise, ...classifier]) seen.add(n);
-    expect([...seen].filter((n) => n.startsWith('matmul')).sort()).toEqual(['matmul_tiled4']);
-    for (const k of ['conv2d_im2col', 'conv2d_im2col_c4', 'conv2d_col2im', 'conv2d_col2im_c4', 'conv2d_epilogue']) {
-      expect(seen.has(k), `${k} dispatched`).toBe(true);
+    // dX through col2im (Cin = 3 always; Cin = 8 when forced), or dx_direct where Cin allows.
+    for (const path of ['col2im', 'direct'] as const) {
+      setConvInputGradPath(path);
+      const seen = new Set<string>();
+      try {
+        for (const [xs, ws, o] of [...cases]) for (const n of await kernels(xs, ws, o)) seen.add(n);
+      } finally {
+        setConvInputGradPath(null);
+      }
+      for (const n of [...pointwise, ...classifier]) seen.add(n);
+      expect([...seen].filter((n) => n.startsWith('matmul')).sort()).toEqual(['matmul_tiled4']);
+      for (const k of ['conv2d_im2col', 'conv2d_im2col_c4', 'conv2d_col2im', 'conv2d_epilogue']) {
+        expect(seen.has(k), `${path}: ${k} dispatched`).toBe(true);
+      }
+      expect(seen.has('conv2d_col2im_c4'), `${path}: col2im_c4`).toBe(path === 'col2im');
+      expect(seen.has('conv2d_dx_direct'), `${path}: dx_direct`).toBe(path === 'direct');
     }
   });
 });
