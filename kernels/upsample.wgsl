@@ -10,7 +10,9 @@
 //              per element of the result walks the outputs whose sample can touch its pixel
 //              (|s − i| < 1), recomputes their weights with the very same `coord` as the forward
 //              and sums w·dy. No atomics. Two 1-D passes touch ~2/r + 3 outputs per element each,
-//              where one 2-D gather would touch (2/r + 3)² (9× less work at r = 1/2).
+//              where one 2-D gather would touch (2/r + 3)² (9× less work at r = 1/2). Each
+//              invocation sums RUN consecutive elements of the inner axis, so the index arithmetic
+//              and the weights are computed once per RUN elements.
 // Every read is bounds-checked by the invocation that makes it (robustness is off on SwiftShader).
 // Interfaces: each entry point has its own uniform struct holding only what it reads, and its
 // bindings are numbered 0, 1, … in order, the uniform last (numbers repeat across entry points,
@@ -34,9 +36,12 @@ struct UpParams {
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> p: UpParams;
 
+// axis_adjoint: elements of the inner axis per invocation (1..4).
+override RUN: u32 = 4u;
+
 // axis_adjoint
 struct AxisParams {
-  n: u32,      // invocations: outer·n_in·inner
+  n: u32,      // invocations: outer·n_in·⌈inner / RUN⌉
   n_in: u32,
   n_out: u32,
   inner: u32,
@@ -117,18 +122,29 @@ fn axis_adjoint(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
                 @builtin(local_invocation_index) lid: u32) {
   let idx = linear_id(wid, nwg, lid);
   if (idx >= a.n) { return; }
-  let k = idx % a.inner;
-  let r1 = idx / a.inner;
+  let runs = (a.inner + RUN - 1u) / RUN;
+  let k0 = (idx % runs) * RUN;
+  let r1 = idx / runs;
   let i = r1 % a.n_in;
   let o = r1 / a.n_in;
   let range = out_range(i, a.r, a.n_out);
   let base = o * a.n_out;
+  // Elements k0..k0+RUN−1 of the inner axis; those past its end are clamped and not stored.
+  let ks = min(vec4<u32>(k0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(a.inner - 1u));
   let last = arrayLength(&g) - 1u;
-  var acc = 0.0;
+  var acc = vec4<f32>(0.0);
   for (var j = range.x; j <= range.y; j++) {
     let w = weight(coord(j, a.r, a.n_in), i);
     if (w == 0.0) { continue; }
-    acc += w * g[min((base + j) * a.inner + k, last)];
+    let row = (base + j) * a.inner;
+    var v = vec4<f32>(g[min(row + ks.x, last)], 0.0, 0.0, 0.0);
+    if (RUN > 1u) { v.y = g[min(row + ks.y, last)]; }
+    if (RUN > 2u) { v.z = g[min(row + ks.z, last)]; }
+    if (RUN > 3u) { v.w = g[min(row + ks.w, last)]; }
+    acc += w * v;
   }
-  dx[idx] = acc;
+  let at = (o * a.n_in + i) * a.inner;
+  for (var t = 0u; t < RUN; t++) {
+    if (k0 + t < a.inner) { dx[at + k0 + t] = acc[t]; }
+  }
 }

@@ -11,10 +11,12 @@ import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   forward: /* @__PURE__ */ defineKernel('upsample_bilinear', upsampleWgsl, 'forward', { variants: () => overrideSets({ WG }) }),
-  axisAdjoint: /* @__PURE__ */ defineKernel('upsample_bilinear_backward', upsampleWgsl, 'axis_adjoint', { variants: () => overrideSets({ WG }) }),
+  axisAdjoint: /* @__PURE__ */ defineKernel('upsample_bilinear_backward', upsampleWgsl, 'axis_adjoint', { variants: () => overrideSets({ WG, RUN: ADJOINT_RUN }) }),
 };
 
 const WG = 256;
+/** axis_adjoint's inner elements per invocation (its RUN). */
+const ADJOINT_RUN = 4;
 
 /** x [B, H, W, C] → [B, Ho, Wo, C], sampling source step ry, rx per output pixel. */
 export function upsampleForward(op: string, x: Tensor, Ho: number, Wo: number, ry: number, rx: number): Tensor {
@@ -35,10 +37,13 @@ export function upsampleForward(op: string, x: Tensor, Ho: number, Wo: number, r
  */
 export function upsampleAxisAdjoint(op: string, g: Tensor, shape: Shape, nIn: number, nOut: number, inner: number, r: number): Tensor {
   const out = Tensor.empty(shape, op);
+  // RUN consecutive inner elements per invocation: the weights once per run (fewer for a short inner axis).
+  const run = Math.min(ADJOINT_RUN, inner);
+  const n = (out.size / inner) * Math.ceil(inner / run);
   K.axisAdjoint.dispatch({
-    bindings: { g: g.bind(op), dx: out.bind(op, 'read_write'), a: uniform({ n: out.size, n_in: nIn, n_out: nOut, inner, r }) },
-    overrides: { WG },
-    workgroups: groupsFor(out.size, WG),
+    bindings: { g: g.bind(op), dx: out.bind(op, 'read_write'), a: uniform({ n, n_in: nIn, n_out: nOut, inner, r }) },
+    overrides: { WG, RUN: run },
+    workgroups: groupsFor(n, WG),
   });
   return out;
 }
