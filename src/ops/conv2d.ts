@@ -119,6 +119,43 @@ function colsOf(x: Tensor, g: ConvGeometry, op: string, rows: number): Tensor {
 }
 
 /**
+ * dX [B, H, W, Cin] from dY padded to gp [rows, cp]: dx_direct, or dcols = dY · Wᵀ then col2im
+ * (a pointwise convolution's dcols is dX itself).
+ */
+function inputGrad(x: Tensor, w: Tensor, gp: Tensor, rows: number, g: ConvGeometry, op: string): Tensor {
+  const wm = weightMatrix(w, g, op);
+  if (!g.pointwise && convInputGradPath(g) === 'direct') {
+    const dx = convInputGrad(op, gp, wm, g);
+    wm.dispose();
+    return dx;
+  }
+  const dcols = matmul(gp, wm, { transB: true }); // [rows, kp]
+  wm.dispose();
+  let dx: Tensor;
+  if (!g.pointwise) dx = col2im(op, dcols, g);
+  else if (rows === g.M) dx = dcols.view(x.shape, op);
+  else {
+    const top = sliceTo(dcols, [g.M, g.Cin]);
+    dx = top.view(x.shape, op);
+    top.dispose();
+  }
+  dcols.dispose();
+  return dx;
+}
+
+/** dW [kh, kw, Cin, Cout] = colsᵀ · dY, with cols kept from the forward or recomputed. */
+function weightGrad(x: Tensor, w: Tensor, gp: Tensor, savedCols: Tensor | null, g: ConvGeometry, op: string): Tensor {
+  const cols = savedCols ?? colsOf(x, g, op, g.mp); // kept, or recomputed (see the file comment)
+  const dwp = matmul(cols, gp, { transA: true }); // [kp, cp]
+  if (cols !== savedCols) cols.dispose();
+  const dwk = g.kp === g.kc && g.cp === g.Cout ? dwp : sliceTo(dwp, [g.kc, g.Cout]);
+  if (dwk !== dwp) dwp.dispose();
+  const dw = dwk.view(w.shape, op);
+  dwk.dispose();
+  return dw;
+}
+
+/**
  * The largest cols matrix the forward keeps for the backward's dW instead of recomputing it
  * (see the file comment): 8 MiB, e.g. a 3×3 convolution over 16 K pixels of 32 channels.
  */
@@ -164,40 +201,10 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     if (needX || needW) {
       if (rows !== g.M || g.cp !== g.Cout) gp = padTo(g2, [rows, g.cp]);
     }
-    let dx: Tensor | null = null;
-    let dw: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (needX && !g.pointwise && convInputGradPath(g) === 'direct') {
-      const wm = weightMatrix(w, g, op);
-      dx = convInputGrad(op, gp, wm, g);
-      wm.dispose();
-    } else if (needX) {
-      const wm = weightMatrix(w, g, op);
-      const dcols = matmul(gp, wm, { transB: true }); // [rows, kp]
-      wm.dispose();
-      if (g.pointwise) {
-        if (rows === g.M) dx = dcols.view(x.shape, op);
-        else {
-          const top = sliceTo(dcols, [g.M, g.Cin]);
-          dx = top.view(x.shape, op);
-          top.dispose();
-        }
-      } else {
-        dx = col2im(op, dcols, g);
-      }
-      dcols.dispose();
-    }
-    if (needW) {
-      const cols = savedCols ?? colsOf(x, g, op, g.mp); // kept, or recomputed (see the file comment)
-      const dwp = matmul(cols, gp, { transA: true }); // [kp, cp]
-      if (cols !== savedCols) cols.dispose();
-      const dwk = g.kp === g.kc && g.cp === g.Cout ? dwp : sliceTo(dwp, [g.kc, g.Cout]);
-      if (dwk !== dwp) dwp.dispose();
-      dw = dwk.view(w.shape, op);
-      dwk.dispose();
-    }
+    const dx = needX ? inputGrad(x, w, gp, rows, g, op) : null;
+    const dw = needW ? weightGrad(x, w, gp, savedCols, g, op) : null;
+    const db = bias?.requiresGrad ? sum(g2, 0) : null;
     if (gp !== g2) gp.dispose();
-    if (bias?.requiresGrad) db = sum(g2, 0);
     g2.dispose();
     return bias ? [dx, dw, db] : [dx, dw];
   });
