@@ -3,6 +3,14 @@
 //
 // Forward (training): stats_partial → stats_finalize → normalize. Forward (eval): stats_eval → normalize.
 // Backward: grad_partial → grad_finalize → dx (training) or dx_eval.
+// With RELU, the op is ReLU(batch norm): normalize clamps at 0 and the backward passes read the
+// output y to take dy where y > 0 and 0 elsewhere (ReLU's adjoint), so neither ReLU nor its
+// adjoint costs a pass of its own.
+//
+// The element-wise passes (normalize, dx_train, dx_eval) run one invocation per (channel, run of
+// rows_per rows): the channel's statistics and affine parameters are read once per run instead
+// of once per element, and there is no division by C per element. Adjacent invocations take
+// adjacent channels, so the loads of a row are contiguous.
 //
 // Per-channel reductions over R rows run in parallel: the rows are split into `chunks` slices of
 // `chunk_rows` rows, and the channels into `blocks` tiles of CT channels; one workgroup of WG
@@ -31,6 +39,9 @@
 override WG: u32 = 64;
 // Channels per workgroup tile: a power of two dividing WG; WG / CT row lanes.
 override CT: u32 = 64;
+// ReLU fused after the normalisation (normalize), and its adjoint before the batch norm's
+// (grad_partial, dx_train, dx_eval read y for it).
+override RELU: bool = false;
 
 // stats_partial, grad_partial: the tiling of a per-channel reduction over R rows.
 struct Tiling {
@@ -55,10 +66,12 @@ struct EvalStatsParams {
   eps: f32,
 }
 
-// normalize, dx_eval: one invocation per element of [R, C].
+// normalize, dx_eval: one invocation per (channel, run of rows_per rows) of [R, C].
 struct Elements {
-  n: u32,           // R · C
+  n: u32,           // invocations: C · ⌈R / rows_per⌉
   channels: u32,    // C
+  rows: u32,        // R
+  rows_per: u32,    // rows per invocation
 }
 
 struct GradFinalizeParams {
@@ -67,9 +80,10 @@ struct GradFinalizeParams {
 }
 
 struct DxParams {
-  n: u32,           // R · C
+  n: u32,           // invocations: C · ⌈R / rows_per⌉
   channels: u32,    // C
   rows: u32,        // R
+  rows_per: u32,    // rows per invocation
 }
 
 // stats_partial
@@ -102,8 +116,9 @@ struct DxParams {
 @group(0) @binding(0) var<storage, read> gx: array<f32>;               // [R, C]
 @group(0) @binding(1) var<storage, read> gdy: array<f32>;              // [R, C]
 @group(0) @binding(2) var<storage, read> gstats: array<f32>;           // [2, C]: mean, 1/σ
-@group(0) @binding(3) var<storage, read_write> gpart: array<f32>;      // [chunks, C, 2]
-@group(0) @binding(4) var<uniform> gp: Tiling;
+@group(0) @binding(3) var<storage, read> gy: array<f32>;               // [R, C] y (read with RELU)
+@group(0) @binding(4) var<storage, read_write> gpart: array<f32>;      // [chunks, C, 2]
+@group(0) @binding(5) var<uniform> gp: Tiling;
 
 // grad_finalize
 @group(0) @binding(0) var<storage, read> hpart: array<f32>;            // [chunks, C, 2]
@@ -119,15 +134,17 @@ struct DxParams {
 @group(0) @binding(3) var<storage, read> tgamma: array<f32>;           // [C]
 @group(0) @binding(4) var<storage, read> tdgamma: array<f32>;          // [C] (grad_finalize's dγ)
 @group(0) @binding(5) var<storage, read> tdbeta: array<f32>;           // [C] (grad_finalize's dβ)
-@group(0) @binding(6) var<storage, read_write> tdx: array<f32>;        // [R, C]
-@group(0) @binding(7) var<uniform> tp: DxParams;
+@group(0) @binding(6) var<storage, read> ty: array<f32>;               // [R, C] y (read with RELU)
+@group(0) @binding(7) var<storage, read_write> tdx: array<f32>;        // [R, C]
+@group(0) @binding(8) var<uniform> tp: DxParams;
 
 // dx_eval
 @group(0) @binding(0) var<storage, read> vdy: array<f32>;              // [R, C]
 @group(0) @binding(1) var<storage, read> vstats: array<f32>;           // [2, C]: mean, 1/σ
 @group(0) @binding(2) var<storage, read> vgamma: array<f32>;           // [C]
-@group(0) @binding(3) var<storage, read_write> vdx: array<f32>;        // [R, C]
-@group(0) @binding(4) var<uniform> vp: Elements;
+@group(0) @binding(3) var<storage, read> vy: array<f32>;               // [R, C] y (read with RELU)
+@group(0) @binding(4) var<storage, read_write> vdx: array<f32>;        // [R, C]
+@group(0) @binding(5) var<uniform> vp: Elements;
 
 var<workgroup> wn: array<f32, WG>;
 var<workgroup> wa: array<f32, WG>;
@@ -254,15 +271,35 @@ fn stats_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   estats[C + c] = inverseSqrt(erun_var[c] + ep.eps);
 }
 
-// y = (x − mean) · (γ / σ) + β, one invocation per element.
+// The run of rows an element-wise invocation owns: channel c, rows r0..r1−1 (empty past the end).
+struct Run {
+  c: u32,
+  r0: u32,
+  r1: u32,
+}
+
+fn run_of(i: u32, C: u32, R: u32, rows_per: u32) -> Run {
+  let r0 = (i / C) * rows_per;
+  return Run(i % C, r0, min(R, r0 + rows_per));
+}
+
+// y = (x − mean) · (γ / σ) + β (then max(·, 0) with RELU).
 @compute @workgroup_size(WG)
 fn normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= np.n) { return; }
   let C = np.channels;
-  let c = i % C;
-  ny[i] = (nx[i] - nstats[c]) * (ngamma[c] * nstats[C + c]) + nbeta[c];
+  let t = run_of(i, C, np.rows, np.rows_per);
+  let mean = nstats[t.c];
+  let scale = ngamma[t.c] * nstats[C + t.c];
+  let shift = nbeta[t.c];
+  for (var r = t.r0; r < t.r1; r++) {
+    let at = r * C + t.c;
+    var v = (nx[at] - mean) * scale + shift;
+    if (RELU) { v = max(v, 0.0); }
+    ny[at] = v;
+  }
 }
 
 // Backward pass 1: per (slice, channel) Σ dy and Σ dy · (x − mean) into part.
@@ -277,7 +314,8 @@ fn grad_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     let mean = gstats[t.ch];
     for (var r = t.r0 + t.lane; r < t.r1; r += WG / CT) {
       let i = r * C + t.ch;
-      let g = gdy[i];
+      var g = gdy[i];
+      if (RELU) { g = select(0.0, g, gy[i] > 0.0); }
       a += g;
       b += g * (gx[i] - mean);
     }
@@ -311,27 +349,42 @@ fn grad_finalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 }
 
 // Training dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂)), with mean(dy) = dβ / R and
-// mean(dy · x̂) = dγ / R from grad_finalize.
+// mean(dy · x̂) = dγ / R from grad_finalize (dy masked by y > 0 with RELU, as grad_partial's).
 @compute @workgroup_size(WG)
 fn dx_train(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= tp.n) { return; }
   let C = tp.channels;
-  let c = i % C;
+  let t = run_of(i, C, tp.rows, tp.rows_per);
   let inv_r = 1.0 / f32(tp.rows);
-  let istd = tstats[C + c];
-  let xhat = (tx[i] - tstats[c]) * istd;
-  tdx[i] = tgamma[c] * istd * (tdy[i] - tdbeta[c] * inv_r - xhat * (tdgamma[c] * inv_r));
+  let istd = tstats[C + t.c];
+  let mean = tstats[t.c];
+  let scale = tgamma[t.c] * istd;
+  let mean_dy = tdbeta[t.c] * inv_r;
+  let mean_dyx = tdgamma[t.c] * inv_r;
+  for (var r = t.r0; r < t.r1; r++) {
+    let at = r * C + t.c;
+    var dy = tdy[at];
+    if (RELU) { dy = select(0.0, dy, ty[at] > 0.0); }
+    let xhat = (tx[at] - mean) * istd;
+    tdx[at] = scale * (dy - mean_dy - xhat * mean_dyx);
+  }
 }
 
-// Eval dx = γ/σ · dy (the running statistics are constants).
+// Eval dx = γ/σ · dy (the running statistics are constants; dy masked by y > 0 with RELU).
 @compute @workgroup_size(WG)
 fn dx_eval(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= vp.n) { return; }
   let C = vp.channels;
-  let c = i % C;
-  vdx[i] = vgamma[c] * vstats[C + c] * vdy[i];
+  let t = run_of(i, C, vp.rows, vp.rows_per);
+  let scale = vgamma[t.c] * vstats[C + t.c];
+  for (var r = t.r0; r < t.r1; r++) {
+    let at = r * C + t.c;
+    var dy = vdy[at];
+    if (RELU) { dy = select(0.0, dy, vy[at] > 0.0); }
+    vdx[at] = scale * dy;
+  }
 }

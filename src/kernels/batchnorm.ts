@@ -2,7 +2,7 @@
  * Launchers for kernels/batchnorm.wgsl: per-channel statistics over R rows × C channels (batch:
  * a sliced Welford pass + a finalize that updates the running statistics in place; eval: a
  * snapshot of the running statistics), the normalise + affine pass, and the backward passes
- * (per-channel Σdy, Σdy·x̂ → dγ, dβ; dx). Forward only (no autograd): src/ops/batchnorm.ts checks
+ * (per-channel Σdy, Σdy·x̂ → dγ, dβ; dx), each optionally with ReLU fused after it. Forward only (no autograd): src/ops/batchnorm.ts checks
  * the arguments and records the gradient.
  */
 import batchnormWgsl from '../../kernels/batchnorm.wgsl';
@@ -15,11 +15,13 @@ const K = {
   statsPartial: /* @__PURE__ */ defineKernel('batchnorm_stats', batchnormWgsl, 'stats_partial', { variants: () => overrideSets({ WG }, { CT: [1, 2, 4, 8, 16, 32, 64] }) }),
   statsFinalize: /* @__PURE__ */ defineKernel('batchnorm_stats_finalize', batchnormWgsl, 'stats_finalize', { variants: () => overrideSets({ WG }) }),
   statsEval: /* @__PURE__ */ defineKernel('batchnorm_stats_eval', batchnormWgsl, 'stats_eval', { variants: () => overrideSets({ WG }) }),
-  normalize: /* @__PURE__ */ defineKernel('batchnorm_normalize', batchnormWgsl, 'normalize', { variants: () => overrideSets({ WG }) }),
-  gradPartial: /* @__PURE__ */ defineKernel('batchnorm_grad_partial', batchnormWgsl, 'grad_partial', { variants: () => overrideSets({ WG }, { CT: [1, 2, 4, 8, 16, 32, 64] }) }),
+  normalize: /* @__PURE__ */ defineKernel('batchnorm_normalize', batchnormWgsl, 'normalize', { variants: () => overrideSets({ WG }, { RELU: [false, true] }) }),
+  gradPartial: /* @__PURE__ */ defineKernel('batchnorm_grad_partial', batchnormWgsl, 'grad_partial', {
+    variants: () => overrideSets({ WG }, { CT: [1, 2, 4, 8, 16, 32, 64], RELU: [false, true] }),
+  }),
   gradFinalize: /* @__PURE__ */ defineKernel('batchnorm_grad_finalize', batchnormWgsl, 'grad_finalize', { variants: () => overrideSets({ WG }) }),
-  dxTrain: /* @__PURE__ */ defineKernel('batchnorm_dx', batchnormWgsl, 'dx_train', { variants: () => overrideSets({ WG }) }),
-  dxEval: /* @__PURE__ */ defineKernel('batchnorm_dx_eval', batchnormWgsl, 'dx_eval', { variants: () => overrideSets({ WG }) }),
+  dxTrain: /* @__PURE__ */ defineKernel('batchnorm_dx', batchnormWgsl, 'dx_train', { variants: () => overrideSets({ WG }, { RELU: [false, true] }) }),
+  dxEval: /* @__PURE__ */ defineKernel('batchnorm_dx_eval', batchnormWgsl, 'dx_eval', { variants: () => overrideSets({ WG }, { RELU: [false, true] }) }),
 };
 
 const WG = 64;
@@ -32,6 +34,16 @@ const MAX_CHUNKS = 256;
  */
 function rowsPerLane(): number {
   return adapterInfo().software ? 256 : 32;
+}
+
+/**
+ * Rows per invocation of the element-wise passes (normalize, dx): each invocation reads its
+ * channel's statistics and parameters once for the run. 32 on a CPU driver, where those loads
+ * were most of the pass (docs/measurements.md); 4 on a GPU, whose many threads want more,
+ * shorter runs (not measured here).
+ */
+function rowsPerRun(): number {
+  return adapterInfo().software ? 32 : 4;
 }
 
 /** Tiling of the per-channel reductions over R rows × C channels (see kernels/batchnorm.wgsl). */
@@ -62,20 +74,24 @@ export interface BatchNormDims {
   C: number;
   momentum: number;
   eps: number;
+  /** ReLU fused after the normalisation (and its adjoint before the backward). */
+  relu: boolean;
 }
 
 /** The tiling and workgroup counts shared by the passes of one batch norm. */
 function launch(d: BatchNormDims) {
   const plan = reductionPlan(d.R, d.C);
+  const rowsPer = rowsPerRun();
+  const runs = d.C * Math.ceil(d.R / rowsPer);
   return {
     plan,
     /** The sliced reductions' `Tiling` uniform. */
     tiling: uniform({ rows: d.R, channels: d.C, chunk_rows: plan.chunkRows, chunks: plan.chunks, blocks: plan.blocks }),
-    /** normalize's and dx_eval's `Elements` uniform. */
-    elements: uniform({ n: d.R * d.C, channels: d.C }),
-    reduce: { overrides: { WG, CT: plan.ct }, workgroups: groupsFor(plan.blocks * plan.chunks, 1) },
+    /** normalize's and dx_eval's `Elements` uniform (dx_train's `DxParams` holds the same). */
+    elements: uniform({ n: runs, channels: d.C, rows: d.R, rows_per: rowsPer }),
+    reduce: { overrides: { WG, CT: plan.ct, RELU: d.relu }, workgroups: groupsFor(plan.blocks * plan.chunks, 1) },
     channel: { overrides: { WG }, workgroups: groupsFor(d.C, WG) },
-    element: { overrides: { WG }, workgroups: groupsFor(d.R * d.C, WG) },
+    element: { overrides: { WG, RELU: d.relu }, workgroups: groupsFor(runs, WG) },
   };
 }
 
@@ -87,7 +103,7 @@ export function batchStats(op: string, x: Tensor, runMean: Tensor, runVar: Tenso
   const l = launch(d);
   const stats = Tensor.empty([2, d.C], `${op} statistics`);
   const part = Tensor.empty([l.plan.chunks, d.C, 2], `${op} statistics`);
-  K.statsPartial.dispatch({ bindings: { sx: x.bind(op), spart: part.bind(op, 'read_write'), sp: l.tiling }, ...l.reduce });
+  K.statsPartial.dispatch({ bindings: { sx: x.bind(op), spart: part.bind(op, 'read_write'), sp: l.tiling }, overrides: { WG, CT: l.plan.ct }, workgroups: l.reduce.workgroups });
   K.statsFinalize.dispatch({
     bindings: {
       fpart: part.bind(op),
@@ -113,7 +129,7 @@ export function runningStats(op: string, runMean: Tensor, runVar: Tensor, d: Bat
   return stats;
 }
 
-/** y = (x − mean) · (1/σ) · γ + β per channel. */
+/** y = (x − mean) · (1/σ) · γ + β per channel (then max(·, 0) with d.relu). */
 export function batchNormalize(op: string, x: Tensor, stats: Tensor, gamma: Tensor, beta: Tensor, d: BatchNormDims): Tensor {
   const l = launch(d);
   const y = Tensor.empty(x.shape, op);
@@ -124,12 +140,15 @@ export function batchNormalize(op: string, x: Tensor, stats: Tensor, gamma: Tens
   return y;
 }
 
-/** dγ = Σ dy ⊙ x̂ and dβ = Σ dy per channel. */
-export function batchNormParamGrads(op: string, x: Tensor, dy: Tensor, stats: Tensor, d: BatchNormDims): { dgamma: Tensor; dbeta: Tensor } {
+/**
+ * dγ = Σ dy ⊙ x̂ and dβ = Σ dy per channel; with d.relu, dy where the output y > 0 and 0
+ * elsewhere (`y` is then the forward's output; otherwise unread).
+ */
+export function batchNormParamGrads(op: string, x: Tensor, dy: Tensor, y: Tensor, stats: Tensor, d: BatchNormDims): { dgamma: Tensor; dbeta: Tensor } {
   const l = launch(d);
   const part = Tensor.empty([l.plan.chunks, d.C, 2], op);
   K.gradPartial.dispatch({
-    bindings: { gx: x.bind(op), gdy: dy.bind(op), gstats: stats.bind(op), gpart: part.bind(op, 'read_write'), gp: l.tiling },
+    bindings: { gx: x.bind(op), gdy: dy.bind(op), gstats: stats.bind(op), gy: y.bind(op), gpart: part.bind(op, 'read_write'), gp: l.tiling },
     ...l.reduce,
   });
   const dgamma = Tensor.empty([d.C], op);
@@ -149,7 +168,7 @@ export function batchNormParamGrads(op: string, x: Tensor, dy: Tensor, stats: Te
 }
 
 /** Training dx = γ/σ · (dy − mean(dy) − x̂ ⊙ mean(dy ⊙ x̂)), from dγ and dβ. */
-export function batchNormInputGrad(op: string, x: Tensor, dy: Tensor, stats: Tensor, gamma: Tensor, dgamma: Tensor, dbeta: Tensor, d: BatchNormDims): Tensor {
+export function batchNormInputGrad(op: string, x: Tensor, dy: Tensor, y: Tensor, stats: Tensor, gamma: Tensor, dgamma: Tensor, dbeta: Tensor, d: BatchNormDims): Tensor {
   const l = launch(d);
   const dx = Tensor.empty(x.shape, op);
   K.dxTrain.dispatch({
@@ -160,20 +179,21 @@ export function batchNormInputGrad(op: string, x: Tensor, dy: Tensor, stats: Ten
       tgamma: gamma.bind(op),
       tdgamma: dgamma.bind(op),
       tdbeta: dbeta.bind(op),
+      ty: y.bind(op),
       tdx: dx.bind(op, 'read_write'),
-      tp: uniform({ n: d.R * d.C, channels: d.C, rows: d.R }),
+      tp: l.elements,
     },
     ...l.element,
   });
   return dx;
 }
 
-/** Eval dx = γ/σ · dy. */
-export function batchNormInputGradEval(op: string, dy: Tensor, stats: Tensor, gamma: Tensor, d: BatchNormDims): Tensor {
+/** Eval dx = γ/σ · dy (dy masked by y > 0 with d.relu). */
+export function batchNormInputGradEval(op: string, dy: Tensor, y: Tensor, stats: Tensor, gamma: Tensor, d: BatchNormDims): Tensor {
   const l = launch(d);
   const dx = Tensor.empty(dy.shape, op);
   K.dxEval.dispatch({
-    bindings: { vdy: dy.bind(op), vstats: stats.bind(op), vgamma: gamma.bind(op), vdx: dx.bind(op, 'read_write'), vp: l.elements },
+    bindings: { vdy: dy.bind(op), vstats: stats.bind(op), vgamma: gamma.bind(op), vy: y.bind(op), vdx: dx.bind(op, 'read_write'), vp: l.elements },
     ...l.element,
   });
   return dx;

@@ -45,9 +45,17 @@ export class BatchNorm extends Module {
     );
   }
 
-  forward(x: Tensor): Tensor {
+  /** The normalised x; with `relu`, ReLU of it in the same passes (batchNorm's `relu` option). */
+  forward(x: Tensor, options: { relu?: boolean } = {}): Tensor {
+    checkOptions('BatchNorm.forward', options, optionKeys<{ relu?: boolean }>({ relu: true }));
     const p = this.parameters();
     const b = this.buffers();
-    return batchNorm(x, p.get('gamma')!, p.get('beta')!, { runningMean: b.get('runningMean')!, runningVar: b.get('runningVar')! }, { training: this.training });
+    return batchNorm(
+      x,
+      p.get('gamma')!,
+      p.get('beta')!,
+      { runningMean: b.get('runningMean')!, runningVar: b.get('runningVar')! },
+      { training: this.training, relu: options.relu ?? false },
+    );
   }
 }

@@ -1,5 +1,4 @@
 /** ConvBnRelu: Conv2d (no bias) → BatchNorm → ReLU, the backbone's building block. */
-import { relu } from '../ops/elementwise.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { BatchNorm } from './batchnorm.ts';
 import { Conv2d, type Conv2dLayerOptions } from './conv2d.ts';
@@ -20,7 +19,8 @@ export class ConvBnRelu extends Module {
     this.bn = this.child('bn', new BatchNorm({ channels: options.outChannels }));
   }
 
+  /** ReLU(BN(conv(x))), the ReLU and its adjoint inside the batch norm's passes. */
   forward(x: Tensor): Tensor {
-    return relu(this.bn.forward(this.conv.forward(x)));
+    return this.bn.forward(this.conv.forward(x), { relu: true });
   }
 }

@@ -36,8 +36,9 @@ import * as hg from '../../src/index.node.ts';
 import { reductionPlan } from '../../src/kernels/batchnorm.ts';
 import { Rng, U, dot, expectClose, gamma as gammaN, numericGrad, read, readGrad, sizeOf, type Shape } from '../helpers.ts';
 
+let engine: hg.Engine;
 beforeAll(async () => {
-  await hg.init();
+  engine = await hg.init();
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -518,5 +519,80 @@ describe('batchNorm memory and bad inputs', () => {
     gone.dispose();
     expect(() => hg.batchNorm(gone, g, b, st, train)).toThrow(/batchNorm: x \(tensor #\d+ \[4, 3\]\) was disposed/);
     expect(() => hg.batchNormState(0)).toThrow(/batchNormState: channels must be a positive integer, got 0/);
+    expect(() => hg.batchNorm(x, g, b, st, { training: true, relu: 1 as unknown as boolean })).toThrow(/batchNorm: relu must be true or false, got 1/);
+  });
+});
+
+describe('batchNorm with relu: true equals relu(batchNorm(...)) to the bit, in fewer passes', () => {
+  // Shapes: rows not a multiple of the element-wise passes' runs (32 rows on a CPU driver, 4 on a
+  // GPU), one row, one channel, channel tiles, many rows. Every other x sits at its channel's
+  // mean (b = 0 there), so y is exactly 0 for some elements: ReLU's adjoint must give 0 there.
+  const SHAPES: Shape[] = [
+    [7, 3],
+    [2, 5, 7, 3],
+    [3, 7, 9, 33],
+    [8, 8, 8, 48],
+    [2, 65, 65, 16],
+    [1, 4],
+  ];
+  for (const shape of SHAPES) {
+    for (const training of [true, false]) {
+      if (!training || sizeOf(shape) / shape[shape.length - 1]! > 1) {
+        test(`[${shape}] ${training ? 'training' : 'eval'}`, async () => {
+          const k = makeCase(shape, sizeOf(shape) + (training ? 3 : 4));
+          const C = shape[shape.length - 1]!;
+          const xs = Float32Array.from(k.x);
+          if (training) for (let i = 0; i < xs.length; i += 2 * C) xs.fill(0, i, i + C);
+          const dy = hg.tensor(new Rng(sizeOf(shape) + 9).f32(xs.length), shape);
+          const run = async (fused: boolean) => {
+            const tx = hg.tensor(xs, shape, { requiresGrad: true });
+            const tg = hg.tensor(k.g, [C], { requiresGrad: true });
+            const tb = hg.tensor(training ? new Float32Array(C) : k.b, [C], { requiresGrad: true });
+            const state = uploadState(k);
+            const y = fused ? hg.batchNorm(tx, tg, tb, state, { training, relu: true }) : hg.relu(hg.batchNorm(tx, tg, tb, state, { training }));
+            y.backward(dy);
+            const out = {
+              y: await read(y),
+              dx: await readGrad(tx),
+              dg: await readGrad(tg),
+              db: await readGrad(tb),
+              rm: await read(state.runningMean),
+              rv: await read(state.runningVar),
+            };
+            for (const t of [tx, tg, tb]) t.zeroGrad();
+            for (const t of [tx, tg, tb, y, state.runningMean, state.runningVar]) t.dispose();
+            return out;
+          };
+          const plain = await run(false);
+          const fused = await run(true);
+          expect(plain.y.some((v) => v === 0) && plain.y.some((v) => v > 0), 'the case has zero and positive outputs').toBe(true);
+          for (const key of ['y', 'dx', 'dg', 'db', 'rm', 'rv'] as const) {
+            expect(Array.from(fused[key]), key).toEqual(Array.from(plain[key]));
+          }
+          dy.dispose();
+        });
+      }
+    }
+  }
+
+  test('no ReLU pass and no ReLU-adjoint pass of its own', async () => {
+    if (!engine.device.features.has('timestamp-query')) return; // the kernel names need the profiler
+    const kernels = async (fused: boolean) => {
+      const x = hg.rand([4, 6, 6, 8], { seed: 1, requiresGrad: true });
+      const g = hg.ones([8], { requiresGrad: true });
+      const b = hg.zeros([8], { requiresGrad: true });
+      const state = hg.batchNormState(8);
+      const prof = await engine.profileKernels(() =>
+        hg.tidy(() => {
+          const y = fused ? hg.batchNorm(x, g, b, state, { training: true, relu: true }) : hg.relu(hg.batchNorm(x, g, b, state, { training: true }));
+          y.backward(hg.ones(y.shape));
+        }),
+      );
+      for (const t of [x, g, b]) t.zeroGrad();
+      for (const t of [x, g, b, state.runningMean, state.runningVar]) t.dispose();
+      return [...prof.entries()].filter(([k]) => k !== 'fill').reduce((n, [, v]) => n + v.count, 0);
+    };
+    // relu (unary) and its adjoint (binary): two dispatches fewer.
+    expect(await kernels(false)).toBe((await kernels(true)) + 2);
   });
 });
