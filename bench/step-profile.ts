@@ -47,10 +47,11 @@ console.log(
   `# One training step, ${recipe} recipe (${data.height}×${data.width}, batch ${flags.batch}, C = ${flags.channels}, K = ${flags.bases}, T = ${flags.iterations}, width ${flags.width}, ${flags.optimizer}) on ${adapterLine(engine.adapterInfo)}\n`,
 );
 
-/** A kernel's family for the summary: matmul, conv (im2col, col2im, epilogue), batchnorm, EM (hem, softmax), upsample, optimizer, other. */
+/** A kernel's family for the summary: matmul, the conv input gradient's direct product, conv (im2col, col2im, epilogue), batchnorm, EM (hem, softmax), upsample, optimizer, other. */
 function familyOf(kernel: string): string {
   const prefixes: [string, string][] = [
     ['matmul', 'matmul'],
+    ['conv2d_dx_direct', 'conv input gradient (dx_direct)'],
     ['conv2d', 'conv im2col/col2im'],
     ['batchnorm', 'batchnorm'],
     ['hem', 'EM unit'],
