@@ -93,9 +93,9 @@ export function setConvInputGradPath(path: ConvInputGradPath | null): void {
 /**
  * The path for this geometry: 'direct' on a CPU driver for stride 1, where dY · Wᵀ's short inner
  * dimension (Cout) leaves the matmul at 2.3–2.5 GFLOPS against about 4 for the forward's products:
- * the demo's stride-1 input gradients, col2im included, ran 1.1–1.25× faster direct. With a
+ * the demo's stride-1 input gradients, col2im included, ran 1.1–1.5× faster direct. With a
  * stride, the direct product walks every tap for every pixel although only 1/(sh·sw) of them read
- * it, and was 1.4–2× slower (docs/measurements.md). 'col2im' on GPUs, where nobody here has
+ * it, and was 1.3–2.7× slower (docs/measurements.md). 'col2im' on GPUs, where nobody here has
  * measured the direct kernel.
  */
 export function convInputGradPath(g: ConvGeometry): ConvInputGradPath {

@@ -29,9 +29,10 @@
  * step kernel time on SwiftShader (docs/measurements.md). Small layers keep, large ones
  * recompute. Only when W needs a gradient and gradients are being recorded.
  *
- * Direct convolution: not written. im2col + matmul reuses the matmul's tuned vec4 kernel (the
- * project's fastest on SwiftShader and on GPUs); im2col and col2im are a minor share of the
- * op's kernel time (docs/measurements.md), the most a direct kernel could save.
+ * Direct convolution in the forward: not written. im2col + matmul reuses the matmul's tuned vec4
+ * kernel (the project's fastest on SwiftShader and on GPUs), and the kept cols serve dW too. The
+ * input gradient is different: dY · Wᵀ's inner dimension is only Cout, where the matmul runs
+ * slowly on a CPU driver, which is why dx_direct exists (docs/measurements.md).
  */
 import { isGradEnabled, noGrad, record } from '../autograd/tape.ts';
 import { col2im, convEpilogue, convInputGrad, convInputGradPath, im2col, type ConvGeometry } from '../kernels/conv2d.ts';
