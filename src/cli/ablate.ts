@@ -16,7 +16,6 @@ import { startEngine } from './start-engine.ts';
 import { TRAIN_SPEC, UsageError, givenFlags, num, parseTrainFlags, quickShrink, takeIntFlag, takeListFlag, usage, type Spec, type TrainFlags } from './args.ts';
 import { train } from '../train/trainer.ts';
 import { DEMO_RECIPE, recipeFlags } from './demo.ts';
-import { DEMO_STEPS } from '../train/recipes.ts';
 import type { Interrupts } from './interrupt.ts';
 import { lockOutDir } from './out-dir.ts';
 import { regionLine } from './console.ts';
@@ -31,11 +30,14 @@ import { configChanges } from '../train/run.ts';
 const ABLATE_RECIPE: Record<string, string> = Object.fromEntries(Object.entries(DEMO_RECIPE).filter(([k]) => k !== 'eval-every'));
 
 /**
- * Steps per run when --steps is not given: the demo's on a CPU driver (so the cell T = 3, η = 1
- * is the demo's emanet run), or 1200 on a GPU.
+ * Steps per run when --steps is not given: 400 on a CPU driver (the demo's count until it went to
+ * 500 on 2026-12-07; the grids committed so far ran 400, and a grid resumes with the steps it
+ * started with), or 1200 on a GPU.
  */
+const ABLATE_STEPS = { cpu: 400, gpu: 1200 } as const;
+
 function ablateSteps(software: boolean): number {
-  return software ? DEMO_STEPS.cpu : 1200;
+  return software ? ABLATE_STEPS.cpu : ABLATE_STEPS.gpu;
 }
 
 /** Training flags a cell sets itself (model and η from --etas, T from --t-train) or that a grid cannot take. */

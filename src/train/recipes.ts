@@ -7,8 +7,11 @@ import type { SegModelName } from '../model/seg-models.ts';
 import { checkOptions } from '../tensor/options.ts';
 import { TRAIN_SETTINGS, trainDefaults, type TrainConfig } from './config.ts';
 
-/** Steps per model of the demo: what fits its 10-minute budget on a 2-core CPU driver, or on a GPU. */
-export const DEMO_STEPS = { cpu: 400, gpu: 3000 } as const;
+/**
+ * Steps per model of the demo: what fits its 10-minute budget on a 2-core CPU driver (500: 539 s
+ * for the 12 runs and the figures on SwiftShader, docs/experiments/demo-recipe.md), or on a GPU.
+ */
+export const DEMO_STEPS = { cpu: 500, gpu: 3000 } as const;
 
 /** Seeds per model of `hemgpu demo`: three, the fewest that give a 95 % interval of the mean. */
 export const DEMO_SEEDS = 3;
@@ -31,7 +34,7 @@ export const DEMO_FIGURES = {
  * labelled from intensity 0.1; 30% of the background pixels kept in the loss per step; a narrow
  * backbone (width 16, C = 48) with undilated 3×3 convs, whose receptive field is shorter than the
  * fragment-to-digit distances, so that only a unit with global context reads the fragments;
- * AdamW with a 20-step warm-up and 400 steps; validation every 150 steps. That trains four models ×
+ * AdamW with a 20-step warm-up and 500 steps; validation every 150 steps. That trains four models ×
  * three seeds (all on the first seed's scenes: src/cli/demo.ts) within 10 minutes on a 2-core CPU
  * driver. What it does not set is the settings' defaults (TRAIN_SETTINGS: batch 8, lr 0.01, 200
  * validation scenes, ...); test/train/recipes.test.ts pins the whole config and checks that the

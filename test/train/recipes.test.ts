@@ -24,7 +24,7 @@ describe('demoConfig', () => {
       expect(hg.demoConfig({ model })).toEqual(demoCliConfig(model));
     }
     expect(hg.demoConfig()).toEqual(demoCliConfig('hemnet'));
-    expect(hg.demoConfig()).toMatchObject({ steps: 400, task: 'context', size: 32, dilation: 1, batch: 8, basesAverage: 'plain' });
+    expect(hg.demoConfig()).toMatchObject({ steps: 500, task: 'context', size: 32, dilation: 1, batch: 8, basesAverage: 'plain' });
   });
 
   test('overrides are the command line flags', () => {
