@@ -39,11 +39,18 @@ function rowsPerLane(): number {
 /**
  * Rows per invocation of the element-wise passes (normalize, dx): each invocation reads its
  * channel's statistics and parameters once for the run. 32 on a CPU driver, where those loads
- * were most of the pass (docs/measurements.md); 4 on a GPU, whose many threads want more,
- * shorter runs (not measured here).
+ * were most of the pass (docs/measurements.md); 1 on a GPU, one invocation per element as before
+ * (longer runs there are unmeasured).
  */
 function rowsPerRun(): number {
-  return adapterInfo().software ? 32 : 4;
+  return forcedRowsPerRun ?? (adapterInfo().software ? 32 : 1);
+}
+
+let forcedRowsPerRun: number | null = null;
+
+/** @internal Tests: the element-wise passes' rows per invocation on any adapter (null: the default). */
+export function setBatchNormRowsPerRun(rows: number | null): void {
+  forcedRowsPerRun = rows;
 }
 
 /** Tiling of the per-channel reductions over R rows × C channels (see kernels/batchnorm.wgsl). */

@@ -5,18 +5,24 @@
  */
 import upsampleWgsl from '../../kernels/upsample.wgsl';
 import type { Shape } from '../tensor/shape.ts';
+import { adapterInfo } from '../device/engine.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { groupsFor, overrideSets, uniform } from './dispatch.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
 const K = {
   forward: /* @__PURE__ */ defineKernel('upsample_bilinear', upsampleWgsl, 'forward', { variants: () => overrideSets({ WG }) }),
-  axisAdjoint: /* @__PURE__ */ defineKernel('upsample_bilinear_backward', upsampleWgsl, 'axis_adjoint', { variants: () => overrideSets({ WG, RUN: ADJOINT_RUN }) }),
+  axisAdjoint: /* @__PURE__ */ defineKernel('upsample_bilinear_backward', upsampleWgsl, 'axis_adjoint', { variants: () => overrideSets({ WG, RUN: adjointRun() }) }),
 };
 
 const WG = 256;
-/** axis_adjoint's inner elements per invocation (its RUN). */
-const ADJOINT_RUN = 4;
+/**
+ * axis_adjoint's inner elements per invocation (its RUN): 4 on a CPU driver (2× faster there,
+ * docs/measurements.md), 1 on a GPU as before (unmeasured there).
+ */
+function adjointRun(): number {
+  return adapterInfo().software ? 4 : 1;
+}
 
 /** x [B, H, W, C] → [B, Ho, Wo, C], sampling source step ry, rx per output pixel. */
 export function upsampleForward(op: string, x: Tensor, Ho: number, Wo: number, ry: number, rx: number): Tensor {
@@ -38,7 +44,7 @@ export function upsampleForward(op: string, x: Tensor, Ho: number, Wo: number, r
 export function upsampleAxisAdjoint(op: string, g: Tensor, shape: Shape, nIn: number, nOut: number, inner: number, r: number): Tensor {
   const out = Tensor.empty(shape, op);
   // RUN consecutive inner elements per invocation: the weights once per run (fewer for a short inner axis).
-  const run = Math.min(ADJOINT_RUN, inner);
+  const run = Math.min(adjointRun(), inner);
   const n = (out.size / inner) * Math.ceil(inner / run);
   K.axisAdjoint.dispatch({
     bindings: { g: g.bind(op), dx: out.bind(op, 'read_write'), a: uniform({ n, n_in: nIn, n_out: nOut, inner, r }) },

@@ -33,7 +33,7 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../../src/index.node.ts';
-import { reductionPlan } from '../../src/kernels/batchnorm.ts';
+import { reductionPlan, setBatchNormRowsPerRun } from '../../src/kernels/batchnorm.ts';
 import { Rng, U, dot, expectClose, gamma as gammaN, numericGrad, read, readGrad, sizeOf, type Shape } from '../helpers.ts';
 
 let engine: hg.Engine;
@@ -574,6 +574,34 @@ describe('batchNorm with relu: true equals relu(batchNorm(...)) to the bit, in f
       }
     }
   }
+
+  test('one row per invocation (the GPU mapping) and runs of 32 (a CPU driver) give the same values to the bit', async () => {
+    const shape = [2, 9, 7, 33]; // 126 rows: runs of 32 end in a partial one
+    const k = makeCase(shape, 21);
+    const dy = hg.tensor(new Rng(22).f32(k.x.length), shape);
+    const run = async (rows: number) => {
+      setBatchNormRowsPerRun(rows);
+      try {
+        const out: Float64Array[] = [];
+        for (const training of [true, false]) {
+          const tx = hg.tensor(k.x, shape, { requiresGrad: true });
+          const tg = hg.tensor(k.g, [33], { requiresGrad: true });
+          const tb = hg.tensor(k.b, [33], { requiresGrad: true });
+          const y = hg.batchNorm(tx, tg, tb, uploadState(k), { training, relu: true });
+          y.backward(dy);
+          out.push(await read(y), await readGrad(tx), await readGrad(tg), await readGrad(tb));
+          for (const t of [tx, tg, tb, y]) t.dispose();
+        }
+        return out;
+      } finally {
+        setBatchNormRowsPerRun(null);
+      }
+    };
+    const one = await run(1);
+    const runs = await run(32);
+    expect(one.map((a) => Array.from(a))).toEqual(runs.map((a) => Array.from(a)));
+    dy.dispose();
+  });
 
   test('no ReLU pass and no ReLU-adjoint pass of its own', async () => {
     if (!engine.device.features.has('timestamp-query')) return; // the kernel names need the profiler
