@@ -32,7 +32,7 @@
 // chunks · C · 2).
 //
 // Interfaces: each entry point has a uniform of its own holding only what it reads (the two
-// sliced reductions share `Tiling`, normalize and dx_eval share `Elements`), and its bindings are
+// sliced reductions share `Tiling`, the element-wise passes `Elements`), and its bindings are
 // numbered 0, 1, … in order, the uniform last; numbers repeat across entry points, which is
 // allowed because each gets its own bind group layout. Helpers take what they need as parameters.
 
@@ -66,7 +66,7 @@ struct EvalStatsParams {
   eps: f32,
 }
 
-// normalize, dx_eval: one invocation per (channel, run of rows_per rows) of [R, C].
+// normalize, dx_train, dx_eval: one invocation per (channel, run of rows_per rows) of [R, C].
 struct Elements {
   n: u32,           // invocations: C · ⌈R / rows_per⌉
   channels: u32,    // C
@@ -77,13 +77,6 @@ struct Elements {
 struct GradFinalizeParams {
   channels: u32,
   chunks: u32,
-}
-
-struct DxParams {
-  n: u32,           // invocations: C · ⌈R / rows_per⌉
-  channels: u32,    // C
-  rows: u32,        // R
-  rows_per: u32,    // rows per invocation
 }
 
 // stats_partial
@@ -136,7 +129,7 @@ struct DxParams {
 @group(0) @binding(5) var<storage, read> tdbeta: array<f32>;           // [C] (grad_finalize's dβ)
 @group(0) @binding(6) var<storage, read> ty: array<f32>;               // [R, C] y (read with RELU)
 @group(0) @binding(7) var<storage, read_write> tdx: array<f32>;        // [R, C]
-@group(0) @binding(8) var<uniform> tp: DxParams;
+@group(0) @binding(8) var<uniform> tp: Elements;
 
 // dx_eval
 @group(0) @binding(0) var<storage, read> vdy: array<f32>;              // [R, C]

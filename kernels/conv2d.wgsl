@@ -24,8 +24,8 @@
 //   epilogue   — y[m, co] = prod[m, co] + bias[co] for m < M, co < Cout: drops the padded rows and
 //                columns of the product and adds the bias (HAS_BIAS) in one pass.
 // Every read is bounds-checked by the invocation that makes it (robustness is off on SwiftShader).
-// Interfaces: a uniform struct per family holding only what it reads (im2col and im2col_c4 share
-// one, col2im and col2im_c4 another: the two variants of each read the same fields), and each
+// Interfaces: a uniform struct per family holding only what it reads (im2col, im2col_c4 and
+// dx_direct share one, col2im and col2im_c4 another: the variants of each read the same fields), and each
 // entry point's bindings are numbered 0, 1, … in order, the uniform last; numbers repeat across
 // entry points, which is allowed because each gets its own bind group layout.
 
@@ -36,13 +36,15 @@ override HAS_BIAS: bool = false;
 override BLK: u32 = 4u;
 override STRIDED: bool = true;
 
-// im2col, im2col_c4: the geometry, and the rows of cols that hold data.
-struct Im2colParams {
+// im2col, im2col_c4 and dx_direct: the geometry, the rows that hold data and the row length of
+// the matrix they read or write (im2col: cols [mp, kp]; dx_direct: dY [≥ B·Ho·Wo, cp] and
+// w [≥ kh·kw·Cin, cp]).
+struct RowsParams {
   n: u32,       // invocations
-  m: u32,       // B·Ho·Wo (rows of cols that hold data)
+  m: u32,       // rows that hold data: B·Ho·Wo output pixels (im2col), B·H·W input pixels (dx_direct)
   h: u32,
   w: u32,
-  c: u32,       // Cin
+  c: u32,       // Cin (a multiple of 4 for dx_direct)
   ho: u32,
   wo: u32,
   kh: u32,
@@ -53,7 +55,7 @@ struct Im2colParams {
   pw: u32,
   dh: u32,
   dw: u32,
-  kp: u32,      // row length of cols (a multiple of 4, ≥ kh·kw·Cin)
+  row: u32,     // row length, a multiple of 4: kp (cols, ≥ kh·kw·Cin) or cp (dY and w, ≥ Cout)
 }
 
 // col2im, col2im_c4: the geometry (the padded rows of dcols are never read).
@@ -75,26 +77,6 @@ struct Col2imParams {
   kp: u32,      // row length of dcols
 }
 
-// dx_direct: the geometry, the input pixels and the padded row length of dY and w.
-struct DxDirectParams {
-  n: u32,       // invocations
-  m: u32,       // B·H·W input pixels
-  h: u32,
-  w: u32,
-  c: u32,       // Cin, a multiple of 4
-  ho: u32,
-  wo: u32,
-  kh: u32,
-  kw: u32,
-  sh: u32,
-  sw: u32,
-  ph: u32,
-  pw: u32,
-  dh: u32,
-  dw: u32,
-  cp: u32,      // row length of dY [≥ B·Ho·Wo, cp] and of w [≥ kh·kw·Cin, cp], a multiple of 4
-}
-
 struct EpilogueParams {
   n: u32,       // M·Cout
   cout: u32,
@@ -106,7 +88,7 @@ struct EpilogueParams {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> cols: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> p: Im2colParams;
+@group(0) @binding(2) var<uniform> p: RowsParams;
 
 // col2im (dcols, dx) and col2im_c4 (dcols4, dx4)
 @group(0) @binding(0) var<storage, read> dcols: array<f32>;
@@ -119,7 +101,7 @@ struct EpilogueParams {
 @group(0) @binding(0) var<storage, read> ddy: array<vec4<f32>>;     // dY [rows, cp]
 @group(0) @binding(1) var<storage, read> dw4: array<vec4<f32>>;     // w as [kp, cp], row (ky, kx, ci)
 @group(0) @binding(2) var<storage, read_write> ddx: array<vec4<f32>>; // dx [B, H, W, Cin]
-@group(0) @binding(3) var<uniform> r: DxDirectParams;
+@group(0) @binding(3) var<uniform> r: RowsParams;
 
 // epilogue
 @group(0) @binding(0) var<storage, read> prod: array<f32>;
@@ -159,7 +141,7 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
           @builtin(local_invocation_index) lid: u32) {
   let i = linear_id(wid, nwg, lid);
   if (i >= p.n) { return; }
-  let kp4 = p.kp / 4u;
+  let kp4 = p.row / 4u;
   let row = i / kp4;
   let col = (i - row * kp4) * 4u;
   var v = vec4<f32>(0.0);
@@ -191,7 +173,7 @@ fn im2col_c4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let row = i / taps;
   let t = i - row * taps;
   let c4 = p.c / 4u;
-  let dst = (row * p.kp + t * p.c) / 4u;
+  let dst = (row * p.row + t * p.c) / 4u;
   var src = 0u;
   var inside = false;
   if (row < p.m) {
@@ -296,7 +278,7 @@ fn dy_rows(b: vec4<u32>, iy: vec4<u32>, ix: vec4<u32>, ky: u32, kx: u32) -> vec4
   }
   ok &= (oy < vec4<u32>(r.ho)) & (ox < vec4<u32>(r.wo));
   let row = (b * r.ho + oy) * r.wo + ox;
-  return select(vec4<i32>(-1), vec4<i32>(row * (r.cp / 4u)), ok);
+  return select(vec4<i32>(-1), vec4<i32>(row * (r.row / 4u)), ok);
 }
 
 // The Aᵀ-block of four input pixels at output channels 4·co4..: column i = dY's row rows[i]
@@ -311,7 +293,7 @@ fn dy_block(rows: vec4<i32>, co4: u32) -> mat4x4<f32> {
 // The Bᵀ-block of input channels 4·c4.. at output channels 4·co4.. of tap t: w's rows
 // (t, ci..ci+3) at co..co+3, transposed (column j: channel ci+j... as the product needs).
 fn w_block_t(t: u32, c4: u32, co4: u32) -> mat4x4<f32> {
-  let cp4 = r.cp / 4u;
+  let cp4 = r.row / 4u;
   let row = t * r.c + c4 * 4u;
   return transpose(mat4x4<f32>(dw4[row * cp4 + co4], dw4[(row + 1u) * cp4 + co4],
                                dw4[(row + 2u) * cp4 + co4], dw4[(row + 3u) * cp4 + co4]));
@@ -358,7 +340,7 @@ fn dx_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   var a10 = mat4x4<f32>(); var a11 = mat4x4<f32>(); var a12 = mat4x4<f32>(); var a13 = mat4x4<f32>();
   var a20 = mat4x4<f32>(); var a21 = mat4x4<f32>(); var a22 = mat4x4<f32>(); var a23 = mat4x4<f32>();
   var a30 = mat4x4<f32>(); var a31 = mat4x4<f32>(); var a32 = mat4x4<f32>(); var a33 = mat4x4<f32>();
-  let co4s = r.cp / 4u;
+  let co4s = r.row / 4u;
   for (var t = 0u; t < r.kh * r.kw; t++) {
     let ky = t / r.kw;
     let kx = t - ky * r.kw;

@@ -55,25 +55,22 @@ export interface ConvGeometry {
   pointwise: boolean;
 }
 
-/** col2im's `Col2imParams`: the geometry, for `n` invocations. */
+/** The convolution's geometry as the uniforms spell it. */
+function geometryFields(g: ConvGeometry) {
+  return { h: g.H, w: g.W, c: g.Cin, ho: g.Ho, wo: g.Wo, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw };
+}
+
+/** col2im's `Col2imParams`: the geometry and dcols' row length, for `n` invocations. */
 function col2imParams(g: ConvGeometry, n: number) {
-  return {
-    n,
-    h: g.H,
-    w: g.W,
-    c: g.Cin,
-    ho: g.Ho,
-    wo: g.Wo,
-    kh: g.kh,
-    kw: g.kw,
-    sh: g.sh,
-    sw: g.sw,
-    ph: g.ph,
-    pw: g.pw,
-    dh: g.dh,
-    dw: g.dw,
-    kp: g.kp,
-  };
+  return uniform({ n, ...geometryFields(g), kp: g.kp });
+}
+
+/**
+ * im2col's and dx_direct's `RowsParams`: the geometry, the `m` rows that hold data and the row
+ * length of the matrix they write or read, for `n` invocations.
+ */
+function rowsParams(g: ConvGeometry, n: number, m: number, row: number) {
+  return uniform({ n, m, ...geometryFields(g), row });
 }
 
 /**
@@ -120,18 +117,12 @@ export function convInputGrad(op: string, dy: Tensor, wm: Tensor, g: ConvGeometr
   const m = g.B * g.H * g.W;
   const side = 4 * DIRECT_BLK;
   const n = Math.ceil(m / side) * Math.ceil(g.Cin / side);
-  const { kp: _, ...params } = col2imParams(g, n);
   K.dxDirect.dispatch({
-    bindings: { ddy: dy.bind(op), dw4: wm.bind(op), ddx: dx.bind(op, 'read_write'), r: uniform({ ...params, m, cp: g.cp }) },
+    bindings: { ddy: dy.bind(op), dw4: wm.bind(op), ddx: dx.bind(op, 'read_write'), r: rowsParams(g, n, m, g.cp) },
     overrides: { WG: directWg(), BLK: DIRECT_BLK, STRIDED: g.sh > 1 || g.sw > 1 },
     workgroups: groupsFor(n, directWg()),
   });
   return dx;
-}
-
-/** im2col's `Im2colParams`: the geometry and the M rows of cols that hold data. */
-function im2colParams(g: ConvGeometry, n: number) {
-  return uniform({ ...col2imParams(g, n), m: g.M });
 }
 
 /** cols [mp, kp] of x, zero rows and columns past [M, kc] */
@@ -142,8 +133,8 @@ export function im2col(op: string, x: Tensor, g: ConvGeometry): Tensor {
   const n = c4 ? g.mp * g.kh * g.kw : cols.size / 4;
   (c4 ? K.im2colC4 : K.im2col).dispatch({
     bindings: c4
-      ? { x4: x.bind(op), cols: cols.bind(op, 'read_write'), p: im2colParams(g, n) }
-      : { x: x.bind(op), cols: cols.bind(op, 'read_write'), p: im2colParams(g, n) },
+      ? { x4: x.bind(op), cols: cols.bind(op, 'read_write'), p: rowsParams(g, n, g.M, g.kp) }
+      : { x: x.bind(op), cols: cols.bind(op, 'read_write'), p: rowsParams(g, n, g.M, g.kp) },
     overrides: { WG },
     workgroups: groupsFor(n, WG),
   });
@@ -156,13 +147,13 @@ export function col2im(op: string, dcols: Tensor, g: ConvGeometry): Tensor {
   if (g.Cin % 4 === 0 && g.kh * g.kw <= COL2IM_MAX_TAPS) {
     const n = g.B * g.H * g.W; // one invocation per input pixel
     K.col2imC4.dispatch({
-      bindings: { dcols4: dcols.bind(op), dx4: dx.bind(op, 'read_write'), q: uniform(col2imParams(g, n)) },
+      bindings: { dcols4: dcols.bind(op), dx4: dx.bind(op, 'read_write'), q: col2imParams(g, n) },
       overrides: { WG },
       workgroups: groupsFor(n, WG),
     });
   } else {
     K.col2im.dispatch({
-      bindings: { dcols: dcols.bind(op), dx: dx.bind(op, 'read_write'), q: uniform(col2imParams(g, dx.size)) },
+      bindings: { dcols: dcols.bind(op), dx: dx.bind(op, 'read_write'), q: col2imParams(g, dx.size) },
       overrides: { WG },
       workgroups: groupsFor(dx.size, WG),
     });
