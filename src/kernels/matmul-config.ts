@@ -54,13 +54,27 @@ export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { kind: 'register', BM: 4, BN
 export const WIDE_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 4, WG_Y: 8 };
 
 /**
- * CPU drivers, narrow products (N ≤ 64: the demo's convolutions and their weight gradients,
- * Cout = 12–48) under the default config: 16 × 16 outputs per invocation in 1 × 16 workgroups,
- * so that no invocation of a SIMD group idles past N (the default's 8 columns per invocation in
- * 8-wide rows leave half of them idle at N = 16) and each loads 8 blocks per 64 multiply-adds.
- * The demo's 16 narrow products: 28.4 → 21.7 ms in all (docs/measurements.md, issue 24).
+ * CPU drivers, narrow products (N < 256: the demo's convolutions and their weight gradients,
+ * Cout = 12–48, and col2im's dcols at N = 144) under the default config: 16 × 16 outputs per
+ * invocation in 1 × 16 workgroups, so that no invocation of a SIMD group idles past N (the
+ * default's 8 columns per invocation in 8-wide rows leave half of them idle at N = 16) and each
+ * loads 8 blocks per 64 multiply-adds. The demo's 16 products with N ≤ 64: 28.4 → 21.7 ms in all;
+ * with 64 < N < 256 1.2–1.9× the default's speed (512 × 144 × 32, 1024 × 96 × 96, 256 × 80 × 576;
+ * docs/measurements.md, issue 24).
  */
 export const NARROW_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 1, WG_Y: 16 };
+
+/**
+ * CPU drivers, small outputs (at most 64 × 64) that still hold 8 or more 16 × 16 blocks: a block
+ * per invocation, 4 invocations (one SIMD group) per workgroup so that the few workgroups spread
+ * over the cores. Weight gradients of 1 × 1 convolutions and γᵀX (48 × 48 × 512, 64 × 64 × 512,
+ * 64 × 64 × 4096) run 1.4–1.7× faster than in SMALL_MATMUL_CONFIG's 4 × 4 tiles, which keep
+ * smaller outputs (16 × 48, 12 × 16) busy better (docs/measurements.md, issue 24).
+ */
+export const SMALL_BLOCKED_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 1, WG_Y: 4 };
+
+/** 16 × 16 blocks a small output needs before a CPU driver gives it SMALL_BLOCKED_MATMUL_CONFIG. */
+const SMALL_BLOCKED_MIN_BLOCKS = 8;
 
 /** The tile shape of products with at most 64 × 64 outputs, whatever the config (small tiles: more invocations work). */
 export const SMALL_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
@@ -121,15 +135,15 @@ export function setMatmulConfig(c: MatmulConfig): void {
 
 /**
  * Install the tuner's choice (tuneMatmul, a stored tuning): it replaces the default, and on a CPU
- * driver the wide-product one, since the tuner times square products; narrow products keep
- * NARROW_MATMUL_CONFIG there, a shape the tuner does not time.
+ * driver the wide-product one, since the tuner times square products; narrow and small products
+ * keep NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG there, shapes the tuner does not time.
  */
 export function setTunedMatmulConfig(c: MatmulConfig): void {
   setMatmulConfig(c);
   tuned.add(engine());
 }
 
-/** Back to the defaults on the current engine (DEFAULT_MATMUL_CONFIG; on a CPU driver WIDE_ and NARROW_MATMUL_CONFIG for wide and narrow products). */
+/** Back to the defaults on the current engine (DEFAULT_MATMUL_CONFIG; on a CPU driver WIDE_, NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG for wide, narrow and small products). */
 export function resetMatmulConfig(): void {
   configs.delete(engine());
   tuned.delete(engine());
@@ -142,13 +156,16 @@ export function getMatmulConfig(): MatmulConfig {
 /** The tile shape for one product (small outputs get small register tiles so more invocations work). */
 export function matmulConfig(M: number, N: number): MatmulConfig {
   const c = getMatmulConfig();
-  if (M * N <= 64 * 64) return SMALL_MATMUL_CONFIG;
-  if (N <= 64 && usesNarrowDefault()) return NARROW_MATMUL_CONFIG;
+  if (M * N <= 64 * 64) {
+    const blocks = Math.ceil(M / 16) * Math.ceil(N / 16);
+    return blocks >= SMALL_BLOCKED_MIN_BLOCKS && usesNarrowDefault() ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG;
+  }
+  if (N < 256 && usesNarrowDefault()) return NARROW_MATMUL_CONFIG;
   if (N >= 256 && usesWideDefault()) return WIDE_MATMUL_CONFIG;
   return c;
 }
 
-/** Whether narrow products get NARROW_MATMUL_CONFIG: a CPU driver whose config no caller set (the tuner's choice keeps it). */
+/** Whether narrow and small products get NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG: a CPU driver whose config no caller set (the tuner's choice keeps them). */
 export function usesNarrowDefault(): boolean {
   const e = engine();
   return e.adapterInfo.software && (!configs.has(e) || tuned.has(e));

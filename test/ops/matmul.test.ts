@@ -14,7 +14,7 @@ import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as hg from '../../src/index.node.ts';
 import { engine } from '../../src/device/engine.ts';
 import { matmulProduct, SPLIT_FILL, splitsFor } from '../../src/kernels/matmul.ts';
-import { matmulConfig, NARROW_MATMUL_CONFIG, setTunedMatmulConfig, SMALL_MATMUL_CONFIG, WIDE_MATMUL_CONFIG } from '../../src/kernels/matmul-config.ts';
+import { matmulConfig, NARROW_MATMUL_CONFIG, setTunedMatmulConfig, SMALL_BLOCKED_MATMUL_CONFIG, SMALL_MATMUL_CONFIG, WIDE_MATMUL_CONFIG } from '../../src/kernels/matmul-config.ts';
 import {
   Rng,
   abs,
@@ -203,6 +203,7 @@ describe('matmul forward, 2-D', () => {
       { BM: 2, BN: 4, WG_X: 8, WG_Y: 2 },
       { BM: 1, BN: 4, WG_X: 2, WG_Y: 4 },
       { BM: 4, BN: 4, WG_X: 1, WG_Y: 16 }, // NARROW_MATMUL_CONFIG: one column of invocations
+      { BM: 4, BN: 4, WG_X: 1, WG_Y: 4 }, // SMALL_BLOCKED_MATMUL_CONFIG: one SIMD group per workgroup
     ];
     try {
       for (const cfg of configs) {
@@ -235,32 +236,40 @@ describe('matmul forward, 2-D', () => {
 });
 
 describe('matmul tile choice per product', () => {
-  test('defaults: small products get the small tile; on a CPU driver wide (N ≥ 256) and narrow (N ≤ 64) products their 16 × 16 ones; a set config is used as set, a tuned one beside the narrow tile; resetMatmulConfig returns to the defaults', () => {
+  test('defaults: small products get the small tile (on a CPU driver the 16 × 16 one from 8 such blocks); on a CPU driver wide (N ≥ 256) and narrow (N < 256) products their 16 × 16 ones; a set config is used as set, a tuned one beside the narrow and small tiles; resetMatmulConfig returns to the defaults', () => {
     try {
       hg.resetMatmulConfig();
       const software = hg.adapterInfo().software;
-      expect(matmulConfig(64, 64)).toEqual(SMALL_MATMUL_CONFIG);
-      expect(matmulConfig(512, 255)).toEqual(hg.getMatmulConfig());
-      expect(matmulConfig(512, 65)).toEqual(hg.getMatmulConfig());
+      // Small outputs: 8 or more 16 × 16 blocks take the blocked tile on a CPU driver (48 × 48: 9).
+      expect(matmulConfig(64, 64)).toEqual(software ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG);
+      expect(matmulConfig(48, 48)).toEqual(software ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG);
+      expect(matmulConfig(64, 20)).toEqual(software ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG);
+      expect(matmulConfig(16, 48)).toEqual(SMALL_MATMUL_CONFIG); // 3 blocks
+      expect(matmulConfig(47, 50)).toEqual(software ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG); // 3 × 4 ragged blocks
+      expect(matmulConfig(32, 12)).toEqual(SMALL_MATMUL_CONFIG); // 2 blocks
+      expect(matmulConfig(512, 255)).toEqual(software ? NARROW_MATMUL_CONFIG : hg.getMatmulConfig());
+      expect(matmulConfig(512, 65)).toEqual(software ? NARROW_MATMUL_CONFIG : hg.getMatmulConfig());
       expect(matmulConfig(512, 64)).toEqual(software ? NARROW_MATMUL_CONFIG : hg.getMatmulConfig());
       expect(matmulConfig(2048, 12)).toEqual(software ? NARROW_MATMUL_CONFIG : hg.getMatmulConfig());
-      expect(matmulConfig(512, 256)).toEqual(hg.adapterInfo().software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
+      expect(matmulConfig(512, 256)).toEqual(software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
       const set: hg.MatmulConfig = { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 };
       hg.setMatmulConfig(set);
       expect(matmulConfig(512, 1024)).toEqual(set);
       expect(matmulConfig(512, 48)).toEqual(set);
+      expect(matmulConfig(64, 64)).toEqual(SMALL_MATMUL_CONFIG);
       // The tuner's choice (timed on square products) replaces the default and the wide tile;
-      // narrow products keep theirs on a CPU driver. A caller's config afterwards applies to all.
+      // narrow and small products keep theirs on a CPU driver. A caller's config afterwards applies to all.
       setTunedMatmulConfig(set);
       expect(matmulConfig(512, 1024)).toEqual(set);
-      expect(matmulConfig(512, 128)).toEqual(set);
+      expect(matmulConfig(512, 128)).toEqual(software ? NARROW_MATMUL_CONFIG : set);
       expect(matmulConfig(512, 48)).toEqual(software ? NARROW_MATMUL_CONFIG : set);
+      expect(matmulConfig(64, 64)).toEqual(software ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG);
       hg.setMatmulConfig(set);
       expect(matmulConfig(512, 48)).toEqual(set);
       setTunedMatmulConfig(set);
       hg.resetMatmulConfig();
       expect(matmulConfig(512, 48)).toEqual(software ? NARROW_MATMUL_CONFIG : hg.getMatmulConfig());
-      expect(matmulConfig(512, 1024)).toEqual(hg.adapterInfo().software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
+      expect(matmulConfig(512, 1024)).toEqual(software ? WIDE_MATMUL_CONFIG : hg.getMatmulConfig());
     } finally {
       hg.resetMatmulConfig();
     }
@@ -306,6 +315,9 @@ describe('matmul forward, batched and shared operands', () => {
     ['[3,M,K]·[1,K,N] (batch-1 right)', (o) => makeCase(3, 7, 5, o, [3], [1])],
     ['[2,2,M,K]·[K,N] (rank-4 with shared right)', (o) => makeCase(9, 4, 65, o, [2, 2], [])],
     ['[5,M,K]·[5,K,N] large tiles', (o) => makeCase(67, 11, 66, o, [5], [5])],
+    // Small outputs of 8 or more 16 × 16 blocks (a CPU driver's blocked small tile): ragged, and vec4-aligned with a long K.
+    ['[2,M,K]·[2,K,N] small blocked, ragged', (o) => makeCase(47, 13, 50, o, [2], [2])],
+    ['[M,K]·[K,N] small blocked, vec4-aligned, K 520', (o) => makeCase(48, 520, 48, o)],
     ['[3,M,K]·[3,K,N] vec4-aligned', (o) => makeCase(68, 8, 72, o, [3], [3])],
     ['[4,M,K]·[K,N] vec4-aligned shared right', (o) => makeCase(36, 8, 12, o, [4], [])],
     ['[M,K]·[3,K,N] vec4-aligned shared left', (o) => makeCase(8, 12, 68, o, [], [3])],
