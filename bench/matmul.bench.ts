@@ -11,7 +11,7 @@
  * --full (2048³ and 4096³ on a CPU driver too), --peers=jax-js,tfjs-webgpu | --no-peers.
  *   node scripts/run.mjs bench/matmul.bench.ts [--tune] [--quick | --full] [--no-peers]
  */
-import { NARROW_MATMUL_CONFIG, usesWideDefault, usesNarrowDefault, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
+import { NARROW_BELOW_N, NARROW_MATMUL_CONFIG, SMALL_BLOCKED_MATMUL_CONFIG, usesWideDefault, usesNarrowDefault, WIDE_MATMUL_CONFIG } from '../src/kernels/matmul-config.ts';
 import {
   getMatmulConfig,
   matmul,
@@ -48,7 +48,7 @@ if (args.has('--tune')) {
 }
 const cfg = getMatmulConfig();
 // Neither tuned nor given: the cases of the installed config run the library's defaults as a user
-// gets them (on a CPU driver, wide and narrow products take WIDE_ and NARROW_MATMUL_CONFIG), not cfg set explicitly.
+// gets them (on a CPU driver, wide, narrow and small products take WIDE_, NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG), not cfg set explicitly.
 const defaults = !tuning && !process.env.HEMGPU_MATMUL_CONFIG;
 const install = (c: MatmulConfig): void => (defaults && c === cfg ? resetMatmulConfig() : setMatmulConfig(c));
 const kindOf = (c: MatmulConfig): 'register' | 'shared' => (c.kind === 'shared' ? 'shared' : 'register');
@@ -181,6 +181,8 @@ const file = recordResults('matmul', adapter, {
   config: cfg,
   wide: defaults && usesWideDefault() ? WIDE_MATMUL_CONFIG : null,
   narrow: usesNarrowDefault() ? NARROW_MATMUL_CONFIG : null,
+  narrowBelowN: NARROW_BELOW_N,
+  smallBlocked: usesNarrowDefault() ? SMALL_BLOCKED_MATMUL_CONFIG : null,
   paths: { register: paths.register, shared: paths.shared, rows: pathRows.map((r) => ({ ...r, sharedOverRegister: r.shared / r.register })) },
   tuning,
   peers: peers.map((p) => ({ name: p.name, version: p.version, adapter: p.adapter })),

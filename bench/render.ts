@@ -58,6 +58,9 @@ for (const doc of docs.values()) {
         config: MatmulConfig;
         wide?: MatmulConfig | null;
         narrow?: MatmulConfig | null;
+        /** Narrow products are those with N below this (runs before 2026-12-07 recorded none: N ≤ 64). */
+        narrowBelowN?: number;
+        smallBlocked?: MatmulConfig | null;
         paths?: { register: MatmulConfig; shared: MatmulConfig; rows: PathRow[] };
         cases: CaseResult[];
       }
@@ -65,7 +68,8 @@ for (const doc of docs.values()) {
   if (mm) {
     const wide =
       (mm.wide ? `; products with N ≥ 256: ${describeMatmulConfig(mm.wide)} (the CPU-driver default)` : '') +
-      (mm.narrow ? `; with N ≤ 64: ${describeMatmulConfig(mm.narrow)} (likewise)` : '');
+      (mm.narrow ? `; with N ${mm.narrowBelowN ? `< ${mm.narrowBelowN}` : '≤ 64'}: ${describeMatmulConfig(mm.narrow)} (likewise)` : '') +
+      (mm.smallBlocked ? `; at most 64² outputs in 8 or more 16 × 16 blocks: ${describeMatmulConfig(mm.smallBlocked)} (likewise)` : '');
     out.push(`**matmul** (${describeMatmulConfig(mm.config)}${wide}; "hemgpu ×": hemgpu's GFLOPS over the case's).${peerList(mm)}`);
     out.push('');
     const ours = (n: unknown): number | undefined => mm.cases.find((r) => engineOf(r) === 'hemgpu' && r.meta?.M === n && r.meta?.N === n && r.meta?.K === n)?.gflops;

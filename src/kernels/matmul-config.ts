@@ -53,6 +53,9 @@ export const DEFAULT_MATMUL_CONFIG: MatmulConfig = { kind: 'register', BM: 4, BN
  */
 export const WIDE_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 4, WG_Y: 8 };
 
+/** Products with N below this are narrow (NARROW_MATMUL_CONFIG on a CPU driver); from it on, wide. */
+export const NARROW_BELOW_N = 256;
+
 /**
  * CPU drivers, narrow products (N < 256: the demo's convolutions and their weight gradients,
  * Cout = 12–48, and col2im's dcols at N = 144) under the default config: 16 × 16 outputs per
@@ -160,8 +163,8 @@ export function matmulConfig(M: number, N: number): MatmulConfig {
     const blocks = Math.ceil(M / 16) * Math.ceil(N / 16);
     return blocks >= SMALL_BLOCKED_MIN_BLOCKS && usesNarrowDefault() ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG;
   }
-  if (N < 256 && usesNarrowDefault()) return NARROW_MATMUL_CONFIG;
-  if (N >= 256 && usesWideDefault()) return WIDE_MATMUL_CONFIG;
+  if (N < NARROW_BELOW_N && usesNarrowDefault()) return NARROW_MATMUL_CONFIG;
+  if (N >= NARROW_BELOW_N && usesWideDefault()) return WIDE_MATMUL_CONFIG;
   return c;
 }
 
