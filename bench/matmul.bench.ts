@@ -60,7 +60,12 @@ const paths = Object.fromEntries(
   ]),
 ) as Record<'register' | 'shared', MatmulConfig>;
 console.log(
-  `installed config: ${describeMatmulConfig(cfg)}${defaults && adapter.software ? '; products with N ≥ 256: 16×16 per invocation, workgroup 4×8 (the CPU-driver default)' : ''}`,
+  `installed config: ${describeMatmulConfig(cfg)}${
+    defaults && adapter.software
+      ? `; products with N ≥ ${NARROW_BELOW_N}: ${describeMatmulConfig(WIDE_MATMUL_CONFIG)}, with N < ${NARROW_BELOW_N}: ${describeMatmulConfig(NARROW_MATMUL_CONFIG)}, ` +
+        `small ones of 8 or more 16 × 16 blocks: ${describeMatmulConfig(SMALL_BLOCKED_MATMUL_CONFIG)} (the CPU-driver defaults)`
+      : ''
+  }`,
 );
 console.log(`other path: ${describeMatmulConfig(paths[kindOf(cfg) === 'shared' ? 'register' : 'shared'])}`);
 
