@@ -88,9 +88,17 @@ export { sum, mean, type ReduceOptions } from './ops/reduce.ts';
 export { reshape, transpose, permute, expand, padTo, sliceTo } from './ops/layout.ts';
 export { hook } from './autograd/hook.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
-export { setMatmulConfig, getMatmulConfig, resetMatmulConfig, type MatmulConfig, type RegisterMatmulConfig, type SharedMatmulConfig } from './kernels/matmul-config.ts';
+export {
+  setMatmulConfig,
+  getMatmulConfig,
+  resetMatmulConfig,
+  type MatmulConfig,
+  type RegisterMatmulConfig,
+  type SharedMatmulConfig,
+  type TunedShapeConfigs,
+} from './kernels/matmul-config.ts';
 export { setHemKernelConfig, getHemKernelConfig, TILED_HEM_CONFIG, REGISTER_HEM_CONFIG, type HemKernelConfig } from './kernels/hem-config.ts';
-export { tuneMatmul, MATMUL_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
+export { tuneMatmul, MATMUL_CANDIDATES, MATMUL_SHAPE_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
 export { tuneHem, HEM_CANDIDATES, type HemTuneResult } from './ops/hem-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { eigh, type EighOptions, type EighResult } from './ops/eigh.ts';

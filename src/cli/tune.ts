@@ -20,7 +20,12 @@ const WHAT = 'Time the matmul tile shapes and the HEM kernel paths on this adapt
 
 function describe(r: TuningRecord): string {
   const rows = (ts: { ms: number; config: unknown }[]): string => ts.map((t) => `  ${t.ms.toFixed(2).padStart(9)} ms  ${JSON.stringify(t.config)}`).join('\n');
-  return `timed ${r.date} by hemgpu ${r.version}\nmatmul (fastest first):\n${rows(r.timings.matmul)}\nHEM forward+backward (fastest first):\n${rows(r.timings.hem)}\nwinners: matmul ${JSON.stringify(r.matmul)}, HEM ${JSON.stringify(r.hem)}`;
+  const shapes = r.timings.matmulShapes;
+  const classes = shapes ? `matmul, narrow products (fastest first):\n${rows(shapes.narrow)}\nmatmul, small outputs (fastest first):\n${rows(shapes.small)}\n` : '';
+  const winners = r.matmulShapes
+    ? `matmul ${JSON.stringify(r.matmul)} (narrow ${JSON.stringify(r.matmulShapes.narrow ?? 'default')}, small ${JSON.stringify(r.matmulShapes.small ?? 'default')})`
+    : `matmul ${JSON.stringify(r.matmul)}`;
+  return `timed ${r.date} by hemgpu ${r.version}\nmatmul (fastest first):\n${rows(r.timings.matmul)}\n${classes}HEM forward+backward (fastest first):\n${rows(r.timings.hem)}\nwinners: ${winners}, HEM ${JSON.stringify(r.hem)}`;
 }
 
 export async function runTune(argv: string[]): Promise<void> {

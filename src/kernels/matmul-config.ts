@@ -126,24 +126,66 @@ export function checkMatmulConfig(c: MatmulConfig): void {
   checkWorkgroup(r);
 }
 
-/** Engines whose config the tuner installed (setTunedMatmulConfig) rather than a caller. */
-const tuned = new WeakSet<object>();
+/**
+ * The tuner's winners for the two product classes it times besides square ones (tune():
+ * narrow products, N < NARROW_BELOW_N, and small outputs of at most 64²). Each replaces the
+ * class's default where given.
+ */
+export interface TunedShapeConfigs {
+  narrow?: MatmulConfig;
+  small?: MatmulConfig;
+}
+
+/** Engines whose config the tuner installed (setTunedMatmulConfig) rather than a caller, with its per-class winners. */
+const tuned = new WeakMap<object, TunedShapeConfigs>();
+
+const stored = (c: MatmulConfig): MatmulConfig => (c.kind === 'shared' ? { ...c } : { ...c, kind: 'register' });
 
 /** Use tile shape `c` for every matmul on the current engine (a register config without `kind` is stored with it). */
 export function setMatmulConfig(c: MatmulConfig): void {
   checkMatmulConfig(c);
-  configs.set(engine(), c.kind === 'shared' ? { ...c } : { ...c, kind: 'register' });
+  configs.set(engine(), stored(c));
   tuned.delete(engine());
 }
 
 /**
- * Install the tuner's choice (tuneMatmul, a stored tuning): it replaces the default, and on a CPU
- * driver the wide-product one, since the tuner times square products; narrow and small products
- * keep NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG there, shapes the tuner does not time.
+ * Install the tuner's choice (tuneMatmul, tune(), a stored tuning): `c` replaces the default,
+ * and on a CPU driver the wide-product one (the tuner times it on square products). `shapes`
+ * holds the winners for narrow and small products, timed at shapes of their own; a class left
+ * out keeps its default (on a CPU driver NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG).
  */
-export function setTunedMatmulConfig(c: MatmulConfig): void {
+export function setTunedMatmulConfig(c: MatmulConfig, shapes: TunedShapeConfigs = {}): void {
+  checkOptions('tuned matmul configs', shapes, optionKeys<TunedShapeConfigs>({ narrow: true, small: true }), 'class');
+  if (shapes.narrow) checkMatmulConfig(shapes.narrow);
+  if (shapes.small) checkMatmulConfig(shapes.small);
   setMatmulConfig(c);
-  tuned.add(engine());
+  tuned.set(engine(), {
+    ...(shapes.narrow ? { narrow: stored(shapes.narrow) } : {}),
+    ...(shapes.small ? { small: stored(shapes.small) } : {}),
+  });
+}
+
+/** The tuner's per-class winners installed on the current engine (empty when none; null when the tuner installed nothing). */
+export function tunedShapeConfigs(): TunedShapeConfigs | null {
+  return tuned.get(engine()) ?? null;
+}
+
+/** The current engine's configs, as a tuner saves them before timing candidates and restores them after. */
+export interface MatmulConfigState {
+  config: MatmulConfig | undefined;
+  tuned: TunedShapeConfigs | undefined;
+}
+
+export function saveMatmulConfigState(): MatmulConfigState {
+  return { config: configs.get(engine()), tuned: tuned.get(engine()) };
+}
+
+export function restoreMatmulConfigState(s: MatmulConfigState): void {
+  const e = engine();
+  if (s.config) configs.set(e, s.config);
+  else configs.delete(e);
+  if (s.tuned) tuned.set(e, s.tuned);
+  else tuned.delete(e);
 }
 
 /** Back to the defaults on the current engine (DEFAULT_MATMUL_CONFIG; on a CPU driver WIDE_, NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG for wide, narrow and small products). */
@@ -156,19 +198,41 @@ export function getMatmulConfig(): MatmulConfig {
   return configs.get(engine()) ?? DEFAULT_MATMUL_CONFIG;
 }
 
-/** The tile shape for one product (small outputs get small register tiles so more invocations work). */
-export function matmulConfig(M: number, N: number): MatmulConfig {
-  const c = getMatmulConfig();
-  if (M * N <= 64 * 64) {
-    const blocks = Math.ceil(M / 16) * Math.ceil(N / 16);
-    return blocks >= SMALL_BLOCKED_MIN_BLOCKS && usesNarrowDefault() ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG;
-  }
-  if (N < NARROW_BELOW_N && usesNarrowDefault()) return NARROW_MATMUL_CONFIG;
-  if (N >= NARROW_BELOW_N && usesWideDefault()) return WIDE_MATMUL_CONFIG;
-  return c;
+/** How many of a config's per-invocation tiles an M × N output holds. */
+function invocationTiles(c: MatmulConfig, M: number, N: number): number {
+  const [tm, tn] = c.kind === 'shared' ? [c.TM, c.TN] : [4 * c.BM, 4 * c.BN];
+  return Math.ceil(M / tm) * Math.ceil(N / tn);
 }
 
-/** Whether narrow and small products get NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG: a CPU driver whose config no caller set (the tuner's choice keeps them). */
+/** The tile shape for one product (small outputs get small register tiles so more invocations work). */
+export function matmulConfig(M: number, N: number): MatmulConfig {
+  const t = tuned.get(engine());
+  if (M * N <= 64 * 64) {
+    // A large tile for small outputs only where it still gives 8 invocations work.
+    const blocked = t?.small ?? (usesNarrowDefault() ? SMALL_BLOCKED_MATMUL_CONFIG : null);
+    return blocked && invocationTiles(blocked, M, N) >= SMALL_BLOCKED_MIN_BLOCKS ? blocked : SMALL_MATMUL_CONFIG;
+  }
+  if (N < NARROW_BELOW_N) {
+    if (t?.narrow) return t.narrow;
+    if (usesNarrowDefault()) return NARROW_MATMUL_CONFIG;
+  } else if (usesWideDefault()) {
+    return WIDE_MATMUL_CONFIG;
+  }
+  return getMatmulConfig();
+}
+
+/** Every config matmulConfig can return on the current engine (the kernels' variants compile these ahead). */
+export function matmulConfigsInUse(): MatmulConfig[] {
+  const t = tuned.get(engine());
+  const out: MatmulConfig[] = [getMatmulConfig(), SMALL_MATMUL_CONFIG];
+  if (usesWideDefault()) out.push(WIDE_MATMUL_CONFIG);
+  if (usesNarrowDefault()) out.push(NARROW_MATMUL_CONFIG, SMALL_BLOCKED_MATMUL_CONFIG);
+  if (t?.narrow) out.push(t.narrow);
+  if (t?.small) out.push(t.small);
+  return out;
+}
+
+/** Whether narrow and small products get NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG: a CPU driver whose config no caller set (the tuner's choice keeps them unless it timed a class). */
 export function usesNarrowDefault(): boolean {
   const e = engine();
   return e.adapterInfo.software && (!configs.has(e) || tuned.has(e));

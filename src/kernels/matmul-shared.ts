@@ -6,15 +6,23 @@
 import matmulSharedWgsl from '../../kernels/matmul-shared.wgsl';
 import type { Tensor } from '../tensor/tensor.ts';
 import { uniform } from './dispatch.ts';
-import { getMatmulConfig, type SharedMatmulConfig } from './matmul-config.ts';
+import { matmulConfigsInUse, type SharedMatmulConfig } from './matmul-config.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
-/** The override sets dispatched: the current config's tile, if it is a shared one, with the four transpose combinations. */
+/** The override sets dispatched: every shared config matmulConfig can pick on this engine (matmulConfigsInUse), with the four transpose combinations. */
 function sharedVariants(): Record<string, number | boolean>[] {
-  const cfg = getMatmulConfig();
-  if (cfg.kind !== 'shared') return [];
-  const { TM, TN, TK, WG_X, WG_Y } = cfg;
-  return [false, true].flatMap((TRANS_A) => [false, true].map((TRANS_B) => ({ TM, TN, TK, WG_X, WG_Y, TRANS_A, TRANS_B })));
+  const out = new Map<string, Record<string, number | boolean>>();
+  for (const c of matmulConfigsInUse()) {
+    if (c.kind !== 'shared') continue;
+    const { TM, TN, TK, WG_X, WG_Y } = c;
+    for (const TRANS_A of [false, true]) {
+      for (const TRANS_B of [false, true]) {
+        const v = { TM, TN, TK, WG_X, WG_Y, TRANS_A, TRANS_B };
+        out.set(JSON.stringify(v), v);
+      }
+    }
+  }
+  return [...out.values()];
 }
 
 const K = {

@@ -11,22 +11,18 @@ import { fmt, sameShape, sizeOf } from '../tensor/shape.ts';
 import { Tensor } from '../tensor/tensor.ts';
 import { ceil4 } from './dispatch.ts';
 import { padZeros, sliceLeading } from './elementwise.ts';
-import { getMatmulConfig, matmulConfig, NARROW_MATMUL_CONFIG, SMALL_BLOCKED_MATMUL_CONFIG, SMALL_MATMUL_CONFIG, usesWideDefault, usesNarrowDefault, WIDE_MATMUL_CONFIG, type RegisterMatmulConfig } from './matmul-config.ts';
+import { matmulConfig, matmulConfigsInUse, type RegisterMatmulConfig } from './matmul-config.ts';
 import { matmulSharedInto, type MatmulParams } from './matmul-shared.ts';
 import { reduceSum } from './reduce.ts';
 import { defineKernel } from '../gpu/registry.ts';
 
 /**
- * The override sets matmulKernel dispatches here: the current tile shape (if it is a register
- * one), the small-product one and, on a CPU driver, the wide-, narrow- and small-blocked ones
- * where they apply, each with the four transpose combinations (the scalar kernel caps BM and BN at 2).
+ * The override sets matmulKernel dispatches here: every register config matmulConfig can pick on
+ * this engine (matmulConfigsInUse), each with the four transpose combinations (the scalar kernel caps BM and BN at 2).
  */
 function matmulVariants(entry: 'main' | 'tiled4'): Record<string, number | boolean>[] {
   const out: Record<string, number | boolean>[] = [];
-  const current = getMatmulConfig();
-  const configs: RegisterMatmulConfig[] = current.kind === 'shared' ? [SMALL_MATMUL_CONFIG] : [current, SMALL_MATMUL_CONFIG];
-  if (usesWideDefault()) configs.push(WIDE_MATMUL_CONFIG);
-  if (usesNarrowDefault()) configs.push(NARROW_MATMUL_CONFIG, SMALL_BLOCKED_MATMUL_CONFIG);
+  const configs = matmulConfigsInUse().filter((c): c is RegisterMatmulConfig => c.kind !== 'shared');
   const seen = new Set<string>();
   for (const cfg of configs) {
     for (const TRANS_A of [false, true]) {

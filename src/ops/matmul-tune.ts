@@ -10,7 +10,18 @@ import { tidy } from '../tensor/scope.ts';
 import { medianMs } from './tune-timing.ts';
 import { randn } from './create.ts';
 import { matmul } from './matmul.ts';
-import { DEFAULT_MATMUL_CONFIG, checkMatmulConfig, getMatmulConfig, setMatmulConfig, setTunedMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
+import {
+  checkMatmulConfig,
+  getMatmulConfig,
+  resetMatmulConfig,
+  restoreMatmulConfigState,
+  saveMatmulConfigState,
+  setMatmulConfig,
+  setTunedMatmulConfig,
+  tunedShapeConfigs,
+  type MatmulConfig,
+} from '../kernels/matmul-config.ts';
+import type { Tensor } from '../tensor/tensor.ts';
 import { checkOptions, optionKeys } from '../tensor/options.ts';
 
 export interface TuneResult {
@@ -46,27 +57,58 @@ export const MATMUL_CANDIDATES: MatmulConfig[] = [
 ];
 
 /**
- * Time every candidate on an n×n×n product (median of `reps`), install the fastest, and return
- * all results, fastest first. Candidates whose output differs from the default's are dropped.
+ * Candidates for narrow products (N < 256: convolutions' products and weight gradients) and small
+ * outputs (at most 64²): 16 × 16 tiles in narrow workgroups (CPU drivers' defaults), the general
+ * default and smaller tiles, and a workgroup-memory tile of 64 × 64.
  */
-export async function tuneMatmul(options: { n?: number; reps?: number; candidates?: MatmulConfig[] } = {}): Promise<TuneResult[]> {
-  checkOptions('tuneMatmul', options, optionKeys<NonNullable<Parameters<typeof tuneMatmul>[0]>>({ n: true, reps: true, candidates: true }));
-  const n = options.n ?? 512;
-  const reps = options.reps ?? 3;
-  const candidates = options.candidates ?? MATMUL_CANDIDATES;
-  const before = getMatmulConfig();
-  const a = randn([n, n], { seed: 11 });
-  const b = randn([n, n], { seed: 12 });
+export const MATMUL_SHAPE_CANDIDATES: MatmulConfig[] = [
+  { BM: 4, BN: 4, WG_X: 1, WG_Y: 16 },
+  { BM: 4, BN: 4, WG_X: 1, WG_Y: 8 },
+  { BM: 4, BN: 4, WG_X: 1, WG_Y: 4 },
+  { BM: 4, BN: 4, WG_X: 4, WG_Y: 8 },
+  { BM: 4, BN: 2, WG_X: 8, WG_Y: 8 },
+  { BM: 2, BN: 2, WG_X: 8, WG_Y: 8 },
+  { BM: 2, BN: 2, WG_X: 4, WG_Y: 16 },
+  { BM: 1, BN: 1, WG_X: 8, WG_Y: 8 },
+  { BM: 1, BN: 1, WG_X: 16, WG_Y: 16 },
+  { kind: 'shared', TM: 4, TN: 4, TK: 16, WG_X: 16, WG_Y: 16 },
+];
+
+/** A product to time candidates on: C = op(A) · op(B), [M, K] · [K, N]. */
+export interface TuneShape {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/** Which configs a timing installs: the general one (square and wide products) or one class's. */
+export type TuneClass = 'wide' | 'narrow' | 'small';
+
+/**
+ * Time every candidate as the config of `cls` on one product (median of `reps`) and return the
+ * results, fastest first, leaving the engine's configs as they were. Candidates whose output
+ * differs from the default's are dropped.
+ */
+export async function timeMatmulCandidates(cls: TuneClass, shape: TuneShape, candidates: MatmulConfig[], reps: number): Promise<TuneResult[]> {
+  const { M, N, K, transA = false, transB = false } = shape;
+  const state = saveMatmulConfigState();
+  const general = getMatmulConfig();
+  const a = randn(transA ? [K, M] : [M, K], { seed: 11 });
+  const b = randn(transB ? [N, K] : [K, N], { seed: 12 });
+  const product = (): Tensor => matmul(a, b, { transA, transB });
+  const install = (c: MatmulConfig): void => (cls === 'wide' ? setMatmulConfig(c) : setTunedMatmulConfig(general, { [cls]: c }));
   const results: TuneResult[] = [];
   try {
-    setMatmulConfig(DEFAULT_MATMUL_CONFIG);
-    const ref = matmul(a, b);
+    resetMatmulConfig();
+    const ref = product();
     const expected = await ref.read();
     ref.dispose();
     for (const config of candidates) {
       checkMatmulConfig(config);
-      setMatmulConfig(config);
-      const c = matmul(a, b);
+      install(config);
+      const c = product();
       const got = await c.read();
       c.dispose();
       let bad = false;
@@ -79,17 +121,27 @@ export async function tuneMatmul(options: { n?: number; reps?: number; candidate
       if (bad) continue;
       const ms = await medianMs(reps, () =>
         tidy(() => {
-          matmul(a, b);
+          product();
         }),
       );
-      results.push({ config, ms, gflops: (2 * n * n * n) / (ms * 1e6) });
+      results.push({ config, ms, gflops: (2 * M * N * K) / (ms * 1e6) });
     }
   } finally {
     a.dispose();
     b.dispose();
+    restoreMatmulConfigState(state);
   }
-  results.sort((x, y) => x.ms - y.ms);
-  if (results[0]) setTunedMatmulConfig(results[0].config);
-  else setMatmulConfig(before);
+  return results.sort((x, y) => x.ms - y.ms);
+}
+
+/**
+ * Time every candidate on an n×n×n product (median of `reps`), install the fastest, and return
+ * all results, fastest first. Candidates whose output differs from the default's are dropped.
+ */
+export async function tuneMatmul(options: { n?: number; reps?: number; candidates?: MatmulConfig[] } = {}): Promise<TuneResult[]> {
+  checkOptions('tuneMatmul', options, optionKeys<NonNullable<Parameters<typeof tuneMatmul>[0]>>({ n: true, reps: true, candidates: true }));
+  const n = options.n ?? 512;
+  const results = await timeMatmulCandidates('wide', { M: n, N: n, K: n }, options.candidates ?? MATMUL_CANDIDATES, options.reps ?? 3);
+  if (results[0]) setTunedMatmulConfig(results[0].config, tunedShapeConfigs() ?? {});
   return results;
 }

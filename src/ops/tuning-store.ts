@@ -7,7 +7,7 @@
  * (the kernels change between versions); any other is refused.
  */
 import { adapterInfo, engine, type AdapterSummary } from '../device/engine.ts';
-import { checkMatmulConfig, setTunedMatmulConfig, type MatmulConfig } from '../kernels/matmul-config.ts';
+import { checkMatmulConfig, setTunedMatmulConfig, type MatmulConfig, type TunedShapeConfigs } from '../kernels/matmul-config.ts';
 import { setHemKernelConfig, type HemKernelConfig } from '../kernels/hem-config.ts';
 import { HEMGPU_VERSION } from '../version.ts';
 
@@ -24,11 +24,16 @@ export interface TuningRecord {
   version: string;
   /** When (ISO 8601). */
   date: string;
-  /** The winners, installed by applyTuning. */
+  /** The winners, installed by applyTuning: matmul for square and wide products, matmulShapes for narrow and small ones (records timed before 2026-12-07 have none: those classes keep their defaults). */
   matmul: MatmulConfig;
+  matmulShapes?: TunedShapeConfigs;
   hem: HemKernelConfig;
   /** Every candidate that ran, fastest first (median milliseconds). */
-  timings: { matmul: CandidateTiming<MatmulConfig>[]; hem: CandidateTiming<HemKernelConfig>[] };
+  timings: {
+    matmul: CandidateTiming<MatmulConfig>[];
+    matmulShapes?: { narrow: CandidateTiming<MatmulConfig>[]; small: CandidateTiming<MatmulConfig>[] };
+    hem: CandidateTiming<HemKernelConfig>[];
+  };
 }
 
 /** Where a platform keeps the records: one per (key, version). */
@@ -70,8 +75,11 @@ export function applyTuning(record: TuningRecord): void {
   if (record.version !== HEMGPU_VERSION)
     throw new Error(`applyTuning: the record was timed by hemgpu ${record.version}, not ${HEMGPU_VERSION} (its kernels may differ); run tune() again.`);
   checkMatmulConfig(record.matmul);
+  const shapes = record.matmulShapes ?? {};
+  if (shapes.narrow) checkMatmulConfig(shapes.narrow);
+  if (shapes.small) checkMatmulConfig(shapes.small);
   setHemKernelConfig(record.hem); // checks it against this engine first
-  setTunedMatmulConfig(record.matmul);
+  setTunedMatmulConfig(record.matmul, shapes);
 }
 
 /** Per engine: the record installed by init({ tune: true }), tune() or `hemgpu tune`, and where it is kept. */

@@ -12,7 +12,16 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as hg from '../../src/index.node.ts';
 import { getHemKernelConfig, REGISTER_HEM_CONFIG, setHemKernelConfig } from '../../src/kernels/hem-config.ts';
-import { DEFAULT_MATMUL_CONFIG, getMatmulConfig, setMatmulConfig } from '../../src/kernels/matmul-config.ts';
+import {
+  DEFAULT_MATMUL_CONFIG,
+  getMatmulConfig,
+  matmulConfig,
+  NARROW_MATMUL_CONFIG,
+  setMatmulConfig,
+  SMALL_MATMUL_CONFIG,
+  tunedShapeConfigs,
+} from '../../src/kernels/matmul-config.ts';
+import { timeMatmulCandidates } from '../../src/ops/matmul-tune.ts';
 import { getTuningStore, setTuningStore, type TuningRecord, type TuningStore } from '../../src/ops/tuning-store.ts';
 import { TuningFile, tuningFilePath } from '../../src/io/tuning-file.ts';
 import { HEMGPU_VERSION } from '../../src/version.ts';
@@ -71,8 +80,17 @@ describe('tuning', () => {
   test('tune() times the candidates, installs the winners and returns them with every timing', async () => {
     const store = memoryStore();
     setTuningStore(store);
-    const r = await hg.tune({ quick: true, candidates: FEW });
+    const r = await hg.tune({ quick: true, candidates: { ...FEW, matmulShapes: FEW.matmul } });
     expect(store.records).toEqual([r]);
+    // Narrow and small products are timed at shapes of their own and get their own winners.
+    for (const cls of ['narrow', 'small'] as const) {
+      expect(r.timings.matmulShapes![cls]).toHaveLength(FEW.matmul.length);
+      expect(r.timings.matmulShapes![cls][0]!.ms).toBeLessThanOrEqual(r.timings.matmulShapes![cls][1]!.ms);
+      expect(r.matmulShapes![cls]).toEqual(r.timings.matmulShapes![cls][0]!.config);
+    }
+    expect(matmulConfig(512, 48)).toMatchObject(r.matmulShapes!.narrow!);
+    expect(matmulConfig(64, 64)).toMatchObject(r.matmulShapes!.small!);
+    expect(matmulConfig(512, 1024)).toMatchObject(r.matmul);
     expect(hg.appliedTuning()).toEqual({ record: r, where: 'memory' });
     expect(r.key).toBe(hg.tuningKey(hg.adapterInfo()));
     expect(r.version).toBe(HEMGPU_VERSION);
@@ -86,6 +104,16 @@ describe('tuning', () => {
     await expect(hg.tune({ quick: 'yes' } as never)).rejects.toThrow(/tune: quick must be true or false, got "yes"/);
     await expect(hg.tune({ qiuck: true } as never)).rejects.toThrow(/tune.*qiuck/);
     await expect(hg.tune({ store: 1 } as never)).rejects.toThrow(/tune: store must be true or false, got 1/);
+    await expect(hg.tune({ candidates: { matmulShape: [] } } as never)).rejects.toThrow(/tune candidates.*matmulShape/);
+  });
+
+  test("timing one class leaves the engine's configs as they were, defaults included", async () => {
+    hg.resetMatmulConfig();
+    const before = [matmulConfig(512, 48), matmulConfig(64, 64), matmulConfig(512, 1024), matmulConfig(12, 16)];
+    const rs = await timeMatmulCandidates('narrow', { M: 64, N: 20, K: 36, transB: true }, FEW.matmul, 1);
+    expect(rs.map((x) => x.config)).toEqual(expect.arrayContaining(FEW.matmul));
+    expect([matmulConfig(512, 48), matmulConfig(64, 64), matmulConfig(512, 1024), matmulConfig(12, 16)]).toEqual(before);
+    expect(tunedShapeConfigs()).toBeNull();
   });
 
   test('applyTuning installs a record of this adapter and version, and refuses others without changing anything', () => {
@@ -99,7 +127,18 @@ describe('tuning', () => {
     };
     hg.applyTuning(good);
     expect(getMatmulConfig()).toEqual(good.matmul);
+    // A record timed before the per-class winners existed: narrow and small products keep their defaults.
+    expect(tunedShapeConfigs()).toEqual({});
+    expect(matmulConfig(512, 48)).toEqual(hg.adapterInfo().software ? NARROW_MATMUL_CONFIG : good.matmul);
+    const narrow = { kind: 'register' as const, BM: 4 as const, BN: 2 as const, WG_X: 2, WG_Y: 8 };
+    const small = { kind: 'shared' as const, TM: 4, TN: 4, TK: 16, WG_X: 16, WG_Y: 16 };
+    hg.applyTuning({ ...good, matmulShapes: { narrow, small } });
+    expect([matmulConfig(512, 48), matmulConfig(512, 255), matmulConfig(64, 64), matmulConfig(512, 256)]).toEqual([narrow, narrow, small, good.matmul]);
+    expect(matmulConfig(8, 12)).toEqual(SMALL_MATMUL_CONFIG); // 2 × 3 of the small winner's 4 × 4 tiles: fewer than 8
+    expect(() => hg.applyTuning({ ...good, matmulShapes: { narrow: { ...narrow, BM: 3 } as never } })).toThrow(/matmul config: BM must be 1, 2 or 4, got 3/);
+    expect(matmulConfig(512, 48)).toEqual(narrow);
     setMatmulConfig(DEFAULT_MATMUL_CONFIG);
+    expect(tunedShapeConfigs()).toBeNull();
     expect(() => hg.applyTuning({ ...good, key: 'another GPU' })).toThrow(/applyTuning: the record was timed on 'another GPU', not on this adapter/);
     expect(() => hg.applyTuning({ ...good, version: '0.0.1' })).toThrow(/applyTuning: the record was timed by hemgpu 0.0.1, not 0.1.0 .*run tune\(\) again/);
     expect(() => hg.applyTuning({ ...good, matmul: { kind: 'register', BM: 2, BN: 2, WG_X: 64, WG_Y: 64 } })).toThrow(/matmul config: workgroup 64×64/);
@@ -195,7 +234,7 @@ describe('tuning', () => {
     lines.length = 0;
     expect(await main(['tune', '--quick'])).toBe(0);
     expect(lines.join('\n')).toMatch(
-      /matmul \(fastest first\):[\s\S]*HEM forward\+backward \(fastest first\):[\s\S]*winners: matmul \{.*\}, HEM \{.*\}\nstored in .*cli\/tuning\.json/,
+      /matmul \(fastest first\):[\s\S]*matmul, narrow products \(fastest first\):[\s\S]*matmul, small outputs \(fastest first\):[\s\S]*HEM forward\+backward \(fastest first\):[\s\S]*winners: matmul \{.*\} \(narrow \{.*\}, small \{.*\}\), HEM \{.*\}\nstored in .*cli\/tuning\.json/,
     );
     expect(existsSync(file)).toBe(true);
     lines.length = 0;
