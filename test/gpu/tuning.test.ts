@@ -257,4 +257,26 @@ describe('tuning', () => {
     log.mockRestore();
     err.mockRestore();
   }, 180_000);
+
+  test('hemgpu tune --show with a record stored before the per-class winners: the square winner alone, the classes on their defaults', async () => {
+    const file = new TuningFile(join(dir, 'old', 'tuning.json'));
+    setTuningStore(file);
+    const old: TuningRecord = {
+      key: hg.tuningKey(hg.adapterInfo()),
+      version: HEMGPU_VERSION,
+      date: '2026-12-06T10:00:00.000Z',
+      matmul: { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 },
+      hem: REGISTER_HEM_CONFIG,
+      timings: { matmul: [{ config: { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 }, ms: 1.5 }], hem: [{ config: REGISTER_HEM_CONFIG, ms: 9 }] },
+    };
+    await file.save(old);
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    expect(await main(['tune', '--show'])).toBe(0);
+    const out = lines.join('\n');
+    expect(out).toMatch(/matmul \(fastest first\):\n +1\.50 ms +\{"kind":"register","BM":2,"BN":2,"WG_X":8,"WG_Y":8\}\nHEM forward\+backward/);
+    expect(out).toMatch(/winners: matmul \{"kind":"register","BM":2,"BN":2,"WG_X":8,"WG_Y":8\}, HEM \{/);
+    expect(out).not.toMatch(/narrow/);
+    expect(matmulConfig(512, 48)).toEqual(hg.adapterInfo().software ? NARROW_MATMUL_CONFIG : old.matmul);
+  });
 });
