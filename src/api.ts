@@ -98,7 +98,7 @@ export {
   type TunedShapeConfigs,
 } from './kernels/matmul-config.ts';
 export { setHemKernelConfig, getHemKernelConfig, TILED_HEM_CONFIG, REGISTER_HEM_CONFIG, type HemKernelConfig } from './kernels/hem-config.ts';
-export { tuneMatmul, MATMUL_CANDIDATES, MATMUL_SHAPE_CANDIDATES, type TuneResult } from './ops/matmul-tune.ts';
+export { tuneMatmul, MATMUL_CANDIDATES, MATMUL_SHAPE_CANDIDATES, type TuneResult, type TuneMatmulOptions, type TuneShape, type TuneClass } from './ops/matmul-tune.ts';
 export { tuneHem, HEM_CANDIDATES, type HemTuneResult } from './ops/hem-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';
 export { eigh, type EighOptions, type EighResult } from './ops/eigh.ts';

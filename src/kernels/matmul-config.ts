@@ -150,15 +150,17 @@ export function setMatmulConfig(c: MatmulConfig): void {
 
 /**
  * Install the tuner's choice (tuneMatmul, tune(), a stored tuning): `c` replaces the default,
- * and on a CPU driver the wide-product one (the tuner times it on square products). `shapes`
+ * and on a CPU driver the wide-product one (the tuner times it on square products); null keeps
+ * the defaults for those. `shapes`
  * holds the winners for narrow and small products, timed at shapes of their own; a class left
  * out keeps its default (on a CPU driver NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG).
  */
-export function setTunedMatmulConfig(c: MatmulConfig, shapes: TunedShapeConfigs = {}): void {
+export function setTunedMatmulConfig(c: MatmulConfig | null, shapes: TunedShapeConfigs = {}): void {
   checkOptions('tuned matmul configs', shapes, optionKeys<TunedShapeConfigs>({ narrow: true, small: true }), 'class');
   if (shapes.narrow) checkMatmulConfig(shapes.narrow);
   if (shapes.small) checkMatmulConfig(shapes.small);
-  setMatmulConfig(c);
+  if (c) setMatmulConfig(c);
+  else configs.delete(engine());
   tuned.set(engine(), {
     ...(shapes.narrow ? { narrow: stored(shapes.narrow) } : {}),
     ...(shapes.small ? { small: stored(shapes.small) } : {}),

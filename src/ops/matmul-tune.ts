@@ -13,6 +13,7 @@ import { matmul } from './matmul.ts';
 import {
   checkMatmulConfig,
   getMatmulConfig,
+  NARROW_BELOW_N,
   resetMatmulConfig,
   restoreMatmulConfigState,
   saveMatmulConfigState,
@@ -134,14 +135,62 @@ export async function timeMatmulCandidates(cls: TuneClass, shape: TuneShape, can
   return results.sort((x, y) => x.ms - y.ms);
 }
 
+/** tuneMatmul's options. */
+export interface TuneMatmulOptions {
+  /** Time an n×n×n product (default 512). Not with `shape`. */
+  n?: number;
+  /** Time this product instead (`transA`, `transB` optional). */
+  shape?: TuneShape;
+  /**
+   * Which config the winner becomes: 'wide' (default) the general one, used for products with
+   * N ≥ 256 and wherever no class winner applies; 'narrow' the one for products with N < 256;
+   * 'small' the one for outputs of at most 64² (where it holds 8 of its tiles). The shape must
+   * belong to the class.
+   */
+  class?: TuneClass;
+  /** Calls per candidate, the median timed (default 3). */
+  reps?: number;
+  /** Default: MATMUL_CANDIDATES for 'wide', MATMUL_SHAPE_CANDIDATES for the others. */
+  candidates?: MatmulConfig[];
+}
+
+/** Why `shape` cannot be timed as `cls`, or null. */
+function shapeProblem(cls: TuneClass, s: TuneShape): string | null {
+  for (const k of ['M', 'N', 'K'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 1) return `shape.${k} must be a positive integer, got ${JSON.stringify(s[k])}`;
+  }
+  for (const k of ['transA', 'transB'] as const) {
+    if (s[k] !== undefined && typeof s[k] !== 'boolean') return `shape.${k} must be true or false, got ${JSON.stringify(s[k])}`;
+  }
+  if (cls === 'small' && s.M * s.N > 64 * 64) return `a 'small' product has at most 64² outputs, and ${s.M} × ${s.N} has ${s.M * s.N}`;
+  if (cls === 'narrow' && (s.N >= NARROW_BELOW_N || s.M * s.N <= 64 * 64))
+    return `a 'narrow' product has N < ${NARROW_BELOW_N} and more than 64² outputs, and ${s.M} × ${s.N} has N = ${s.N}, ${s.M * s.N} outputs`;
+  return null;
+}
+
 /**
- * Time every candidate on an n×n×n product (median of `reps`), install the fastest, and return
- * all results, fastest first. Candidates whose output differs from the default's are dropped.
+ * Time every candidate on one product (median of `reps`), install the fastest as the config of
+ * its class, and return all results, fastest first. Candidates whose output differs from the
+ * default's are dropped. Without `shape` and `class`: n×n×n, the general config.
  */
-export async function tuneMatmul(options: { n?: number; reps?: number; candidates?: MatmulConfig[] } = {}): Promise<TuneResult[]> {
-  checkOptions('tuneMatmul', options, optionKeys<NonNullable<Parameters<typeof tuneMatmul>[0]>>({ n: true, reps: true, candidates: true }));
+export async function tuneMatmul(options: TuneMatmulOptions = {}): Promise<TuneResult[]> {
+  checkOptions('tuneMatmul', options, optionKeys<TuneMatmulOptions>({ n: true, shape: true, class: true, reps: true, candidates: true }));
+  const cls = options.class ?? 'wide';
+  if (!['wide', 'narrow', 'small'].includes(cls)) throw new Error(`tuneMatmul: class must be 'wide', 'narrow' or 'small', got ${JSON.stringify(cls)}.`);
+  if (options.n !== undefined && options.shape !== undefined) throw new Error('tuneMatmul: give n (an n×n×n product) or shape, not both.');
+  if (options.shape !== undefined) checkOptions('tuneMatmul shape', options.shape, optionKeys<TuneShape>({ M: true, N: true, K: true, transA: true, transB: true }), 'field');
+  if (options.shape === undefined && cls !== 'wide') throw new Error(`tuneMatmul: class '${cls}' needs a shape of that class ({ M, N, K }).`);
   const n = options.n ?? 512;
-  const results = await timeMatmulCandidates('wide', { M: n, N: n, K: n }, options.candidates ?? MATMUL_CANDIDATES, options.reps ?? 3);
-  if (results[0]) setTunedMatmulConfig(results[0].config, tunedShapeConfigs() ?? {});
+  const shape = options.shape ?? { M: n, N: n, K: n };
+  const problem = shapeProblem(cls, shape);
+  if (problem) throw new Error(`tuneMatmul: ${problem}.`);
+  const candidates = options.candidates ?? (cls === 'wide' ? MATMUL_CANDIDATES : MATMUL_SHAPE_CANDIDATES);
+  const results = await timeMatmulCandidates(cls, shape, candidates, options.reps ?? 3);
+  const best = results[0]?.config;
+  if (best) {
+    const shapes = tunedShapeConfigs() ?? {};
+    if (cls === 'wide') setTunedMatmulConfig(best, shapes);
+    else setTunedMatmulConfig(saveMatmulConfigState().config ?? null, { ...shapes, [cls]: best });
+  }
   return results;
 }

@@ -530,6 +530,39 @@ describe('matmul on the workgroup-memory kernel (kind: shared)', () => {
     expect(hg.getMatmulConfig()).toEqual(res[0]!.config);
   });
 
+  test('tuneMatmul at a shape of a class installs the winner for that class alone; shapes outside the class and bad options are refused before timing', async () => {
+    hg.resetMatmulConfig();
+    try {
+      const software = hg.adapterInfo().software;
+      const candidates: hg.MatmulConfig[] = [
+        { kind: 'register', BM: 2, BN: 2, WG_X: 4, WG_Y: 4 },
+        { kind: 'register', BM: 4, BN: 4, WG_X: 1, WG_Y: 8 },
+      ];
+      const wide = matmulConfig(512, 512);
+      const narrow = await hg.tuneMatmul({ shape: { M: 200, N: 40, K: 24, transB: true }, class: 'narrow', reps: 1, candidates });
+      expect(narrow.map((r) => r.config)).toEqual(expect.arrayContaining(candidates));
+      expect(matmulConfig(512, 48)).toEqual(narrow[0]!.config);
+      expect(matmulConfig(512, 512)).toEqual(wide); // the general and wide configs as they were
+      expect(matmulConfig(64, 64)).toEqual(software ? SMALL_BLOCKED_MATMUL_CONFIG : SMALL_MATMUL_CONFIG);
+      const small = await hg.tuneMatmul({ shape: { M: 48, N: 40, K: 100, transA: true }, class: 'small', reps: 1, candidates });
+      expect(matmulConfig(64, 64)).toEqual(small[0]!.config);
+      expect(matmulConfig(512, 48)).toEqual(narrow[0]!.config); // the narrow winner kept
+      const before = [matmulConfig(512, 48), matmulConfig(64, 64), matmulConfig(512, 512)];
+      await expect(hg.tuneMatmul({ shape: { M: 512, N: 300, K: 8 }, class: 'narrow' })).rejects.toThrow(/tuneMatmul: a 'narrow' product has N < 256 .*N = 300/);
+      await expect(hg.tuneMatmul({ shape: { M: 100, N: 100, K: 8 }, class: 'small' })).rejects.toThrow(
+        /tuneMatmul: a 'small' product has at most 64² outputs, and 100 × 100 has 10000/,
+      );
+      await expect(hg.tuneMatmul({ class: 'narrow' })).rejects.toThrow(/tuneMatmul: class 'narrow' needs a shape of that class/);
+      await expect(hg.tuneMatmul({ n: 64, shape: { M: 1, N: 1, K: 1 } })).rejects.toThrow(/tuneMatmul: give n .* or shape, not both/);
+      await expect(hg.tuneMatmul({ class: 'tall' } as never)).rejects.toThrow(/tuneMatmul: class must be 'wide', 'narrow' or 'small', got "tall"/);
+      await expect(hg.tuneMatmul({ shape: { M: 0, N: 4, K: 4 } })).rejects.toThrow(/tuneMatmul: shape\.M must be a positive integer, got 0/);
+      await expect(hg.tuneMatmul({ shape: { M: 4, N: 4, K: 4, tA: true } as never })).rejects.toThrow(/tuneMatmul shape.*'tA'/);
+      expect([matmulConfig(512, 48), matmulConfig(64, 64), matmulConfig(512, 512)]).toEqual(before); // nothing changed
+    } finally {
+      hg.resetMatmulConfig();
+    }
+  });
+
   test('bad shared configs are refused naming the field, the value and the limit', () => {
     const ok: hg.SharedMatmulConfig = { kind: 'shared', TM: 8, TN: 4, TK: 8, WG_X: 8, WG_Y: 8 };
     expect(() => hg.setMatmulConfig({ ...ok, BM: 4 } as never)).toThrow(/matmul config \(kind shared\): unknown field 'BM' \(fields: kind, TM, TN, TK, WG_X, WG_Y\)/);
