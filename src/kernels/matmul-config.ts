@@ -76,7 +76,7 @@ export const NARROW_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM
  */
 export const SMALL_BLOCKED_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 4, BN: 4, WG_X: 1, WG_Y: 4 };
 
-/** 16 × 16 blocks a small output needs before a CPU driver gives it SMALL_BLOCKED_MATMUL_CONFIG. */
+/** Per-invocation tiles a small output must hold to take the small-output config (SMALL_BLOCKED_MATMUL_CONFIG on a CPU driver, or the tuner's); else SMALL_MATMUL_CONFIG. */
 const SMALL_BLOCKED_MIN_BLOCKS = 8;
 
 /** The tile shape of products with at most 64 × 64 outputs, whatever the config (small tiles: more invocations work). */
@@ -151,9 +151,9 @@ export function setMatmulConfig(c: MatmulConfig): void {
 /**
  * Install the tuner's choice (tuneMatmul, tune(), a stored tuning): `c` replaces the default,
  * and on a CPU driver the wide-product one (the tuner times it on square products); null keeps
- * the defaults for those. `shapes`
- * holds the winners for narrow and small products, timed at shapes of their own; a class left
- * out keeps its default (on a CPU driver NARROW_ and SMALL_BLOCKED_MATMUL_CONFIG).
+ * the defaults for those. `shapes` holds the winners for narrow and small products, timed at
+ * shapes of their own; a class left out keeps its default (on a CPU driver NARROW_ and
+ * SMALL_BLOCKED_MATMUL_CONFIG).
  */
 export function setTunedMatmulConfig(c: MatmulConfig | null, shapes: TunedShapeConfigs = {}): void {
   checkOptions('tuned matmul configs', shapes, optionKeys<TunedShapeConfigs>({ narrow: true, small: true }), 'class');
