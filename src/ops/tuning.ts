@@ -1,7 +1,8 @@
 /**
  * Timing for the tuning cache (issue 24): `tune()` times the matmul candidates per product class
- * (square, narrow, small) and tuneHem's on the current engine, installs the fastest and keeps the record in the platform's
- * store (./tuning-store.ts), from which `init({ tune: true })` installs it in later runs — as
+ * (square, narrow, small) and tuneHem's on the current engine, installs the fastest and keeps
+ * the record in the platform's store (./tuning-store.ts), from which `init({ tune: true })`
+ * installs it in later runs — as
  * cuDNN's benchmark mode and TVM's tuning logs keep their winners, instead of guessing them
  * from the kind of adapter.
  */
