@@ -72,6 +72,11 @@ function memoryStore(): TuningStore & { records: TuningRecord[]; saves: number }
   };
 }
 
+/** A record of this adapter and version with `matmul` as the square winner; `extra` overrides any field. */
+function thisAdapterRecord(matmul: hg.MatmulConfig, extra: Partial<TuningRecord> = {}): TuningRecord {
+  return { key: hg.tuningKey(hg.adapterInfo()), version: HEMGPU_VERSION, date: '', matmul, hem: REGISTER_HEM_CONFIG, timings: { matmul: [], hem: [] }, ...extra };
+}
+
 describe('tuning', () => {
   test('the version the records carry is the package version', () => {
     expect(HEMGPU_VERSION).toBe(pkg.version);
@@ -117,14 +122,7 @@ describe('tuning', () => {
   });
 
   test('applyTuning installs a record of this adapter and version, and refuses others without changing anything', () => {
-    const good: TuningRecord = {
-      key: hg.tuningKey(hg.adapterInfo()),
-      version: HEMGPU_VERSION,
-      date: '',
-      matmul: { kind: 'register', BM: 2, BN: 2, WG_X: 4, WG_Y: 4 },
-      hem: REGISTER_HEM_CONFIG,
-      timings: { matmul: [], hem: [] },
-    };
+    const good: TuningRecord = thisAdapterRecord({ kind: 'register', BM: 2, BN: 2, WG_X: 4, WG_Y: 4 });
     hg.applyTuning(good);
     expect(getMatmulConfig()).toEqual(good.matmul);
     // A record timed before the per-class winners existed: narrow and small products keep their defaults.
@@ -148,14 +146,7 @@ describe('tuning', () => {
   test('init({ tune: true }) installs the stored winners of this adapter; a bad value is refused', async () => {
     const store = memoryStore();
     setTuningStore(store);
-    const rec: TuningRecord = {
-      key: hg.tuningKey(hg.adapterInfo()),
-      version: HEMGPU_VERSION,
-      date: '',
-      matmul: { kind: 'register', BM: 1, BN: 2, WG_X: 16, WG_Y: 4 },
-      hem: REGISTER_HEM_CONFIG,
-      timings: { matmul: [], hem: [] },
-    };
+    const rec: TuningRecord = thisAdapterRecord({ kind: 'register', BM: 1, BN: 2, WG_X: 16, WG_Y: 4 });
     await store.save(rec);
     await hg.init({ tune: true });
     expect(getMatmulConfig()).toEqual(rec.matmul);
@@ -168,14 +159,7 @@ describe('tuning', () => {
     await hg.init({ tune: true });
     expect(store.saves).toBe(0);
     expect(getMatmulConfig()).toEqual({ ...DEFAULT_MATMUL_CONFIG, kind: 'register' });
-    const rec: TuningRecord = {
-      key: hg.tuningKey(hg.adapterInfo()),
-      version: HEMGPU_VERSION,
-      date: '2026-12-06T10:00:00.000Z',
-      matmul: { kind: 'register', BM: 2, BN: 1, WG_X: 8, WG_Y: 4 },
-      hem: REGISTER_HEM_CONFIG,
-      timings: { matmul: [], hem: [] },
-    };
+    const rec: TuningRecord = thisAdapterRecord({ kind: 'register', BM: 2, BN: 1, WG_X: 8, WG_Y: 4 }, { date: '2026-12-06T10:00:00.000Z' });
     await store.save({ ...rec, matmul: { kind: 'register', BM: 3, BN: 1, WG_X: 8, WG_Y: 8 } });
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     await hg.init({ tune: true });
@@ -261,14 +245,13 @@ describe('tuning', () => {
   test('hemgpu tune --show with a record stored before the per-class winners: the square winner alone, the classes on their defaults', async () => {
     const file = new TuningFile(join(dir, 'old', 'tuning.json'));
     setTuningStore(file);
-    const old: TuningRecord = {
-      key: hg.tuningKey(hg.adapterInfo()),
-      version: HEMGPU_VERSION,
-      date: '2026-12-06T10:00:00.000Z',
-      matmul: { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 },
-      hem: REGISTER_HEM_CONFIG,
-      timings: { matmul: [{ config: { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 }, ms: 1.5 }], hem: [{ config: REGISTER_HEM_CONFIG, ms: 9 }] },
-    };
+    const old: TuningRecord = thisAdapterRecord(
+      { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 },
+      {
+        date: '2026-12-06T10:00:00.000Z',
+        timings: { matmul: [{ config: { kind: 'register', BM: 2, BN: 2, WG_X: 8, WG_Y: 8 }, ms: 1.5 }], hem: [{ config: REGISTER_HEM_CONFIG, ms: 9 }] },
+      },
+    );
     await file.save(old);
     const lines: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
