@@ -125,7 +125,7 @@ export function recordResults(subject: string, adapter: AdapterSummary, results:
 }
 
 export function adapterLine(a: AdapterSummary): string {
-  return `${a.description || a.device} (${a.vendor}${a.architecture ? `, ${a.architecture}` : ''}; ${a.software ? 'CPU driver' : 'GPU'}; robustness ${a.robustness ? 'on' : 'off'})`;
+  return `${a.description || a.device} (${a.vendor}${a.architecture ? `, ${a.architecture}` : ''}; ${a.software ? 'CPU driver' : 'GPU'}; robustness ${a.robustness ? 'on' : 'off'}${a.polling ? `; ${a.polling} polling` : ''})`;
 }
 
 /** A Markdown table. */

@@ -26,8 +26,8 @@ export interface InitOptions extends DeviceOptions {
   tune?: boolean;
 }
 
-const DEVICE_KEYS = optionKeys<DeviceOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true });
-const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true, warmup: true, tune: true });
+const DEVICE_KEYS = optionKeys<DeviceOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true, polling: true });
+const INIT_KEYS = optionKeys<InitOptions>({ adapter: true, robustness: true, powerPreference: true, subgroups: true, polling: true, warmup: true, tune: true });
 
 const checked = new WeakSet<Engine>();
 
@@ -77,7 +77,7 @@ export { adapterInfo, sync, shutdown, type Engine, type AdapterSummary } from '.
 export { withEngine } from './device/engine-scope.ts';
 export { tune, type TuneOptions } from './ops/tuning.ts';
 export { applyTuning, appliedTuning, tuningKey, type TuningRecord } from './ops/tuning-store.ts';
-export type { AdapterPreference } from './device/provider.ts';
+export type { AdapterPreference, PollingPreference } from './device/provider.ts';
 export type { WarmupReport } from './gpu/warmup.ts';
 export { Tensor, memoryStats, type MemoryStats, type TensorOptions, type BackwardOptions } from './tensor/tensor.ts';
 export { tidy, keep } from './tensor/scope.ts';

@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create } from 'webgpu';
 import type { AdapterSummary } from '../../src/index.node.ts';
+import { sleepWhileWaiting } from '../../src/device/dawn-polling.ts';
 
 export type PeerName = 'jax-js' | 'jax-js-eager' | 'tfjs-webgpu';
 
@@ -300,12 +301,32 @@ export async function loadTfjs(a: AdapterSummary): Promise<Peer> {
   };
 }
 
-/** The peers named in `names`, loaded in that order. */
+/**
+ * A peer whose calls wait for the GPU as hemgpu's engine does on this adapter (AdapterSummary.
+ * polling): the peers run on Dawn instances of their own, whose waits would otherwise spin a core
+ * that a CPU driver's threads need (src/device/dawn-polling.ts), so the comparison is of the
+ * engines' GPU work, not of how Node waits.
+ */
+function waitingAsHemgpu(peer: Peer, a: AdapterSummary): Peer {
+  if (a.polling !== 'sleep') return peer;
+  const polite = (c: PeerCall): PeerCall => ({
+    run: () => sleepWhileWaiting(c.run()),
+    values: () => sleepWhileWaiting(c.values()),
+    dispose: () => c.dispose(),
+  });
+  const wrapped = { ...peer } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(peer)) {
+    if (typeof v === 'function') wrapped[k] = (...args: unknown[]) => polite((v as (...xs: unknown[]) => PeerCall).apply(peer, args));
+  }
+  return wrapped as unknown as Peer;
+}
+
+/** The peers named in `names`, loaded in that order, waiting for the GPU as hemgpu does. */
 export async function loadPeers(a: AdapterSummary, names: PeerName[]): Promise<Peer[]> {
   const out: Peer[] = [];
   for (const n of names) {
     try {
-      out.push(n === 'tfjs-webgpu' ? await loadTfjs(a) : await loadJax(a, n === 'jax-js'));
+      out.push(waitingAsHemgpu(n === 'tfjs-webgpu' ? await loadTfjs(a) : await loadJax(a, n === 'jax-js'), a));
     } catch (err) {
       throw new Error(
         `bench: the peer '${n}' did not load (${(err as Error).message}). The peers are devDependencies: ` +

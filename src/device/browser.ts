@@ -3,7 +3,7 @@
  * no Node API.
  */
 import type { AdapterRequest, GpuProvider, InitOptions } from './provider.ts';
-import { checkSubgroups, isSoftwareAdapter } from './provider.ts';
+import { checkPolling, checkSubgroups, isSoftwareAdapter } from './provider.ts';
 
 export const browserProvider: GpuProvider = {
   platform: 'browser',
@@ -16,7 +16,10 @@ export const browserProvider: GpuProvider = {
     if (options.robustness === false) {
       throw new Error('hemgpu init: robustness cannot be turned off in a browser; omit the option.');
     }
-    return { adapter, robustness: true, powerPreference: options.powerPreference ?? 'high-performance', subgroups: checkSubgroups(options.subgroups) };
+    if (checkPolling(options.polling) !== 'auto') {
+      throw new Error(`hemgpu init: polling '${options.polling}' is for Node, where Dawn polls from the event loop; a browser waits for the GPU in its own way. Omit the option.`);
+    }
+    return { adapter, robustness: true, powerPreference: options.powerPreference ?? 'high-performance', subgroups: checkSubgroups(options.subgroups), polling: 'auto' };
   },
 
   async requestAdapter(opts: Required<InitOptions>): Promise<AdapterRequest> {
@@ -44,5 +47,9 @@ export const browserProvider: GpuProvider = {
       throw new Error("hemgpu init: adapter 'swiftshader' requested but the browser offered a hardware adapter; start the browser with --use-webgpu-adapter=swiftshader.");
     }
     return { adapter, tried: [], via: 'navigator.gpu', robustness: true };
+  },
+
+  waiter() {
+    return { mode: null, wait: (p) => p };
   },
 };

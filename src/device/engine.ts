@@ -6,8 +6,7 @@
  * (read, upload, sync) or the batch is full, which keeps per-op overhead to recording a command.
  */
 import { BufferPool } from './buffer-pool.ts';
-import type { InitOptions } from './provider.ts';
-import { getGpuProvider, isSoftwareAdapter } from './provider.ts';
+import { getGpuProvider, isSoftwareAdapter, type GpuWaiter, type InitOptions } from './provider.ts';
 import { scopedEngine } from './engine-scope.ts';
 
 export interface AdapterSummary {
@@ -23,6 +22,8 @@ export interface AdapterSummary {
   via: string;
   /** Whether Dawn's bounds-clamping robustness is on. */
   robustness: boolean;
+  /** How the host waits for the GPU (InitOptions.polling); null in a browser, which waits its own way. */
+  polling: 'spin' | 'sleep' | null;
   /** A short name for tables and file names, e.g. 'swiftshader' or 'nvidia-h100'. */
   name: string;
   /**
@@ -71,6 +72,8 @@ export class Engine {
   constructor(
     readonly device: GPUDevice,
     readonly adapterInfo: AdapterSummary,
+    /** Waits for a WebGPU promise of this device in its polling mode (AdapterSummary.polling). */
+    readonly waitFor: GpuWaiter = (p) => p,
   ) {
     this.pool = new BufferPool(device);
     this.limits = device.limits;
@@ -185,8 +188,8 @@ export class Engine {
     const staging = this.device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     enc.copyBufferToBuffer(prof.resolve, 0, staging, 0, n * 8);
     const done = (async () => {
-      await this.device.queue.onSubmittedWorkDone();
-      await staging.mapAsync(GPUMapMode.READ);
+      await this.waitFor(this.device.queue.onSubmittedWorkDone());
+      await this.waitFor(staging.mapAsync(GPUMapMode.READ));
       const t = new BigUint64Array(staging.getMappedRange().slice(0));
       staging.destroy();
       labels.forEach((label, i) => {
@@ -247,7 +250,7 @@ export class Engine {
     enc.copyBufferToBuffer(buffer, 0, staging, 0, size);
     this.device.queue.submit([enc.finish()]);
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      await this.waitFor(staging.mapAsync(GPUMapMode.READ, 0, size));
     } catch (err) {
       this.assertUsable(label);
       this.checkErrors();
@@ -274,7 +277,7 @@ export class Engine {
   async sync(): Promise<void> {
     this.assertUsable('sync');
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.waitFor(this.device.queue.onSubmittedWorkDone());
     this.assertUsable('sync');
     this.checkErrors();
   }
@@ -326,11 +329,12 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
   const features = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f) && (f !== 'subgroups' || opts.subgroups));
   const device = await adapter.requestDevice({ requiredLimits: wanted, requiredFeatures: features, label: 'hemgpu' });
   const software = isSoftwareAdapter(info);
+  const { mode: polling, wait } = provider.waiter(opts.polling, software);
   const slug = (v: string): string => v.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   const model = slug(info.device || info.architecture || '');
   const vendor = slug(info.vendor || '');
   const name = software ? slug(info.architecture || info.vendor || 'software') : model.startsWith(vendor) ? model : `${vendor}-${model}`;
-  return new Engine(device, {
+  const summary: AdapterSummary = {
     vendor: info.vendor,
     architecture: info.architecture,
     device: info.device,
@@ -339,9 +343,11 @@ export async function createEngine(options: InitOptions = {}): Promise<Engine> {
     platform: provider.platform,
     via,
     robustness,
+    polling,
     name: name.replace(/^-|-$/g, '') || 'unknown',
     subgroupSize: fixedSubgroupSize(device, info),
-  });
+  };
+  return new Engine(device, summary, wait);
 }
 
 /**

@@ -9,7 +9,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { AdapterRequest, GpuProvider, InitOptions } from './provider.ts';
-import { checkSubgroups, isSoftwareAdapter } from './provider.ts';
+import { checkPolling, checkSubgroups, isSoftwareAdapter } from './provider.ts';
+import { sleepWhileWaiting } from './dawn-polling.ts';
 
 type DawnCreate = (flags: string[]) => GPU;
 
@@ -120,7 +121,12 @@ export const nodeProvider: GpuProvider = {
     if (robustness !== true && robustness !== false && robustness !== 'auto') {
       throw new Error(`hemgpu init: robustness must be true, false or 'auto', got ${String(robustness)}.`);
     }
-    return { adapter, robustness, powerPreference: options.powerPreference ?? 'high-performance', subgroups: checkSubgroups(options.subgroups) };
+    const envPolling = process.env.HEMGPU_POLLING ?? '';
+    if (!['', 'auto', 'spin', 'sleep'].includes(envPolling)) {
+      throw new Error(`hemgpu init: HEMGPU_POLLING='${envPolling}' is not a valid value; use auto, spin or sleep, or unset it.`);
+    }
+    const polling = checkPolling(options.polling ?? (envPolling || undefined));
+    return { adapter, robustness, powerPreference: options.powerPreference ?? 'high-performance', subgroups: checkSubgroups(options.subgroups), polling };
   },
 
   async requestAdapter(opts: Required<InitOptions>): Promise<AdapterRequest> {
@@ -161,5 +167,10 @@ export const nodeProvider: GpuProvider = {
     if (adapter) return { adapter, tried, via: `dawn/vulkan (SwiftShader ICD ${icd})`, robustness: robustFor(true) };
     tried.push(`SwiftShader ICD ${icd}: no adapter${loader ? '' : ' (libvulkan.so.1 missing)'}`);
     throw new Error(`hemgpu init: no WebGPU adapter found. Tried: ${tried.join('; ')}. ${FIX}`);
+  },
+
+  waiter(polling, software) {
+    const mode = polling === 'auto' ? (software ? 'sleep' : 'spin') : polling;
+    return { mode, wait: mode === 'sleep' ? sleepWhileWaiting : (p) => p };
   },
 };

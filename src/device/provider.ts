@@ -28,7 +28,22 @@ export interface InitOptions {
    * device without it, on which only the portable kernels run.
    */
   subgroups?: boolean;
+  /**
+   * How the host waits for the GPU (Node only). 'spin': as Dawn does, polling on every turn of
+   * the event loop, which keeps a core busy for the whole wait. 'sleep': after the first 0.5 ms,
+   * one poll per millisecond, the thread asleep in between (src/device/dawn-polling.ts). 'auto'
+   * (default): 'sleep' on a CPU driver, where the spinning thread takes a core from the driver's
+   * own threads (the demo's step ran 1.4–1.5× faster without it on 2 cores); 'spin' on a GPU,
+   * where that trade is unmeasured. HEMGPU_POLLING=auto|spin|sleep sets the default from the
+   * environment. A browser waits in its own way: only 'auto' is accepted there.
+   */
+  polling?: PollingPreference;
 }
+
+export type PollingPreference = 'auto' | 'spin' | 'sleep';
+
+/** Waits for a WebGPU promise in the chosen polling mode. */
+export type GpuWaiter = <T>(p: Promise<T>) => Promise<T>;
 
 export interface AdapterRequest {
   adapter: GPUAdapter;
@@ -46,6 +61,19 @@ export interface GpuProvider {
   resolveOptions(options: InitOptions): Required<InitOptions>;
   /** Find an adapter or throw an Error that lists what was tried and how to fix it. */
   requestAdapter(options: Required<InitOptions>): Promise<AdapterRequest>;
+  /**
+   * How the engine waits for the GPU given the resolved `polling` preference and whether the
+   * adapter is a CPU driver: the mode in use (null where the platform has no choice, a browser)
+   * and the waiter.
+   */
+  waiter(polling: PollingPreference, software: boolean): { mode: 'spin' | 'sleep' | null; wait: GpuWaiter };
+}
+
+/** The `polling` init option: 'auto' (the default), 'spin' or 'sleep'. */
+export function checkPolling(v: unknown): PollingPreference {
+  if (v === undefined) return 'auto';
+  if (v !== 'auto' && v !== 'spin' && v !== 'sleep') throw new Error(`hemgpu init: polling must be 'auto', 'spin' or 'sleep', got ${JSON.stringify(v)}.`);
+  return v;
 }
 
 let provider: GpuProvider | null = null;

@@ -322,7 +322,7 @@ export class Kernel {
       return false;
     }
     const { key, desc } = this.descriptor(e, overrides);
-    const compile = e.device.createComputePipelineAsync(desc);
+    const compile = e.waitFor(e.device.createComputePipelineAsync(desc));
     st.pending.set(key, compile);
     try {
       const p = await compile;
