@@ -37,12 +37,15 @@ function isDawnPoll(callback: unknown): boolean {
   return typeof callback === 'function' && callback.name === '' && Function.prototype.toString.call(callback).includes('[native code]');
 }
 
+/** The global at load time: where the wrapper passes calls if it outlives every wait (see end()). */
+const loadTimeSetImmediate = globalThis.setImmediate as unknown as SetImmediate;
+
 const politeSetImmediate: SetImmediate = (callback, ...args) => {
-  if (isDawnPoll(callback) && performance.now() - since >= SPIN_MS) {
+  if (waiters > 0 && isDawnPoll(callback) && performance.now() - since >= SPIN_MS) {
     deferred++;
     return setTimeout(callback, SLEEP_POLL_MS, ...args);
   }
-  return original!(callback, ...args);
+  return (original ?? loadTimeSetImmediate)(callback, ...args);
 };
 
 function begin(): void {
@@ -54,7 +57,8 @@ function begin(): void {
 
 function end(): void {
   if (--waiters > 0) return;
-  // Someone else may have replaced the global meanwhile (a test's fake timers): leave theirs.
+  // Someone else may have replaced the global meanwhile (a test's fake timers): leave theirs. If
+  // they later put this wrapper back, it passes every call through (waiters is 0).
   if ((globalThis as { setImmediate: unknown }).setImmediate === politeSetImmediate) {
     (globalThis as { setImmediate: unknown }).setImmediate = original;
   }

@@ -88,6 +88,28 @@ describe('sleepWhileWaiting', () => {
     expect(globalThis.setImmediate).toBe(theirs);
     globalThis.setImmediate = original;
   });
+
+  test('a wrapper put back after every wait has ended passes every call through', async () => {
+    const original = globalThis.setImmediate;
+    const g = gate();
+    const waiting = sleepWhileWaiting(g.p);
+    const wrapper = globalThis.setImmediate;
+    globalThis.setImmediate = ((cb: () => void) => original(cb)) as unknown as typeof setImmediate;
+    g.open();
+    await waiting;
+    globalThis.setImmediate = wrapper; // as fake timers restore what they replaced
+    try {
+      spinFor(SPIN_MS + 1);
+      const d0 = pollingState().deferred;
+      let ran = 0;
+      await new Promise<void>((r) => setImmediate(() => r(void ran++)));
+      setImmediate(nativePoll);
+      expect(ran).toBe(1);
+      expect(pollingState().deferred).toBe(d0);
+    } finally {
+      globalThis.setImmediate = original;
+    }
+  });
 });
 
 describe('the engine waits by its polling mode', () => {
