@@ -10,6 +10,7 @@
  */
 import { engine, type Engine } from '../device/engine.ts';
 import type { BindingInfo, WgslModule } from './wgsl-module.ts';
+import { cachedBindGroup } from './bind-group-cache.ts';
 
 type ElementType = 'f32' | 'i32' | 'u32';
 type Overrides = Record<string, number | boolean>;
@@ -346,7 +347,7 @@ export class Kernel {
     if (x > maxWg || y > maxWg || z > maxWg || x < 1 || y < 1 || z < 1) {
       throw new Error(`hemgpu kernel '${this.name}': dispatch of [${x}, ${y}, ${z}] workgroups is outside 1..${maxWg} per dimension.`);
     }
-    const entries: GPUBindGroupEntry[] = this.bindings.map((b) => {
+    const entries = this.bindings.map((b) => {
       const arg = args.bindings[b.name]!;
       if (arg.kind === 'uniform') {
         return { binding: b.binding, resource: e.uniform(this.packUniform(b, arg.values), this.name) };
@@ -354,7 +355,7 @@ export class Kernel {
       return { binding: b.binding, resource: { buffer: arg.buffer, offset: 0, size: arg.bytes } };
     });
     const pipeline = this.pipeline(e, args.overrides);
-    const bindGroup = e.device.createBindGroup({ layout: this.layout(e), entries, label: this.name });
+    const bindGroup = cachedBindGroup(e, this.layout(e), `bgl|${this.name}|${this.entry}`, entries, this.name);
     e.dispatch(pipeline, bindGroup, [x, y, z], this.name);
   }
 }
