@@ -4,7 +4,7 @@
  * one directory. A lock whose process is gone (a crash, SIGKILL) is taken over with a notice. The
  * lock is removed when the run ends, by any exit path that runs JavaScript (Ctrl-C included).
  */
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from './args.ts';
 import { makeDirectory } from '../io/make-directory.ts';
@@ -20,7 +20,11 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Create `out` if needed and lock it for this process; returns the function that unlocks it. */
+/**
+ * Create `out` if needed and lock it for this process; returns the function that unlocks it. A
+ * directory this call created is removed again when the run leaves it empty (a run refused at
+ * init, or stopped before it wrote anything), so a failed command leaves no trace.
+ */
 export function lockOutDir(out: string, command: string): () => void {
   let st: ReturnType<typeof statSync> | undefined;
   try {
@@ -29,6 +33,7 @@ export function lockOutDir(out: string, command: string): () => void {
     st = undefined;
   }
   if (st && !st.isDirectory()) throw new UsageError(`--out ${out}: that is a file, not a directory; give a directory (created if missing).`);
+  const created = st === undefined;
   try {
     makeDirectory(out);
   } catch (err) {
@@ -60,6 +65,11 @@ export function lockOutDir(out: string, command: string): () => void {
       if (Number.parseInt(readFileSync(lock, 'utf8'), 10) === process.pid) rmSync(lock, { force: true });
     } catch {
       // Already gone.
+    }
+    try {
+      if (created && readdirSync(out).length === 0) rmdirSync(out);
+    } catch {
+      // Gone already, or not ours to remove.
     }
     process.off('exit', release);
   };
