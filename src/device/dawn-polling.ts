@@ -6,7 +6,7 @@
  * promise is pending: the main thread spins at 100 % of a core for the whole wait. On a hardware
  * GPU that costs a core nobody else needs. On a CPU driver (SwiftShader), the kernels run on
  * worker threads that share the machine's cores with that spin: on a 2-core machine the demo's
- * training step ran 1.4–1.5× slower for it (docs/measurements.md, 2026-12-07).
+ * training step ran 1.5–1.65× slower for it (docs/measurements.md, 2026-12-07).
  *
  * `sleepWhileWaiting(p)` waits for `p` the polite way: for the first SPIN_MS the polls run as
  * Dawn asks (short waits keep their latency), after that Dawn's polls are deferred to a 1 ms

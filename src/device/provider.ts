@@ -33,7 +33,7 @@ export interface InitOptions {
    * the event loop, which keeps a core busy for the whole wait. 'sleep': after the first 0.5 ms,
    * one poll per millisecond, the thread asleep in between (src/device/dawn-polling.ts). 'auto'
    * (default): 'sleep' on a CPU driver, where the spinning thread takes a core from the driver's
-   * own threads (the demo's step ran 1.4–1.5× faster without it on 2 cores); 'spin' on a GPU,
+   * own threads (the demo's step ran 1.5–1.65× faster without it on 2 cores); 'spin' on a GPU,
    * where that trade is unmeasured. HEMGPU_POLLING=auto|spin|sleep sets the default from the
    * environment. A browser waits in its own way: only 'auto' is accepted there.
    */
