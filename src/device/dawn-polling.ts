@@ -13,7 +13,9 @@
  * timer, so the thread sleeps between polls and the driver's threads get the core. Dawn looks up
  * the global `setImmediate` each time it re-arms, so while any such wait is in progress the global
  * is a wrapper that defers Dawn's native poll callbacks and passes every other call through
- * unchanged; the last wait to finish puts the original back.
+ * unchanged; the last wait to finish puts the original back. Should a later dawn.node poll some
+ * other way, the wrapper finds nothing to defer and changes nothing; test/gpu/polling.test.ts then
+ * fails on a CPU driver (no poll deferred during a long read), so the change is noticed.
  */
 
 /** How long a wait polls at Dawn's own pace before it sleeps between polls, in ms. */
