@@ -88,6 +88,8 @@ export class Kernel {
   /** The module's WGSL `enable` directives (extensions that need device features). */
   readonly enables: readonly string[];
   private readonly variantList: KernelVariants;
+  /** The bind group layout's key in the engine's cache (and the bind group cache's prefix). */
+  private readonly layoutKey: string;
 
   constructor(
     readonly name: string,
@@ -111,6 +113,7 @@ export class Kernel {
     }
     this.source = module.code;
     this.file = module.file;
+    this.layoutKey = `bgl|${name}|${entry}`;
     const r = module.reflection;
     this.enables = r.enables ?? [];
     if (r.error) throw new Error(`${where}: ${r.error}`);
@@ -229,8 +232,7 @@ export class Kernel {
   }
 
   private layout(e: Engine): GPUBindGroupLayout {
-    const key = `bgl|${this.name}|${this.entry}`;
-    let bgl = e.cache.get(key) as GPUBindGroupLayout | undefined;
+    let bgl = e.cache.get(this.layoutKey) as GPUBindGroupLayout | undefined;
     if (!bgl) {
       bgl = e.device.createBindGroupLayout({
         label: this.name,
@@ -240,7 +242,7 @@ export class Kernel {
           buffer: { type: b.access === 'uniform' ? 'uniform' : b.access === 'read' ? 'read-only-storage' : 'storage' },
         })),
       });
-      e.cache.set(key, bgl);
+      e.cache.set(this.layoutKey, bgl);
     }
     return bgl;
   }
@@ -355,7 +357,7 @@ export class Kernel {
       return { binding: b.binding, resource: { buffer: arg.buffer, offset: 0, size: arg.bytes } };
     });
     const pipeline = this.pipeline(e, args.overrides);
-    const bindGroup = cachedBindGroup(e, this.layout(e), `bgl|${this.name}|${this.entry}`, entries, this.name);
+    const bindGroup = cachedBindGroup(e, this.layout(e), this.layoutKey, entries, this.name);
     e.dispatch(pipeline, bindGroup, [x, y, z], this.name);
   }
 }

@@ -79,6 +79,9 @@ export const SMALL_BLOCKED_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'regist
 /** Per-invocation tiles a small output must hold to take the small-output config (SMALL_BLOCKED_MATMUL_CONFIG on a CPU driver, or the tuner's); else SMALL_MATMUL_CONFIG. */
 const SMALL_BLOCKED_MIN_BLOCKS = 8;
 
+/** Products with at most this many outputs (64²) are small: SMALL_MATMUL_CONFIG, or a blocked tile where 8 of its tiles fit. */
+export const SMALL_OUTPUTS_AT_MOST = 64 * 64;
+
 /** The tile shape of products with at most 64 × 64 outputs, whatever the config (small tiles: more invocations work). */
 export const SMALL_MATMUL_CONFIG: RegisterMatmulConfig = { kind: 'register', BM: 1, BN: 1, WG_X: 8, WG_Y: 8 };
 
@@ -209,7 +212,7 @@ function invocationTiles(c: MatmulConfig, M: number, N: number): number {
 /** The tile shape for one product (small outputs get small register tiles so more invocations work). */
 export function matmulConfig(M: number, N: number): MatmulConfig {
   const t = tuned.get(engine());
-  if (M * N <= 64 * 64) {
+  if (M * N <= SMALL_OUTPUTS_AT_MOST) {
     // A large tile for small outputs only where it still gives 8 invocations work.
     const blocked = t?.small ?? (usesNarrowDefault() ? SMALL_BLOCKED_MATMUL_CONFIG : null);
     return blocked && invocationTiles(blocked, M, N) >= SMALL_BLOCKED_MIN_BLOCKS ? blocked : SMALL_MATMUL_CONFIG;

@@ -19,6 +19,7 @@ import {
   saveMatmulConfigState,
   setMatmulConfig,
   setTunedMatmulConfig,
+  SMALL_OUTPUTS_AT_MOST,
   tunedShapeConfigs,
   type MatmulConfig,
 } from '../kernels/matmul-config.ts';
@@ -162,8 +163,8 @@ function shapeProblem(cls: TuneClass, s: TuneShape): string | null {
   for (const k of ['transA', 'transB'] as const) {
     if (s[k] !== undefined && typeof s[k] !== 'boolean') return `shape.${k} must be true or false, got ${JSON.stringify(s[k])}`;
   }
-  if (cls === 'small' && s.M * s.N > 64 * 64) return `a 'small' product has at most 64² outputs, and ${s.M} × ${s.N} has ${s.M * s.N}`;
-  if (cls === 'narrow' && (s.N >= NARROW_BELOW_N || s.M * s.N <= 64 * 64))
+  if (cls === 'small' && s.M * s.N > SMALL_OUTPUTS_AT_MOST) return `a 'small' product has at most 64² outputs, and ${s.M} × ${s.N} has ${s.M * s.N}`;
+  if (cls === 'narrow' && (s.N >= NARROW_BELOW_N || s.M * s.N <= SMALL_OUTPUTS_AT_MOST))
     return `a 'narrow' product has N < ${NARROW_BELOW_N} and more than 64² outputs, and ${s.M} × ${s.N} has N = ${s.N}, ${s.M * s.N} outputs`;
   return null;
 }
