@@ -5,7 +5,8 @@
  * peers (jax-js under jit, tfjs-webgpu; their own ops and autograd) on the same adapter.
  * Shapes: N = 4096 (a 64×64 map), K = 64, T = 3, C ∈ {64, 256, 512}, B ∈ {1, 8}.
  * Then the fused layer on each kernel path — kernels/hem.wgsl's register tiles and
- * kernels/hem-tiled.wgsl's workgroup tiles — alternating in one run (src/kernels/hem-config.ts).
+ * kernels/hem-tiled.wgsl's workgroup tiles, with and without kernels/hem-subgroups.wgsl's E-step
+ * pair — alternating in one run (src/kernels/hem-config.ts).
  * Every case is checked before it is timed: fused against unfused (outputs and gradients), and
  * each peer's outputs and gradients against hemgpu's on the same inputs.
  *   node scripts/run.mjs bench/hem.bench.ts [--full | --quick | --paper] [--no-peers | --peers=...]
@@ -14,8 +15,10 @@
  * forces the whole grid, --quick runs C = 64, B = 1 only, --paper the paper's shape only.
  * Results are recorded under the subject key 'em' ('em-paper-shape' for --paper).
  */
+import { subgroupMapping } from '../src/kernels/hem-config.ts';
 import {
   REGISTER_HEM_CONFIG,
+  REGISTER_ROWS_HEM_CONFIG,
   TILED_HEM_CONFIG,
   getHemKernelConfig,
   hem,
@@ -76,9 +79,14 @@ const defaultConfig = getHemKernelConfig();
  * workgroup tiles), alternating in one run, each checked against the unfused path first.
  */
 const pathConfigs: HemKernelConfig[] = [REGISTER_HEM_CONFIG, TILED_HEM_CONFIG];
-// The subgroup E-step kernels beside either path, where the adapter has a fixed subgroup size.
-if (adapter.subgroupSize !== null) pathConfigs.push({ ...REGISTER_HEM_CONFIG, subgroups: true }, { ...TILED_HEM_CONFIG, subgroups: true });
-const pathName = (c: HemKernelConfig): string => `${c.path}${c.subgroups ? '+subgroups' : ''}`;
+// The subgroup E-step kernels beside either path, where the adapter has a fixed subgroup size:
+// both lane mappings on the register path ('rows' needs 4-lane subgroups), the adapter's on the tiled.
+if (adapter.subgroupSize !== null) {
+  pathConfigs.push({ ...REGISTER_HEM_CONFIG, subgroups: 'bases' });
+  if (adapter.subgroupSize === 4) pathConfigs.push(REGISTER_ROWS_HEM_CONFIG);
+  pathConfigs.push({ ...TILED_HEM_CONFIG, subgroups: true });
+}
+const pathName = (c: HemKernelConfig): string => (c.subgroups ? `${c.path}+subgroups(${subgroupMapping(c)})` : c.path);
 
 /** Fused against unfused on `inp` (outputs, and with the backward the gradients): throws naming what differs. */
 async function checkFused(inp: Inputs, opts: HemOptions, backward: boolean, what: string): Promise<void> {

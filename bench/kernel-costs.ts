@@ -80,8 +80,8 @@ export const HEM_COSTS: Record<string, (s: HemShape) => KernelCost> = {
   hem_elbo: ({ B, N, C, K4 }) => ({ flops: B * (3 * N * K4 * C + 6 * N * K4), bytes: F32 * B * (N * C + K4 * C + N * K4 + N) }),
 };
 
-/** Suffixes of a kernel's variants (tiled, subgroup), stripped to find the base kernel's formula. */
-const VARIANT_SUFFIXES = ['_tiled', '_sg'];
+/** Suffixes of a kernel's variants (tiled, subgroup by bases or by rows), stripped to find the base kernel's formula. */
+const VARIANT_SUFFIXES = ['_tiled', '_sg', '_rows'];
 
 /** The base kernel name of a variant: hem_estep_tiled_sg → hem_estep. */
 export function baseKernelName(name: string): string {

@@ -178,3 +178,220 @@ fn estep_grad_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     }
   }
 }
+
+// ------------------------------------------------------------------- estep_rows, estep_grad_rows
+// The same two kernels for a subgroup of exactly 4 lanes, as a CPU driver has (SwiftShader runs
+// four invocations as the lanes of one SIMD register): there every storage load is a gather of
+// the four lanes whatever their addresses, while a broadcast between lanes is a register shuffle.
+// So the lanes split the rows, not the bases: a subgroup (= workgroup) owns 16 rows, lane l rows
+// 4l..4l+3, and walks the bases in blocks of 8. Per channel vec4 each lane loads its 4 rows of X
+// and 2 bases of μ (or dA), lane l bases 2l and 2l+1, and subgroupBroadcast hands every lane all
+// 8: 6 vec4 loads per lane for 128 FMAs, where estep_sg at SG = 4 loads 10 for 64 and the
+// register path's estep 12 for 128. A row's softmax (and Σ_k dγ γ) stays in its lane. Rows past
+// N are clamped on load and not stored; bases past K4 are clamped on load and not stored.
+// Bindings: sx, sm and the uniform as in estep_sg / estep_grad_sg, the rest as vec4 arrays.
+
+const RLANE: u32 = 4u; // rows per lane; 4 · RLANE rows per subgroup
+
+@group(0) @binding(2) var<storage, read_write> re_gamma: array<vec4<f32>>; // γ [B, N, K4]
+
+// Dot products of the lane's 4 rows with the 8 bases of block kb over all channels: loI (hiI)
+// holds row n0+I's dots with bases 8kb..8kb+3 (8kb+4..8kb+7). q: (‖m_a‖², ‖m_b‖²) of the lane's
+// own two bases, summed only when RBF. Named fields, not arrays: a run-time index into an
+// invocation's array would put it in memory on a CPU driver.
+struct Dots8 {
+  lo0: vec4<f32>, lo1: vec4<f32>, lo2: vec4<f32>, lo3: vec4<f32>,
+  hi0: vec4<f32>, hi1: vec4<f32>, hi2: vec4<f32>, hi3: vec4<f32>,
+  q: vec2<f32>,
+}
+
+// Row x's dots with 4 bases.
+fn dots4(x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(dot(x, b0), dot(x, b1), dot(x, b2), dot(x, b3));
+}
+
+fn rows_dots8(xb: u32, mb: u32, n0: u32, kb: u32, lane: u32, N: u32, C: u32, K4: u32) -> Dots8 {
+  let cs = C / 4u;
+  let last = N - 1u;
+  let x0 = xb + min(n0, last) * cs;
+  let x1 = xb + min(n0 + 1u, last) * cs;
+  let x2 = xb + min(n0 + 2u, last) * cs;
+  let x3 = xb + min(n0 + 3u, last) * cs;
+  let k = kb * 8u + 2u * lane;
+  let ma = mb + min(k, K4 - 1u) * cs;
+  let mc = mb + min(k + 1u, K4 - 1u) * cs;
+  var d: Dots8;
+  for (var c4 = 0u; c4 < cs; c4++) {
+    let a = sm[ma + c4];
+    let c = sm[mc + c4];
+    if (RBF) { d.q += vec2<f32>(dot(a, a), dot(c, c)); }
+    // Base j of the block comes from lane j / 2 (a if j is even, else c).
+    let b0 = subgroupBroadcast(a, 0u);
+    let b1 = subgroupBroadcast(c, 0u);
+    let b2 = subgroupBroadcast(a, 1u);
+    let b3 = subgroupBroadcast(c, 1u);
+    let b4 = subgroupBroadcast(a, 2u);
+    let b5 = subgroupBroadcast(c, 2u);
+    let b6 = subgroupBroadcast(a, 3u);
+    let b7 = subgroupBroadcast(c, 3u);
+    let r0 = sx[x0 + c4];
+    let r1 = sx[x1 + c4];
+    let r2 = sx[x2 + c4];
+    let r3 = sx[x3 + c4];
+    d.lo0 += dots4(r0, b0, b1, b2, b3);
+    d.hi0 += dots4(r0, b4, b5, b6, b7);
+    d.lo1 += dots4(r1, b0, b1, b2, b3);
+    d.hi1 += dots4(r1, b4, b5, b6, b7);
+    d.lo2 += dots4(r2, b0, b1, b2, b3);
+    d.hi2 += dots4(r2, b4, b5, b6, b7);
+    d.lo3 += dots4(r3, b0, b1, b2, b3);
+    d.hi3 += dots4(r3, b4, b5, b6, b7);
+  }
+  return d;
+}
+
+// Bases 8kb + h·4 .. + 3 that are real (below K): a logit mask.
+fn live4(kb: u32, h: u32, K: u32) -> vec4<bool> {
+  return vec4<u32>(kb * 8u + h * 4u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(K);
+}
+
+// ‖μ‖² of block kb's bases 4h..4h+3, in the order of the dots, from the lanes' own two.
+fn block_q(q: vec2<f32>, h: u32) -> vec4<f32> {
+  if (h == 0u) {
+    return vec4<f32>(subgroupBroadcast(q.x, 0u), subgroupBroadcast(q.y, 0u), subgroupBroadcast(q.x, 1u), subgroupBroadcast(q.y, 1u));
+  }
+  return vec4<f32>(subgroupBroadcast(q.x, 2u), subgroupBroadcast(q.y, 2u), subgroupBroadcast(q.x, 3u), subgroupBroadcast(q.y, 3u));
+}
+
+// Row n's scaled logits for block kb (lo, hi: the dots) go to γ as scratch and fold into its
+// running (max, Σ exp); returns the new pair.
+fn rows_online(gb: u32, n: u32, kb: u32, lo_dots: vec4<f32>, hi_dots: vec4<f32>, qlo: vec4<f32>, qhi: vec4<f32>, ml: vec2<f32>) -> vec2<f32> {
+  var lo = lo_dots * sep.inv_tau;
+  var hi = hi_dots * sep.inv_tau;
+  if (RBF) {
+    lo = (2.0 * lo_dots - qlo) * sep.inv_tau;
+    hi = (2.0 * hi_dots - qhi) * sep.inv_tau;
+  }
+  let live_lo = live4(kb, 0u, sep.K);
+  let live_hi = live4(kb, 1u, sep.K);
+  lo = select(vec4<f32>(NEG_BIG), lo, live_lo);
+  hi = select(vec4<f32>(NEG_BIG), hi, live_hi);
+  let gs = sep.K4 / 4u;
+  if (n < sep.N) {
+    re_gamma[gb + n * gs + kb * 2u] = lo;
+    if (kb * 2u + 1u < gs) { re_gamma[gb + n * gs + kb * 2u + 1u] = hi; }
+  }
+  let m = max(ml.x, max(max(max(lo.x, lo.y), max(lo.z, lo.w)), max(max(hi.x, hi.y), max(hi.z, hi.w))));
+  let e = select(vec4<f32>(), exp(lo - vec4<f32>(m)), live_lo) + select(vec4<f32>(), exp(hi - vec4<f32>(m)), live_hi);
+  return vec2<f32>(m, ml.y * exp(ml.x - m) + e.x + e.y + e.z + e.w);
+}
+
+// Row n's responsibilities from its stored logits and (max, Σ exp).
+fn rows_normalize(gb: u32, n: u32, ml: vec2<f32>) {
+  if (n >= sep.N) { return; }
+  let gs = sep.K4 / 4u;
+  let inv = 1.0 / ml.y;
+  for (var g = 0u; g < gs; g++) {
+    let at = gb + n * gs + g;
+    let k = vec4<u32>(g * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+    re_gamma[at] = select(vec4<f32>(), exp(re_gamma[at] - vec4<f32>(ml.x)), k < vec4<u32>(sep.K)) * inv;
+  }
+}
+
+@compute @workgroup_size(4)
+fn estep_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(subgroup_invocation_id) lane: u32) {
+  let N = sep.N;
+  let K4 = sep.K4;
+  let n0 = (wid.y * nwg.x + wid.x) * (4u * RLANE) + lane * RLANE;
+  let b = wid.z;
+  let xb = b * N * (sep.C / 4u);
+  let mb = b * (sep.mu_stride / 4u);
+  let gb = b * N * (K4 / 4u);
+  let blocks = (K4 + 7u) / 8u;
+  // Online softmax per row, as in kernels/hem.wgsl's estep: the scaled logits go to γ as scratch.
+  let start = vec2<f32>(NEG_BIG, 0.0);
+  var ml0 = start;
+  var ml1 = start;
+  var ml2 = start;
+  var ml3 = start;
+  for (var kb = 0u; kb < blocks; kb++) {
+    let d = rows_dots8(xb, mb, n0, kb, lane, N, sep.C, K4);
+    var qlo = vec4<f32>();
+    var qhi = vec4<f32>();
+    if (RBF) {
+      qlo = block_q(d.q, 0u);
+      qhi = block_q(d.q, 1u);
+    }
+    ml0 = rows_online(gb, n0, kb, d.lo0, d.hi0, qlo, qhi, ml0);
+    ml1 = rows_online(gb, n0 + 1u, kb, d.lo1, d.hi1, qlo, qhi, ml1);
+    ml2 = rows_online(gb, n0 + 2u, kb, d.lo2, d.hi2, qlo, qhi, ml2);
+    ml3 = rows_online(gb, n0 + 3u, kb, d.lo3, d.hi3, qlo, qhi, ml3);
+  }
+  rows_normalize(gb, n0, ml0);
+  rows_normalize(gb, n0 + 1u, ml1);
+  rows_normalize(gb, n0 + 2u, ml2);
+  rows_normalize(gb, n0 + 3u, ml3);
+}
+
+@group(0) @binding(2) var<storage, read> rg_dn: array<vec4<f32>>;     // dN [B, K4]
+@group(0) @binding(3) var<storage, read> rg_gamma: array<vec4<f32>>;  // γ [B, N, K4]
+// dS [B, N, K4]; with DGAMMA_IN it holds the incoming dγ on entry and is updated in place.
+@group(0) @binding(4) var<storage, read_write> rg_ds: array<vec4<f32>>;
+
+// Row n's dγ for block kb (the dots plus dN, plus the incoming dγ with DGAMMA_IN) goes to dS as
+// scratch; returns Σ dγ γ over the block.
+fn rows_grad(gb: u32, n: u32, kb: u32, lo_dots: vec4<f32>, hi_dots: vec4<f32>, dnlo: vec4<f32>, dnhi: vec4<f32>) -> f32 {
+  if (n >= sgp.N) { return 0.0; }
+  let gs = sgp.K4 / 4u;
+  let at = gb + n * gs + kb * 2u;
+  var lo = lo_dots + dnlo;
+  if (DGAMMA_IN) { lo += rg_ds[at]; }
+  rg_ds[at] = lo;
+  var r = dot(lo, rg_gamma[at]);
+  if (kb * 2u + 1u < gs) {
+    var hi = hi_dots + dnhi;
+    if (DGAMMA_IN) { hi += rg_ds[at + 1u]; }
+    rg_ds[at + 1u] = hi;
+    r += dot(hi, rg_gamma[at + 1u]);
+  }
+  return r;
+}
+
+// Row n's dS = γ ⊙ (dγ − r) from its stored dγ.
+fn rows_softmax_adjoint(gb: u32, n: u32, r: f32) {
+  if (n >= sgp.N) { return; }
+  let gs = sgp.K4 / 4u;
+  for (var g = 0u; g < gs; g++) {
+    let at = gb + n * gs + g;
+    rg_ds[at] = rg_gamma[at] * (rg_ds[at] - vec4<f32>(r));
+  }
+}
+
+@compute @workgroup_size(4)
+fn estep_grad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(subgroup_invocation_id) lane: u32) {
+  let N = sgp.N;
+  let K4 = sgp.K4;
+  let gs = K4 / 4u;
+  let n0 = (wid.y * nwg.x + wid.x) * (4u * RLANE) + lane * RLANE;
+  let b = wid.z;
+  let xb = b * N * (sgp.C / 4u);
+  let mb = b * K4 * (sgp.C / 4u);
+  let gb = b * N * gs;
+  let blocks = (K4 + 7u) / 8u;
+  // As in estep_rows: each block's dγ goes to dS as scratch while r = Σ_k dγ_k γ_k accumulates
+  // per row; a last pass turns dγ into dS = γ ⊙ (dγ − r).
+  var r = vec4<f32>();
+  for (var kb = 0u; kb < blocks; kb++) {
+    let d = rows_dots8(xb, mb, n0, kb, lane, N, sgp.C, K4);
+    let dnlo = rg_dn[b * gs + kb * 2u];
+    let dnhi = rg_dn[b * gs + min(kb * 2u + 1u, gs - 1u)];
+    r += vec4<f32>(rows_grad(gb, n0, kb, d.lo0, d.hi0, dnlo, dnhi), rows_grad(gb, n0 + 1u, kb, d.lo1, d.hi1, dnlo, dnhi),
+                   rows_grad(gb, n0 + 2u, kb, d.lo2, d.hi2, dnlo, dnhi), rows_grad(gb, n0 + 3u, kb, d.lo3, d.hi3, dnlo, dnhi));
+  }
+  rows_softmax_adjoint(gb, n0, r.x);
+  rows_softmax_adjoint(gb, n0 + 1u, r.y);
+  rows_softmax_adjoint(gb, n0 + 2u, r.z);
+  rows_softmax_adjoint(gb, n0 + 3u, r.w);
+}

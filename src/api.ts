@@ -97,7 +97,15 @@ export {
   type SharedMatmulConfig,
   type TunedShapeConfigs,
 } from './kernels/matmul-config.ts';
-export { setHemKernelConfig, getHemKernelConfig, TILED_HEM_CONFIG, REGISTER_HEM_CONFIG, type HemKernelConfig } from './kernels/hem-config.ts';
+export {
+  setHemKernelConfig,
+  getHemKernelConfig,
+  TILED_HEM_CONFIG,
+  REGISTER_HEM_CONFIG,
+  REGISTER_ROWS_HEM_CONFIG,
+  type HemKernelConfig,
+  type HemSubgroupMapping,
+} from './kernels/hem-config.ts';
 export { tuneMatmul, MATMUL_CANDIDATES, MATMUL_SHAPE_CANDIDATES, type TuneResult, type TuneMatmulOptions, type TuneShape, type TuneClass } from './ops/matmul-tune.ts';
 export { tuneHem, HEM_CANDIDATES, type HemTuneResult } from './ops/hem-tune.ts';
 export { softmax, type SoftmaxOptions } from './ops/softmax.ts';

@@ -7,7 +7,7 @@
  * forward ran.
  */
 import { Tensor } from '../tensor/tensor.ts';
-import { getHemKernelConfig, type HemKernelConfig } from './hem-config.ts';
+import { getHemKernelConfig, subgroupMapping, type HemKernelConfig } from './hem-config.ts';
 import { registerPath } from './hem.ts';
 import { launchEstepGradSubgroups, launchEstepSubgroups } from './hem-subgroups.ts';
 import { tiledPath } from './hem-tiled.ts';
@@ -82,8 +82,9 @@ export function hemKernels(): HemKernels {
   let k = made.get(config);
   if (!k) {
     const path = pathOf(config);
-    const estep = config.subgroups ? launchEstepSubgroups : path.estep;
-    const estepGrad = config.subgroups ? launchEstepGradSubgroups : path.estepGrad;
+    const mapping = subgroupMapping(config);
+    const estep: PathKernels['estep'] = mapping ? (...a) => launchEstepSubgroups(mapping, ...a) : path.estep;
+    const estepGrad: PathKernels['estepGrad'] = mapping ? (...a) => launchEstepGradSubgroups(mapping, ...a) : path.estepGrad;
     k = {
       config,
       estep: (op, x, mu, p) => estep(op, x, mu, { ...p, muStride: muStride(mu) }),

@@ -18,6 +18,7 @@ describe('HEM kernel costs', () => {
   test("a variant's name maps to its base kernel's formula", () => {
     expect(baseKernelName('hem_estep_tiled')).toBe('hem_estep');
     expect(baseKernelName('hem_wsum_sg')).toBe('hem_wsum');
+    expect(baseKernelName('hem_estep_grad_rows')).toBe('hem_estep_grad');
     expect(baseKernelName('hem_dx_tiled_sg')).toBe('hem_dx');
     expect(baseKernelName('hem_dx_sg_tiled')).toBe('hem_dx');
     expect(baseKernelName('matmul_tiled4')).toBe('matmul_tiled4');

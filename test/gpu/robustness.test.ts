@@ -310,7 +310,11 @@ describe('robustness on and off give bit-identical results', () => {
   test('the HEM layer on the workgroup-tiled kernels (the GPU tiles, tiles smaller than the shapes) and the subgroup ones', async () => {
     const configs: hg.HemKernelConfig[] = [hg.TILED_HEM_CONFIG, { path: 'tiled', TX: 2, TY: 3, RT: 4 }];
     // The subgroup E-step kernels where the adapter has them (SwiftShader does).
-    if (robust.adapterInfo.subgroupSize !== null && fast.adapterInfo.subgroupSize !== null) configs.push({ ...hg.REGISTER_HEM_CONFIG, subgroups: true });
+    if (robust.adapterInfo.subgroupSize !== null && fast.adapterInfo.subgroupSize !== null) {
+      configs.push({ ...hg.REGISTER_HEM_CONFIG, subgroups: 'bases' });
+      // The 'rows' mapping needs 4-lane subgroups (SwiftShader's).
+      if (robust.adapterInfo.subgroupSize === 4 && fast.adapterInfo.subgroupSize === 4) configs.push({ ...hg.REGISTER_HEM_CONFIG, subgroups: 'rows' });
+    }
     for (const config of configs) {
       const run = async (e: hg.Engine): Promise<{ labels: string[]; data: Float32Array[] }> => {
         const outs: Output[] = [];

@@ -28,7 +28,9 @@ const CONFIGS: hg.HemKernelConfig[] = [
   hg.TILED_HEM_CONFIG,
   { path: 'tiled', TX: 1, TY: 1, RT: 4 },
   { path: 'tiled', TX: 2, TY: 4, RT: 8 },
-  { ...hg.REGISTER_HEM_CONFIG, subgroups: true },
+  // SwiftShader's subgroups have 4 lanes: true runs the 'rows' mapping there, so both are named.
+  { ...hg.REGISTER_HEM_CONFIG, subgroups: 'rows' },
+  { ...hg.REGISTER_HEM_CONFIG, subgroups: 'bases' },
   { path: 'tiled', TX: 2, TY: 2, RT: 4, subgroups: true },
   // The register path's products with either block count (its default is tested everywhere).
   { ...hg.REGISTER_HEM_CONFIG, blocks: 2 },
@@ -37,7 +39,7 @@ const CONFIGS: hg.HemKernelConfig[] = [
 
 const name = (c: hg.HemKernelConfig): string =>
   (c.path === 'register' ? `register${c.blocks ? `, ${4 * c.blocks} × ${4 * c.blocks} product blocks` : ''}` : `tiles TX=${c.TX} TY=${c.TY} RT=${c.RT}`) +
-  (c.subgroups ? ', subgroup E-step' : '');
+  (c.subgroups ? `, subgroup E-step (${c.subgroups === true ? "the adapter's mapping" : `lanes split the ${c.subgroups}`})` : '');
 
 /** Names of the HEM kernels dispatched while `f` ran (GPU timestamps per dispatch, by kernel). */
 async function dispatchedDuring(f: () => Promise<unknown>): Promise<string[]> {
@@ -79,13 +81,23 @@ describe('the kernel paths', () => {
     else expect(info.subgroupSize === null || info.subgroupSize >= 4).toBe(true);
   });
 
-  test("the subgroup E-step kernels run, and the other path's do not", async () => {
+  test("the subgroup E-step kernels run in the mapping asked for, and the other path's do not", async () => {
     const rng = new Rng(6);
-    hg.setHemKernelConfig({ path: 'tiled', TX: 3, TY: 3, RT: 4, subgroups: true });
     const c = makeProblem(rng, 'probe', { B: 2, N: 13, C: 7, K: 9, shared: false }, { estep: 'rbf', eta: 0.5, iterations: 2 });
-    const names = await dispatchedDuring(() => runEngine(c, true, false));
-    for (const k of ['hem_estep_sg', 'hem_estep_grad_sg', 'hem_wsum_tiled', 'hem_dx_tiled']) expect(names).toContain(k);
-    for (const k of ['hem_estep_tiled', 'hem_estep_grad_tiled', 'hem_estep', 'hem_estep_grad']) expect(names).not.toContain(k);
+    const heavy = ['hem_estep_tiled', 'hem_estep_grad_tiled', 'hem_estep', 'hem_estep_grad'];
+    const rows = ['hem_estep_rows', 'hem_estep_grad_rows'];
+    const bases = ['hem_estep_sg', 'hem_estep_grad_sg'];
+    for (const [subgroups, ran, not] of [
+      ['bases', bases, rows],
+      ['rows', rows, bases],
+      // true: the adapter's mapping, 'rows' at SwiftShader's subgroup size of 4.
+      [true, hg.adapterInfo().subgroupSize === 4 ? rows : bases, hg.adapterInfo().subgroupSize === 4 ? bases : rows],
+    ] as const) {
+      hg.setHemKernelConfig({ path: 'tiled', TX: 3, TY: 3, RT: 4, subgroups });
+      const names = await dispatchedDuring(() => runEngine(c, true, false));
+      for (const k of [...ran, 'hem_wsum_tiled', 'hem_dx_tiled']) expect(names, `subgroups: ${subgroups}`).toContain(k);
+      for (const k of [...heavy, ...not]) expect(names, `subgroups: ${subgroups}`).not.toContain(k);
+    }
   });
 
   test('runs the tiled kernels, and only those, for the heavy products', async () => {
@@ -122,11 +134,14 @@ describe('the kernel paths', () => {
 
   test('fused gradients equal central differences of the float64 reference', async () => {
     const rng = new Rng(4243);
-    hg.setHemKernelConfig({ path: 'tiled', TX: 2, TY: 2, RT: 4 });
-    for (const c of [
+    const cases = [
       makeProblem(rng, 'dot shared', { B: 2, N: 11, C: 3, K: 5, shared: true }, { estep: 'dot', eta: 0.5, iterations: 3 }),
       makeProblem(rng, 'rbf batched normalized', { B: 1, N: 9, C: 6, K: 18, shared: false }, { estep: 'rbf', eta: 0.2, iterations: 2, normalizeBases: true }),
-    ]) {
+    ];
+    const configs: hg.HemKernelConfig[] = [{ path: 'tiled', TX: 2, TY: 2, RT: 4 }];
+    if (hg.adapterInfo().subgroupSize === 4) configs.push({ ...hg.REGISTER_HEM_CONFIG, subgroups: 'rows' });
+    for (const [config, c] of configs.flatMap((k) => cases.map((c) => [k, c] as const))) {
+      hg.setHemKernelConfig(config);
       const { allow } = mcaAllowance(c, 3000);
       const q = await runEngine(c, true, false);
       for (const [which, key] of [
@@ -134,7 +149,7 @@ describe('the kernel paths', () => {
         ['mu0', 'dmu0'],
       ] as const) {
         const { g, err } = referenceFiniteDifferences(c, which);
-        expectClose(q[key], g, { atol: 0, rtol: 0, bound: allow[key].map((a, i) => a + err[i]!), label: `${c.name} d${which}` });
+        expectClose(q[key], g, { atol: 0, rtol: 0, bound: allow[key].map((a, i) => a + err[i]!), label: `${name(config)}: ${c.name} d${which}` });
       }
     }
   });
@@ -149,7 +164,10 @@ describe('the kernel paths', () => {
     expect(bad({ path: 'tiled', TX: 64, TY: 64, RT: 16 })).toThrow(/TX × TY = 64 × 64 .* at most/);
     expect(bad({ path: 'tiled', TX: 16, TY: 16, RT: 128 })).toThrow(/bytes of workgroup memory, above this adapter's \d+; use smaller tiles/);
     expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 16, WG: 3 })).toThrow(/WG/);
-    expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 16, subgroups: 'yes' })).toThrow(/subgroups must be true or false/);
+    expect(bad({ path: 'tiled', TX: 8, TY: 8, RT: 16, subgroups: 'yes' })).toThrow(/subgroups must be true, false, 'rows' or 'bases', got "yes"/);
+    if (hg.adapterInfo().subgroupSize !== 4) {
+      expect(bad({ ...hg.REGISTER_HEM_CONFIG, subgroups: 'rows' })).toThrow(/subgroups: 'rows' needs a subgroup size of 4 .*; use subgroups: 'bases' or true/);
+    }
     expect(bad({ ...hg.REGISTER_HEM_CONFIG, blocks: 3 })).toThrow(/blocks must be 2 or 4, got 3/);
     expect(hg.getHemKernelConfig()).toEqual(hg.REGISTER_HEM_CONFIG);
   });
@@ -164,9 +182,11 @@ describe('an engine without subgroups (the portable path)', () => {
       // Every kernel whose module compiles here compiles: warmup skips the subgroup file.
       await hg.withEngine(plain, () => hg.warmup(['hem']));
       hg.withEngine(plain, () => {
-        expect(() => hg.setHemKernelConfig({ ...hg.REGISTER_HEM_CONFIG, subgroups: true })).toThrow(
-          /subgroups: true needs the adapter's 'subgroups' feature with a fixed subgroup size, which this engine lacks .*; use subgroups: false/,
-        );
+        for (const subgroups of [true, 'rows', 'bases'] as const) {
+          expect(() => hg.setHemKernelConfig({ ...hg.REGISTER_HEM_CONFIG, subgroups })).toThrow(
+            /subgroups: (true|"rows"|"bases") needs the adapter's 'subgroups' feature with a fixed subgroup size, which this engine lacks .*; use subgroups: false/,
+          );
+        }
       });
       const sg = hg.registeredKernels().find((k) => k.name === 'hem_estep_sg')!;
       expect(sg.missingFeatures(plain)).toEqual(['subgroups']);
