@@ -164,7 +164,7 @@ for (const doc of docs.values()) {
       const names = Object.keys(withPaths[0]!.kernelPaths!).filter((k) => k !== 'default');
       out.push(
         `Fused layer by HEM kernel path, alternating in the same run (\`register\`: kernels/hem.wgsl; \`tiled\`: kernels/hem-tiled.wgsl; \`+subgroups\`: ` +
-          `the E-step kernels of kernels/hem-subgroups.wgsl; the default here is \`${d.path}${d.subgroups ? '+subgroups' : ''}\`): fwd / fwd+bwd ms, and the speedup over \`register\`:`,
+          `the E-step kernels of kernels/hem-subgroups.wgsl, in the lane mapping named; the default here is \`${d.path}${d.subgroups ? `+subgroups${typeof d.subgroups === 'string' ? `(${d.subgroups})` : ''}` : ''}\`): fwd / fwd+bwd ms, and the speedup over \`register\`:`,
       );
       out.push('');
       out.push(
