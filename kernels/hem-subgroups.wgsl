@@ -189,11 +189,13 @@ fn estep_grad_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 // 8: 6 vec4 loads per lane for 128 FMAs, where estep_sg at SG = 4 loads 10 for 64 and the
 // register path's estep 12 for 128. A row's softmax (and Σ_k dγ γ) stays in its lane. Rows past
 // N are clamped on load and not stored; bases past K4 are clamped on load and not stored.
-// Bindings: sx, sm and the uniform as in estep_sg / estep_grad_sg, the rest as vec4 arrays.
+// Bindings: sx and sm as in estep_sg / estep_grad_sg, then the entry point's own (vec4 arrays),
+// its uniform last.
 
 const RLANE: u32 = 4u; // rows per lane; 4 · RLANE rows per subgroup
 
 @group(0) @binding(2) var<storage, read_write> re_gamma: array<vec4<f32>>; // γ [B, N, K4]
+@group(0) @binding(3) var<uniform> rep: EstepParams;
 
 // Dot products of the lane's 4 rows with the 8 bases of block kb over all channels: loI (hiI)
 // holds row n0+I's dots with bases 8kb..8kb+3 (8kb+4..8kb+7). q: (‖m_a‖², ‖m_b‖²) of the lane's
@@ -266,18 +268,18 @@ fn block_q(q: vec2<f32>, h: u32) -> vec4<f32> {
 // Row n's scaled logits for block kb (lo, hi: the dots) go to γ as scratch and fold into its
 // running (max, Σ exp); returns the new pair.
 fn rows_online(gb: u32, n: u32, kb: u32, lo_dots: vec4<f32>, hi_dots: vec4<f32>, qlo: vec4<f32>, qhi: vec4<f32>, ml: vec2<f32>) -> vec2<f32> {
-  var lo = lo_dots * sep.inv_tau;
-  var hi = hi_dots * sep.inv_tau;
+  var lo = lo_dots * rep.inv_tau;
+  var hi = hi_dots * rep.inv_tau;
   if (RBF) {
-    lo = (2.0 * lo_dots - qlo) * sep.inv_tau;
-    hi = (2.0 * hi_dots - qhi) * sep.inv_tau;
+    lo = (2.0 * lo_dots - qlo) * rep.inv_tau;
+    hi = (2.0 * hi_dots - qhi) * rep.inv_tau;
   }
-  let live_lo = live4(kb, 0u, sep.K);
-  let live_hi = live4(kb, 1u, sep.K);
+  let live_lo = live4(kb, 0u, rep.K);
+  let live_hi = live4(kb, 1u, rep.K);
   lo = select(vec4<f32>(NEG_BIG), lo, live_lo);
   hi = select(vec4<f32>(NEG_BIG), hi, live_hi);
-  let gs = sep.K4 / 4u;
-  if (n < sep.N) {
+  let gs = rep.K4 / 4u;
+  if (n < rep.N) {
     re_gamma[gb + n * gs + kb * 2u] = lo;
     if (kb * 2u + 1u < gs) { re_gamma[gb + n * gs + kb * 2u + 1u] = hi; }
   }
@@ -288,25 +290,25 @@ fn rows_online(gb: u32, n: u32, kb: u32, lo_dots: vec4<f32>, hi_dots: vec4<f32>,
 
 // Row n's responsibilities from its stored logits and (max, Σ exp).
 fn rows_normalize(gb: u32, n: u32, ml: vec2<f32>) {
-  if (n >= sep.N) { return; }
-  let gs = sep.K4 / 4u;
+  if (n >= rep.N) { return; }
+  let gs = rep.K4 / 4u;
   let inv = 1.0 / ml.y;
   for (var g = 0u; g < gs; g++) {
     let at = gb + n * gs + g;
     let k = vec4<u32>(g * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
-    re_gamma[at] = select(vec4<f32>(), exp(re_gamma[at] - vec4<f32>(ml.x)), k < vec4<u32>(sep.K)) * inv;
+    re_gamma[at] = select(vec4<f32>(), exp(re_gamma[at] - vec4<f32>(ml.x)), k < vec4<u32>(rep.K)) * inv;
   }
 }
 
 @compute @workgroup_size(4)
 fn estep_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(subgroup_invocation_id) lane: u32) {
-  let N = sep.N;
-  let K4 = sep.K4;
+  let N = rep.N;
+  let K4 = rep.K4;
   let n0 = (wid.y * nwg.x + wid.x) * (4u * RLANE) + lane * RLANE;
   let b = wid.z;
-  let xb = b * N * (sep.C / 4u);
-  let mb = b * (sep.mu_stride / 4u);
+  let xb = b * N * (rep.C / 4u);
+  let mb = b * (rep.mu_stride / 4u);
   let gb = b * N * (K4 / 4u);
   let blocks = (K4 + 7u) / 8u;
   // Online softmax per row, as in kernels/hem.wgsl's estep: the scaled logits go to γ as scratch.
@@ -316,7 +318,7 @@ fn estep_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   var ml2 = start;
   var ml3 = start;
   for (var kb = 0u; kb < blocks; kb++) {
-    let d = rows_dots8(xb, mb, n0, kb, lane, N, sep.C, K4);
+    let d = rows_dots8(xb, mb, n0, kb, lane, N, rep.C, K4);
     var qlo = vec4<f32>();
     var qhi = vec4<f32>();
     if (RBF) {
@@ -338,12 +340,13 @@ fn estep_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 @group(0) @binding(3) var<storage, read> rg_gamma: array<vec4<f32>>;  // γ [B, N, K4]
 // dS [B, N, K4]; with DGAMMA_IN it holds the incoming dγ on entry and is updated in place.
 @group(0) @binding(4) var<storage, read_write> rg_ds: array<vec4<f32>>;
+@group(0) @binding(5) var<uniform> rgp: EstepGradParams;
 
 // Row n's dγ for block kb (the dots plus dN, plus the incoming dγ with DGAMMA_IN) goes to dS as
 // scratch; returns Σ dγ γ over the block.
 fn rows_grad(gb: u32, n: u32, kb: u32, lo_dots: vec4<f32>, hi_dots: vec4<f32>, dnlo: vec4<f32>, dnhi: vec4<f32>) -> f32 {
-  if (n >= sgp.N) { return 0.0; }
-  let gs = sgp.K4 / 4u;
+  if (n >= rgp.N) { return 0.0; }
+  let gs = rgp.K4 / 4u;
   let at = gb + n * gs + kb * 2u;
   var lo = lo_dots + dnlo;
   if (DGAMMA_IN) { lo += rg_ds[at]; }
@@ -360,8 +363,8 @@ fn rows_grad(gb: u32, n: u32, kb: u32, lo_dots: vec4<f32>, hi_dots: vec4<f32>, d
 
 // Row n's dS = γ ⊙ (dγ − r) from its stored dγ.
 fn rows_softmax_adjoint(gb: u32, n: u32, r: f32) {
-  if (n >= sgp.N) { return; }
-  let gs = sgp.K4 / 4u;
+  if (n >= rgp.N) { return; }
+  let gs = rgp.K4 / 4u;
   for (var g = 0u; g < gs; g++) {
     let at = gb + n * gs + g;
     rg_ds[at] = rg_gamma[at] * (rg_ds[at] - vec4<f32>(r));
@@ -371,20 +374,20 @@ fn rows_softmax_adjoint(gb: u32, n: u32, r: f32) {
 @compute @workgroup_size(4)
 fn estep_grad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(subgroup_invocation_id) lane: u32) {
-  let N = sgp.N;
-  let K4 = sgp.K4;
+  let N = rgp.N;
+  let K4 = rgp.K4;
   let gs = K4 / 4u;
   let n0 = (wid.y * nwg.x + wid.x) * (4u * RLANE) + lane * RLANE;
   let b = wid.z;
-  let xb = b * N * (sgp.C / 4u);
-  let mb = b * K4 * (sgp.C / 4u);
+  let xb = b * N * (rgp.C / 4u);
+  let mb = b * K4 * (rgp.C / 4u);
   let gb = b * N * gs;
   let blocks = (K4 + 7u) / 8u;
   // As in estep_rows: each block's dγ goes to dS as scratch while r = Σ_k dγ_k γ_k accumulates
   // per row; a last pass turns dγ into dS = γ ⊙ (dγ − r).
   var r = vec4<f32>();
   for (var kb = 0u; kb < blocks; kb++) {
-    let d = rows_dots8(xb, mb, n0, kb, lane, N, sgp.C, K4);
+    let d = rows_dots8(xb, mb, n0, kb, lane, N, rgp.C, K4);
     let dnlo = rg_dn[b * gs + kb * 2u];
     let dnhi = rg_dn[b * gs + min(kb * 2u + 1u, gs - 1u)];
     r += vec4<f32>(rows_grad(gb, n0, kb, d.lo0, d.hi0, dnlo, dnhi), rows_grad(gb, n0 + 1u, kb, d.lo1, d.hi1, dnlo, dnhi),

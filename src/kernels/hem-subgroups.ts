@@ -55,7 +55,7 @@ export function launchEstepSubgroups(
   const sep = uniform({ N, C, K: p.bases, K4, mu_stride: p.muStride, inv_tau: p.invTau });
   if (mapping === 'rows') {
     K.estepRows.dispatch({
-      bindings: { sx: x.bind(op), sm: mu.bind(op), re_gamma: gamma.bind(op, 'read_write'), sep },
+      bindings: { sx: x.bind(op), sm: mu.bind(op), re_gamma: gamma.bind(op, 'read_write'), rep: sep },
       overrides: { RBF: p.rbf },
       workgroups: rowGroups(N, B, 16),
     });
@@ -84,7 +84,7 @@ export function launchEstepGradSubgroups(
   const sgp = uniform({ N, C, K4 });
   if (mapping === 'rows') {
     K.estepGradRows.dispatch({
-      bindings: { sx: x.bind(op), sm: dA.bind(op), rg_dn: dN.bind(op), rg_gamma: gamma.bind(op), rg_ds: dS.bind(op, 'read_write'), sgp },
+      bindings: { sx: x.bind(op), sm: dA.bind(op), rg_dn: dN.bind(op), rg_gamma: gamma.bind(op), rg_ds: dS.bind(op, 'read_write'), rgp: sgp },
       overrides: { DGAMMA_IN: dgammaIn !== null },
       workgroups: rowGroups(N, B, 16),
     });
