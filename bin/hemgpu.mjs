@@ -8,7 +8,10 @@ if (!existsSync(fileURLToPath(cli))) {
   console.error('hemgpu: dist/cli.js is missing; run `npm run build` (npm ci runs it) first.');
   process.exit(1);
 }
-const { main } = await import(cli.href);
+const { main, releaseGpu } = await import(cli.href);
 const code = await main(process.argv.slice(2));
-// Dawn can keep Node alive after the work is done.
+// Exiting while the GPU (or SwiftShader's threads) still runs submitted work can crash the
+// process, so wait for it briefly and destroy the device first; and Dawn can keep Node alive after
+// the work is done, hence the explicit exit.
+await releaseGpu();
 process.exit(code);

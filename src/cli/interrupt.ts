@@ -30,8 +30,13 @@ export interface Interrupts {
 const CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 const NAMES: Partial<Record<NodeJS.Signals, string>> = { SIGINT: 'Ctrl-C', SIGTERM: 'SIGTERM' };
 
-/** Wait up to `ms` for the submitted GPU work, then destroy the device, then exit. */
-async function exitCleanly(code: number, ms = 2000): Promise<never> {
+/**
+ * Wait up to `ms` for the submitted GPU work, then destroy the device: what a process does before
+ * `process.exit`, since exiting while Dawn's (or SwiftShader's) threads still run work can crash it
+ * (a segfault after a run stopped during its first step had already printed its last line).
+ * bin/hemgpu.mjs calls it after every command; tests that run `main` in-process keep their engine.
+ */
+export async function releaseGpu(ms = 2000): Promise<void> {
   try {
     await Promise.race([sync(), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
   } catch {
@@ -42,6 +47,11 @@ async function exitCleanly(code: number, ms = 2000): Promise<never> {
   } catch {
     // Already destroyed.
   }
+}
+
+/** Release the GPU (releaseGpu), then exit. */
+async function exitCleanly(code: number): Promise<never> {
+  await releaseGpu();
   process.exit(code);
 }
 

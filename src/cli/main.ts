@@ -97,3 +97,4 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export { ABLATE_SPEC, DEMO_SPEC };
+export { releaseGpu } from './interrupt.ts';
