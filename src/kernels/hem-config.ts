@@ -12,6 +12,9 @@ import { checkOptions, optionKeys } from '../tensor/options.ts';
 /** How the subgroup E-step kernels map a subgroup's lanes (HemKernelConfig.subgroups). */
 export type HemSubgroupMapping = 'rows' | 'bases';
 
+/** The one subgroup size the 'rows' mapping runs at (kernels/hem-subgroups.wgsl: a CPU driver's SIMD width). */
+const ROWS_SUBGROUP_SIZE = 4;
+
 export interface HemKernelConfig {
   path: 'register' | 'tiled';
   /** tiled: invocations along the tile's columns (bases or channels), each owning 8. */
@@ -57,7 +60,7 @@ export const REGISTER_ROWS_HEM_CONFIG: HemKernelConfig = { ...REGISTER_HEM_CONFI
 function defaultHemKernelConfig(): HemKernelConfig {
   const a = adapterInfo();
   if (!a.software) return TILED_HEM_CONFIG;
-  return a.subgroupSize === 4 ? REGISTER_ROWS_HEM_CONFIG : REGISTER_HEM_CONFIG;
+  return a.subgroupSize === ROWS_SUBGROUP_SIZE ? REGISTER_ROWS_HEM_CONFIG : REGISTER_HEM_CONFIG;
 }
 
 const configs = new WeakMap<object, HemKernelConfig>();
@@ -76,8 +79,8 @@ function checkHemKernelConfig(c: HemKernelConfig): void {
         `(${engine().adapterInfo.description || engine().adapterInfo.name}); use subgroups: false.`,
     );
   }
-  if (c.subgroups === 'rows' && sg !== 4) {
-    throw new Error(`hem kernel config: subgroups: 'rows' needs a subgroup size of 4 (a CPU driver's), this adapter's is ${sg}; use subgroups: 'bases' or true.`);
+  if (c.subgroups === 'rows' && sg !== ROWS_SUBGROUP_SIZE) {
+    throw new Error(`hem kernel config: subgroups: 'rows' needs a subgroup size of ${ROWS_SUBGROUP_SIZE} (a CPU driver's), this adapter's is ${sg}; use subgroups: 'bases' or true.`);
   }
   const lim = engine().limits;
   const pos = (v: number): boolean => Number.isInteger(v) && v >= 1;
@@ -97,7 +100,7 @@ function checkHemKernelConfig(c: HemKernelConfig): void {
 export function subgroupMapping(c: HemKernelConfig): HemSubgroupMapping | null {
   if (!c.subgroups) return null;
   if (c.subgroups !== true) return c.subgroups;
-  return engine().adapterInfo.subgroupSize === 4 ? 'rows' : 'bases';
+  return engine().adapterInfo.subgroupSize === ROWS_SUBGROUP_SIZE ? 'rows' : 'bases';
 }
 
 /** Use `c` for the HEM layer's kernels on the current engine. */

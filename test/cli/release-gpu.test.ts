@@ -10,7 +10,7 @@ import { releaseGpu } from '../../src/cli/interrupt.ts';
 test('waits for the submitted work, destroys the default engine, and is harmless without one', async () => {
   const e = await hg.init();
   const a = hg.randn([256, 256], { seed: 1 });
-  const b = hg.matmul(a, a); // submitted, not awaited
+  hg.matmul(a, a); // submitted, not awaited
   await releaseGpu();
   expect(e.isDestroyed).toBe(true);
   await expect(hg.sync()).rejects.toThrow(/no device yet/);
@@ -21,7 +21,6 @@ test('waits for the submitted work, destroys the default engine, and is harmless
   const again = await hg.init();
   expect(again).not.toBe(e);
   expect(Array.from(await hg.tensor([1, 2], [2]).read())).toEqual([1, 2]);
-  for (const t of [a, b]) expect(t.shape).toEqual([256, 256]);
 });
 
 test('bin/hemgpu.mjs releases the GPU after the command, before it exits', async () => {
